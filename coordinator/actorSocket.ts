@@ -1,0 +1,118 @@
+/**
+ * One tab's WebSocket, as the coordinator guards it: every text frame parsed and validated,
+ * binary frames refused (actors send none), floods cut off, a heartbeat that terminates a socket
+ * whose pongs stop. A bad message closes that socket with a close code and a logged reason;
+ * nothing a client sends can throw out of here into the job.
+ */
+import type { RawData, WebSocket } from 'ws';
+import { parseToCoordinator } from '../shared/messageSchema.ts';
+import type { ToActorJson, ToCoordinator } from '../shared/protocol.ts';
+import type { ActorLink } from './actorPool.ts';
+
+/** WebSocket close codes tabpool uses. */
+export const CLOSE = {
+  normal: 1000,
+  goingAway: 1001,
+  unsupportedData: 1003,
+  policyViolation: 1008,
+  tooBig: 1009,
+  /** The job ended; the tab can close. */
+  jobDone: 4000,
+  /** Evicted for failing repeatedly or missing deadlines. */
+  evicted: 4001,
+  /** Sent a result it had no right to send, or a malformed one. */
+  badResult: 4002,
+} as const;
+
+export interface SocketLimits {
+  /** Messages per second before a client is treated as a flood. */
+  maxMessagesPerSecond: number;
+  heartbeatMs: number;
+}
+
+export interface SocketEvents {
+  onMessage(link: ActorLink, msg: ToCoordinator): void;
+  onClose(link: ActorLink, code: number, reason: string): void;
+  log(line: string): void;
+}
+
+export function attachActorSocket(ws: WebSocket, remote: string, limits: SocketLimits, events: SocketEvents): ActorLink {
+  let closed = false;
+  let windowStart = Date.now();
+  let windowCount = 0;
+  let alive = true;
+
+  const link: ActorLink = {
+    sendJson(msg: ToActorJson) {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    },
+    sendBinary(frame: Uint8Array) {
+      if (ws.readyState === ws.OPEN) ws.send(frame, { binary: true });
+    },
+    close(code: number, reason: string) {
+      if (closed) return;
+      // Close reasons are limited to 123 bytes by the protocol.
+      ws.close(code, Buffer.from(reason).subarray(0, 120).toString());
+      // A client that never answers the close handshake is cut off.
+      setTimeout(() => ws.terminate(), 2000).unref();
+    },
+  };
+
+  const violate = (code: number, reason: string): void => {
+    events.log(`closing ${remote}: ${reason}`);
+    link.close(code, reason);
+  };
+
+  const heartbeat = setInterval(() => {
+    if (!alive) {
+      events.log(`terminating ${remote}: no pong within ${limits.heartbeatMs} ms`);
+      ws.terminate();
+      return;
+    }
+    alive = false;
+    ws.ping();
+  }, limits.heartbeatMs);
+  heartbeat.unref();
+
+  ws.on('pong', () => {
+    alive = true;
+  });
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    if (closed) return;
+    const now = Date.now();
+    if (now - windowStart >= 1000) {
+      windowStart = now;
+      windowCount = 0;
+    }
+    if (++windowCount > limits.maxMessagesPerSecond) {
+      violate(CLOSE.policyViolation, `flood: over ${limits.maxMessagesPerSecond} messages per second`);
+      return;
+    }
+    if (isBinary) {
+      violate(CLOSE.unsupportedData, 'binary frames are not accepted from actors');
+      return;
+    }
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    const parsed = parseToCoordinator(text);
+    if (!parsed.ok) {
+      violate(CLOSE.policyViolation, `invalid message: ${parsed.error}`);
+      return;
+    }
+    try {
+      events.onMessage(link, parsed.value);
+    } catch (err) {
+      violate(CLOSE.policyViolation, `message rejected: ${(err as Error).message}`);
+    }
+  });
+  ws.on('error', (err) => {
+    // ws reports oversize frames and bad framing here, then closes with 1009 / 1002.
+    events.log(`socket error from ${remote}: ${err.message}`);
+  });
+  ws.on('close', (code, reason) => {
+    if (closed) return;
+    closed = true;
+    clearInterval(heartbeat);
+    events.onClose(link, code, reason.toString());
+  });
+  return link;
+}

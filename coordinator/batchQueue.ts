@@ -1,0 +1,105 @@
+/**
+ * Batches waiting for an actor, and the ones out on actors. Dispatch is at-least-once; a batch
+ * comes back here when its actor fails, and one that keeps failing is split in halves until the
+ * input that breaks it stands alone (and gets an error row) while the rest go through.
+ */
+import type { SerializedError } from '../shared/errors.ts';
+
+export interface BatchItem {
+  id: string;
+  bytes: Uint8Array;
+}
+
+export interface Batch {
+  id: number;
+  items: BatchItem[];
+  /** Failures so far (actor lost, batch failed, deadline missed). */
+  attempts: number;
+  lastError: SerializedError | null;
+}
+
+export interface InFlight {
+  batch: Batch;
+  actorId: string;
+  sentAt: number;
+}
+
+export type RequeueOutcome =
+  | { kind: 'retry' }
+  | { kind: 'split'; into: number }
+  | { kind: 'give-up'; item: BatchItem; error: SerializedError };
+
+export class BatchQueue {
+  private readonly pending: Batch[] = [];
+  readonly inFlight = new Map<number, InFlight>();
+  private nextId = 1;
+
+  constructor(private readonly maxRetries: number) {}
+
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  add(items: BatchItem[]): Batch {
+    const batch: Batch = { id: this.nextId++, items, attempts: 0, lastError: null };
+    this.pending.push(batch);
+    return batch;
+  }
+
+  peek(): Batch | undefined {
+    return this.pending[0];
+  }
+
+  /** Takes the next batch for `actorId`. */
+  take(actorId: string, now: number): Batch | undefined {
+    const batch = this.pending.shift();
+    if (batch) this.inFlight.set(batch.id, { batch, actorId, sentAt: now });
+    return batch;
+  }
+
+  /** Marks a batch done; returns it only when `actorId` holds it (a result from anyone else is refused). */
+  complete(batchId: number, actorId: string): Batch | null {
+    const f = this.inFlight.get(batchId);
+    if (!f || f.actorId !== actorId) return null;
+    this.inFlight.delete(batchId);
+    return f.batch;
+  }
+
+  heldBy(actorId: string): InFlight[] {
+    return [...this.inFlight.values()].filter((f) => f.actorId === actorId);
+  }
+
+  /**
+   * Puts a failed batch back, at the front so it is not starved. Past `maxRetries` failures a
+   * batch is split; a single input past them is given up (the caller writes its error row).
+   */
+  fail(batchId: number, error: SerializedError): RequeueOutcome | null {
+    const f = this.inFlight.get(batchId);
+    if (!f) return null;
+    this.inFlight.delete(batchId);
+    const batch = f.batch;
+    batch.attempts++;
+    batch.lastError = error;
+    if (batch.attempts <= this.maxRetries) {
+      this.pending.unshift(batch);
+      return { kind: 'retry' };
+    }
+    if (batch.items.length === 1) {
+      return { kind: 'give-up', item: batch.items[0]!, error };
+    }
+    const half = Math.ceil(batch.items.length / 2);
+    // Halves start one failure short of splitting again, so isolation takes log2(n) more failures.
+    const parts = [batch.items.slice(0, half), batch.items.slice(half)].map((items) => ({
+      id: this.nextId++,
+      items,
+      attempts: this.maxRetries,
+      lastError: error,
+    }));
+    this.pending.unshift(...parts);
+    return { kind: 'split', into: parts.length };
+  }
+
+  get empty(): boolean {
+    return this.pending.length === 0 && this.inFlight.size === 0;
+  }
+}

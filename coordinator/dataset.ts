@@ -1,0 +1,130 @@
+/**
+ * The dataset as a lazy stream of inputs: a directory walked with opendir (never listed whole),
+ * or a manifest read line by line. Nothing here holds more than one directory handle or one
+ * line at a time, so a million-input job costs no more memory than a ten-input one.
+ */
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import readline from 'node:readline';
+import { TabpoolError } from '../shared/errors.ts';
+
+/** One input: a stable id (the output row's key) and where its bytes are. */
+export interface DatasetItem {
+  id: string;
+  /** Absolute file path, or an http(s) URL. */
+  source: string;
+}
+
+const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.gif', '.webp', '.bmp']);
+const MANIFEST_EXTENSIONS = new Set(['.txt', '.lst', '.jsonl', '.ndjson', '.csv']);
+
+export interface Dataset {
+  /** What the user named, for messages. */
+  describe: string;
+  items(): AsyncIterable<DatasetItem>;
+}
+
+async function* walk(root: string, dir: string): AsyncGenerator<DatasetItem> {
+  const handle = await fs.opendir(dir);
+  const subdirs: string[] = [];
+  for await (const entry of handle) {
+    if (entry.name.startsWith('.')) continue;
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) subdirs.push(full);
+    else if ((entry.isFile() || entry.isSymbolicLink()) && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
+      yield { id: path.relative(root, full).split(path.sep).join('/'), source: full };
+    }
+  }
+  for (const sub of subdirs) yield* walk(root, sub);
+}
+
+function splitCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+function resolveSource(base: string, ref: string): string {
+  return /^https?:\/\//i.test(ref) ? ref : path.resolve(base, ref);
+}
+
+async function* readManifest(file: string): AsyncGenerator<DatasetItem> {
+  const ext = path.extname(file).toLowerCase();
+  const base = path.dirname(file);
+  const lines = readline.createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  let lineNo = 0;
+  let csvColumns: { id: number; path: number } | null = null;
+  for await (const rawLine of lines) {
+    lineNo++;
+    const line = rawLine.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const where = `${file}:${lineNo}`;
+    if (ext === '.jsonl' || ext === '.ndjson') {
+      let obj: unknown;
+      try {
+        obj = JSON.parse(line);
+      } catch {
+        throw new TabpoolError('BAD_MANIFEST', `${where} is not JSON; each line must be like {"id": "a", "path": "images/a.png"}`);
+      }
+      const rec = obj as { id?: unknown; path?: unknown; url?: unknown };
+      const ref = typeof rec.path === 'string' ? rec.path : typeof rec.url === 'string' ? rec.url : null;
+      if (!ref) throw new TabpoolError('BAD_MANIFEST', `${where} has no "path" or "url" string`);
+      yield { id: typeof rec.id === 'string' || typeof rec.id === 'number' ? String(rec.id) : ref, source: resolveSource(base, ref) };
+    } else if (ext === '.csv') {
+      const cells = splitCsvLine(rawLine);
+      if (!csvColumns) {
+        const lower = cells.map((c) => c.trim().toLowerCase());
+        const p = lower.findIndex((c) => c === 'path' || c === 'url');
+        if (p < 0) throw new TabpoolError('BAD_MANIFEST', `${where}: the CSV header needs a "path" (or "url") column; found ${lower.join(', ')}`);
+        csvColumns = { id: lower.indexOf('id'), path: p };
+        continue;
+      }
+      const ref = cells[csvColumns.path]?.trim();
+      if (!ref) throw new TabpoolError('BAD_MANIFEST', `${where} has an empty path`);
+      const id = csvColumns.id >= 0 ? cells[csvColumns.id]?.trim() || ref : ref;
+      yield { id, source: resolveSource(base, ref) };
+    } else {
+      yield { id: line, source: resolveSource(base, line) };
+    }
+  }
+}
+
+/** Opens `--data`: checks it exists (fast, before any browser starts) and returns a lazy reader. */
+export async function openDataset(target: string): Promise<Dataset> {
+  const full = path.resolve(target);
+  let stat;
+  try {
+    stat = await fs.stat(full);
+  } catch {
+    throw new TabpoolError('DATA_NOT_FOUND', `--data ${target}: no such file or directory; pass a folder of images or a manifest (.txt, .jsonl, .csv)`);
+  }
+  if (stat.isDirectory()) return { describe: full, items: () => walk(full, full) };
+  if (!MANIFEST_EXTENSIONS.has(path.extname(full).toLowerCase())) {
+    throw new TabpoolError('BAD_ARGUMENT', `--data ${target} is a file but not a manifest; use a folder of images or a .txt, .jsonl or .csv manifest`);
+  }
+  return { describe: full, items: () => readManifest(full) };
+}
+
+/** Counts the inputs without keeping them (for the progress bar's total), and checks the set is not empty. */
+export async function countDataset(ds: Dataset): Promise<number> {
+  let n = 0;
+  for await (const _ of ds.items()) n++;
+  return n;
+}

@@ -1,0 +1,437 @@
+/**
+ * One inference job, end to end: the dataset streamed into batches, batches handed to the pool's
+ * ready actors (fewest in flight first), results checked and written as rows, failures requeued.
+ * The job ends when every input has exactly one row.
+ */
+import { formatError, TabpoolError, type SerializedError } from '../shared/errors.ts';
+import { sniffImage } from '../shared/imageHeader.ts';
+import { encodeBatchFrame } from '../shared/batchFrame.ts';
+import { PROTOCOL_VERSION, type Capabilities, type JobSpec, type ResultMessage, type ToCoordinator } from '../shared/protocol.ts';
+import { ActorPool, type Actor, type ActorLink, type PoolPolicy } from './actorPool.ts';
+import { CLOSE } from './actorSocket.ts';
+import { BatchQueue, type Batch, type BatchItem } from './batchQueue.ts';
+import type { Dataset, DatasetItem } from './dataset.ts';
+import type { JobOptions } from './jobOptions.ts';
+import type { ResolvedModel } from './modelSource.ts';
+import { errorRow, predictionRow, type OutputRow } from './outputRow.ts';
+import type { OutputSink } from './outputSink.ts';
+import type { Resources } from './resources.ts';
+import { readInput } from './inputReader.ts';
+
+export interface JobStats {
+  total: number | null;
+  /** Rows written this run (predictions + errors). */
+  done: number;
+  errors: number;
+  /** Rows already in the output when the job resumed. */
+  skipped: number;
+  startedAt: number;
+  firstPredictionAt: number | null;
+  finishedAt: number | null;
+  perActor: Map<string, { images: number; ep: string; host: string }>;
+}
+
+export interface JobEvents {
+  log(line: string): void;
+  progress(stats: JobStats): void;
+}
+
+/** An actor that failed this many batches in a row is evicted and its resources returned. */
+const MAX_ACTOR_FAILURES = 3;
+
+export class Job {
+  readonly pool: ActorPool;
+  readonly queue: BatchQueue;
+  readonly stats: JobStats;
+  private readonly links = new Map<ActorLink, Actor>();
+  private feederDone = false;
+  private feederError: unknown = null;
+  private wakeFeeder: (() => void) | null = null;
+  private started = false;
+  private draining = false;
+  private finished = false;
+  private resolveDone!: (v: void) => void;
+  private rejectDone!: (e: unknown) => void;
+  readonly done: Promise<void>;
+  private readonly window: number;
+  private joinTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly options: JobOptions,
+    readonly model: ResolvedModel,
+    private readonly dataset: Dataset,
+    private readonly sink: OutputSink,
+    private readonly events: JobEvents,
+    private readonly actorMemory: number,
+    private readonly modelUrl: (sha: string) => string,
+  ) {
+    this.pool = new ActorPool(this.policy());
+    this.queue = new BatchQueue(options.maxRetries);
+    this.window = Math.max(4, options.pool.max * options.maxTasksInFlight * 2);
+    this.stats = { total: null, done: 0, errors: 0, skipped: sink.done.size, startedAt: Date.now(), firstPredictionAt: null, finishedAt: null, perActor: new Map() };
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+  }
+
+  private policy(): PoolPolicy {
+    const o = this.options;
+    return {
+      pool: o.pool,
+      allowSoftwareGpu: o.allowSoftwareGpu,
+      chooseEp: (caps: Capabilities) => {
+        const gpu = caps.webgpu;
+        const usableGpu = gpu !== null && (!gpu.isSoftware || o.allowSoftwareGpu);
+        if (o.ep === 'wasm') return { ep: 'wasm' };
+        if (o.ep === 'auto') return { ep: usableGpu ? 'webgpu' : 'wasm' };
+        if (usableGpu) return { ep: 'webgpu' };
+        return {
+          ep: null,
+          reason: gpu
+            ? `this browser's only WebGPU adapter is software (${gpu.vendor} ${gpu.architecture}) and the job needs a GPU; rerun with --allow-software-gpu to accept it, or --ep wasm`
+            : 'this browser has no WebGPU adapter and the job runs --ep webgpu; use a WebGPU browser (Chrome/Edge 113+, over https or localhost), or rerun with --ep wasm or auto',
+        };
+      },
+      budgetFor: (ep): Resources => ({
+        gpus: ep === 'webgpu' ? (o.numGpus ?? 1) : 0,
+        cpus: o.numCpus,
+        memoryBytes: this.actorMemory,
+      }),
+    };
+  }
+
+  jobSpec(actor: Actor): JobSpec {
+    const m = this.model;
+    return {
+      modelUrl: this.modelUrl(m.sha256),
+      modelSha256: m.sha256,
+      modelBytes: m.bytes.byteLength,
+      ep: actor.ep!,
+      inputName: m.info.inputName,
+      outputName: m.info.outputName,
+      inputHeight: m.info.inputShape.height,
+      inputWidth: m.info.inputShape.width,
+      numClasses: m.info.numClasses,
+      topK: Math.min(this.options.topK, m.info.numClasses),
+      numThreads: Math.max(1, Math.round(this.options.numCpus)),
+      returnLogits: this.options.logits,
+      allowSoftwareGpu: this.options.allowSoftwareGpu,
+    };
+  }
+
+  /** Starts reading the dataset and the join timer. */
+  start(total: number | null): void {
+    this.stats.total = total === null ? null : total - this.stats.skipped;
+    void this.feed().catch((err: unknown) => {
+      this.feederError = err;
+      this.fail(err);
+    });
+    this.armJoinTimer();
+  }
+
+  private armJoinTimer(): void {
+    if (this.joinTimer) clearTimeout(this.joinTimer);
+    this.joinTimer = setTimeout(() => this.onJoinTimeout(), this.options.joinTimeoutMs);
+    this.joinTimer.unref();
+  }
+
+  private onJoinTimeout(): void {
+    if (this.finished) return;
+    const ready = this.pool.ready().length;
+    if (ready > 0) {
+      if (!this.started) {
+        this.events.log(`--join-timeout: starting with ${ready} ready actor(s), fewer than the pool's minimum of ${this.options.pool.min}`);
+        this.started = true;
+        this.schedule();
+      }
+      return;
+    }
+    if (this.pool.active().length > 0) {
+      // Actors are still loading the model (WebGPU shader compilation can take a while): wait on.
+      this.armJoinTimer();
+      return;
+    }
+    const refused = [...this.pool.rejected(), ...this.pool.standby()].map((a) => `  ${a.id} (host ${a.hostId}): ${a.reason}`);
+    this.fail(
+      new TabpoolError(
+        'NO_ACTORS',
+        `no actor was ready after --join-timeout ${this.options.joinTimeoutMs / 1000}s.` +
+          (refused.length ? ` Tabs that joined were refused:\n${refused.join('\n')}` : ' No tab joined: open the worker URL in a browser, or use --launch K.'),
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------ reading the dataset
+
+  private async feed(): Promise<void> {
+    let batch: BatchItem[] = [];
+    let errors: OutputRow[] = [];
+    const seen = new Set<string>();
+    for await (const item of this.dataset.items()) {
+      if (this.finished || this.draining) break;
+      if (this.sink.done.has(item.id)) continue;
+      if (seen.has(item.id)) {
+        this.events.log(`input id ${item.id} appears twice in the dataset; the second is skipped (one row per id)`);
+        continue;
+      }
+      seen.add(item.id);
+      const read = await this.readItem(item);
+      if ('error' in read) errors.push(errorRow(item.id, read.error));
+      else batch.push(read);
+      if (batch.length >= this.options.batchSize) {
+        this.queue.add(batch);
+        batch = [];
+        this.schedule();
+      }
+      if (errors.length >= this.options.batchSize) {
+        await this.writeRows(errors);
+        errors = [];
+      }
+      while (this.queue.pendingCount >= this.window && !this.finished) {
+        await new Promise<void>((resolve) => (this.wakeFeeder = resolve));
+      }
+    }
+    if (batch.length > 0 && !this.draining) this.queue.add(batch);
+    if (errors.length > 0) await this.writeRows(errors);
+    this.feederDone = true;
+    this.schedule();
+    this.checkDone();
+  }
+
+  private async readItem(item: DatasetItem): Promise<BatchItem | { error: SerializedError }> {
+    const r = await readInput(item.source);
+    if ('error' in r) return { error: r.error };
+    const header = sniffImage(r.bytes);
+    if (!header.ok) return { error: { code: header.code, message: `${item.id}: ${header.message}` } };
+    return { id: item.id, bytes: r.bytes };
+  }
+
+  // ------------------------------------------------------------------ actors
+
+  onMessage(link: ActorLink, msg: ToCoordinator): void {
+    const actor = this.links.get(link);
+    if (msg.type === 'hello') {
+      if (actor) throw new Error('hello sent twice');
+      this.onHello(link, msg.protocol, msg.hostId, msg.capabilities, msg.declared);
+      return;
+    }
+    if (!actor) throw new Error(`${msg.type} before hello`);
+    switch (msg.type) {
+      case 'ready':
+        return this.onReady(actor, msg.ep, msg.loadMs, msg.warmupMs, msg.modelFromCache);
+      case 'result':
+        return this.onResult(actor, msg);
+      case 'batch-failed':
+        return this.onBatchFailed(actor, msg.batchId, { code: msg.code, message: msg.message });
+      case 'actor-error':
+        this.events.log(`${actor.id} (host ${actor.hostId}) failed: ${formatError(msg)}`);
+        this.evict(actor, CLOSE.normal, `actor failed: ${msg.code}`);
+        return;
+      default: {
+        const check: never = msg;
+        throw new Error(`unhandled message ${JSON.stringify(check)}`);
+      }
+    }
+  }
+
+  private onHello(link: ActorLink, protocol: number, hostId: string, caps: Capabilities, declared: ToCoordinatorHello['declared']): void {
+    if (protocol !== PROTOCOL_VERSION) {
+      link.sendJson({ type: 'shutdown', reason: `this page speaks protocol ${protocol}, the coordinator ${PROTOCOL_VERSION}; reload the page` });
+      link.close(CLOSE.policyViolation, 'protocol version mismatch');
+      return;
+    }
+    if (this.finished || this.draining) {
+      link.sendJson({ type: 'shutdown', reason: 'the job is finishing; no new actors are needed' });
+      link.close(CLOSE.jobDone, 'job finishing');
+      return;
+    }
+    const { actor, admission } = this.pool.join(link, hostId, caps, declared, Date.now());
+    this.links.set(link, actor);
+    const job = admission.status === 'admitted' ? this.jobSpec(actor) : null;
+    link.sendJson({ type: 'welcome', protocol: PROTOCOL_VERSION, actorId: actor.id, status: admission.status, reason: admission.status === 'admitted' ? null : admission.reason, job });
+    this.events.log(`${actor.id} joined from host ${hostId}: ${admission.status}${admission.status === 'admitted' ? ` (${actor.ep})` : ` — ${admission.reason}`}`);
+  }
+
+  private onReady(actor: Actor, ep: string, loadMs: number, warmupMs: number, fromCache: boolean): void {
+    this.pool.markReady(actor, Date.now());
+    this.stats.perActor.set(actor.id, { images: 0, ep, host: actor.hostId });
+    this.events.log(`${actor.id} ready on ${ep}: model ${fromCache ? 'from cache' : 'downloaded'}, loaded in ${(loadMs / 1000).toFixed(1)}s, warm-up ${(warmupMs / 1000).toFixed(1)}s`);
+    if (!this.started && this.pool.ready().length >= this.options.pool.min) this.started = true;
+    this.schedule();
+  }
+
+  private onResult(actor: Actor, msg: ResultMessage): void {
+    const batch = this.queue.complete(msg.batchId, actor.id);
+    if (!batch) throw new Error(`result for batch ${msg.batchId}, which this actor does not hold`);
+    const problem = this.checkResult(batch, msg);
+    if (problem) {
+      // Put it back first: the close below must not find it (and count it) twice.
+      this.queue.inFlight.set(batch.id, { batch, actorId: actor.id, sentAt: 0 });
+      actor.inFlight.delete(batch.id);
+      this.requeue(batch.id, { code: 'PROTOCOL_ERROR', message: `${actor.id} sent a bad result: ${problem}` });
+      this.events.log(`closing ${actor.id}: bad result: ${problem}`);
+      actor.link.close(CLOSE.badResult, `bad result: ${problem}`.slice(0, 100));
+      return;
+    }
+    actor.inFlight.delete(batch.id);
+    actor.failures = 0;
+    actor.batchesDone++;
+    actor.imagesDone += batch.items.length;
+    actor.busyMs += msg.timing.totalMs;
+    const per = this.stats.perActor.get(actor.id);
+    if (per) per.images += batch.items.length;
+    const rows = batch.items.map((item, i) => {
+      const r = msg.items[i]!;
+      return r.ok ? predictionRow(item.id, r.topk, this.model.labels, r.logits) : errorRow(item.id, { code: r.code, message: `${item.id}: ${r.message}` });
+    });
+    if (this.stats.firstPredictionAt === null) this.stats.firstPredictionAt = Date.now();
+    void this.writeRows(rows).then(() => this.checkDone());
+    this.schedule();
+  }
+
+  /** What is wrong with a result, or null: item count, class range, top-k length, logits length. */
+  private checkResult(batch: Batch, msg: ResultMessage): string | null {
+    if (msg.items.length !== batch.items.length) return `${msg.items.length} items for a batch of ${batch.items.length}`;
+    const classes = this.model.info.numClasses;
+    for (const [i, r] of msg.items.entries()) {
+      if (!r.ok) continue;
+      if (r.topk.length > this.options.topK) return `items.${i}.topk has ${r.topk.length} entries, more than --top-k ${this.options.topK}`;
+      for (const e of r.topk) if (e.class >= classes) return `items.${i}: class ${e.class} out of range (the model has ${classes})`;
+      if (r.logits && r.logits.length !== classes) return `items.${i}.logits has ${r.logits.length} values, expected ${classes}`;
+      if (!this.options.logits && r.logits) return `items.${i}.logits sent but not requested`;
+    }
+    return null;
+  }
+
+  private onBatchFailed(actor: Actor, batchId: number, error: SerializedError): void {
+    const held = this.queue.inFlight.get(batchId);
+    if (!held || held.actorId !== actor.id) throw new Error(`batch-failed for batch ${batchId}, which this actor does not hold`);
+    actor.inFlight.delete(batchId);
+    this.events.log(`${actor.id} failed batch ${batchId}: ${formatError(error)}`);
+    this.requeue(batchId, error);
+    actor.failures++;
+    if (error.code === 'DEVICE_LOST' || actor.failures >= MAX_ACTOR_FAILURES) {
+      this.evict(actor, CLOSE.evicted, error.code === 'DEVICE_LOST' ? 'GPU device lost' : `${actor.failures} failed batches in a row`);
+    }
+    this.schedule();
+  }
+
+  private requeue(batchId: number, error: SerializedError): void {
+    const outcome = this.queue.fail(batchId, error);
+    if (outcome?.kind === 'give-up') {
+      void this.writeRows([errorRow(outcome.item.id, { code: 'RETRIES_EXHAUSTED', message: `${outcome.item.id}: failed ${this.options.maxRetries + 1} times; last error ${formatError(error)}` })]).then(() => this.checkDone());
+    }
+  }
+
+  onClose(link: ActorLink, code: number, reason: string): void {
+    const actor = this.links.get(link);
+    if (!actor) return;
+    this.links.delete(link);
+    this.dropActor(actor, `socket closed (${code}${reason ? ` ${reason}` : ''})`);
+  }
+
+  private evict(actor: Actor, code: number, reason: string): void {
+    actor.link.close(code, reason);
+    this.dropActor(actor, reason);
+  }
+
+  private dropActor(actor: Actor, why: string): void {
+    if (actor.state === 'gone') return;
+    const lost = this.queue.heldBy(actor.id);
+    for (const f of lost) this.requeue(f.batch.id, { code: 'JOB_FAILED', message: `${actor.id} left mid-batch: ${why}` });
+    actor.inFlight.clear();
+    const promoted = this.pool.leave(actor);
+    if (!this.finished) this.events.log(`${actor.id} left: ${why}${lost.length ? `; ${lost.length} batch(es) requeued` : ''}`);
+    for (const p of promoted) {
+      p.link.sendJson({ type: 'admission', status: 'admitted', reason: null, job: this.jobSpec(p) });
+      this.events.log(`${p.id} promoted from standby`);
+    }
+    if (this.pool.active().length === 0 && !this.finished) this.armJoinTimer();
+    this.schedule();
+  }
+
+  // ------------------------------------------------------------------ dispatch
+
+  /** Gives pending batches to ready actors: the one with the fewest in flight first. */
+  schedule(): void {
+    if (!this.started || this.finished) return;
+    const max = this.options.maxTasksInFlight;
+    while (this.queue.pendingCount > 0) {
+      let best: Actor | null = null;
+      for (const a of this.pool.ready()) {
+        if (a.inFlight.size >= max) continue;
+        if (!best || a.inFlight.size < best.inFlight.size || (a.inFlight.size === best.inFlight.size && a.lastDispatchAt < best.lastDispatchAt)) best = a;
+      }
+      if (!best) break;
+      const now = Date.now();
+      const batch = this.queue.take(best.id, now)!;
+      best.inFlight.add(batch.id);
+      best.lastDispatchAt = now;
+      best.link.sendBinary(encodeBatchFrame(batch.id, batch.items.map((i) => i.bytes)));
+    }
+    if (this.queue.pendingCount < this.window) {
+      const wake = this.wakeFeeder;
+      this.wakeFeeder = null;
+      wake?.();
+    }
+  }
+
+  private async writeRows(rows: OutputRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.sink.write(rows);
+    this.stats.done += rows.length;
+    for (const r of rows) if (r.error) this.stats.errors++;
+    this.events.progress(this.stats);
+  }
+
+  private checkDone(): void {
+    if (this.finished || !this.feederDone || !this.queue.empty) return;
+    if (this.stats.total !== null && this.stats.done < this.stats.total && !this.draining) return;
+    this.finish();
+  }
+
+  /** Ctrl-C: stop reading, let in-flight batches finish, then end. */
+  drain(): void {
+    if (this.draining || this.finished) return;
+    this.draining = true;
+    this.feederDone = true;
+    const wake = this.wakeFeeder;
+    this.wakeFeeder = null;
+    wake?.();
+    this.checkDone();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.stats.finishedAt = Date.now();
+    if (this.joinTimer) clearTimeout(this.joinTimer);
+    for (const a of [...this.pool.actors.values()]) {
+      a.link.sendJson({ type: 'shutdown', reason: this.draining ? 'the job was interrupted; its output can be resumed with --resume' : 'the job is done; thank you — this tab can be closed' });
+      a.link.close(CLOSE.jobDone, 'job done');
+    }
+    this.resolveDone();
+  }
+
+  fail(err: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.joinTimer) clearTimeout(this.joinTimer);
+    for (const a of [...this.pool.actors.values()]) {
+      a.link.sendJson({ type: 'shutdown', reason: `the job failed: ${(err as Error).message}` });
+      a.link.close(CLOSE.jobDone, 'job failed');
+    }
+    this.rejectDone(err);
+  }
+
+  get interrupted(): boolean {
+    return this.draining;
+  }
+
+  get feederFailed(): unknown {
+    return this.feederError;
+  }
+}
+
+type ToCoordinatorHello = Extract<ToCoordinator, { type: 'hello' }>;

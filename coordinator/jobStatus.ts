@@ -1,0 +1,69 @@
+/** The job as `/api/status` reports it, and as the CLI's live view and the status page show it. */
+import type { Actor } from './actorPool.ts';
+import type { Job } from './job.ts';
+
+export interface ActorStatus {
+  id: string;
+  host: string;
+  state: string;
+  ep: string | null;
+  adapter: string | null;
+  batchesDone: number;
+  imagesDone: number;
+  imagesPerSecond: number | null;
+  inFlight: number;
+  reason: string | null;
+}
+
+export interface JobStatus {
+  pool: { min: number; max: number; active: number; standby: number; rejected: number };
+  hosts: { id: string; declared: Record<string, number>; capacity: ResourcesJson; used: ResourcesJson }[];
+  actors: ActorStatus[];
+  progress: { total: number | null; done: number; errors: number; skipped: number; imagesPerSecond: number | null; elapsedSeconds: number };
+}
+
+interface ResourcesJson {
+  gpus: number;
+  cpus: number;
+  /** Bytes, or null when unknown. */
+  memoryBytes: number | null;
+}
+
+function actorStatus(a: Actor): ActorStatus {
+  return {
+    id: a.id,
+    host: a.hostId,
+    state: a.state,
+    ep: a.ep,
+    adapter: a.adapter ? `${a.adapter.vendor} ${a.adapter.architecture}${a.adapter.isSoftware ? ' (software)' : ''}`.trim() : null,
+    batchesDone: a.batchesDone,
+    imagesDone: a.imagesDone,
+    imagesPerSecond: a.busyMs > 0 ? (a.imagesDone * 1000) / a.busyMs : null,
+    inFlight: a.inFlight.size,
+    reason: a.reason,
+  };
+}
+
+const json = (r: { gpus: number; cpus: number; memoryBytes: number }): ResourcesJson => ({
+  gpus: r.gpus,
+  cpus: r.cpus,
+  memoryBytes: Number.isFinite(r.memoryBytes) ? r.memoryBytes : null,
+});
+
+export function jobStatus(job: Job): JobStatus {
+  const { pool, stats } = job;
+  const elapsed = ((stats.finishedAt ?? Date.now()) - stats.startedAt) / 1000;
+  return {
+    pool: { min: job.options.pool.min, max: job.options.pool.max, active: pool.active().length, standby: pool.standby().length, rejected: pool.rejected().length },
+    hosts: [...pool.hosts.values()].map((h) => ({ id: h.id, declared: { ...h.declared }, capacity: json(h.capacity), used: json(h.used) })),
+    actors: [...pool.actors.values()].map(actorStatus),
+    progress: {
+      total: stats.total,
+      done: stats.done,
+      errors: stats.errors,
+      skipped: stats.skipped,
+      imagesPerSecond: elapsed > 0 ? stats.done / elapsed : null,
+      elapsedSeconds: elapsed,
+    },
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * The worker page: joins the coordinator, reports what this browser can do, and turns batches
+ * from the socket into calls on the actor worker (which holds the model).
+ */
+import * as Comlink from 'comlink';
+import { decodeBatchFrame, sliceItems } from '../../shared/batchFrame.ts';
+import { describeAdapter } from '../../shared/adapterInfo.ts';
+import type { SerializedError } from '../../shared/errors.ts';
+import { parseBatchHeader, parseToActor } from '../../shared/messageSchema.ts';
+import { PROTOCOL_VERSION, type Capabilities, type JobSpec, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
+import { formatBytes } from '../../shared/units.ts';
+import type { ActorWorkerApi } from '../workerApi.ts';
+import { readPageParams } from './pageParams.ts';
+import { render, type ViewState } from './view.ts';
+
+const params = readPageParams(location.search);
+const view: ViewState = {
+  state: 'connecting',
+  actorId: null,
+  hostId: hostId(),
+  adapter: '–',
+  ep: '–',
+  batches: 0,
+  images: 0,
+  imagesPerSecond: null,
+  model: '–',
+  reason: params.warnings.length ? params.warnings.join('; ') : null,
+  error: null,
+};
+let busyMs = 0;
+let worker: Worker | null = null;
+let actor: Comlink.Remote<ActorWorkerApi> | null = null;
+let socket: WebSocket | null = null;
+
+function update(patch: Partial<ViewState>): void {
+  Object.assign(view, patch);
+  render(view);
+}
+
+/** One id per browser profile: tabs sharing localStorage share a machine, and so a GPU. */
+function hostId(): string {
+  try {
+    let id = localStorage.getItem('tabpool.hostId');
+    if (!id) {
+      id = `host-${crypto.randomUUID().slice(0, 8)}`;
+      localStorage.setItem('tabpool.hostId', id);
+    }
+    return id;
+  } catch {
+    return `host-${crypto.randomUUID().slice(0, 8)}`;
+  }
+}
+
+async function capabilities(): Promise<Capabilities> {
+  let webgpu: Capabilities['webgpu'] = null;
+  try {
+    const adapter = await navigator.gpu?.requestAdapter({ powerPreference: 'high-performance' });
+    if (adapter) webgpu = describeAdapter(adapter.info, adapter.limits);
+  } catch {
+    webgpu = null;
+  }
+  const nav = navigator as Navigator & { deviceMemory?: number };
+  return {
+    webgpu,
+    hardwareConcurrency: navigator.hardwareConcurrency ?? 1,
+    deviceMemoryGiB: typeof nav.deviceMemory === 'number' ? nav.deviceMemory : null,
+    crossOriginIsolated: self.crossOriginIsolated,
+    userAgent: navigator.userAgent,
+  };
+}
+
+function send(msg: ToCoordinator): void {
+  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(msg));
+}
+
+function fail(error: SerializedError, state = 'error'): void {
+  update({ state, error });
+}
+
+async function startActor(job: JobSpec): Promise<void> {
+  update({ state: 'loading', ep: job.ep, model: `${job.modelSha256.slice(0, 12)}… (${formatBytes(job.modelBytes)})`, reason: null });
+  worker = new Worker(new URL('../worker/actor.worker.ts', import.meta.url), { type: 'module', name: 'tabpool-actor' });
+  worker.addEventListener('error', (e) => {
+    const error = { code: 'MODEL_LOAD_FAILED' as const, message: `the actor worker crashed: ${e.message || 'unknown error'}` };
+    send({ type: 'actor-error', ...error });
+    fail(error);
+    socket?.close(4000, 'worker crashed');
+  });
+  actor = Comlink.wrap<ActorWorkerApi>(worker);
+  const outcome = await actor.init(job);
+  if (!outcome.ok) {
+    send({ type: 'actor-error', code: outcome.code, message: outcome.message });
+    fail({ code: outcome.code, message: outcome.message });
+    return;
+  }
+  const a = outcome.adapter;
+  update({
+    state: 'ready',
+    adapter: a ? `${a.vendor || 'unknown vendor'} ${a.architecture}${a.description ? ` (${a.description})` : ''}${a.isSoftware ? ' [software]' : ''}` : view.adapter,
+  });
+  send({ type: 'ready', ep: outcome.ep, loadMs: outcome.loadMs, warmupMs: outcome.warmupMs, modelFromCache: outcome.modelFromCache });
+}
+
+let inFlight = 0;
+
+async function onBatch(data: ArrayBuffer): Promise<void> {
+  const frame = new Uint8Array(data);
+  const { header: raw, payloadOffset } = decodeBatchFrame(frame);
+  const parsed = parseBatchHeader(raw);
+  if (!parsed.ok) throw new Error(`bad batch header: ${parsed.error}`);
+  const header = parsed.value;
+  const items = sliceItems(frame, payloadOffset, header);
+  if (!actor) {
+    send({ type: 'batch-failed', batchId: header.batchId, code: 'MODEL_LOAD_FAILED', message: 'batch arrived before the model was loaded' });
+    return;
+  }
+  inFlight++;
+  update({ state: 'busy' });
+  const slices = items.map((b) => ({ offset: b.byteOffset, length: b.byteLength }));
+  const outcome = await actor.runBatch(Comlink.transfer(data, [data]), slices);
+  inFlight--;
+  if (!outcome.ok) {
+    send({ type: 'batch-failed', batchId: header.batchId, code: outcome.code, message: outcome.message });
+    if (outcome.code === 'DEVICE_LOST') fail({ code: outcome.code, message: outcome.message });
+    return;
+  }
+  send({ type: 'result', batchId: header.batchId, items: outcome.items, timing: outcome.timing });
+  busyMs += outcome.timing.totalMs;
+  const images = view.images + items.length;
+  update({ state: inFlight > 0 ? 'busy' : 'ready', batches: view.batches + 1, images, imagesPerSecond: busyMs > 0 ? (images * 1000) / busyMs : null });
+}
+
+function onControl(msg: ToActorJson): void {
+  switch (msg.type) {
+    case 'welcome':
+      update({ actorId: msg.actorId });
+      onAdmission(msg.status, msg.reason, msg.job);
+      return;
+    case 'admission':
+      onAdmission(msg.status, msg.reason, msg.job);
+      return;
+    case 'shutdown':
+      update({ state: 'finished', reason: msg.reason });
+      worker?.terminate();
+      return;
+    default: {
+      const check: never = msg;
+      throw new Error(`unhandled message ${JSON.stringify(check)}`);
+    }
+  }
+}
+
+function onAdmission(status: 'admitted' | 'standby' | 'rejected', reason: string | null, job: JobSpec | null): void {
+  if (status === 'admitted' && job) {
+    if (!actor) void startActor(job);
+    return;
+  }
+  update({ state: status, reason });
+}
+
+async function connect(): Promise<void> {
+  render(view);
+  const caps = await capabilities();
+  if (caps.webgpu) update({ adapter: `${caps.webgpu.vendor} ${caps.webgpu.architecture}${caps.webgpu.isSoftware ? ' [software]' : ''}` });
+  else update({ adapter: 'no WebGPU adapter' });
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  socket = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(params.token)}`);
+  socket.binaryType = 'arraybuffer';
+  socket.addEventListener('open', () => {
+    send({ type: 'hello', protocol: PROTOCOL_VERSION, hostId: view.hostId, capabilities: caps, declared: params.declared });
+  });
+  socket.addEventListener('message', (ev: MessageEvent<string | ArrayBuffer>) => {
+    if (typeof ev.data === 'string') {
+      const parsed = parseToActor(ev.data);
+      if (!parsed.ok) {
+        fail({ code: 'PROTOCOL_ERROR', message: `the coordinator sent a message this page does not understand (${parsed.error}); reload the page to update it` });
+        return;
+      }
+      onControl(parsed.value);
+    } else {
+      onBatch(ev.data).catch((err: unknown) => fail({ code: 'PROTOCOL_ERROR', message: (err as Error).message }));
+    }
+  });
+  socket.addEventListener('close', (ev) => {
+    worker?.terminate();
+    if (view.state === 'finished') return;
+    const why = ev.code === 1008 || ev.code === 4401 ? 'the coordinator refused this page (wrong or missing token?)' : `the connection closed (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`;
+    update({ state: 'disconnected', error: view.error ?? { code: 'PROTOCOL_ERROR', message: why } });
+  });
+}
+
+// Test hook (Playwright destroys the GPU device through it, as a lost GPU would).
+(globalThis as { __tabpool?: unknown }).__tabpool = {
+  view,
+  loseDevice: () => actor?.loseDevice() ?? Promise.resolve(false),
+  terminateWorker: () => worker?.terminate(),
+  closeSocket: () => socket?.close(),
+};
+
+void connect();

@@ -1,0 +1,39 @@
+/** The page as a person sees it: one panel of fields, rendered from the actor's state. */
+import { formatError, type SerializedError } from '../../shared/errors.ts';
+
+export interface ViewState {
+  state: string;
+  actorId: string | null;
+  hostId: string;
+  adapter: string;
+  ep: string;
+  batches: number;
+  images: number;
+  imagesPerSecond: number | null;
+  model: string;
+  reason: string | null;
+  error: SerializedError | null;
+}
+
+function setField(name: string, text: string): HTMLElement | null {
+  const el = document.querySelector<HTMLElement>(`[data-field="${name}"]`);
+  if (el && el.textContent !== text) el.textContent = text;
+  return el;
+}
+
+export function render(v: ViewState): void {
+  setField('state', v.state);
+  setField('actor', v.actorId ?? '–');
+  setField('host', v.hostId);
+  setField('adapter', v.adapter);
+  setField('ep', v.ep);
+  setField('batches', String(v.batches));
+  setField('images', String(v.images));
+  setField('rate', v.imagesPerSecond === null ? '–' : `${v.imagesPerSecond.toFixed(2)} img/s`);
+  setField('model', v.model);
+  const reason = setField('reason', v.reason ?? '');
+  if (reason) reason.hidden = !v.reason;
+  const error = setField('error', v.error ? formatError(v.error) : '');
+  if (error) error.hidden = !v.error;
+  document.title = `tabpool actor · ${v.state}`;
+}

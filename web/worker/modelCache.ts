@@ -1,0 +1,47 @@
+/**
+ * The model bytes, fetched once per browser profile: Cache Storage keyed by sha256, so a tab that
+ * reconnects (or a second tab of the same profile) loads from disk instead of the network.
+ * Every load, cached or not, is verified against the sha256 the coordinator announced.
+ */
+import { TabpoolError } from '../../shared/errors.ts';
+
+const CACHE_NAME = 'tabpool-models-v1';
+
+export async function sha256Hex(bytes: ArrayBuffer): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function openCache(): Promise<Cache | null> {
+  try {
+    return typeof caches === 'undefined' ? null : await caches.open(CACHE_NAME);
+  } catch {
+    // Cache Storage is unavailable in some contexts (opaque origins, some private modes): go without.
+    return null;
+  }
+}
+
+export async function loadModel(url: string, sha256: string): Promise<{ bytes: ArrayBuffer; fromCache: boolean }> {
+  const cache = await openCache();
+  const key = `/tabpool-model/${sha256}`;
+  const cached = await cache?.match(key);
+  if (cached) {
+    const bytes = await cached.arrayBuffer();
+    if ((await sha256Hex(bytes)) === sha256) return { bytes, fromCache: true };
+    await cache?.delete(key);
+  }
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    throw new TabpoolError('MODEL_LOAD_FAILED', `could not fetch the model from ${url}: ${(err as Error).message}`);
+  }
+  if (!response.ok) throw new TabpoolError('MODEL_LOAD_FAILED', `fetching the model from ${url} returned HTTP ${response.status}`);
+  const bytes = await response.arrayBuffer();
+  const actual = await sha256Hex(bytes);
+  if (actual !== sha256) {
+    throw new TabpoolError('MODEL_HASH_MISMATCH', `the model from ${url} has sha256 ${actual}, expected ${sha256}; the download was corrupted or the file changed`);
+  }
+  await cache?.put(key, new Response(bytes.slice(0), { headers: { 'content-type': 'application/octet-stream' } })).catch(() => undefined);
+  return { bytes, fromCache: false };
+}

@@ -1,0 +1,31 @@
+/**
+ * The actor worker's API, as a type-only interface: the page `wrap`s it, the worker `expose`s it.
+ * Expected failures come back as `{ ok: false, code, message }`; only bugs throw.
+ */
+import type { ErrorCode } from '../shared/errors.ts';
+import type { ExecutionProvider, ItemResult, JobSpec, AdapterInfo } from '../shared/protocol.ts';
+
+export type Failure = { ok: false; code: ErrorCode; message: string };
+
+export type InitOutcome =
+  | { ok: true; ep: ExecutionProvider; loadMs: number; warmupMs: number; modelFromCache: boolean; adapter: AdapterInfo | null }
+  | Failure;
+
+export type BatchOutcome =
+  | { ok: true; items: ItemResult[]; timing: { decodeMs: number; inferenceMs: number; totalMs: number } }
+  | Failure;
+
+/** Where each item sits in the transferred frame buffer. */
+export interface ItemSlice {
+  offset: number;
+  length: number;
+}
+
+export interface ActorWorkerApi {
+  /** Fetches (or reads from cache) the model, verifies its sha256, creates the session, warms it up. */
+  init(job: JobSpec): Promise<InitOutcome>;
+  /** Decodes, preprocesses and runs one batch; `frame` is transferred, not copied. */
+  runBatch(frame: ArrayBuffer, slices: ItemSlice[]): Promise<BatchOutcome>;
+  /** Test hook: destroys the WebGPU device as a lost GPU would. */
+  loseDevice(): Promise<boolean>;
+}
