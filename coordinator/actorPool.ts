@@ -113,8 +113,9 @@ export class ActorPool {
     if (!host) {
       host = { id: hostId, capacity, declared, used: ZERO };
       this.hosts.set(hostId, host);
-    } else if (Object.keys(declared).length > 0) {
-      // The latest tab's declaration wins: the person may have corrected it.
+    } else if (Object.keys(declared).length > 0 && host.used.gpus === 0 && host.used.cpus === 0 && host.used.memoryBytes === 0) {
+      // A new declaration wins only while nothing is reserved: shrinking a host under its running
+      // actors would over-commit it.
       host.capacity = capacity;
       host.declared = declared;
     }

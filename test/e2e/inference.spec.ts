@@ -1,0 +1,91 @@
+/**
+ * The spine, end to end: a real coordinator, real tabs in headless Chromium, the real model; each
+ * prediction checked against onnxruntime-node on identically preprocessed tensors.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { expect, test, type Browser } from '@playwright/test';
+import { buildResNet, ensureBuiltinModel } from '../../coordinator/model/resnetBuilder.ts';
+import { CACHE_DIR, startCoordinator, type RunningCoordinator } from '../support/coordinatorProcess.ts';
+import { maxRelativeDifference, readRows, referencePredictions } from '../support/reference.ts';
+import { writeTestPngs } from '../support/testImages.ts';
+
+let tmp: string;
+let coordinator: RunningCoordinator | null = null;
+
+test.beforeEach(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-e2e-'));
+});
+
+test.afterEach(async () => {
+  coordinator?.kill('SIGKILL');
+  coordinator = null;
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+/** Opens `count` tabs, each in its own browser context (its own host), on the worker URL. */
+async function openTabs(browser: Browser, url: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(url);
+  }
+}
+
+async function expectMatchesReference(modelPath: string, files: { id: string; path: string }[], out: string): Promise<void> {
+  const rows = await readRows(out);
+  expect(rows.map((r) => r.id).sort()).toEqual(files.map((f) => f.id).sort());
+  const reference = await referencePredictions(modelPath, files);
+  for (const row of rows) {
+    const ref = reference.get(row.id)!;
+    expect(row.error, `${row.id} has an error row`).toBeNull();
+    expect(row.class, `${row.id}: top-1`).toBe(ref.top1);
+    expect(row.logits, `${row.id}: logits returned`).toHaveLength(ref.logits.length);
+    expect(maxRelativeDifference(row.logits!, ref.logits), `${row.id}: logits vs onnxruntime-node`).toBeLessThan(1e-3);
+  }
+}
+
+test('two WebGPU tabs (SwiftShader) predict what onnxruntime-node predicts', async ({ browser }) => {
+  const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
+  const files = await writeTestPngs(path.join(tmp, 'data'), 4, 224, 224, 11);
+  const out = path.join(tmp, 'out.jsonl');
+  coordinator = await startCoordinator(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'webgpu', '--allow-software-gpu', '--pool', '2', '--batch-size', '1', '--logits', '--quiet']);
+  await openTabs(browser, coordinator.workerUrl, 2);
+  expect(await coordinator.exited, coordinator.stderr()).toBe(0);
+  expect(coordinator.stdout()).toMatch(/actor-1 \(webgpu/);
+  expect(coordinator.stdout()).toMatch(/actor-2 \(webgpu/);
+  await expectMatchesReference(model.path, files, out);
+});
+
+test('two wasm tabs predict 64 images as onnxruntime-node does', async ({ browser }) => {
+  const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
+  const files = await writeTestPngs(path.join(tmp, 'data'), 64, 224, 224, 23);
+  const out = path.join(tmp, 'out.jsonl');
+  coordinator = await startCoordinator(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--pool', '2', '--batch-size', '8', '--logits', '--quiet']);
+  await openTabs(browser, coordinator.workerUrl, 2);
+  expect(await coordinator.exited, coordinator.stderr()).toBe(0);
+  await expectMatchesReference(model.path, files, out);
+});
+
+test('a model with other tensor names and BatchNormalization nodes loads unchanged', async ({ browser }) => {
+  const modelPath = path.join(tmp, 'zoo-style.onnx');
+  await fs.writeFile(modelPath, buildResNet({ variant: 'resnet18', inputName: 'data', outputName: 'resnetv15_dense0_fwd', keepBatchNorm: true, opset: 11 }));
+  const files = await writeTestPngs(path.join(tmp, 'data'), 12, 224, 224, 31);
+  const out = path.join(tmp, 'out.jsonl');
+  coordinator = await startCoordinator(['--model', modelPath, '--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--pool', '2', '--batch-size', '4', '--logits', '--quiet']);
+  await openTabs(browser, coordinator.workerUrl, 2);
+  expect(await coordinator.exited, coordinator.stderr()).toBe(0);
+  await expectMatchesReference(modelPath, files, out);
+});
+
+test('--launch 2 runs the sample dataset with the test-sized model, one row per image', async () => {
+  const out = path.join(tmp, 'out.jsonl');
+  coordinator = await startCoordinator(['--model', 'resnet18-tiny', '--out', out, '--launch', '2', '--ep', 'wasm', '--quiet']);
+  expect(await coordinator.exited, coordinator.stderr()).toBe(0);
+  const rows = await readRows(out);
+  const ids = new Set(rows.map((r) => r.id));
+  expect(ids.size).toBe(rows.length);
+  expect(rows.length).toBeGreaterThanOrEqual(256);
+  expect(rows.filter((r) => r.error !== null)).toEqual([]);
+});

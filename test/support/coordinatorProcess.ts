@@ -1,0 +1,68 @@
+/**
+ * A real coordinator for end-to-end tests: `tabpool run` as a child process on port 0, with the
+ * worker URL read from its stdout. Always torn down, even when a test fails.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CACHE_DIR = path.join(ROOT, '.tabpool');
+
+export interface RunningCoordinator {
+  process: ChildProcess;
+  workerUrl: string;
+  statusUrl: string;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code when the process ends. */
+  exited: Promise<number>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export async function startCoordinator(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<RunningCoordinator> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'tabpool.js'), 'run', '--port', '0', '--cache-dir', CACHE_DIR, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  const urls = await new Promise<{ workerUrl: string; statusUrl: string }>((resolve, reject) => {
+    const check = (): void => {
+      const w = /worker page \(open in any browser to join\): (\S+)/.exec(out);
+      const s = /status page: (\S+)/.exec(out);
+      if (w && s) {
+        child.stdout!.off('data', check);
+        resolve({ workerUrl: w[1]!, statusUrl: s[1]! });
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then((code) => reject(new Error(`coordinator exited ${code} before listening:\n${out}\n${err}`)));
+  });
+  return {
+    process: child,
+    ...urls,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    kill: (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+    },
+  };
+}
+
+/** Runs the CLI to completion (for flag and bad-input tests). */
+export function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'tabpool.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}

@@ -1,0 +1,46 @@
+/** Seeded test images written as PNG (exact to decode in Node and in the browser alike). */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Writes `count` PNGs of `width`×`height`: blobs, stripes and gradients in seeded colours. */
+export async function writeTestPngs(dir: string, count: number, width = 224, height = 224, seed = 7): Promise<{ id: string; path: string }[]> {
+  await fs.mkdir(dir, { recursive: true });
+  const rand = mulberry32(seed);
+  const files: { id: string; path: string }[] = [];
+  for (let n = 0; n < count; n++) {
+    const png = new PNG({ width, height });
+    const c1 = [rand() * 255, rand() * 255, rand() * 255];
+    const c2 = [rand() * 255, rand() * 255, rand() * 255];
+    const freq = 1 + Math.floor(rand() * 12);
+    const angle = rand() * Math.PI;
+    const cx = rand() * width;
+    const cy = rand() * height;
+    const r = (0.1 + rand() * 0.4) * width;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const t = 0.5 + 0.5 * Math.sin(((x * Math.cos(angle) + y * Math.sin(angle)) / width) * freq * Math.PI * 2);
+        const inside = (x - cx) ** 2 + (y - cy) ** 2 < r * r;
+        const i = (y * width + x) * 4;
+        for (let c = 0; c < 3; c++) png.data[i + c] = Math.round(inside ? 255 - c1[c]! : c1[c]! * t + c2[c]! * (1 - t));
+        png.data[i + 3] = 255;
+      }
+    }
+    const name = `t${String(n).padStart(3, '0')}.png`;
+    const file = path.join(dir, name);
+    await fs.writeFile(file, PNG.sync.write(png));
+    files.push({ id: name, path: file });
+  }
+  return files;
+}
