@@ -55,6 +55,8 @@ export class Job {
   readonly done: Promise<void>;
   private readonly window: number;
   private joinTimer: NodeJS.Timeout | null = null;
+  /** Tabs that joined but could not become actors (model load failed, no WebGPU…), for the give-up message. */
+  private readonly failedActors: string[] = [];
 
   constructor(
     readonly options: JobOptions,
@@ -152,14 +154,27 @@ export class Job {
       this.armJoinTimer();
       return;
     }
+    this.fail(this.noActorsError(`no actor was ready after --join-timeout ${this.options.joinTimeoutMs / 1000}s.`));
+  }
+
+  private noActorsError(headline: string): TabpoolError {
     const refused = [...this.pool.rejected(), ...this.pool.standby()].map((a) => `  ${a.id} (host ${a.hostId}): ${a.reason}`);
-    this.fail(
-      new TabpoolError(
-        'NO_ACTORS',
-        `no actor was ready after --join-timeout ${this.options.joinTimeoutMs / 1000}s.` +
-          (refused.length ? ` Tabs that joined were refused:\n${refused.join('\n')}` : ' No tab joined: open the worker URL in a browser, or use --launch K.'),
-      ),
+    const lines = [...this.failedActors, ...refused];
+    return new TabpoolError(
+      'NO_ACTORS',
+      headline + (lines.length ? ` Tabs that joined could not become actors:\n${lines.join('\n')}` : ' No tab joined: open the worker URL in a browser, or use --launch K.'),
     );
+  }
+
+  /**
+   * With --launch K and no one else expected, K tabs that all failed mean nothing will change:
+   * say why now instead of after --join-timeout.
+   */
+  private failIfNoneCanJoin(): void {
+    const launch = this.options.launch;
+    if (launch === 0 || this.failedActors.length + this.pool.rejected().length < launch) return;
+    if (this.pool.actors.size > this.pool.rejected().length) return;
+    this.fail(this.noActorsError(`all ${launch} launched tab(s) failed to become actors.`));
   }
 
   // ------------------------------------------------------------------ reading the dataset
@@ -226,7 +241,9 @@ export class Job {
         return this.onBatchFailed(actor, msg.batchId, { code: msg.code, message: msg.message });
       case 'actor-error':
         this.events.log(`${actor.id} (host ${actor.hostId}) failed: ${formatError(msg)}`);
+        this.failedActors.push(`  ${actor.id} (host ${actor.hostId}): ${formatError(msg)}`);
         this.evict(actor, CLOSE.normal, `actor failed: ${msg.code}`);
+        this.failIfNoneCanJoin();
         return;
       default: {
         const check: never = msg;
@@ -248,6 +265,7 @@ export class Job {
     }
     const { actor, admission } = this.pool.join(link, hostId, caps, declared, Date.now());
     this.links.set(link, actor);
+    if (admission.status === 'rejected') queueMicrotask(() => this.failIfNoneCanJoin());
     const job = admission.status === 'admitted' ? this.jobSpec(actor) : null;
     link.sendJson({ type: 'welcome', protocol: PROTOCOL_VERSION, actorId: actor.id, status: admission.status, reason: admission.status === 'admitted' ? null : admission.reason, job });
     this.events.log(`${actor.id} joined from host ${hostId}: ${admission.status}${admission.status === 'admitted' ? ` (${actor.ep})` : ` — ${admission.reason}`}`);

@@ -112,6 +112,10 @@ export async function startServer(opts: ServerOptions): Promise<CoordinatorServe
       if (!tokenMatches(token, opts.token)) return send(res, 401, 'tabpool: this page needs the job token; open the URL the coordinator printed');
       return send(res, 200, opts.statusPage(), 'text/html; charset=utf-8');
     }
+    if (route === '/favicon.ico' || route === '/worker/favicon.ico') {
+      res.writeHead(204, ISOLATION_HEADERS);
+      return void res.end();
+    }
     if (route === '/worker' || route === '/worker/') return void serveStatic(res, opts.webRoot, 'index.html');
     if (route.startsWith('/worker/')) return void serveStatic(res, opts.webRoot, route.slice('/worker/'.length));
     if (route === '/api/status') {

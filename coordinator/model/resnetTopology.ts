@@ -58,7 +58,7 @@ function convBn(conv: string, bn: string, inChannels: number, outChannels: numbe
 
 export function resnetTopology(variant: ResNetVariant): ResNetTopology {
   const widths = WIDTHS[variant];
-  const stem = { ...convBn('conv1', 'bn1', 3, widths[0], 7, 2) };
+  const stem = convBn('conv1', 'bn1', 3, widths[0], 7, 2);
   const blocks: BasicBlock[] = [];
   let inChannels = widths[0];
   widths.forEach((width, stage) => {

@@ -99,7 +99,7 @@ function toGrey(rgb: Uint8Array): void {
  * The picture of sample `index` as 8-bit RGB. For a PNG these are exactly the pixels its file
  * decodes to; for a JPEG, the pixels before lossy compression.
  */
-export function samplePixels(index: number): Pixels {
+export function samplePixels(index: number): Pixels & { channels: 3; data: Uint8Array } {
   const spec = sampleSpec(index);
   const r = new Prng(SEED ^ 0x5a5a5a5a, index);
   const data = paint(spec, r);
