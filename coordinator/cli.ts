@@ -34,7 +34,7 @@ function program(setExit: (code: number) => void): Command {
     .option('--port <port>', 'port to listen on (0 = any free port)', '0')
     .option('--top-k <k>', 'classes per row', '5')
     .option('--num-gpus <x>', 'GPUs each actor reserves on its host (fractions share: 0.5 = two per GPU); default 1 on webgpu, 0 on wasm')
-    .option('--num-cpus <x>', 'CPUs each actor reserves; also its wasm thread count', '1')
+    .option('--num-cpus <x>', 'CPUs each actor reserves, and its wasm thread count (default: 1 to be placed, 0 held, as Ray does for actors; 1 thread)')
     .option('--memory <size>', 'memory each actor reserves, e.g. 5GiB (default: estimated from the model and batch size)')
     .option('--max-tasks-in-flight <n>', 'batches an actor holds at once (the next travels while one computes)', '2')
     .option('--join-timeout <duration>', 'give up when no actor is ready for this long', '120s')

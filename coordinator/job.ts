@@ -86,18 +86,19 @@ export class Job {
         const gpu = caps.webgpu;
         const usableGpu = gpu !== null && (!gpu.isSoftware || o.allowSoftwareGpu);
         if (o.ep === 'wasm') return { ep: 'wasm' };
-        if (o.ep === 'auto') return { ep: usableGpu ? 'webgpu' : 'wasm' };
+        // An explicit GPU budget means GPU actors: auto falls back to wasm only when none was asked for.
+        if (o.ep === 'auto' && (usableGpu || !(o.numGpus !== null && o.numGpus > 0))) return { ep: usableGpu ? 'webgpu' : 'wasm' };
         if (usableGpu) return { ep: 'webgpu' };
         return {
           ep: null,
           reason: gpu
-            ? `this browser's only WebGPU adapter is software (${gpu.vendor} ${gpu.architecture}) and the job needs a GPU; rerun with --allow-software-gpu to accept it, or --ep wasm`
-            : 'this browser has no WebGPU adapter and the job runs --ep webgpu; use a WebGPU browser (Chrome/Edge 113+, over https or localhost), or rerun with --ep wasm or auto',
+            ? `this browser's only WebGPU adapter is software (${gpu.vendor} ${gpu.architecture}), so its host has 0 GPUs and each actor needs ${o.numGpus ?? 1}; rerun with --allow-software-gpu to accept it, or --ep wasm --num-gpus 0`
+            : `this browser has no WebGPU adapter, so its host has 0 GPUs and each actor needs ${o.numGpus ?? 1}; use a WebGPU browser (Chrome/Edge 113+, over https or localhost), or rerun with --ep wasm --num-gpus 0`,
         };
       },
       budgetFor: (ep): Resources => ({
         gpus: ep === 'webgpu' ? (o.numGpus ?? 1) : 0,
-        cpus: o.numCpus,
+        cpus: o.numCpus ?? 0,
         memoryBytes: this.actorMemory,
       }),
     };
@@ -116,7 +117,7 @@ export class Job {
       inputWidth: m.info.inputShape.width,
       numClasses: m.info.numClasses,
       topK: Math.min(this.options.topK, m.info.numClasses),
-      numThreads: Math.max(1, Math.round(this.options.numCpus)),
+      numThreads: Math.max(1, Math.round(this.options.numCpus ?? 1)),
       returnLogits: this.options.logits,
       allowSoftwareGpu: this.options.allowSoftwareGpu,
     };

@@ -31,7 +31,8 @@ export interface JobOptions {
   topK: number;
   /** Per-actor budget; null = default for the EP (1 GPU for webgpu, 0 for wasm). */
   numGpus: number | null;
-  numCpus: number;
+  /** Per-actor CPUs; null = Ray's default for actors: 1 CPU to be placed, 0 held once running. */
+  numCpus: number | null;
   /** Per-actor memory; null = estimated from the model and batch size. */
   memoryBytes: number | null;
   maxTasksInFlight: number;
@@ -60,7 +61,7 @@ export interface RawRunOptions {
   port: string;
   topK: string;
   numGpus?: string;
-  numCpus: string;
+  numCpus?: string;
   memory?: string;
   maxTasksInFlight: string;
   joinTimeout: string;
@@ -129,7 +130,10 @@ export function parseRunOptions(raw: RawRunOptions): JobOptions {
   if (numGpus !== null && ep === 'wasm' && numGpus > 0) {
     throw new TabpoolError('BAD_ARGUMENT', `--num-gpus ${numGpus} with --ep wasm: wasm actors use no GPU; drop --num-gpus or use --ep webgpu`);
   }
-  const numCpus = nonNegative('--num-cpus', raw.numCpus);
+  const numCpus = raw.numCpus === undefined ? null : nonNegative('--num-cpus', raw.numCpus);
+  if (numGpus !== null && numGpus > 1) {
+    throw new TabpoolError('BAD_ARGUMENT', `--num-gpus ${numGpus}: a tab drives one WebGPU adapter, so an actor can use at most 1 GPU; use 1, or a fraction to share one`);
+  }
   if ((raw.tlsCert === undefined) !== (raw.tlsKey === undefined)) {
     throw new TabpoolError('BAD_ARGUMENT', 'TLS needs both --tls-cert and --tls-key');
   }

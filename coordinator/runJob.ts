@@ -78,7 +78,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     });
     workerUrl = server.workerUrl;
     out(`tabpool: ${model.name} (${model.info.inputName} [N,3,${model.info.inputShape.height},${model.info.inputShape.width}] → ${model.info.outputName} [N,${model.info.numClasses}], ${formatBytes(model.bytes.byteLength)}, sha256 ${model.sha256.slice(0, 12)}…) over ${total} inputs from ${dataset.describe}`);
-    out(`pool ${options.pool.min}..${options.pool.max}, batch size ${options.batchSize}, ep ${options.ep}, per-actor budget ${options.numGpus ?? (options.ep === 'wasm' ? 0 : 1)} GPU / ${options.numCpus} CPU / ${formatBytes(actorMemory)}`);
+    out(`pool ${options.pool.min}..${options.pool.max}, batch size ${options.batchSize}, ep ${options.ep}, per-actor budget ${options.numGpus ?? (options.ep === 'wasm' ? 0 : options.ep === 'webgpu' ? 1 : '1 (webgpu) or 0 (wasm)')} GPU / ${options.numCpus ?? 0} CPU / ${formatBytes(actorMemory)}`);
     out(`worker page (open in any browser to join): ${server.workerUrl}`);
     out(`status page: ${server.url}`);
     hooks.onListening?.({ statusUrl: server.url, workerUrl: server.workerUrl, port: server.port });

@@ -29,8 +29,9 @@ function deterministicDeflate(): Transform {
 }
 
 /**
- * 16-bit samples v·257 + d with |d| < 128 round back to v in every 8-bit reduction (pngjs's and
- * browsers'), so the file carries real 16-bit data yet decodes to exactly the 8-bit pixels.
+ * 16-bit samples v·256 + lo with |lo − v| < 128 reduce to exactly v both by rounding (pngjs,
+ * libpng's scale_16) and by dropping the low byte (libpng's strip_16), so the file carries real
+ * 16-bit data yet decodes to the 8-bit pixels whichever way a decoder reduces it.
  */
 function widen(rgb: Uint8Array, width: number, height: number, grey: boolean): Uint16Array {
   const channels = grey ? 1 : 3;
@@ -38,8 +39,8 @@ function widen(rgb: Uint8Array, width: number, height: number, grey: boolean): U
   for (let p = 0, i = 0; p < width * height; p++) {
     for (let k = 0; k < channels; k++, i++) {
       const v = rgb[p * 3 + k]!;
-      const d = ((p * 7 + k * 13) % 199) - 99;
-      out[i] = Math.min(65535, Math.max(0, v * 257 + d));
+      const lo = v + ((p * 7 + k * 13) % 199) - 99;
+      out[i] = v * 256 + Math.min(255, Math.max(0, lo));
     }
   }
   return out;
