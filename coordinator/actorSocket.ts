@@ -20,7 +20,7 @@ export const CLOSE = {
   jobDone: 4000,
   /** Evicted for failing repeatedly or missing deadlines. */
   evicted: 4001,
-  /** Sent a result it had no right to send, or a malformed one. */
+  /** Sent a well-formed result that does not fit its batch (item count, class range, top-k). */
   badResult: 4002,
 } as const;
 
@@ -38,6 +38,8 @@ export interface SocketEvents {
 
 export function attachActorSocket(ws: WebSocket, remote: string, limits: SocketLimits, events: SocketEvents): ActorLink {
   let closed = false;
+  /** Set once the coordinator decides to close: nothing more from this client is acted on. */
+  let closing = false;
   let windowStart = Date.now();
   let windowCount = 0;
   let alive = true;
@@ -50,7 +52,8 @@ export function attachActorSocket(ws: WebSocket, remote: string, limits: SocketL
       if (ws.readyState === ws.OPEN) ws.send(frame, { binary: true });
     },
     close(code: number, reason: string) {
-      if (closed) return;
+      if (closed || closing) return;
+      closing = true;
       // Close reasons are limited to 123 bytes by the protocol.
       ws.close(code, Buffer.from(reason).subarray(0, 120).toString());
       // A client that never answers the close handshake is cut off.
@@ -78,7 +81,9 @@ export function attachActorSocket(ws: WebSocket, remote: string, limits: SocketL
     alive = true;
   });
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    if (closed) return;
+    // ws still delivers frames that arrive before the client's close reply; a flood would
+    // otherwise log one violation per frame, and a result after a bad one would still count.
+    if (closed || closing) return;
     const now = Date.now();
     if (now - windowStart >= 1000) {
       windowStart = now;

@@ -13,7 +13,11 @@ export interface BatchItem {
 export interface Batch {
   id: number;
   items: BatchItem[];
-  /** Failures so far (actor lost, batch failed, deadline missed). */
+  /**
+   * Failures so far, weighted: a batch the actor reported failed counts 1; a batch lost with its
+   * actor (tab closed, socket cut, deadline missed) counts ACTOR_LOSS_WEIGHT, since tabs die for
+   * reasons of their own, yet an input that keeps killing tabs must still be isolated.
+   */
   attempts: number;
   lastError: SerializedError | null;
 }
@@ -28,6 +32,12 @@ export type RequeueOutcome =
   | { kind: 'retry' }
   | { kind: 'split'; into: number }
   | { kind: 'give-up'; item: BatchItem; error: SerializedError };
+
+/** How much losing a batch with its actor counts against the batch (see Batch.attempts). */
+export const ACTOR_LOSS_WEIGHT = 0.25;
+
+/** Who a failure is blamed on: the batch's inputs, or the actor that held it. */
+export type FailureBlame = 'input' | 'actor';
 
 export class BatchQueue {
   private readonly pending: Batch[] = [];
@@ -73,12 +83,12 @@ export class BatchQueue {
    * Puts a failed batch back, at the front so it is not starved. Past `maxRetries` failures a
    * batch is split; a single input past them is given up (the caller writes its error row).
    */
-  fail(batchId: number, error: SerializedError): RequeueOutcome | null {
+  fail(batchId: number, error: SerializedError, blame: FailureBlame = 'input'): RequeueOutcome | null {
     const f = this.inFlight.get(batchId);
     if (!f) return null;
     this.inFlight.delete(batchId);
     const batch = f.batch;
-    batch.attempts++;
+    batch.attempts += blame === 'input' ? 1 : ACTOR_LOSS_WEIGHT;
     batch.lastError = error;
     if (batch.attempts <= this.maxRetries) {
       this.pending.unshift(batch);

@@ -38,6 +38,7 @@ function program(setExit: (code: number) => void): Command {
     .option('--memory <size>', 'memory each actor reserves, e.g. 5GiB (default: estimated from the model and batch size)')
     .option('--max-tasks-in-flight <n>', 'batches an actor holds at once (the next travels while one computes)', '2')
     .option('--join-timeout <duration>', 'give up when no actor is ready for this long', '120s')
+    .option('--batch-timeout <duration>', 'evict an actor that holds a batch this long (default: 10× its own measured batch time, at least 60s; 10 min before its first batch)')
     .option('--max-retries <n>', 'failures before a batch is split, and an input given an error row', '3')
     .option('--logits', 'write the full logits vector in each row')
     .option('--cache-dir <dir>', 'where the built-in model and sample data are kept', DEFAULT_CACHE)

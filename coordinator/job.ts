@@ -9,7 +9,7 @@ import { encodeBatchFrame } from '../shared/batchFrame.ts';
 import { PROTOCOL_VERSION, type Capabilities, type JobSpec, type ResultMessage, type ToCoordinator } from '../shared/protocol.ts';
 import { ActorPool, type Actor, type ActorLink, type PoolPolicy } from './actorPool.ts';
 import { CLOSE } from './actorSocket.ts';
-import { BatchQueue, type Batch, type BatchItem } from './batchQueue.ts';
+import { BatchQueue, type Batch, type BatchItem, type FailureBlame } from './batchQueue.ts';
 import type { Dataset, DatasetItem } from './dataset.ts';
 import type { JobOptions } from './jobOptions.ts';
 import type { ResolvedModel } from './modelSource.ts';
@@ -38,6 +38,11 @@ export interface JobEvents {
 
 /** An actor that failed this many batches in a row is evicted and its resources returned. */
 const MAX_ACTOR_FAILURES = 3;
+/** Before an actor has finished a batch we cannot know its speed: SwiftShader needs ~8 s an image. */
+const FIRST_BATCH_DEADLINE_MS = 10 * 60_000;
+/** Once measured, a batch may take this many times the actor's own average before it counts as frozen. */
+const DEADLINE_FACTOR = 10;
+const MIN_DEADLINE_MS = 60_000;
 
 export class Job {
   readonly pool: ActorPool;
@@ -57,6 +62,7 @@ export class Job {
   private joinTimer: NodeJS.Timeout | null = null;
   /** Tabs that joined but could not become actors (model load failed, no WebGPU…), for the give-up message. */
   private readonly failedActors: string[] = [];
+  private readonly deadlineTimer: NodeJS.Timeout;
 
   constructor(
     readonly options: JobOptions,
@@ -75,6 +81,31 @@ export class Job {
       this.resolveDone = resolve;
       this.rejectDone = reject;
     });
+    this.deadlineTimer = setInterval(() => this.checkDeadlines(Date.now()), 1000);
+    this.deadlineTimer.unref();
+  }
+
+  /** How long `actor` may hold a batch of `items`: adapted to its own measured speed. */
+  deadlineFor(actor: Actor, items: number): number {
+    if (this.options.batchTimeoutMs !== null) return this.options.batchTimeoutMs;
+    if (actor.imagesDone === 0) return FIRST_BATCH_DEADLINE_MS;
+    const msPerImage = actor.busyMs / actor.imagesDone;
+    // A batch can wait behind the others this actor holds, so allow for all of them.
+    return Math.max(MIN_DEADLINE_MS, DEADLINE_FACTOR * msPerImage * items * this.options.maxTasksInFlight);
+  }
+
+  /** A tab that is frozen (asleep, hung, stuck GPU) answers nothing: evict it and requeue its work. */
+  private checkDeadlines(now: number): void {
+    for (const f of this.queue.inFlight.values()) {
+      const actor = this.pool.actors.get(f.actorId);
+      if (!actor || f.sentAt === 0) continue;
+      const limit = this.deadlineFor(actor, f.batch.items.length);
+      if (now - f.sentAt > limit) {
+        this.events.log(`${actor.id} missed the deadline for batch ${f.batch.id} (${(limit / 1000).toFixed(0)}s): evicting it`);
+        this.evict(actor, CLOSE.evicted, `no answer to batch ${f.batch.id} within ${(limit / 1000).toFixed(0)}s`);
+        return;
+      }
+    }
   }
 
   private policy(): PoolPolicy {
@@ -273,6 +304,9 @@ export class Job {
   }
 
   private onReady(actor: Actor, ep: string, loadMs: number, warmupMs: number, fromCache: boolean): void {
+    // A repeated ready changes nothing; a ready from a tab that was never admitted is a lie.
+    if (actor.state === 'ready') return;
+    if (actor.state !== 'loading') throw new Error(`ready from ${actor.id}, which is ${actor.state}, not admitted`);
     this.pool.markReady(actor, Date.now());
     this.stats.perActor.set(actor.id, { images: 0, ep, host: actor.hostId });
     this.events.log(`${actor.id} ready on ${ep}: model ${fromCache ? 'from cache' : 'downloaded'}, loaded in ${(loadMs / 1000).toFixed(1)}s, warm-up ${(warmupMs / 1000).toFixed(1)}s`);
@@ -288,7 +322,7 @@ export class Job {
       // Put it back first: the close below must not find it (and count it) twice.
       this.queue.inFlight.set(batch.id, { batch, actorId: actor.id, sentAt: 0 });
       actor.inFlight.delete(batch.id);
-      this.requeue(batch.id, { code: 'PROTOCOL_ERROR', message: `${actor.id} sent a bad result: ${problem}` });
+      this.requeue(batch.id, { code: 'PROTOCOL_ERROR', message: `${actor.id} sent a bad result: ${problem}` }, 'actor');
       this.events.log(`closing ${actor.id}: bad result: ${problem}`);
       actor.link.close(CLOSE.badResult, `bad result: ${problem}`.slice(0, 100));
       return;
@@ -328,7 +362,7 @@ export class Job {
     if (!held || held.actorId !== actor.id) throw new Error(`batch-failed for batch ${batchId}, which this actor does not hold`);
     actor.inFlight.delete(batchId);
     this.events.log(`${actor.id} failed batch ${batchId}: ${formatError(error)}`);
-    this.requeue(batchId, error);
+    this.requeue(batchId, error, error.code === 'DEVICE_LOST' ? 'actor' : 'input');
     actor.failures++;
     if (error.code === 'DEVICE_LOST' || actor.failures >= MAX_ACTOR_FAILURES) {
       this.evict(actor, CLOSE.evicted, error.code === 'DEVICE_LOST' ? 'GPU device lost' : `${actor.failures} failed batches in a row`);
@@ -336,10 +370,10 @@ export class Job {
     this.schedule();
   }
 
-  private requeue(batchId: number, error: SerializedError): void {
-    const outcome = this.queue.fail(batchId, error);
+  private requeue(batchId: number, error: SerializedError, blame: FailureBlame = 'input'): void {
+    const outcome = this.queue.fail(batchId, error, blame);
     if (outcome?.kind === 'give-up') {
-      void this.writeRows([errorRow(outcome.item.id, { code: 'RETRIES_EXHAUSTED', message: `${outcome.item.id}: failed ${this.options.maxRetries + 1} times; last error ${formatError(error)}` })]).then(() => this.checkDone());
+      void this.writeRows([errorRow(outcome.item.id, { code: 'RETRIES_EXHAUSTED', message: `${outcome.item.id}: failed on every try (--max-retries ${this.options.maxRetries}); last error ${formatError(error)}` })]).then(() => this.checkDone());
     }
   }
 
@@ -358,7 +392,7 @@ export class Job {
   private dropActor(actor: Actor, why: string): void {
     if (actor.state === 'gone') return;
     const lost = this.queue.heldBy(actor.id);
-    for (const f of lost) this.requeue(f.batch.id, { code: 'JOB_FAILED', message: `${actor.id} left mid-batch: ${why}` });
+    for (const f of lost) this.requeue(f.batch.id, { code: 'JOB_FAILED', message: `${actor.id} left mid-batch: ${why}` }, 'actor');
     actor.inFlight.clear();
     const promoted = this.pool.leave(actor);
     if (!this.finished) this.events.log(`${actor.id} left: ${why}${lost.length ? `; ${lost.length} batch(es) requeued` : ''}`);
@@ -374,7 +408,7 @@ export class Job {
 
   /** Gives pending batches to ready actors: the one with the fewest in flight first. */
   schedule(): void {
-    if (!this.started || this.finished) return;
+    if (!this.started || this.finished || this.draining) return;
     const max = this.options.maxTasksInFlight;
     while (this.queue.pendingCount > 0) {
       let best: Actor | null = null;
@@ -405,7 +439,9 @@ export class Job {
   }
 
   private checkDone(): void {
-    if (this.finished || !this.feederDone || !this.queue.empty) return;
+    if (this.finished || !this.feederDone) return;
+    // Draining: batches not yet sent stay unsent (a --resume does them); only in-flight ones finish.
+    if (this.draining ? this.queue.inFlight.size > 0 : !this.queue.empty) return;
     if (this.stats.total !== null && this.stats.done < this.stats.total && !this.draining) return;
     this.finish();
   }
@@ -424,6 +460,7 @@ export class Job {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    clearInterval(this.deadlineTimer);
     this.stats.finishedAt = Date.now();
     if (this.joinTimer) clearTimeout(this.joinTimer);
     for (const a of [...this.pool.actors.values()]) {
@@ -436,6 +473,7 @@ export class Job {
   fail(err: unknown): void {
     if (this.finished) return;
     this.finished = true;
+    clearInterval(this.deadlineTimer);
     if (this.joinTimer) clearTimeout(this.joinTimer);
     for (const a of [...this.pool.actors.values()]) {
       a.link.sendJson({ type: 'shutdown', reason: `the job failed: ${(err as Error).message}` });

@@ -37,6 +37,8 @@ export interface JobOptions {
   memoryBytes: number | null;
   maxTasksInFlight: number;
   joinTimeoutMs: number;
+  /** Fixed per-batch deadline; null = adapted to each actor's measured speed. */
+  batchTimeoutMs: number | null;
   maxRetries: number;
   logits: boolean;
   resume: boolean;
@@ -65,6 +67,7 @@ export interface RawRunOptions {
   memory?: string;
   maxTasksInFlight: string;
   joinTimeout: string;
+  batchTimeout?: string;
   maxRetries: string;
   logits?: boolean;
   resume?: boolean;
@@ -158,6 +161,7 @@ export function parseRunOptions(raw: RawRunOptions): JobOptions {
     memoryBytes,
     maxTasksInFlight: int('--max-tasks-in-flight', raw.maxTasksInFlight, 1, 64),
     joinTimeoutMs: duration('--join-timeout', raw.joinTimeout),
+    batchTimeoutMs: raw.batchTimeout === undefined ? null : duration('--batch-timeout', raw.batchTimeout),
     maxRetries: int('--max-retries', raw.maxRetries, 0, 100),
     logits: raw.logits === true,
     resume: raw.resume === true,

@@ -28,4 +28,8 @@ export interface ActorWorkerApi {
   runBatch(frame: ArrayBuffer, slices: ItemSlice[]): Promise<BatchOutcome>;
   /** Test hook: destroys the WebGPU device as a lost GPU would. */
   loseDevice(): Promise<boolean>;
+  /** Test hook: an uncaught error in the worker, as a crash would raise. */
+  crash(): Promise<void>;
+  /** Test hook: the worker stops answering (a busy loop), as a hung GPU driver or a bug would. */
+  freeze(): Promise<void>;
 }

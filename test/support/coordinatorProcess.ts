@@ -66,3 +66,38 @@ export function runCli(args: string[]): Promise<{ code: number; stdout: string; 
     child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
 }
+
+/**
+ * Resolves once the coordinator's stderr (its log) matches `pattern`, checked as output arrives;
+ * rejects when it exits first or after `timeoutMs`.
+ */
+export function waitForLog(c: RunningCoordinator, pattern: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    const stream = c.process.stderr!;
+    const done = (): void => {
+      clearTimeout(timer);
+      stream.off('data', check);
+      c.process.off('exit', onExit);
+    };
+    const check = (): void => {
+      const m = pattern.exec(c.stderr());
+      if (m) {
+        done();
+        resolve(m);
+      }
+    };
+    const onExit = (): void => {
+      done();
+      const m = pattern.exec(c.stderr());
+      if (m) resolve(m);
+      else reject(new Error(`coordinator exited before logging ${pattern}:\n${c.stderr().slice(-4000)}`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`coordinator did not log ${pattern} within ${timeoutMs} ms:\n${c.stderr().slice(-4000)}`));
+    }, timeoutMs);
+    stream.on('data', check);
+    c.process.on('exit', onExit);
+    check();
+  });
+}

@@ -69,8 +69,9 @@ async function capabilities(): Promise<Capabilities> {
   };
 }
 
-function send(msg: ToCoordinator): void {
-  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(msg));
+function send(msg: ToCoordinator, on: WebSocket | null = socket): void {
+  // A batch answered after a reconnect belongs to the old actor: it must not reach the new socket.
+  if (on === socket && on?.readyState === WebSocket.OPEN) on.send(JSON.stringify(msg));
 }
 
 function fail(error: SerializedError, state = 'error'): void {
@@ -78,9 +79,10 @@ function fail(error: SerializedError, state = 'error'): void {
 }
 
 async function startActor(job: JobSpec): Promise<void> {
-  update({ state: 'loading', ep: job.ep, model: `${job.modelSha256.slice(0, 12)}… (${formatBytes(job.modelBytes)})`, reason: null });
+  update({ state: 'loading', ep: job.ep, model: `${job.modelSha256.slice(0, 12)}… (${formatBytes(job.modelBytes)})`, reason: null, error: null });
   worker = new Worker(new URL('../worker/actor.worker.ts', import.meta.url), { type: 'module', name: 'tabpool-actor' });
   worker.addEventListener('error', (e) => {
+    // The worker (and its session) is gone or unsound: leave, and rejoin with a fresh one.
     const error = { code: 'MODEL_LOAD_FAILED' as const, message: `the actor worker crashed: ${e.message || 'unknown error'}` };
     send({ type: 'actor-error', ...error });
     fail(error);
@@ -104,6 +106,7 @@ async function startActor(job: JobSpec): Promise<void> {
 let inFlight = 0;
 
 async function onBatch(data: ArrayBuffer): Promise<void> {
+  const ws = socket;
   const frame = new Uint8Array(data);
   const { header: raw, payloadOffset } = decodeBatchFrame(frame);
   const parsed = parseBatchHeader(raw);
@@ -111,7 +114,7 @@ async function onBatch(data: ArrayBuffer): Promise<void> {
   const header = parsed.value;
   const items = sliceItems(frame, payloadOffset, header);
   if (!actor) {
-    send({ type: 'batch-failed', batchId: header.batchId, code: 'MODEL_LOAD_FAILED', message: 'batch arrived before the model was loaded' });
+    send({ type: 'batch-failed', batchId: header.batchId, code: 'MODEL_LOAD_FAILED', message: 'batch arrived before the model was loaded' }, ws);
     return;
   }
   inFlight++;
@@ -119,12 +122,13 @@ async function onBatch(data: ArrayBuffer): Promise<void> {
   const slices = items.map((b) => ({ offset: b.byteOffset, length: b.byteLength }));
   const outcome = await actor.runBatch(Comlink.transfer(data, [data]), slices);
   inFlight--;
+  if (ws !== socket) return;
   if (!outcome.ok) {
-    send({ type: 'batch-failed', batchId: header.batchId, code: outcome.code, message: outcome.message });
+    send({ type: 'batch-failed', batchId: header.batchId, code: outcome.code, message: outcome.message }, ws);
     if (outcome.code === 'DEVICE_LOST') fail({ code: outcome.code, message: outcome.message });
     return;
   }
-  send({ type: 'result', batchId: header.batchId, items: outcome.items, timing: outcome.timing });
+  send({ type: 'result', batchId: header.batchId, items: outcome.items, timing: outcome.timing }, ws);
   busyMs += outcome.timing.totalMs;
   const images = view.images + items.length;
   update({ state: inFlight > 0 ? 'busy' : 'ready', batches: view.batches + 1, images, imagesPerSecond: busyMs > 0 ? (images * 1000) / busyMs : null });
@@ -158,18 +162,28 @@ function onAdmission(status: 'admitted' | 'standby' | 'rejected', reason: string
   update({ state: status, reason });
 }
 
-async function connect(): Promise<void> {
-  render(view);
-  const caps = await capabilities();
-  if (caps.webgpu) update({ adapter: `${caps.webgpu.vendor} ${caps.webgpu.architecture}${caps.webgpu.isSoftware ? ' [software]' : ''}` });
-  else update({ adapter: 'no WebGPU adapter' });
+let caps: Capabilities | null = null;
+let reconnects = 0;
+const MAX_RECONNECTS = 10;
+
+function resetActor(): void {
+  worker?.terminate();
+  worker = null;
+  actor = null;
+  inFlight = 0;
+}
+
+function openSocket(): void {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  socket = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(params.token)}`);
-  socket.binaryType = 'arraybuffer';
-  socket.addEventListener('open', () => {
-    send({ type: 'hello', protocol: PROTOCOL_VERSION, hostId: view.hostId, capabilities: caps, declared: params.declared });
+  const ws = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(params.token)}`);
+  socket = ws;
+  let opened = false;
+  ws.binaryType = 'arraybuffer';
+  ws.addEventListener('open', () => {
+    opened = true;
+    send({ type: 'hello', protocol: PROTOCOL_VERSION, hostId: view.hostId, capabilities: caps!, declared: params.declared });
   });
-  socket.addEventListener('message', (ev: MessageEvent<string | ArrayBuffer>) => {
+  ws.addEventListener('message', (ev: MessageEvent<string | ArrayBuffer>) => {
     if (typeof ev.data === 'string') {
       const parsed = parseToActor(ev.data);
       if (!parsed.ok) {
@@ -181,20 +195,43 @@ async function connect(): Promise<void> {
       onBatch(ev.data).catch((err: unknown) => fail({ code: 'PROTOCOL_ERROR', message: (err as Error).message }));
     }
   });
-  socket.addEventListener('close', (ev) => {
-    worker?.terminate();
+  ws.addEventListener('close', (ev) => {
+    if (socket !== ws) return;
+    resetActor();
     if (view.state === 'finished') return;
-    const why = ev.code === 1008 || ev.code === 4401 ? 'the coordinator refused this page (wrong or missing token?)' : `the connection closed (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`;
-    update({ state: 'disconnected', error: view.error ?? { code: 'PROTOCOL_ERROR', message: why } });
+    if (!opened) {
+      // Refused at the upgrade (wrong token) or the coordinator is gone: nothing to rejoin.
+      update({ state: 'disconnected', error: { code: 'UNAUTHORIZED', message: 'the coordinator refused this page or is not running; open the URL it printed (with its token)' } });
+      return;
+    }
+    const why = `the connection closed (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`;
+    // Closed for breaking the protocol: rejoining would only repeat it.
+    if (ev.code === 1008 || ev.code === 4002 || reconnects >= MAX_RECONNECTS) {
+      update({ state: 'disconnected', error: view.error ?? { code: 'PROTOCOL_ERROR', message: why } });
+      return;
+    }
+    reconnects++;
+    const delay = Math.min(10_000, 500 * 2 ** (reconnects - 1));
+    update({ state: 'reconnecting', actorId: null, reason: `${why}; rejoining in ${(delay / 1000).toFixed(1)}s as a new actor (attempt ${reconnects} of ${MAX_RECONNECTS})` });
+    setTimeout(openSocket, delay);
   });
+}
+
+async function connect(): Promise<void> {
+  render(view);
+  caps = await capabilities();
+  if (caps.webgpu) update({ adapter: `${caps.webgpu.vendor} ${caps.webgpu.architecture}${caps.webgpu.isSoftware ? ' [software]' : ''}` });
+  else update({ adapter: 'no WebGPU adapter' });
+  openSocket();
 }
 
 // Test hook (Playwright destroys the GPU device through it, as a lost GPU would).
 (globalThis as { __tabpool?: unknown }).__tabpool = {
   view,
   loseDevice: () => actor?.loseDevice() ?? Promise.resolve(false),
-  terminateWorker: () => worker?.terminate(),
-  closeSocket: () => socket?.close(),
+  crashWorker: () => actor?.crash(),
+  freezeWorker: () => actor?.freeze(),
+  closeSocket: () => socket?.close(4003, 'test hook: socket cut'),
 };
 
 void connect();

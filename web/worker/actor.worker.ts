@@ -169,6 +169,18 @@ const api: ActorWorkerApi = {
     device.destroy();
     return true;
   },
+  async crash() {
+    setTimeout(() => {
+      throw new Error('test hook: simulated worker crash');
+    });
+  },
+  async freeze() {
+    setTimeout(() => {
+      for (;;) {
+        // Never yields: the page sees a worker that no longer answers.
+      }
+    });
+  },
 };
 
 Comlink.expose(api);

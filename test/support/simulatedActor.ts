@@ -1,0 +1,284 @@
+/**
+ * A Node actor that speaks the real protocol over `ws`, for tests that need many tabs without a
+ * browser: `real` runs the job's model on onnxruntime-node with the shared preprocessing (its
+ * predictions match the reference), `instant` answers at once with a fixed prediction (capacity
+ * and fuzz tests). Hooks let a test make one misbehave; every actor can be closed on demand.
+ */
+import { createHash } from 'node:crypto';
+import * as ort from 'onnxruntime-node';
+import WebSocket, { type RawData } from 'ws';
+import { decodeBatchFrame, sliceItems } from '../../shared/batchFrame.ts';
+import { parseBatchHeader, parseToActor } from '../../shared/messageSchema.ts';
+import { preprocessInto, preprocessSpecFor } from '../../shared/preprocess.ts';
+import { PROTOCOL_VERSION, type HelloMessage, type ItemResult, type JobSpec, type ResultMessage, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
+import { softmaxTopK } from '../../shared/topk.ts';
+import { decodeImage } from './decodeImage.ts';
+
+export type ActorMode = 'real' | 'instant';
+
+/** A batch as the actor received it: its id and the image bytes of each item. */
+export interface ReceivedBatch {
+  batchId: number;
+  items: Uint8Array[];
+}
+
+export interface ClosedInfo {
+  code: number;
+  reason: string;
+}
+
+export interface SimulatedActorOptions {
+  mode: ActorMode;
+  /** Defaults to a fresh id per actor, so each is its own host and never waits for another's slot. */
+  hostId?: string;
+  /** Sent as the upgrade's Origin header (a browser always sends one; Node clients need not). */
+  origin?: string;
+  /** Milliseconds spent on each batch before answering: stretches a job so a kill lands mid-run. */
+  delayMs?: number;
+  /** Replaces the honest answer; call `actor.answer(batch)` for it and send what you like instead. */
+  onBatch?(batch: ReceivedBatch, actor: SimulatedActor): void | Promise<void>;
+  /** Runs once `ready` is sent (batches may already be on their way). */
+  onReady?(actor: SimulatedActor): void | Promise<void>;
+}
+
+/** `http(s)://host:port/worker/?token=T` → `ws(s)://host:port/ws?token=T`. */
+export function socketUrlFor(workerUrl: string): string {
+  const url = new URL(workerUrl);
+  const ws = new URL('/ws', url);
+  ws.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  ws.searchParams.set('token', url.searchParams.get('token') ?? '');
+  return ws.href;
+}
+
+/** What a headless Chromium without WebGPU would report. */
+export function helloMessage(hostId: string): HelloMessage {
+  return {
+    type: 'hello',
+    protocol: PROTOCOL_VERSION,
+    hostId,
+    capabilities: { webgpu: null, hardwareConcurrency: 4, deviceMemoryGiB: null, crossOriginIsolated: true, userAgent: 'tabpool-simulated-actor' },
+    declared: {},
+  };
+}
+
+let nextHost = 0;
+
+interface LoadedModel {
+  session: ort.InferenceSession;
+  job: JobSpec;
+}
+
+export class SimulatedActor {
+  readonly ws: WebSocket;
+  /** Resolves when the socket closes, with the code and reason the coordinator gave. */
+  readonly closed: Promise<ClosedInfo>;
+  /** Resolves when the socket is open (rejects when the upgrade is refused). */
+  readonly opened: Promise<void>;
+  readonly hostId: string;
+  /** Every JSON message the coordinator sent, in order. */
+  readonly received: ToActorJson[] = [];
+  /** Batch ids handed to this actor, in order. */
+  readonly batchIds: number[] = [];
+  /** Resolves with the first batch this actor is given. */
+  readonly firstBatch: Promise<ReceivedBatch>;
+  private gotFirstBatch: (batch: ReceivedBatch) => void = () => undefined;
+  /** Messages from the coordinator that broke the protocol, and local failures; a good actor has none. */
+  readonly problems: string[] = [];
+  job: JobSpec | null = null;
+  actorId: string | null = null;
+  answered = 0;
+  private model: Promise<LoadedModel> | null = null;
+  /** Batches run one at a time, as a worker's single session does. */
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly workerUrl: string,
+    readonly options: SimulatedActorOptions,
+  ) {
+    this.hostId = options.hostId ?? `sim-${process.pid}-${++nextHost}`;
+    this.firstBatch = new Promise((resolve) => (this.gotFirstBatch = resolve));
+    this.ws = new WebSocket(socketUrlFor(workerUrl), { headers: options.origin ? { Origin: options.origin } : {}, perMessageDeflate: false });
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('unexpected-response', (_req, res) => {
+        reject(Object.assign(new Error(`upgrade refused: HTTP ${res.statusCode}`), { statusCode: res.statusCode }));
+        res.resume();
+        this.ws.terminate();
+      });
+      this.ws.once('error', reject);
+    });
+    // The refusal above is reported through `opened`; an unawaited rejection must not crash the test.
+    this.opened.catch(() => undefined);
+    this.closed = new Promise((resolve) => {
+      this.ws.once('close', (code, reason) => {
+        void this.model?.then((m) => m.session.release()).catch(() => undefined);
+        resolve({ code, reason: reason.toString() });
+      });
+    });
+    this.ws.on('error', (err) => this.problems.push(`socket error: ${err.message}`));
+    this.ws.on('open', () => this.send(helloMessage(this.hostId)));
+    this.ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+  }
+
+  /** Sends any value as a JSON text frame (well-formed or not: tests send broken messages). */
+  send(msg: ToCoordinator | Record<string, unknown>): void {
+    this.sendRaw(JSON.stringify(msg));
+  }
+
+  sendRaw(data: string | Uint8Array, binary = typeof data !== 'string'): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, { binary });
+  }
+
+  close(code = 1000, reason = ''): void {
+    this.ws.close(code, reason);
+  }
+
+  /** Drops the connection without a close handshake, as a crashed tab does. */
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    if (isBinary) return this.onBatchFrame(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+    const parsed = parseToActor(buf.toString('utf8'));
+    if (!parsed.ok) {
+      this.problems.push(`bad message from the coordinator: ${parsed.error}`);
+      return;
+    }
+    const msg = parsed.value;
+    this.received.push(msg);
+    switch (msg.type) {
+      case 'welcome':
+        this.actorId = msg.actorId;
+        if (msg.status === 'admitted' && msg.job) this.admit(msg.job);
+        return;
+      case 'admission':
+        if (msg.status === 'admitted' && msg.job) this.admit(msg.job);
+        return;
+      case 'shutdown':
+        return;
+      default: {
+        const check: never = msg;
+        this.problems.push(`unhandled message ${JSON.stringify(check)}`);
+      }
+    }
+  }
+
+  private admit(job: JobSpec): void {
+    this.job = job;
+    const started = performance.now();
+    const loading = this.options.mode === 'real' ? this.loadModel(job) : Promise.resolve(null);
+    void loading.then(
+      async () => {
+        this.send({ type: 'ready', ep: job.ep, loadMs: performance.now() - started, warmupMs: 0, modelFromCache: false });
+        await this.options.onReady?.(this);
+      },
+      (err: unknown) => {
+        this.problems.push(`model load failed: ${(err as Error).message}`);
+        this.send({ type: 'actor-error', code: 'MODEL_LOAD_FAILED', message: (err as Error).message.slice(0, 2000) });
+      },
+    );
+  }
+
+  private loadModel(job: JobSpec): Promise<LoadedModel> {
+    this.model ??= (async () => {
+      const url = new URL(job.modelUrl, this.workerUrl);
+      if (!url.searchParams.has('token')) url.searchParams.set('token', new URL(this.workerUrl).searchParams.get('token') ?? '');
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`GET ${url.pathname} answered ${res.status}`);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      if (sha !== job.modelSha256) throw new Error(`model sha256 ${sha} does not match the job's ${job.modelSha256}`);
+      const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+      return { session, job };
+    })();
+    return this.model;
+  }
+
+  private onBatchFrame(frame: Uint8Array): void {
+    let batch: ReceivedBatch;
+    try {
+      const { header, payloadOffset } = decodeBatchFrame(frame);
+      const parsed = parseBatchHeader(header);
+      if (!parsed.ok) throw new Error(parsed.error);
+      batch = { batchId: parsed.value.batchId, items: sliceItems(frame, payloadOffset, parsed.value) };
+    } catch (err) {
+      this.problems.push(`bad batch frame: ${(err as Error).message}`);
+      return;
+    }
+    this.batchIds.push(batch.batchId);
+    this.gotFirstBatch(batch);
+    const next = this.chain.then(async () => {
+      if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
+      if (!this.isOpen) return;
+      if (this.options.onBatch) return this.options.onBatch(batch, this);
+      this.send(await this.answer(batch));
+      this.answered++;
+    });
+    this.chain = next.catch((err: unknown) => void this.problems.push(`batch ${batch.batchId}: ${(err as Error).message}`));
+  }
+
+  /** The honest result for a batch, per this actor's mode. */
+  async answer(batch: ReceivedBatch): Promise<ResultMessage> {
+    const job = this.job;
+    if (!job) throw new Error(`batch ${batch.batchId} arrived before the job`);
+    const started = performance.now();
+    if (this.options.mode === 'instant') {
+      return { type: 'result', batchId: batch.batchId, items: batch.items.map(() => instantItem(job)), timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 } };
+    }
+    const { session } = await this.model!;
+    const spec = preprocessSpecFor(job.inputHeight, job.inputWidth);
+    const per = 3 * spec.height * spec.width;
+    const results: (ItemResult | null)[] = batch.items.map(() => null);
+    const rows: number[] = [];
+    const input = new Float32Array(batch.items.length * per);
+    for (const [i, bytes] of batch.items.entries()) {
+      try {
+        preprocessInto(decodeImage(bytes), spec, input, rows.length * per);
+        rows.push(i);
+      } catch (err) {
+        results[i] = { ok: false, code: 'CORRUPT_IMAGE', message: (err as Error).message.slice(0, 2000) };
+      }
+    }
+    const decodeMs = performance.now() - started;
+    const inferStart = performance.now();
+    if (rows.length > 0) {
+      const tensor = new ort.Tensor('float32', input.subarray(0, rows.length * per), [rows.length, 3, spec.height, spec.width]);
+      const out = await session.run({ [job.inputName]: tensor });
+      const logits = out[job.outputName]!.data as Float32Array;
+      for (const [j, i] of rows.entries()) {
+        const row = logits.subarray(j * job.numClasses, (j + 1) * job.numClasses);
+        const item: ItemResult = { ok: true, topk: softmaxTopK(row, job.topK) };
+        if (job.returnLogits) item.logits = Array.from(row);
+        results[i] = item;
+      }
+    }
+    const inferenceMs = performance.now() - inferStart;
+    return { type: 'result', batchId: batch.batchId, items: results as ItemResult[], timing: { decodeMs, inferenceMs, totalMs: performance.now() - started } };
+  }
+}
+
+/** A fixed, plausible prediction: class 0 first, scores falling and summing below 1. */
+function instantItem(job: JobSpec): ItemResult {
+  const k = Math.min(job.topK, job.numClasses);
+  const topk = Array.from({ length: k }, (_, i) => ({ class: i, score: 0.5 / 2 ** i }));
+  return job.returnLogits ? { ok: true, topk, logits: Array.from({ length: job.numClasses }, (_, i) => -i / 10) } : { ok: true, topk };
+}
+
+export interface ActorGroup {
+  actors: SimulatedActor[];
+  /** Resolves when every actor's socket has closed. */
+  closed: Promise<ClosedInfo[]>;
+}
+
+/** Connects `count` actors to a worker URL and waits for their sockets to open. */
+export async function startActors(workerUrl: string, count: number, options: SimulatedActorOptions): Promise<ActorGroup> {
+  const actors = Array.from({ length: count }, () => new SimulatedActor(workerUrl, options));
+  await Promise.all(actors.map((a) => a.opened));
+  return { actors, closed: Promise.all(actors.map((a) => a.closed)) };
+}
