@@ -17,6 +17,7 @@ import { errorRow, predictionRow, type OutputRow } from './outputRow.ts';
 import type { OutputSink } from './outputSink.ts';
 import type { Resources } from './resources.ts';
 import { readInput } from './inputReader.ts';
+import { LatencyStats } from './latencyStats.ts';
 
 export interface JobStats {
   total: number | null;
@@ -27,6 +28,14 @@ export interface JobStats {
   skipped: number;
   startedAt: number;
   firstPredictionAt: number | null;
+  /** When dispatch began (the pool's minimum was ready): the start of the steady-state throughput. */
+  workStartedAt: number | null;
+  /** Batch frames and their bytes sent, and the image bytes inside them (wire overhead = the difference). */
+  wire: { batches: number; images: number; frameBytes: number; itemBytes: number };
+  /** Time the actors spent decoding and preprocessing, and the images that covered. */
+  decodeMs: number;
+  decodedImages: number;
+  latency: LatencyStats;
   finishedAt: number | null;
   perActor: Map<string, { images: number; ep: string; host: string }>;
 }
@@ -76,12 +85,12 @@ export class Job {
     this.pool = new ActorPool(this.policy());
     this.queue = new BatchQueue(options.maxRetries);
     this.window = Math.max(4, options.pool.max * options.maxTasksInFlight * 2);
-    this.stats = { total: null, done: 0, errors: 0, skipped: sink.done.size, startedAt: Date.now(), firstPredictionAt: null, finishedAt: null, perActor: new Map() };
+    this.stats = { total: null, done: 0, errors: 0, skipped: sink.done.size, startedAt: Date.now(), firstPredictionAt: null, workStartedAt: null, wire: { batches: 0, images: 0, frameBytes: 0, itemBytes: 0 }, decodeMs: 0, decodedImages: 0, latency: new LatencyStats(), finishedAt: null, perActor: new Map() };
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
     });
-    this.deadlineTimer = setInterval(() => this.checkDeadlines(Date.now()), 1000);
+    this.deadlineTimer = setInterval(() => this.checkDeadlines(performance.now()), 1000);
     this.deadlineTimer.unref();
   }
 
@@ -176,8 +185,7 @@ export class Job {
     if (ready > 0) {
       if (!this.started) {
         this.events.log(`--join-timeout: starting with ${ready} ready actor(s), fewer than the pool's minimum of ${this.options.pool.min}`);
-        this.started = true;
-        this.schedule();
+        this.startWork();
       }
       return;
     }
@@ -310,13 +318,15 @@ export class Job {
     this.pool.markReady(actor, Date.now());
     this.stats.perActor.set(actor.id, { images: 0, ep, host: actor.hostId });
     this.events.log(`${actor.id} ready on ${ep}: model ${fromCache ? 'from cache' : 'downloaded'}, loaded in ${(loadMs / 1000).toFixed(1)}s, warm-up ${(warmupMs / 1000).toFixed(1)}s`);
-    if (!this.started && this.pool.ready().length >= this.options.pool.min) this.started = true;
+    if (!this.started && this.pool.ready().length >= this.options.pool.min) this.startWork();
     this.schedule();
   }
 
   private onResult(actor: Actor, msg: ResultMessage): void {
+    const sentAt = this.queue.inFlight.get(msg.batchId)?.sentAt;
     const batch = this.queue.complete(msg.batchId, actor.id);
     if (!batch) throw new Error(`result for batch ${msg.batchId}, which this actor does not hold`);
+    if (sentAt) this.stats.latency.add(performance.now() - sentAt);
     const problem = this.checkResult(batch, msg);
     if (problem) {
       // Put it back first: the close below must not find it (and count it) twice.
@@ -332,6 +342,8 @@ export class Job {
     actor.batchesDone++;
     actor.imagesDone += batch.items.length;
     actor.busyMs += msg.timing.totalMs;
+    this.stats.decodeMs += msg.timing.decodeMs;
+    this.stats.decodedImages += batch.items.length;
     const per = this.stats.perActor.get(actor.id);
     if (per) per.images += batch.items.length;
     const rows = batch.items.map((item, i) => {
@@ -406,6 +418,12 @@ export class Job {
 
   // ------------------------------------------------------------------ dispatch
 
+  private startWork(): void {
+    this.started = true;
+    this.stats.workStartedAt = Date.now();
+    this.schedule();
+  }
+
   /** Gives pending batches to ready actors: the one with the fewest in flight first. */
   schedule(): void {
     if (!this.started || this.finished || this.draining) return;
@@ -417,11 +435,17 @@ export class Job {
         if (!best || a.inFlight.size < best.inFlight.size || (a.inFlight.size === best.inFlight.size && a.lastDispatchAt < best.lastDispatchAt)) best = a;
       }
       if (!best) break;
-      const now = Date.now();
+      const now = performance.now();
       const batch = this.queue.take(best.id, now)!;
       best.inFlight.add(batch.id);
       best.lastDispatchAt = now;
-      best.link.sendBinary(encodeBatchFrame(batch.id, batch.items.map((i) => i.bytes)));
+      const frame = encodeBatchFrame(batch.id, batch.items.map((i) => i.bytes));
+      best.link.sendBinary(frame);
+      const wire = this.stats.wire;
+      wire.batches++;
+      wire.images += batch.items.length;
+      wire.frameBytes += frame.byteLength;
+      for (const i of batch.items) wire.itemBytes += i.bytes.byteLength;
     }
     if (this.queue.pendingCount < this.window) {
       const wake = this.wakeFeeder;

@@ -59,7 +59,10 @@ function idsInFile(text: string, format: OutputFormat): { ids: Set<string>; inta
 }
 
 export class OutputSink {
-  private chain: Promise<void> = Promise.resolve();
+  /** Text waiting for the next write, and who waits on it (group commit: one write + fsync for many batches). */
+  private queued: string[] = [];
+  private waiters: { resolve(): void; reject(e: unknown): void }[] = [];
+  private flushing: Promise<void> | null = null;
   private constructor(
     private readonly file: fs.FileHandle,
     private readonly format: OutputFormat,
@@ -102,23 +105,43 @@ export class OutputSink {
     return sink;
   }
 
-  /** Appends rows as one write, then fsyncs; writes are serialised in call order. */
+  /**
+   * Appends rows and resolves once they are on disk (fdatasync'd). Batches that arrive while a
+   * write is in progress go out together in the next one, so durability per batch costs one
+   * fsync per write, not per batch.
+   */
   write(rows: readonly OutputRow[]): Promise<void> {
     return this.append(rows);
   }
 
   private append(rows: readonly OutputRow[], prefix = ''): Promise<void> {
     const text = prefix + rows.map((r) => formatRow(r, this.format)).join('');
-    const next = this.chain.then(async () => {
-      await this.file.appendFile(text, 'utf8');
-      await this.file.datasync();
+    return new Promise<void>((resolve, reject) => {
+      this.queued.push(text);
+      this.waiters.push({ resolve, reject });
+      this.flushing ??= this.flush();
     });
-    this.chain = next.catch(() => undefined);
-    return next;
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queued.length > 0) {
+      const text = this.queued.join('');
+      const waiters = this.waiters;
+      this.queued = [];
+      this.waiters = [];
+      try {
+        await this.file.appendFile(text, 'utf8');
+        await this.file.datasync();
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        for (const w of waiters) w.reject(err);
+      }
+    }
+    this.flushing = null;
   }
 
   async close(): Promise<void> {
-    await this.chain;
+    while (this.flushing) await this.flushing;
     await this.file.close();
   }
 }

@@ -116,6 +116,14 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     out('');
     out(`done: ${s.done} rows (${s.done - s.errors} predictions, ${s.errors} errors${s.skipped ? `, ${s.skipped} already done before --resume` : ''}) in ${elapsed.toFixed(1)}s — ${(s.done / Math.max(elapsed, 1e-9)).toFixed(2)} img/s`);
     if (s.firstPredictionAt) out(`time to first prediction: ${((s.firstPredictionAt - s.startedAt) / 1000).toFixed(1)}s`);
+    if (s.workStartedAt && s.finishedAt && s.finishedAt > s.workStartedAt) {
+      out(`steady throughput (from the pool being ready to the last row): ${((s.done * 1000) / (s.finishedAt - s.workStartedAt)).toFixed(2)} img/s`);
+    }
+    const p50 = s.latency.percentile(50);
+    const p99 = s.latency.percentile(99);
+    if (p50 !== null && p99 !== null) out(`dispatch: ${s.wire.batches} batches, round trip p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`);
+    if (s.wire.images > 0) out(`wire: ${(s.wire.frameBytes / s.wire.images).toFixed(1)} bytes/image sent for ${(s.wire.itemBytes / s.wire.images).toFixed(1)} bytes/image of files`);
+    if (s.decodedImages > 0) out(`worker decode + preprocess: ${(s.decodeMs / s.decodedImages).toFixed(2)} ms/image`);
     for (const [id, a] of s.perActor) out(`  ${id} (${a.ep}, host ${a.host}): ${a.images} images`);
     out(`output: ${path.resolve(options.out)}`);
     if (job.interrupted) return EXIT.interrupted;

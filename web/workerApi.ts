@@ -26,6 +26,11 @@ export interface ActorWorkerApi {
   init(job: JobSpec): Promise<InitOutcome>;
   /** Decodes, preprocesses and runs one batch; `frame` is transferred, not copied. */
   runBatch(frame: ArrayBuffer, slices: ItemSlice[]): Promise<BatchOutcome>;
+  /**
+   * Benchmark hook: `session.run` alone on a ready-made tensor, repeated for `seconds`: the
+   * model's ceiling on this actor, against which the whole pipeline's throughput is measured.
+   */
+  benchmarkRaw(batchSize: number, seconds: number): Promise<{ images: number; ms: number }>;
   /** Test hook: destroys the WebGPU device as a lost GPU would. */
   loseDevice(): Promise<boolean>;
   /** Test hook: an uncaught error in the worker, as a crash would raise. */

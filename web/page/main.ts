@@ -31,6 +31,7 @@ let busyMs = 0;
 let worker: Worker | null = null;
 let actor: Comlink.Remote<ActorWorkerApi> | null = null;
 let socket: WebSocket | null = null;
+let benchResult: { images: number; ms: number; imgPerSec: number } | null = null;
 
 function update(patch: Partial<ViewState>): void {
   Object.assign(view, patch);
@@ -100,6 +101,12 @@ async function startActor(job: JobSpec): Promise<void> {
     state: 'ready',
     adapter: a ? `${a.vendor || 'unknown vendor'} ${a.architecture}${a.description ? ` (${a.description})` : ''}${a.isSoftware ? ' [software]' : ''}` : view.adapter,
   });
+  if (params.bench) {
+    update({ state: 'benchmarking' });
+    const r = await actor.benchmarkRaw(params.bench.batchSize, params.bench.seconds);
+    benchResult = { ...r, imgPerSec: (r.images * 1000) / r.ms };
+    update({ state: 'ready' });
+  }
   send({ type: 'ready', ep: outcome.ep, loadMs: outcome.loadMs, warmupMs: outcome.warmupMs, modelFromCache: outcome.modelFromCache });
 }
 
@@ -228,6 +235,7 @@ async function connect(): Promise<void> {
 // Test hook (Playwright destroys the GPU device through it, as a lost GPU would).
 (globalThis as { __tabpool?: unknown }).__tabpool = {
   view,
+  benchResult: () => benchResult,
   loseDevice: () => actor?.loseDevice() ?? Promise.resolve(false),
   crashWorker: () => actor?.crash(),
   freezeWorker: () => actor?.freeze(),

@@ -5,6 +5,8 @@ import type { DeclaredResources } from '../../shared/protocol.ts';
 export interface PageParams {
   token: string;
   declared: DeclaredResources;
+  /** `bench=raw`: measure session.run alone (batch size `benchBatch`, `benchSeconds`) before joining the job's work. */
+  bench: { batchSize: number; seconds: number } | null;
   /** Problems with the URL, in words; shown on the page, and the bad value is ignored. */
   warnings: string[];
 }
@@ -28,5 +30,6 @@ export function readPageParams(search: string): PageParams {
     if (v === null) warnings.push(`URL parameter memory=${mem} is not a size like 16GiB; ignored`);
     else declared.memoryBytes = v;
   }
-  return { token: q.get('token') ?? '', declared, warnings };
+  const bench = q.get('bench') === 'raw' ? { batchSize: Number(q.get('benchBatch') ?? 16) || 16, seconds: Number(q.get('benchSeconds') ?? 5) || 5 } : null;
+  return { token: q.get('token') ?? '', declared, warnings, bench };
 }

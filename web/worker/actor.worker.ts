@@ -164,6 +164,21 @@ const api: ActorWorkerApi = {
     queue = next.catch(() => undefined);
     return next;
   },
+  async benchmarkRaw(batchSize, seconds) {
+    const l = loaded;
+    if (!l) throw new Error('benchmarkRaw called before init');
+    const n = l.fixedBatch ?? batchSize;
+    const input = new Float32Array(n * 3 * l.spec.height * l.spec.width);
+    for (let i = 0; i < input.length; i++) input[i] = ((i * 2654435761) % 1000) / 500 - 1;
+    await infer(l, input, n);
+    let images = 0;
+    const start = performance.now();
+    while (performance.now() - start < seconds * 1000) {
+      await infer(l, input, n);
+      images += n;
+    }
+    return { images, ms: performance.now() - start };
+  },
   async loseDevice() {
     if (!device) return false;
     device.destroy();
