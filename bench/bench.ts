@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   const full = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   await ensureBuiltinModel(CACHE_DIR, 'tiny');
   const sampleDir = await ensureSampleDataset(CACHE_DIR);
-  const count = quick ? 96 : 256;
+  const count = quick ? 160 : 256;
   const manifest = path.join(sampleDir, '..', `bench-${count}.txt`);
   await fs.writeFile(manifest, sampleNames().slice(0, count).map((n) => `sample/${n}`).join('\n') + '\n');
   const batchSize = 16;
@@ -152,9 +152,11 @@ async function main(): Promise<void> {
   results['ratio.wasm.vsNative'] = k2.imgPerSec / results['native.cpu.imgPerSec'];
   notes.push('native.cpu: onnxruntime-node session.run on ready-made tensors (its default threads, both cores), batch 16; ratio.wasm.vsNative compares the 2-tab end-to-end run with it.');
 
-  log('coordinator capacity (simulated actors)…');
-  Object.assign(results, await benchCoordinator({ quick, log }));
-  notes.push(...coordinatorNotes);
+  if (!process.argv.includes('--skip-coordinator')) {
+    log('coordinator capacity (simulated actors)…');
+    Object.assign(results, await benchCoordinator({ quick, log }));
+    notes.push(...coordinatorNotes);
+  }
 
   const m = machine();
   m.adapter = gpu.adapter;

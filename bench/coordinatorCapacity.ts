@@ -25,8 +25,8 @@ export interface BenchOptions {
 /** The part of `/api/status` this bench reads; `dispatch` and `wire` are absent on older coordinators. */
 interface StatusSnapshot {
   progress: { total: number | null; done: number };
-  dispatch?: { count: number; p50Ms: number; p99Ms: number };
-  wire?: { bytesSent: number; itemBytes: number; images: number };
+  dispatch?: { count: number; p50Ms: number | null; p99Ms: number | null };
+  wire?: { batches?: number; bytesSent: number; itemBytes: number; images: number };
 }
 
 interface RunResult {
@@ -36,6 +36,8 @@ interface RunResult {
   peakRssMB: number;
   /** Seconds from every actor ready to the last batch handed out. */
   steadySeconds: number;
+  /** Batches the actors received in that time, and in the whole run. */
+  steadyBatches: number;
   batches: number;
 }
 
@@ -51,11 +53,16 @@ interface RunSpec {
 const PNG_COUNT = 4;
 /** Connecting more at once overruns the listen backlog (511), and refused SYNs retry a second later. */
 const CONNECT_WAVE = 100;
-const STATUS_POLL_MS = 250;
+/** Only a fallback for the summary lines; each poll sorts the coordinator's latency reservoir. */
+const STATUS_POLL_MS = 1000;
 const RSS_POLL_MS = 200;
 const MB = 1e6;
 
-const SUMMARY_DISPATCH = /dispatch: (\d+) batches, p50 ([\d.]+) ms, p99 ([\d.]+) ms/;
+/** The CLI summary's lines (`round trip` came with the first version that printed them). */
+const SUMMARY_DISPATCH = /dispatch: (\d+) batches, (?:round trip )?p50 ([\d.]+) ms, p99 ([\d.]+) ms/;
+const SUMMARY_WIRE = /wire: ([\d.]+) bytes\/image sent/;
+/** Once every actor is gone the coordinator waits --join-timeout for more; stop it sooner. */
+const ORPHAN_GRACE_MS = 3000;
 
 /** Writes a .jsonl manifest of `n` unique ids cycling over `pngs` (paths relative to the manifest). */
 async function writeManifest(file: string, n: number, pngs: string[]): Promise<void> {
@@ -78,6 +85,17 @@ async function readRssMB(pid: number): Promise<number | null> {
     const text = await fs.readFile(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
     return (Math.max(kb('VmRSS'), kb('VmHWM')) * 1024) / MB;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds (user + system) a live process has used; null once it has exited. */
+async function readCpuSeconds(pid: number): Promise<number | null> {
+  try {
+    const fields = (await fs.readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    // Fields 14 and 15 of stat (utime, stime), counted from after the command name; in clock ticks (100/s on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return null;
   }
@@ -122,35 +140,49 @@ async function runOnce(spec: RunSpec, manifest: string, dir: string, frameBytes:
   await fs.rm(out, { force: true });
   const args = ['--model', 'resnet18-tiny', '--launch', '0', '--data', manifest, '--out', out, '--batch-size', String(spec.batchSize)];
   args.push('--pool', String(spec.actors), '--max-tasks-in-flight', '2', '--quiet', '--join-timeout', '120s');
+  // BENCH_COORDINATOR_NODE_OPTIONS=--cpu-prof profiles the coordinator (the .cpuprofile lands in the repo root).
+  const profile = process.env.BENCH_COORDINATOR_NODE_OPTIONS;
   const started = performance.now();
-  const coordinator = await startCoordinator(args, { env: process.env.BENCH_COORDINATOR_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_COORDINATOR_NODE_OPTIONS } : {} });
+  const coordinator = await startCoordinator(args, { env: profile ? { NODE_OPTIONS: profile } : {} });
   const pid = coordinator.process.pid!;
-  let peakRss = 0;
   let exited = false;
+  void coordinator.exited.then(() => (exited = true));
+  let peakRss = 0;
   const rssTimer = setInterval(() => {
     void readRssMB(pid).then((mb) => {
       if (mb !== null) peakRss = Math.max(peakRss, mb);
     });
   }, RSS_POLL_MS);
   let lastStatus: StatusSnapshot | null = null;
+  let lastCpu: { at: number; seconds: number } | null = null;
   const statusTimer = setInterval(() => {
     void fetchStatus(coordinator.statusUrl).then((s) => {
       if (s && !exited) lastStatus = s;
+    });
+    void readCpuSeconds(pid).then((seconds) => {
+      if (seconds !== null) lastCpu = { at: performance.now(), seconds };
     });
   }, STATUS_POLL_MS);
 
   let ready = 0;
   let t0 = 0;
+  let cpuAtT0: number | null = null;
+  let benchCpuAtT0: NodeJS.CpuUsage | null = null;
+  let benchCpu: NodeJS.CpuUsage | null = null;
   let lastBatchAt = 0;
   let batches = 0;
   let batchesAtT0 = 0;
   let actors: SimulatedActor[] = [];
   /** Close codes of actors the coordinator dropped before the job ended (4000 is "job done"). */
   const cutOff: number[] = [];
-  const timeout = setTimeout(() => {
-    notes.push(`${spec.label}: cut off after ${spec.timeoutMs / 1000}s; its numbers cover the part that ran`);
+  /** Why this bench stopped the coordinator, when it did. */
+  let stoppedBecause: string | null = null;
+  const stop = (why: string): void => {
+    stoppedBecause ??= why;
     coordinator.kill('SIGKILL');
-  }, spec.timeoutMs);
+  };
+  const timeout = setTimeout(() => stop(`cut off after ${(spec.timeoutMs / 1000).toFixed(0)}s; its numbers cover the part that ran`), spec.timeoutMs);
+  let orphanTimer: NodeJS.Timeout | undefined;
   try {
     actors = await connectActors(
       coordinator.workerUrl,
@@ -159,20 +191,30 @@ async function runOnce(spec: RunSpec, manifest: string, dir: string, frameBytes:
         if (++ready === spec.actors) {
           t0 = performance.now();
           batchesAtT0 = batches;
+          benchCpuAtT0 = process.cpuUsage();
+          void readCpuSeconds(pid).then((c) => (cpuAtT0 = c));
           log(`  ${spec.label}: ${spec.actors} actor(s) ready after ${((t0 - started) / 1000).toFixed(1)}s`);
         }
       },
       () => {
         batches++;
         lastBatchAt = performance.now();
+        // Sampled, not read per batch: the actors' own cost is what this measures against.
+        if (benchCpuAtT0 && (batches & 1023) === 0) benchCpu = process.cpuUsage(benchCpuAtT0);
       },
     );
     for (const a of actors) void a.closed.then((c) => !exited && c.code !== 4000 && cutOff.push(c.code));
+    void Promise.all(actors.map((a) => a.closed)).then(() => {
+      orphanTimer = setTimeout(() => {
+        if (!exited) stop('every actor was gone and the coordinator still waited for more; stopped it');
+      }, ORPHAN_GRACE_MS).unref();
+    });
     const code = await coordinator.exited;
-    exited = true;
-    if (code !== 0) notes.push(`${spec.label}: coordinator exited ${code}: ${coordinator.stderr().trim().split('\n').slice(-3).join(' | ')}`);
+    if (stoppedBecause) notes.push(`${spec.label}: ${stoppedBecause}`);
+    else if (code !== 0) notes.push(`${spec.label}: coordinator exited ${code}${coordinator.stderr().trim() ? `: ${coordinator.stderr().trim().split('\n').slice(-2).join(' | ')}` : ''}`);
   } finally {
     clearTimeout(timeout);
+    clearTimeout(orphanTimer);
     clearInterval(rssTimer);
     clearInterval(statusTimer);
     coordinator.kill('SIGKILL');
@@ -182,23 +224,36 @@ async function runOnce(spec: RunSpec, manifest: string, dir: string, frameBytes:
   const problems = actors.flatMap((a) => a.problems);
   if (problems.length > 0) notes.push(`${spec.label}: actors reported ${problems.length} problem(s), e.g. ${problems[0]}`);
   if (cutOff.length > 0) {
-    const flood = /flood/.test(coordinator.stderr()) ? ' (the per-socket message limit took a fast actor for a flood)' : '';
-    notes.push(`${spec.label}: the coordinator closed ${cutOff.length} actor(s) mid-job, codes ${[...new Set(cutOff)].join(', ')}${flood}`);
+    const why = cutOff.includes(1008) ? ' (1008 = policy violation: the per-socket limit of messages per second takes a fast actor for a flood)' : '';
+    notes.push(`${spec.label}: the coordinator closed ${cutOff.length} actor(s) mid-job, codes ${[...new Set(cutOff)].join(', ')}${why}`);
   }
 
+  // With every actor dropped mid-job (the flood limit) the few batches before it say nothing.
+  const noneLasted = cutOff.length >= spec.actors;
+  const steady = batches - batchesAtT0;
   const steadySeconds = t0 > 0 && lastBatchAt > t0 ? (lastBatchAt - t0) / 1000 : NaN;
-  const summary = SUMMARY_DISPATCH.exec(coordinator.stdout());
+  const dispatchPerSec = steady / steadySeconds;
+  const stdout = coordinator.stdout();
+  const summary = SUMMARY_DISPATCH.exec(stdout);
+  const wireLine = SUMMARY_WIRE.exec(stdout);
   const status = lastStatus as StatusSnapshot | null;
-  const handed = summary ? Number(summary[1]) : batches - batchesAtT0;
-  const dispatchPerSec = (batches - batchesAtT0) / steadySeconds;
   let bytesPerBatch = frameBytes(spec.batchSize);
-  if (status?.wire && status.dispatch && status.dispatch.count > 0) bytesPerBatch = status.wire.bytesSent / status.dispatch.count;
-  let p99 = NaN;
-  if (summary) p99 = Number(summary[3]);
-  else if (status?.dispatch) p99 = status.dispatch.p99Ms;
-  if (summary && Math.abs(handed - batches) > spec.actors * 2) notes.push(`${spec.label}: the coordinator counted ${handed} dispatches, the actors ${batches}`);
-  log(`  ${spec.label}: ${batches} batches in ${steadySeconds.toFixed(2)}s steady → ${dispatchPerSec.toFixed(0)}/s, p99 ${p99} ms, peak RSS ${peakRss.toFixed(0)} MB, run ${((performance.now() - started) / 1000).toFixed(1)}s`);
-  return { dispatchPerSec, mbPerSec: (dispatchPerSec * bytesPerBatch) / MB, p99DispatchMs: p99, peakRssMB: peakRss, steadySeconds, batches };
+  if (wireLine) bytesPerBatch = Number(wireLine[1]) * spec.batchSize;
+  else if (status?.wire && status.wire.images > 0) bytesPerBatch = (status.wire.bytesSent / status.wire.images) * spec.batchSize;
+  else notes.push(`${spec.label}: no wire stats from the coordinator; MB/s counts ${bytesPerBatch.toFixed(0)} bytes per batch frame`);
+  // The summary covers the whole run; the last status poll misses its end.
+  const p99 = summary ? Number(summary[3]) : (status?.dispatch?.p99Ms ?? NaN);
+  if (summary && Number(summary[1]) !== batches) notes.push(`${spec.label}: the coordinator counted ${summary[1]} dispatches, the actors ${batches}`);
+  const cpu = lastCpu as { at: number; seconds: number } | null;
+  const cpuShare = cpu && cpuAtT0 !== null && cpu.at > t0 ? (cpu.seconds - cpuAtT0) / ((cpu.at - t0) / 1000) : NaN;
+  const usage = benchCpu as NodeJS.CpuUsage | null;
+  const benchShare = usage ? (usage.user + usage.system) / 1000 / (lastBatchAt - t0) : NaN;
+  log(`  ${spec.label}: ${steady} batches in ${steadySeconds.toFixed(2)}s steady → ${dispatchPerSec.toFixed(0)}/s, p99 ${p99.toFixed(2)} ms, CPU: coordinator ${(cpuShare * 100).toFixed(0)}%, actors ${(benchShare * 100).toFixed(0)}%, peak RSS ${peakRss.toFixed(0)} MB, run ${((performance.now() - started) / 1000).toFixed(1)}s`);
+  if (noneLasted) {
+    notes.push(`${spec.label}: no actor lasted the job, so its throughput and p99 are NaN`);
+    return { dispatchPerSec: NaN, mbPerSec: NaN, p99DispatchMs: NaN, peakRssMB: peakRss, steadySeconds, steadyBatches: steady, batches };
+  }
+  return { dispatchPerSec, mbPerSec: (dispatchPerSec * bytesPerBatch) / MB, p99DispatchMs: p99, peakRssMB: peakRss, steadySeconds, steadyBatches: steady, batches };
 }
 
 /**
@@ -209,8 +264,10 @@ export async function benchCoordinator(opts: BenchOptions): Promise<Record<strin
   const { log } = opts;
   notes.length = 0;
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-bench-'));
+  const benchStarted = performance.now();
   const steadyTarget = opts.quick ? 6 : 20;
-  const runTimeoutMs = opts.quick ? 90_000 : 600_000;
+  /** Quick mode's whole budget: the 1M-input run gets what the others leave of it. */
+  const quickBudgetMs = 170_000;
   const manifests = new Map<number, string>();
   const result: Record<string, number> = {};
   try {
@@ -233,10 +290,10 @@ export async function benchCoordinator(opts: BenchOptions): Promise<Record<strin
       }
       return file;
     };
-    const run = async (label: string, actors: number, items: number, batchSize = 1): Promise<RunResult | null> => {
+    const run = async (label: string, actors: number, items: number, batchSize = 1, timeoutMs = opts.quick ? 60_000 : 600_000): Promise<RunResult | null> => {
       log(`${label}: ${actors} actor(s), ${items} inputs, batch size ${batchSize}`);
       try {
-        return await runOnce({ label, actors, items, batchSize, timeoutMs: runTimeoutMs }, await manifestOf(items), dir, frameBytes, log);
+        return await runOnce({ label, actors, items, batchSize, timeoutMs }, await manifestOf(items), dir, frameBytes, log);
       } catch (err) {
         notes.push(`${label}: failed: ${(err as Error).message.split('\n')[0]}`);
         return null;
@@ -257,9 +314,8 @@ export async function benchCoordinator(opts: BenchOptions): Promise<Record<strin
     result['coordinator.dispatchPerSec'] = result['coordinator.a100.dispatchPerSec']!;
     result['coordinator.mbPerSec'] = result['coordinator.a100.mbPerSec']!;
     result['coordinator.p99DispatchMs'] = result['coordinator.a100.p99DispatchMs']!;
-    if (Object.values(result).some((v) => Number.isNaN(v)) && !notes.some((n) => n.includes('p99'))) {
-      notes.push('p99DispatchMs is NaN where the coordinator reported no dispatch stats (neither /api/status `dispatch` nor a `dispatch:` summary line)');
-    }
+    const noP99 = Object.entries(result).filter(([k, v]) => k.endsWith('p99DispatchMs') && Number.isNaN(v));
+    if (noP99.length > 0) notes.push(`${noP99.map(([k]) => k).join(', ')}: NaN, the coordinator reported no round-trip stats (no /api/status \`dispatch\`, no \`dispatch:\` summary line)`);
 
     // A million single-image batches at the rate seen would outlast quick mode: batch 16 for both RSS runs, so they compare.
     const secondsAt1 = 1_000_000 / rate;
@@ -267,7 +323,14 @@ export async function benchCoordinator(opts: BenchOptions): Promise<Record<strin
     if (rssBatch !== 1) notes.push(`RSS runs use --batch-size ${rssBatch}: 1M single-image batches at ${rate.toFixed(0)}/s would take ${secondsAt1.toFixed(0)}s`);
     const m10k = await run('m10k', 100, 10_000, rssBatch);
     await fs.rm(path.join(dir, 'out-m10k.jsonl'), { force: true });
-    const m1M = await run('m1M', 100, 1_000_000, rssBatch);
+    const m1MItems = 1_000_000;
+    const manifest1M = await manifestOf(m1MItems);
+    log(`wrote a ${m1MItems}-line manifest (${((await fs.stat(manifest1M)).size / MB).toFixed(0)} MB)`);
+    const m1MTimeout = opts.quick ? Math.max(45_000, quickBudgetMs - (performance.now() - benchStarted)) : 900_000;
+    const m1M = await run('m1M', 100, m1MItems, rssBatch, m1MTimeout);
+    if (m1M && m1M.batches * rssBatch < m1MItems) {
+      notes.push(`m1M: ${m1M.batches * rssBatch} of ${m1MItems} inputs dispatched before the cut-off (${((m1M.batches * rssBatch * 100) / m1MItems).toFixed(0)}%), so its peak RSS and rssRatio are lower bounds`);
+    }
     result['coordinator.rssMB.m10k'] = m10k?.peakRssMB ?? NaN;
     result['coordinator.rssMB.m1M'] = m1M?.peakRssMB ?? NaN;
     result['coordinator.rssRatio'] = (m1M?.peakRssMB ?? NaN) / (m10k?.peakRssMB ?? NaN);

@@ -60,6 +60,34 @@ export class BatchQueue {
     return this.pending[0];
   }
 
+  /** Inputs not yet finished: waiting plus out on actors. */
+  remainingItems(): number {
+    let n = 0;
+    for (const b of this.pending) n += b.items.length;
+    for (const f of this.inFlight.values()) n += f.batch.items.length;
+    return n;
+  }
+
+  /**
+   * Halves the next batch until it has at most `maxItems` inputs (the halves go first, in order).
+   * The job's tail uses it so the last work spreads over every actor instead of leaving some idle
+   * while one finishes a full batch.
+   */
+  splitFront(maxItems: number): void {
+    let front = this.pending[0];
+    while (front && front.items.length > Math.max(1, maxItems)) {
+      const half = Math.ceil(front.items.length / 2);
+      const parts = [front.items.slice(0, half), front.items.slice(half)].map((items) => ({
+        id: this.nextId++,
+        items,
+        attempts: front!.attempts,
+        lastError: front!.lastError,
+      }));
+      this.pending.splice(0, 1, ...parts);
+      front = this.pending[0];
+    }
+  }
+
   /** Takes the next batch for `actorId`. */
   take(actorId: string, now: number): Batch | undefined {
     const batch = this.pending.shift();

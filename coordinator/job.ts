@@ -435,6 +435,12 @@ export class Job {
         if (!best || a.inFlight.size < best.inFlight.size || (a.inFlight.size === best.inFlight.size && a.lastDispatchAt < best.lastDispatchAt)) best = a;
       }
       if (!best) break;
+      if (this.feederDone) {
+        // The tail: everything left is known. Keep batches small enough that every actor's slots
+        // stay busy to the end, instead of one finishing a full batch while the others idle.
+        const slots = this.pool.ready().length * max;
+        this.queue.splitFront(Math.floor(this.queue.remainingItems() / (slots * 2)));
+      }
       const now = performance.now();
       const batch = this.queue.take(best.id, now)!;
       best.inFlight.add(batch.id);

@@ -2,7 +2,7 @@
  * The actor worker's API, as a type-only interface: the page `wrap`s it, the worker `expose`s it.
  * Expected failures come back as `{ ok: false, code, message }`; only bugs throw.
  */
-import type { ErrorCode } from '../shared/errors.ts';
+import type { ErrorCode, SerializedError } from '../shared/errors.ts';
 import type { ExecutionProvider, ItemResult, JobSpec, AdapterInfo } from '../shared/protocol.ts';
 
 export type Failure = { ok: false; code: ErrorCode; message: string };
@@ -21,11 +21,28 @@ export interface ItemSlice {
   length: number;
 }
 
+/** A batch made ready for the model: the packed input tensor and, per input, an error or its row. */
+export interface Prepared {
+  /** `rows.length` images, NCHW, densely packed. */
+  input: Float32Array;
+  /** Index in the batch of each image in `input`, in order. */
+  rows: number[];
+  /** Per input: why it could not be prepared, or null. */
+  errors: (SerializedError | null)[];
+  decodeMs: number;
+}
+
+/** The preprocessing worker: decode and preprocess, off the inference worker's thread. */
+export interface PrepareWorkerApi {
+  /** `frame` is transferred, and so is the returned tensor. */
+  prepare(frame: ArrayBuffer, slices: ItemSlice[], height: number, width: number): Promise<Prepared>;
+}
+
 export interface ActorWorkerApi {
   /** Fetches (or reads from cache) the model, verifies its sha256, creates the session, warms it up. */
   init(job: JobSpec): Promise<InitOutcome>;
-  /** Decodes, preprocesses and runs one batch; `frame` is transferred, not copied. */
-  runBatch(frame: ArrayBuffer, slices: ItemSlice[]): Promise<BatchOutcome>;
+  /** Runs one prepared batch (the tensor is transferred, not copied) and returns an item per input. */
+  runPrepared(prepared: Prepared): Promise<BatchOutcome>;
   /**
    * Benchmark hook: `session.run` alone on a ready-made tensor, repeated for `seconds`: the
    * model's ceiling on this actor, against which the whole pipeline's throughput is measured.

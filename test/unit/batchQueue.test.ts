@@ -34,3 +34,17 @@ test('retries a failed batch, then splits it until the bad input stands alone', 
   assert.deepEqual(gaveUp, ['i2']);
   assert.deepEqual(done.sort(), ['i0', 'i1', 'i3']);
 });
+
+test('splits the next batch for the tail without losing or reordering inputs', () => {
+  const q = new BatchQueue(3);
+  q.add(items(16));
+  q.add(items(3));
+  assert.equal(q.remainingItems(), 19);
+  q.splitFront(4);
+  const first = q.take('a', 0)!;
+  assert.deepEqual(first.items.map((i) => i.id), ['i0', 'i1', 'i2', 'i3']);
+  const seen = [...first.items];
+  for (let b = q.take('a', 0); b; b = q.take('a', 0)) seen.push(...b.items);
+  assert.equal(seen.length, 19);
+  assert.equal(q.remainingItems(), 19, 'in flight still counts');
+});

@@ -9,7 +9,7 @@ import type { SerializedError } from '../../shared/errors.ts';
 import { parseBatchHeader, parseToActor } from '../../shared/messageSchema.ts';
 import { PROTOCOL_VERSION, type Capabilities, type JobSpec, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
 import { formatBytes } from '../../shared/units.ts';
-import type { ActorWorkerApi } from '../workerApi.ts';
+import type { ActorWorkerApi, PrepareWorkerApi } from '../workerApi.ts';
 import { readPageParams } from './pageParams.ts';
 import { render, type ViewState } from './view.ts';
 
@@ -30,6 +30,9 @@ const view: ViewState = {
 let busyMs = 0;
 let worker: Worker | null = null;
 let actor: Comlink.Remote<ActorWorkerApi> | null = null;
+let prepWorker: Worker | null = null;
+let prep: Comlink.Remote<PrepareWorkerApi> | null = null;
+let spec: { height: number; width: number } | null = null;
 let socket: WebSocket | null = null;
 let benchResult: { images: number; ms: number; imgPerSec: number } | null = null;
 
@@ -81,14 +84,19 @@ function fail(error: SerializedError, state = 'error'): void {
 
 async function startActor(job: JobSpec): Promise<void> {
   update({ state: 'loading', ep: job.ep, model: `${job.modelSha256.slice(0, 12)}… (${formatBytes(job.modelBytes)})`, reason: null, error: null });
-  worker = new Worker(new URL('../worker/actor.worker.ts', import.meta.url), { type: 'module', name: 'tabpool-actor' });
-  worker.addEventListener('error', (e) => {
+  const onCrash = (which: string) => (e: ErrorEvent): void => {
     // The worker (and its session) is gone or unsound: leave, and rejoin with a fresh one.
-    const error = { code: 'MODEL_LOAD_FAILED' as const, message: `the actor worker crashed: ${e.message || 'unknown error'}` };
+    const error = { code: 'MODEL_LOAD_FAILED' as const, message: `the ${which} worker crashed: ${e.message || 'unknown error'}` };
     send({ type: 'actor-error', ...error });
     fail(error);
     socket?.close(4000, 'worker crashed');
-  });
+  };
+  worker = new Worker(new URL('../worker/actor.worker.ts', import.meta.url), { type: 'module', name: 'tabpool-actor' });
+  worker.addEventListener('error', onCrash('actor'));
+  prepWorker = new Worker(new URL('../worker/prepare.worker.ts', import.meta.url), { type: 'module', name: 'tabpool-prepare' });
+  prepWorker.addEventListener('error', onCrash('preprocessing'));
+  prep = Comlink.wrap<PrepareWorkerApi>(prepWorker);
+  spec = { height: job.inputHeight, width: job.inputWidth };
   actor = Comlink.wrap<ActorWorkerApi>(worker);
   const outcome = await actor.init(job);
   if (!outcome.ok) {
@@ -120,14 +128,17 @@ async function onBatch(data: ArrayBuffer): Promise<void> {
   if (!parsed.ok) throw new Error(`bad batch header: ${parsed.error}`);
   const header = parsed.value;
   const items = sliceItems(frame, payloadOffset, header);
-  if (!actor) {
+  if (!actor || !prep || !spec) {
     send({ type: 'batch-failed', batchId: header.batchId, code: 'MODEL_LOAD_FAILED', message: 'batch arrived before the model was loaded' }, ws);
     return;
   }
   inFlight++;
   update({ state: 'busy' });
   const slices = items.map((b) => ({ offset: b.byteOffset, length: b.byteLength }));
-  const outcome = await actor.runBatch(Comlink.transfer(data, [data]), slices);
+  // Two workers, two stages: this batch is decoded while the previous one runs on the model.
+  const prepared = await prep.prepare(Comlink.transfer(data, [data]), slices, spec.height, spec.width);
+  if (ws !== socket || !actor) return;
+  const outcome = await actor.runPrepared(Comlink.transfer(prepared, [prepared.input.buffer]));
   inFlight--;
   if (ws !== socket) return;
   if (!outcome.ok) {
@@ -152,7 +163,7 @@ function onControl(msg: ToActorJson): void {
       return;
     case 'shutdown':
       update({ state: 'finished', reason: msg.reason });
-      worker?.terminate();
+      resetActor();
       return;
     default: {
       const check: never = msg;
@@ -175,8 +186,12 @@ const MAX_RECONNECTS = 10;
 
 function resetActor(): void {
   worker?.terminate();
+  prepWorker?.terminate();
   worker = null;
+  prepWorker = null;
   actor = null;
+  prep = null;
+  spec = null;
   inFlight = 0;
 }
 

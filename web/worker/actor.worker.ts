@@ -6,11 +6,10 @@
 import * as Comlink from 'comlink';
 import type * as Ort from 'onnxruntime-web';
 import { serializeError, TabpoolError } from '../../shared/errors.ts';
-import { preprocessInto, preprocessSpecFor, type PreprocessSpec } from '../../shared/preprocess.ts';
+import { preprocessSpecFor, type PreprocessSpec } from '../../shared/preprocess.ts';
 import type { AdapterInfo, ItemResult, JobSpec } from '../../shared/protocol.ts';
 import { softmaxTopK } from '../../shared/topk.ts';
-import type { ActorWorkerApi, BatchOutcome, InitOutcome, ItemSlice } from '../workerApi.ts';
-import { decodeImage } from './decodeImage.ts';
+import type { ActorWorkerApi, BatchOutcome, InitOutcome, Prepared } from '../workerApi.ts';
 import { loadModel } from './modelCache.ts';
 import { describeAdapter } from '../../shared/adapterInfo.ts';
 
@@ -110,27 +109,15 @@ async function infer(l: Loaded, input: Float32Array, n: number): Promise<Float32
   return data;
 }
 
-async function runBatchNow(frame: ArrayBuffer, slices: ItemSlice[]): Promise<BatchOutcome> {
+async function runPreparedNow(prepared: Prepared): Promise<BatchOutcome> {
   const l = loaded;
-  if (!l) return { ok: false, code: 'MODEL_LOAD_FAILED', message: 'runBatch called before init' };
+  if (!l) return { ok: false, code: 'MODEL_LOAD_FAILED', message: 'runPrepared called before init' };
   if (deviceLost) return { ok: false, code: 'DEVICE_LOST', message: `the WebGPU device was lost (${deviceLost})` };
   const started = performance.now();
   const { job, spec } = l;
+  const { input, rows, errors } = prepared;
   const per = 3 * spec.height * spec.width;
-  const results: (ItemResult | null)[] = new Array(slices.length).fill(null);
-  const input = new Float32Array(slices.length * per);
-  const rows: number[] = [];
-  for (const [i, s] of slices.entries()) {
-    try {
-      const pixels = await decodeImage(new Uint8Array(frame, s.offset, s.length));
-      preprocessInto(pixels, spec, input, rows.length * per);
-      rows.push(i);
-    } catch (err) {
-      results[i] = { ok: false, ...serializeError(err, 'CORRUPT_IMAGE') };
-    }
-  }
-  const decodeMs = performance.now() - started;
-  const inferStart = performance.now();
+  const results: (ItemResult | null)[] = errors.map((e) => (e ? { ok: false, ...e } : null));
   try {
     const step = l.fixedBatch ?? Math.max(rows.length, 1);
     for (let first = 0; first < rows.length; first += step) {
@@ -153,14 +140,14 @@ async function runBatchNow(frame: ArrayBuffer, slices: ItemSlice[]): Promise<Bat
     if (deviceLost) return { ok: false, code: 'DEVICE_LOST', message: `the WebGPU device was lost (${deviceLost})` };
     return { ok: false, ...serializeError(err, 'INFERENCE_FAILED') };
   }
-  const inferenceMs = performance.now() - inferStart;
-  return { ok: true, items: results as ItemResult[], timing: { decodeMs, inferenceMs, totalMs: performance.now() - started } };
+  const inferenceMs = performance.now() - started;
+  return { ok: true, items: results as ItemResult[], timing: { decodeMs: prepared.decodeMs, inferenceMs, totalMs: prepared.decodeMs + inferenceMs } };
 }
 
 const api: ActorWorkerApi = {
   init,
-  runBatch(frame, slices) {
-    const next = queue.then(() => runBatchNow(frame, slices));
+  runPrepared(prepared) {
+    const next = queue.then(() => runPreparedNow(prepared));
     queue = next.catch(() => undefined);
     return next;
   },

@@ -1,0 +1,12 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { runOnce } from './_prof.tmp.ts';
+import { writeTestPngs } from '../test/support/testImages.ts';
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prof-'));
+const w = await writeTestPngs(path.join(dir, 'png'), 4, 32, 32);
+const n = Number(process.argv[3] ?? 20000);
+const lines = Array.from({ length: n }, (_, i) => JSON.stringify({ id: `i${i}`, path: path.relative(dir, w[i % 4]!.path) })).join('\n');
+await fs.writeFile(path.join(dir, 'm.jsonl'), lines);
+const r = await runOnce({ label: 'prof', actors: Number(process.argv[2] ?? 100), items: n, batchSize: Number(process.argv[4] ?? 1), timeoutMs: 120000 }, path.join(dir, 'm.jsonl'), dir, () => 3000, console.log);
+console.log(r);

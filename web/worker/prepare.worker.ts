@@ -1,0 +1,16 @@
+/**
+ * The preprocessing worker: decodes and preprocesses the next batch while the actor worker runs
+ * the current one, so preprocessing never stalls inference.
+ */
+import * as Comlink from 'comlink';
+import type { PrepareWorkerApi } from '../workerApi.ts';
+import { prepareBatch } from './prepareBatch.ts';
+
+const api: PrepareWorkerApi = {
+  async prepare(frame, slices, height, width) {
+    const prepared = await prepareBatch(frame, slices, height, width);
+    return Comlink.transfer(prepared, [prepared.input.buffer]);
+  },
+};
+
+Comlink.expose(api);
