@@ -1,8 +1,8 @@
 /**
  * Coordinator capacity: how many batches a second one coordinator hands to 1, 100 and 1000
- * actors that answer at once (Node clients speaking the real protocol), how long a dispatch
- * takes at p99, and whether its peak memory stays flat from a 10k- to a 1M-input manifest.
- * The actors cost nothing, so every number here is the coordinator's own ceiling.
+ * actors that answer at once (Node clients speaking the real protocol), a batch's p99 round trip
+ * as the coordinator measures it, and whether its peak memory stays flat from a 10k- to a
+ * 1M-input manifest. The actors cost nothing, so every number here is the coordinator's own ceiling.
  */
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { encodeBatchFrame } from '../shared/batchFrame.ts';
-import { startCoordinator, type RunningCoordinator } from '../test/support/coordinatorProcess.ts';
+import { startCoordinator } from '../test/support/coordinatorProcess.ts';
 import { SimulatedActor, type ReceivedBatch } from '../test/support/simulatedActor.ts';
 import { writeTestPngs } from '../test/support/testImages.ts';
 
@@ -58,7 +58,7 @@ const STATUS_POLL_MS = 1000;
 const RSS_POLL_MS = 200;
 const MB = 1e6;
 
-/** The CLI summary's lines (`round trip` came with the first version that printed them). */
+/** The CLI summary's lines; `round trip ` is optional so either wording of the line matches. */
 const SUMMARY_DISPATCH = /dispatch: (\d+) batches, (?:round trip )?p50 ([\d.]+) ms, p99 ([\d.]+) ms/;
 const SUMMARY_WIRE = /wire: ([\d.]+) bytes\/image sent/;
 /** Once every actor is gone the coordinator waits --join-timeout for more; stop it sooner. */
@@ -140,7 +140,7 @@ async function runOnce(spec: RunSpec, manifest: string, dir: string, frameBytes:
   await fs.rm(out, { force: true });
   const args = ['--model', 'resnet18-tiny', '--launch', '0', '--data', manifest, '--out', out, '--batch-size', String(spec.batchSize)];
   args.push('--pool', String(spec.actors), '--max-tasks-in-flight', '2', '--quiet', '--join-timeout', '120s');
-  // BENCH_COORDINATOR_NODE_OPTIONS=--cpu-prof profiles the coordinator (the .cpuprofile lands in the repo root).
+  // Node 20 refuses --cpu-prof in NODE_OPTIONS: BENCH_COORDINATOR_NODE_OPTIONS="--import ./bench/cpuProfileHook.mjs" profiles the coordinator.
   const profile = process.env.BENCH_COORDINATOR_NODE_OPTIONS;
   const started = performance.now();
   const coordinator = await startCoordinator(args, { env: profile ? { NODE_OPTIONS: profile } : {} });
@@ -168,7 +168,7 @@ async function runOnce(spec: RunSpec, manifest: string, dir: string, frameBytes:
   let t0 = 0;
   let cpuAtT0: number | null = null;
   let benchCpuAtT0: NodeJS.CpuUsage | null = null;
-  let benchCpu: NodeJS.CpuUsage | null = null;
+  let benchCpu: { at: number; usage: NodeJS.CpuUsage } | null = null;
   let lastBatchAt = 0;
   let batches = 0;
   let batchesAtT0 = 0;
@@ -200,10 +200,10 @@ async function runOnce(spec: RunSpec, manifest: string, dir: string, frameBytes:
         batches++;
         lastBatchAt = performance.now();
         // Sampled, not read per batch: the actors' own cost is what this measures against.
-        if (benchCpuAtT0 && (batches & 1023) === 0) benchCpu = process.cpuUsage(benchCpuAtT0);
+        if (benchCpuAtT0 && (batches & 63) === 0) benchCpu = { at: lastBatchAt, usage: process.cpuUsage(benchCpuAtT0) };
       },
     );
-    for (const a of actors) void a.closed.then((c) => !exited && c.code !== 4000 && cutOff.push(c.code));
+    for (const a of actors) void a.closed.then((c) => !exited && !stoppedBecause && c.code !== 4000 && cutOff.push(c.code));
     void Promise.all(actors.map((a) => a.closed)).then(() => {
       orphanTimer = setTimeout(() => {
         if (!exited) stop('every actor was gone and the coordinator still waited for more; stopped it');
@@ -243,11 +243,12 @@ async function runOnce(spec: RunSpec, manifest: string, dir: string, frameBytes:
   else notes.push(`${spec.label}: no wire stats from the coordinator; MB/s counts ${bytesPerBatch.toFixed(0)} bytes per batch frame`);
   // The summary covers the whole run; the last status poll misses its end.
   const p99 = summary ? Number(summary[3]) : (status?.dispatch?.p99Ms ?? NaN);
+  if (Number.isNaN(p99) && !noneLasted) notes.push(`${spec.label}: p99 is NaN: the coordinator reported no round trips (no \`dispatch:\` summary line, no /api/status \`dispatch\`)`);
   if (summary && Number(summary[1]) !== batches) notes.push(`${spec.label}: the coordinator counted ${summary[1]} dispatches, the actors ${batches}`);
   const cpu = lastCpu as { at: number; seconds: number } | null;
   const cpuShare = cpu && cpuAtT0 !== null && cpu.at > t0 ? (cpu.seconds - cpuAtT0) / ((cpu.at - t0) / 1000) : NaN;
-  const usage = benchCpu as NodeJS.CpuUsage | null;
-  const benchShare = usage ? (usage.user + usage.system) / 1000 / (lastBatchAt - t0) : NaN;
+  const own = benchCpu as { at: number; usage: NodeJS.CpuUsage } | null;
+  const benchShare = own ? (own.usage.user + own.usage.system) / 1000 / (own.at - t0) : NaN;
   log(`  ${spec.label}: ${steady} batches in ${steadySeconds.toFixed(2)}s steady → ${dispatchPerSec.toFixed(0)}/s, p99 ${p99.toFixed(2)} ms, CPU: coordinator ${(cpuShare * 100).toFixed(0)}%, actors ${(benchShare * 100).toFixed(0)}%, peak RSS ${peakRss.toFixed(0)} MB, run ${((performance.now() - started) / 1000).toFixed(1)}s`);
   if (noneLasted) {
     notes.push(`${spec.label}: no actor lasted the job, so its throughput and p99 are NaN`);
@@ -314,8 +315,6 @@ export async function benchCoordinator(opts: BenchOptions): Promise<Record<strin
     result['coordinator.dispatchPerSec'] = result['coordinator.a100.dispatchPerSec']!;
     result['coordinator.mbPerSec'] = result['coordinator.a100.mbPerSec']!;
     result['coordinator.p99DispatchMs'] = result['coordinator.a100.p99DispatchMs']!;
-    const noP99 = Object.entries(result).filter(([k, v]) => k.endsWith('p99DispatchMs') && Number.isNaN(v));
-    if (noP99.length > 0) notes.push(`${noP99.map(([k]) => k).join(', ')}: NaN, the coordinator reported no round-trip stats (no /api/status \`dispatch\`, no \`dispatch:\` summary line)`);
 
     // A million single-image batches at the rate seen would outlast quick mode: batch 16 for both RSS runs, so they compare.
     const secondsAt1 = 1_000_000 / rate;

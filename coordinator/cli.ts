@@ -40,6 +40,7 @@ function program(setExit: (code: number) => void): Command {
     .option('--join-timeout <duration>', 'give up when no actor is ready for this long', '120s')
     .option('--batch-timeout <duration>', 'evict an actor that holds a batch this long (default: 10× its own measured batch time, at least 60s; 10 min before its first batch)')
     .option('--max-retries <n>', 'failures before a batch is split, and an input given an error row', '3')
+    .option('--max-messages-per-second <n>', 'a client sending more than this is cut off as a flood', '2000')
     .option('--logits', 'write the full logits vector in each row')
     .option('--cache-dir <dir>', 'where the built-in model and sample data are kept', DEFAULT_CACHE)
     .option('--token <token>', 'join token (default: random per job)')

@@ -22,6 +22,8 @@ const MANIFEST_EXTENSIONS = new Set(['.txt', '.lst', '.jsonl', '.ndjson', '.csv'
 export interface Dataset {
   /** What the user named, for messages. */
   describe: string;
+  /** True when ids cannot repeat (a folder: one path, one id); a manifest may repeat a line. */
+  uniqueIds: boolean;
   items(): AsyncIterable<DatasetItem>;
 }
 
@@ -115,11 +117,11 @@ export async function openDataset(target: string): Promise<Dataset> {
   } catch {
     throw new TabpoolError('DATA_NOT_FOUND', `--data ${target}: no such file or directory; pass a folder of images or a manifest (.txt, .jsonl, .csv)`);
   }
-  if (stat.isDirectory()) return { describe: full, items: () => walk(full, full) };
+  if (stat.isDirectory()) return { describe: full, uniqueIds: true, items: () => walk(full, full) };
   if (!MANIFEST_EXTENSIONS.has(path.extname(full).toLowerCase())) {
     throw new TabpoolError('BAD_ARGUMENT', `--data ${target} is a file but not a manifest; use a folder of images or a .txt, .jsonl or .csv manifest`);
   }
-  return { describe: full, items: () => readManifest(full) };
+  return { describe: full, uniqueIds: false, items: () => readManifest(full) };
 }
 
 /** Counts the inputs without keeping them (for the progress bar's total), and checks the set is not empty. */

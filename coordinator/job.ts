@@ -4,19 +4,18 @@
  * The job ends when every input has exactly one row.
  */
 import { formatError, TabpoolError, type SerializedError } from '../shared/errors.ts';
-import { sniffImage } from '../shared/imageHeader.ts';
 import { encodeBatchFrame } from '../shared/batchFrame.ts';
 import { PROTOCOL_VERSION, type Capabilities, type JobSpec, type ResultMessage, type ToCoordinator } from '../shared/protocol.ts';
 import { ActorPool, type Actor, type ActorLink, type PoolPolicy } from './actorPool.ts';
 import { CLOSE } from './actorSocket.ts';
-import { BatchQueue, type Batch, type BatchItem, type FailureBlame } from './batchQueue.ts';
-import type { Dataset, DatasetItem } from './dataset.ts';
+import { BatchQueue, type Batch, type FailureBlame } from './batchQueue.ts';
+import type { Dataset } from './dataset.ts';
 import type { JobOptions } from './jobOptions.ts';
 import type { ResolvedModel } from './modelSource.ts';
 import { errorRow, predictionRow, type OutputRow } from './outputRow.ts';
 import type { OutputSink } from './outputSink.ts';
 import type { Resources } from './resources.ts';
-import { readInput } from './inputReader.ts';
+import { DatasetFeeder } from './datasetFeeder.ts';
 import { LatencyStats } from './latencyStats.ts';
 
 export interface JobStats {
@@ -36,6 +35,8 @@ export interface JobStats {
   decodeMs: number;
   decodedImages: number;
   latency: LatencyStats;
+  /** The coordinator's own cost per dispatch: a result handled to the next batch on the wire. */
+  dispatchLatency: LatencyStats;
   finishedAt: number | null;
   perActor: Map<string, { images: number; ep: string; host: string }>;
 }
@@ -60,7 +61,7 @@ export class Job {
   private readonly links = new Map<ActorLink, Actor>();
   private feederDone = false;
   private feederError: unknown = null;
-  private wakeFeeder: (() => void) | null = null;
+  private readonly feeder: DatasetFeeder;
   private started = false;
   private draining = false;
   private finished = false;
@@ -85,7 +86,20 @@ export class Job {
     this.pool = new ActorPool(this.policy());
     this.queue = new BatchQueue(options.maxRetries);
     this.window = Math.max(4, options.pool.max * options.maxTasksInFlight * 2);
-    this.stats = { total: null, done: 0, errors: 0, skipped: sink.done.size, startedAt: Date.now(), firstPredictionAt: null, workStartedAt: null, wire: { batches: 0, images: 0, frameBytes: 0, itemBytes: 0 }, decodeMs: 0, decodedImages: 0, latency: new LatencyStats(), finishedAt: null, perActor: new Map() };
+    this.feeder = new DatasetFeeder(dataset, {
+      batchSize: options.batchSize,
+      window: this.window,
+      skip: sink.done,
+      pendingBatches: () => this.queue.pendingCount,
+      addBatch: (items) => {
+        this.queue.add(items);
+        this.schedule();
+      },
+      writeErrors: (rows) => this.writeRows(rows),
+      stopped: () => this.finished || this.draining,
+      log: (line) => this.events.log(line),
+    });
+    this.stats = { total: null, done: 0, errors: 0, skipped: sink.done.size, startedAt: Date.now(), firstPredictionAt: null, workStartedAt: null, wire: { batches: 0, images: 0, frameBytes: 0, itemBytes: 0 }, decodeMs: 0, decodedImages: 0, latency: new LatencyStats(), dispatchLatency: new LatencyStats(), finishedAt: null, perActor: new Map() };
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -220,46 +234,10 @@ export class Job {
   // ------------------------------------------------------------------ reading the dataset
 
   private async feed(): Promise<void> {
-    let batch: BatchItem[] = [];
-    let errors: OutputRow[] = [];
-    const seen = new Set<string>();
-    for await (const item of this.dataset.items()) {
-      if (this.finished || this.draining) break;
-      if (this.sink.done.has(item.id)) continue;
-      if (seen.has(item.id)) {
-        this.events.log(`input id ${item.id} appears twice in the dataset; the second is skipped (one row per id)`);
-        continue;
-      }
-      seen.add(item.id);
-      const read = await this.readItem(item);
-      if ('error' in read) errors.push(errorRow(item.id, read.error));
-      else batch.push(read);
-      if (batch.length >= this.options.batchSize) {
-        this.queue.add(batch);
-        batch = [];
-        this.schedule();
-      }
-      if (errors.length >= this.options.batchSize) {
-        await this.writeRows(errors);
-        errors = [];
-      }
-      while (this.queue.pendingCount >= this.window && !this.finished) {
-        await new Promise<void>((resolve) => (this.wakeFeeder = resolve));
-      }
-    }
-    if (batch.length > 0 && !this.draining) this.queue.add(batch);
-    if (errors.length > 0) await this.writeRows(errors);
+    await this.feeder.run();
     this.feederDone = true;
     this.schedule();
     this.checkDone();
-  }
-
-  private async readItem(item: DatasetItem): Promise<BatchItem | { error: SerializedError }> {
-    const r = await readInput(item.source);
-    if ('error' in r) return { error: r.error };
-    const header = sniffImage(r.bytes);
-    if (!header.ok) return { error: { code: header.code, message: `${item.id}: ${header.message}` } };
-    return { id: item.id, bytes: r.bytes };
   }
 
   // ------------------------------------------------------------------ actors
@@ -323,6 +301,7 @@ export class Job {
   }
 
   private onResult(actor: Actor, msg: ResultMessage): void {
+    const arrived = performance.now();
     const sentAt = this.queue.inFlight.get(msg.batchId)?.sentAt;
     const batch = this.queue.complete(msg.batchId, actor.id);
     if (!batch) throw new Error(`result for batch ${msg.batchId}, which this actor does not hold`);
@@ -352,7 +331,9 @@ export class Job {
     });
     if (this.stats.firstPredictionAt === null) this.stats.firstPredictionAt = Date.now();
     void this.writeRows(rows).then(() => this.checkDone());
+    const before = this.stats.wire.batches;
     this.schedule();
+    if (this.stats.wire.batches > before) this.stats.dispatchLatency.add(performance.now() - arrived);
   }
 
   /** What is wrong with a result, or null: item count, class range, top-k length, logits length. */
@@ -429,8 +410,12 @@ export class Job {
     if (!this.started || this.finished || this.draining) return;
     const max = this.options.maxTasksInFlight;
     while (this.queue.pendingCount > 0) {
+      // A plain scan, no arrays built: this runs once per dispatch, with up to thousands of actors.
       let best: Actor | null = null;
-      for (const a of this.pool.ready()) {
+      let ready = 0;
+      for (const a of this.pool.actors.values()) {
+        if (a.state !== 'ready') continue;
+        ready++;
         if (a.inFlight.size >= max) continue;
         if (!best || a.inFlight.size < best.inFlight.size || (a.inFlight.size === best.inFlight.size && a.lastDispatchAt < best.lastDispatchAt)) best = a;
       }
@@ -438,8 +423,7 @@ export class Job {
       if (this.feederDone) {
         // The tail: everything left is known. Keep batches small enough that every actor's slots
         // stay busy to the end, instead of one finishing a full batch while the others idle.
-        const slots = this.pool.ready().length * max;
-        this.queue.splitFront(Math.floor(this.queue.remainingItems() / (slots * 2)));
+        this.queue.splitFront(Math.floor(this.queue.remainingItems() / (ready * max * 2)));
       }
       const now = performance.now();
       const batch = this.queue.take(best.id, now)!;
@@ -453,11 +437,7 @@ export class Job {
       wire.frameBytes += frame.byteLength;
       for (const i of batch.items) wire.itemBytes += i.bytes.byteLength;
     }
-    if (this.queue.pendingCount < this.window) {
-      const wake = this.wakeFeeder;
-      this.wakeFeeder = null;
-      wake?.();
-    }
+    if (this.queue.pendingCount < this.window) this.feeder.wake();
   }
 
   private async writeRows(rows: OutputRow[]): Promise<void> {
@@ -481,9 +461,7 @@ export class Job {
     if (this.draining || this.finished) return;
     this.draining = true;
     this.feederDone = true;
-    const wake = this.wakeFeeder;
-    this.wakeFeeder = null;
-    wake?.();
+    this.feeder.wake();
     this.checkDone();
   }
 

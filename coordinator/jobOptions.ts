@@ -40,6 +40,8 @@ export interface JobOptions {
   /** Fixed per-batch deadline; null = adapted to each actor's measured speed. */
   batchTimeoutMs: number | null;
   maxRetries: number;
+  /** Messages a second one client may send before it is cut off as a flood. */
+  maxMessagesPerSecond: number;
   logits: boolean;
   resume: boolean;
   cacheDir: string;
@@ -69,6 +71,7 @@ export interface RawRunOptions {
   joinTimeout: string;
   batchTimeout?: string;
   maxRetries: string;
+  maxMessagesPerSecond: string;
   logits?: boolean;
   resume?: boolean;
   cacheDir: string;
@@ -163,6 +166,7 @@ export function parseRunOptions(raw: RawRunOptions): JobOptions {
     joinTimeoutMs: duration('--join-timeout', raw.joinTimeout),
     batchTimeoutMs: raw.batchTimeout === undefined ? null : duration('--batch-timeout', raw.batchTimeout),
     maxRetries: int('--max-retries', raw.maxRetries, 0, 100),
+    maxMessagesPerSecond: int('--max-messages-per-second', raw.maxMessagesPerSecond, 10, 10_000_000),
     logits: raw.logits === true,
     resume: raw.resume === true,
     cacheDir: raw.cacheDir,

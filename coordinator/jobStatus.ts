@@ -20,8 +20,11 @@ export interface JobStatus {
   hosts: { id: string; declared: Record<string, number>; capacity: ResourcesJson; used: ResourcesJson }[];
   actors: ActorStatus[];
   progress: { total: number | null; done: number; errors: number; skipped: number; imagesPerSecond: number | null; elapsedSeconds: number };
-  /** Batches sent and their round trip (sent → result handled), in milliseconds. */
-  dispatch: { count: number; p50Ms: number | null; p99Ms: number | null };
+  /**
+   * Batches sent; p50/p99: the coordinator's own time from a result arriving to the next batch on
+   * the wire; roundTrip: from a batch sent to its result handled (includes the actor's work and queue).
+   */
+  dispatch: { count: number; p50Ms: number | null; p99Ms: number | null; roundTripP50Ms: number | null; roundTripP99Ms: number | null };
   /** Bytes on the wire for batches, against the image bytes they carried. */
   wire: { batches: number; images: number; frameBytes: number; itemBytes: number; bytesSent: number };
 }
@@ -69,7 +72,7 @@ export function jobStatus(job: Job): JobStatus {
       imagesPerSecond: elapsed > 0 ? stats.done / elapsed : null,
       elapsedSeconds: elapsed,
     },
-    dispatch: { count: stats.wire.batches, p50Ms: stats.latency.percentile(50), p99Ms: stats.latency.percentile(99) },
+    dispatch: { count: stats.wire.batches, p50Ms: stats.dispatchLatency.percentile(50), p99Ms: stats.dispatchLatency.percentile(99), roundTripP50Ms: stats.latency.percentile(50), roundTripP99Ms: stats.latency.percentile(99) },
     wire: { ...stats.wire, bytesSent: stats.wire.frameBytes },
   };
 }

@@ -73,7 +73,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
       model: { sha256: model.sha256, bytes: model.bytes },
       status: () => jobStatus(job),
       statusPage: () => statusPageHtml(token, workerUrl),
-      onSocket: (ws, remote) => attachActorSocket(ws, remote, { maxMessagesPerSecond: 200, heartbeatMs: 15_000 }, { onMessage: (l, m) => job.onMessage(l, m), onClose: (l, c, r) => job.onClose(l, c, r), log }),
+      onSocket: (ws, remote) => attachActorSocket(ws, remote, { maxMessagesPerSecond: options.maxMessagesPerSecond, heartbeatMs: 15_000 }, { onMessage: (l, m) => job.onMessage(l, m), onClose: (l, c, r) => job.onClose(l, c, r), log }),
       log,
     });
     workerUrl = server.workerUrl;
@@ -119,9 +119,12 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     if (s.workStartedAt && s.finishedAt && s.finishedAt > s.workStartedAt) {
       out(`steady throughput (from the pool being ready to the last row): ${((s.done * 1000) / (s.finishedAt - s.workStartedAt)).toFixed(2)} img/s`);
     }
-    const p50 = s.latency.percentile(50);
-    const p99 = s.latency.percentile(99);
-    if (p50 !== null && p99 !== null) out(`dispatch: ${s.wire.batches} batches, round trip p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`);
+    const p50 = s.dispatchLatency.percentile(50);
+    const p99 = s.dispatchLatency.percentile(99);
+    const rt99 = s.latency.percentile(99);
+    if (p50 !== null && p99 !== null && rt99 !== null) {
+      out(`dispatch: ${s.wire.batches} batches, p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms (result in → next batch out); round trip p99 ${rt99.toFixed(1)} ms`);
+    }
     if (s.wire.images > 0) out(`wire: ${(s.wire.frameBytes / s.wire.images).toFixed(1)} bytes/image sent for ${(s.wire.itemBytes / s.wire.images).toFixed(1)} bytes/image of files`);
     if (s.decodedImages > 0) out(`worker decode + preprocess: ${(s.decodeMs / s.decodedImages).toFixed(2)} ms/image`);
     for (const [id, a] of s.perActor) out(`  ${id} (${a.ep}, host ${a.host}): ${a.images} images`);

@@ -37,7 +37,7 @@ before(async () => {
   reference = await referencePredictions(model.path, files);
   // Every hostile client below fails the batches it held, and those failures count against the
   // batches: with the default --max-retries 3, honest inputs could end as RETRIES_EXHAUSTED.
-  coordinator = await startCoordinator(['--model', 'resnet18-tiny', '--launch', '0', '--data', path.join(tmp, 'data'), '--out', out, '--batch-size', '4', '--pool', '1..16', '--max-retries', '30']);
+  coordinator = await startCoordinator(['--model', 'resnet18-tiny', '--launch', '0', '--data', path.join(tmp, 'data'), '--out', out, '--batch-size', '4', '--pool', '1..16', '--max-retries', '30', '--max-messages-per-second', '200']);
   const gate = new Promise<void>((resolve) => (releaseHonest = resolve));
   honest = await startActors(coordinator.workerUrl, 2, {
     mode: 'real',
@@ -134,8 +134,9 @@ const cases: Case[] = [
   {
     what: 'a result with one item too few',
     code: CLOSE_BAD_RESULT,
-    reason: /^bad result: 3 items for a batch of 4$/,
-    logged: /closing actor-\d+: bad result: 3 items for a batch of 4/,
+    // The tail splits batches once the whole dataset is read, so the size is whatever this one had.
+    reason: /^bad result: (\d+) items for a batch of (?!\1\b)\d+$/,
+    logged: /closing actor-\d+: bad result: \d+ items for a batch of \d+/,
     misbehave: async (b, a) => {
       const r = await a.answer(b);
       a.send({ ...r, items: r.items.slice(1) });
