@@ -60,7 +60,6 @@ export class Job {
   readonly stats: JobStats;
   private readonly links = new Map<ActorLink, Actor>();
   private feederDone = false;
-  private feederError: unknown = null;
   private readonly feeder: DatasetFeeder;
   private started = false;
   private draining = false;
@@ -77,7 +76,7 @@ export class Job {
   constructor(
     readonly options: JobOptions,
     readonly model: ResolvedModel,
-    private readonly dataset: Dataset,
+    dataset: Dataset,
     private readonly sink: OutputSink,
     private readonly events: JobEvents,
     private readonly actorMemory: number,
@@ -180,10 +179,7 @@ export class Job {
   /** Starts reading the dataset and the join timer. */
   start(total: number | null): void {
     this.stats.total = total === null ? null : total - this.stats.skipped;
-    void this.feed().catch((err: unknown) => {
-      this.feederError = err;
-      this.fail(err);
-    });
+    void this.feed().catch((err: unknown) => this.fail(err));
     this.armJoinTimer();
   }
 
@@ -452,7 +448,6 @@ export class Job {
     if (this.finished || !this.feederDone) return;
     // Draining: batches not yet sent stay unsent (a --resume does them); only in-flight ones finish.
     if (this.draining ? this.queue.inFlight.size > 0 : !this.queue.empty) return;
-    if (this.stats.total !== null && this.stats.done < this.stats.total && !this.draining) return;
     this.finish();
   }
 
@@ -492,10 +487,6 @@ export class Job {
 
   get interrupted(): boolean {
     return this.draining;
-  }
-
-  get feederFailed(): unknown {
-    return this.feederError;
   }
 }
 

@@ -2,43 +2,17 @@
  * Nothing lost: bad inputs become error rows while the job goes on, and actors that die, crash,
  * freeze, lose their GPU or their socket give their batches back, which run elsewhere.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { ensureBuiltinModel } from '../../coordinator/model/resnetBuilder.ts';
 import { writeMixedFolder } from '../support/badImages.ts';
-import { CACHE_DIR, startCoordinator, type RunningCoordinator } from '../support/coordinatorProcess.ts';
+import { CACHE_DIR, type RunningCoordinator } from '../support/coordinatorProcess.ts';
 import { readRows, referencePredictions } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-
-let tmp: string;
-let coordinator: RunningCoordinator | null = null;
-
-test.beforeEach(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-faults-'));
-});
-
-test.afterEach(async () => {
-  coordinator?.kill('SIGKILL');
-  coordinator = null;
-  await fs.rm(tmp, { recursive: true, force: true });
-});
-
-async function openTab(browser: Browser, url: string): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(url);
-  return page;
-}
-
-async function progress(c: RunningCoordinator): Promise<{ done: number; total: number | null }> {
-  const url = new URL(c.statusUrl);
-  const s = (await (await fetch(`${url.origin}/api/status${url.search}`)).json()) as { progress: { done: number; total: number | null } };
-  return s.progress;
-}
+import { expect, openTab, status, test } from './fixtures.ts';
 
 async function waitForRows(c: RunningCoordinator, atLeast: number): Promise<void> {
-  await expect.poll(async () => (await progress(c)).done, { timeout: 120_000 }).toBeGreaterThanOrEqual(atLeast);
+  await expect.poll(async () => (await status(c)).progress.done, { timeout: 120_000 }).toBeGreaterThanOrEqual(atLeast);
 }
 
 /** Each input exactly once, and top-1 equal to onnxruntime-node's. */
@@ -50,11 +24,11 @@ async function expectExact(out: string, modelPath: string, files: { id: string; 
   expect(wrong).toEqual([]);
 }
 
-test('a folder of good and bad files: every good image predicted, every bad one an error row with its code, exit 3', async ({ browser }) => {
+test('a folder of good and bad files: every good image predicted, every bad one an error row with its code, exit 3', async ({ browser, tmp, coordinator: start }) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const { good, bad } = await writeMixedFolder(path.join(tmp, 'data'));
   const out = path.join(tmp, 'out.jsonl');
-  coordinator = await startCoordinator(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--batch-size', '4', '--quiet']);
+  const coordinator = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--batch-size', '4', '--quiet']);
   await openTab(browser, coordinator.workerUrl);
   expect(await coordinator.exited, coordinator.stderr()).toBe(3);
   const rows = await readRows(out);
@@ -75,12 +49,11 @@ test('a folder of good and bad files: every good image predicted, every bad one 
   expect(coordinator.stdout()).toMatch(new RegExp(`${bad.length} errors`));
 });
 
-test('tabs closed, workers crashed or frozen, sockets cut: batches run elsewhere, every input once, top-1 as the reference', async ({ browser }) => {
+test('tabs closed, workers crashed or frozen, sockets cut: batches run elsewhere, every input once, top-1 as the reference', async ({ browser, tmp, coordinator: start }) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 120, 224, 224, 41);
   const out = path.join(tmp, 'out.jsonl');
-  coordinator = await startCoordinator(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--batch-size', '2', '--pool', '1..6', '--batch-timeout', '6s', '--max-tasks-in-flight', '1']);
-  const c = coordinator;
+  const c = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--batch-size', '2', '--pool', '1..6', '--batch-timeout', '6s', '--max-tasks-in-flight', '1']);
   const pages = [];
   for (let i = 0; i < 4; i++) pages.push(await openTab(browser, c.workerUrl));
   await waitForRows(c, 10);
@@ -100,12 +73,11 @@ test('tabs closed, workers crashed or frozen, sockets cut: batches run elsewhere
   expect(c.stderr()).toMatch(/ready on wasm: model from cache/);
 });
 
-test('chaos: a random tab killed and a new one opened every 2 s; the output equals the reference run', async ({ browser }) => {
+test('chaos: a random tab killed and a new one opened every 2 s; the output equals the reference run', async ({ browser, tmp, coordinator: start }) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 200, 224, 224, 53);
   const out = path.join(tmp, 'out.jsonl');
-  coordinator = await startCoordinator(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--batch-size', '4', '--pool', '1..4', '--quiet']);
-  const c = coordinator;
+  const c = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--batch-size', '4', '--pool', '1..4', '--quiet']);
   const pages: Page[] = [];
   for (let i = 0; i < 4; i++) pages.push(await openTab(browser, c.workerUrl));
   let exited = false;
@@ -126,12 +98,11 @@ test('chaos: a random tab killed and a new one opened every 2 s; the output equa
   await expectExact(out, model.path, files);
 });
 
-test('a WebGPU device lost mid-job: the batch is requeued, the tab rejoins, every image is predicted', async ({ browser }) => {
+test('a WebGPU device lost mid-job: the batch is requeued, the tab rejoins, every image is predicted', async ({ browser, tmp, coordinator: start }) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 4, 224, 224, 61);
   const out = path.join(tmp, 'out.jsonl');
-  coordinator = await startCoordinator(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'webgpu', '--allow-software-gpu', '--batch-size', '1', '--pool', '2', '--max-tasks-in-flight', '1']);
-  const c = coordinator;
+  const c = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'webgpu', '--allow-software-gpu', '--batch-size', '1', '--pool', '2', '--max-tasks-in-flight', '1']);
   const pages = [await openTab(browser, c.workerUrl), await openTab(browser, c.workerUrl)];
   await expect(pages[0]!.locator('[data-field="state"]')).toHaveText(/ready|busy/, { timeout: 180_000 });
   expect(await pages[0]!.evaluate(() => (globalThis as unknown as { __tabpool: { loseDevice(): Promise<boolean> } }).__tabpool.loseDevice())).toBe(true);

@@ -3,34 +3,17 @@
  * prediction checked against onnxruntime-node on identically preprocessed tensors.
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { expect, test, type Browser } from '@playwright/test';
+import type { Browser } from '@playwright/test';
 import { buildResNet, ensureBuiltinModel } from '../../coordinator/model/resnetBuilder.ts';
-import { CACHE_DIR, startCoordinator, type RunningCoordinator } from '../support/coordinatorProcess.ts';
+import { CACHE_DIR } from '../support/coordinatorProcess.ts';
 import { maxRelativeDifference, readRows, referencePredictions } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-
-let tmp: string;
-let coordinator: RunningCoordinator | null = null;
-
-test.beforeEach(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-e2e-'));
-});
-
-test.afterEach(async () => {
-  coordinator?.kill('SIGKILL');
-  coordinator = null;
-  await fs.rm(tmp, { recursive: true, force: true });
-});
+import { expect, openTab, test } from './fixtures.ts';
 
 /** Opens `count` tabs, each in its own browser context (its own host), on the worker URL. */
 async function openTabs(browser: Browser, url: string, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(url);
-  }
+  for (let i = 0; i < count; i++) await openTab(browser, url);
 }
 
 async function expectMatchesReference(modelPath: string, files: { id: string; path: string }[], out: string): Promise<void> {
@@ -46,11 +29,11 @@ async function expectMatchesReference(modelPath: string, files: { id: string; pa
   }
 }
 
-test('two WebGPU tabs (SwiftShader) predict what onnxruntime-node predicts', async ({ browser }) => {
+test('two WebGPU tabs (SwiftShader) predict what onnxruntime-node predicts', async ({ browser, tmp, coordinator: start }) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 4, 224, 224, 11);
   const out = path.join(tmp, 'out.jsonl');
-  coordinator = await startCoordinator(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'webgpu', '--allow-software-gpu', '--pool', '2', '--batch-size', '1', '--logits', '--quiet']);
+  const coordinator = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'webgpu', '--allow-software-gpu', '--pool', '2', '--batch-size', '1', '--logits', '--quiet']);
   await openTabs(browser, coordinator.workerUrl, 2);
   expect(await coordinator.exited, coordinator.stderr()).toBe(0);
   expect(coordinator.stdout()).toMatch(/actor-1 \(webgpu/);
@@ -58,30 +41,30 @@ test('two WebGPU tabs (SwiftShader) predict what onnxruntime-node predicts', asy
   await expectMatchesReference(model.path, files, out);
 });
 
-test('two wasm tabs predict 64 images as onnxruntime-node does', async ({ browser }) => {
+test('two wasm tabs predict 64 images as onnxruntime-node does', async ({ browser, tmp, coordinator: start }) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 64, 224, 224, 23);
   const out = path.join(tmp, 'out.jsonl');
-  coordinator = await startCoordinator(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--pool', '2', '--batch-size', '8', '--logits', '--quiet']);
+  const coordinator = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--pool', '2', '--batch-size', '8', '--logits', '--quiet']);
   await openTabs(browser, coordinator.workerUrl, 2);
   expect(await coordinator.exited, coordinator.stderr()).toBe(0);
   await expectMatchesReference(model.path, files, out);
 });
 
-test('a model with other tensor names and BatchNormalization nodes loads unchanged', async ({ browser }) => {
+test('a model with other tensor names and BatchNormalization nodes loads unchanged', async ({ browser, tmp, coordinator: start }) => {
   const modelPath = path.join(tmp, 'zoo-style.onnx');
   await fs.writeFile(modelPath, buildResNet({ variant: 'resnet18', inputName: 'data', outputName: 'resnetv15_dense0_fwd', keepBatchNorm: true, opset: 11 }));
   const files = await writeTestPngs(path.join(tmp, 'data'), 12, 224, 224, 31);
   const out = path.join(tmp, 'out.jsonl');
-  coordinator = await startCoordinator(['--model', modelPath, '--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--pool', '2', '--batch-size', '4', '--logits', '--quiet']);
+  const coordinator = await start(['--model', modelPath, '--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--pool', '2', '--batch-size', '4', '--logits', '--quiet']);
   await openTabs(browser, coordinator.workerUrl, 2);
   expect(await coordinator.exited, coordinator.stderr()).toBe(0);
   await expectMatchesReference(modelPath, files, out);
 });
 
-test('--launch 2 runs the sample dataset with the test-sized model, one row per image', async () => {
+test('--launch 2 runs the sample dataset with the test-sized model, one row per image', async ({ tmp, coordinator: start }) => {
   const out = path.join(tmp, 'out.jsonl');
-  coordinator = await startCoordinator(['--model', 'resnet18-tiny', '--out', out, '--launch', '2', '--ep', 'wasm', '--quiet']);
+  const coordinator = await start(['--model', 'resnet18-tiny', '--out', out, '--launch', '2', '--ep', 'wasm', '--quiet']);
   expect(await coordinator.exited, coordinator.stderr()).toBe(0);
   const rows = await readRows(out);
   const ids = new Set(rows.map((r) => r.id));

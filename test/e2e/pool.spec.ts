@@ -2,50 +2,16 @@
  * The pool, as a Ray Data user expects it: a MIN..MAX pool with standby tabs promoted when an
  * actor leaves, per-host budgets, and refusals whose reasons the tab and the CLI both show.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
-import { startCoordinator, type RunningCoordinator } from '../support/coordinatorProcess.ts';
+import type { Page } from '@playwright/test';
 import { readRows } from '../support/reference.ts';
+import { expect, openTab, status, test } from './fixtures.ts';
 
-let tmp: string;
-let coordinator: RunningCoordinator | null = null;
-
-test.beforeEach(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-pool-'));
-});
-
-test.afterEach(async () => {
-  coordinator?.kill('SIGKILL');
-  coordinator = null;
-  await fs.rm(tmp, { recursive: true, force: true });
-});
-
-interface Status {
-  pool: { min: number; max: number; active: number; standby: number; rejected: number };
-  actors: { id: string; host: string; state: string; reason: string | null }[];
-  hosts: { id: string }[];
-}
-
-async function status(c: RunningCoordinator): Promise<Status> {
-  const url = new URL(c.statusUrl);
-  return (await (await fetch(`${url.origin}/api/status${url.search}`)).json()) as Status;
-}
-
-async function openTab(browser: Browser | BrowserContext, url: string): Promise<Page> {
-  const context = 'newContext' in browser ? await browser.newContext() : browser;
-  const page = await context.newPage();
-  await page.goto(url);
-  return page;
-}
-
-test('five tabs on --pool 2..3 give 3 active and 2 standby; closing an active one promotes a standby and no row is lost', async ({ browser }) => {
+test('five tabs on --pool 2..3 give 3 active and 2 standby; closing an active one promotes a standby and no row is lost', async ({ browser, tmp, coordinator: start }) => {
   const out = path.join(tmp, 'out.jsonl');
-  coordinator = await startCoordinator(['--pool', '2..3', '--ep', 'wasm', '--batch-size', '4', '--out', out, '--quiet']);
+  const c = await start(['--pool', '2..3', '--ep', 'wasm', '--batch-size', '4', '--out', out, '--quiet']);
   const pages: Page[] = [];
-  for (let i = 0; i < 5; i++) pages.push(await openTab(browser, coordinator.workerUrl));
-  const c = coordinator;
+  for (let i = 0; i < 5; i++) pages.push(await openTab(browser, c.workerUrl));
   await expect.poll(async () => (await status(c)).pool, { timeout: 60_000 }).toMatchObject({ active: 3, standby: 2 });
   // The page of a standby tab says so, with the reason.
   const standbyTexts = await Promise.all(pages.map((p) => p.locator('[data-field="state"]').textContent()));
@@ -57,20 +23,19 @@ test('five tabs on --pool 2..3 give 3 active and 2 standby; closing an active on
   await pages[activeIndex]!.context().close();
   await expect.poll(async () => (await status(c)).pool, { timeout: 60_000 }).toMatchObject({ active: 3, standby: 1 });
 
-  expect(await coordinator.exited, coordinator.stderr()).toBe(0);
+  expect(await c.exited, c.stderr()).toBe(0);
   const rows = await readRows(out);
   expect(rows).toHaveLength(256);
   expect(new Set(rows.map((r) => r.id)).size).toBe(256);
   expect(rows.filter((r) => r.error !== null)).toEqual([]);
 });
 
-test('one host declaring memory=16GiB holds 3 actors of --memory 5GiB; the others wait with the numbers', async ({ browser }) => {
+test('one host declaring memory=16GiB holds 3 actors of --memory 5GiB; the others wait with the numbers', async ({ browser, tmp, coordinator: start }) => {
   const out = path.join(tmp, 'out.jsonl');
-  coordinator = await startCoordinator(['--memory', '5GiB', '--num-gpus', '0', '--pool', '1..8', '--out', out, '--quiet', '--batch-size', '4']);
+  const c = await start(['--memory', '5GiB', '--num-gpus', '0', '--pool', '1..8', '--out', out, '--quiet', '--batch-size', '4']);
   const context = await browser.newContext();
   const pages: Page[] = [];
-  for (let i = 0; i < 5; i++) pages.push(await openTab(context, `${coordinator.workerUrl}&memory=16GiB`));
-  const c = coordinator;
+  for (let i = 0; i < 5; i++) pages.push(await openTab(context, `${c.workerUrl}&memory=16GiB`));
   await expect.poll(async () => (await status(c)).pool, { timeout: 60_000 }).toMatchObject({ active: 3, standby: 2 });
   const s = await status(c);
   expect(s.hosts).toHaveLength(1);
@@ -78,11 +43,11 @@ test('one host declaring memory=16GiB holds 3 actors of --memory 5GiB; the other
   for (const a of waiting) expect(a.reason).toContain('memory: needs 5.0 GiB, 1.0 GiB free');
   const texts = await Promise.all(pages.map((p) => p.locator('[data-field="reason"]').textContent()));
   expect(texts.filter((t) => t?.includes('memory: needs 5.0 GiB'))).toHaveLength(2);
-  expect(await coordinator.exited, coordinator.stderr()).toBe(0);
+  expect(await c.exited, c.stderr()).toBe(0);
 });
 
-test('--num-gpus 1 with only a software adapter rejects every tab with a reason, and the CLI gives up after --join-timeout', async ({ browser }) => {
-  coordinator = await startCoordinator(['--num-gpus', '1', '--join-timeout', '8s', '--out', path.join(tmp, 'out.jsonl')]);
+test('--num-gpus 1 with only a software adapter rejects every tab with a reason, and the CLI gives up after --join-timeout', async ({ browser, tmp, coordinator: start }) => {
+  const coordinator = await start(['--num-gpus', '1', '--join-timeout', '8s', '--out', path.join(tmp, 'out.jsonl')]);
   const pages = [await openTab(browser, coordinator.workerUrl), await openTab(browser, coordinator.workerUrl)];
   for (const p of pages) {
     await expect(p.locator('[data-field="state"]')).toHaveText('rejected');

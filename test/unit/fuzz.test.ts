@@ -18,7 +18,7 @@ import { CACHE_DIR, startCoordinator, type RunningCoordinator } from '../support
 import { assertCompleteAndCorrect } from '../support/outputCheck.ts';
 import { referencePredictions } from '../support/reference.ts';
 import { helloMessage, socketUrlFor, startActors } from '../support/simulatedActor.ts';
-import { writeTestPngs } from '../support/testImages.ts';
+import { mulberry32, writeTestPngs } from '../support/testImages.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
 const CONNECTIONS = 400;
@@ -29,17 +29,6 @@ const READY_SHARE = 0.15;
 const BATCH_SIZE = 4;
 const TOP_K = 5;
 const NUM_CLASSES = 1000;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(rand: Rand, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;

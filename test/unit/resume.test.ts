@@ -131,14 +131,20 @@ test('a torn last line left by a crash is dropped on --resume and its input pred
   assert.equal(rows[0]!.class, reference.get(tornId)!.top1);
 });
 
-test('Ctrl-C drains to exit 130 with whole rows only, and --resume completes the job', async () => {
-  const out = path.join(tmp, 'interrupted.jsonl');
+/** Starts a job whose actors hold every batch past the tenth, and sends it Ctrl-C once ten are written. */
+async function interruptAfterTenBatches(out: string) {
   const c = await coordinatorFor(out);
   const hold = actorsHoldingAfter(10);
   const actors = await startActors(c.workerUrl, 2, hold.options);
   await waitForRows(out, 10 * BATCH_SIZE);
   c.kill('SIGINT');
   await waitForLog(c, /interrupt: draining/);
+  return { c, hold, actors };
+}
+
+test('Ctrl-C drains to exit 130 with whole rows only, and --resume completes the job', async () => {
+  const out = path.join(tmp, 'interrupted.jsonl');
+  const { c, hold, actors } = await interruptAfterTenBatches(out);
   hold.release();
   assert.equal(await c.exited, 130, c.stderr().slice(-4000));
   await actors.closed;
@@ -157,13 +163,7 @@ test('Ctrl-C drains to exit 130 with whole rows only, and --resume completes the
 test(
   'Ctrl-C hands out no new batches: only those already on actors finish',
   async () => {
-    const out = path.join(tmp, 'no-new-batches.jsonl');
-    const c = await coordinatorFor(out);
-    const hold = actorsHoldingAfter(10);
-    const actors = await startActors(c.workerUrl, 2, hold.options);
-    await waitForRows(out, 10 * BATCH_SIZE);
-    c.kill('SIGINT');
-    await waitForLog(c, /interrupt: draining/);
+    const { c, hold, actors } = await interruptAfterTenBatches(path.join(tmp, 'no-new-batches.jsonl'));
     // The actors hold every batch past the tenth, so nothing was dispatched since the rows landed.
     const given = actors.actors.reduce((n, a) => n + a.batchIds.length, 0);
     hold.release();
