@@ -195,15 +195,18 @@ const TARGETS: [string, string, (r: Record<string, number>) => boolean | null][]
   ['wire.bytesPerImage vs file size', 'within 2%', (r) => r['wire.overhead']! <= 0.02],
 ];
 
-/** The measured reasons behind each gap (profiles and runs recorded in bench/HISTORY.md). */
-const WHY: Record<string, string> = {
-  'efficiency.wasm (1 and 2 tabs)':
-    'with two tabs, two single-threaded wasm sessions already fill both cores, so decoding and preprocessing (preprocess.msPerImage, ~4.5% of the ~105 ms an image takes to infer), the page threads and the coordinator itself must come out of the same two cores: the ceiling is about 0.955 before any messaging cost. With one tab the preprocessing worker runs on the idle core and the pipeline reaches the raw speed. On a machine with a core to spare per tab, or a GPU, the two-tab figure rises to the one-tab one.',
-  'coordinator.dispatchPerSec (100 actors)':
-    'the 100 simulated actors run in a second Node process on the same two cores, and every dispatch costs the coordinator a WebSocket send and receive, a schema validation, a row formatted and written (fsync shared by group commit) and the input read: ~140 µs of CPU per single-image batch. Its CPU profile is spread over these with no single hot spot left (file reads were the largest, ~40%, before reads went synchronous). One actor reaches ~16,000/s (coordinator.a1), so the limit is per-message work, not scheduling.',
-  'coordinator.p99DispatchMs (100 actors)': 'measured from a result arriving to the next batch on the wire.',
-  'coordinator.rssMB m1M / m10k':
-    'the JS heap stays flat (~90 MB in use at 200k and at 1M inputs; the id set for a million ids is 16 MiB); the growth is V8 sizing its heap and the allocator keeping freed image buffers after a long run at ~13,000 images/s, while the 10k run ends before reaching that steady state. ~100 MB of the baseline is the TypeScript loader and modules.',
+/** The measured reasons behind each gap (profiles and earlier runs are in bench/HISTORY.md). */
+const WHY: Record<string, (r: Record<string, number>) => string> = {
+  'efficiency.wasm (1 and 2 tabs)': (r) => {
+    const pre = r['preprocess.msPerImage']!;
+    const infer = 1000 / (r['raw.wasm.imgPerSec'] ?? 1);
+    return `1 tab ${r['efficiencyPerTabs.wasm.k1']!.toFixed(3)}, 2 tabs ${r['efficiencyPerTabs.wasm.k2']!.toFixed(3)}. Each image costs ${pre.toFixed(1)} ms of decode + preprocessing against ${infer.toFixed(0)} ms of inference (${((100 * pre) / infer).toFixed(1)}%). Preprocessing runs in its own worker, pipelined with inference, but on 2 cores with single-threaded wasm sessions it, the page threads and the coordinator compete with inference for the same cores; runs on this machine land between 0.93 and 1.03 (bench/HISTORY.md), so a single run near 0.95 is within noise of the target, not clearly above it.`;
+  },
+  'coordinator.dispatchPerSec (100 actors)': (r) =>
+    `measured ${r['coordinator.dispatchPerSec']!.toFixed(0)}/s with 100 actors, ${r['coordinator.a1.dispatchPerSec']?.toFixed(0) ?? '–'}/s with 1. The simulated actors run in a second Node process on the same 2 cores, and every single-image dispatch costs the coordinator a WebSocket send and receive, a schema validation, a row formatted and written (fsync shared by group commit) and an input read: ~140 µs of CPU. The profile is spread over these with no single hot spot left (file reads were ~40% before they went synchronous). Reaching 20,000/s would need batching results per message or a second coordinator process; not done.`,
+  'coordinator.p99DispatchMs (100 actors)': () => 'measured from a result arriving to the next batch on the wire.',
+  'coordinator.rssMB m1M / m10k': (r) =>
+    `${r['coordinator.rssMB.m10k']!.toFixed(0)} MB for 10k inputs, ${r['coordinator.rssMB.m1M']!.toFixed(0)} MB for 1M. The JS heap stays flat (~90 MB in use at 200k and at 1M; the id set for a million ids is 16 MiB): the growth is V8 sizing its heap and the allocator keeping freed image buffers over a long run, while the 10k run ends before that steady state. ~100 MB of the baseline is the TypeScript loader and modules.`,
 };
 
 function markdown(m: Record<string, string>, r: Record<string, number>, n: string[], isQuick: boolean, seconds: number): string {
@@ -234,7 +237,7 @@ function markdown(m: Record<string, string>, r: Record<string, number>, n: strin
     '',
     '## Where a target is missed, and why',
     '',
-    ...TARGETS.filter(([, , ok]) => !ok(r)).map(([name]) => `- **${name}**: ${WHY[name] ?? 'see bench/HISTORY.md'}`),
+    ...TARGETS.filter(([, , ok]) => !ok(r)).map(([name]) => `- **${name}**: ${WHY[name]?.(r) ?? 'see bench/HISTORY.md'}`),
     '',
     '## Notes',
     '',
