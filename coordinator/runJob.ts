@@ -39,6 +39,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
   let launched: LaunchedTabs | null = null;
   let server: Awaited<ReturnType<typeof startServer>> | null = null;
   let sink: OutputSink | null = null;
+  let interrupts = 0;
   try {
     // Everything that can be wrong with the job's inputs fails here, before any browser starts.
     if (options.launch > 0) findChromium();
@@ -84,7 +85,6 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     hooks.onListening?.({ statusUrl: server.url, workerUrl: server.workerUrl, port: server.port });
     view.setTotal(total - sink.done.size);
 
-    let interrupts = 0;
     const onSigint = (): void => {
       interrupts++;
       if (interrupts === 1) {
@@ -134,6 +134,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
   } catch (e) {
     const se = serializeError(e, 'JOB_FAILED');
     err(`tabpool: ${formatError(se)}`);
+    if (interrupts >= 2) return EXIT.interrupted;
     const early = ['BAD_ARGUMENT', 'DATA_NOT_FOUND', 'DATA_EMPTY', 'BAD_MANIFEST', 'MODEL_NOT_FOUND', 'MODEL_NOT_ONNX', 'MODEL_NOT_CLASSIFIER', 'MODEL_OPSET_UNSUPPORTED', 'BROWSER_NOT_FOUND'];
     return early.includes(se.code) ? EXIT.badInput : EXIT.failed;
   } finally {

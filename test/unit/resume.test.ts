@@ -172,3 +172,18 @@ test(
     assert.equal(actors.actors.reduce((n, a) => n + a.batchIds.length, 0), given, 'batches dispatched after Ctrl-C');
   },
 );
+
+test('a second Ctrl-C stops at once with exit 130, leaving whole rows that --resume completes', async () => {
+  const out = path.join(tmp, 'stopped.jsonl');
+  const { c, hold, actors } = await interruptAfterTenBatches(out);
+  // The actors still hold their batches: only a second Ctrl-C can end this job now.
+  c.kill('SIGINT');
+  assert.equal(await c.exited, 130, c.stderr().slice(-4000));
+  assert.match(c.stderr(), /second interrupt: stopping now/);
+  hold.release();
+  await actors.closed;
+  const rows = await readWholeRows(out);
+  assertNoDuplicates(rows);
+  const { skipped } = await resumeToCompletion(out);
+  assert.equal(skipped, rows.length);
+});
