@@ -29,8 +29,10 @@ export interface Actor {
   readyAt: number | null;
   batchesDone: number;
   imagesDone: number;
-  /** Milliseconds the actor spent on batches (its own timing), for img/s. */
+  /** Milliseconds the actor spent on batches (its own timing), for its deadlines. */
   busyMs: number;
+  /** When its last result arrived: with readyAt, its wall-clock throughput. */
+  lastResultAt: number | null;
   /** Batch ids this actor holds. */
   inFlight: Set<number>;
   failures: number;
@@ -97,6 +99,7 @@ export class ActorPool {
       batchesDone: 0,
       imagesDone: 0,
       busyMs: 0,
+      lastResultAt: null,
       inFlight: new Set(),
       failures: 0,
       lastDispatchAt: 0,

@@ -317,6 +317,7 @@ export class Job {
     actor.batchesDone++;
     actor.imagesDone += batch.items.length;
     actor.busyMs += msg.timing.totalMs;
+    actor.lastResultAt = Date.now();
     this.stats.decodeMs += msg.timing.decodeMs;
     this.stats.decodedImages += batch.items.length;
     const per = this.stats.perActor.get(actor.id);

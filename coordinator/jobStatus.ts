@@ -45,7 +45,7 @@ function actorStatus(a: Actor): ActorStatus {
     adapter: a.adapter ? `${a.adapter.vendor} ${a.adapter.architecture}${a.adapter.isSoftware ? ' (software)' : ''}`.trim() : null,
     batchesDone: a.batchesDone,
     imagesDone: a.imagesDone,
-    imagesPerSecond: a.busyMs > 0 ? (a.imagesDone * 1000) / a.busyMs : null,
+    imagesPerSecond: a.readyAt !== null && a.lastResultAt !== null && a.lastResultAt > a.readyAt ? (a.imagesDone * 1000) / (a.lastResultAt - a.readyAt) : null,
     inFlight: a.inFlight.size,
     reason: a.reason,
   };
