@@ -29,8 +29,8 @@ export interface Actor {
   readyAt: number | null;
   batchesDone: number;
   imagesDone: number;
-  /** Milliseconds the actor spent on batches (its own timing), for its deadlines. */
-  busyMs: number;
+  /** Milliseconds from sending its batches to their results, measured here (a client cannot inflate it). */
+  roundTripMs: number;
   /** When its last result arrived: with readyAt, its wall-clock throughput. */
   lastResultAt: number | null;
   /** Batch ids this actor holds. */
@@ -98,7 +98,7 @@ export class ActorPool {
       readyAt: null,
       batchesDone: 0,
       imagesDone: 0,
-      busyMs: 0,
+      roundTripMs: 0,
       lastResultAt: null,
       inFlight: new Set(),
       failures: 0,
@@ -190,9 +190,7 @@ export class ActorPool {
   promote(): Actor[] {
     const promoted: Actor[] = [];
     for (const a of this.standby()) {
-      const host = this.hosts.get(a.hostId);
-      if (!host) continue;
-      const admission = this.decide(a, host);
+      const admission = this.decide(a, this.hosts.get(a.hostId)!);
       if (admission.status === 'standby' && admission.reason === a.reason) continue;
       this.apply(a, admission);
       if (admission.status === 'admitted') promoted.push(a);

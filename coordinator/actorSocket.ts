@@ -64,6 +64,14 @@ export function attachActorSocket(ws: WebSocket, remote: string, limits: SocketL
   const violate = (code: number, reason: string): void => {
     events.log(`closing ${remote}: ${reason}`);
     link.close(code, reason);
+    // Out of the pool now, not when the close handshake ends: it must get no more batches.
+    finish(code, reason);
+  };
+  const finish = (code: number, reason: string): void => {
+    if (closed) return;
+    closed = true;
+    clearInterval(heartbeat);
+    events.onClose(link, code, reason);
   };
 
   const heartbeat = setInterval(() => {
@@ -113,11 +121,6 @@ export function attachActorSocket(ws: WebSocket, remote: string, limits: SocketL
     // ws reports oversize frames and bad framing here, then closes with 1009 / 1002.
     events.log(`socket error from ${remote}: ${err.message}`);
   });
-  ws.on('close', (code, reason) => {
-    if (closed) return;
-    closed = true;
-    clearInterval(heartbeat);
-    events.onClose(link, code, reason.toString());
-  });
+  ws.on('close', (code, reason) => finish(code, reason.toString()));
   return link;
 }

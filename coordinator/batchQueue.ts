@@ -56,10 +56,6 @@ export class BatchQueue {
     return batch;
   }
 
-  peek(): Batch | undefined {
-    return this.pending[0];
-  }
-
   /** Inputs not yet finished: waiting plus out on actors. */
   remainingItems(): number {
     let n = 0;

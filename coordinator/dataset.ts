@@ -41,7 +41,8 @@ async function* walk(root: string, dir: string): AsyncGenerator<DatasetItem> {
   for (const sub of subdirs) yield* walk(root, sub);
 }
 
-function splitCsvLine(line: string): string[] {
+/** Splits one CSV line, with RFC 4180 quoting ("a,b" and doubled quotes). */
+export function splitCsvLine(line: string): string[] {
   const out: string[] = [];
   let cur = '';
   let quoted = false;
@@ -124,7 +125,7 @@ export async function openDataset(target: string): Promise<Dataset> {
   return { describe: full, uniqueIds: false, items: () => readManifest(full) };
 }
 
-/** Counts the inputs without keeping them (for the progress bar's total), and checks the set is not empty. */
+/** Counts the inputs without keeping them (the progress bar's total; zero means an empty dataset). */
 export async function countDataset(ds: Dataset): Promise<number> {
   let n = 0;
   for await (const _ of ds.items()) n++;

@@ -14,6 +14,8 @@ import type { SerializedError } from '../shared/errors.ts';
 /** Larger files are refused before reading: no image a classifier needs is this big. */
 export const MAX_INPUT_BYTES = 256 * 2 ** 20;
 const SLOW_READ_MS = 2;
+/** A URL input that has not answered in this long becomes an error row, not a stalled job. */
+const FETCH_TIMEOUT_MS = 60_000;
 // O_NONBLOCK: a FIFO (or device) named like an image must not hang the open; it fails the fstat check.
 const OPEN_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK;
 
@@ -50,9 +52,13 @@ async function readAsync(source: string): Promise<ReadResult> {
 export async function readInput(source: string): Promise<ReadResult> {
   try {
     if (/^https?:\/\//i.test(source)) {
-      const res = await fetch(source);
+      const res = await fetch(source, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
       if (!res.ok) return { error: { code: 'UNREADABLE_FILE', message: `${source}: HTTP ${res.status}` } };
-      return { bytes: new Uint8Array(await res.arrayBuffer()) };
+      const declared = Number(res.headers.get('content-length') ?? 0);
+      if (declared > MAX_INPUT_BYTES) return { error: { code: 'IMAGE_TOO_LARGE', message: `${source} is ${declared} bytes, over the ${MAX_INPUT_BYTES}-byte input limit` } };
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (bytes.byteLength > MAX_INPUT_BYTES) return { error: { code: 'IMAGE_TOO_LARGE', message: `${source} is over the ${MAX_INPUT_BYTES}-byte input limit` } };
+      return { bytes };
     }
     return storageIsSlow ? await readAsync(source) : readSync(source);
   } catch (err) {

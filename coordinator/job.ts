@@ -107,24 +107,35 @@ export class Job {
     this.deadlineTimer.unref();
   }
 
-  /** How long `actor` may hold a batch of `items`: adapted to its own measured speed. */
+  /** How long `actor` may hold a batch of `items`: adapted to its own speed, as measured here. */
   deadlineFor(actor: Actor, items: number): number {
     if (this.options.batchTimeoutMs !== null) return this.options.batchTimeoutMs;
     if (actor.imagesDone === 0) return FIRST_BATCH_DEADLINE_MS;
-    const msPerImage = actor.busyMs / actor.imagesDone;
-    // A batch can wait behind the others this actor holds, so allow for all of them.
-    return Math.max(MIN_DEADLINE_MS, DEADLINE_FACTOR * msPerImage * items * this.options.maxTasksInFlight);
+    // Round trips include waiting behind the actor's other batch, so this is already per slot.
+    const msPerImage = actor.roundTripMs / actor.imagesDone;
+    return Math.max(MIN_DEADLINE_MS, DEADLINE_FACTOR * msPerImage * items);
   }
 
-  /** A tab that is frozen (asleep, hung, stuck GPU) answers nothing: evict it and requeue its work. */
+  /**
+   * A tab that is frozen (asleep, hung, stuck GPU) answers nothing, and one stuck loading the model
+   * holds a pool slot: evict either, and requeue the work.
+   */
   private checkDeadlines(now: number): void {
     for (const f of this.queue.inFlight.values()) {
       const actor = this.pool.actors.get(f.actorId);
-      if (!actor || f.sentAt === 0) continue;
+      if (!actor) continue;
       const limit = this.deadlineFor(actor, f.batch.items.length);
       if (now - f.sentAt > limit) {
         this.events.log(`${actor.id} missed the deadline for batch ${f.batch.id} (${(limit / 1000).toFixed(0)}s): evicting it`);
         this.evict(actor, CLOSE.evicted, `no answer to batch ${f.batch.id} within ${(limit / 1000).toFixed(0)}s`);
+        return;
+      }
+    }
+    const wall = Date.now();
+    for (const actor of this.pool.actors.values()) {
+      if (actor.state === 'loading' && wall - actor.joinedAt > FIRST_BATCH_DEADLINE_MS) {
+        this.events.log(`${actor.id} did not finish loading the model in ${FIRST_BATCH_DEADLINE_MS / 60_000} min: evicting it`);
+        this.evict(actor, CLOSE.evicted, 'model load took too long');
         return;
       }
     }
@@ -304,19 +315,17 @@ export class Job {
     if (sentAt) this.stats.latency.add(performance.now() - sentAt);
     const problem = this.checkResult(batch, msg);
     if (problem) {
-      // Put it back first: the close below must not find it (and count it) twice.
-      this.queue.inFlight.set(batch.id, { batch, actorId: actor.id, sentAt: 0 });
-      actor.inFlight.delete(batch.id);
-      this.requeue(batch.id, { code: 'PROTOCOL_ERROR', message: `${actor.id} sent a bad result: ${problem}` }, 'actor');
+      // Back in flight under this actor so the eviction below requeues it with the rest of its work.
+      this.queue.inFlight.set(batch.id, { batch, actorId: actor.id, sentAt: performance.now() });
       this.events.log(`closing ${actor.id}: bad result: ${problem}`);
-      actor.link.close(CLOSE.badResult, `bad result: ${problem}`.slice(0, 100));
+      this.evict(actor, CLOSE.badResult, `bad result: ${problem}`.slice(0, 100));
       return;
     }
     actor.inFlight.delete(batch.id);
     actor.failures = 0;
     actor.batchesDone++;
     actor.imagesDone += batch.items.length;
-    actor.busyMs += msg.timing.totalMs;
+    if (sentAt) actor.roundTripMs += performance.now() - sentAt;
     actor.lastResultAt = Date.now();
     this.stats.decodeMs += msg.timing.decodeMs;
     this.stats.decodedImages += batch.items.length;
@@ -327,7 +336,7 @@ export class Job {
       return r.ok ? predictionRow(item.id, r.topk, this.model.labels, r.logits) : errorRow(item.id, { code: r.code, message: `${item.id}: ${r.message}` });
     });
     if (this.stats.firstPredictionAt === null) this.stats.firstPredictionAt = Date.now();
-    void this.writeRows(rows).then(() => this.checkDone());
+    this.writeThenCheck(rows);
     const before = this.stats.wire.batches;
     this.schedule();
     if (this.stats.wire.batches > before) this.stats.dispatchLatency.add(performance.now() - arrived);
@@ -358,12 +367,22 @@ export class Job {
       this.evict(actor, CLOSE.evicted, error.code === 'DEVICE_LOST' ? 'GPU device lost' : `${actor.failures} failed batches in a row`);
     }
     this.schedule();
+    this.checkDone();
+  }
+
+  /** Writes rows in the background; a failed write (disk full) fails the job instead of losing them. */
+  private writeThenCheck(rows: OutputRow[]): void {
+    this.writeRows(rows).then(
+      () => this.checkDone(),
+      (err: unknown) => this.fail(new TabpoolError('JOB_FAILED', `writing ${this.options.out} failed: ${(err as Error).message}`)),
+    );
   }
 
   private requeue(batchId: number, error: SerializedError, blame: FailureBlame = 'input'): void {
+    if (this.finished) return;
     const outcome = this.queue.fail(batchId, error, blame);
     if (outcome?.kind === 'give-up') {
-      void this.writeRows([errorRow(outcome.item.id, { code: 'RETRIES_EXHAUSTED', message: `${outcome.item.id}: failed on every try (--max-retries ${this.options.maxRetries}); last error ${formatError(error)}` })]).then(() => this.checkDone());
+      this.writeThenCheck([errorRow(outcome.item.id, { code: 'RETRIES_EXHAUSTED', message: `${outcome.item.id}: failed on every try (--max-retries ${this.options.maxRetries}); last error ${formatError(error)}` })]);
     }
   }
 
@@ -376,7 +395,7 @@ export class Job {
 
   private evict(actor: Actor, code: number, reason: string): void {
     actor.link.close(code, reason);
-    this.dropActor(actor, reason);
+    this.dropActor(actor, `socket closed (${code} ${reason})`);
   }
 
   private dropActor(actor: Actor, why: string): void {
@@ -392,6 +411,8 @@ export class Job {
     }
     if (this.pool.active().length === 0 && !this.finished) this.armJoinTimer();
     this.schedule();
+    // Draining, the batch this actor held may have been the last one in flight.
+    this.checkDone();
   }
 
   // ------------------------------------------------------------------ dispatch
@@ -463,27 +484,27 @@ export class Job {
 
   private finish(): void {
     if (this.finished) return;
-    this.finished = true;
-    clearInterval(this.deadlineTimer);
+    this.stop(this.draining ? 'the job was interrupted; its output can be resumed with --resume' : 'the job is done; thank you — this tab can be closed');
     this.stats.finishedAt = Date.now();
-    if (this.joinTimer) clearTimeout(this.joinTimer);
-    for (const a of [...this.pool.actors.values()]) {
-      a.link.sendJson({ type: 'shutdown', reason: this.draining ? 'the job was interrupted; its output can be resumed with --resume' : 'the job is done; thank you — this tab can be closed' });
-      a.link.close(CLOSE.jobDone, 'job done');
-    }
-    this.resolveDone();
+    // Resolve once every row is on disk, so whoever awaits `done` reads a complete output.
+    this.sink.flushed().then(() => this.resolveDone(), (err: unknown) => this.rejectDone(err));
   }
 
   fail(err: unknown): void {
     if (this.finished) return;
+    this.stop(`the job failed: ${(err as Error).message}`);
+    this.rejectDone(err);
+  }
+
+  /** No more work: timers off, every tab told why and closed. */
+  private stop(reason: string): void {
     this.finished = true;
     clearInterval(this.deadlineTimer);
     if (this.joinTimer) clearTimeout(this.joinTimer);
     for (const a of [...this.pool.actors.values()]) {
-      a.link.sendJson({ type: 'shutdown', reason: `the job failed: ${(err as Error).message}` });
-      a.link.close(CLOSE.jobDone, 'job failed');
+      a.link.sendJson({ type: 'shutdown', reason });
+      a.link.close(CLOSE.jobDone, 'job done');
     }
-    this.rejectDone(err);
   }
 
   get interrupted(): boolean {

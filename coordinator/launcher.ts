@@ -65,16 +65,21 @@ export async function launchTabs(count: number, url: string, onConsole?: (tab: n
   const executablePath = findChromium();
   const browser = await chromium.launch({ executablePath, headless: true, args: chromiumArgs() });
   const pages: Page[] = [];
-  for (let i = 0; i < count; i++) {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    if (onConsole) {
-      page.on('console', (m) => onConsole(i, `${m.type()}: ${m.text()}`));
-      page.on('pageerror', (e) => onConsole(i, `pageerror: ${e.message}`));
+  try {
+    for (let i = 0; i < count; i++) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      if (onConsole) {
+        page.on('console', (m) => onConsole(i, `${m.type()}: ${m.text()}`));
+        page.on('pageerror', (e) => onConsole(i, `pageerror: ${e.message}`));
+      }
+      pages.push(page);
     }
-    pages.push(page);
+    await Promise.all(pages.map((p) => p.goto(url)));
+  } catch (err) {
+    await browser.close().catch(() => undefined);
+    throw err;
   }
-  await Promise.all(pages.map((p) => p.goto(url)));
   return {
     browser,
     pages,

@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import { TabpoolError } from '../shared/errors.ts';
 import type { OutputFormat } from './jobOptions.ts';
 import type { OutputRow } from './outputRow.ts';
+import { splitCsvLine } from './dataset.ts';
 
 const CSV_HEADER = 'id,class,label,score,topk,error_code,error_message\n';
 
@@ -23,9 +24,10 @@ export function formatRow(row: OutputRow, format: OutputFormat): string {
   return [csvCell(row.id), row.class, csvCell(row.label), row.score, csvCell(topk), '', ''].join(',') + '\n';
 }
 
-/** Reads the ids of complete rows; returns them with the byte length of the intact prefix. */
-function idsInFile(text: string, format: OutputFormat): { ids: Set<string>; intactBytes: number; torn: boolean } {
+/** Reads the ids (and counts the error rows) of complete rows, with the byte length of the intact prefix. */
+function idsInFile(text: string, format: OutputFormat): { ids: Set<string>; errors: number; intactBytes: number; torn: boolean } {
   const ids = new Set<string>();
+  let errors = 0;
   const lastNewline = text.lastIndexOf('\n');
   const intact = text.slice(0, lastNewline + 1);
   let torn = lastNewline + 1 < text.length;
@@ -37,25 +39,27 @@ function idsInFile(text: string, format: OutputFormat): { ids: Set<string>; inta
       goodChars += line.length + 1;
       continue;
     }
-    let id: string | undefined;
+    let row: { id?: unknown; error?: unknown } | null = null;
     if (format === 'jsonl') {
       try {
-        id = (JSON.parse(line) as { id?: string }).id;
+        row = JSON.parse(line) as { id?: unknown; error?: unknown };
       } catch {
-        id = undefined;
+        row = null;
       }
     } else {
-      id = line.startsWith('"') ? /^"((?:[^"]|"")*)"/.exec(line)?.[1]?.replaceAll('""', '"') : line.split(',')[0];
+      const cells = splitCsvLine(line);
+      if (cells.length === 7) row = { id: cells[0], error: cells[5] || null };
     }
     // A line that does not parse can only be the last one a crash cut short; anything after it is suspect.
-    if (id === undefined) {
+    if (!row || typeof row.id !== 'string') {
       torn = true;
       break;
     }
-    ids.add(id);
+    ids.add(row.id);
+    if (row.error) errors++;
     goodChars += line.length + 1;
   }
-  return { ids, intactBytes: Buffer.byteLength(intact.slice(0, goodChars)), torn };
+  return { ids, errors, intactBytes: Buffer.byteLength(intact.slice(0, goodChars)), torn };
 }
 
 export class OutputSink {
@@ -68,6 +72,8 @@ export class OutputSink {
     private readonly format: OutputFormat,
     /** Ids already in the file when the job started (resume). */
     readonly done: ReadonlySet<string>,
+    /** How many of those rows are error rows (they count toward the exit code of a resumed job). */
+    readonly doneErrors: number,
     readonly repairedTornLine: boolean,
   ) {}
 
@@ -84,12 +90,14 @@ export class OutputSink {
       throw new TabpoolError('BAD_ARGUMENT', `--out ${out} already exists; pass --resume to finish that job, --overwrite to start again, or another --out`);
     }
     let done = new Set<string>();
+    let doneErrors = 0;
     let torn = false;
     let file: fs.FileHandle;
     try {
       if (existing !== null && opts.resume) {
         const parsed = idsInFile(existing, format);
         done = parsed.ids;
+        doneErrors = parsed.errors;
         torn = parsed.torn;
         file = await fs.open(out, 'r+');
         await file.truncate(parsed.intactBytes);
@@ -100,7 +108,7 @@ export class OutputSink {
     } catch (err) {
       throw new TabpoolError('BAD_ARGUMENT', `--out ${out} cannot be written: ${(err as Error).message}`);
     }
-    const sink = new OutputSink(file, format, done, torn);
+    const sink = new OutputSink(file, format, done, doneErrors, torn);
     if (format === 'csv' && (await file.stat()).size === 0) await sink.append([], CSV_HEADER);
     return sink;
   }
@@ -140,8 +148,13 @@ export class OutputSink {
     this.flushing = null;
   }
 
-  async close(): Promise<void> {
+  /** Resolves once everything written so far is on disk. */
+  async flushed(): Promise<void> {
     while (this.flushing) await this.flushing;
+  }
+
+  async close(): Promise<void> {
+    await this.flushed();
     await this.file.close();
   }
 }

@@ -52,6 +52,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     for (const note of model.info.notes) err(`note: ${note}`);
     const webRoot = await ensureWebBuild(ROOT);
     sink = await OutputSink.open(options.out, options.format, { resume: options.resume, overwrite: hooks.overwrite ?? false });
+    const priorErrors = sink.doneErrors;
     if (sink.repairedTornLine) err(`resume: dropped a torn last line from ${options.out} (a crash mid-write)`);
     if (options.resume) err(`resume: ${sink.done.size} rows already in ${options.out}; they are skipped`);
 
@@ -98,15 +99,21 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     process.on('SIGINT', onSigint);
     hooks.signal?.addEventListener('abort', onSigint);
     job.start(total);
-    if (options.launch > 0) {
-      launched = await launchTabs(options.launch, server.workerUrl, options.quiet ? undefined : (i, line) => {
-        if (/error|fail/i.test(line)) log(`tab ${i}: ${line}`);
-      });
-    }
+    // The job can fail while tabs are still launching: observe its end from the start.
+    job.done.catch(() => undefined);
     try {
+      if (options.launch > 0) {
+        launched = await launchTabs(options.launch, server.workerUrl, options.quiet ? undefined : (i, line) => {
+          if (/error|fail/i.test(line)) log(`tab ${i}: ${line}`);
+        });
+      }
       await job.done;
+    } catch (e) {
+      job.fail(e);
+      throw e;
     } finally {
       process.off('SIGINT', onSigint);
+      hooks.signal?.removeEventListener('abort', onSigint);
       view.stop();
     }
     await sink.close();
@@ -115,6 +122,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const elapsed = ((s.finishedAt ?? Date.now()) - s.startedAt) / 1000;
     out('');
     out(`done: ${s.done} rows (${s.done - s.errors} predictions, ${s.errors} errors${s.skipped ? `, ${s.skipped} already done before --resume` : ''}) in ${elapsed.toFixed(1)}s — ${(s.done / Math.max(elapsed, 1e-9)).toFixed(2)} img/s`);
+    if (priorErrors > 0) out(`${priorErrors} of the rows from before --resume are errors`);
     if (s.firstPredictionAt) out(`time to first prediction: ${((s.firstPredictionAt - s.startedAt) / 1000).toFixed(1)}s`);
     if (s.workStartedAt && s.finishedAt && s.finishedAt > s.workStartedAt) {
       out(`steady throughput (from the pool being ready to the last row): ${((s.done * 1000) / (s.finishedAt - s.workStartedAt)).toFixed(2)} img/s`);
@@ -130,7 +138,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     for (const [id, a] of s.perActor) out(`  ${id} (${a.ep}, host ${a.host}): ${a.images} images`);
     out(`output: ${path.resolve(options.out)}`);
     if (job.interrupted) return EXIT.interrupted;
-    return s.errors > 0 ? EXIT.someErrors : EXIT.ok;
+    return s.errors + priorErrors > 0 ? EXIT.someErrors : EXIT.ok;
   } catch (e) {
     const se = serializeError(e, 'JOB_FAILED');
     err(`tabpool: ${formatError(se)}`);

@@ -52,3 +52,16 @@ test('resume skips ids already written and cuts a torn last line', async () => {
   const ids = (await fs.readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l).id);
   assert.deepEqual(ids, ['a', 'b', 'c']);
 });
+
+test('resume counts the error rows already written, so a resumed job still exits 3 for them', async () => {
+  for (const format of ['jsonl', 'csv'] as const) {
+    const out = await tmpfile(`o.${format}`);
+    const first = await OutputSink.open(out, format, { resume: false, overwrite: false });
+    await first.write([pred('a'), errorRow('b', { code: 'CORRUPT_IMAGE', message: 'b: bad, really' })]);
+    await first.close();
+    const again = await OutputSink.open(out, format, { resume: true, overwrite: false });
+    assert.deepEqual([...again.done].sort(), ['a', 'b']);
+    assert.equal(again.doneErrors, 1, format);
+    await again.close();
+  }
+});

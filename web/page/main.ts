@@ -9,7 +9,7 @@ import type { SerializedError } from '../../shared/errors.ts';
 import { parseBatchHeader, parseToActor } from '../../shared/messageSchema.ts';
 import { PROTOCOL_VERSION, type Capabilities, type JobSpec, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
 import { formatBytes } from '../../shared/units.ts';
-import type { ActorWorkerApi, PrepareWorkerApi } from '../workerApi.ts';
+import type { ActorWorkerApi, BatchOutcome, PrepareWorkerApi } from '../workerApi.ts';
 import { readPageParams } from './pageParams.ts';
 import { render, type ViewState } from './view.ts';
 
@@ -100,10 +100,13 @@ async function startActor(job: JobSpec): Promise<void> {
   actor = Comlink.wrap<ActorWorkerApi>(worker);
   const outcome = await actor.init(job);
   if (!outcome.ok) {
+    // No WebGPU, a software adapter, a bad model: rejoining would fail the same way.
+    noRejoin = true;
     send({ type: 'actor-error', code: outcome.code, message: outcome.message });
     fail({ code: outcome.code, message: outcome.message });
     return;
   }
+  reconnects = 0;
   const a = outcome.adapter;
   update({
     state: 'ready',
@@ -136,11 +139,17 @@ async function onBatch(data: ArrayBuffer): Promise<void> {
   firstBatchAt ??= performance.now();
   update({ state: 'busy' });
   const slices = items.map((b) => ({ offset: b.byteOffset, length: b.byteLength }));
-  // Two workers, two stages: this batch is decoded while the previous one runs on the model.
-  const prepared = await prep.prepare(Comlink.transfer(data, [data]), slices, spec.height, spec.width);
-  if (ws !== socket || !actor) return;
-  const outcome = await actor.runPrepared(Comlink.transfer(prepared, [prepared.input.buffer]));
-  inFlight--;
+  let outcome: BatchOutcome;
+  try {
+    // Two workers, two stages: this batch is decoded while the previous one runs on the model.
+    const prepared = await prep.prepare(Comlink.transfer(data, [data]), slices, spec.height, spec.width);
+    if (ws !== socket || !actor) return;
+    outcome = await actor.runPrepared(Comlink.transfer(prepared, [prepared.input.buffer]));
+  } catch (err) {
+    outcome = { ok: false, code: 'INFERENCE_FAILED', message: `the batch failed in a worker: ${(err as Error).message}` };
+  } finally {
+    inFlight = Math.max(0, inFlight - 1);
+  }
   if (ws !== socket) return;
   if (!outcome.ok) {
     send({ type: 'batch-failed', batchId: header.batchId, code: outcome.code, message: outcome.message }, ws);
@@ -184,6 +193,7 @@ function onAdmission(status: 'admitted' | 'standby' | 'rejected', reason: string
 
 let caps: Capabilities | null = null;
 let reconnects = 0;
+let noRejoin = false;
 const MAX_RECONNECTS = 10;
 
 function resetActor(): void {
@@ -230,7 +240,7 @@ function openSocket(): void {
     }
     const why = `the connection closed (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`;
     // Closed for breaking the protocol: rejoining would only repeat it.
-    if (ev.code === 1008 || ev.code === 4002 || reconnects >= MAX_RECONNECTS) {
+    if (noRejoin || ev.code === 1008 || ev.code === 4002 || reconnects >= MAX_RECONNECTS) {
       update({ state: 'disconnected', error: view.error ?? { code: 'PROTOCOL_ERROR', message: why } });
       return;
     }

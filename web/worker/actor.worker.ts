@@ -1,7 +1,7 @@
 /**
  * The actor's worker: one onnxruntime-web session, created once and kept for every batch (the
- * "stateful actor" of Ray Data's ActorPoolStrategy). Preprocessing runs here too, so the page's
- * thread only moves bytes.
+ * "stateful actor" of Ray Data's ActorPoolStrategy). It runs tensors that prepare.worker.ts made,
+ * so decoding the next batch overlaps inference of this one.
  */
 import * as Comlink from 'comlink';
 import type * as Ort from 'onnxruntime-web';
