@@ -73,6 +73,8 @@ export async function writeMixedFolder(dir: string, size = 224): Promise<MixedFo
   const jpegData = Buffer.alloc(w * h * 4);
   for (let i = 0; i < w * h; i++) for (let c = 0; c < 4; c++) jpegData[i * 4 + c] = c === 3 ? 255 : pattern(i % w, Math.floor(i / w), c, 7);
   await put('photo.jpg', jpeg.encode({ data: jpegData, width: w, height: h }, 95).data, false);
+  // jpeg-js cannot write CMYK, so this one is a fixture (ImageMagick: -colorspace CMYK, Adobe APP14, 224×224).
+  await put('cmyk.jpg', await fs.readFile(new URL('../fixtures/cmyk.jpg', import.meta.url)), false);
 
   const goodPng = PNG.sync.write(Object.assign(new PNG({ width: w, height: h }), { data: Buffer.alloc(w * h * 4, 200) }));
   const addBad = async (name: string, code: string, bytes: Uint8Array | null): Promise<void> => {
