@@ -72,16 +72,16 @@ export class BatchQueue {
   splitFront(maxItems: number): void {
     let front = this.pending[0];
     while (front && front.items.length > Math.max(1, maxItems)) {
-      const half = Math.ceil(front.items.length / 2);
-      const parts = [front.items.slice(0, half), front.items.slice(half)].map((items) => ({
-        id: this.nextId++,
-        items,
-        attempts: front!.attempts,
-        lastError: front!.lastError,
-      }));
-      this.pending.splice(0, 1, ...parts);
+      this.pending.splice(0, 1, ...this.halve(front, front.attempts));
       front = this.pending[0];
     }
+  }
+
+  /** Two batches, in order, holding `batch`'s inputs; each starts at `attempts` failures. */
+  private halve(batch: Batch, attempts: number): [Batch, Batch] {
+    const half = Math.ceil(batch.items.length / 2);
+    const part = (items: BatchItem[]): Batch => ({ id: this.nextId++, items, attempts, lastError: batch.lastError });
+    return [part(batch.items.slice(0, half)), part(batch.items.slice(half))];
   }
 
   /** Takes the next batch for `actorId`. */
@@ -121,14 +121,8 @@ export class BatchQueue {
     if (batch.items.length === 1) {
       return { kind: 'give-up', item: batch.items[0]!, error };
     }
-    const half = Math.ceil(batch.items.length / 2);
     // Halves start one failure short of splitting again, so isolation takes log2(n) more failures.
-    const parts = [batch.items.slice(0, half), batch.items.slice(half)].map((items) => ({
-      id: this.nextId++,
-      items,
-      attempts: this.maxRetries,
-      lastError: error,
-    }));
+    const parts = this.halve(batch, this.maxRetries);
     this.pending.unshift(...parts);
     return { kind: 'split', into: parts.length };
   }

@@ -304,7 +304,7 @@ export class Job {
     this.stats.perActor.set(actor.id, { images: 0, ep, host: actor.hostId });
     this.events.log(`${actor.id} ready on ${ep}: model ${fromCache ? 'from cache' : 'downloaded'}, loaded in ${(loadMs / 1000).toFixed(1)}s, warm-up ${(warmupMs / 1000).toFixed(1)}s`);
     if (!this.started && this.pool.ready().length >= this.options.pool.min) this.startWork();
-    this.schedule();
+    else this.schedule();
   }
 
   private onResult(actor: Actor, msg: ResultMessage): void {
