@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { chromiumArgs, findChromium } from './coordinator/launcher.ts';
+import { chromiumArgs, findChromium } from './coordinator/browser/launcher.ts';
 
 // Browsers come from the machine (Debian's chromium here), never from Playwright's downloader.
 export default defineConfig({

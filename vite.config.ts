@@ -1,15 +1,31 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 
-// The worker page is a static build served by the coordinator from dist/web.
-export default defineConfig({
+/**
+ * The coordinator serves two pages from one build: the worker page (index.html, at /worker/) and
+ * the status page (status.html, at /). `--mode test` makes the test build (dist/web-test): the
+ * same pages with the worker page's entry swapped for web/testing/main.ts, which adds the hooks
+ * end-to-end tests drive. The default build never contains them.
+ */
+function testEntry(): Plugin {
+  return {
+    name: 'tabpool-test-entry',
+    // 'pre': before Vite bundles the scripts the HTML names.
+    transformIndexHtml: { order: 'pre', handler: (html) => html.replace('./page/main.ts', './testing/main.ts') },
+  };
+}
+
+export default defineConfig(({ mode }) => ({
   root: 'web',
-  base: './',
+  // Both pages load their assets from /assets/, whichever path they are served at.
+  base: '/',
+  plugins: mode === 'test' ? [testEntry()] : [],
   build: {
-    outDir: '../dist/web',
+    outDir: mode === 'test' ? '../dist/web-test' : '../dist/web',
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 2000,
+    rollupOptions: { input: { index: 'web/index.html', status: 'web/status.html' } },
   },
   worker: { format: 'es' },
   logLevel: 'warn',
-});
+}));

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { chromium, type Page } from 'playwright-core';
-import { chromiumArgs, findChromium } from '../coordinator/launcher.ts';
-import { ensureBuiltinModel } from '../coordinator/model/resnetBuilder.ts';
-import { ensureSampleDataset, sampleNames } from '../coordinator/sample/sampleImages.ts';
+import { chromiumArgs, findChromium } from '../coordinator/browser/launcher.ts';
+import { ensureBuiltinModel } from '../coordinator/builtin/resnetBuilder.ts';
+import { ensureSampleDataset, sampleNames } from '../coordinator/builtin/sampleImages.ts';
 import { CACHE_DIR, ROOT, startCoordinator } from '../test/support/coordinatorProcess.ts';
 import { benchCoordinator, notes as coordinatorNotes } from './coordinatorCapacity.ts';
 

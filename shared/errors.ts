@@ -1,43 +1,60 @@
 /**
  * One table of error codes, shown the same way on the CLI, on the worker page and in output rows.
- * Each code has a one-line meaning; messages add the specifics (which input, which field, the fix).
+ * Each code has a one-line meaning and a kind, which decides where it appears and, on the CLI,
+ * the exit status it leads to:
+ * - `input`: one input failed; it gets an error row and the job goes on (exit 3 at the end).
+ * - `usage`: the job as given cannot start (a flag, the data, the model); exit 2 before any browser starts.
+ * - `job`: the job could not finish; exit 1.
+ * - `actor`: one tab cannot be an actor; shown on its page and logged by the CLI, the job goes on.
+ * Messages add the specifics: which input, which field, and the fix.
  */
+export type ErrorKind = 'input' | 'usage' | 'job' | 'actor';
+
 export const ERROR_CODES = {
   // Per-input errors (appear in output rows).
-  EMPTY_FILE: 'the input file is empty (0 bytes)',
-  UNREADABLE_FILE: 'the input file could not be read',
-  NOT_AN_IMAGE: 'the input is not a PNG, JPEG, GIF, WebP or BMP image',
-  CORRUPT_IMAGE: 'the image is truncated or corrupt and could not be decoded',
-  IMAGE_TOO_LARGE: 'the image header claims dimensions over the decode limit (decompression bomb guard)',
-  INFERENCE_FAILED: 'the model failed on this input',
-  RETRIES_EXHAUSTED: 'the input failed on every actor it was sent to',
-  // Job errors (fail the run before or during start-up).
-  BAD_ARGUMENT: 'a command-line flag or value is invalid',
-  DATA_NOT_FOUND: 'the --data path does not exist',
-  DATA_EMPTY: 'the dataset contains no inputs',
-  BAD_MANIFEST: 'a manifest line could not be parsed',
-  MODEL_NOT_FOUND: 'the --model file does not exist',
-  MODEL_NOT_ONNX: 'the --model file is not an ONNX model',
-  MODEL_NOT_CLASSIFIER: 'the model is not a single-input image classifier',
-  MODEL_OPSET_UNSUPPORTED: 'the model declares no ai.onnx opset, or one older than 7 (the oldest onnxruntime runs)',
-  NO_ACTORS: 'no actor joined before --join-timeout',
-  BROWSER_NOT_FOUND: 'no Chromium-family browser was found to launch',
-  JOB_FAILED: 'the job could not finish',
-  // Actor errors (shown on the page and the CLI).
-  NO_WEBGPU: 'WebGPU is not available in this browser',
-  SOFTWARE_GPU: 'the only WebGPU adapter is a software fallback',
-  EP_UNAVAILABLE: 'the requested execution provider could not start',
-  MODEL_LOAD_FAILED: 'the model could not be fetched or loaded',
-  MODEL_HASH_MISMATCH: 'the downloaded model does not match its sha256',
-  DEVICE_LOST: 'the WebGPU device was lost',
-  PROTOCOL_ERROR: 'a message broke the protocol',
-  UNAUTHORIZED: 'the join token is missing or wrong',
-} as const;
+  EMPTY_FILE: { kind: 'input', meaning: 'the input file is empty (0 bytes)' },
+  UNREADABLE_FILE: { kind: 'input', meaning: 'the input file could not be read' },
+  NOT_AN_IMAGE: { kind: 'input', meaning: 'the input is not a PNG, JPEG, GIF, WebP or BMP image' },
+  CORRUPT_IMAGE: { kind: 'input', meaning: 'the image is truncated or corrupt and could not be decoded' },
+  IMAGE_TOO_LARGE: { kind: 'input', meaning: 'the image header claims dimensions over the decode limit (decompression bomb guard)' },
+  INFERENCE_FAILED: { kind: 'input', meaning: 'the model failed on this input' },
+  RETRIES_EXHAUSTED: { kind: 'input', meaning: 'the input failed on every actor it was sent to' },
+  // The job as given cannot start.
+  BAD_ARGUMENT: { kind: 'usage', meaning: 'a command-line flag or value is invalid' },
+  DATA_NOT_FOUND: { kind: 'usage', meaning: 'the --data path does not exist' },
+  DATA_EMPTY: { kind: 'usage', meaning: 'the dataset contains no inputs' },
+  BAD_MANIFEST: { kind: 'usage', meaning: 'a manifest line could not be parsed' },
+  MODEL_NOT_FOUND: { kind: 'usage', meaning: 'the --model file does not exist' },
+  MODEL_NOT_ONNX: { kind: 'usage', meaning: 'the --model file is not an ONNX model' },
+  MODEL_NOT_CLASSIFIER: { kind: 'usage', meaning: 'the model is not a single-input image classifier' },
+  MODEL_OPSET_UNSUPPORTED: { kind: 'usage', meaning: 'the model declares no ai.onnx opset, or one older than 7 (the oldest onnxruntime runs)' },
+  BROWSER_NOT_FOUND: { kind: 'usage', meaning: 'no Chromium-family browser was found to launch' },
+  // The job could not finish.
+  NO_ACTORS: { kind: 'job', meaning: 'no actor joined before --join-timeout' },
+  JOB_FAILED: { kind: 'job', meaning: 'the job could not finish' },
+  // One tab cannot be an actor (shown on the page and the CLI).
+  NO_WEBGPU: { kind: 'actor', meaning: 'WebGPU is not available in this browser' },
+  SOFTWARE_GPU: { kind: 'actor', meaning: 'the only WebGPU adapter is a software fallback' },
+  EP_UNAVAILABLE: { kind: 'actor', meaning: 'the requested execution provider could not start' },
+  MODEL_LOAD_FAILED: { kind: 'actor', meaning: 'the model could not be fetched or loaded' },
+  MODEL_HASH_MISMATCH: { kind: 'actor', meaning: 'the downloaded model does not match its sha256' },
+  WORKER_CRASHED: { kind: 'actor', meaning: "the tab's worker crashed; the tab rejoins as a new actor" },
+  DEVICE_LOST: { kind: 'actor', meaning: 'the WebGPU device was lost' },
+  PROTOCOL_ERROR: { kind: 'actor', meaning: 'a message broke the protocol' },
+  UNAUTHORIZED: { kind: 'actor', meaning: 'the join token is missing or wrong' },
+} as const satisfies Record<string, { kind: ErrorKind; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** Every code, for schemas (`z.enum`). */
+export const ERROR_CODE_NAMES = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
+
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+export function errorKind(code: ErrorCode): ErrorKind {
+  return ERROR_CODES[code].kind;
 }
 
 /** The one error class of tabpool: a code from the table plus a specific message. */

@@ -1,152 +1,212 @@
 /**
- * The wire format between the coordinator and a worker page (an actor), and nothing else.
- * Control messages are JSON text frames tagged by a kebab-case `type`; batch payloads travel as
- * binary frames (see batchFrame.ts). Every message is validated at the boundary (messageSchema.ts).
+ * The wire format between the coordinator and a worker page (an actor), and nothing else: one zod
+ * schema per message, and the TypeScript types derived from them (`z.infer`), so what is validated
+ * is what is typed. Control messages are JSON text frames tagged by a kebab-case `type`; batch
+ * payloads travel as binary frames (batchFrame.ts) whose header is validated here too.
+ *
+ * A message that fails its schema gets an error naming the field path
+ * (`items.0.topk.1.score: expected number, received NaN`).
  */
-import type { ErrorCode } from './errors.ts';
+import { z } from 'zod';
+import { ERROR_CODE_NAMES } from './errors.ts';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+
+const MAX_ITEMS = 4096;
+const MAX_CLASSES = 100_000;
+const shortString = z.string().max(512);
+const nonNegative = z.number().nonnegative();
+const errorCode = z.enum(ERROR_CODE_NAMES);
 
 /** Execution providers an actor can run on. */
-export type ExecutionProvider = 'webgpu' | 'wasm';
+export const executionProviderSchema = z.enum(['webgpu', 'wasm']);
+export type ExecutionProvider = z.infer<typeof executionProviderSchema>;
 
 /** The WebGPU adapter as the page sees it; fields copied by name (adapter.info's fields are getters). */
-export interface AdapterInfo {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
+const adapterInfo = z.object({
+  vendor: shortString,
+  architecture: shortString,
+  device: shortString,
+  description: shortString,
   /** True for a software fallback (SwiftShader reports `swiftshader` as its architecture). */
-  isSoftware: boolean;
-  limits: Record<string, number>;
-}
+  isSoftware: z.boolean(),
+  limits: z.record(z.string().max(128), z.number()).refine((r) => Object.keys(r).length <= 256, 'too many limits'),
+});
+export type AdapterInfo = z.infer<typeof adapterInfo>;
 
 /** What a page reports about itself when it joins. */
-export interface Capabilities {
-  webgpu: AdapterInfo | null;
-  hardwareConcurrency: number;
+const capabilities = z.object({
+  webgpu: adapterInfo.nullable(),
+  hardwareConcurrency: z.number().int().min(0).max(4096),
   /** navigator.deviceMemory in GiB, when the browser reports it (it rounds and caps at 8). */
-  deviceMemoryGiB: number | null;
-  crossOriginIsolated: boolean;
-  userAgent: string;
-}
+  deviceMemoryGiB: nonNegative.nullable(),
+  crossOriginIsolated: z.boolean(),
+  /** False when the page was opened over plain http from another machine: no WebGPU there. */
+  secureContext: z.boolean(),
+  userAgent: z.string().max(1024),
+});
+export type Capabilities = z.infer<typeof capabilities>;
 
 /** Resources the person opening the page declared in its URL; they win over what the browser reports. */
-export interface DeclaredResources {
-  gpus?: number;
-  cpus?: number;
-  memoryBytes?: number;
-}
+const declaredResources = z.object({
+  gpus: nonNegative.optional(),
+  cpus: nonNegative.optional(),
+  memoryBytes: nonNegative.optional(),
+});
+export type DeclaredResources = z.infer<typeof declaredResources>;
 
-/** Everything an actor needs to load the model and answer batches. */
-export interface JobSpec {
-  modelUrl: string;
-  modelSha256: string;
-  modelBytes: number;
-  ep: ExecutionProvider;
-  inputName: string;
-  outputName: string;
-  inputHeight: number;
-  inputWidth: number;
-  numClasses: number;
-  topK: number;
-  /** wasm threads for this actor (from --num-cpus). */
-  numThreads: number;
-  /** Send the full logits vector back with each item (for --logits and tests). */
-  returnLogits: boolean;
-  allowSoftwareGpu: boolean;
-}
+const topKEntry = z.object({ class: z.number().int().min(0).max(MAX_CLASSES), score: z.number().min(0).max(1) });
+export type TopKEntry = z.infer<typeof topKEntry>;
 
-export type AdmissionStatus = 'admitted' | 'standby' | 'rejected';
-
-// ---------------------------------------------------------------- coordinator → actor
-
-/** First answer to `hello`: who the tab is in the pool and, when admitted, the job. */
-export interface WelcomeMessage {
-  type: 'welcome';
-  protocol: number;
-  actorId: string;
-  status: AdmissionStatus;
-  /** Why the tab is standing by or rejected, in words with the numbers. */
-  reason: string | null;
-  job: JobSpec | null;
-}
-
-/** A standby tab was promoted, or an admitted one demoted; `job` comes with a promotion. */
-export interface AdmissionMessage {
-  type: 'admission';
-  status: AdmissionStatus;
-  reason: string | null;
-  job: JobSpec | null;
-}
-
-/** The job is over (or the coordinator is shutting down); the page shows the reason and stops. */
-export interface ShutdownMessage {
-  type: 'shutdown';
-  reason: string;
-}
-
-/** Header of a binary batch frame (the image bytes follow it in the same frame). */
-export interface BatchHeader {
-  type: 'batch';
-  batchId: number;
-  /** Byte length of each item, in order; items are concatenated after the header. */
-  items: { byteLength: number }[];
-}
-
-export type ToActorJson = WelcomeMessage | AdmissionMessage | ShutdownMessage;
+const itemResult = z.discriminatedUnion('ok', [
+  z.object({
+    ok: z.literal(true),
+    topk: z.array(topKEntry).min(1).max(1000),
+    logits: z.array(z.number()).max(MAX_CLASSES).optional(),
+  }),
+  z.object({ ok: z.literal(false), code: errorCode, message: z.string().max(2048) }),
+]);
+export type ItemResult = z.infer<typeof itemResult>;
 
 // ---------------------------------------------------------------- actor → coordinator
 
-export interface HelloMessage {
-  type: 'hello';
-  protocol: number;
+const hello = z.object({
+  type: z.literal('hello'),
+  protocol: z.number().int(),
   /** Stable id of the browser profile (tabs of one profile on one machine are one host). */
-  hostId: string;
-  capabilities: Capabilities;
-  declared: DeclaredResources;
-}
+  hostId: z.string().min(1).max(128),
+  capabilities,
+  declared: declaredResources,
+  /** The EP this tab was pinned to in its URL (`&ep=`), or null to let the job decide. */
+  pinnedEp: executionProviderSchema.nullable(),
+});
 
-/** The model is loaded, verified and warmed up; the actor takes batches from now on. */
-export interface ReadyMessage {
-  type: 'ready';
-  ep: ExecutionProvider;
+const ready = z.object({
+  type: z.literal('ready'),
+  ep: executionProviderSchema,
   /** Milliseconds to fetch (or read from cache), verify and create the session. */
-  loadMs: number;
+  loadMs: nonNegative,
   /** Milliseconds of the warm-up run (shader compilation on WebGPU). */
-  warmupMs: number;
-  modelFromCache: boolean;
-}
+  warmupMs: nonNegative,
+  modelFromCache: z.boolean(),
+});
 
-export interface TopKEntry {
-  class: number;
-  score: number;
-}
-
-export type ItemResult =
-  | { ok: true; topk: TopKEntry[]; logits?: number[] }
-  | { ok: false; code: ErrorCode; message: string };
-
-export interface ResultMessage {
-  type: 'result';
-  batchId: number;
-  items: ItemResult[];
-  timing: { decodeMs: number; inferenceMs: number; totalMs: number };
-}
+const result = z.object({
+  type: z.literal('result'),
+  batchId: z.number().int().nonnegative(),
+  items: z.array(itemResult).min(1).max(MAX_ITEMS),
+  timing: z.object({ decodeMs: nonNegative, inferenceMs: nonNegative, totalMs: nonNegative }),
+});
 
 /** The whole batch failed for a reason not tied to one input (device lost, session error). */
-export interface BatchFailedMessage {
-  type: 'batch-failed';
-  batchId: number;
-  code: ErrorCode;
-  message: string;
-}
+const batchFailed = z.object({
+  type: z.literal('batch-failed'),
+  batchId: z.number().int().nonnegative(),
+  code: errorCode,
+  message: z.string().max(2048),
+});
 
 /** The actor cannot go on (model failed to load, no WebGPU, device lost for good). */
-export interface ActorErrorMessage {
-  type: 'actor-error';
-  code: ErrorCode;
-  message: string;
+const actorError = z.object({ type: z.literal('actor-error'), code: errorCode, message: z.string().max(2048) });
+
+export const toCoordinatorSchema = z.discriminatedUnion('type', [hello, ready, result, batchFailed, actorError]);
+export type ToCoordinator = z.infer<typeof toCoordinatorSchema>;
+export type HelloMessage = z.infer<typeof hello>;
+export type ReadyMessage = z.infer<typeof ready>;
+export type ResultMessage = z.infer<typeof result>;
+
+// ---------------------------------------------------------------- coordinator → actor
+
+/** Everything an actor needs to load the model and answer batches. */
+const jobSpec = z.object({
+  modelUrl: z.string(),
+  modelSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  modelBytes: z.number().int().positive(),
+  ep: executionProviderSchema,
+  inputName: z.string(),
+  outputName: z.string(),
+  inputHeight: z.number().int().positive(),
+  inputWidth: z.number().int().positive(),
+  numClasses: z.number().int().positive(),
+  topK: z.number().int().positive(),
+  /** wasm threads for this actor (from --num-cpus). */
+  numThreads: z.number().int().positive(),
+  /** Send the full logits vector back with each item (for --logits and tests). */
+  returnLogits: z.boolean(),
+  allowSoftwareGpu: z.boolean(),
+});
+export type JobSpec = z.infer<typeof jobSpec>;
+
+export const admissionStatusSchema = z.enum(['admitted', 'standby', 'rejected']);
+export type AdmissionStatus = z.infer<typeof admissionStatusSchema>;
+
+/** First answer to `hello`: who the tab is in the pool and, when admitted, the job. */
+const welcome = z.object({
+  type: z.literal('welcome'),
+  protocol: z.number().int(),
+  actorId: z.string(),
+  status: admissionStatusSchema,
+  /** Why the tab is standing by or rejected, in words with the numbers. */
+  reason: z.string().nullable(),
+  job: jobSpec.nullable(),
+});
+
+/** A standby tab was promoted, or an admitted one demoted; `job` comes with a promotion. */
+const admission = z.object({ type: z.literal('admission'), status: admissionStatusSchema, reason: z.string().nullable(), job: jobSpec.nullable() });
+
+/** The job is over (or the coordinator is shutting down); the page shows the reason and stops. */
+const shutdown = z.object({ type: z.literal('shutdown'), reason: z.string() });
+
+export const toActorSchema = z.discriminatedUnion('type', [welcome, admission, shutdown]);
+export type ToActorJson = z.infer<typeof toActorSchema>;
+export type WelcomeMessage = z.infer<typeof welcome>;
+
+/** Header of a binary batch frame (the image bytes follow it in the same frame). */
+export const batchHeaderSchema = z.object({
+  type: z.literal('batch'),
+  batchId: z.number().int().nonnegative(),
+  /** Byte length of each item, in order; items are concatenated after the header. */
+  items: z.array(z.object({ byteLength: z.number().int().nonnegative() })).min(1).max(MAX_ITEMS),
+});
+export type BatchHeader = z.infer<typeof batchHeaderSchema>;
+
+// ---------------------------------------------------------------- parsing
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** `path.to.field: message; …` — the first few issues, each naming its field. */
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(message)'}: ${i.message}`)
+    .join('; ');
 }
 
-export type ToCoordinator = HelloMessage | ReadyMessage | ResultMessage | BatchFailedMessage | ActorErrorMessage;
+function parseWith<T>(schema: z.ZodType<T>, value: unknown): ParseResult<T> {
+  const r = schema.safeParse(value);
+  return r.success ? { ok: true, value: r.data } : { ok: false, error: describeIssues(r.error) };
+}
+
+function parseJsonWith<T>(schema: z.ZodType<T>, text: string): ParseResult<T> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, error: `not JSON: ${(err as Error).message}` };
+  }
+  return parseWith(schema, value);
+}
+
+/** Parses a JSON text frame from an actor. Never throws. */
+export function parseToCoordinator(text: string): ParseResult<ToCoordinator> {
+  return parseJsonWith<ToCoordinator>(toCoordinatorSchema, text);
+}
+
+/** Parses a JSON text frame from the coordinator. Never throws. */
+export function parseToActor(text: string): ParseResult<ToActorJson> {
+  return parseJsonWith<ToActorJson>(toActorSchema, text);
+}
+
+export function parseBatchHeader(value: unknown): ParseResult<BatchHeader> {
+  return parseWith<BatchHeader>(batchHeaderSchema, value);
+}

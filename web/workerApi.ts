@@ -1,9 +1,9 @@
 /**
- * The actor worker's API, as a type-only interface: the page `wrap`s it, the worker `expose`s it.
+ * The workers' APIs, as type-only interfaces: the page `wrap`s them, the workers `expose` them.
  * Expected failures come back as `{ ok: false, code, message }`; only bugs throw.
  */
 import type { ErrorCode, SerializedError } from '../shared/errors.ts';
-import type { ExecutionProvider, ItemResult, JobSpec, AdapterInfo } from '../shared/protocol.ts';
+import type { AdapterInfo, ExecutionProvider, ItemResult, JobSpec } from '../shared/protocol.ts';
 
 export type Failure = { ok: false; code: ErrorCode; message: string };
 
@@ -38,20 +38,18 @@ export interface PrepareWorkerApi {
   prepare(frame: ArrayBuffer, slices: ItemSlice[], height: number, width: number): Promise<Prepared>;
 }
 
+/** `session.run` alone on a ready-made tensor, repeated: the model's speed on this actor. */
+export interface RawSpeed {
+  images: number;
+  ms: number;
+}
+
+/** The actor worker: one ORT session, kept for every batch. */
 export interface ActorWorkerApi {
   /** Fetches (or reads from cache) the model, verifies its sha256, creates the session, warms it up. */
   init(job: JobSpec): Promise<InitOutcome>;
   /** Runs one prepared batch (the tensor is transferred, not copied) and returns an item per input. */
   runPrepared(prepared: Prepared): Promise<BatchOutcome>;
-  /**
-   * Benchmark hook: `session.run` alone on a ready-made tensor, repeated for `seconds`: the
-   * model's ceiling on this actor, against which the whole pipeline's throughput is measured.
-   */
-  benchmarkRaw(batchSize: number, seconds: number): Promise<{ images: number; ms: number }>;
-  /** Test hook: destroys the WebGPU device as a lost GPU would. */
-  loseDevice(): Promise<boolean>;
-  /** Test hook: an uncaught error in the worker, as a crash would raise. */
-  crash(): Promise<void>;
-  /** Test hook: the worker stops answering (a busy loop), as a hung GPU driver or a bug would. */
-  freeze(): Promise<void>;
+  /** Measures `session.run` alone on a ready-made tensor of `batchSize` for about `seconds`. */
+  measureRaw(batchSize: number, seconds: number): Promise<RawSpeed>;
 }

@@ -4,12 +4,12 @@
  */
 import path from 'node:path';
 import type { Page } from '@playwright/test';
-import { ensureBuiltinModel } from '../../coordinator/model/resnetBuilder.ts';
+import { ensureBuiltinModel } from '../../coordinator/builtin/resnetBuilder.ts';
 import { writeMixedFolder } from '../support/badImages.ts';
 import { CACHE_DIR, type RunningCoordinator } from '../support/coordinatorProcess.ts';
 import { readRows, referencePredictions } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-import { expect, openTab, status, test } from './fixtures.ts';
+import { expect, openRoutedTab, openTab, status, test } from './fixtures.ts';
 
 async function waitForRows(c: RunningCoordinator, atLeast: number): Promise<void> {
   await expect.poll(async () => (await status(c)).progress.done, { timeout: 120_000 }).toBeGreaterThanOrEqual(atLeast);
@@ -55,20 +55,22 @@ test('tabs closed, workers crashed or frozen, sockets cut: batches run elsewhere
   const out = path.join(tmp, 'out.jsonl');
   const c = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--batch-size', '2', '--pool', '1..6', '--batch-timeout', '6s', '--max-tasks-in-flight', '1']);
   const pages = [];
-  for (let i = 0; i < 4; i++) pages.push(await openTab(browser, c.workerUrl));
+  for (let i = 0; i < 2; i++) pages.push(await openTab(browser, c.workerUrl));
+  const routed = await openRoutedTab(browser, c.workerUrl);
+  pages.push(routed.page, await openTab(browser, c.workerUrl));
   await waitForRows(c, 10);
   await pages[0]!.context().close(); // a tab closed mid-batch
   await waitForRows(c, 30);
-  await pages[1]!.evaluate(() => (globalThis as unknown as { __tabpool: { crashWorker(): void } }).__tabpool.crashWorker());
+  await pages[1]!.evaluate(() => window.__tabpool!.crashWorker());
   await waitForRows(c, 50);
-  await pages[2]!.evaluate(() => (globalThis as unknown as { __tabpool: { closeSocket(): void } }).__tabpool.closeSocket());
+  await routed.cut(); // the socket cut, as a network drop would
   await waitForRows(c, 70);
-  await pages[3]!.evaluate(() => (globalThis as unknown as { __tabpool: { freezeWorker(): void } }).__tabpool.freezeWorker());
+  await pages[3]!.evaluate(() => window.__tabpool!.freezeWorker());
   expect(await c.exited, c.stderr()).toBe(0);
   await expectExact(out, model.path, files);
   // The crashed and cut tabs rejoined as new actors, with the model from their cache.
   expect(await pages[1]!.locator('[data-field="state"]').textContent()).toBe('finished');
-  expect(c.stderr()).toMatch(/failed: MODEL_LOAD_FAILED: the actor worker crashed/);
+  expect(c.stderr()).toMatch(/failed: WORKER_CRASHED: the actor worker crashed/);
   expect(c.stderr()).toMatch(/missed the deadline for batch \d+ \(6s\): evicting it/);
   expect(c.stderr()).toMatch(/ready on wasm: model from cache/);
 });
@@ -105,7 +107,7 @@ test('a WebGPU device lost mid-job: the batch is requeued, the tab rejoins, ever
   const c = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'webgpu', '--allow-software-gpu', '--batch-size', '1', '--pool', '2', '--max-tasks-in-flight', '1']);
   const pages = [await openTab(browser, c.workerUrl), await openTab(browser, c.workerUrl)];
   await expect(pages[0]!.locator('[data-field="state"]')).toHaveText(/ready|busy/, { timeout: 180_000 });
-  expect(await pages[0]!.evaluate(() => (globalThis as unknown as { __tabpool: { loseDevice(): Promise<boolean> } }).__tabpool.loseDevice())).toBe(true);
+  expect(await pages[0]!.evaluate(() => window.__tabpool!.loseDevice())).toBe(true);
   expect(await c.exited, c.stderr()).toBe(0);
   await expectExact(out, model.path, files);
   expect(c.stderr()).toMatch(/DEVICE_LOST/);

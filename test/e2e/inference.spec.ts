@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from '@playwright/test';
-import { buildResNet, ensureBuiltinModel } from '../../coordinator/model/resnetBuilder.ts';
+import { buildResNet, ensureBuiltinModel } from '../../coordinator/builtin/resnetBuilder.ts';
 import { CACHE_DIR } from '../support/coordinatorProcess.ts';
 import { maxRelativeDifference, readRows, referencePredictions } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';

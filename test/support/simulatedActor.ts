@@ -8,9 +8,8 @@ import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import WebSocket, { type RawData } from 'ws';
 import { decodeBatchFrame, sliceItems } from '../../shared/batchFrame.ts';
-import { parseBatchHeader, parseToActor } from '../../shared/messageSchema.ts';
 import { preprocessInto, preprocessSpecFor } from '../../shared/preprocess.ts';
-import { PROTOCOL_VERSION, type HelloMessage, type ItemResult, type JobSpec, type ResultMessage, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
+import { parseBatchHeader, parseToActor, PROTOCOL_VERSION, type HelloMessage, type ItemResult, type JobSpec, type ResultMessage, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
 import { softmaxTopK } from '../../shared/topk.ts';
 import { decodeImage } from './decodeImage.ts';
 
@@ -56,8 +55,9 @@ export function helloMessage(hostId: string): HelloMessage {
     type: 'hello',
     protocol: PROTOCOL_VERSION,
     hostId,
-    capabilities: { webgpu: null, hardwareConcurrency: 4, deviceMemoryGiB: null, crossOriginIsolated: true, userAgent: 'tabpool-simulated-actor' },
+    capabilities: { webgpu: null, hardwareConcurrency: 4, deviceMemoryGiB: null, crossOriginIsolated: true, secureContext: true, userAgent: 'tabpool-simulated-actor' },
     declared: {},
+    pinnedEp: null,
   };
 }
 

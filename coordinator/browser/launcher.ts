@@ -1,0 +1,90 @@
+/**
+ * `--launch K`: K local headless Chromium tabs through Playwright. Each tab gets its own browser
+ * context (its own profile, so its own host in the pool), and WebGPU is switched on. The browser
+ * is found on the machine (TABPOOL_CHROMIUM, then the usual names on PATH); nothing is downloaded.
+ */
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { TabpoolError } from '../../shared/errors.ts';
+
+const CANDIDATES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable', 'chrome', 'microsoft-edge'];
+
+export function findChromium(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env.TABPOOL_CHROMIUM ?? env.CHROME_PATH;
+  if (explicit) {
+    if (isExecutable(explicit)) return explicit;
+    throw new TabpoolError('BROWSER_NOT_FOUND', `TABPOOL_CHROMIUM=${explicit} is not an executable file`);
+  }
+  const dirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  for (const name of CANDIDATES) {
+    for (const dir of [...dirs, '/usr/bin', '/usr/local/bin', '/snap/bin']) {
+      const file = path.join(dir, name);
+      if (isExecutable(file)) return file;
+    }
+  }
+  throw new TabpoolError(
+    'BROWSER_NOT_FOUND',
+    `no Chromium-family browser on PATH (looked for ${CANDIDATES.join(', ')}); install one (Debian: apt-get install chromium), set TABPOOL_CHROMIUM=/path/to/chrome, or use --launch 0 and open the printed URL in any browser`,
+  );
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function chromiumArgs(): string[] {
+  const args = [
+    '--enable-unsafe-webgpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-quic',
+    // Background tabs must keep running their workers at full speed.
+    '--disable-background-timer-throttling',
+    '--disable-renderer-backgrounding',
+    '--disable-backgrounding-occluded-windows',
+  ];
+  if (process.getuid?.() === 0) args.push('--no-sandbox');
+  return args;
+}
+
+export interface LaunchedTabs {
+  browser: Browser;
+  pages: Page[];
+  close(): Promise<void>;
+}
+
+export async function launchTabs(count: number, url: string, onConsole?: (tab: number, line: string) => void): Promise<LaunchedTabs> {
+  const executablePath = findChromium();
+  const browser = await chromium.launch({ executablePath, headless: true, args: chromiumArgs() });
+  const pages: Page[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      if (onConsole) {
+        page.on('console', (m) => onConsole(i, `${m.type()}: ${m.text()}`));
+        page.on('pageerror', (e) => onConsole(i, `pageerror: ${e.message}`));
+      }
+      pages.push(page);
+    }
+    await Promise.all(pages.map((p) => p.goto(url)));
+  } catch (err) {
+    await browser.close().catch(() => undefined);
+    throw err;
+  }
+  return {
+    browser,
+    pages,
+    close: async () => {
+      await browser.close().catch(() => undefined);
+    },
+  };
+}

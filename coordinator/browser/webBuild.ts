@@ -1,0 +1,41 @@
+/**
+ * The pages' build (worker page, status page): made by `npm ci` (prepare), and rebuilt here when
+ * it is missing or older than its sources (a checkout that changed web/ or shared/ since).
+ *
+ * TABPOOL_WEB_BUILD=test serves the test build instead (dist/web-test, `vite build --mode test`):
+ * the same pages plus the hooks end-to-end tests drive (web/testing/). The default build has none.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export type WebBuildMode = 'production' | 'test';
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+export function webBuildDir(mode: WebBuildMode): string {
+  return path.join(ROOT, 'dist', mode === 'test' ? 'web-test' : 'web');
+}
+
+export async function ensureWebBuild(mode: WebBuildMode = process.env.TABPOOL_WEB_BUILD === 'test' ? 'test' : 'production'): Promise<string> {
+  const dir = webBuildDir(mode);
+  const index = path.join(dir, 'index.html');
+  if (existsSync(index) && existsSync(path.join(dir, 'status.html'))) {
+    const built = statSync(index).mtimeMs;
+    const sources = Math.max(newestMtime(path.join(ROOT, 'web')), newestMtime(path.join(ROOT, 'shared')), statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs);
+    if (sources <= built) return dir;
+  }
+  process.stderr.write(`building the ${mode === 'test' ? 'test build of the ' : ''}pages (vite build)…\n`);
+  const { build } = await import('vite');
+  await build({ configFile: path.join(ROOT, 'vite.config.ts'), mode, logLevel: 'warn' });
+  return dir;
+}

@@ -1,0 +1,139 @@
+/**
+ * `tabpool run`: resolve and check everything (model, data, output) before any browser starts,
+ * then serve, launch or wait for tabs, run the job, print the summary, and return the exit code.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { formatError, serializeError, TabpoolError } from '../../shared/errors.ts';
+import { ROUTES, withToken } from '../../shared/routes.ts';
+import { formatBytes } from '../../shared/units.ts';
+import { findChromium, launchTabs, type LaunchedTabs } from '../browser/launcher.ts';
+import { ensureWebBuild } from '../browser/webBuild.ts';
+import { ensureSampleDataset } from '../builtin/sampleImages.ts';
+import { countDataset, openDataset } from '../io/dataset.ts';
+import { OutputSink } from '../io/outputSink.ts';
+import type { JobOptions } from '../jobOptions.ts';
+import { estimateActorMemory, jobSpecFor, resolveModel, type ResolvedModel } from '../model/modelSource.ts';
+import { Job } from '../scheduler/job.ts';
+import { jobStatus } from '../scheduler/jobStatus.ts';
+import { attachActorSocket } from '../server/actorSocket.ts';
+import { startServer, type CoordinatorServer } from '../server/httpServer.ts';
+import { EXIT, exitCodeFor } from './exitCodes.ts';
+import { summarize, summaryLines, type RunSummary } from './summary.ts';
+import { createLiveView, type LiveView } from './terminal.ts';
+
+export interface RunHooks {
+  signal?: AbortSignal;
+}
+
+export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise<number> {
+  // With --json, stdout carries the summary object alone; every line for a person goes to stderr.
+  const say = (line: string): void => void (options.json ? process.stderr : process.stdout).write(`${line}\n`);
+  const view: LiveView = createLiveView(options.quiet || options.json ? 'quiet' : process.stderr.isTTY ? 'bar' : 'lines');
+  const log = (line: string): void => view.log(line);
+  let launched: LaunchedTabs | null = null;
+  let server: CoordinatorServer | null = null;
+  let sink: OutputSink | null = null;
+  let job: Job | null = null;
+  let model: ResolvedModel | null = null;
+  let interrupts = 0;
+  const finish = async (base: Pick<RunSummary, 'status' | 'exitCode' | 'error'>): Promise<number> => {
+    view.stop();
+    const summary = summarize({ ...base, model: model && { name: model.name, sha256: model.sha256, builtin: model.builtin }, output: path.resolve(options.out) }, job?.stats ?? null, job ? [...job.pool.departed, ...job.pool.actors.values()] : []);
+    if (base.error) process.stderr.write(`tabpool: ${formatError(base.error)}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    else if (base.status !== 'failed' || summary.rows.written > 0) for (const line of summaryLines(summary)) say(line);
+    if (options.summaryJson) await fs.writeFile(options.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
+    return base.exitCode;
+  };
+  try {
+    // Everything that can be wrong with the job's inputs fails here, before any browser starts.
+    if (options.launch > 0) findChromium();
+    const cacheDir = path.resolve(options.cacheDir);
+    const dataDir = options.data ?? (await ensureSampleDataset(cacheDir));
+    const dataset = await openDataset(dataDir);
+    const total = await countDataset(dataset);
+    if (total === 0) throw new TabpoolError('DATA_EMPTY', `--data ${dataDir} has no inputs (looked for .png .jpg .jpeg .gif .webp .bmp files, or manifest lines); point it at a folder of images`);
+    model = await resolveModel(options.model, cacheDir);
+    for (const note of model.info.notes) log(`note: ${note}`);
+    const webRoot = await ensureWebBuild();
+    sink = await OutputSink.open(options.out, options.format, { resume: options.resume, overwrite: options.overwrite });
+    if (sink.repairedTornLine) log(`resume: dropped a torn last record from ${options.out} (a crash mid-write)`);
+    if (options.resume) log(`resume: ${sink.done.size} rows already in ${options.out}; they are skipped`);
+
+    const actorMemory = options.memoryBytes ?? estimateActorMemory(model, options.batchSize);
+    const token = options.token ?? randomBytes(18).toString('base64url');
+    const runningJob = new Job({
+      options,
+      model: { numClasses: model.info.numClasses, labels: model.labels, spec: jobSpecFor(model, options, token) },
+      dataset,
+      sink,
+      events: { log, progress: (s) => view.update(s) },
+      actorMemory,
+      skippedErrors: sink.doneErrors,
+    });
+    job = runningJob;
+    const tls = options.tlsCert && options.tlsKey ? { cert: await fs.readFile(options.tlsCert), key: await fs.readFile(options.tlsKey) } : null;
+    server = await startServer({
+      host: options.host,
+      port: options.port,
+      token,
+      webRoot,
+      tls,
+      maxPayload: 8 * 2 ** 20 + (options.logits ? options.batchSize * model.info.numClasses * 32 : 0),
+      model: { sha256: model.sha256, bytes: model.bytes },
+      status: () => jobStatus(runningJob),
+      onSocket: (ws, remote) =>
+        attachActorSocket(ws, remote, { maxMessagesPerSecond: options.maxMessagesPerSecond, heartbeatMs: 15_000 }, { onMessage: (l, m, at) => runningJob.onMessage(l, m, at), onClose: (l, c, r) => runningJob.onClose(l, c, r), log }),
+      log,
+    });
+    const workerUrl = withToken(server.origin, ROUTES.workerPage, token);
+    const m = model.info;
+    say(`tabpool: ${model.name} (${m.inputName} [N,3,${m.inputShape.height},${m.inputShape.width}] → ${m.outputName} [N,${m.numClasses}], ${formatBytes(model.bytes.byteLength)}, sha256 ${model.sha256.slice(0, 12)}…) over ${total} inputs from ${dataset.describe}`);
+    say(`pool ${options.pool.min}..${options.pool.max}, batch size ${options.batchSize}, ep ${options.ep}, per-actor budget ${options.numGpus ?? (options.ep === 'wasm' ? 0 : options.ep === 'webgpu' ? 1 : '1 (webgpu) or 0 (wasm)')} GPU / ${options.numCpus ?? 0} CPU / ${formatBytes(actorMemory)}`);
+    say(`worker page (open in any browser to join): ${workerUrl}`);
+    say(`status page: ${withToken(server.origin, ROUTES.statusPage, token)}`);
+
+    const onSigint = (): void => {
+      interrupts++;
+      if (interrupts === 1) {
+        log('interrupt: draining — no new batches; in-flight ones finish. Press Ctrl-C again to stop at once.');
+        runningJob.drain();
+      } else {
+        log('second interrupt: stopping now; the output so far is resumable with --resume');
+        runningJob.fail(new TabpoolError('JOB_FAILED', 'stopped by a second Ctrl-C'));
+      }
+    };
+    process.on('SIGINT', onSigint);
+    hooks.signal?.addEventListener('abort', onSigint);
+    runningJob.start(total);
+    // The job can fail while tabs are still launching: observe its end from the start.
+    runningJob.done.catch(() => undefined);
+    try {
+      if (options.launch > 0) {
+        launched = await launchTabs(options.launch, workerUrl, (i, line) => {
+          if (/error|fail/i.test(line)) log(`tab ${i}: ${line}`);
+        });
+      }
+      await runningJob.done;
+    } finally {
+      process.off('SIGINT', onSigint);
+      hooks.signal?.removeEventListener('abort', onSigint);
+    }
+    await sink.close();
+    sink = null;
+    if (runningJob.interrupted) return await finish({ status: 'interrupted', exitCode: EXIT.interrupted, error: null });
+    const s = runningJob.stats;
+    return await finish({ status: 'done', exitCode: s.errors + s.skippedErrors > 0 ? EXIT.someErrors : EXIT.ok, error: null });
+  } catch (e) {
+    job?.fail(e);
+    const error = serializeError(e, 'JOB_FAILED');
+    return await finish({ status: 'failed', exitCode: interrupts >= 2 ? EXIT.interrupted : exitCodeFor(error.code), error });
+  } finally {
+    view.stop();
+    await sink?.close().catch(() => undefined);
+    await launched?.close();
+    await server?.close();
+  }
+}

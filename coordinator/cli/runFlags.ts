@@ -1,0 +1,45 @@
+/**
+ * The flags of `tabpool run`, declared once: commander (with extra-typings) infers the raw option
+ * types from these declarations, and cli/runOptions.ts turns them into checked JobOptions.
+ */
+import path from 'node:path';
+import { Command } from '@commander-js/extra-typings';
+
+export const DEFAULT_CACHE = process.env.TABPOOL_CACHE ?? path.join(process.cwd(), '.tabpool');
+
+export function runCommand() {
+  return new Command('run')
+    .description('run a job: predictions for every input, one row each')
+    .option('--model <path|resnet18>', 'ONNX image classifier, or the built-in resnet18 (resnet18-tiny for tests)', 'resnet18')
+    .option('--data <dir|manifest>', 'folder of images, or a .txt/.jsonl/.csv manifest (default: the built-in 256-image sample)')
+    .option('--out <file>', 'output file, .jsonl or .csv', 'predictions.jsonl')
+    .option('--overwrite', 'replace --out if it exists')
+    .option('--resume', 'continue an interrupted job: skip ids already in --out')
+    .option('--batch-size <n>', 'images per batch sent to an actor', '16')
+    .option('--pool <n|min..max>', 'actors: a fixed N, or MIN..MAX to grow as tabs join', '1..8')
+    .option('--ep <auto|webgpu|wasm>', 'execution provider; auto = WebGPU on a hardware GPU, else wasm', 'auto')
+    .option('--allow-software-gpu', 'accept a software WebGPU adapter (SwiftShader) as a GPU')
+    .option('--launch <k>', 'open K local headless Chromium tabs (0 = wait for browsers to join)', '0')
+    .option('--host <host>', 'address to listen on (0.0.0.0 for other machines: use TLS)', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', '0')
+    .option('--top-k <k>', 'classes per row', '5')
+    .option('--num-gpus <x>', 'GPUs each actor reserves on its host (fractions share: 0.5 = two per GPU); default 1 on webgpu, 0 on wasm')
+    .option('--num-cpus <x>', 'CPUs each actor reserves, and its wasm thread count (default: 1 to be placed, 0 held, as Ray does for actors; 1 thread)')
+    .option('--memory <size>', 'memory each actor reserves, e.g. 5GiB (default: estimated from the model and batch size)')
+    .option('--max-tasks-in-flight <n>', 'batches an actor holds at once (the next travels while one computes)', '2')
+    .option('--join-timeout <duration>', 'give up when no actor is ready for this long', '120s')
+    .option('--batch-timeout <duration>', 'evict an actor that holds a batch this long (default: 10× its own measured batch time, at least 60s; 10 min before its first batch)')
+    .option('--max-retries <n>', 'failures before a batch is split, and an input given an error row', '3')
+    .option('--max-messages-per-second <n>', 'a client sending more than this is cut off as a flood', '2000')
+    .option('--logits', 'write the full logits vector in each row')
+    .option('--cache-dir <dir>', 'where the built-in model and sample data are kept', DEFAULT_CACHE)
+    .option('--token <token>', 'join token (default: random per job)')
+    .option('--tls-cert <file>', 'serve https with this certificate (remote browsers need it for WebGPU)')
+    .option('--tls-key <file>', 'private key for --tls-cert')
+    .option('--quiet', 'no live view or actor logs; only the summary')
+    .option('--json', 'print the summary as one JSON object on stdout (logs stay on stderr)')
+    .option('--summary-json <file>', 'also write the summary as JSON to this file');
+}
+
+/** The raw option values commander hands the action: strings and booleans, as typed from the flags above. */
+export type RunFlags = ReturnType<ReturnType<typeof runCommand>['opts']>;

@@ -1,0 +1,109 @@
+/**
+ * The job's settings, checked before anything starts: a bad flag fails here, with the fix in the
+ * message, before any browser is launched or any file written.
+ */
+import path from 'node:path';
+import { TabpoolError } from '../../shared/errors.ts';
+import { parseSize } from '../../shared/units.ts';
+import type { JobOptions, OutputFormat } from '../jobOptions.ts';
+import type { PoolSize } from '../pool/actorPool.ts';
+import type { RunFlags } from './runFlags.ts';
+
+function bad(flag: string, value: string, expected: string): TabpoolError {
+  return new TabpoolError('BAD_ARGUMENT', `${flag} ${JSON.stringify(value)} is not valid: expected ${expected}`);
+}
+
+function int(flag: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw bad(flag, value, max === Number.MAX_SAFE_INTEGER ? `a whole number ≥ ${min}` : `a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function nonNegative(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw bad(flag, value, 'a number ≥ 0 (fractions allowed, e.g. 0.5)');
+  return n;
+}
+
+export function parsePool(value: string): PoolSize {
+  const m = /^\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?$/.exec(value);
+  if (!m) throw bad('--pool', value, 'N (a fixed pool) or MIN..MAX, e.g. 2..4');
+  const min = Number(m[1]);
+  const max = m[2] === undefined ? min : Number(m[2]);
+  if (min < 1) throw bad('--pool', value, 'at least 1 actor');
+  if (max < min) throw bad('--pool', value, `MIN..MAX with MIN ≤ MAX (got ${min} > ${max})`);
+  return { min, max };
+}
+
+function duration(flag: string, value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
+  if (!m) throw bad(flag, value, 'a duration like 90s, 2m or 500ms');
+  const unit = m[2] ?? 's';
+  return Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000);
+}
+
+export function outputFormatOf(out: string): OutputFormat {
+  const ext = path.extname(out).toLowerCase();
+  if (ext === '.jsonl' || ext === '.ndjson' || ext === '.json') return 'jsonl';
+  if (ext === '.csv') return 'csv';
+  throw bad('--out', out, 'a file ending in .jsonl or .csv');
+}
+
+export function parseRunOptions(raw: RunFlags): JobOptions {
+  const ep = raw.ep;
+  if (ep !== 'auto' && ep !== 'webgpu' && ep !== 'wasm') throw bad('--ep', ep, 'auto, webgpu or wasm');
+  const out = raw.out ?? 'predictions.jsonl';
+  let memoryBytes: number | null = null;
+  if (raw.memory !== undefined) {
+    memoryBytes = parseSize(raw.memory);
+    if (memoryBytes === null || memoryBytes <= 0) throw bad('--memory', raw.memory, 'a size like 5GiB, 512MiB or 2e9');
+  }
+  const numGpus = raw.numGpus === undefined ? null : nonNegative('--num-gpus', raw.numGpus);
+  if (numGpus !== null && ep === 'wasm' && numGpus > 0) {
+    throw new TabpoolError('BAD_ARGUMENT', `--num-gpus ${numGpus} with --ep wasm: wasm actors use no GPU; drop --num-gpus or use --ep webgpu`);
+  }
+  const numCpus = raw.numCpus === undefined ? null : nonNegative('--num-cpus', raw.numCpus);
+  if (numGpus !== null && numGpus > 1) {
+    throw new TabpoolError('BAD_ARGUMENT', `--num-gpus ${numGpus}: a tab drives one WebGPU adapter, so an actor can use at most 1 GPU; use 1, or a fraction to share one`);
+  }
+  if ((raw.tlsCert === undefined) !== (raw.tlsKey === undefined)) {
+    throw new TabpoolError('BAD_ARGUMENT', 'TLS needs both --tls-cert and --tls-key');
+  }
+  if (raw.token !== undefined && !/^[A-Za-z0-9_-]{16,128}$/.test(raw.token)) {
+    throw bad('--token', raw.token, '16 to 128 characters from A-Z a-z 0-9 _ -');
+  }
+  return {
+    model: raw.model,
+    data: raw.data ?? null,
+    out,
+    format: outputFormatOf(out),
+    overwrite: raw.overwrite === true,
+    batchSize: int('--batch-size', raw.batchSize, 1, 4096),
+    pool: parsePool(raw.pool),
+    ep,
+    allowSoftwareGpu: raw.allowSoftwareGpu === true,
+    launch: int('--launch', raw.launch, 0, 64),
+    host: raw.host,
+    port: int('--port', raw.port, 0, 65535),
+    topK: int('--top-k', raw.topK, 1, 1000),
+    numGpus,
+    numCpus,
+    memoryBytes,
+    maxTasksInFlight: int('--max-tasks-in-flight', raw.maxTasksInFlight, 1, 64),
+    joinTimeoutMs: duration('--join-timeout', raw.joinTimeout),
+    batchTimeoutMs: raw.batchTimeout === undefined ? null : duration('--batch-timeout', raw.batchTimeout),
+    maxRetries: int('--max-retries', raw.maxRetries, 0, 100),
+    maxMessagesPerSecond: int('--max-messages-per-second', raw.maxMessagesPerSecond, 10, 10_000_000),
+    logits: raw.logits === true,
+    resume: raw.resume === true,
+    cacheDir: raw.cacheDir,
+    token: raw.token ?? null,
+    tlsCert: raw.tlsCert ?? null,
+    tlsKey: raw.tlsKey ?? null,
+    quiet: raw.quiet === true,
+    json: raw.json === true,
+    summaryJson: raw.summaryJson ?? null,
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * The end of a run, for a person (text) and for a program (`--json`, `--summary-json FILE`): the
+ * rows, the time, the throughput, the coordinator's dispatch cost, the wire, each actor's share.
+ */
+import type { SerializedError } from '../../shared/errors.ts';
+import { actorThroughput, type Actor } from '../pool/actor.ts';
+import type { JobStats } from '../scheduler/jobStats.ts';
+
+export interface RunSummary {
+  status: 'done' | 'interrupted' | 'failed';
+  exitCode: number;
+  error: SerializedError | null;
+  model: { name: string; sha256: string; builtin: boolean } | null;
+  output: string;
+  rows: { written: number; predictions: number; errors: number; resumedRows: number; resumedErrors: number };
+  elapsedSeconds: number | null;
+  timeToFirstPredictionSeconds: number | null;
+  /** Rows a second from the pool being ready to the last row. */
+  steadyImagesPerSecond: number | null;
+  dispatch: { batches: number; p50Ms: number | null; p99Ms: number | null; roundTripP50Ms: number | null; roundTripP99Ms: number | null } | null;
+  wire: { bytesPerImage: number; fileBytesPerImage: number } | null;
+  decodeMsPerImage: number | null;
+  actors: { id: string; host: string; ep: string | null; batches: number; images: number; imagesPerSecond: number | null }[];
+}
+
+export function summarize(base: Pick<RunSummary, 'status' | 'exitCode' | 'error' | 'model' | 'output'>, stats: JobStats | null, actors: readonly Actor[]): RunSummary {
+  const s = stats;
+  const elapsed = s ? ((s.finishedAt ?? Date.now()) - s.startedAt) / 1000 : null;
+  const steady = s && s.workStartedAt && s.finishedAt && s.finishedAt > s.workStartedAt ? (s.done * 1000) / (s.finishedAt - s.workStartedAt) : null;
+  return {
+    ...base,
+    rows: { written: s?.done ?? 0, predictions: s ? s.done - s.errors : 0, errors: s?.errors ?? 0, resumedRows: s?.skipped ?? 0, resumedErrors: s?.skippedErrors ?? 0 },
+    elapsedSeconds: elapsed,
+    timeToFirstPredictionSeconds: s?.firstPredictionAt ? (s.firstPredictionAt - s.startedAt) / 1000 : null,
+    steadyImagesPerSecond: steady,
+    dispatch: s
+      ? {
+          batches: s.wire.batches,
+          p50Ms: s.dispatchLatency.percentile(50),
+          p99Ms: s.dispatchLatency.percentile(99),
+          roundTripP50Ms: s.roundTrip.percentile(50),
+          roundTripP99Ms: s.roundTrip.percentile(99),
+        }
+      : null,
+    wire: s && s.wire.images > 0 ? { bytesPerImage: s.wire.frameBytes / s.wire.images, fileBytesPerImage: s.wire.itemBytes / s.wire.images } : null,
+    decodeMsPerImage: s && s.decodedImages > 0 ? s.decodeMs / s.decodedImages : null,
+    actors: actors
+      .filter((a) => a.batchesDone > 0)
+      .map((a) => ({ id: a.id, host: a.hostId, ep: a.ep, batches: a.batchesDone, images: a.imagesDone, imagesPerSecond: actorThroughput(a) })),
+  };
+}
+
+const ms = (v: number | null, digits: number): string => (v === null ? '–' : `${v.toFixed(digits)} ms`);
+
+/** The summary as lines for a person. */
+export function summaryLines(r: RunSummary): string[] {
+  const lines: string[] = [''];
+  const { rows } = r;
+  const rate = r.elapsedSeconds ? rows.written / Math.max(r.elapsedSeconds, 1e-9) : 0;
+  lines.push(
+    `${r.status}: ${rows.written} rows (${rows.predictions} predictions, ${rows.errors} errors${rows.resumedRows ? `, ${rows.resumedRows} already done before --resume` : ''}) in ${(r.elapsedSeconds ?? 0).toFixed(1)}s — ${rate.toFixed(2)} img/s`,
+  );
+  if (rows.resumedErrors > 0) lines.push(`${rows.resumedErrors} of the rows from before --resume are errors`);
+  if (r.timeToFirstPredictionSeconds !== null) lines.push(`time to first prediction: ${r.timeToFirstPredictionSeconds.toFixed(1)}s`);
+  if (r.steadyImagesPerSecond !== null) lines.push(`steady throughput (from the pool being ready to the last row): ${r.steadyImagesPerSecond.toFixed(2)} img/s`);
+  const d = r.dispatch;
+  if (d && d.batches > 0) {
+    lines.push(`dispatch: ${d.batches} batches; coordinator's time from a result arriving to the next batch sent p50 ${ms(d.p50Ms, 3)}, p99 ${ms(d.p99Ms, 3)}; round trip p50 ${ms(d.roundTripP50Ms, 1)}, p99 ${ms(d.roundTripP99Ms, 1)}`);
+  }
+  if (r.wire) lines.push(`wire: ${r.wire.bytesPerImage.toFixed(1)} bytes/image sent for ${r.wire.fileBytesPerImage.toFixed(1)} bytes/image of files`);
+  if (r.decodeMsPerImage !== null) lines.push(`worker decode + preprocess: ${r.decodeMsPerImage.toFixed(2)} ms/image`);
+  for (const a of r.actors) lines.push(`  ${a.id} (${a.ep}, host ${a.host}): ${a.images} images in ${a.batches} batches${a.imagesPerSecond !== null ? `, ${a.imagesPerSecond.toFixed(2)} img/s` : ''}`);
+  if (r.model?.builtin) {
+    lines.push(
+      'note: the built-in model has seeded weights, not trained ones: its classes are bare indices ("class 281"), not ImageNet predictions. For real predictions pass an exported model with --model (README: "Real pretrained weights").',
+    );
+  }
+  lines.push(`output: ${r.output}`);
+  return lines;
+}

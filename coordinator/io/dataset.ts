@@ -1,0 +1,120 @@
+/**
+ * The dataset as a lazy stream of inputs: a directory walked with opendir (never listed whole),
+ * or a manifest read line by line. Nothing here holds more than one directory handle or one
+ * line at a time, so a million-input job costs no more memory than a ten-input one.
+ */
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import readline from 'node:readline';
+import { parse } from 'csv-parse';
+import { TabpoolError } from '../../shared/errors.ts';
+
+/** One input: a stable id (the output row's key) and where its bytes are. */
+export interface DatasetItem {
+  id: string;
+  /** Absolute file path, or an http(s) URL. */
+  source: string;
+}
+
+const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.gif', '.webp', '.bmp']);
+const MANIFEST_EXTENSIONS = new Set(['.txt', '.lst', '.jsonl', '.ndjson', '.csv']);
+
+export interface Dataset {
+  /** What the user named, for messages. */
+  describe: string;
+  /** True when ids cannot repeat (a folder: one path, one id); a manifest may repeat a line. */
+  uniqueIds: boolean;
+  items(): AsyncIterable<DatasetItem>;
+}
+
+async function* walk(root: string, dir: string): AsyncGenerator<DatasetItem> {
+  const handle = await fs.opendir(dir);
+  const subdirs: string[] = [];
+  for await (const entry of handle) {
+    if (entry.name.startsWith('.')) continue;
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) subdirs.push(full);
+    else if ((entry.isFile() || entry.isSymbolicLink()) && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
+      yield { id: path.relative(root, full).split(path.sep).join('/'), source: full };
+    }
+  }
+  for (const sub of subdirs) yield* walk(root, sub);
+}
+
+function resolveSource(base: string, ref: string): string {
+  return /^https?:\/\//i.test(ref) ? ref : path.resolve(base, ref);
+}
+
+/** A CSV manifest: a header naming a `path` (or `url`) column and optionally `id`; fields may be quoted (RFC 4180). */
+async function* readCsvManifest(file: string): AsyncGenerator<DatasetItem> {
+  const base = path.dirname(file);
+  const records = createReadStream(file).pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true, comment: '#', info: true }));
+  let columns: { id: number; path: number } | null = null;
+  for await (const { record, info } of records as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    const where = `${file}:${info.lines}`;
+    if (!columns) {
+      const lower = record.map((c) => c.trim().toLowerCase());
+      const p = lower.findIndex((c) => c === 'path' || c === 'url');
+      if (p < 0) throw new TabpoolError('BAD_MANIFEST', `${where}: the CSV header needs a "path" (or "url") column; found ${lower.join(', ')}`);
+      columns = { id: lower.indexOf('id'), path: p };
+      continue;
+    }
+    const ref = record[columns.path]?.trim();
+    if (!ref) throw new TabpoolError('BAD_MANIFEST', `${where} has an empty path`);
+    const id = columns.id >= 0 ? record[columns.id]?.trim() || ref : ref;
+    yield { id, source: resolveSource(base, ref) };
+  }
+}
+
+/** A line-based manifest: `.txt` (a path per line) or `.jsonl` (`{"id","path"}` per line). */
+async function* readLineManifest(file: string): AsyncGenerator<DatasetItem> {
+  const ext = path.extname(file).toLowerCase();
+  const base = path.dirname(file);
+  const lines = readline.createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  let lineNo = 0;
+  for await (const rawLine of lines) {
+    lineNo++;
+    const line = rawLine.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const where = `${file}:${lineNo}`;
+    if (ext === '.jsonl' || ext === '.ndjson') {
+      let obj: unknown;
+      try {
+        obj = JSON.parse(line);
+      } catch {
+        throw new TabpoolError('BAD_MANIFEST', `${where} is not JSON; each line must be like {"id": "a", "path": "images/a.png"}`);
+      }
+      const rec = obj as { id?: unknown; path?: unknown; url?: unknown };
+      const ref = typeof rec.path === 'string' ? rec.path : typeof rec.url === 'string' ? rec.url : null;
+      if (!ref) throw new TabpoolError('BAD_MANIFEST', `${where} has no "path" or "url" string`);
+      yield { id: typeof rec.id === 'string' || typeof rec.id === 'number' ? String(rec.id) : ref, source: resolveSource(base, ref) };
+    } else {
+      yield { id: line, source: resolveSource(base, line) };
+    }
+  }
+}
+
+/** Opens `--data`: checks it exists (fast, before any browser starts) and returns a lazy reader. */
+export async function openDataset(target: string): Promise<Dataset> {
+  const full = path.resolve(target);
+  let stat;
+  try {
+    stat = await fs.stat(full);
+  } catch {
+    throw new TabpoolError('DATA_NOT_FOUND', `--data ${target}: no such file or directory; pass a folder of images or a manifest (.txt, .jsonl, .csv)`);
+  }
+  if (stat.isDirectory()) return { describe: full, uniqueIds: true, items: () => walk(full, full) };
+  if (!MANIFEST_EXTENSIONS.has(path.extname(full).toLowerCase())) {
+    throw new TabpoolError('BAD_ARGUMENT', `--data ${target} is a file but not a manifest; use a folder of images or a .txt, .jsonl or .csv manifest`);
+  }
+  const csv = path.extname(full).toLowerCase() === '.csv';
+  return { describe: full, uniqueIds: false, items: () => (csv ? readCsvManifest(full) : readLineManifest(full)) };
+}
+
+/** Counts the inputs without keeping them (the progress bar's total; zero means an empty dataset). */
+export async function countDataset(ds: Dataset): Promise<number> {
+  let n = 0;
+  for await (const _ of ds.items()) n++;
+  return n;
+}

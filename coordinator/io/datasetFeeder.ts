@@ -1,0 +1,93 @@
+/**
+ * Reads the dataset ahead of the actors, within a bounded window: inputs are read several at a
+ * time (a file read costs more waiting than work), unreadable or non-image inputs become error
+ * rows at once, and reading pauses while the window is full.
+ */
+import type { SerializedError } from '../../shared/errors.ts';
+import { sniffImage } from '../../shared/imageHeader.ts';
+import type { Dataset, DatasetItem } from './dataset.ts';
+import { IdSet } from './idSet.ts';
+import { readInput, type ReadResult } from './inputReader.ts';
+import { errorRow, type OutputRow } from './outputRow.ts';
+
+/** Reads in flight at once: enough to hide file-system latency, few enough to bound memory. */
+const READ_CONCURRENCY = 32;
+
+/** An input read and checked: its id and bytes, ready to go into a batch. */
+export interface ReadItem {
+  id: string;
+  bytes: Uint8Array;
+}
+
+export interface FeederTarget {
+  /** Ids already in the output (resume). */
+  skip: ReadonlySet<string>;
+  /** True while the queue has room for more read-ahead. */
+  wantsMore(): boolean;
+  add(item: ReadItem): void;
+  writeErrors(rows: OutputRow[]): Promise<void>;
+  stopped(): boolean;
+  log(line: string): void;
+}
+
+export type InputReader = (source: string) => Promise<ReadResult>;
+
+export class DatasetFeeder {
+  private wakeUp: (() => void) | null = null;
+
+  constructor(
+    private readonly dataset: Dataset,
+    private readonly target: FeederTarget,
+    private readonly read: InputReader = readInput,
+  ) {}
+
+  /** Called when inputs leave the window: reading resumes. */
+  wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = null;
+    w?.();
+  }
+
+  async run(): Promise<void> {
+    const t = this.target;
+    let errors: OutputRow[] = [];
+    const seen = this.dataset.uniqueIds ? null : new IdSet();
+    const reads = new Set<Promise<void>>();
+    const start = (item: DatasetItem): void => {
+      const p = this.readItem(item).then((r) => {
+        reads.delete(p);
+        if ('error' in r) errors.push(errorRow(item.id, r.error));
+        else t.add(r);
+      });
+      reads.add(p);
+    };
+    for await (const item of this.dataset.items()) {
+      if (t.stopped()) break;
+      if (t.skip.has(item.id)) continue;
+      if (seen && !seen.add(item.id)) {
+        t.log(`input id ${item.id} appears twice in the dataset; the second is skipped (one row per id)`);
+        continue;
+      }
+      start(item);
+      if (reads.size >= READ_CONCURRENCY) await Promise.race(reads);
+      if (errors.length >= 64) {
+        const rows = errors;
+        errors = [];
+        await t.writeErrors(rows);
+      }
+      while (!t.wantsMore() && !t.stopped()) {
+        await new Promise<void>((resolve) => (this.wakeUp = resolve));
+      }
+    }
+    await Promise.all(reads);
+    if (errors.length > 0) await t.writeErrors(errors);
+  }
+
+  private async readItem(item: DatasetItem): Promise<ReadItem | { error: SerializedError }> {
+    const r = await this.read(item.source);
+    if ('error' in r) return { error: r.error };
+    const header = sniffImage(r.bytes);
+    if (!header.ok) return { error: { code: header.code, message: `${item.id}: ${header.message}` } };
+    return { id: item.id, bytes: r.bytes };
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The pool: which tabs are actors, which stand by, which are refused, and why. Admission follows
+ * Ray Data's ActorPoolStrategy: at most `max` actors, each reserving its budget on its host; a tab
+ * that would exceed the pool waits as standby and is promoted (oldest first) when an actor leaves.
+ */
+import type { Capabilities, DeclaredResources, ExecutionProvider } from '../../shared/protocol.ts';
+import { newActor, type Actor, type ActorLink } from './actor.ts';
+import { actorsThatFit, add, describeResources, hostCapacity, shortfalls, subtract, ZERO, type Resources } from './resources.ts';
+
+/** Ray's ActorPoolStrategy size: work starts at `min` ready actors, the pool grows to `max`. */
+export interface PoolSize {
+  min: number;
+  max: number;
+}
+
+export interface Host {
+  id: string;
+  capacity: Resources;
+  declared: DeclaredResources;
+  used: Resources;
+}
+
+export interface PoolPolicy {
+  pool: PoolSize;
+  /** Chooses the EP for a tab from what it reported; null with a reason when it can run none. */
+  chooseEp(caps: Capabilities): { ep: ExecutionProvider } | { ep: null; reason: string };
+  budgetFor(ep: ExecutionProvider): Resources;
+  allowSoftwareGpu: boolean;
+}
+
+export type Admission = { status: 'admitted' } | { status: 'standby'; reason: string } | { status: 'rejected'; reason: string };
+
+export class ActorPool {
+  /** Every tab that is in the pool now, in any state but gone. */
+  readonly actors = new Map<string, Actor>();
+  /** Actors that left after doing work, for the summary. */
+  readonly departed: Actor[] = [];
+  readonly hosts = new Map<string, Host>();
+  private seq = 0;
+
+  constructor(private readonly policy: PoolPolicy) {}
+
+  /** Actors holding a pool slot (loading, ready). */
+  active(): Actor[] {
+    return [...this.actors.values()].filter((a) => a.state === 'loading' || a.state === 'ready');
+  }
+
+  ready(): Actor[] {
+    return [...this.actors.values()].filter((a) => a.state === 'ready');
+  }
+
+  standby(): Actor[] {
+    return [...this.actors.values()].filter((a) => a.state === 'standby').sort((a, b) => a.joinedAt - b.joinedAt);
+  }
+
+  rejected(): Actor[] {
+    return [...this.actors.values()].filter((a) => a.state === 'rejected');
+  }
+
+  /** Registers a tab that said hello and decides its admission. */
+  join(link: ActorLink, hostId: string, caps: Capabilities, declared: DeclaredResources, now: number): { actor: Actor; admission: Admission } {
+    const host = this.hostFor(hostId, caps, declared);
+    const id = `actor-${++this.seq}`;
+    const choice = this.policy.chooseEp(caps);
+    const actor = newActor(id, host.id, link, now);
+    actor.ep = choice.ep;
+    actor.adapter = caps.webgpu;
+    actor.budget = choice.ep ? this.policy.budgetFor(choice.ep) : ZERO;
+    this.actors.set(id, actor);
+    const admission = choice.ep === null ? ({ status: 'rejected', reason: choice.reason } as const) : this.decide(actor, host);
+    this.apply(actor, admission);
+    return { actor, admission };
+  }
+
+  private hostFor(hostId: string, caps: Capabilities, declared: DeclaredResources): Host {
+    const capacity = hostCapacity(caps, declared, this.policy.allowSoftwareGpu);
+    let host = this.hosts.get(hostId);
+    if (!host) {
+      host = { id: hostId, capacity, declared, used: ZERO };
+      this.hosts.set(hostId, host);
+    } else if (Object.keys(declared).length > 0 && host.used.gpus === 0 && host.used.cpus === 0 && host.used.memoryBytes === 0) {
+      // A new declaration wins only while nothing is reserved: shrinking a host under its running
+      // actors would over-commit it.
+      host.capacity = capacity;
+      host.declared = declared;
+    }
+    return host;
+  }
+
+  private decide(actor: Actor, host: Host): Admission {
+    const fit = actorsThatFit(host.capacity, actor.budget);
+    if (fit < 1) {
+      return {
+        status: 'rejected',
+        reason: `host ${host.id} can never fit one actor: each needs ${describeResources(actor.budget)}, the host has ${describeResources(host.capacity)} (${shortfalls(host.capacity, actor.budget).join('; ')}). Declare more in the page URL (e.g. &memory=16GiB&gpus=1) or lower the job's budget.`,
+      };
+    }
+    const short = shortfalls(subtract(host.capacity, host.used), actor.budget);
+    if (short.length > 0) {
+      return {
+        status: 'standby',
+        reason: `host ${host.id} is full: ${short.join('; ')} (it fits ${fit === Infinity ? 'any number of' : fit} actor${fit === 1 ? '' : 's'} of ${describeResources(actor.budget)}); waiting for an actor on this host to leave`,
+      };
+    }
+    const active = this.active().length;
+    if (active >= this.policy.pool.max) {
+      return { status: 'standby', reason: `the pool is full (${active} of max ${this.policy.pool.max} actors); waiting for an actor to leave` };
+    }
+    return { status: 'admitted' };
+  }
+
+  private apply(actor: Actor, admission: Admission): void {
+    if (admission.status === 'admitted') {
+      const host = this.hosts.get(actor.hostId)!;
+      host.used = add(host.used, actor.budget);
+      actor.state = 'loading';
+      actor.reason = null;
+    } else {
+      actor.state = admission.status;
+      actor.reason = admission.reason;
+    }
+  }
+
+  markReady(actor: Actor, now: number): void {
+    if (actor.state === 'loading') {
+      actor.state = 'ready';
+      actor.readyAt = now;
+    }
+  }
+
+  /**
+   * Removes an actor (tab closed, evicted, failed to load), returns its resources, and promotes
+   * standby tabs that now fit, oldest first. Returns the promoted actors.
+   */
+  leave(actor: Actor): Actor[] {
+    if (actor.state === 'gone') return [];
+    const held = actor.state === 'loading' || actor.state === 'ready';
+    actor.state = 'gone';
+    this.actors.delete(actor.id);
+    if (actor.batchesDone > 0) this.departed.push(actor);
+    if (held) {
+      const host = this.hosts.get(actor.hostId)!;
+      host.used = subtract(host.used, actor.budget);
+    }
+    if ([...this.actors.values()].every((a) => a.hostId !== actor.hostId)) {
+      const host = this.hosts.get(actor.hostId);
+      if (host && host.used.gpus <= 1e-9 && host.used.cpus <= 1e-9) this.hosts.delete(actor.hostId);
+    }
+    return this.promote();
+  }
+
+  /** Re-examines standby tabs, oldest first; returns the ones admitted now. */
+  promote(): Actor[] {
+    const promoted: Actor[] = [];
+    for (const a of this.standby()) {
+      const admission = this.decide(a, this.hosts.get(a.hostId)!);
+      if (admission.status === 'standby' && admission.reason === a.reason) continue;
+      this.apply(a, admission);
+      if (admission.status === 'admitted') promoted.push(a);
+    }
+    return promoted;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Which execution provider a tab runs, and what it reserves on its host for it, from the job's
+ * --ep, --num-gpus, --num-cpus and --allow-software-gpu: the rules, and the words a refused tab
+ * and the CLI show.
+ */
+import type { Capabilities, ExecutionProvider } from '../../shared/protocol.ts';
+import type { EpChoice } from '../jobOptions.ts';
+import type { PoolPolicy, PoolSize } from './actorPool.ts';
+import type { Resources } from './resources.ts';
+
+export interface EpSettings {
+  pool: PoolSize;
+  ep: EpChoice;
+  allowSoftwareGpu: boolean;
+  numGpus: number | null;
+  numCpus: number | null;
+  actorMemory: number;
+}
+
+export function poolPolicy(o: EpSettings): PoolPolicy {
+  return {
+    pool: o.pool,
+    allowSoftwareGpu: o.allowSoftwareGpu,
+    chooseEp: (caps: Capabilities) => {
+      const gpu = caps.webgpu;
+      const usableGpu = gpu !== null && (!gpu.isSoftware || o.allowSoftwareGpu);
+      if (o.ep === 'wasm') return { ep: 'wasm' };
+      // An explicit GPU budget means GPU actors: auto falls back to wasm only when none was asked for.
+      if (o.ep === 'auto' && (usableGpu || !(o.numGpus !== null && o.numGpus > 0))) return { ep: usableGpu ? 'webgpu' : 'wasm' };
+      if (usableGpu) return { ep: 'webgpu' };
+      return { ep: null, reason: noGpuReason(caps, o.numGpus ?? 1) };
+    },
+    budgetFor: (ep: ExecutionProvider): Resources => ({
+      gpus: ep === 'webgpu' ? (o.numGpus ?? 1) : 0,
+      cpus: o.numCpus ?? 0,
+      memoryBytes: o.actorMemory,
+    }),
+  };
+}
+
+function noGpuReason(caps: Capabilities, needs: number): string {
+  const gpu = caps.webgpu;
+  if (gpu) {
+    return `this browser's only WebGPU adapter is software (${gpu.vendor} ${gpu.architecture}), so its host has 0 GPUs and each actor needs ${needs}; rerun with --allow-software-gpu to accept it, or --ep wasm --num-gpus 0`;
+  }
+  if (!caps.secureContext) {
+    return `this page was opened over plain http from another machine, and browsers give WebGPU only to secure contexts (https or localhost), so its host has 0 GPUs and each actor needs ${needs}; serve the job over https (--tls self-signed) and open the https worker URL, or rerun with --ep wasm --num-gpus 0`;
+  }
+  return `this browser has no WebGPU adapter, so its host has 0 GPUs and each actor needs ${needs}; use a WebGPU browser (Chrome/Edge 113+, over https or localhost), or rerun with --ep wasm --num-gpus 0`;
+}

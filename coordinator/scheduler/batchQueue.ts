@@ -1,0 +1,263 @@
+/**
+ * The job's work: inputs waiting for an actor, and batches out on actors. This queue is the one
+ * owner of in-flight state: who holds which batch, since when, and which answers are still
+ * expected. Batches are cut at dispatch time, to the size the taking actor should get.
+ *
+ * Dispatch is at-least-once: a batch comes back here when its actor fails, and one that keeps
+ * failing is split in halves until the input that breaks it stands alone (and gets an error row)
+ * while the rest go through. A batch may be held by two actors at once (a speculative copy at the
+ * job's tail); the first valid answer completes it and the other copy is cancelled.
+ */
+import type { SerializedError } from '../../shared/errors.ts';
+
+export interface BatchItem {
+  id: string;
+  bytes: Uint8Array;
+}
+
+export interface Batch {
+  id: number;
+  items: BatchItem[];
+  /**
+   * Failures so far, weighted: a batch the actor reported failed counts 1; a batch lost with its
+   * actor (tab closed, socket cut, deadline missed) counts ACTOR_LOSS_WEIGHT, since tabs die for
+   * reasons of their own, yet an input that keeps killing tabs must still be isolated.
+   */
+  attempts: number;
+  lastError: SerializedError | null;
+}
+
+/** One actor's copy of a batch. */
+export interface Held {
+  batch: Batch;
+  actorId: string;
+  /** Monotonic ms when this actor was sent it. */
+  sentAt: number;
+}
+
+export type RequeueOutcome =
+  | { kind: 'retry' }
+  | { kind: 'split'; into: number }
+  | { kind: 'give-up'; item: BatchItem; error: SerializedError }
+  /** Another actor still holds a copy: nothing goes back to the queue. */
+  | { kind: 'still-held' };
+
+export interface Completion {
+  batch: Batch;
+  sentAt: number;
+  /** Actors whose copies are now cancelled. */
+  cancelled: string[];
+}
+
+/** How much losing a batch with its actor counts against the batch (see Batch.attempts). */
+export const ACTOR_LOSS_WEIGHT = 0.25;
+
+/** Who a failure is blamed on: the batch's inputs, or the actor that held it. */
+export type FailureBlame = 'input' | 'actor';
+
+interface InFlight {
+  batch: Batch;
+  /** actorId → sentAt. */
+  holders: Map<string, number>;
+}
+
+export class BatchQueue {
+  /** Fresh inputs in dataset order; `head` is the next to take (no O(n) shifts). */
+  private fresh: BatchItem[] = [];
+  private head = 0;
+  private freshBytes = 0;
+  /** Failed batches waiting to run again, first in line. */
+  private readonly retries: Batch[] = [];
+  private readonly inFlight = new Map<number, InFlight>();
+  private readonly byActor = new Map<string, Set<number>>();
+  /** Batches completed by someone else whose cancelled copy this actor may still answer. */
+  private readonly cancelled = new Map<string, Set<number>>();
+  private nextId = 1;
+
+  constructor(private readonly maxRetries: number) {}
+
+  /** Queues one fresh input. */
+  add(item: BatchItem): void {
+    this.fresh.push(item);
+    this.freshBytes += item.bytes.byteLength;
+  }
+
+  /** Inputs waiting for an actor (fresh and retried). */
+  get pendingItems(): number {
+    let n = this.fresh.length - this.head;
+    for (const b of this.retries) n += b.items.length;
+    return n;
+  }
+
+  /** Bytes of fresh inputs waiting: the feeder's read-ahead is bounded by this too. */
+  get pendingBytes(): number {
+    return this.freshBytes;
+  }
+
+  get hasPending(): boolean {
+    return this.retries.length > 0 || this.head < this.fresh.length;
+  }
+
+  /** Batches out on actors (a batch with two copies counts once). */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  /** Inputs not yet finished: waiting plus out on actors. */
+  remainingItems(): number {
+    let n = this.pendingItems;
+    for (const f of this.inFlight.values()) n += f.batch.items.length;
+    return n;
+  }
+
+  get empty(): boolean {
+    return !this.hasPending && this.inFlight.size === 0;
+  }
+
+  /**
+   * Cuts the next batch for `actorId`, of at most `maxItems` inputs: a failed batch first (its
+   * front part, when it is larger), else fresh inputs in order.
+   */
+  take(actorId: string, maxItems: number, now: number): Batch | null {
+    const limit = Math.max(1, Math.floor(maxItems));
+    let batch: Batch;
+    const retry = this.retries[0];
+    if (retry) {
+      if (retry.items.length <= limit) {
+        this.retries.shift();
+        batch = retry;
+      } else {
+        batch = { id: this.nextId++, items: retry.items.slice(0, limit), attempts: retry.attempts, lastError: retry.lastError };
+        retry.items = retry.items.slice(limit);
+      }
+    } else {
+      if (this.head >= this.fresh.length) return null;
+      const items = this.fresh.slice(this.head, this.head + limit);
+      this.head += items.length;
+      for (const i of items) this.freshBytes -= i.bytes.byteLength;
+      if (this.head > 4096 && this.head * 2 > this.fresh.length) {
+        this.fresh = this.fresh.slice(this.head);
+        this.head = 0;
+      }
+      batch = { id: this.nextId++, items, attempts: 0, lastError: null };
+    }
+    this.inFlight.set(batch.id, { batch, holders: new Map() });
+    this.hold(batch.id, actorId, now);
+    return batch;
+  }
+
+  /** Gives `actorId` a copy of a batch another actor holds (the tail's speculative copy). */
+  copy(batchId: number, actorId: string, now: number): Batch | null {
+    const f = this.inFlight.get(batchId);
+    if (!f || f.holders.has(actorId)) return null;
+    this.hold(batchId, actorId, now);
+    return f.batch;
+  }
+
+  private hold(batchId: number, actorId: string, now: number): void {
+    this.inFlight.get(batchId)!.holders.set(actorId, now);
+    let set = this.byActor.get(actorId);
+    if (!set) this.byActor.set(actorId, (set = new Set()));
+    set.add(batchId);
+  }
+
+  private unhold(batchId: number, actorId: string): void {
+    this.inFlight.get(batchId)?.holders.delete(actorId);
+    const set = this.byActor.get(actorId);
+    set?.delete(batchId);
+    if (set?.size === 0) this.byActor.delete(actorId);
+  }
+
+  /**
+   * What an answer from `actorId` for `batchId` is: its copy (to check, then `complete`), `late`
+   * for a copy it was told to drop (ignored, not a failure), or null when it never held it (a
+   * violation).
+   */
+  lookup(batchId: number, actorId: string): Held | 'late' | null {
+    const sentAt = this.inFlight.get(batchId)?.holders.get(actorId);
+    if (sentAt !== undefined) return { batch: this.inFlight.get(batchId)!.batch, actorId, sentAt };
+    const dropped = this.cancelled.get(actorId);
+    if (dropped?.delete(batchId)) {
+      if (dropped.size === 0) this.cancelled.delete(actorId);
+      return 'late';
+    }
+    return null;
+  }
+
+  /** Completes a batch with `actorId`'s answer (which the caller checked); any other copy is cancelled. */
+  complete(batchId: number, actorId: string): Completion | null {
+    const f = this.inFlight.get(batchId);
+    const sentAt = f?.holders.get(actorId);
+    if (!f || sentAt === undefined) return null;
+    const cancelled = [...f.holders.keys()].filter((a) => a !== actorId);
+    for (const a of [...f.holders.keys()]) this.unhold(batchId, a);
+    for (const a of cancelled) {
+      let set = this.cancelled.get(a);
+      if (!set) this.cancelled.set(a, (set = new Set()));
+      set.add(batchId);
+    }
+    this.inFlight.delete(batchId);
+    return { batch: f.batch, sentAt, cancelled };
+  }
+
+  /** Whether `actorId` holds `batchId` now. */
+  holds(batchId: number, actorId: string): boolean {
+    return this.inFlight.get(batchId)?.holders.has(actorId) === true;
+  }
+
+  /** How many batches `actorId` holds. */
+  heldCount(actorId: string): number {
+    return this.byActor.get(actorId)?.size ?? 0;
+  }
+
+  /** The batches `actorId` holds, with when each was sent to it. */
+  heldBy(actorId: string): Held[] {
+    const ids = this.byActor.get(actorId);
+    if (!ids) return [];
+    return [...ids].map((id) => {
+      const f = this.inFlight.get(id)!;
+      return { batch: f.batch, actorId, sentAt: f.holders.get(actorId)! };
+    });
+  }
+
+  /** Every copy out on an actor. */
+  *held(): Generator<Held> {
+    for (const f of this.inFlight.values()) for (const [actorId, sentAt] of f.holders) yield { batch: f.batch, actorId, sentAt };
+  }
+
+  /** How many actors hold a copy of `batchId` (0 when it is not in flight). */
+  copies(batchId: number): number {
+    return this.inFlight.get(batchId)?.holders.size ?? 0;
+  }
+
+  /**
+   * `actorId`'s copy failed (or was lost with it). While another actor holds a copy nothing
+   * returns to the queue; otherwise the batch goes back first in line, and past `maxRetries`
+   * failures it is split, a single input past them given up (the caller writes its error row).
+   */
+  fail(batchId: number, actorId: string, error: SerializedError, blame: FailureBlame): RequeueOutcome | null {
+    const f = this.inFlight.get(batchId);
+    if (!f || !f.holders.has(actorId)) return null;
+    this.unhold(batchId, actorId);
+    const batch = f.batch;
+    batch.attempts += blame === 'input' ? 1 : ACTOR_LOSS_WEIGHT;
+    batch.lastError = error;
+    if (f.holders.size > 0) return { kind: 'still-held' };
+    this.inFlight.delete(batchId);
+    if (batch.attempts <= this.maxRetries) {
+      this.retries.unshift(batch);
+      return { kind: 'retry' };
+    }
+    if (batch.items.length === 1) return { kind: 'give-up', item: batch.items[0]!, error };
+    // Halves start one failure short of splitting again, so isolation takes log2(n) more failures.
+    const half = Math.ceil(batch.items.length / 2);
+    const part = (items: BatchItem[]): Batch => ({ id: this.nextId++, items, attempts: this.maxRetries, lastError: error });
+    this.retries.unshift(part(batch.items.slice(0, half)), part(batch.items.slice(half)));
+    return { kind: 'split', into: 2 };
+  }
+
+  /** Forgets an actor that left: its cancelled copies can no longer answer. (Its held batches are failed by the caller.) */
+  forget(actorId: string): void {
+    this.cancelled.delete(actorId);
+  }
+}

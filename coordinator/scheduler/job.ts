@@ -1,0 +1,407 @@
+/**
+ * One inference job, end to end: the dataset streamed into the queue, batches handed to the
+ * pool's ready actors, results checked and written as rows, failures requeued. The job ends when
+ * every input has exactly one row.
+ *
+ * This file routes messages and owns the lifecycle (start, drain, finish, fail); the parts live
+ * beside it: the queue (batchQueue.ts), dispatch (dispatcher.ts), result checks (resultCheck.ts),
+ * deadlines (deadlines.ts) and start-up diagnostics (joinDiagnostics.ts).
+ */
+import { CLOSE, type CloseCode } from '../../shared/closeCodes.ts';
+import { formatError, TabpoolError, type SerializedError } from '../../shared/errors.ts';
+import { PROTOCOL_VERSION, type ExecutionProvider, type HelloMessage, type JobSpec, type ResultMessage, type ToCoordinator } from '../../shared/protocol.ts';
+import { DatasetFeeder, type InputReader } from '../io/datasetFeeder.ts';
+import type { Dataset } from '../io/dataset.ts';
+import { errorRow, rowsForResult, type OutputRow, type RowSink } from '../io/outputRow.ts';
+import type { JobOptions } from '../jobOptions.ts';
+import { ActorPool } from '../pool/actorPool.ts';
+import type { Actor, ActorLink } from '../pool/actor.ts';
+import { poolPolicy } from '../pool/epPolicy.ts';
+import { BatchQueue, type FailureBlame } from './batchQueue.ts';
+import { systemClock, type Clock, type Timer } from './clock.ts';
+import { findOverdue, findStuckLoading, LOAD_DEADLINE_MS } from './deadlines.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { JoinDiagnostics } from './joinDiagnostics.ts';
+import { newJobStats, type JobStats } from './jobStats.ts';
+import { checkResult } from './resultCheck.ts';
+
+export interface JobEvents {
+  log(line: string): void;
+  progress(stats: JobStats): void;
+}
+
+/** What the job needs to know of the model: its classes, and the spec an actor loads it by. */
+export interface JobModel {
+  numClasses: number;
+  labels: readonly string[];
+  spec(ep: ExecutionProvider): JobSpec;
+}
+
+export interface JobDeps {
+  options: JobOptions;
+  model: JobModel;
+  dataset: Dataset;
+  sink: RowSink;
+  events: JobEvents;
+  /** Bytes each actor reserves on its host. */
+  actorMemory: number;
+  /** Rows already in the output that are errors (resume), for the exit status. */
+  skippedErrors?: number;
+  clock?: Clock;
+  /** Reads an input's bytes; tests replace it. */
+  readInput?: InputReader;
+}
+
+/** An actor that failed this many batches in a row is evicted and its resources returned. */
+const MAX_ACTOR_FAILURES = 3;
+/** Read ahead at most this many bytes of inputs, whatever the pool's size. */
+const MAX_READ_AHEAD_BYTES = 256 * 2 ** 20;
+
+export class Job {
+  readonly pool: ActorPool;
+  readonly queue: BatchQueue;
+  readonly stats: JobStats;
+  readonly options: JobOptions;
+  readonly done: Promise<void>;
+  private readonly links = new Map<ActorLink, Actor>();
+  private readonly feeder: DatasetFeeder;
+  private readonly dispatcher: Dispatcher;
+  private readonly diagnostics = new JoinDiagnostics();
+  private readonly clock: Clock;
+  private readonly readAheadItems: number;
+  private allRead = false;
+  private started = false;
+  private draining = false;
+  private finished = false;
+  private scheduled = false;
+  private resolveDone!: () => void;
+  private rejectDone!: (e: unknown) => void;
+  private joinTimer: Timer | null = null;
+  private readonly deadlineTimer: Timer;
+
+  constructor(private readonly deps: JobDeps) {
+    const o = deps.options;
+    this.options = o;
+    this.clock = deps.clock ?? systemClock;
+    this.pool = new ActorPool(poolPolicy({ ...o, actorMemory: deps.actorMemory }));
+    this.queue = new BatchQueue(o.maxRetries);
+    this.stats = newJobStats(this.clock.wall(), deps.sink.done.size, deps.skippedErrors ?? 0);
+    this.dispatcher = new Dispatcher(this.pool, this.queue, this.stats, { batchSize: o.batchSize, maxTasksInFlight: o.maxTasksInFlight });
+    this.readAheadItems = Math.max(4, o.pool.max * o.maxTasksInFlight * 2) * o.batchSize;
+    this.feeder = new DatasetFeeder(
+      deps.dataset,
+      {
+        skip: deps.sink.done,
+        wantsMore: () => this.queue.pendingItems < this.readAheadItems && this.queue.pendingBytes < MAX_READ_AHEAD_BYTES,
+        add: (item) => {
+          this.queue.add(item);
+          this.scheduleSoon();
+        },
+        writeErrors: (rows) => this.writeRows(rows),
+        stopped: () => this.finished || this.draining,
+        log: (line) => deps.events.log(line),
+      },
+      deps.readInput,
+    );
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.deadlineTimer = this.clock.setInterval(() => this.checkDeadlines(), 1000);
+  }
+
+  /** Starts reading the dataset and the join timer; `total` is the dataset's size (resumed rows included). */
+  start(total: number | null): void {
+    this.stats.total = total === null ? null : total - this.stats.skipped;
+    void this.feed().catch((err: unknown) => this.fail(err));
+    this.armJoinTimer();
+  }
+
+  get interrupted(): boolean {
+    return this.draining;
+  }
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  /** A validated message from a tab; `receivedAt` is when its frame arrived (monotonic ms). Throws on a protocol violation. */
+  onMessage(link: ActorLink, msg: ToCoordinator, receivedAt = this.clock.now()): void {
+    const actor = this.links.get(link);
+    if (msg.type === 'hello') {
+      if (actor) throw new Error('hello sent twice');
+      this.onHello(link, msg);
+      return;
+    }
+    if (!actor) throw new Error(`${msg.type} before hello`);
+    switch (msg.type) {
+      case 'ready':
+        return this.onReady(actor, msg.ep, msg.loadMs, msg.warmupMs, msg.modelFromCache);
+      case 'result':
+        return this.onResult(actor, msg, receivedAt);
+      case 'batch-failed':
+        return this.onBatchFailed(actor, msg.batchId, { code: msg.code, message: msg.message });
+      case 'actor-error':
+        this.deps.events.log(`${actor.id} (host ${actor.hostId}) failed: ${formatError(msg)}`);
+        this.diagnostics.recordFailure(actor, formatError(msg));
+        this.evict(actor, CLOSE.normal, `actor failed: ${msg.code}`);
+        this.failIfNoneCanJoin();
+        return;
+      default: {
+        const check: never = msg;
+        throw new Error(`unhandled message ${JSON.stringify(check)}`);
+      }
+    }
+  }
+
+  /** A tab's socket closed (or was cut). */
+  onClose(link: ActorLink, code: number, reason: string): void {
+    const actor = this.links.get(link);
+    if (!actor) return;
+    this.links.delete(link);
+    this.dropActor(actor, `socket closed (${code}${reason ? ` ${reason}` : ''})`);
+  }
+
+  private onHello(link: ActorLink, msg: HelloMessage): void {
+    if (msg.protocol !== PROTOCOL_VERSION) {
+      link.sendJson({ type: 'shutdown', reason: `this page speaks protocol ${msg.protocol}, the coordinator ${PROTOCOL_VERSION}; reload the page` });
+      link.close(CLOSE.policyViolation, 'protocol version mismatch');
+      return;
+    }
+    if (this.finished || this.draining) {
+      link.sendJson({ type: 'shutdown', reason: 'the job is finishing; no new actors are needed' });
+      link.close(CLOSE.jobDone, 'job finishing');
+      return;
+    }
+    const { actor, admission } = this.pool.join(link, msg.hostId, msg.capabilities, msg.declared, this.clock.wall());
+    this.links.set(link, actor);
+    if (admission.status === 'rejected') queueMicrotask(() => this.failIfNoneCanJoin());
+    const job = admission.status === 'admitted' ? this.deps.model.spec(actor.ep!) : null;
+    link.sendJson({ type: 'welcome', protocol: PROTOCOL_VERSION, actorId: actor.id, status: admission.status, reason: admission.status === 'admitted' ? null : admission.reason, job });
+    this.deps.events.log(`${actor.id} joined from host ${msg.hostId}: ${admission.status}${admission.status === 'admitted' ? ` (${actor.ep})` : ` — ${admission.reason}`}`);
+  }
+
+  private onReady(actor: Actor, ep: ExecutionProvider, loadMs: number, warmupMs: number, fromCache: boolean): void {
+    // A repeated ready changes nothing; a ready from a tab that was never admitted is a lie.
+    if (actor.state === 'ready') return;
+    if (actor.state !== 'loading') throw new Error(`ready from ${actor.id}, which is ${actor.state}, not admitted`);
+    this.pool.markReady(actor, this.clock.wall());
+    this.deps.events.log(`${actor.id} ready on ${ep}: model ${fromCache ? 'from cache' : 'downloaded'}, loaded in ${(loadMs / 1000).toFixed(1)}s, warm-up ${(warmupMs / 1000).toFixed(1)}s`);
+    if (!this.started && this.pool.ready().length >= this.options.pool.min) this.startWork();
+    else this.schedule();
+  }
+
+  private onResult(actor: Actor, msg: ResultMessage, receivedAt: number): void {
+    const held = this.queue.lookup(msg.batchId, actor.id);
+    if (held === null) throw new Error(`result for batch ${msg.batchId}, which this actor does not hold`);
+    if (held === 'late') return;
+    const problem = checkResult(held.batch.items.length, msg, { numClasses: this.deps.model.numClasses, topK: this.options.topK, logits: this.options.logits });
+    if (problem) {
+      // Nothing of a bad result counts: eviction sends its batch back for someone else.
+      this.deps.events.log(`closing ${actor.id}: bad result: ${problem}`);
+      this.evict(actor, CLOSE.badResult, `bad result: ${problem}`.slice(0, 100));
+      return;
+    }
+    const { batch, sentAt } = this.queue.complete(msg.batchId, actor.id)!;
+    const roundTrip = receivedAt - sentAt;
+    this.stats.roundTrip.add(roundTrip);
+    actor.failures = 0;
+    actor.batchesDone++;
+    actor.imagesDone += batch.items.length;
+    actor.roundTripMs += roundTrip;
+    actor.lastResultAt = this.clock.wall();
+    this.stats.decodeMs += msg.timing.decodeMs;
+    this.stats.decodedImages += batch.items.length;
+    this.stats.firstPredictionAt ??= this.clock.wall();
+    this.writeThenCheck(rowsForResult(batch.items.map((i) => i.id), msg.items, this.deps.model.labels));
+    if (this.schedule() > 0) this.stats.dispatchLatency.add(this.clock.now() - receivedAt);
+  }
+
+  private onBatchFailed(actor: Actor, batchId: number, error: SerializedError): void {
+    if (!this.queue.holds(batchId, actor.id)) throw new Error(`batch-failed for batch ${batchId}, which this actor does not hold`);
+    this.deps.events.log(`${actor.id} failed batch ${batchId}: ${formatError(error)}`);
+    this.requeue(batchId, actor, error, error.code === 'DEVICE_LOST' ? 'actor' : 'input');
+    actor.failures++;
+    if (error.code === 'DEVICE_LOST' || actor.failures >= MAX_ACTOR_FAILURES) {
+      this.evict(actor, CLOSE.evicted, error.code === 'DEVICE_LOST' ? 'GPU device lost' : `${actor.failures} failed batches in a row`);
+    }
+    this.schedule();
+    this.checkDone();
+  }
+
+  // ------------------------------------------------------------------ failures
+
+  /** `actor`'s copy of a batch failed; the batch goes back (or is split, or its lone input given up). */
+  private requeue(batchId: number, actor: Actor, error: SerializedError, blame: FailureBlame): void {
+    if (this.finished) return;
+    const outcome = this.queue.fail(batchId, actor.id, error, blame);
+    if (outcome?.kind === 'give-up') {
+      const { item } = outcome;
+      this.writeThenCheck([errorRow(item.id, { code: 'RETRIES_EXHAUSTED', message: `${item.id}: failed on every try (--max-retries ${this.options.maxRetries}); last error ${formatError(error)}` })]);
+    }
+  }
+
+  private evict(actor: Actor, code: CloseCode, reason: string): void {
+    actor.link.close(code, reason);
+    this.dropActor(actor, `socket closed (${code} ${reason})`);
+  }
+
+  private dropActor(actor: Actor, why: string): void {
+    if (actor.state === 'gone') return;
+    const lost = this.queue.heldBy(actor.id);
+    for (const h of lost) this.requeue(h.batch.id, actor, { code: 'JOB_FAILED', message: `${actor.id} left mid-batch: ${why}` }, 'actor');
+    this.queue.forget(actor.id);
+    const promoted = this.pool.leave(actor);
+    if (!this.finished) this.deps.events.log(`${actor.id} left: ${why}${lost.length ? `; ${lost.length} batch(es) requeued` : ''}`);
+    for (const p of promoted) {
+      p.link.sendJson({ type: 'admission', status: 'admitted', reason: null, job: this.deps.model.spec(p.ep!) });
+      this.deps.events.log(`${p.id} promoted from standby`);
+    }
+    if (this.pool.active().length === 0 && !this.finished) this.armJoinTimer();
+    this.schedule();
+    // Draining, the batch this actor held may have been the last one in flight.
+    this.checkDone();
+  }
+
+  /** Evicts an actor holding a batch past its deadline, or one stuck loading the model. */
+  checkDeadlines(): void {
+    if (this.finished) return;
+    const overdue = findOverdue(this.queue.held(), this.pool.actors, this.clock.now(), this.options.batchTimeoutMs);
+    if (overdue) {
+      const s = (overdue.limitMs / 1000).toFixed(0);
+      this.deps.events.log(`${overdue.actor.id} missed the deadline for batch ${overdue.batchId} (${s}s): evicting it`);
+      this.evict(overdue.actor, CLOSE.evicted, `no answer to batch ${overdue.batchId} within ${s}s`);
+      return;
+    }
+    const stuck = findStuckLoading(this.pool.actors.values(), this.clock.wall());
+    if (stuck) {
+      this.deps.events.log(`${stuck.id} did not finish loading the model in ${LOAD_DEADLINE_MS / 60_000} min: evicting it`);
+      this.evict(stuck, CLOSE.evicted, 'model load took too long');
+    }
+  }
+
+  // ------------------------------------------------------------------ start-up
+
+  private armJoinTimer(): void {
+    this.joinTimer?.cancel();
+    this.joinTimer = this.clock.setTimeout(() => this.onJoinTimeout(), this.options.joinTimeoutMs);
+  }
+
+  private onJoinTimeout(): void {
+    if (this.finished) return;
+    const ready = this.pool.ready().length;
+    if (ready > 0) {
+      if (!this.started) {
+        this.deps.events.log(`--join-timeout: starting with ${ready} ready actor(s), fewer than the pool's minimum of ${this.options.pool.min}`);
+        this.startWork();
+      }
+      return;
+    }
+    if (this.pool.active().length > 0) {
+      // Actors are still loading the model (WebGPU shader compilation can take a while): wait on.
+      this.armJoinTimer();
+      return;
+    }
+    this.fail(this.diagnostics.noActorsError(`no actor was ready after --join-timeout ${this.options.joinTimeoutMs / 1000}s.`, this.pool));
+  }
+
+  private failIfNoneCanJoin(): void {
+    if (this.diagnostics.allLaunchedFailed(this.options.launch, this.pool)) {
+      this.fail(this.diagnostics.noActorsError(`all ${this.options.launch} launched tab(s) failed to become actors.`, this.pool));
+    }
+  }
+
+  private startWork(): void {
+    this.started = true;
+    this.stats.workStartedAt = this.clock.wall();
+    this.schedule();
+  }
+
+  // ------------------------------------------------------------------ dispatch and rows
+
+  private async feed(): Promise<void> {
+    await this.feeder.run();
+    this.allRead = true;
+    this.schedule();
+    this.checkDone();
+  }
+
+  /** Inputs arrive in bursts of reads: one dispatch pass for the burst, not one per input. */
+  private scheduleSoon(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.schedule();
+    });
+  }
+
+  /** Gives pending inputs to ready actors; returns the batches sent. */
+  schedule(): number {
+    if (!this.started || this.finished || this.draining) return 0;
+    const sent = this.dispatcher.run(this.clock.now(), this.allRead);
+    if (this.queue.pendingItems < this.readAheadItems) this.feeder.wake();
+    return sent;
+  }
+
+  /** Writes rows in the background; a failed write (disk full) fails the job instead of losing them. */
+  private writeThenCheck(rows: OutputRow[]): void {
+    this.writeRows(rows).then(
+      () => this.checkDone(),
+      (err: unknown) => this.fail(new TabpoolError('JOB_FAILED', `writing ${this.options.out} failed: ${(err as Error).message}`)),
+    );
+  }
+
+  private async writeRows(rows: OutputRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.deps.sink.write(rows);
+    this.stats.done += rows.length;
+    for (const r of rows) if (r.error) this.stats.errors++;
+    this.deps.events.progress(this.stats);
+  }
+
+  // ------------------------------------------------------------------ the end
+
+  private checkDone(): void {
+    if (this.finished || !this.allRead) return;
+    // Draining: inputs not yet sent stay unsent (a --resume does them); only in-flight ones finish.
+    if (this.draining ? this.queue.inFlightCount > 0 : !this.queue.empty) return;
+    this.finish();
+  }
+
+  /** Ctrl-C: stop reading, let in-flight batches finish, then end. */
+  drain(): void {
+    if (this.draining || this.finished) return;
+    this.draining = true;
+    this.allRead = true;
+    this.feeder.wake();
+    this.checkDone();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.stop(this.draining ? 'the job was interrupted; its output can be resumed with --resume' : 'the job is done; thank you — this tab can be closed');
+    this.stats.finishedAt = this.clock.wall();
+    // Resolve once every row is on disk, so whoever awaits `done` reads a complete output.
+    this.deps.sink.flushed().then(() => this.resolveDone(), (err: unknown) => this.rejectDone(err));
+  }
+
+  fail(err: unknown): void {
+    if (this.finished) return;
+    this.stop(`the job failed: ${(err as Error).message}`);
+    this.rejectDone(err);
+  }
+
+  /** No more work: timers off, every tab told why and closed. */
+  private stop(reason: string): void {
+    this.finished = true;
+    this.deadlineTimer.cancel();
+    this.joinTimer?.cancel();
+    for (const a of [...this.pool.actors.values()]) {
+      a.link.sendJson({ type: 'shutdown', reason });
+      a.link.close(CLOSE.jobDone, 'job done');
+    }
+  }
+}

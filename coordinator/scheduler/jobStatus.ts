@@ -1,0 +1,53 @@
+/** The job as `/api/status` reports it (shared/status.ts), and as the status page and the tests read it. */
+import type { ActorStatus, JobStatus, ResourcesStatus } from '../../shared/status.ts';
+import { actorThroughput, type Actor } from '../pool/actor.ts';
+import type { Resources } from '../pool/resources.ts';
+import type { Job } from './job.ts';
+
+function actorStatus(a: Actor, inFlight: number): ActorStatus {
+  return {
+    id: a.id,
+    host: a.hostId,
+    state: a.state,
+    ep: a.ep,
+    adapter: a.adapter ? `${a.adapter.vendor} ${a.adapter.architecture}${a.adapter.isSoftware ? ' (software)' : ''}`.trim() : null,
+    batchesDone: a.batchesDone,
+    imagesDone: a.imagesDone,
+    imagesPerSecond: actorThroughput(a),
+    inFlight,
+    reason: a.reason,
+  };
+}
+
+const json = (r: Resources): ResourcesStatus => ({
+  gpus: r.gpus,
+  cpus: r.cpus,
+  memoryBytes: Number.isFinite(r.memoryBytes) ? r.memoryBytes : null,
+});
+
+export function jobStatus(job: Job, wallNow = Date.now()): JobStatus {
+  const { pool, stats, queue } = job;
+  const elapsed = ((stats.finishedAt ?? wallNow) - stats.startedAt) / 1000;
+  return {
+    pool: { min: job.options.pool.min, max: job.options.pool.max, active: pool.active().length, standby: pool.standby().length, rejected: pool.rejected().length },
+    hosts: [...pool.hosts.values()].map((h) => ({ id: h.id, declared: { ...h.declared }, capacity: json(h.capacity), used: json(h.used) })),
+    actors: [...pool.actors.values()].map((a) => actorStatus(a, queue.heldCount(a.id))),
+    progress: {
+      total: stats.total,
+      done: stats.done,
+      errors: stats.errors,
+      skipped: stats.skipped,
+      imagesPerSecond: elapsed > 0 ? stats.done / elapsed : null,
+      elapsedSeconds: elapsed,
+      finished: job.isFinished,
+    },
+    dispatch: {
+      count: stats.wire.batches,
+      p50Ms: stats.dispatchLatency.percentile(50),
+      p99Ms: stats.dispatchLatency.percentile(99),
+      roundTripP50Ms: stats.roundTrip.percentile(50),
+      roundTripP99Ms: stats.roundTrip.percentile(99),
+    },
+    wire: { ...stats.wire },
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * The checks a result passes before any of its rows count: it must fit the batch it answers.
+ * The schema already refused malformed messages; these catch well-formed lies.
+ */
+import type { ResultMessage } from '../../shared/protocol.ts';
+
+export interface ResultLimits {
+  numClasses: number;
+  topK: number;
+  logits: boolean;
+}
+
+/** What is wrong with a result for a batch of `items` inputs, or null: item count, class range, top-k length, logits. */
+export function checkResult(items: number, msg: ResultMessage, limits: ResultLimits): string | null {
+  if (msg.items.length !== items) return `${msg.items.length} items for a batch of ${items}`;
+  for (const [i, r] of msg.items.entries()) {
+    if (!r.ok) continue;
+    if (r.topk.length > limits.topK) return `items.${i}.topk has ${r.topk.length} entries, more than --top-k ${limits.topK}`;
+    for (const e of r.topk) if (e.class >= limits.numClasses) return `items.${i}: class ${e.class} out of range (the model has ${limits.numClasses})`;
+    if (r.logits && r.logits.length !== limits.numClasses) return `items.${i}.logits has ${r.logits.length} values, expected ${limits.numClasses}`;
+    if (!limits.logits && r.logits) return `items.${i}.logits sent but not requested`;
+  }
+  return null;
+}

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { errorRow, predictionRow } from '../../../coordinator/io/outputRow.ts';
+import { OutputSink } from '../../../coordinator/io/outputSink.ts';
+import { IMAGENET_LABELS } from '../../../shared/imagenetLabels.ts';
+
+async function tmpfile(name: string): Promise<string> {
+  return path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-out-')), name);
+}
+
+const pred = (id: string) => predictionRow(id, [{ class: 207, score: 0.8 }, { class: 1, score: 0.1 }], IMAGENET_LABELS);
+
+test('writes one JSON line per row, predictions and errors alike', async () => {
+  const out = await tmpfile('o.jsonl');
+  const sink = await OutputSink.open(out, 'jsonl', { resume: false, overwrite: false });
+  await sink.write([pred('a.png'), errorRow('b.png', { code: 'CORRUPT_IMAGE', message: 'b.png: truncated' })]);
+  await sink.close();
+  const rows = (await fs.readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(rows[0], { id: 'a.png', class: 207, label: 'golden retriever', score: 0.8, topk: [{ class: 207, label: 'golden retriever', score: 0.8 }, { class: 1, label: 'goldfish', score: 0.1 }], error: null });
+  assert.deepEqual(rows[1], { id: 'b.png', error: { code: 'CORRUPT_IMAGE', message: 'b.png: truncated' } });
+  assert.equal('class' in rows[1], false);
+});
+
+test('writes CSV with a header and quotes ids that need it', async () => {
+  const out = await tmpfile('o.csv');
+  const sink = await OutputSink.open(out, 'csv', { resume: false, overwrite: false });
+  await sink.write([pred('x,"y".png'), errorRow('z.png', { code: 'NOT_AN_IMAGE', message: 'z' })]);
+  await sink.close();
+  const lines = (await fs.readFile(out, 'utf8')).trim().split('\n');
+  assert.equal(lines[0], 'id,class,label,score,topk,error_code,error_message');
+  assert.match(lines[1]!, /^"x,""y"".png",207,golden retriever,0.8,/);
+  assert.equal(lines[2], 'z.png,,,,,NOT_AN_IMAGE,z');
+});
+
+test('refuses to replace an existing output unless told to resume or overwrite', async () => {
+  const out = await tmpfile('o.jsonl');
+  await fs.writeFile(out, '{"id":"a","error":null}\n');
+  await assert.rejects(OutputSink.open(out, 'jsonl', { resume: false, overwrite: false }), /--resume|--overwrite/);
+});
+
+test('resume skips ids already written and cuts a torn last line', async () => {
+  const out = await tmpfile('o.jsonl');
+  await fs.writeFile(out, `${JSON.stringify(pred('a'))}\n${JSON.stringify(pred('b'))}\n{"id":"c","cla`);
+  const sink = await OutputSink.open(out, 'jsonl', { resume: true, overwrite: false });
+  assert.deepEqual([...sink.done].sort(), ['a', 'b']);
+  assert.equal(sink.repairedTornLine, true);
+  await sink.write([pred('c')]);
+  await sink.close();
+  const ids = (await fs.readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l).id);
+  assert.deepEqual(ids, ['a', 'b', 'c']);
+});
+
+test('resume counts the error rows already written, so a resumed job still exits 3 for them', async () => {
+  for (const format of ['jsonl', 'csv'] as const) {
+    const out = await tmpfile(`o.${format}`);
+    const first = await OutputSink.open(out, format, { resume: false, overwrite: false });
+    await first.write([pred('a'), errorRow('b', { code: 'CORRUPT_IMAGE', message: 'b: bad, really' })]);
+    await first.close();
+    const again = await OutputSink.open(out, format, { resume: true, overwrite: false });
+    assert.deepEqual([...again.done].sort(), ['a', 'b']);
+    assert.equal(again.doneErrors, 1, format);
+    await again.close();
+  }
+});

@@ -1,0 +1,246 @@
+/**
+ * The worker page: joins the coordinator, reports what this browser can do, and turns batches
+ * from the socket into calls on the actor worker (which holds the model). A page whose worker
+ * crashes or whose socket drops rejoins as a new actor, backing off, up to MAX_RECONNECTS times.
+ */
+import * as Comlink from 'comlink';
+import { decodeBatchFrame, sliceItems } from '../../shared/batchFrame.ts';
+import { CLOSE, NO_REJOIN_CODES } from '../../shared/closeCodes.ts';
+import type { SerializedError } from '../../shared/errors.ts';
+import { readPageParams, type PageParams } from '../../shared/pageParams.ts';
+import { parseBatchHeader, parseToActor, PROTOCOL_VERSION, type AdmissionStatus, type Capabilities, type JobSpec, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
+import { socketUrl } from '../../shared/routes.ts';
+import { formatBytes } from '../../shared/units.ts';
+import type { ActorWorkerApi, BatchOutcome, PrepareWorkerApi } from '../workerApi.ts';
+import { capabilities, hostId, noWebGpuExplanation } from './capabilities.ts';
+import { render, type ViewState } from './view.ts';
+
+const MAX_RECONNECTS = 10;
+
+/** How the page makes its workers: the shipped page and the test build each pass their own. */
+export interface WorkerFactories {
+  actor(): Worker;
+  prepare(): Worker;
+  /** Runs after the model is loaded and before `ready` is sent (the test build's benchmark uses it). */
+  beforeReady?(actor: Comlink.Remote<ActorWorkerApi>): Promise<void>;
+}
+
+export class WorkerPage {
+  readonly view: ViewState;
+  readonly params: PageParams;
+  private firstBatchAt: number | null = null;
+  private worker: Worker | null = null;
+  private actor: Comlink.Remote<ActorWorkerApi> | null = null;
+  private prepWorker: Worker | null = null;
+  private prep: Comlink.Remote<PrepareWorkerApi> | null = null;
+  private spec: { height: number; width: number } | null = null;
+  private socket: WebSocket | null = null;
+  private caps: Capabilities | null = null;
+  private reconnects = 0;
+  private noRejoin = false;
+  private inFlight = 0;
+
+  constructor(private readonly workers: WorkerFactories) {
+    const q = new URLSearchParams(location.search);
+    this.params = readPageParams((name) => q.get(name));
+    this.view = {
+      state: 'connecting',
+      actorId: null,
+      hostId: hostId(),
+      adapter: '–',
+      ep: '–',
+      batches: 0,
+      images: 0,
+      imagesPerSecond: null,
+      model: '–',
+      reason: this.params.warnings.length ? this.params.warnings.join('; ') : null,
+      error: null,
+    };
+  }
+
+  async start(): Promise<void> {
+    render(this.view);
+    this.caps = await capabilities();
+    const why = noWebGpuExplanation(this.caps);
+    if (this.caps.webgpu) this.update({ adapter: `${this.caps.webgpu.vendor} ${this.caps.webgpu.architecture}${this.caps.webgpu.isSoftware ? ' [software]' : ''}` });
+    else this.update({ adapter: why ?? 'no WebGPU adapter' });
+    this.openSocket();
+  }
+
+  /** The actor worker, while one runs. */
+  get actorWorker(): Comlink.Remote<ActorWorkerApi> | null {
+    return this.actor;
+  }
+
+  private update(patch: Partial<ViewState>): void {
+    Object.assign(this.view, patch);
+    render(this.view);
+  }
+
+  private fail(error: SerializedError, state = 'error'): void {
+    this.update({ state, error });
+  }
+
+  private send(msg: ToCoordinator, on: WebSocket | null = this.socket): void {
+    // A batch answered after a reconnect belongs to the old actor: it must not reach the new socket.
+    if (on === this.socket && on?.readyState === WebSocket.OPEN) on.send(JSON.stringify(msg));
+  }
+
+  private async startActor(job: JobSpec): Promise<void> {
+    this.update({ state: 'loading', ep: job.ep, model: `${job.modelSha256.slice(0, 12)}… (${formatBytes(job.modelBytes)})`, reason: null, error: null });
+    const onCrash = (which: string) => (e: ErrorEvent): void => {
+      // The worker (and its session) is gone or unsound: leave, and rejoin with a fresh one.
+      const error = { code: 'WORKER_CRASHED' as const, message: `the ${which} worker crashed: ${e.message || 'unknown error'}` };
+      this.send({ type: 'actor-error', ...error });
+      this.fail(error);
+      this.socket?.close(CLOSE.workerCrashed, 'worker crashed');
+    };
+    this.worker = this.workers.actor();
+    this.worker.addEventListener('error', onCrash('actor'));
+    this.prepWorker = this.workers.prepare();
+    this.prepWorker.addEventListener('error', onCrash('preprocessing'));
+    this.prep = Comlink.wrap<PrepareWorkerApi>(this.prepWorker);
+    this.spec = { height: job.inputHeight, width: job.inputWidth };
+    const actor = Comlink.wrap<ActorWorkerApi>(this.worker);
+    this.actor = actor;
+    const outcome = await actor.init(job);
+    if (!outcome.ok) {
+      // No WebGPU, a software adapter, a bad model: rejoining would fail the same way.
+      this.noRejoin = true;
+      this.send({ type: 'actor-error', code: outcome.code, message: outcome.message });
+      this.fail({ code: outcome.code, message: outcome.message });
+      return;
+    }
+    this.reconnects = 0;
+    const a = outcome.adapter;
+    this.update({
+      state: 'ready',
+      adapter: a ? `${a.vendor || 'unknown vendor'} ${a.architecture}${a.description ? ` (${a.description})` : ''}${a.isSoftware ? ' [software]' : ''}` : this.view.adapter,
+    });
+    await this.workers.beforeReady?.(actor);
+    this.send({ type: 'ready', ep: outcome.ep, loadMs: outcome.loadMs, warmupMs: outcome.warmupMs, modelFromCache: outcome.modelFromCache });
+  }
+
+  private async onBatch(data: ArrayBuffer): Promise<void> {
+    const ws = this.socket;
+    const frame = new Uint8Array(data);
+    const { header: raw, payloadOffset } = decodeBatchFrame(frame);
+    const parsed = parseBatchHeader(raw);
+    if (!parsed.ok) throw new Error(`bad batch header: ${parsed.error}`);
+    const header = parsed.value;
+    const items = sliceItems(frame, payloadOffset, header);
+    const { actor, prep, spec } = this;
+    if (!actor || !prep || !spec) {
+      this.send({ type: 'batch-failed', batchId: header.batchId, code: 'MODEL_LOAD_FAILED', message: 'batch arrived before the model was loaded' }, ws);
+      return;
+    }
+    this.inFlight++;
+    this.firstBatchAt ??= performance.now();
+    this.update({ state: 'busy' });
+    const slices = items.map((b) => ({ offset: b.byteOffset, length: b.byteLength }));
+    let outcome: BatchOutcome;
+    try {
+      // Two workers, two stages: this batch is decoded while the previous one runs on the model.
+      const prepared = await prep.prepare(Comlink.transfer(data, [data]), slices, spec.height, spec.width);
+      if (ws !== this.socket || !this.actor) return;
+      outcome = await actor.runPrepared(Comlink.transfer(prepared, [prepared.input.buffer]));
+    } catch (err) {
+      outcome = { ok: false, code: 'INFERENCE_FAILED', message: `the batch failed in a worker: ${(err as Error).message}` };
+    } finally {
+      this.inFlight = Math.max(0, this.inFlight - 1);
+    }
+    if (ws !== this.socket) return;
+    if (!outcome.ok) {
+      this.send({ type: 'batch-failed', batchId: header.batchId, code: outcome.code, message: outcome.message }, ws);
+      if (outcome.code === 'DEVICE_LOST') this.fail({ code: outcome.code, message: outcome.message });
+      return;
+    }
+    this.send({ type: 'result', batchId: header.batchId, items: outcome.items, timing: outcome.timing }, ws);
+    const images = this.view.images + items.length;
+    // Wall-clock rate since the first batch: decoding overlaps inference, so summed stage times would undercount.
+    const elapsed = performance.now() - this.firstBatchAt;
+    this.update({ state: this.inFlight > 0 ? 'busy' : 'ready', batches: this.view.batches + 1, images, imagesPerSecond: elapsed > 0 ? (images * 1000) / elapsed : null });
+  }
+
+  private onControl(msg: ToActorJson): void {
+    switch (msg.type) {
+      case 'welcome':
+        this.update({ actorId: msg.actorId });
+        this.onAdmission(msg.status, msg.reason, msg.job);
+        return;
+      case 'admission':
+        this.onAdmission(msg.status, msg.reason, msg.job);
+        return;
+      case 'shutdown':
+        this.update({ state: 'finished', reason: msg.reason });
+        this.resetActor();
+        return;
+      default: {
+        const check: never = msg;
+        throw new Error(`unhandled message ${JSON.stringify(check)}`);
+      }
+    }
+  }
+
+  private onAdmission(status: AdmissionStatus, reason: string | null, job: JobSpec | null): void {
+    if (status === 'admitted' && job) {
+      if (!this.actor) void this.startActor(job);
+      return;
+    }
+    this.update({ state: status, reason });
+  }
+
+  private resetActor(): void {
+    this.worker?.terminate();
+    this.prepWorker?.terminate();
+    this.worker = null;
+    this.prepWorker = null;
+    this.actor = null;
+    this.prep = null;
+    this.spec = null;
+    this.inFlight = 0;
+  }
+
+  private openSocket(): void {
+    const ws = new WebSocket(socketUrl(location.origin, this.params.token));
+    this.socket = ws;
+    let opened = false;
+    ws.binaryType = 'arraybuffer';
+    ws.addEventListener('open', () => {
+      opened = true;
+      this.send({ type: 'hello', protocol: PROTOCOL_VERSION, hostId: this.view.hostId, capabilities: this.caps!, declared: this.params.declared, pinnedEp: this.params.pinnedEp });
+    });
+    ws.addEventListener('message', (ev: MessageEvent<string | ArrayBuffer>) => {
+      if (typeof ev.data === 'string') {
+        const parsed = parseToActor(ev.data);
+        if (!parsed.ok) {
+          this.fail({ code: 'PROTOCOL_ERROR', message: `the coordinator sent a message this page does not understand (${parsed.error}); reload the page to update it` });
+          return;
+        }
+        this.onControl(parsed.value);
+      } else {
+        this.onBatch(ev.data).catch((err: unknown) => this.fail({ code: 'PROTOCOL_ERROR', message: (err as Error).message }));
+      }
+    });
+    ws.addEventListener('close', (ev) => {
+      if (this.socket !== ws) return;
+      this.resetActor();
+      if (this.view.state === 'finished') return;
+      if (!opened) {
+        // Refused at the upgrade (wrong token) or the coordinator is gone: nothing to rejoin.
+        this.update({ state: 'disconnected', error: { code: 'UNAUTHORIZED', message: 'the coordinator refused this page or is not running; open the URL it printed (with its token)' } });
+        return;
+      }
+      const why = `the connection closed (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`;
+      // Closed for breaking the protocol: rejoining would only repeat it.
+      if (this.noRejoin || NO_REJOIN_CODES.has(ev.code) || this.reconnects >= MAX_RECONNECTS) {
+        this.update({ state: 'disconnected', error: this.view.error ?? { code: 'PROTOCOL_ERROR', message: why } });
+        return;
+      }
+      this.reconnects++;
+      const delay = Math.min(10_000, 500 * 2 ** (this.reconnects - 1));
+      this.update({ state: 'reconnecting', actorId: null, reason: `${why}; rejoining in ${(delay / 1000).toFixed(1)}s as a new actor (attempt ${this.reconnects} of ${MAX_RECONNECTS})` });
+      setTimeout(() => this.openSocket(), delay);
+    });
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The status page: the pool, its hosts and actors, and the progress, read from /api/status (typed
+ * by shared/status.ts) once a second.
+ */
+import { ROUTES, TOKEN_PARAM } from '../../shared/routes.ts';
+import type { JobStatus, ResourcesStatus } from '../../shared/status.ts';
+
+const token = new URLSearchParams(location.search).get(TOKEN_PARAM) ?? '';
+
+function field(name: string): HTMLElement {
+  return document.querySelector<HTMLElement>(`[data-field="${name}"]`)!;
+}
+
+const gib = (b: number | null): string => (b === null ? 'unknown' : `${(b / 2 ** 30).toFixed(1)} GiB`);
+const num = (v: number | null, digits = 2): string => (v === null ? '–' : v.toFixed(digits));
+
+/** Replaces a table's body with one row per entry, every cell set as text (nothing is parsed as HTML). */
+function fillTable(id: string, rows: (string | number)[][]): void {
+  const body = document.querySelector(`#${id} tbody`)!;
+  body.replaceChildren(
+    ...rows.map((cells) => {
+      const tr = document.createElement('tr');
+      for (const c of cells) {
+        const td = document.createElement('td');
+        td.textContent = String(c);
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+}
+
+const used = (u: ResourcesStatus, c: ResourcesStatus, key: 'gpus' | 'cpus'): string => `${u[key]} / ${c[key]}`;
+
+function render(s: JobStatus): void {
+  const p = s.progress;
+  const pct = p.total ? Math.min(100, (100 * p.done) / p.total) : 0;
+  field('bar').style.width = `${pct}%`;
+  field('progress').textContent = `${p.done}${p.total !== null ? ` / ${p.total}` : ''} rows, ${p.errors} errors, ${num(p.imagesPerSecond)} img/s, ${p.elapsedSeconds.toFixed(0)} s${p.finished ? ' — finished' : ''}`;
+  field('pool').textContent = `min ${s.pool.min}, max ${s.pool.max} — ${s.pool.active} active, ${s.pool.standby} standby, ${s.pool.rejected} rejected`;
+  fillTable('hosts', s.hosts.map((h) => [h.id, used(h.used, h.capacity, 'gpus'), used(h.used, h.capacity, 'cpus'), `${gib(h.used.memoryBytes)} / ${gib(h.capacity.memoryBytes)}`]));
+  fillTable('actors', s.actors.map((a) => [a.id, a.host, a.state, a.ep ?? '–', a.adapter ?? '–', a.batchesDone, a.imagesDone, num(a.imagesPerSecond), a.inFlight, a.reason ?? '']));
+}
+
+async function tick(): Promise<void> {
+  const alert = document.getElementById('unreachable')!;
+  try {
+    const res = await fetch(`${ROUTES.statusApi}?${TOKEN_PARAM}=${encodeURIComponent(token)}`);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    render((await res.json()) as JobStatus);
+    alert.hidden = true;
+  } catch (e) {
+    alert.textContent = `coordinator unreachable (${(e as Error).message}); the job may have ended`;
+    alert.hidden = false;
+  }
+}
+
+void tick();
+setInterval(() => void tick(), 1000);
