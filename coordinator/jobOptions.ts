@@ -1,8 +1,12 @@
 /**
- * A job's settings, as the CLI parsed and checked them (cli/runOptions.ts). Types only: every
- * part of the coordinator reads these, and none of them needs the parser.
+ * A job's settings, as the CLI parsed and checked them (cli/runOptions.ts). Types only, importing
+ * nothing: every part of the coordinator reads these, and none of them needs the parser.
  */
-import type { PoolSize } from './pool/actorPool.ts';
+/** Ray's ActorPoolStrategy size: work starts at `min` ready actors, the pool grows to `max`. */
+export interface PoolSize {
+  min: number;
+  max: number;
+}
 
 export type EpChoice = 'auto' | 'webgpu' | 'wasm';
 export type OutputFormat = 'jsonl' | 'csv';

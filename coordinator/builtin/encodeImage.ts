@@ -1,18 +1,23 @@
 /**
  * PNG (pngjs) and JPEG (jpeg-js) encoding of 8-bit RGB pixels, byte-for-byte reproducible: pngjs
- * is given our own `zlibDeflate` through its `deflateFactory` hook instead of Node's zlib, and
+ * is given fflate's pure-JavaScript `zlibSync` (version pinned exactly in package.json) through
+ * its `deflateFactory` hook instead of Node's zlib, whose output may change between releases, and
  * jpeg-js is plain JavaScript without trigonometry at run time.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import type { createDeflate } from 'node:zlib';
+import { zlibSync, type ZlibOptions } from 'fflate';
 import jpeg from 'jpeg-js';
 import { PNG, type ColorType } from 'pngjs';
-import { zlibDeflate } from './deflate.ts';
 
 /** How a PNG stores its pixels: 8- or 16-bit RGB, RGBA (opaque) or grey. */
 export type PngLayout = 'rgb8' | 'rgba8' | 'grey8' | 'rgb16' | 'grey16';
 
 const COLOR_TYPE: Readonly<Record<PngLayout, ColorType>> = { rgb8: 2, rgba8: 6, grey8: 0, rgb16: 2, grey16: 0 };
+
+// An explicit `mem`, because fflate otherwise derives it from Math.log of the input length, and
+// Math.log is not required to round the same way on every engine.
+const ZLIB_OPTIONS: ZlibOptions = { level: 9, mem: 8 };
 
 /** A Transform that collects the filtered scanlines and emits them as one zlib stream. */
 function deterministicDeflate(): Transform {
@@ -23,7 +28,7 @@ function deterministicDeflate(): Transform {
       done();
     },
     flush(done: TransformCallback) {
-      done(null, Buffer.from(zlibDeflate(Buffer.concat(chunks))));
+      done(null, Buffer.from(zlibSync(Buffer.concat(chunks), ZLIB_OPTIONS)));
     },
   });
 }

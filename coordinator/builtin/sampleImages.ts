@@ -1,8 +1,8 @@
 /**
  * The built-in sample dataset: 256 procedurally drawn pictures, half PNG and half JPEG, in
  * assorted sizes and aspect ratios, written once to `<cacheDir>/sample/`. Every file is the same
- * bytes on every machine (seeded PRNG, exact arithmetic, a deterministic deflate), so runs over
- * it can be compared across machines.
+ * bytes on every machine (seeded PRNG, exact arithmetic, fflate's deflate at a pinned version), so
+ * runs over it can be compared across machines.
  */
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

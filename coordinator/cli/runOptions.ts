@@ -5,8 +5,7 @@
 import path from 'node:path';
 import { TabpoolError } from '../../shared/errors.ts';
 import { parseSize } from '../../shared/units.ts';
-import type { JobOptions, OutputFormat } from '../jobOptions.ts';
-import type { PoolSize } from '../pool/actorPool.ts';
+import type { JobOptions, OutputFormat, PoolSize } from '../jobOptions.ts';
 import type { RunFlags } from './runFlags.ts';
 
 function bad(flag: string, value: string, expected: string): TabpoolError {

@@ -5,9 +5,9 @@
  * candidate: the bytes are compared before an id counts as seen, so two different ids are never
  * taken for one, whatever their hashes.
  *
- * Memory: the ids' bytes plus 12 bytes a slot (hash, offset, length), at most 2 slots an id. A
- * million ids of ~20 bytes cost ~44 MB, against ~110 MB for a Set<string> of the same ids (both
- * measured by the idSet unit test, which prints them).
+ * Memory: the ids' bytes (in an arena that doubles) plus 12 bytes a slot (hash, offset, length),
+ * at most 2 slots an id. Measured for a million 32-byte ids: 58.7 MB, against 173 MB of heap for
+ * a Set<string> of the same ids (the idSet unit test prints the first figure).
  */
 export type IdHash = (bytes: Uint8Array) => number;
 

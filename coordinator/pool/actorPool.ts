@@ -5,13 +5,8 @@
  */
 import type { Capabilities, DeclaredResources, ExecutionProvider } from '../../shared/protocol.ts';
 import { newActor, type Actor, type ActorLink } from './actor.ts';
+import type { PoolSize } from '../jobOptions.ts';
 import { actorsThatFit, add, describeResources, hostCapacity, shortfalls, subtract, ZERO, type Resources } from './resources.ts';
-
-/** Ray's ActorPoolStrategy size: work starts at `min` ready actors, the pool grows to `max`. */
-export interface PoolSize {
-  min: number;
-  max: number;
-}
 
 export interface Host {
   id: string;

@@ -5,7 +5,7 @@
  *
  * This file routes messages and owns the lifecycle (start, drain, finish, fail); the parts live
  * beside it: the queue (batchQueue.ts), dispatch (dispatcher.ts), result checks (resultCheck.ts),
- * deadlines (deadlines.ts) and start-up diagnostics (joinDiagnostics.ts).
+ * deadlines (deadlines.ts) and start-up (joinWatch.ts).
  */
 import { CLOSE, type CloseCode } from '../../shared/closeCodes.ts';
 import { formatError, TabpoolError, type SerializedError } from '../../shared/errors.ts';
@@ -21,7 +21,7 @@ import { BatchQueue, type FailureBlame } from './batchQueue.ts';
 import { systemClock, type Clock, type Timer } from './clock.ts';
 import { findOverdue, findStuckLoading, LOAD_DEADLINE_MS } from './deadlines.ts';
 import { Dispatcher } from './dispatcher.ts';
-import { JoinDiagnostics } from './joinDiagnostics.ts';
+import { JoinWatch } from './joinWatch.ts';
 import { newJobStats, type JobStats } from './jobStats.ts';
 import { checkResult } from './resultCheck.ts';
 
@@ -63,10 +63,13 @@ export class Job {
   readonly stats: JobStats;
   readonly options: JobOptions;
   readonly done: Promise<void>;
+  /** Resolves once the whole dataset has been read into the queue (or the job stopped reading). */
+  readonly allReadIn: Promise<void>;
+  private resolveAllRead!: () => void;
   private readonly links = new Map<ActorLink, Actor>();
   private readonly feeder: DatasetFeeder;
   private readonly dispatcher: Dispatcher;
-  private readonly diagnostics = new JoinDiagnostics();
+  private readonly joinWatch: JoinWatch;
   private readonly clock: Clock;
   private readonly readAheadItems: number;
   private allRead = false;
@@ -76,7 +79,6 @@ export class Job {
   private scheduled = false;
   private resolveDone!: () => void;
   private rejectDone!: (e: unknown) => void;
-  private joinTimer: Timer | null = null;
   private readonly deadlineTimer: Timer;
 
   constructor(private readonly deps: JobDeps) {
@@ -103,18 +105,31 @@ export class Job {
       },
       deps.readInput,
     );
+    this.allReadIn = new Promise((resolve) => (this.resolveAllRead = resolve));
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
     });
     this.deadlineTimer = this.clock.setInterval(() => this.checkDeadlines(), 1000);
+    this.joinWatch = new JoinWatch(this.clock, {
+      pool: this.pool,
+      joinTimeoutMs: o.joinTimeoutMs,
+      launch: o.launch,
+      started: () => this.started,
+      finished: () => this.finished,
+      startShort: (ready) => {
+        deps.events.log(`--join-timeout: starting with ${ready} ready actor(s), fewer than the pool's minimum of ${o.pool.min}`);
+        this.startWork();
+      },
+      fail: (err) => this.fail(err),
+    });
   }
 
   /** Starts reading the dataset and the join timer; `total` is the dataset's size (resumed rows included). */
   start(total: number | null): void {
     this.stats.total = total === null ? null : total - this.stats.skipped;
     void this.feed().catch((err: unknown) => this.fail(err));
-    this.armJoinTimer();
+    this.joinWatch.arm();
   }
 
   get interrupted(): boolean {
@@ -145,9 +160,8 @@ export class Job {
         return this.onBatchFailed(actor, msg.batchId, { code: msg.code, message: msg.message });
       case 'actor-error':
         this.deps.events.log(`${actor.id} (host ${actor.hostId}) failed: ${formatError(msg)}`);
-        this.diagnostics.recordFailure(actor, formatError(msg));
         this.evict(actor, CLOSE.normal, `actor failed: ${msg.code}`);
-        this.failIfNoneCanJoin();
+        this.joinWatch.recordFailure(actor, formatError(msg));
         return;
       default: {
         const check: never = msg;
@@ -177,7 +191,7 @@ export class Job {
     }
     const { actor, admission } = this.pool.join(link, msg.hostId, msg.capabilities, msg.declared, this.clock.wall());
     this.links.set(link, actor);
-    if (admission.status === 'rejected') queueMicrotask(() => this.failIfNoneCanJoin());
+    if (admission.status === 'rejected') queueMicrotask(() => this.joinWatch.failIfNoneCanJoin());
     const job = admission.status === 'admitted' ? this.deps.model.spec(actor.ep!) : null;
     link.sendJson({ type: 'welcome', protocol: PROTOCOL_VERSION, actorId: actor.id, status: admission.status, reason: admission.status === 'admitted' ? null : admission.reason, job });
     this.deps.events.log(`${actor.id} joined from host ${msg.hostId}: ${admission.status}${admission.status === 'admitted' ? ` (${actor.ep})` : ` — ${admission.reason}`}`);
@@ -259,7 +273,7 @@ export class Job {
       p.link.sendJson({ type: 'admission', status: 'admitted', reason: null, job: this.deps.model.spec(p.ep!) });
       this.deps.events.log(`${p.id} promoted from standby`);
     }
-    if (this.pool.active().length === 0 && !this.finished) this.armJoinTimer();
+    if (this.pool.active().length === 0 && !this.finished) this.joinWatch.arm();
     this.schedule();
     // Draining, the batch this actor held may have been the last one in flight.
     this.checkDone();
@@ -284,35 +298,6 @@ export class Job {
 
   // ------------------------------------------------------------------ start-up
 
-  private armJoinTimer(): void {
-    this.joinTimer?.cancel();
-    this.joinTimer = this.clock.setTimeout(() => this.onJoinTimeout(), this.options.joinTimeoutMs);
-  }
-
-  private onJoinTimeout(): void {
-    if (this.finished) return;
-    const ready = this.pool.ready().length;
-    if (ready > 0) {
-      if (!this.started) {
-        this.deps.events.log(`--join-timeout: starting with ${ready} ready actor(s), fewer than the pool's minimum of ${this.options.pool.min}`);
-        this.startWork();
-      }
-      return;
-    }
-    if (this.pool.active().length > 0) {
-      // Actors are still loading the model (WebGPU shader compilation can take a while): wait on.
-      this.armJoinTimer();
-      return;
-    }
-    this.fail(this.diagnostics.noActorsError(`no actor was ready after --join-timeout ${this.options.joinTimeoutMs / 1000}s.`, this.pool));
-  }
-
-  private failIfNoneCanJoin(): void {
-    if (this.diagnostics.allLaunchedFailed(this.options.launch, this.pool)) {
-      this.fail(this.diagnostics.noActorsError(`all ${this.options.launch} launched tab(s) failed to become actors.`, this.pool));
-    }
-  }
-
   private startWork(): void {
     this.started = true;
     this.stats.workStartedAt = this.clock.wall();
@@ -324,6 +309,7 @@ export class Job {
   private async feed(): Promise<void> {
     await this.feeder.run();
     this.allRead = true;
+    this.resolveAllRead();
     this.schedule();
     this.checkDone();
   }
@@ -398,7 +384,7 @@ export class Job {
   private stop(reason: string): void {
     this.finished = true;
     this.deadlineTimer.cancel();
-    this.joinTimer?.cancel();
+    this.joinWatch.cancel();
     for (const a of [...this.pool.actors.values()]) {
       a.link.sendJson({ type: 'shutdown', reason });
       a.link.close(CLOSE.jobDone, 'job done');

@@ -65,3 +65,37 @@ test('resume counts the error rows already written, so a resumed job still exits
     await again.close();
   }
 });
+
+/** Ids a CSV must quote: a resume has to read each back whole. */
+const AWKWARD_IDS = ['plain.png', 'comma,in.png', 'quote"in.png', 'newline\nin.png', 'crlf\r\nin.png', 'tab\tin.png', 'back\\slash.png', 'ünïcode 画像.png', ' spaced .png'];
+
+test('CSV --resume keeps every complete record, whatever the ids hold', async () => {
+  const out = await tmpfile('o.csv');
+  const first = await OutputSink.open(out, 'csv', { resume: false, overwrite: false });
+  await first.write(AWKWARD_IDS.map((id, i) => (i % 3 === 2 ? errorRow(id, { code: 'CORRUPT_IMAGE', message: `${id}: bad, "really"\nbad` }) : pred(id))));
+  await first.close();
+  const before = await fs.readFile(out);
+  const again = await OutputSink.open(out, 'csv', { resume: true, overwrite: false });
+  assert.deepEqual([...again.done].sort(), [...AWKWARD_IDS].sort());
+  assert.equal(again.doneErrors, 3);
+  assert.equal(again.repairedTornLine, false);
+  await again.close();
+  assert.deepEqual(await fs.readFile(out), before, 'nothing was cut');
+});
+
+test('CSV --resume cuts a record a crash left inside an open quote, and keeps the rest', async () => {
+  const out = await tmpfile('o.csv');
+  const first = await OutputSink.open(out, 'csv', { resume: false, overwrite: false });
+  await first.write(AWKWARD_IDS.map((id) => pred(id)));
+  await first.close();
+  await fs.appendFile(out, '"torn\nid.png",207,golden ret');
+  const again = await OutputSink.open(out, 'csv', { resume: true, overwrite: false });
+  assert.deepEqual([...again.done].sort(), [...AWKWARD_IDS].sort());
+  assert.equal(again.repairedTornLine, true);
+  await again.write([pred('torn\nid.png')]);
+  await again.close();
+  const third = await OutputSink.open(out, 'csv', { resume: true, overwrite: false });
+  assert.deepEqual([...third.done].sort(), [...AWKWARD_IDS, 'torn\nid.png'].sort());
+  assert.equal(third.repairedTornLine, false);
+  await third.close();
+});

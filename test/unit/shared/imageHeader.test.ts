@@ -227,6 +227,14 @@ describe('sniffImage: non-images', () => {
     expectFail(sniffImage(new TextEncoder().encode('%PDF-1.7\n')), 'NOT_AN_IMAGE', 'PDF');
   });
 
+  it('names the other image formats it knows (ICO, SVG, AVIF, PSD) and refuses them', () => {
+    const accepted = 'PNG, JPEG, GIF, WebP or BMP';
+    expectFail(sniffImage(bytes([0, 0, 1, 0, 1, 0, 16, 16], new Array<number>(14).fill(0))), 'NOT_AN_IMAGE', 'ICO', accepted);
+    expectFail(sniffImage(new TextEncoder().encode('<svg width="10" height="20"></svg>')), 'NOT_AN_IMAGE', 'SVG', accepted);
+    expectFail(sniffImage(bytes(be32(20), ascii('ftypavif'), be32(0), ascii('avif'))), 'NOT_AN_IMAGE', 'AVIF', accepted);
+    expectFail(sniffImage(bytes(ascii('8BPS'), [0, 1], new Array<number>(20).fill(0))), 'NOT_AN_IMAGE', 'PSD', accepted);
+  });
+
   it('reports a single stray byte as NOT_AN_IMAGE', () => {
     expectFail(sniffImage(new Uint8Array([0x89])), 'NOT_AN_IMAGE');
   });

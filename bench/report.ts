@@ -1,0 +1,108 @@
+/** The benchmark's report: targets met or missed, with reasons that quote only this run's numbers. */
+
+/** `{"a.b.c": 1}` → `{a: {b: {c: 1}}}`, so results.json reads the way the keys are named. */
+export function nest(flat: Record<string, number>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(flat).sort()) {
+    const parts = key.split('.');
+    let node = out;
+    for (const p of parts.slice(0, -1)) {
+      if (typeof node[p] !== 'object' || node[p] === null) node[p] = typeof node[p] === 'number' ? { value: node[p] } : (node[p] ?? {});
+      node = node[p] as Record<string, unknown>;
+    }
+    const last = parts[parts.length - 1]!;
+    if (typeof node[last] === 'object' && node[last] !== null) (node[last] as Record<string, unknown>).value = value;
+    else node[last] = value;
+  }
+  return out;
+}
+
+type R = Record<string, number>;
+const f = (v: number | undefined, digits = 2): string => (v === undefined || Number.isNaN(v) ? 'NaN' : v.toFixed(digits));
+
+interface Target {
+  name: string;
+  key: string;
+  goal: string;
+  met(r: R): boolean;
+  /** Why it was missed, from this run's own numbers. */
+  why(r: R): string;
+}
+
+const TARGETS: Target[] = [
+  {
+    name: 'pipeline efficiency, wasm, 1 tab',
+    key: 'efficiency.wasm.k1',
+    goal: '≥ 0.95 (and ≤ 1.03: a ceiling is a ceiling)',
+    met: (r) => r['efficiency.wasm.k1']! >= 0.95 && r['efficiency.wasm.k1']! <= 1.03,
+    why: (r) => `steady ${f(r['e2e.wasm.k1.imgPerSec'])} img/s against a raw ${f(r['raw.wasm.k1.imgPerSec'])} img/s; decode + preprocessing took ${f(r['preprocess.msPerImage'])} ms an image against ${f(1000 / r['raw.wasm.k1.imgPerSec']!, 0)} ms of inference.`,
+  },
+  {
+    name: 'pipeline efficiency, wasm, 2 tabs',
+    key: 'efficiency.wasm.k2',
+    goal: '≥ 0.95',
+    met: (r) => r['efficiency.wasm.k2']! >= 0.95,
+    why: (r) => `steady ${f(r['e2e.wasm.k2.imgPerSec'])} img/s against a raw ${f(r['raw.wasm.k2.imgPerSec'])} img/s for both tabs measured together; decode + preprocessing took ${f(r['preprocess.msPerImage'])} ms an image, on the same 2 cores as the two single-threaded sessions, the pages and the coordinator.`,
+  },
+  { name: 'scaling, 2 tabs over 1', key: 'scaling.wasm.k2OverK1', goal: '≥ 1.8', met: (r) => r['scaling.wasm.k2OverK1']! >= 1.8, why: (r) => `${f(r['e2e.wasm.k2.imgPerSec'])} img/s with 2 tabs, ${f(r['e2e.wasm.k1.imgPerSec'])} with 1, on 2 cores.` },
+  {
+    name: 'coordinator dispatches/s, 100 actors',
+    key: 'coordinator.a100.dispatchPerSec',
+    goal: '≥ 20,000',
+    met: (r) => r['coordinator.a100.dispatchPerSec']! >= 20_000,
+    why: (r) => `${f(r['coordinator.a100.dispatchPerSec'], 0)}/s with 100 actors, ${f(r['coordinator.a1.dispatchPerSec'], 0)}/s with 1, ${f(r['coordinator.a1000.dispatchPerSec'], 0)}/s with 1000; the simulated actors run in a second process on the same 2 cores.`,
+  },
+  { name: 'coordinator p99 dispatch, 100 actors', key: 'coordinator.a100.p99DispatchMs', goal: '< 5 ms', met: (r) => r['coordinator.a100.p99DispatchMs']! < 5, why: (r) => `p99 ${f(r['coordinator.a100.p99DispatchMs'], 3)} ms.` },
+  {
+    name: 'coordinator memory, 1M inputs over 10k',
+    key: 'coordinator.memory.rssRatio',
+    goal: '≤ 1.5',
+    met: (r) => r['coordinator.memory.rssRatio']! <= 1.5,
+    why: (r) => `${f(r['coordinator.memory.rssMB.m10k'], 0)} MB for 10k inputs, ${f(r['coordinator.memory.rssMB.m1M'], 0)} MB for 1M: ${f(r['coordinator.memory.mbPer100kInputs'], 1)} MB per 100k inputs above the 10k run.`,
+  },
+  { name: 'wire bytes per image over file size', key: 'wire.overhead', goal: '≤ 2%', met: (r) => r['wire.overhead']! <= 0.02, why: (r) => `${f(r['wire.bytesPerImage'], 0)} bytes sent for ${f(r['wire.fileBytesPerImage'], 0)} bytes of file.` },
+];
+
+/** Targets other modules add (mixed pools, verification, the queue). */
+export function addTargets(t: Target[]): void {
+  TARGETS.push(...t);
+}
+export type { Target };
+
+export function markdown(m: Record<string, string>, r: R, notes: string[], quick: boolean, seconds: number): string {
+  const fmt = (v: number): string => (Number.isNaN(v) ? 'NaN' : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(3));
+  const targets = TARGETS.filter((t) => r[t.key] !== undefined);
+  return [
+    '# tabpool benchmark results',
+    '',
+    `Run: \`npm run bench${quick ? ' -- --quick' : ''}\`, ${new Date().toISOString()}, ${seconds} s. Every ratio below comes from this one run.`,
+    '',
+    '| machine | |',
+    '|---|---|',
+    ...Object.entries(m).map(([k, v]) => `| ${k} | ${v} |`),
+    '',
+    '## Targets',
+    '',
+    '| target | key | goal | measured | met |',
+    '|---|---|---|---|---|',
+    ...targets.map((t) => `| ${t.name} | \`${t.key}\` | ${t.goal} | ${fmt(r[t.key]!)} | ${t.met(r) ? 'yes' : 'no'} |`),
+    '',
+    '## Where a target is missed, and why (this run\'s numbers)',
+    '',
+    ...targets.filter((t) => !t.met(r)).map((t) => `- **${t.name}**: ${t.why(r)}`),
+    '',
+    '## All numbers',
+    '',
+    '| key | value |',
+    '|---|---|',
+    ...Object.entries(r).sort().map(([k, v]) => `| \`${k}\` | ${fmt(v)} |`),
+    '',
+    '## Notes',
+    '',
+    ...notes.map((x) => `- ${x}`),
+    '- wasm rows: the full ResNet-18 (224×224), 1 wasm thread per tab, batch 16, the built-in sample images (mixed PNG/JPEG, assorted sizes).',
+    '- raw = `session.run` alone on a ready-made tensor, measured once every tab had loaded the model and before any took work, all tabs at once, after a warm-up; e2e = steady throughput from the pool being ready to the last row written.',
+    '- coordinator.aN.p99DispatchMs: from a result frame arriving (before parsing) to the next batch frame handed to the socket, over every result that led to a dispatch; p99RoundTripMs: batch sent → its result arriving.',
+    '',
+  ].join('\n');
+}

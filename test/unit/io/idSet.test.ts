@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { IdSet } from '../../../coordinator/io/idSet.ts';
+
+test('spots an id seen before, whatever its characters', () => {
+  const s = new IdSet(4);
+  for (const id of ['a.png', 'dir/b.png', 'ünïcode 画像.jpg', 'with\nnewline', '']) assert.equal(s.add(id), true, id);
+  for (const id of ['a.png', 'dir/b.png', 'ünïcode 画像.jpg', 'with\nnewline', '']) assert.equal(s.add(id), false, id);
+  assert.equal(s.size, 5);
+});
+
+test('never takes two different ids for one, even when every hash collides', () => {
+  const s = new IdSet(4, () => 42);
+  const ids = Array.from({ length: 500 }, (_, i) => `img-${i}.png`);
+  for (const id of ids) assert.equal(s.add(id), true, `${id} was taken for a repeat`);
+  for (const id of ids) assert.equal(s.add(id), false);
+  assert.equal(s.size, 500);
+});
+
+test('keeps a million ids in a fraction of a Set<string>', () => {
+  const s = new IdSet();
+  for (let i = 0; i < 1_000_000; i++) s.add(`images/part-${i % 97}/img-${String(i).padStart(7, '0')}.jpg`);
+  assert.equal(s.size, 1_000_000);
+  const mb = s.bytes / 1e6;
+  // The ids are ~32 bytes each; the set holds them once plus 12 bytes a slot.
+  process.stdout.write(`# IdSet: ${mb.toFixed(1)} MB for a million 32-byte ids\n`);
+  assert.ok(mb < 100, `${mb.toFixed(1)} MB`);
+});

@@ -1,0 +1,193 @@
+/**
+ * The job in-process: fake tabs, an in-memory output and a clock the test moves. Every test ends
+ * by checking the guarantee: each input has exactly one row.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CLOSE } from '../../../shared/closeCodes.ts';
+import { caps, okItems, runToEnd, startJob, type Harness } from '../../support/jobHarness.ts';
+
+function assertEveryInputOnce(h: Harness, n: number): void {
+  const ids = h.sink.rows.map((r) => r.id);
+  assert.equal(new Set(ids).size, ids.length, 'an input has two rows');
+  assert.equal(ids.length, n, 'an input has no row');
+}
+
+test('hands batches to the ready actor with the fewest in flight, up to --max-tasks-in-flight each', async () => {
+  const h = startJob(64, { batchSize: 4, maxTasksInFlight: 2 });
+  await h.job.allReadIn;
+  const a = h.join();
+  const b = h.join();
+  await h.settle();
+  assert.equal(a.batches.length, 2);
+  assert.equal(b.batches.length, 2);
+  h.answer(a, a.batches[0]!.batchId);
+  assert.equal(a.batches.length, 3, 'the freed slot is filled at once');
+  assert.equal(b.batches.length, 2);
+  await runToEnd(h, [a, b]);
+  await h.job.done;
+  assertEveryInputOnce(h, 64);
+});
+
+test('splits the tail so that every actor has work to the end', async () => {
+  const h = startJob(40, { batchSize: 16, maxTasksInFlight: 2, pool: { min: 2, max: 2 } });
+  await h.job.allReadIn;
+  const [a, b] = [h.join(), h.join()];
+  await h.settle();
+  // 40 inputs over 2 actors × 2 slots × 2: batches of at most 40 / 8 = 5 from the start of the tail.
+  for (const l of [a, b]) for (const batch of l.batches) assert.ok(batch.items <= 5, `a tail batch of ${batch.items}`);
+  await runToEnd(h, [a, b]);
+  await h.job.done;
+  assertEveryInputOnce(h, 40);
+});
+
+test('evicts an actor that holds a batch past --batch-timeout and runs the batch elsewhere', async () => {
+  const h = startJob(8, { batchSize: 4, maxTasksInFlight: 1, batchTimeoutMs: 6_000 });
+  await h.job.allReadIn;
+  const frozen = h.join();
+  const healthy = h.join();
+  await h.settle();
+  h.answer(healthy, healthy.batches[0]!.batchId);
+  h.clock.advance(7_000);
+  assert.equal(frozen.closed?.code, CLOSE.evicted);
+  assert.match(h.logs.join('\n'), /missed the deadline for batch \d+ \(6s\): evicting it/);
+  await runToEnd(h, [healthy]);
+  await h.job.done;
+  assertEveryInputOnce(h, 8);
+});
+
+test('gives a tab 10 minutes for its first batch: a slow start (shader compilation) is not a frozen tab', async () => {
+  const h = startJob(12, { batchSize: 4, maxTasksInFlight: 1 });
+  await h.job.allReadIn;
+  const a = h.join();
+  await h.settle();
+  h.clock.advance(9 * 60_000);
+  assert.equal(a.closed, null);
+  h.clock.advance(2 * 60_000);
+  assert.equal(a.closed?.code, CLOSE.evicted);
+});
+
+test('once measured, a batch may take 10× the actor\'s own time per image, and never less than 60 s', async () => {
+  const h = startJob(12, { batchSize: 4, maxTasksInFlight: 1 });
+  await h.job.allReadIn;
+  const a = h.join();
+  await h.settle();
+  h.clock.advance(1_000);
+  h.answer(a, a.batches[0]!.batchId);
+  h.clock.advance(59_000);
+  assert.equal(a.closed, null);
+  h.clock.advance(2_000);
+  assert.equal(a.closed?.code, CLOSE.evicted);
+  assert.match(a.closed!.reason, /within 60s/);
+});
+
+test('requeues the batches of a tab that closes mid-batch, and no input is lost', async () => {
+  const h = startJob(32, { batchSize: 4 });
+  await h.job.allReadIn;
+  const leaving = h.join();
+  const staying = h.join();
+  await h.settle();
+  const lost = leaving.batches.length;
+  assert.ok(lost > 0);
+  h.job.onClose(leaving, 1001, 'tab closed');
+  assert.match(h.logs.join('\n'), new RegExp(`left: socket closed \\(1001 tab closed\\); ${lost} batch\\(es\\) requeued`));
+  await runToEnd(h, [staying]);
+  await h.job.done;
+  assertEveryInputOnce(h, 32);
+});
+
+test('evicts an actor whose batches fail three times in a row, and its work runs elsewhere', async () => {
+  const h = startJob(24, { batchSize: 4, maxTasksInFlight: 1 });
+  await h.job.allReadIn;
+  const broken = h.join();
+  await h.settle();
+  for (let i = 0; i < 3; i++) {
+    const last = broken.batches.at(-1)!;
+    h.job.onMessage(broken, { type: 'batch-failed', batchId: last.batchId, code: 'INFERENCE_FAILED', message: 'session error' });
+    await h.settle();
+  }
+  assert.equal(broken.closed?.code, CLOSE.evicted);
+  assert.match(broken.closed!.reason, /3 failed batches in a row/);
+  const good = h.join();
+  await runToEnd(h, [good]);
+  await h.job.done;
+  assertEveryInputOnce(h, 24);
+  assert.equal(h.sink.rows.filter((r) => r.error).length, 0, 'an actor failing is not an input failing');
+});
+
+test('refuses a result that does not fit its batch: the liar is closed with 4002 and nothing of its answer is written', async () => {
+  const h = startJob(8, { batchSize: 4, maxTasksInFlight: 1 });
+  await h.job.allReadIn;
+  const liar = h.join();
+  await h.settle();
+  const batch = liar.batches[0]!;
+  h.job.onMessage(liar, { type: 'result', batchId: batch.batchId, items: okItems(batch.items, 99), timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 } });
+  assert.equal(liar.closed?.code, CLOSE.badResult);
+  assert.match(liar.closed!.reason, /class 99 out of range/);
+  await h.settle();
+  assert.equal(h.sink.rows.length, 0);
+  const honest = h.join();
+  await runToEnd(h, [honest]);
+  await h.job.done;
+  assertEveryInputOnce(h, 8);
+});
+
+test('a result for a batch the actor does not hold is a protocol violation', async () => {
+  const h = startJob(8);
+  await h.job.allReadIn;
+  const a = h.join();
+  await h.settle();
+  assert.throws(() => h.job.onMessage(a, { type: 'result', batchId: 999, items: okItems(1), timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 } }), /does not hold/);
+});
+
+test('at --join-timeout with fewer actors than the pool minimum, starts with those and says so', async () => {
+  const h = startJob(8, { pool: { min: 3, max: 3 }, joinTimeoutMs: 5_000 });
+  await h.job.allReadIn;
+  const a = h.join();
+  await h.settle();
+  assert.equal(a.batches.length, 0, 'work waits for the pool minimum');
+  h.clock.advance(5_000);
+  await h.settle();
+  assert.match(h.logs.join('\n'), /--join-timeout: starting with 1 ready actor\(s\), fewer than the pool's minimum of 3/);
+  assert.ok(a.batches.length > 0);
+});
+
+test('at --join-timeout with no actor, fails with NO_ACTORS naming every tab that was refused and why', async () => {
+  const h = startJob(8, { ep: 'webgpu', joinTimeoutMs: 5_000 });
+  await h.job.allReadIn;
+  const refused = h.join('laptop', caps('software'), false);
+  assert.equal(refused.json[0]?.type === 'welcome' && refused.json[0].status, 'rejected');
+  h.clock.advance(5_000);
+  await assert.rejects(h.job.done, (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'NO_ACTORS');
+    assert.match(err.message, /no actor was ready after --join-timeout 5s/);
+    assert.match(err.message, /actor-\d+ \(host laptop\): this browser's only WebGPU adapter is software/);
+    return true;
+  });
+});
+
+test('waits past --join-timeout while an actor is still loading the model', async () => {
+  const h = startJob(4, { joinTimeoutMs: 5_000 });
+  await h.job.allReadIn;
+  const loading = h.join('h-slow', caps(), false);
+  h.clock.advance(12_000);
+  assert.equal(h.job.isFinished, false);
+  h.job.onMessage(loading, { type: 'ready', ep: 'wasm', loadMs: 12_000, warmupMs: 1, modelFromCache: false });
+  await runToEnd(h, [loading]);
+  await h.job.done;
+  assertEveryInputOnce(h, 4);
+});
+
+test('drains on Ctrl-C: no new batches, in-flight ones finish, and the rest stays unwritten for --resume', async () => {
+  const h = startJob(40, { batchSize: 4, maxTasksInFlight: 1 });
+  await h.job.allReadIn;
+  const a = h.join();
+  await h.settle();
+  const first = a.batches[0]!;
+  h.job.drain();
+  h.answer(a, first.batchId);
+  await h.job.done;
+  assert.equal(a.batches.length, 1, 'no batch after the drain began');
+  assert.equal(h.sink.rows.length, first.items);
+  assert.equal(h.job.interrupted, true);
+});

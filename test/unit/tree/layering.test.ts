@@ -1,0 +1,102 @@
+/**
+ * The tree keeps its shape: each folder imports only from the folders it may (dependencies point
+ * one way, and coordinator/ and web/ never import each other), no source file grows past 400
+ * lines, web/ names no route or close code by hand, and the shipped pages carry no test hooks.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ensureWebBuild, ROOT } from '../../../coordinator/browser/webBuild.ts';
+
+/** Folder (or file) → the folders and files it may import from. Anything not listed here is refused. */
+const ALLOWED: Record<string, string[]> = {
+  shared: ['shared'],
+  'coordinator/jobOptions.ts': [],
+  'coordinator/main.ts': ['coordinator/cli'],
+  'coordinator/builtin': ['shared', 'coordinator/builtin'],
+  'coordinator/model': ['shared', 'coordinator/model', 'coordinator/builtin', 'coordinator/jobOptions.ts'],
+  'coordinator/pool': ['shared', 'coordinator/pool', 'coordinator/jobOptions.ts'],
+  'coordinator/io': ['shared', 'coordinator/io', 'coordinator/jobOptions.ts'],
+  'coordinator/server': ['shared', 'coordinator/server', 'coordinator/pool'],
+  'coordinator/browser': ['shared', 'coordinator/browser'],
+  'coordinator/scheduler': ['shared', 'coordinator/scheduler', 'coordinator/pool', 'coordinator/io', 'coordinator/jobOptions.ts'],
+  'coordinator/cli': ['shared', 'coordinator'],
+  'web/workerApi.ts': ['shared'],
+  'web/page': ['shared', 'web/page', 'web/workerApi.ts'],
+  // The shipped entry starts the workers (new Worker(new URL(…))); nothing else in the page reaches into them.
+  'web/page/main.ts': ['web/page', 'web/worker'],
+  'web/status': ['shared', 'web/status'],
+  'web/worker': ['shared', 'web/worker', 'web/workerApi.ts'],
+  'web/testing': ['shared', 'web/testing', 'web/page', 'web/worker', 'web/workerApi.ts'],
+};
+
+/** Data tables, exempt from the length rule. */
+const DATA_TABLES = new Set(['shared/imagenetLabels.ts']);
+const MAX_LINES = 400;
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
+    const rel = `${dir}/${e.name}`;
+    if (e.isDirectory()) out.push(...sources(rel));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(rel);
+  }
+  return out;
+}
+
+const ALL = ['shared', 'coordinator', 'web'].flatMap(sources);
+
+/** The most specific ALLOWED key that contains `file`. */
+function ruleFor(file: string): string {
+  const keys = Object.keys(ALLOWED).filter((k) => file === k || file.startsWith(`${k}/`));
+  assert.ok(keys.length > 0, `${file} belongs to no folder of the layering table: add it`);
+  return keys.sort((a, b) => b.length - a.length)[0]!;
+}
+
+function relativeImports(file: string): string[] {
+  const text = readFileSync(path.join(ROOT, file), 'utf8');
+  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'";]*?from\s+'(\.[^']+)'/g), ...text.matchAll(/import\('(\.[^']+)'\)/g), ...text.matchAll(/new URL\('(\.[^']+)'/g)].map((m) => m[1]!);
+  return specs.map((s) => path.posix.normalize(path.posix.join(path.posix.dirname(file), s)));
+}
+
+test('every folder imports only from the folders it may: dependencies point one way', () => {
+  const broken: string[] = [];
+  for (const file of ALL) {
+    const allowed = ALLOWED[ruleFor(file)]!;
+    for (const target of relativeImports(file)) {
+      if (!allowed.some((a) => target === a || target.startsWith(`${a}/`))) broken.push(`${file} imports ${target}`);
+    }
+  }
+  assert.deepEqual(broken, []);
+});
+
+test('coordinator/ has at most three files at its top', () => {
+  const top = readdirSync(path.join(ROOT, 'coordinator')).filter((f) => statSync(path.join(ROOT, 'coordinator', f)).isFile() && f.endsWith('.ts'));
+  assert.ok(top.length <= 3, `coordinator/ holds ${top.join(', ')}`);
+});
+
+test(`no source file is over ${MAX_LINES} lines (data tables aside)`, () => {
+  const long = [...ALL, ...sources('test'), ...sources('bench')]
+    .filter((f) => !DATA_TABLES.has(f))
+    .map((f) => [f, readFileSync(path.join(ROOT, f), 'utf8').split('\n').length] as const)
+    .filter(([, n]) => n > MAX_LINES);
+  assert.deepEqual(long, []);
+});
+
+test('web/ names no route and no close code by hand: both come from shared/', () => {
+  const literals: string[] = [];
+  for (const file of ALL.filter((f) => f.startsWith('web/'))) {
+    const text = readFileSync(path.join(ROOT, file), 'utf8');
+    for (const m of text.matchAll(/'\/(?:ws|api\/status|worker\/|model\/|assets\/)[^']*'|\.close\(\s*\d+/g)) literals.push(`${file}: ${m[0]}`);
+  }
+  assert.deepEqual(literals, []);
+});
+
+test('the shipped pages carry no test hooks; the test build does', async () => {
+  const scan = (dir: string): string => readdirSync(path.join(dir, 'assets')).filter((f) => f.endsWith('.js')).map((f) => readFileSync(path.join(dir, 'assets', f), 'utf8')).join('\n');
+  const shipped = scan(await ensureWebBuild('production'));
+  for (const hook of ['__tabpool', 'simulated worker crash', 'holdReady']) assert.ok(!shipped.includes(hook), `the default build contains ${hook}`);
+  const testBuild = scan(await ensureWebBuild('test'));
+  assert.ok(testBuild.includes('__tabpool'), 'the test build lost its hooks');
+});
