@@ -30,7 +30,7 @@ export interface RunHooks {
 export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise<number> {
   // With --json, stdout carries the summary object alone; every line for a person goes to stderr.
   const say = (line: string): void => void (options.json ? process.stderr : process.stdout).write(`${line}\n`);
-  const view: LiveView = createLiveView(options.quiet || options.json ? 'quiet' : process.stderr.isTTY ? 'bar' : 'lines');
+  const view: LiveView = createLiveView(options.quiet ? 'quiet' : process.stderr.isTTY ? 'bar' : 'lines');
   const log = (line: string): void => view.log(line);
   let launched: LaunchedTabs | null = null;
   let server: CoordinatorServer | null = null;
@@ -38,8 +38,16 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
   let job: Job | null = null;
   let model: ResolvedModel | null = null;
   let interrupts = 0;
-  const finish = async (base: Pick<RunSummary, 'status' | 'exitCode' | 'error'>): Promise<number> => {
+  // The job reports progress as rows are written; this brings up the bar as soon as work starts,
+  // before the first row, and keeps its rate and ETA current while no row comes.
+  const tick = setInterval(() => job && view.update(job.stats), 1000);
+  tick.unref();
+  const stopView = (): void => {
+    clearInterval(tick);
     view.stop();
+  };
+  const finish = async (base: Pick<RunSummary, 'status' | 'exitCode' | 'error'>): Promise<number> => {
+    stopView();
     const summary = summarize({ ...base, model: model && { name: model.name, sha256: model.sha256, builtin: model.builtin }, output: path.resolve(options.out) }, job?.stats ?? null, job ? [...job.pool.departed, ...job.pool.actors.values()] : []);
     if (base.error) process.stderr.write(`tabpool: ${formatError(base.error)}\n`);
     if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -131,7 +139,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const error = serializeError(e, 'JOB_FAILED');
     return await finish({ status: 'failed', exitCode: interrupts >= 2 ? EXIT.interrupted : exitCodeFor(error.code), error });
   } finally {
-    view.stop();
+    stopView();
     await sink?.close().catch(() => undefined);
     await launched?.close();
     await server?.close();

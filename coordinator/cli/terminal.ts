@@ -6,6 +6,7 @@
  */
 import cliProgress from 'cli-progress';
 
+/** What the view shows of a job: the job's own stats fit it. */
 export interface Progress {
   total: number | null;
   done: number;
@@ -14,15 +15,17 @@ export interface Progress {
   workStartedAt: number | null;
 }
 
+/** The live view of a running job; its lines for a person go through it while the job runs. */
 export interface LiveView {
   /** A log line, printed whole on its own line. */
   log(line: string): void;
-  /** Progress changed (rows written). */
+  /** Progress changed (rows written), or time passed (the rate and ETA move); ignored after `stop`. */
   update(p: Progress): void;
-  /** The job ended: the bar (if any) is finished and taken down. */
+  /** The job ended: the bar (if any) is drawn a last time and left on the screen. A second call does nothing. */
   stop(): void;
 }
 
+/** `bar` for a terminal, `lines` for a pipe or a file, `quiet` for nothing but the summary. */
 export type ViewMode = 'bar' | 'lines' | 'quiet';
 
 /** How often a non-terminal gets a progress line. */
@@ -48,6 +51,7 @@ export function describeProgress(p: Progress, now = Date.now()): string {
   return `${of} | ${r === null ? '–' : r.toFixed(1)} img/s | ${p.errors} errors | ETA ${eta(p, now)}`;
 }
 
+/** The view for `mode`, writing to `stream` (stderr: stdout may carry the `--json` summary). */
 export function createLiveView(mode: ViewMode, stream: NodeJS.WriteStream = process.stderr): LiveView {
   if (mode === 'quiet') return { log() {}, update() {}, stop() {} };
   if (mode === 'lines') return plainView(stream);
@@ -66,12 +70,16 @@ function plainView(stream: NodeJS.WriteStream): LiveView {
   };
   const timer = setInterval(print, PLAIN_EVERY_MS);
   timer.unref();
+  let stopped = false;
   return {
     log: (line) => void stream.write(`${line}\n`),
     update: (p) => {
-      last = { ...p };
+      if (!stopped) last = { ...p };
     },
     stop: () => {
+      // The job's end and the run's cleanup both stop the view: one last line, not two.
+      if (stopped) return;
+      stopped = true;
       clearInterval(timer);
       print();
     },
@@ -88,13 +96,18 @@ function barView(stream: NodeJS.WriteStream): LiveView {
       fps: 5,
       // Ctrl-C drains the job: the bar must stay up until the job's own stop, not vanish at the signal.
       gracefulExit: false,
-      linewrap: false,
+      // With `false` cli-progress turns the terminal's autowrap off while the bar is up, which cuts
+      // every log line at the right edge; with `true` autowrap stays on and it cuts only the bar.
+      linewrap: true,
+      // A redraw flushes log lines onto the bar's row; an unchanged bar (a stall) must be drawn again below them.
+      forceRedraw: true,
       autopadding: true,
     },
     cliProgress.Presets.shades_classic,
   );
   let bar: cliProgress.SingleBar | null = null;
   let last: Progress | null = null;
+  let stopped = false;
   return {
     log(line) {
       // Before the bar exists nothing else draws on the terminal: a plain line is whole.
@@ -102,6 +115,8 @@ function barView(stream: NodeJS.WriteStream): LiveView {
       else stream.write(`${line}\n`);
     },
     update(p) {
+      // A late update must not bring back a bar that was already taken down.
+      if (stopped) return;
       last = { ...p };
       // The bar appears with the work: no "0/1 rows" before the total is known, no ETA while nothing runs.
       if (!bar && p.workStartedAt !== null && p.total !== null) {
@@ -110,6 +125,7 @@ function barView(stream: NodeJS.WriteStream): LiveView {
       bar?.update(p.done, { progress: describeProgress(p) });
     },
     stop() {
+      stopped = true;
       if (bar && last) bar.update(last.done, { progress: describeProgress(last) });
       if (bar) {
         // Draws the last state and prints any log lines still buffered, then leaves the bar as it ended.
