@@ -15,6 +15,7 @@ import { ensureBuiltinModel } from '../coordinator/builtin/resnetBuilder.ts';
 import { ensureSampleDataset, sampleNames } from '../coordinator/builtin/sampleImages.ts';
 import { CACHE_DIR, ROOT } from '../test/support/coordinatorProcess.ts';
 import { benchCoordinator } from './coordinatorCapacity.ts';
+import { benchMixed } from './mixed.ts';
 import { markdown, nest } from './report.ts';
 import { tabsRun, type TabsResult } from './tabs.ts';
 
@@ -102,6 +103,11 @@ async function main(): Promise<void> {
   results['native.cpu.tiny.imgPerSec'] = await nativeCpu(tiny.path, batchSize, quick ? 3 : 10, 64);
   results['ratio.webgpu.k1VsNative'] = gpu.imgPerSec / results['native.cpu.tiny.imgPerSec'];
   notes.push('native.cpu: onnxruntime-node session.run on ready-made tensors (its default threads, both cores), batch 16; ratio.wasm.k2VsNative compares the 2-tab end-to-end run with it; native.cpu.tiny and ratio.webgpu.k1VsNative do the same for the test-sized model the WebGPU row uses.');
+
+  if (!process.argv.includes('--skip-mixed')) {
+    log('mixed pools…');
+    Object.assign(results, await benchMixed({ quick, log, notes, sampleManifest: await manifestOf(sampleDir, quick ? 160 : 256, 'bench-mixed') }));
+  }
 
   if (!process.argv.includes('--skip-coordinator')) {
     log('coordinator capacity (simulated actors)…');

@@ -60,6 +60,20 @@ const TARGETS: Target[] = [
     met: (r) => r['coordinator.memory.rssRatio']! <= 1.5,
     why: (r) => `${f(r['coordinator.memory.rssMB.m10k'], 0)} MB for 10k inputs, ${f(r['coordinator.memory.rssMB.m1M'], 0)} MB for 1M: ${f(r['coordinator.memory.mbPer100kInputs'], 1)} MB per 100k inputs above the 10k run.`,
   },
+  {
+    name: 'mixed pool makespan over ideal (100 simulated actors, 1:10:100)',
+    key: 'mixed.makespanOverIdeal',
+    goal: '≤ 1.10',
+    met: (r) => r['mixed.makespanOverIdeal']! <= 1.1,
+    why: (r) => `${f(r['mixed.makespanOverIdeal'], 3)}× with --batch-size auto (${f(r['mixed.makespanOverIdeal.fixedBatch16'], 3)}× with a fixed 16).`,
+  },
+  {
+    name: 'mixed tabs: two wasm tabs plus a software-GPU tab, over the two alone',
+    key: 'mixed.tabs.slowdown',
+    goal: '≤ 1.5 on a shared 2-core machine (≤ 1.05 where tabs do not share CPUs)',
+    met: (r) => r['mixed.tabs.slowdown']! <= 1.5,
+    why: (r) => `${f(r['mixed.tabs.withSoftwareGpuSeconds'], 1)} s with the software-GPU tab against ${f(r['mixed.tabs.twoWasmSeconds'], 1)} s without: SwiftShader compiles and runs its shaders on the same 2 cores the wasm tabs use.`,
+  },
   { name: 'wire bytes per image over file size', key: 'wire.overhead', goal: '≤ 2%', met: (r) => r['wire.overhead']! <= 0.02, why: (r) => `${f(r['wire.bytesPerImage'], 0)} bytes sent for ${f(r['wire.fileBytesPerImage'], 0)} bytes of file.` },
 ];
 

@@ -19,7 +19,8 @@ export interface JobOptions {
   out: string;
   format: OutputFormat;
   overwrite: boolean;
-  batchSize: number;
+  /** Images per batch: fixed (Ray's batch_size), or sized per actor to its measured speed. */
+  batchSize: number | 'auto';
   pool: PoolSize;
   ep: EpChoice;
   allowSoftwareGpu: boolean;

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { ERROR_CODE_NAMES } from './errors.ts';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 const MAX_ITEMS = 4096;
 const MAX_CLASSES = 100_000;
@@ -81,9 +81,20 @@ const hello = z.object({
   pinnedEp: executionProviderSchema.nullable(),
 });
 
+/** One EP as the tab measured it for the job's model (--ep auto): images a second, or null with why. */
+const epFigure = z.object({
+  ep: executionProviderSchema,
+  imagesPerSecond: z.number().positive().nullable(),
+  note: z.string().max(512),
+});
+export type EpFigure = z.infer<typeof epFigure>;
+
 const ready = z.object({
   type: z.literal('ready'),
+  /** The EP it runs on: the only one it was offered, or the faster it measured. */
   ep: executionProviderSchema,
+  /** What it measured when it was offered more than one EP (empty otherwise). */
+  probe: z.array(epFigure).max(2),
   /** Milliseconds to fetch (or read from cache), verify and create the session. */
   loadMs: nonNegative,
   /** Milliseconds of the warm-up run (shader compilation on WebGPU). */
@@ -122,7 +133,11 @@ const jobSpec = z.object({
   modelUrl: z.string(),
   modelSha256: z.string().regex(/^[0-9a-f]{64}$/),
   modelBytes: z.number().int().positive(),
-  ep: executionProviderSchema,
+  /**
+   * The EPs this tab may run, in the job's order of preference. With more than one (--ep auto and
+   * a usable WebGPU adapter) the tab measures each on the model and keeps the faster.
+   */
+  eps: z.array(executionProviderSchema).min(1).max(2),
   inputName: z.string(),
   outputName: z.string(),
   inputHeight: z.number().int().positive(),
@@ -157,7 +172,10 @@ const admission = z.object({ type: z.literal('admission'), status: admissionStat
 /** The job is over (or the coordinator is shutting down); the page shows the reason and stops. */
 const shutdown = z.object({ type: z.literal('shutdown'), reason: z.string() });
 
-export const toActorSchema = z.discriminatedUnion('type', [welcome, admission, shutdown]);
+/** Another actor answered this batch first: drop it (skip it if not started, discard its result). */
+const cancel = z.object({ type: z.literal('cancel'), batchId: z.number().int().nonnegative() });
+
+export const toActorSchema = z.discriminatedUnion('type', [welcome, admission, shutdown, cancel]);
 export type ToActorJson = z.infer<typeof toActorSchema>;
 export type WelcomeMessage = z.infer<typeof welcome>;
 

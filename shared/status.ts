@@ -2,7 +2,7 @@
  * The job as `GET /api/status` reports it: built by the coordinator, read by the status page, the
  * tests and the benchmark. One type, so all of them agree.
  */
-import type { ExecutionProvider } from './protocol.ts';
+import type { EpFigure, ExecutionProvider } from './protocol.ts';
 
 /** Where a tab is in the pool: standby and rejected tabs hold no slot; gone ones left. */
 export type ActorState = 'standby' | 'rejected' | 'loading' | 'ready' | 'gone';
@@ -25,7 +25,16 @@ export interface ActorStatus {
   id: string;
   host: string;
   state: ActorState;
+  /** The EPs it was offered, best first, and the one it runs (once ready). */
+  offered: ExecutionProvider[];
   ep: ExecutionProvider | null;
+  /** What it measured of each EP it was offered (--ep auto with a usable GPU); empty otherwise. */
+  probe: EpFigure[];
+  /** Images a second as the coordinator measures it (or, before its first result, what the tab reported). */
+  speed: number | null;
+  speedMeasured: boolean;
+  /** Images in the last batch it was sent. */
+  batchSize: number | null;
   /** `vendor architecture`, with ` (software)` for a fallback adapter; null without WebGPU. */
   adapter: string | null;
   batchesDone: number;
@@ -37,6 +46,8 @@ export interface ActorStatus {
 }
 
 export interface JobStatus {
+  /** How to join: the worker URLs other machines can reach (the token included), and the TLS certificate's SHA-256 fingerprint when the job serves a self-signed one. */
+  join: { workerUrls: string[]; tlsFingerprint: string | null };
   pool: { min: number; max: number; active: number; standby: number; rejected: number };
   hosts: HostStatus[];
   actors: ActorStatus[];
@@ -56,6 +67,15 @@ export interface JobStatus {
    * arriving (the actor's work and its queue included).
    */
   dispatch: { count: number; p50Ms: number | null; p99Ms: number | null; roundTripP50Ms: number | null; roundTripP99Ms: number | null };
+  /** How work is handed out: the batch size setting, the pool's measured speed, and when it should be done. */
+  schedule: {
+    batchSize: number | 'auto';
+    poolImagesPerSecond: number;
+    /** Seconds until every input has a row, at the pool's measured speed; null when unknown. */
+    expectedSecondsLeft: number | null;
+    /** Batches sent as a second copy at the tail. */
+    speculativeCopies: number;
+  };
   /** Batch frames sent and their bytes, against the image bytes they carried (the difference is framing). */
   wire: { batches: number; images: number; frameBytes: number; itemBytes: number };
 }

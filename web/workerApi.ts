@@ -46,8 +46,8 @@ export interface RawSpeed {
 
 /** The actor worker: one ORT session, kept for every batch. */
 export interface ActorWorkerApi {
-  /** Fetches (or reads from cache) the model, verifies its sha256, creates the session, warms it up. */
-  init(job: JobSpec): Promise<InitOutcome>;
+  /** Fetches (or reads from cache) the model, verifies its sha256, creates the session on `ep`, warms it up. */
+  init(job: JobSpec, ep: ExecutionProvider): Promise<InitOutcome>;
   /** Runs one prepared batch (the tensor is transferred, not copied) and returns an item per input. */
   runPrepared(prepared: Prepared): Promise<BatchOutcome>;
   /** Measures `session.run` alone on a ready-made tensor of `batchSize` for about `seconds`. */

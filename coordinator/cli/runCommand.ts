@@ -14,7 +14,8 @@ import { ensureSampleDataset } from '../builtin/sampleImages.ts';
 import { countDataset, openDataset } from '../io/dataset.ts';
 import { OutputSink } from '../io/outputSink.ts';
 import type { JobOptions } from '../jobOptions.ts';
-import { estimateActorMemory, jobSpecFor, resolveModel, type ResolvedModel } from '../model/modelSource.ts';
+import { estimateActorMemory, jobSpecFor, maxBatchFor, resolveModel, type ResolvedModel } from '../model/modelSource.ts';
+import { AUTO_MAX_BATCH, TARGET_BATCH_SECONDS } from '../scheduler/batchPlan.ts';
 import { Job } from '../scheduler/job.ts';
 import { jobStatus } from '../scheduler/jobStatus.ts';
 import { attachActorSocket } from '../server/actorSocket.ts';
@@ -70,15 +71,17 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     if (sink.repairedTornLine) log(`resume: dropped a torn last record from ${options.out} (a crash mid-write)`);
     if (options.resume) log(`resume: ${sink.done.size} rows already in ${options.out}; they are skipped`);
 
-    const actorMemory = options.memoryBytes ?? estimateActorMemory(model, options.batchSize);
+    const actorMemory = options.memoryBytes ?? estimateActorMemory(model, options.batchSize === 'auto' ? AUTO_MAX_BATCH : options.batchSize);
+    const maxBatch = Math.min(AUTO_MAX_BATCH, maxBatchFor(model, actorMemory));
     const token = options.token ?? randomBytes(18).toString('base64url');
     const runningJob = new Job({
       options,
-      model: { numClasses: model.info.numClasses, labels: model.labels, spec: jobSpecFor(model, options, token) },
+      model: { numClasses: model.info.numClasses, labels: model.labels, spec: jobSpecFor(model, options, token), fixedBatch: model.info.inputShape.batch },
       dataset,
       sink,
       events: { log, progress: (s) => view.update(s) },
       actorMemory,
+      maxBatch,
       skippedErrors: sink.doneErrors,
     });
     job = runningJob;
@@ -89,7 +92,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
       token,
       webRoot,
       tls,
-      maxPayload: 8 * 2 ** 20 + (options.logits ? options.batchSize * model.info.numClasses * 32 : 0),
+      maxPayload: 8 * 2 ** 20 + (options.logits ? (options.batchSize === 'auto' ? maxBatch : options.batchSize) * model.info.numClasses * 32 : 0),
       model: { sha256: model.sha256, bytes: model.bytes },
       status: () => jobStatus(runningJob),
       onSocket: (ws, remote) =>
@@ -99,7 +102,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const workerUrl = withToken(server.origin, ROUTES.workerPage, token);
     const m = model.info;
     say(`tabpool: ${model.name} (${m.inputName} [N,3,${m.inputShape.height},${m.inputShape.width}] → ${m.outputName} [N,${m.numClasses}], ${formatBytes(model.bytes.byteLength)}, sha256 ${model.sha256.slice(0, 12)}…) over ${total} inputs from ${dataset.describe}`);
-    say(`pool ${options.pool.min}..${options.pool.max}, batch size ${options.batchSize}, ep ${options.ep}, per-actor budget ${options.numGpus ?? (options.ep === 'wasm' ? 0 : options.ep === 'webgpu' ? 1 : '1 (webgpu) or 0 (wasm)')} GPU / ${options.numCpus ?? 0} CPU / ${formatBytes(actorMemory)}`);
+    say(`pool ${options.pool.min}..${options.pool.max}, batch size ${options.batchSize === 'auto' ? `auto (each actor's measured speed × ${TARGET_BATCH_SECONDS} s, up to ${maxBatch})` : options.batchSize}, ep ${options.ep}, per-actor budget ${options.numGpus ?? (options.ep === 'wasm' ? 0 : options.ep === 'webgpu' ? 1 : '1 (webgpu) or 0 (wasm)')} GPU / ${options.numCpus ?? 0} CPU / ${formatBytes(actorMemory)}`);
     say(`worker page (open in any browser to join): ${workerUrl}`);
     say(`status page: ${withToken(server.origin, ROUTES.statusPage, token)}`);
 

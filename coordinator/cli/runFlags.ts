@@ -15,7 +15,7 @@ export function runCommand() {
     .option('--out <file>', 'output file, .jsonl or .csv', 'predictions.jsonl')
     .option('--overwrite', 'replace --out if it exists')
     .option('--resume', 'continue an interrupted job: skip ids already in --out')
-    .option('--batch-size <n>', 'images per batch sent to an actor', '16')
+    .option('--batch-size <n|auto>', 'images per batch: auto sizes each actor\'s batches to its measured speed (about 1.5 s of its work); N fixes it, as Ray\'s batch_size does', 'auto')
     .option('--pool <n|min..max>', 'actors: a fixed N, or MIN..MAX to grow as tabs join', '1..8')
     .option('--ep <auto|webgpu|wasm>', 'execution provider; auto = WebGPU on a hardware GPU, else wasm', 'auto')
     .option('--allow-software-gpu', 'accept a software WebGPU adapter (SwiftShader) as a GPU')

@@ -79,7 +79,7 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
     out,
     format: outputFormatOf(out),
     overwrite: raw.overwrite === true,
-    batchSize: int('--batch-size', raw.batchSize, 1, 4096),
+    batchSize: raw.batchSize.trim() === 'auto' ? 'auto' : int('--batch-size', raw.batchSize, 1, 4096),
     pool: parsePool(raw.pool),
     ep,
     allowSoftwareGpu: raw.allowSoftwareGpu === true,

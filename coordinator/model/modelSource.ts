@@ -52,24 +52,37 @@ export async function resolveModel(spec: string, cacheDir: string): Promise<Reso
   return { name: variant ? spec : path.basename(file), path: file, bytes, sha256, info, labels, builtin: variant !== undefined };
 }
 
+/** Bytes one image's activations are taken to need: a few times the input tensor for ResNet-style nets. */
+function perImageBytes(model: ResolvedModel): number {
+  return 16 * 3 * model.info.inputShape.height * model.info.inputShape.width * 4;
+}
+
+/** What an actor needs whatever its batch: the fetched model, the session's weights, the runtime. */
+function fixedBytes(model: ResolvedModel): number {
+  return 2 * model.bytes.byteLength + 64 * 2 ** 20;
+}
+
 /**
- * Default per-actor memory budget, documented in the README:
- * 2 × model bytes (the fetched copy and the session's weights) + batch size × 16 × input tensor
- * bytes (activations peak at a few times the input per image for ResNet-style nets) + 64 MiB
- * for the runtime itself.
+ * Default per-actor memory budget, documented in the README: 2 × model bytes (the fetched copy and
+ * the session's weights) + batch size × 16 × input tensor bytes (activations peak at a few times
+ * the input per image for ResNet-style nets) + 64 MiB for the runtime itself.
  */
 export function estimateActorMemory(model: ResolvedModel, batchSize: number): number {
-  const inputBytes = 3 * model.info.inputShape.height * model.info.inputShape.width * 4;
-  return 2 * model.bytes.byteLength + batchSize * 16 * inputBytes + 64 * 2 ** 20;
+  return fixedBytes(model) + batchSize * perImageBytes(model);
+}
+
+/** The largest batch an actor's memory budget holds (at least 1), by the same estimate. */
+export function maxBatchFor(model: ResolvedModel, memoryBytes: number): number {
+  return Math.max(1, Math.floor((memoryBytes - fixedBytes(model)) / perImageBytes(model)));
 }
 
 /** The spec an actor loads the model by, for the EP it runs; the token goes in the model URL. */
-export function jobSpecFor(model: ResolvedModel, options: JobOptions, token: string): (ep: ExecutionProvider) => JobSpec {
-  return (ep) => ({
+export function jobSpecFor(model: ResolvedModel, options: JobOptions, token: string): (eps: ExecutionProvider[]) => JobSpec {
+  return (eps) => ({
     modelUrl: `${modelPath(model.sha256)}?token=${token}`,
     modelSha256: model.sha256,
     modelBytes: model.bytes.byteLength,
-    ep,
+    eps,
     inputName: model.info.inputName,
     outputName: model.info.outputName,
     inputHeight: model.info.inputShape.height,

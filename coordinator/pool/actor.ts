@@ -1,8 +1,9 @@
 /** One tab in the pool, as the coordinator keeps it: where it stands, what it reserves, what it has done. */
 import type { CloseCode } from '../../shared/closeCodes.ts';
-import type { AdapterInfo, ExecutionProvider, ToActorJson } from '../../shared/protocol.ts';
+import type { AdapterInfo, EpFigure, ExecutionProvider, ToActorJson } from '../../shared/protocol.ts';
 import type { ActorState } from '../../shared/status.ts';
 import type { Resources } from './resources.ts';
+import { SpeedMeter } from './speedMeter.ts';
 
 /** How the coordinator talks to one tab; the socket layer implements it (tests fake it). */
 export interface ActorLink {
@@ -16,7 +17,16 @@ export interface Actor {
   hostId: string;
   link: ActorLink;
   state: ActorState;
+  /** The EPs it was offered, best first; its budget is reserved for the first. */
+  offered: ExecutionProvider[];
+  /** The EP it runs on, once ready (the only one offered, or the faster it measured). */
   ep: ExecutionProvider | null;
+  /** What it measured of each EP when offered more than one. */
+  probe: EpFigure[];
+  /** Its speed as the coordinator measures it. */
+  speed: SpeedMeter;
+  /** Images in the last batch it was sent. */
+  lastBatchSize: number | null;
   adapter: AdapterInfo | null;
   budget: Resources;
   /** Why it stands by, was refused, or left. */
@@ -41,7 +51,11 @@ export function newActor(id: string, hostId: string, link: ActorLink, now: numbe
     hostId,
     link,
     state: 'standby',
+    offered: [],
     ep: null,
+    probe: [],
+    speed: new SpeedMeter(),
+    lastBatchSize: null,
     adapter: null,
     budget: { gpus: 0, cpus: 0, memoryBytes: 0 },
     reason: null,

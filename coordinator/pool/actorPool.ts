@@ -17,8 +17,11 @@ export interface Host {
 
 export interface PoolPolicy {
   pool: PoolSize;
-  /** Chooses the EP for a tab from what it reported; null with a reason when it can run none. */
-  chooseEp(caps: Capabilities): { ep: ExecutionProvider } | { ep: null; reason: string };
+  /**
+   * The EPs a tab may run, best first (it measures them and keeps the faster), from what it
+   * reported and the EP its URL pins; null with a reason when it can run none.
+   */
+  offer(caps: Capabilities, pinned: ExecutionProvider | null): { eps: ExecutionProvider[] } | { eps: null; reason: string };
   budgetFor(ep: ExecutionProvider): Resources;
   allowSoftwareGpu: boolean;
 }
@@ -53,18 +56,54 @@ export class ActorPool {
   }
 
   /** Registers a tab that said hello and decides its admission. */
-  join(link: ActorLink, hostId: string, caps: Capabilities, declared: DeclaredResources, now: number): { actor: Actor; admission: Admission } {
+  join(link: ActorLink, hostId: string, caps: Capabilities, declared: DeclaredResources, pinned: ExecutionProvider | null, now: number): { actor: Actor; admission: Admission } {
     const host = this.hostFor(hostId, caps, declared);
     const id = `actor-${++this.seq}`;
-    const choice = this.policy.chooseEp(caps);
+    const offer = this.policy.offer(caps, pinned);
     const actor = newActor(id, host.id, link, now);
-    actor.ep = choice.ep;
     actor.adapter = caps.webgpu;
-    actor.budget = choice.ep ? this.policy.budgetFor(choice.ep) : ZERO;
     this.actors.set(id, actor);
-    const admission = choice.ep === null ? ({ status: 'rejected', reason: choice.reason } as const) : this.decide(actor, host);
-    this.apply(actor, admission);
+    if (offer.eps === null) {
+      this.apply(actor, { status: 'rejected', reason: offer.reason });
+      return { actor, admission: { status: 'rejected', reason: offer.reason } };
+    }
+    actor.offered = offer.eps;
+    const admission = this.admit(actor, host, offer.eps);
     return { actor, admission };
+  }
+
+  /**
+   * Decides and applies `actor`'s admission with the EPs it may run. A tab offered WebGPU and wasm
+   * whose host has no GPU left runs wasm rather than wait for a GPU.
+   */
+  private admit(actor: Actor, host: Host, eps: ExecutionProvider[]): Admission {
+    actor.budget = this.policy.budgetFor(eps[0]!);
+    let admission = this.decide(actor, host);
+    if (admission.status !== 'admitted' && eps.length > 1 && eps.includes('wasm')) {
+      const wasm = this.policy.budgetFor('wasm');
+      const asWasm = this.decide({ ...actor, budget: wasm }, host);
+      if (asWasm.status === 'admitted') {
+        actor.offered = ['wasm'];
+        actor.budget = wasm;
+        admission = asWasm;
+      }
+    }
+    this.apply(actor, admission);
+    return admission;
+  }
+
+  /**
+   * The EP a ready actor chose (it measured its offer). Its reservation follows the EP: a tab that
+   * chose wasm over WebGPU gives its GPU back. Returns standby tabs admitted thanks to that.
+   */
+  settle(actor: Actor, ep: ExecutionProvider): Actor[] {
+    actor.ep = ep;
+    const budget = this.policy.budgetFor(ep);
+    if (actor.state !== 'loading' && actor.state !== 'ready') return [];
+    const host = this.hosts.get(actor.hostId)!;
+    host.used = add(subtract(host.used, actor.budget), budget);
+    actor.budget = budget;
+    return this.promote();
   }
 
   private hostFor(hostId: string, caps: Capabilities, declared: DeclaredResources): Host {
@@ -148,10 +187,10 @@ export class ActorPool {
   promote(): Actor[] {
     const promoted: Actor[] = [];
     for (const a of this.standby()) {
-      const admission = this.decide(a, this.hosts.get(a.hostId)!);
-      if (admission.status === 'standby' && admission.reason === a.reason) continue;
-      this.apply(a, admission);
+      const before = a.reason;
+      const admission = this.admit(a, this.hosts.get(a.hostId)!, a.offered);
       if (admission.status === 'admitted') promoted.push(a);
+      else if (admission.status === 'standby' && admission.reason === before) continue;
     }
     return promoted;
   }

@@ -18,17 +18,22 @@ export interface EpSettings {
 }
 
 export function poolPolicy(o: EpSettings): PoolPolicy {
+  // An explicit GPU budget means GPU actors: auto falls back to wasm only when none was asked for.
+  const gpuRequired = o.ep === 'webgpu' || (o.numGpus !== null && o.numGpus > 0);
   return {
     pool: o.pool,
     allowSoftwareGpu: o.allowSoftwareGpu,
-    chooseEp: (caps: Capabilities) => {
+    offer: (caps: Capabilities, pinned: ExecutionProvider | null) => {
       const gpu = caps.webgpu;
       const usableGpu = gpu !== null && (!gpu.isSoftware || o.allowSoftwareGpu);
-      if (o.ep === 'wasm') return { ep: 'wasm' };
-      // An explicit GPU budget means GPU actors: auto falls back to wasm only when none was asked for.
-      if (o.ep === 'auto' && (usableGpu || !(o.numGpus !== null && o.numGpus > 0))) return { ep: usableGpu ? 'webgpu' : 'wasm' };
-      if (usableGpu) return { ep: 'webgpu' };
-      return { ep: null, reason: noGpuReason(caps, o.numGpus ?? 1) };
+      let eps: ExecutionProvider[];
+      if (o.ep === 'wasm') eps = ['wasm'];
+      else if (usableGpu) eps = gpuRequired ? ['webgpu'] : ['webgpu', 'wasm'];
+      else if (!gpuRequired) eps = ['wasm'];
+      else return { eps: null, reason: noGpuReason(caps, o.numGpus ?? 1) };
+      if (pinned === null) return { eps };
+      if (eps.includes(pinned)) return { eps: [pinned] };
+      return { eps: null, reason: pinReason(pinned, o, caps, usableGpu) };
     },
     budgetFor: (ep: ExecutionProvider): Resources => ({
       gpus: ep === 'webgpu' ? (o.numGpus ?? 1) : 0,
@@ -36,6 +41,16 @@ export function poolPolicy(o: EpSettings): PoolPolicy {
       memoryBytes: o.actorMemory,
     }),
   };
+}
+
+/** Why a tab pinned to `pinned` (`&ep=` in its URL) cannot run it in this job. */
+function pinReason(pinned: ExecutionProvider, o: EpSettings, caps: Capabilities, usableGpu: boolean): string {
+  if (pinned === 'wasm') {
+    return `this tab is pinned to wasm (&ep=wasm in its URL), but the job needs GPU actors (${o.ep === 'webgpu' ? '--ep webgpu' : `--num-gpus ${o.numGpus}`}); open the worker URL without &ep=wasm`;
+  }
+  if (o.ep === 'wasm') return 'this tab is pinned to webgpu (&ep=webgpu in its URL), but the job runs --ep wasm; open the worker URL without &ep=webgpu';
+  if (!usableGpu) return `this tab is pinned to webgpu (&ep=webgpu in its URL), but ${noGpuReason(caps, o.numGpus ?? 1)}`;
+  return 'this tab is pinned to webgpu (&ep=webgpu in its URL), which the job does not offer it';
 }
 
 function noGpuReason(caps: Capabilities, needs: number): string {

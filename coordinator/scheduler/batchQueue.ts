@@ -70,8 +70,8 @@ export class BatchQueue {
   private readonly retries: Batch[] = [];
   private readonly inFlight = new Map<number, InFlight>();
   private readonly byActor = new Map<string, Set<number>>();
-  /** Batches completed by someone else whose cancelled copy this actor may still answer. */
-  private readonly cancelled = new Map<string, Set<number>>();
+  /** Batches completed by someone else whose cancelled copy this actor may still answer: batch id → its copy. */
+  private readonly cancelled = new Map<string, Map<number, Held>>();
   private nextId = 1;
 
   constructor(private readonly maxRetries: number) {}
@@ -173,13 +173,15 @@ export class BatchQueue {
    * for a copy it was told to drop (ignored, not a failure), or null when it never held it (a
    * violation).
    */
-  lookup(batchId: number, actorId: string): Held | 'late' | null {
+  lookup(batchId: number, actorId: string): Held | { late: Held } | null {
     const sentAt = this.inFlight.get(batchId)?.holders.get(actorId);
     if (sentAt !== undefined) return { batch: this.inFlight.get(batchId)!.batch, actorId, sentAt };
     const dropped = this.cancelled.get(actorId);
-    if (dropped?.delete(batchId)) {
+    const copy = dropped?.get(batchId);
+    if (dropped && copy) {
+      dropped.delete(batchId);
       if (dropped.size === 0) this.cancelled.delete(actorId);
-      return 'late';
+      return { late: copy };
     }
     return null;
   }
@@ -190,12 +192,12 @@ export class BatchQueue {
     const sentAt = f?.holders.get(actorId);
     if (!f || sentAt === undefined) return null;
     const cancelled = [...f.holders.keys()].filter((a) => a !== actorId);
-    for (const a of [...f.holders.keys()]) this.unhold(batchId, a);
     for (const a of cancelled) {
-      let set = this.cancelled.get(a);
-      if (!set) this.cancelled.set(a, (set = new Set()));
-      set.add(batchId);
+      let copies = this.cancelled.get(a);
+      if (!copies) this.cancelled.set(a, (copies = new Map()));
+      copies.set(batchId, { batch: f.batch, actorId: a, sentAt: f.holders.get(a)! });
     }
+    for (const a of [...f.holders.keys()]) this.unhold(batchId, a);
     this.inFlight.delete(batchId);
     return { batch: f.batch, sentAt, cancelled };
   }

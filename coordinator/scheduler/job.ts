@@ -9,48 +9,21 @@
  */
 import { CLOSE, type CloseCode } from '../../shared/closeCodes.ts';
 import { formatError, TabpoolError, type SerializedError } from '../../shared/errors.ts';
-import { PROTOCOL_VERSION, type ExecutionProvider, type HelloMessage, type JobSpec, type ResultMessage, type ToCoordinator } from '../../shared/protocol.ts';
-import { DatasetFeeder, type InputReader } from '../io/datasetFeeder.ts';
-import type { Dataset } from '../io/dataset.ts';
-import { errorRow, rowsForResult, type OutputRow, type RowSink } from '../io/outputRow.ts';
+import { PROTOCOL_VERSION, type HelloMessage, type ReadyMessage, type ResultMessage, type ToCoordinator } from '../../shared/protocol.ts';
+import { DatasetFeeder } from '../io/datasetFeeder.ts';
+import { errorRow, rowsForResult, type OutputRow } from '../io/outputRow.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import { ActorPool } from '../pool/actorPool.ts';
 import type { Actor, ActorLink } from '../pool/actor.ts';
 import { poolPolicy } from '../pool/epPolicy.ts';
 import { BatchQueue, type FailureBlame } from './batchQueue.ts';
 import { systemClock, type Clock, type Timer } from './clock.ts';
+import type { JobDeps } from './jobDeps.ts';
 import { findOverdue, findStuckLoading, LOAD_DEADLINE_MS } from './deadlines.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { JoinWatch } from './joinWatch.ts';
 import { newJobStats, type JobStats } from './jobStats.ts';
 import { checkResult } from './resultCheck.ts';
-
-export interface JobEvents {
-  log(line: string): void;
-  progress(stats: JobStats): void;
-}
-
-/** What the job needs to know of the model: its classes, and the spec an actor loads it by. */
-export interface JobModel {
-  numClasses: number;
-  labels: readonly string[];
-  spec(ep: ExecutionProvider): JobSpec;
-}
-
-export interface JobDeps {
-  options: JobOptions;
-  model: JobModel;
-  dataset: Dataset;
-  sink: RowSink;
-  events: JobEvents;
-  /** Bytes each actor reserves on its host. */
-  actorMemory: number;
-  /** Rows already in the output that are errors (resume), for the exit status. */
-  skippedErrors?: number;
-  clock?: Clock;
-  /** Reads an input's bytes; tests replace it. */
-  readInput?: InputReader;
-}
 
 /** An actor that failed this many batches in a row is evicted and its resources returned. */
 const MAX_ACTOR_FAILURES = 3;
@@ -88,8 +61,8 @@ export class Job {
     this.pool = new ActorPool(poolPolicy({ ...o, actorMemory: deps.actorMemory }));
     this.queue = new BatchQueue(o.maxRetries);
     this.stats = newJobStats(this.clock.wall(), deps.sink.done.size, deps.skippedErrors ?? 0);
-    this.dispatcher = new Dispatcher(this.pool, this.queue, this.stats, { batchSize: o.batchSize, maxTasksInFlight: o.maxTasksInFlight });
-    this.readAheadItems = Math.max(4, o.pool.max * o.maxTasksInFlight * 2) * o.batchSize;
+    this.dispatcher = new Dispatcher(this.pool, this.queue, this.stats, { batchSize: o.batchSize, maxBatch: deps.maxBatch, fixedBatch: deps.model.fixedBatch, maxTasksInFlight: o.maxTasksInFlight }, (line) => deps.events.log(line));
+    this.readAheadItems = Math.max(4, o.pool.max * o.maxTasksInFlight * 2) * (o.batchSize === 'auto' ? deps.maxBatch : o.batchSize);
     this.feeder = new DatasetFeeder(
       deps.dataset,
       {
@@ -153,7 +126,7 @@ export class Job {
     if (!actor) throw new Error(`${msg.type} before hello`);
     switch (msg.type) {
       case 'ready':
-        return this.onReady(actor, msg.ep, msg.loadMs, msg.warmupMs, msg.modelFromCache);
+        return this.onReady(actor, msg);
       case 'result':
         return this.onResult(actor, msg, receivedAt);
       case 'batch-failed':
@@ -189,28 +162,44 @@ export class Job {
       link.close(CLOSE.jobDone, 'job finishing');
       return;
     }
-    const { actor, admission } = this.pool.join(link, msg.hostId, msg.capabilities, msg.declared, this.clock.wall());
+    const { actor, admission } = this.pool.join(link, msg.hostId, msg.capabilities, msg.declared, msg.pinnedEp, this.clock.wall());
     this.links.set(link, actor);
     if (admission.status === 'rejected') queueMicrotask(() => this.joinWatch.failIfNoneCanJoin());
-    const job = admission.status === 'admitted' ? this.deps.model.spec(actor.ep!) : null;
+    const job = admission.status === 'admitted' ? this.deps.model.spec(actor.offered) : null;
     link.sendJson({ type: 'welcome', protocol: PROTOCOL_VERSION, actorId: actor.id, status: admission.status, reason: admission.status === 'admitted' ? null : admission.reason, job });
-    this.deps.events.log(`${actor.id} joined from host ${msg.hostId}: ${admission.status}${admission.status === 'admitted' ? ` (${actor.ep})` : ` — ${admission.reason}`}`);
+    this.deps.events.log(`${actor.id} joined from host ${msg.hostId}: ${admission.status}${admission.status === 'admitted' ? ` (${actor.offered.join(' or ')})` : ` — ${admission.reason}`}`);
   }
 
-  private onReady(actor: Actor, ep: ExecutionProvider, loadMs: number, warmupMs: number, fromCache: boolean): void {
+  private onReady(actor: Actor, msg: ReadyMessage): void {
     // A repeated ready changes nothing; a ready from a tab that was never admitted is a lie.
     if (actor.state === 'ready') return;
     if (actor.state !== 'loading') throw new Error(`ready from ${actor.id}, which is ${actor.state}, not admitted`);
+    if (!actor.offered.includes(msg.ep)) throw new Error(`ready on ${msg.ep}, which ${actor.id} was not offered (${actor.offered.join(', ')})`);
     this.pool.markReady(actor, this.clock.wall());
-    this.deps.events.log(`${actor.id} ready on ${ep}: model ${fromCache ? 'from cache' : 'downloaded'}, loaded in ${(loadMs / 1000).toFixed(1)}s, warm-up ${(warmupMs / 1000).toFixed(1)}s`);
+    actor.probe = msg.probe;
+    // Until its first result, its pace is what it measured itself, or one image per warm-up run.
+    const measured = msg.probe.find((f) => f.ep === msg.ep)?.imagesPerSecond ?? null;
+    actor.speed.setPrior(measured ?? (msg.warmupMs > 0 ? 1000 / msg.warmupMs : null));
+    for (const p of this.pool.settle(actor, msg.ep)) this.admitPromoted(p);
+    const figures = msg.probe.length ? ` (measured ${msg.probe.map((f) => `${f.ep} ${f.imagesPerSecond !== null ? `${f.imagesPerSecond.toFixed(1)} img/s` : f.note}`).join(', ')})` : '';
+    this.deps.events.log(`${actor.id} ready on ${msg.ep}${figures}: model ${msg.modelFromCache ? 'from cache' : 'downloaded'}, loaded in ${(msg.loadMs / 1000).toFixed(1)}s, warm-up ${(msg.warmupMs / 1000).toFixed(1)}s`);
     if (!this.started && this.pool.ready().length >= this.options.pool.min) this.startWork();
     else this.schedule();
+  }
+
+  private admitPromoted(p: Actor): void {
+    p.link.sendJson({ type: 'admission', status: 'admitted', reason: null, job: this.deps.model.spec(p.offered) });
+    this.deps.events.log(`${p.id} promoted from standby`);
   }
 
   private onResult(actor: Actor, msg: ResultMessage, receivedAt: number): void {
     const held = this.queue.lookup(msg.batchId, actor.id);
     if (held === null) throw new Error(`result for batch ${msg.batchId}, which this actor does not hold`);
-    if (held === 'late') return;
+    if ('late' in held) {
+      // Someone else answered first; this copy is no failure, and it still tells us the actor's pace.
+      actor.speed.record(held.late.batch.items.length, held.late.sentAt, receivedAt);
+      return;
+    }
     const problem = checkResult(held.batch.items.length, msg, { numClasses: this.deps.model.numClasses, topK: this.options.topK, logits: this.options.logits });
     if (problem) {
       // Nothing of a bad result counts: eviction sends its batch back for someone else.
@@ -218,7 +207,9 @@ export class Job {
       this.evict(actor, CLOSE.badResult, `bad result: ${problem}`.slice(0, 100));
       return;
     }
-    const { batch, sentAt } = this.queue.complete(msg.batchId, actor.id)!;
+    const { batch, sentAt, cancelled } = this.queue.complete(msg.batchId, actor.id)!;
+    for (const other of cancelled) this.pool.actors.get(other)?.link.sendJson({ type: 'cancel', batchId: batch.id });
+    actor.speed.record(batch.items.length, sentAt, receivedAt);
     const roundTrip = receivedAt - sentAt;
     this.stats.roundTrip.add(roundTrip);
     actor.failures = 0;
@@ -269,19 +260,20 @@ export class Job {
     this.queue.forget(actor.id);
     const promoted = this.pool.leave(actor);
     if (!this.finished) this.deps.events.log(`${actor.id} left: ${why}${lost.length ? `; ${lost.length} batch(es) requeued` : ''}`);
-    for (const p of promoted) {
-      p.link.sendJson({ type: 'admission', status: 'admitted', reason: null, job: this.deps.model.spec(p.ep!) });
-      this.deps.events.log(`${p.id} promoted from standby`);
-    }
+    for (const p of promoted) this.admitPromoted(p);
     if (this.pool.active().length === 0 && !this.finished) this.joinWatch.arm();
     this.schedule();
     // Draining, the batch this actor held may have been the last one in flight.
     this.checkDone();
   }
 
-  /** Evicts an actor holding a batch past its deadline, or one stuck loading the model. */
+  /**
+   * Once a second: evicts an actor holding a batch past its deadline, or one stuck loading the
+   * model, and plans again (as time passes, a slow holder's batch becomes worth a second copy).
+   */
   checkDeadlines(): void {
     if (this.finished) return;
+    this.schedule();
     const overdue = findOverdue(this.queue.held(), this.pool.actors, this.clock.now(), this.options.batchTimeoutMs);
     if (overdue) {
       const s = (overdue.limitMs / 1000).toFixed(0);
@@ -301,6 +293,7 @@ export class Job {
   private startWork(): void {
     this.started = true;
     this.stats.workStartedAt = this.clock.wall();
+    this.deps.events.progress(this.stats);
     this.schedule();
   }
 
@@ -327,7 +320,8 @@ export class Job {
   /** Gives pending inputs to ready actors; returns the batches sent. */
   schedule(): number {
     if (!this.started || this.finished || this.draining) return 0;
-    const sent = this.dispatcher.run(this.clock.now(), this.allRead);
+    const unfinished = this.stats.total !== null ? Math.max(this.queue.remainingItems(), this.stats.total - this.stats.done) : this.queue.remainingItems();
+    const sent = this.dispatcher.run(this.clock.now(), this.allRead, unfinished);
     if (this.queue.pendingItems < this.readAheadItems) this.feeder.wake();
     return sent;
   }

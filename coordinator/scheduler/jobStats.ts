@@ -17,6 +17,8 @@ export interface JobStats {
   finishedAt: number | null;
   /** Batch frames and their bytes sent, and the image bytes inside them (framing = the difference). */
   wire: { batches: number; images: number; frameBytes: number; itemBytes: number };
+  /** Second copies sent at the tail. */
+  speculativeCopies: number;
   /** Time the actors spent decoding and preprocessing, and the images that covered. */
   decodeMs: number;
   decodedImages: number;
@@ -38,6 +40,7 @@ export function newJobStats(startedAt: number, skipped: number, skippedErrors: n
     workStartedAt: null,
     finishedAt: null,
     wire: { batches: 0, images: 0, frameBytes: 0, itemBytes: 0 },
+    speculativeCopies: 0,
     decodeMs: 0,
     decodedImages: 0,
     roundTrip: new LatencyStats(),

@@ -9,7 +9,12 @@ function actorStatus(a: Actor, inFlight: number): ActorStatus {
     id: a.id,
     host: a.hostId,
     state: a.state,
+    offered: a.offered,
     ep: a.ep,
+    probe: a.probe,
+    speed: a.speed.imagesPerSecond,
+    speedMeasured: a.speed.measured,
+    batchSize: a.lastBatchSize,
     adapter: a.adapter ? `${a.adapter.vendor} ${a.adapter.architecture}${a.adapter.isSoftware ? ' (software)' : ''}`.trim() : null,
     batchesDone: a.batchesDone,
     imagesDone: a.imagesDone,
@@ -28,6 +33,9 @@ const json = (r: Resources): ResourcesStatus => ({
 export function jobStatus(job: Job, wallNow = Date.now()): JobStatus {
   const { pool, stats, queue } = job;
   const elapsed = ((stats.finishedAt ?? wallNow) - stats.startedAt) / 1000;
+  let poolSpeed = 0;
+  for (const a of pool.actors.values()) if (a.state === 'ready') poolSpeed += a.speed.imagesPerSecond ?? 0;
+  const left = stats.total === null ? null : Math.max(0, stats.total - stats.done);
   return {
     pool: { min: job.options.pool.min, max: job.options.pool.max, active: pool.active().length, standby: pool.standby().length, rejected: pool.rejected().length },
     hosts: [...pool.hosts.values()].map((h) => ({ id: h.id, declared: { ...h.declared }, capacity: json(h.capacity), used: json(h.used) })),
@@ -47,6 +55,12 @@ export function jobStatus(job: Job, wallNow = Date.now()): JobStatus {
       p99Ms: stats.dispatchLatency.percentile(99),
       roundTripP50Ms: stats.roundTrip.percentile(50),
       roundTripP99Ms: stats.roundTrip.percentile(99),
+    },
+    schedule: {
+      batchSize: job.options.batchSize,
+      poolImagesPerSecond: poolSpeed,
+      expectedSecondsLeft: job.isFinished ? 0 : left !== null && poolSpeed > 0 ? left / poolSpeed : null,
+      speculativeCopies: stats.speculativeCopies,
     },
     wire: { ...stats.wire },
   };

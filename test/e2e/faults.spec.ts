@@ -71,7 +71,8 @@ test('tabs closed, workers crashed or frozen, sockets cut: batches run elsewhere
   // The crashed and cut tabs rejoined as new actors, with the model from their cache.
   expect(await pages[1]!.locator('[data-field="state"]').textContent()).toBe('finished');
   expect(c.stderr()).toMatch(/failed: WORKER_CRASHED: the actor worker crashed/);
-  expect(c.stderr()).toMatch(/missed the deadline for batch \d+ \(6s\): evicting it/);
+  // The frozen tab's batch ran elsewhere: after its deadline, or sooner, as a copy at the job's tail.
+  expect(c.stderr()).toMatch(/missed the deadline for batch \d+ \(6s\): evicting it|also sent to idle actor-\d+/);
   expect(c.stderr()).toMatch(/ready on wasm: model from cache/);
 });
 

@@ -61,8 +61,9 @@ export class MemorySink implements RowSink {
 /** One fake tab: what the job sent it, and how it closed it. */
 export class FakeLink implements ActorLink {
   readonly json: ToActorJson[] = [];
-  /** Batches sent to it: id and item count, in order. */
-  readonly batches: { batchId: number; items: number }[] = [];
+  /** Batches sent to it: id, item count and when (the test clock's ms), in order. */
+  readonly batches: { batchId: number; items: number; sentAt: number }[] = [];
+  constructor(private readonly clock?: FakeClock) {}
   closed: { code: CloseCode; reason: string } | null = null;
   /** Batch ids the test has answered on this link. */
   readonly answered = new Set<number>();
@@ -73,7 +74,7 @@ export class FakeLink implements ActorLink {
     const { header } = decodeBatchFrame(frame);
     const parsed = parseBatchHeader(header);
     if (!parsed.ok) throw new Error(parsed.error);
-    this.batches.push({ batchId: parsed.value.batchId, items: parsed.value.items.length });
+    this.batches.push({ batchId: parsed.value.batchId, items: parsed.value.items.length, sentAt: this.clock?.now() ?? 0 });
   }
   close(code: CloseCode, reason: string): void {
     this.closed ??= { code, reason };
@@ -97,8 +98,8 @@ export function hello(hostId: string, c: Capabilities = caps()): HelloMessage {
 
 const NUM_CLASSES = 10;
 
-function spec(ep: ExecutionProvider): JobSpec {
-  return { modelUrl: '/model/x.onnx', modelSha256: '0'.repeat(64), modelBytes: 1, ep, inputName: 'input', outputName: 'logits', inputHeight: 8, inputWidth: 8, numClasses: NUM_CLASSES, topK: 2, numThreads: 1, returnLogits: false, allowSoftwareGpu: false };
+function spec(eps: ExecutionProvider[]): JobSpec {
+  return { modelUrl: '/model/x.onnx', modelSha256: '0'.repeat(64), modelBytes: 1, eps, inputName: 'input', outputName: 'logits', inputHeight: 8, inputWidth: 8, numClasses: NUM_CLASSES, topK: 2, numThreads: 1, returnLogits: false, allowSoftwareGpu: false };
 }
 
 export interface Harness {
@@ -106,8 +107,8 @@ export interface Harness {
   clock: FakeClock;
   sink: MemorySink;
   logs: string[];
-  /** Connects a tab: hello, and (unless it is refused) ready. */
-  join(hostId?: string, c?: Capabilities, ready?: boolean): FakeLink;
+  /** Connects a tab: hello, and (unless it is refused, or `ready` is false) ready, reporting `speed` images a second if given. */
+  join(hostId?: string, c?: Capabilities, ready?: boolean, speed?: number): FakeLink;
   /** Answers batch `batchId` for `link` with a prediction per item (class = item index % classes). */
   answer(link: FakeLink, batchId: number): void;
   /** Lets the feeder and the scheduler run (microtasks and immediates), without moving the clock. */
@@ -133,11 +134,12 @@ export function startJob(items: number, options: Partial<JobOptions> = {}): Harn
   };
   const job = new Job({
     options: { ...DEFAULT_OPTIONS, ...options },
-    model: { numClasses: NUM_CLASSES, labels: Array.from({ length: NUM_CLASSES }, (_, i) => `class ${i}`), spec },
+    model: { numClasses: NUM_CLASSES, labels: Array.from({ length: NUM_CLASSES }, (_, i) => `class ${i}`), spec, fixedBatch: null },
     dataset,
     sink,
     events: { log: (l) => logs.push(l), progress: () => undefined },
     actorMemory: 2 ** 20,
+    maxBatch: 64,
     clock,
     readInput: async () => ({ bytes: TINY_PNG }),
   });
@@ -148,12 +150,13 @@ export function startJob(items: number, options: Partial<JobOptions> = {}): Harn
     clock,
     sink,
     logs,
-    join(hostId = `h${++hosts}`, c = caps(), ready = true) {
-      const link = new FakeLink();
+    join(hostId = `h${++hosts}`, c = caps(), ready = true, speed?: number) {
+      const link = new FakeLink(clock);
       job.onMessage(link, hello(hostId, c));
       const welcome = link.json[0];
       if (ready && welcome?.type === 'welcome' && welcome.status === 'admitted') {
-        job.onMessage(link, { type: 'ready', ep: welcome.job!.ep, loadMs: 1, warmupMs: 1, modelFromCache: false });
+        const ep = welcome.job!.eps[0]!;
+        job.onMessage(link, { type: 'ready', ep, probe: speed === undefined ? [] : [{ ep, imagesPerSecond: speed, note: 'test' }], loadMs: 1, warmupMs: 0, modelFromCache: false });
       }
       return link;
     },
@@ -184,4 +187,42 @@ export async function runToEnd(h: Harness, links: FakeLink[], stepMs = 100): Pro
     }
   }
   await h.settle();
+}
+
+/**
+ * Runs the job to its end with each link working at its own pace: a batch of n takes n / speed
+ * seconds of test time, batches one after another, as a tab runs them. Cancelled batches not yet
+ * started are skipped. Returns the job's length in test-clock ms (from the first dispatch).
+ */
+export async function simulate(h: Harness, workers: { link: FakeLink; speed: number }[]): Promise<number> {
+  const start = h.clock.now();
+  let finished = false;
+  void h.job.done.then(() => (finished = true), () => (finished = true));
+  const state = workers.map((w) => ({ ...w, busyUntil: start, queued: [] as { batchId: number; doneAt: number }[], seen: 0 }));
+  for (let step = 0; step < 1_000_000 && !finished; step++) {
+    await h.settle();
+    for (const s of state) {
+      for (const b of s.link.batches.slice(s.seen)) {
+        const cancelled = () => s.link.json.some((m) => m.type === 'cancel' && m.batchId === b.batchId);
+        const begin = Math.max(s.busyUntil, b.sentAt);
+        if (cancelled() && begin > h.clock.now()) continue;
+        s.busyUntil = begin + (b.items * 1000) / s.speed;
+        s.queued.push({ batchId: b.batchId, doneAt: s.busyUntil });
+      }
+      s.seen = s.link.batches.length;
+    }
+    let next: { s: (typeof state)[number]; q: { batchId: number; doneAt: number } } | null = null;
+    for (const s of state) for (const q of s.queued) if (!s.link.closed && (!next || q.doneAt < next.q.doneAt)) next = { s, q };
+    if (!next) break;
+    // Small steps: the job's once-a-second planning may send new work while time passes.
+    const step = Math.min(250, next.q.doneAt - h.clock.now());
+    if (step > 0) {
+      h.clock.advance(step);
+      continue;
+    }
+    next.s.queued.splice(next.s.queued.indexOf(next.q), 1);
+    h.answer(next.s.link, next.q.batchId);
+  }
+  await h.settle();
+  return h.clock.now() - start;
 }

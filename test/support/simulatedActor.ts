@@ -34,6 +34,10 @@ export interface SimulatedActorOptions {
   origin?: string;
   /** Milliseconds spent on each batch before answering: stretches a job so a kill lands mid-run. */
   delayMs?: number;
+  /** Works at this many images a second: a batch of n takes n / speed seconds, batches one after another. */
+  imagesPerSecond?: number;
+  /** Reported in `ready` as the EP figure it measured (what a tab's probe would report). */
+  reportSpeed?: number;
   /** Replaces the honest answer; call `actor.answer(batch)` for it and send what you like instead. */
   onBatch?(batch: ReceivedBatch, actor: SimulatedActor): void | Promise<void>;
   /** Runs once `ready` is sent (batches may already be on their way). */
@@ -77,8 +81,11 @@ export class SimulatedActor {
   readonly hostId: string;
   /** Every JSON message the coordinator sent, in order. */
   readonly received: ToActorJson[] = [];
-  /** Batch ids handed to this actor, in order. */
+  /** Batch ids handed to this actor, in order, and their sizes. */
   readonly batchIds: number[] = [];
+  readonly batchSizes: number[] = [];
+  /** Batch ids the coordinator cancelled (another actor answered first). */
+  readonly cancelled = new Set<number>();
   /** Resolves with the first batch this actor is given. */
   readonly firstBatch: Promise<ReceivedBatch>;
   private gotFirstBatch: (batch: ReceivedBatch) => void = () => undefined;
@@ -162,6 +169,9 @@ export class SimulatedActor {
         return;
       case 'shutdown':
         return;
+      case 'cancel':
+        this.cancelled.add(msg.batchId);
+        return;
       default: {
         const check: never = msg;
         this.problems.push(`unhandled message ${JSON.stringify(check)}`);
@@ -175,7 +185,9 @@ export class SimulatedActor {
     const loading = this.options.mode === 'real' ? this.loadModel(job) : Promise.resolve(null);
     void loading.then(
       async () => {
-        this.send({ type: 'ready', ep: job.ep, loadMs: performance.now() - started, warmupMs: 0, modelFromCache: false });
+        const ep = job.eps[0]!;
+        const probe = this.options.reportSpeed !== undefined ? [{ ep, imagesPerSecond: this.options.reportSpeed, note: 'simulated' }] : [];
+        this.send({ type: 'ready', ep, probe, loadMs: performance.now() - started, warmupMs: 0, modelFromCache: false });
         await this.options.onReady?.(this);
       },
       (err: unknown) => {
@@ -212,10 +224,14 @@ export class SimulatedActor {
       return;
     }
     this.batchIds.push(batch.batchId);
+    this.batchSizes.push(batch.items.length);
     this.gotFirstBatch(batch);
     const next = this.chain.then(async () => {
+      // A batch cancelled before it started is skipped, as a tab skips it.
+      if (this.cancelled.has(batch.batchId)) return;
       if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
-      if (!this.isOpen) return;
+      if (this.options.imagesPerSecond) await new Promise((r) => setTimeout(r, (batch.items.length * 1000) / this.options.imagesPerSecond!));
+      if (!this.isOpen || this.cancelled.has(batch.batchId)) return;
       if (this.options.onBatch) return this.options.onBatch(batch, this);
       this.send(await this.answer(batch));
       this.answered++;

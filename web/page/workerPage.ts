@@ -8,11 +8,12 @@ import { decodeBatchFrame, sliceItems } from '../../shared/batchFrame.ts';
 import { CLOSE, NO_REJOIN_CODES } from '../../shared/closeCodes.ts';
 import type { SerializedError } from '../../shared/errors.ts';
 import { readPageParams, type PageParams } from '../../shared/pageParams.ts';
-import { parseBatchHeader, parseToActor, PROTOCOL_VERSION, type AdmissionStatus, type Capabilities, type JobSpec, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
+import { parseBatchHeader, parseToActor, PROTOCOL_VERSION, type AdmissionStatus, type Capabilities, type EpFigure, type ExecutionProvider, type JobSpec, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
 import { socketUrl } from '../../shared/routes.ts';
 import { formatBytes } from '../../shared/units.ts';
 import type { ActorWorkerApi, BatchOutcome, PrepareWorkerApi } from '../workerApi.ts';
 import { capabilities, hostId, noWebGpuExplanation } from './capabilities.ts';
+import { loadFastest } from './epProbe.ts';
 import { render, type ViewState } from './view.ts';
 
 const MAX_RECONNECTS = 10;
@@ -39,6 +40,8 @@ export class WorkerPage {
   private reconnects = 0;
   private noRejoin = false;
   private inFlight = 0;
+  /** Batches another actor answered first: skipped or their results dropped. */
+  private readonly cancelled = new Set<number>();
 
   constructor(private readonly workers: WorkerFactories) {
     const q = new URLSearchParams(location.search);
@@ -67,9 +70,9 @@ export class WorkerPage {
     this.openSocket();
   }
 
-  /** The actor worker, while one runs. */
-  get actorWorker(): Comlink.Remote<ActorWorkerApi> | null {
-    return this.actor;
+  /** The actor worker that holds the model, while one runs. */
+  get actorWorker(): { worker: Worker; api: Comlink.Remote<ActorWorkerApi> } | null {
+    return this.worker && this.actor ? { worker: this.worker, api: this.actor } : null;
   }
 
   private update(patch: Partial<ViewState>): void {
@@ -87,7 +90,9 @@ export class WorkerPage {
   }
 
   private async startActor(job: JobSpec): Promise<void> {
-    this.update({ state: 'loading', ep: job.ep, model: `${job.modelSha256.slice(0, 12)}… (${formatBytes(job.modelBytes)})`, reason: null, error: null });
+    // A URL pin narrows the job's offer; the coordinator offered only EPs the pin allows.
+    const eps = job.eps;
+    this.update({ state: 'loading', ep: eps.join(' or '), model: `${job.modelSha256.slice(0, 12)}… (${formatBytes(job.modelBytes)})`, reason: null, error: null });
     const onCrash = (which: string) => (e: ErrorEvent): void => {
       // The worker (and its session) is gone or unsound: leave, and rejoin with a fresh one.
       const error = { code: 'WORKER_CRASHED' as const, message: `the ${which} worker crashed: ${e.message || 'unknown error'}` };
@@ -95,30 +100,34 @@ export class WorkerPage {
       this.fail(error);
       this.socket?.close(CLOSE.workerCrashed, 'worker crashed');
     };
-    this.worker = this.workers.actor();
-    this.worker.addEventListener('error', onCrash('actor'));
     this.prepWorker = this.workers.prepare();
     this.prepWorker.addEventListener('error', onCrash('preprocessing'));
     this.prep = Comlink.wrap<PrepareWorkerApi>(this.prepWorker);
     this.spec = { height: job.inputHeight, width: job.inputWidth };
-    const actor = Comlink.wrap<ActorWorkerApi>(this.worker);
-    this.actor = actor;
-    const outcome = await actor.init(job);
-    if (!outcome.ok) {
+    const probe = await loadFastest(job, eps, () => this.workers.actor(), (step) => this.update({ reason: step }));
+    const chosen = probe.chosen;
+    if (!chosen) {
       // No WebGPU, a software adapter, a bad model: rejoining would fail the same way.
+      const failure = probe.failure ?? { ok: false as const, code: 'EP_UNAVAILABLE' as const, message: `no EP could run the model: ${probe.figures.map((f) => `${f.ep}: ${f.note}`).join('; ')}` };
       this.noRejoin = true;
-      this.send({ type: 'actor-error', code: outcome.code, message: outcome.message });
-      this.fail({ code: outcome.code, message: outcome.message });
+      this.send({ type: 'actor-error', code: failure.code, message: failure.message });
+      this.fail({ code: failure.code, message: failure.message });
       return;
     }
+    this.worker = chosen.worker;
+    this.worker.addEventListener('error', onCrash('actor'));
+    this.actor = chosen.api;
+    const { outcome } = chosen;
     this.reconnects = 0;
     const a = outcome.adapter;
     this.update({
       state: 'ready',
+      reason: null,
+      ep: describeChoice(outcome.ep, probe.figures),
       adapter: a ? `${a.vendor || 'unknown vendor'} ${a.architecture}${a.description ? ` (${a.description})` : ''}${a.isSoftware ? ' [software]' : ''}` : this.view.adapter,
     });
-    await this.workers.beforeReady?.(actor);
-    this.send({ type: 'ready', ep: outcome.ep, loadMs: outcome.loadMs, warmupMs: outcome.warmupMs, modelFromCache: outcome.modelFromCache });
+    await this.workers.beforeReady?.(chosen.api);
+    this.send({ type: 'ready', ep: outcome.ep, probe: probe.figures, loadMs: outcome.loadMs, warmupMs: outcome.warmupMs, modelFromCache: outcome.modelFromCache });
   }
 
   private async onBatch(data: ArrayBuffer): Promise<void> {
@@ -130,6 +139,7 @@ export class WorkerPage {
     const header = parsed.value;
     const items = sliceItems(frame, payloadOffset, header);
     const { actor, prep, spec } = this;
+    if (this.cancelled.delete(header.batchId)) return;
     if (!actor || !prep || !spec) {
       this.send({ type: 'batch-failed', batchId: header.batchId, code: 'MODEL_LOAD_FAILED', message: 'batch arrived before the model was loaded' }, ws);
       return;
@@ -143,6 +153,8 @@ export class WorkerPage {
       // Two workers, two stages: this batch is decoded while the previous one runs on the model.
       const prepared = await prep.prepare(Comlink.transfer(data, [data]), slices, spec.height, spec.width);
       if (ws !== this.socket || !this.actor) return;
+      // Another actor answered it meanwhile: the model is spared the work.
+      if (this.cancelled.delete(header.batchId)) return;
       outcome = await actor.runPrepared(Comlink.transfer(prepared, [prepared.input.buffer]));
     } catch (err) {
       outcome = { ok: false, code: 'INFERENCE_FAILED', message: `the batch failed in a worker: ${(err as Error).message}` };
@@ -150,6 +162,7 @@ export class WorkerPage {
       this.inFlight = Math.max(0, this.inFlight - 1);
     }
     if (ws !== this.socket) return;
+    if (this.cancelled.delete(header.batchId)) return;
     if (!outcome.ok) {
       this.send({ type: 'batch-failed', batchId: header.batchId, code: outcome.code, message: outcome.message }, ws);
       if (outcome.code === 'DEVICE_LOST') this.fail({ code: outcome.code, message: outcome.message });
@@ -175,6 +188,9 @@ export class WorkerPage {
         this.update({ state: 'finished', reason: msg.reason });
         this.resetActor();
         return;
+      case 'cancel':
+        this.cancelled.add(msg.batchId);
+        return;
       default: {
         const check: never = msg;
         throw new Error(`unhandled message ${JSON.stringify(check)}`);
@@ -199,6 +215,7 @@ export class WorkerPage {
     this.prep = null;
     this.spec = null;
     this.inFlight = 0;
+    this.cancelled.clear();
   }
 
   private openSocket(): void {
@@ -243,4 +260,11 @@ export class WorkerPage {
       setTimeout(() => this.openSocket(), delay);
     });
   }
+}
+
+/** `wasm (measured: wasm 8.1 img/s, webgpu no result within 20 s)`, or just the EP when none was measured. */
+export function describeChoice(ep: ExecutionProvider, figures: readonly EpFigure[]): string {
+  if (figures.length === 0) return ep;
+  const parts = figures.map((f) => `${f.ep} ${f.imagesPerSecond !== null ? `${f.imagesPerSecond.toFixed(1)} img/s` : f.note}`);
+  return `${ep} (measured: ${parts.join(', ')})`;
 }

@@ -39,7 +39,25 @@ function render(s: JobStatus): void {
   field('progress').textContent = `${p.done}${p.total !== null ? ` / ${p.total}` : ''} rows, ${p.errors} errors, ${num(p.imagesPerSecond)} img/s, ${p.elapsedSeconds.toFixed(0)} s${p.finished ? ' — finished' : ''}`;
   field('pool').textContent = `min ${s.pool.min}, max ${s.pool.max} — ${s.pool.active} active, ${s.pool.standby} standby, ${s.pool.rejected} rejected`;
   fillTable('hosts', s.hosts.map((h) => [h.id, used(h.used, h.capacity, 'gpus'), used(h.used, h.capacity, 'cpus'), `${gib(h.used.memoryBytes)} / ${gib(h.capacity.memoryBytes)}`]));
-  fillTable('actors', s.actors.map((a) => [a.id, a.host, a.state, a.ep ?? '–', a.adapter ?? '–', a.batchesDone, a.imagesDone, num(a.imagesPerSecond), a.inFlight, a.reason ?? '']));
+  const sc = s.schedule;
+  field('schedule').textContent = `batch size ${sc.batchSize === 'auto' ? 'auto (sized to each actor\'s speed)' : sc.batchSize}; pool speed ${num(sc.poolImagesPerSecond)} img/s; expected to finish ${sc.expectedSecondsLeft === null ? '–' : sc.expectedSecondsLeft === 0 ? 'now' : `in ${sc.expectedSecondsLeft.toFixed(0)} s`}; ${sc.speculativeCopies} tail copies`;
+  fillTable(
+    'actors',
+    s.actors.map((a) => [
+      a.id,
+      a.host,
+      a.state,
+      a.ep ?? (a.offered.length ? `${a.offered.join(' or ')}?` : '–'),
+      a.probe.map((f) => `${f.ep}: ${f.imagesPerSecond === null ? f.note : `${f.imagesPerSecond.toFixed(1)} img/s`}`).join('; ') || '–',
+      a.adapter ?? '–',
+      a.speed === null ? '–' : `${a.speed.toFixed(2)}${a.speedMeasured ? '' : ' (reported)'}`,
+      a.batchSize ?? '–',
+      a.batchesDone,
+      a.imagesDone,
+      a.inFlight,
+      a.reason ?? '',
+    ]),
+  );
 }
 
 async function tick(): Promise<void> {

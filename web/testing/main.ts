@@ -5,19 +5,19 @@ import type { ActorWorkerApi } from '../workerApi.ts';
 import type { ActorTestApi } from './actorTest.worker.ts';
 import type { TabpoolTestHooks } from './hooks.ts';
 
-let actorWorker: Worker | null = null;
 let releaseReady: (() => void) | null = null;
 const holdReady = new URLSearchParams(location.search).get('holdReady') === '1';
 
 const page = new WorkerPage({
-  actor: () => (actorWorker = new Worker(new URL('./actorTest.worker.ts', import.meta.url), { type: 'module', name: 'tabpool-actor' })),
+  actor: () => new Worker(new URL('./actorTest.worker.ts', import.meta.url), { type: 'module', name: 'tabpool-actor' }),
   prepare: () => new Worker(new URL('../worker/prepare.worker.ts', import.meta.url), { type: 'module', name: 'tabpool-prepare' }),
   beforeReady: holdReady ? () => new Promise<void>((resolve) => (releaseReady = resolve)) : undefined,
 });
 
 /** The actor worker with its test methods; the page holds the production view of the same worker. */
 function testApi(): Comlink.Remote<ActorTestApi & ActorWorkerApi> | null {
-  return actorWorker && page.actorWorker ? Comlink.wrap<ActorTestApi & ActorWorkerApi>(actorWorker) : null;
+  const held = page.actorWorker;
+  return held ? Comlink.wrap<ActorTestApi & ActorWorkerApi>(held.worker) : null;
 }
 
 const hooks: TabpoolTestHooks = {

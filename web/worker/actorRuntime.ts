@@ -6,7 +6,7 @@
 import type * as Ort from 'onnxruntime-web';
 import { serializeError, TabpoolError } from '../../shared/errors.ts';
 import { preprocessSpecFor, type PreprocessSpec } from '../../shared/preprocess.ts';
-import type { AdapterInfo, ItemResult, JobSpec } from '../../shared/protocol.ts';
+import type { AdapterInfo, ExecutionProvider, ItemResult, JobSpec } from '../../shared/protocol.ts';
 import { softmaxTopK } from '../../shared/topk.ts';
 import type { ActorWorkerApi, BatchOutcome, InitOutcome, Prepared, RawSpeed } from '../workerApi.ts';
 import { loadModel } from './modelCache.ts';
@@ -27,7 +27,7 @@ let deviceLost: string | null = null;
 /** Batches run one after another: one session, one device queue. */
 let queue: Promise<unknown> = Promise.resolve();
 
-async function importOrt(ep: JobSpec['ep']): Promise<typeof Ort> {
+async function importOrt(ep: ExecutionProvider): Promise<typeof Ort> {
   // Separate builds: the WebGPU one carries the asyncify runtime, the wasm one the plain (faster) one.
   // Vite copies each build's .wasm next to it, and the bundle finds it through import.meta.url.
   const ort = ep === 'webgpu' ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web/wasm');
@@ -57,12 +57,12 @@ function fixedBatchOf(session: Ort.InferenceSession, inputName: string): number 
   return typeof dim === 'number' && dim > 0 ? dim : null;
 }
 
-async function init(job: JobSpec): Promise<InitOutcome> {
+async function init(job: JobSpec, ep: ExecutionProvider): Promise<InitOutcome> {
   try {
     const started = performance.now();
-    const ort = await importOrt(job.ep);
+    const ort = await importOrt(ep);
     let adapter: AdapterInfo | null = null;
-    if (job.ep === 'webgpu') {
+    if (ep === 'webgpu') {
       adapter = await requestAdapter(job);
     } else {
       ort.env.wasm.numThreads = self.crossOriginIsolated ? job.numThreads : 1;
@@ -71,13 +71,13 @@ async function init(job: JobSpec): Promise<InitOutcome> {
     let session: Ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(new Uint8Array(bytes), {
-        executionProviders: [job.ep],
+        executionProviders: [ep],
         graphOptimizationLevel: 'all',
       });
     } catch (err) {
-      throw new TabpoolError(job.ep === 'webgpu' ? 'EP_UNAVAILABLE' : 'MODEL_LOAD_FAILED', `creating the ${job.ep} session failed: ${(err as Error).message}`);
+      throw new TabpoolError(ep === 'webgpu' ? 'EP_UNAVAILABLE' : 'MODEL_LOAD_FAILED', `creating the ${ep} session failed: ${(err as Error).message}`);
     }
-    if (job.ep === 'webgpu') {
+    if (ep === 'webgpu') {
       device = await ort.env.webgpu.device;
       void device.lost.then((info) => {
         deviceLost = `${info.reason}: ${info.message || 'no message'}`;
@@ -91,7 +91,7 @@ async function init(job: JobSpec): Promise<InitOutcome> {
     const zeros = new ort.Tensor('float32', new Float32Array(n * 3 * job.inputHeight * job.inputWidth), [n, 3, job.inputHeight, job.inputWidth]);
     const out = await session.run({ [job.inputName]: zeros });
     for (const t of Object.values(out)) t.dispose();
-    return { ok: true, ep: job.ep, loadMs, warmupMs: performance.now() - warm, modelFromCache: fromCache, adapter };
+    return { ok: true, ep: ep, loadMs, warmupMs: performance.now() - warm, modelFromCache: fromCache, adapter };
   } catch (err) {
     return { ok: false, ...serializeError(err, 'MODEL_LOAD_FAILED') };
   }

@@ -20,13 +20,13 @@ function policy(o: { min?: number; max?: number; gpus?: number; cpus?: number; m
   return {
     pool: { min: o.min ?? 1, max: o.max ?? 8 },
     allowSoftwareGpu: false,
-    chooseEp: () => ({ ep: o.ep ?? 'webgpu' }),
+    offer: () => ({ eps: [o.ep ?? 'webgpu'] }),
     budgetFor: (ep) => ({ gpus: ep === 'webgpu' ? (o.gpus ?? 1) : 0, cpus: o.cpus ?? 1, memoryBytes: o.mem ?? GiB }),
   };
 }
 
 function join(pool: ActorPool, host: string, c: Capabilities, d: DeclaredResources = {}) {
-  return pool.join(link(), host, c, d, Date.now());
+  return pool.join(link(), host, c, d, null, Date.now());
 }
 
 test('a host declaring 16 GiB holds three actors of 5 GiB; the fourth stands by with the numbers', () => {

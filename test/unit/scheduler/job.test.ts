@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CLOSE } from '../../../shared/closeCodes.ts';
-import { caps, okItems, runToEnd, startJob, type Harness } from '../../support/jobHarness.ts';
+import { caps, okItems, runToEnd, simulate, startJob, type Harness } from '../../support/jobHarness.ts';
 
 function assertEveryInputOnce(h: Harness, n: number): void {
   const ids = h.sink.rows.map((r) => r.id);
@@ -172,7 +172,7 @@ test('waits past --join-timeout while an actor is still loading the model', asyn
   const loading = h.join('h-slow', caps(), false);
   h.clock.advance(12_000);
   assert.equal(h.job.isFinished, false);
-  h.job.onMessage(loading, { type: 'ready', ep: 'wasm', loadMs: 12_000, warmupMs: 1, modelFromCache: false });
+  h.job.onMessage(loading, { type: 'ready', ep: 'wasm', probe: [], loadMs: 12_000, warmupMs: 1, modelFromCache: false });
   await runToEnd(h, [loading]);
   await h.job.done;
   assertEveryInputOnce(h, 4);
@@ -190,4 +190,66 @@ test('drains on Ctrl-C: no new batches, in-flight ones finish, and the rest stay
   assert.equal(a.batches.length, 1, 'no batch after the drain began');
   assert.equal(h.sink.rows.length, first.items);
   assert.equal(h.job.interrupted, true);
+});
+
+// ---------------------------------------------------------------- mixed pools
+
+test('batch sizes follow measured speed: a 10× faster actor gets batches several times larger', async () => {
+  const h = startJob(3000, { batchSize: 'auto', pool: { min: 2, max: 2 } });
+  await h.settle();
+  const slow = h.join('slow', caps(), true, 10);
+  const fast = h.join('fast', caps(), true, 100);
+  await simulate(h, [{ link: slow, speed: 10 }, { link: fast, speed: 100 }]);
+  await h.job.done;
+  assertEveryInputOnce(h, 3000);
+  const steady = (l: typeof slow) => l.batches.slice(2, -4).map((b) => b.items);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  // ~1.5 s of each actor's work: 15 for the slow one, 150 capped at the memory limit (64) for the fast.
+  assert.ok(mean(steady(slow)) >= 10 && mean(steady(slow)) <= 20, `slow: ${steady(slow).join(',')}`);
+  assert.ok(mean(steady(fast)) >= 50, `fast: ${steady(fast).join(',')}`);
+});
+
+test('a mixed pool finishes close to the ideal time: images ÷ the sum of the actors\' speeds', async () => {
+  const h = startJob(2000, { batchSize: 'auto', pool: { min: 3, max: 3 } });
+  await h.settle();
+  const speeds = [100, 10, 1];
+  const links = speeds.map((v, i) => h.join(`h${i}`, caps(), true, v));
+  const ms = await simulate(h, links.map((link, i) => ({ link, speed: speeds[i]! })));
+  await h.job.done;
+  assertEveryInputOnce(h, 2000);
+  const ideal = (2000 / 111) * 1000;
+  assert.ok(ms / ideal <= 1.1, `job ${ms.toFixed(0)} ms, ideal ${ideal.toFixed(0)} ms: ${(ms / ideal).toFixed(3)}×`);
+});
+
+test('an actor too slow to finish even one input before the rest of the pool finishes the job gets none', async () => {
+  const h = startJob(50, { batchSize: 'auto', pool: { min: 2, max: 2 } });
+  await h.settle();
+  const fast = h.join('fast', caps(), true, 100);
+  const crawler = h.join('crawler', caps(), true, 0.1);
+  await simulate(h, [{ link: fast, speed: 100 }, { link: crawler, speed: 0.1 }]);
+  await h.job.done;
+  assertEveryInputOnce(h, 50);
+  assert.deepEqual(crawler.batches, []);
+});
+
+test('a slow actor holding the tail is covered by an idle one; the copy yields one row, and the late answer is no failure', async () => {
+  const h = startJob(40, { batchSize: 'auto', pool: { min: 2, max: 2 } });
+  await h.settle();
+  // The slow tab claimed to be fast (its probe), so it gets real work before its pace is known.
+  const slow = h.join('slow', caps(), true, 50);
+  const fast = h.join('fast', caps(), true, 50);
+  const ms = await simulate(h, [{ link: slow, speed: 0.5 }, { link: fast, speed: 50 }]);
+  await h.job.done;
+  assertEveryInputOnce(h, 40);
+  const cancels = slow.json.filter((m) => m.type === 'cancel');
+  assert.ok(cancels.length > 0, 'the slow copy was cancelled');
+  assert.ok(ms < 40 / 50 * 1000 * 2 + 1000, `the job waited for the slow tab: ${ms} ms`);
+  // Its cancelled batch answers late: ignored, not a failure, and no second row.
+  const late = cancels[0]!.type === 'cancel' ? cancels[0]!.batchId : -1;
+  h.answer(slow, late);
+  assert.notEqual(slow.closed?.code, CLOSE.badResult, 'a late answer is not a violation');
+  assert.notEqual(slow.closed?.code, CLOSE.evicted);
+  assertEveryInputOnce(h, 40);
+  assert.equal(h.job.pool.actors.get('actor-1')?.failures ?? 0, 0);
+  assert.ok(h.job.stats.speculativeCopies > 0);
 });

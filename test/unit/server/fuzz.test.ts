@@ -82,7 +82,7 @@ function template(rand: Rand): Record<string, unknown> {
     case 0:
       return { ...helloMessage(`fuzz-${int(rand, 5)}`) } as unknown as Record<string, unknown>;
     case 1:
-      return { type: 'ready', ep: pick(rand, ['wasm', 'webgpu']), loadMs: rand() * 100, warmupMs: 0, modelFromCache: rand() < 0.5 };
+      return { type: 'ready', ep: pick(rand, ['wasm', 'webgpu']), probe: [], loadMs: rand() * 100, warmupMs: 0, modelFromCache: rand() < 0.5 };
     case 2: {
       const n = 1 + int(rand, 7);
       const items = Array.from({ length: n }, () =>
@@ -198,7 +198,7 @@ async function fuzzConnection(rand: Rand, workerUrl: string, stats: FuzzStats): 
   const becomesActor = rand() < READY_SHARE;
   if (becomesActor || rand() < 0.5) send(JSON.stringify(helloMessage(`fuzz-${int(rand, 5)}`)), false);
   if (becomesActor) {
-    send(JSON.stringify({ type: 'ready', ep: 'wasm', loadMs: 1, warmupMs: 1, modelFromCache: false }), false);
+    send(JSON.stringify({ type: 'ready', ep: 'wasm', probe: [], loadMs: 1, warmupMs: 1, modelFromCache: false }), false);
     // Hold a batch (when one is pending) so the misbehaviour below strands work to requeue.
     await Promise.race([firstBatch, closed, new Promise((r) => setTimeout(r, 200))]);
   }

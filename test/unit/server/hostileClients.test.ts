@@ -70,7 +70,7 @@ function hostile(mode: SimulatedActorOptions['mode'], misbehave: (batch: Receive
   });
 }
 
-const READY = { type: 'ready', ep: 'wasm', loadMs: 1, warmupMs: 1, modelFromCache: false } as const;
+const READY = { type: 'ready', ep: 'wasm', probe: [], loadMs: 1, warmupMs: 1, modelFromCache: false } as const;
 
 interface Case {
   what: string;

@@ -1,0 +1,39 @@
+/** What a Job is built from: its settings, the model, the data, where rows go, and what it tells. */
+import type { ExecutionProvider, JobSpec } from '../../shared/protocol.ts';
+import type { InputReader } from '../io/datasetFeeder.ts';
+import type { Dataset } from '../io/dataset.ts';
+import type { RowSink } from '../io/outputRow.ts';
+import type { JobOptions } from '../jobOptions.ts';
+import type { Clock } from './clock.ts';
+import type { JobStats } from './jobStats.ts';
+
+export interface JobEvents {
+  log(line: string): void;
+  progress(stats: JobStats): void;
+}
+
+/** What the job needs to know of the model: its classes, and the spec an actor loads it by. */
+export interface JobModel {
+  numClasses: number;
+  labels: readonly string[];
+  /** The spec a tab loads the model by, offered these EPs. */
+  spec(eps: ExecutionProvider[]): JobSpec;
+  /** The model's batch dimension when it is fixed, else null. */
+  fixedBatch: number | null;
+}
+
+export interface JobDeps {
+  options: JobOptions;
+  model: JobModel;
+  dataset: Dataset;
+  sink: RowSink;
+  events: JobEvents;
+  /** Bytes each actor reserves on its host, and the largest batch that holds (--batch-size auto). */
+  actorMemory: number;
+  maxBatch: number;
+  /** Rows already in the output that are errors (resume), for the exit status. */
+  skippedErrors?: number;
+  clock?: Clock;
+  /** Reads an input's bytes; tests replace it. */
+  readInput?: InputReader;
+}
