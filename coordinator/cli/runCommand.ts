@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { formatError, serializeError, TabpoolError } from '../../shared/errors.ts';
 import { ROUTES, withToken } from '../../shared/routes.ts';
+import type { JobStatus } from '../../shared/status.ts';
 import { formatBytes } from '../../shared/units.ts';
 import { findChromium, launchTabs, type LaunchedTabs } from '../browser/launcher.ts';
 import { ensureWebBuild } from '../browser/webBuild.ts';
@@ -74,6 +75,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const actorMemory = options.memoryBytes ?? estimateActorMemory(model, options.batchSize === 'auto' ? AUTO_MAX_BATCH : options.batchSize);
     const maxBatch = Math.min(AUTO_MAX_BATCH, maxBatchFor(model, actorMemory));
     const token = options.token ?? randomBytes(18).toString('base64url');
+    const join: JobStatus['join'] = { workerUrls: [], tlsFingerprint: null };
     const runningJob = new Job({
       options,
       model: { numClasses: model.info.numClasses, labels: model.labels, spec: jobSpecFor(model, options, token), fixedBatch: model.info.inputShape.batch },
@@ -94,12 +96,13 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
       tls,
       maxPayload: 8 * 2 ** 20 + (options.logits ? (options.batchSize === 'auto' ? maxBatch : options.batchSize) * model.info.numClasses * 32 : 0),
       model: { sha256: model.sha256, bytes: model.bytes },
-      status: () => jobStatus(runningJob),
+      status: () => jobStatus(runningJob, join),
       onSocket: (ws, remote) =>
         attachActorSocket(ws, remote, { maxMessagesPerSecond: options.maxMessagesPerSecond, heartbeatMs: 15_000 }, { onMessage: (l, m, at) => runningJob.onMessage(l, m, at), onClose: (l, c, r) => runningJob.onClose(l, c, r), log }),
       log,
     });
     const workerUrl = withToken(server.origin, ROUTES.workerPage, token);
+    join.workerUrls = [workerUrl];
     const m = model.info;
     say(`tabpool: ${model.name} (${m.inputName} [N,3,${m.inputShape.height},${m.inputShape.width}] → ${m.outputName} [N,${m.numClasses}], ${formatBytes(model.bytes.byteLength)}, sha256 ${model.sha256.slice(0, 12)}…) over ${total} inputs from ${dataset.describe}`);
     say(`pool ${options.pool.min}..${options.pool.max}, batch size ${options.batchSize === 'auto' ? `auto (each actor's measured speed × ${TARGET_BATCH_SECONDS} s, up to ${maxBatch})` : options.batchSize}, ep ${options.ep}, per-actor budget ${options.numGpus ?? (options.ep === 'wasm' ? 0 : options.ep === 'webgpu' ? 1 : '1 (webgpu) or 0 (wasm)')} GPU / ${options.numCpus ?? 0} CPU / ${formatBytes(actorMemory)}`);

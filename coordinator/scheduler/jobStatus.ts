@@ -30,13 +30,14 @@ const json = (r: Resources): ResourcesStatus => ({
   memoryBytes: Number.isFinite(r.memoryBytes) ? r.memoryBytes : null,
 });
 
-export function jobStatus(job: Job, wallNow = Date.now()): JobStatus {
+export function jobStatus(job: Job, join: JobStatus['join'], wallNow = Date.now()): JobStatus {
   const { pool, stats, queue } = job;
   const elapsed = ((stats.finishedAt ?? wallNow) - stats.startedAt) / 1000;
   let poolSpeed = 0;
   for (const a of pool.actors.values()) if (a.state === 'ready') poolSpeed += a.speed.imagesPerSecond ?? 0;
   const left = stats.total === null ? null : Math.max(0, stats.total - stats.done);
   return {
+    join,
     pool: { min: job.options.pool.min, max: job.options.pool.max, active: pool.active().length, standby: pool.standby().length, rejected: pool.rejected().length },
     hosts: [...pool.hosts.values()].map((h) => ({ id: h.id, declared: { ...h.declared }, capacity: json(h.capacity), used: json(h.used) })),
     actors: [...pool.actors.values()].map((a) => actorStatus(a, queue.heldCount(a.id))),
