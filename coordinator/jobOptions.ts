@@ -45,6 +45,8 @@ export interface JobOptions {
   resume: boolean;
   cacheDir: string;
   token: string | null;
+  /** An S3-compatible endpoint for s3:// inputs (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS itself). */
+  s3Endpoint: string | null;
   tlsCert: string | null;
   tlsKey: string | null;
   quiet: boolean;

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   IMAGE_TOO_LARGE: { kind: 'input', meaning: 'the image header claims dimensions over the decode limit (decompression bomb guard)' },
   INFERENCE_FAILED: { kind: 'input', meaning: 'the model failed on this input' },
   RETRIES_EXHAUSTED: { kind: 'input', meaning: 'the input failed on every actor it was sent to' },
+  TAB_FETCH_FAILED: { kind: 'input', meaning: 'the tab could not fetch this URL input itself (CORS refused, network); the coordinator fetches it instead, so it never ends a row' },
   // The job as given cannot start.
   BAD_ARGUMENT: { kind: 'usage', meaning: 'a command-line flag or value is invalid' },
   DATA_NOT_FOUND: { kind: 'usage', meaning: 'the --data path does not exist' },

@@ -183,8 +183,14 @@ export type WelcomeMessage = z.infer<typeof welcome>;
 export const batchHeaderSchema = z.object({
   type: z.literal('batch'),
   batchId: z.number().int().nonnegative(),
-  /** Byte length of each item, in order; items are concatenated after the header. */
-  items: z.array(z.object({ byteLength: z.number().int().nonnegative() })).min(1).max(MAX_ITEMS),
+  /**
+   * Each item, in order: the byte length of its bytes (concatenated after the header), or the
+   * http(s) URL the tab fetches it from (CORS).
+   */
+  items: z
+    .array(z.union([z.object({ byteLength: z.number().int().nonnegative() }), z.object({ url: z.string().max(8192).regex(/^https?:\/\//) })]))
+    .min(1)
+    .max(MAX_ITEMS),
 });
 export type BatchHeader = z.infer<typeof batchHeaderSchema>;
 

@@ -76,6 +76,10 @@ export interface JobStatus {
     /** Batches sent as a second copy at the tail. */
     speculativeCopies: number;
   };
-  /** Batch frames sent and their bytes, against the image bytes they carried (the difference is framing). */
-  wire: { batches: number; images: number; frameBytes: number; itemBytes: number };
+  /**
+   * Batch frames sent and their bytes, against the image bytes they carried (the difference is
+   * framing, and the URLs of URL inputs); URL inputs sent for tabs to fetch, and those the
+   * coordinator fetched instead because no tab could.
+   */
+  wire: { batches: number; images: number; frameBytes: number; itemBytes: number; urlInputs: number; fetchedByCoordinator: number };
 }

@@ -15,11 +15,8 @@ export type BatchOutcome =
   | { ok: true; items: ItemResult[]; timing: { decodeMs: number; inferenceMs: number; totalMs: number } }
   | Failure;
 
-/** Where each item sits in the transferred frame buffer. */
-export interface ItemSlice {
-  offset: number;
-  length: number;
-}
+/** Where each item sits in the transferred frame buffer, or the URL the worker fetches it from. */
+export type ItemSlice = { offset: number; length: number } | { url: string };
 
 /** A batch made ready for the model: the packed input tensor and, per input, an error or its row. */
 export interface Prepared {

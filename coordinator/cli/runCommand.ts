@@ -13,6 +13,7 @@ import { findChromium, launchTabs, type LaunchedTabs } from '../browser/launcher
 import { ensureWebBuild } from '../browser/webBuild.ts';
 import { ensureSampleDataset } from '../builtin/sampleImages.ts';
 import { countDataset, openDataset } from '../io/dataset.ts';
+import { s3Settings, s3UrlResolver } from '../io/s3Inputs.ts';
 import { OutputSink } from '../io/outputSink.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import { estimateActorMemory, jobSpecFor, maxBatchFor, resolveModel, type ResolvedModel } from '../model/modelSource.ts';
@@ -63,8 +64,10 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const cacheDir = path.resolve(options.cacheDir);
     const dataDir = options.data ?? (await ensureSampleDataset(cacheDir));
     const dataset = await openDataset(dataDir);
-    const total = await countDataset(dataset);
+    const count = await countDataset(dataset);
+    const total = count.total;
     if (total === 0) throw new TabpoolError('DATA_EMPTY', `--data ${dataDir} has no inputs (looked for .png .jpg .jpeg .gif .webp .bmp files, or manifest lines); point it at a folder of images`);
+    const resolveUrl = count.s3 > 0 ? await s3UrlResolver(s3Settings(options.s3Endpoint)) : undefined;
     model = await resolveModel(options.model, cacheDir);
     for (const note of model.info.notes) log(`note: ${note}`);
     const webRoot = await ensureWebBuild();
@@ -85,6 +88,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
       actorMemory,
       maxBatch,
       skippedErrors: sink.doneErrors,
+      resolveUrl,
     });
     job = runningJob;
     const tls = options.tlsCert && options.tlsKey ? { cert: await fs.readFile(options.tlsCert), key: await fs.readFile(options.tlsKey) } : null;
@@ -104,7 +108,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const workerUrl = withToken(server.origin, ROUTES.workerPage, token);
     join.workerUrls = [workerUrl];
     const m = model.info;
-    say(`tabpool: ${model.name} (${m.inputName} [N,3,${m.inputShape.height},${m.inputShape.width}] → ${m.outputName} [N,${m.numClasses}], ${formatBytes(model.bytes.byteLength)}, sha256 ${model.sha256.slice(0, 12)}…) over ${total} inputs from ${dataset.describe}`);
+    say(`tabpool: ${model.name} (${m.inputName} [N,3,${m.inputShape.height},${m.inputShape.width}] → ${m.outputName} [N,${m.numClasses}], ${formatBytes(model.bytes.byteLength)}, sha256 ${model.sha256.slice(0, 12)}…) over ${total} inputs from ${dataset.describe}${count.http + count.s3 ? ` (${count.http + count.s3} fetched by the tabs themselves)` : ''}`);
     say(`pool ${options.pool.min}..${options.pool.max}, batch size ${options.batchSize === 'auto' ? `auto (each actor's measured speed × ${TARGET_BATCH_SECONDS} s, up to ${maxBatch})` : options.batchSize}, ep ${options.ep}, per-actor budget ${options.numGpus ?? (options.ep === 'wasm' ? 0 : options.ep === 'webgpu' ? 1 : '1 (webgpu) or 0 (wasm)')} GPU / ${options.numCpus ?? 0} CPU / ${formatBytes(actorMemory)}`);
     say(`worker page (open in any browser to join): ${workerUrl}`);
     say(`status page: ${withToken(server.origin, ROUTES.statusPage, token)}`);

@@ -34,6 +34,7 @@ export function runCommand() {
     .option('--logits', 'write the full logits vector in each row')
     .option('--cache-dir <dir>', 'where the built-in model and sample data are kept', DEFAULT_CACHE)
     .option('--token <token>', 'join token (default: random per job)')
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// inputs (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)')
     .option('--tls-cert <file>', 'serve https with this certificate (remote browsers need it for WebGPU)')
     .option('--tls-key <file>', 'private key for --tls-cert')
     .option('--quiet', 'no live view or actor logs; only the summary')

@@ -99,6 +99,7 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
     resume: raw.resume === true,
     cacheDir: raw.cacheDir,
     token: raw.token ?? null,
+    s3Endpoint: raw.s3Endpoint ?? null,
     tlsCert: raw.tlsCert ?? null,
     tlsKey: raw.tlsKey ?? null,
     quiet: raw.quiet === true,

@@ -13,7 +13,7 @@ import { TabpoolError } from '../../shared/errors.ts';
 /** One input: a stable id (the output row's key) and where its bytes are. */
 export interface DatasetItem {
   id: string;
-  /** Absolute file path, or an http(s) URL. */
+  /** Absolute file path, an http(s) URL, or s3://bucket/key. */
   source: string;
 }
 
@@ -42,8 +42,13 @@ async function* walk(root: string, dir: string): AsyncGenerator<DatasetItem> {
   for (const sub of subdirs) yield* walk(root, sub);
 }
 
+/** True for an input the tabs fetch themselves: http(s), or S3 (given to them presigned). */
+export function isRemoteSource(source: string): boolean {
+  return /^(?:https?|s3):\/\//i.test(source);
+}
+
 function resolveSource(base: string, ref: string): string {
-  return /^https?:\/\//i.test(ref) ? ref : path.resolve(base, ref);
+  return isRemoteSource(ref) ? ref : path.resolve(base, ref);
 }
 
 /** A CSV manifest: a header naming a `path` (or `url`) column and optionally `id`; fields may be quoted (RFC 4180). */
@@ -112,9 +117,20 @@ export async function openDataset(target: string): Promise<Dataset> {
   return { describe: full, uniqueIds: false, items: () => (csv ? readCsvManifest(full) : readLineManifest(full)) };
 }
 
+/** How many inputs, and how many of them tabs fetch themselves (http(s), s3://). */
+export interface DatasetCount {
+  total: number;
+  http: number;
+  s3: number;
+}
+
 /** Counts the inputs without keeping them (the progress bar's total; zero means an empty dataset). */
-export async function countDataset(ds: Dataset): Promise<number> {
-  let n = 0;
-  for await (const _ of ds.items()) n++;
-  return n;
+export async function countDataset(ds: Dataset): Promise<DatasetCount> {
+  const count = { total: 0, http: 0, s3: 0 };
+  for await (const item of ds.items()) {
+    count.total++;
+    if (/^s3:\/\//i.test(item.source)) count.s3++;
+    else if (/^https?:\/\//i.test(item.source)) count.http++;
+  }
+  return count;
 }

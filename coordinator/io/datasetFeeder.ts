@@ -5,7 +5,7 @@
  */
 import type { SerializedError } from '../../shared/errors.ts';
 import { sniffImage } from '../../shared/imageHeader.ts';
-import type { Dataset, DatasetItem } from './dataset.ts';
+import { isRemoteSource, type Dataset, type DatasetItem } from './dataset.ts';
 import { IdSet } from './idSet.ts';
 import { readInput, type ReadResult } from './inputReader.ts';
 import { errorRow, type OutputRow } from './outputRow.ts';
@@ -13,11 +13,11 @@ import { errorRow, type OutputRow } from './outputRow.ts';
 /** Reads in flight at once: enough to hide file-system latency, few enough to bound memory. */
 const READ_CONCURRENCY = 32;
 
-/** An input read and checked: its id and bytes, ready to go into a batch. */
-export interface ReadItem {
-  id: string;
-  bytes: Uint8Array;
-}
+/** An input ready to go into a batch: its bytes, read and checked here, or the URL a tab fetches it from. */
+export type ReadItem = { id: string; bytes: Uint8Array } | { id: string; url: string; source: string };
+
+/** Turns a remote source into the URL a tab fetches (s3:// is presigned); http(s) stays as it is. */
+export type UrlResolver = (source: string) => Promise<string>;
 
 export interface FeederTarget {
   /** Ids already in the output (resume). */
@@ -39,6 +39,7 @@ export class DatasetFeeder {
     private readonly dataset: Dataset,
     private readonly target: FeederTarget,
     private readonly read: InputReader = readInput,
+    private readonly resolveUrl: UrlResolver = async (source) => source,
   ) {}
 
   /** Called when inputs leave the window: reading resumes. */
@@ -84,6 +85,14 @@ export class DatasetFeeder {
   }
 
   private async readItem(item: DatasetItem): Promise<ReadItem | { error: SerializedError }> {
+    if (isRemoteSource(item.source)) {
+      // Bytes on HTTP or object storage go from there to the tab, not through the coordinator.
+      try {
+        return { id: item.id, url: await this.resolveUrl(item.source), source: item.source };
+      } catch (err) {
+        return { error: { code: 'UNREADABLE_FILE', message: `${item.id}: ${(err as Error).message}` } };
+      }
+    }
     const r = await this.read(item.source);
     if ('error' in r) return { error: r.error };
     const header = sniffImage(r.bytes);

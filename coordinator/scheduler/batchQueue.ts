@@ -10,9 +10,11 @@
  */
 import type { SerializedError } from '../../shared/errors.ts';
 
-export interface BatchItem {
-  id: string;
-  bytes: Uint8Array;
+/** One input of the job: its bytes, read by the coordinator, or a URL the tab fetches (`source` is what the dataset named: https:// or s3://). */
+export type BatchItem = { id: string; bytes: Uint8Array } | { id: string; url: string; source: string };
+
+function sizeOf(item: BatchItem): number {
+  return 'bytes' in item ? item.bytes.byteLength : 0;
 }
 
 export interface Batch {
@@ -79,7 +81,7 @@ export class BatchQueue {
   /** Queues one fresh input. */
   add(item: BatchItem): void {
     this.fresh.push(item);
-    this.freshBytes += item.bytes.byteLength;
+    this.freshBytes += sizeOf(item);
   }
 
   /** Inputs waiting for an actor (fresh and retried). */
@@ -134,7 +136,7 @@ export class BatchQueue {
       if (this.head >= this.fresh.length) return null;
       const items = this.fresh.slice(this.head, this.head + limit);
       this.head += items.length;
-      for (const i of items) this.freshBytes -= i.bytes.byteLength;
+      for (const i of items) this.freshBytes -= sizeOf(i);
       if (this.head > 4096 && this.head * 2 > this.fresh.length) {
         this.fresh = this.fresh.slice(this.head);
         this.head = 0;

@@ -147,12 +147,15 @@ export class Dispatcher {
   private send(a: Actor, batch: Batch, now: number): void {
     a.lastDispatchAt = now;
     a.lastBatchSize = batch.items.length;
-    const frame = encodeBatchFrame(batch.id, batch.items.map((i) => i.bytes));
+    const frame = encodeBatchFrame(batch.id, batch.items.map((i) => ('bytes' in i ? i.bytes : { url: i.url })));
     a.link.sendBinary(frame);
     const wire = this.stats.wire;
     wire.batches++;
     wire.images += batch.items.length;
     wire.frameBytes += frame.byteLength;
-    for (const i of batch.items) wire.itemBytes += i.bytes.byteLength;
+    for (const i of batch.items) {
+      if ('bytes' in i) wire.itemBytes += i.bytes.byteLength;
+      else wire.urlInputs++;
+    }
   }
 }

@@ -11,17 +11,19 @@ import { CLOSE, type CloseCode } from '../../shared/closeCodes.ts';
 import { formatError, TabpoolError, type SerializedError } from '../../shared/errors.ts';
 import { PROTOCOL_VERSION, type HelloMessage, type ReadyMessage, type ResultMessage, type ToCoordinator } from '../../shared/protocol.ts';
 import { DatasetFeeder } from '../io/datasetFeeder.ts';
+import { readInput } from '../io/inputReader.ts';
 import { errorRow, rowsForResult, type OutputRow } from '../io/outputRow.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import { ActorPool } from '../pool/actorPool.ts';
 import type { Actor, ActorLink } from '../pool/actor.ts';
 import { poolPolicy } from '../pool/epPolicy.ts';
-import { BatchQueue, type FailureBlame } from './batchQueue.ts';
+import { BatchQueue, type BatchItem, type FailureBlame } from './batchQueue.ts';
 import { systemClock, type Clock, type Timer } from './clock.ts';
 import type { JobDeps } from './jobDeps.ts';
 import { findOverdue, findStuckLoading, LOAD_DEADLINE_MS } from './deadlines.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { JoinWatch } from './joinWatch.ts';
+import { UrlFallback } from './urlFallback.ts';
 import { newJobStats, type JobStats } from './jobStats.ts';
 import { checkResult } from './resultCheck.ts';
 
@@ -43,6 +45,8 @@ export class Job {
   private readonly feeder: DatasetFeeder;
   private readonly dispatcher: Dispatcher;
   private readonly joinWatch: JoinWatch;
+  /** URL inputs no tab could fetch, fetched here instead. */
+  readonly urlFallback: UrlFallback;
   private readonly clock: Clock;
   private readonly readAheadItems: number;
   private allRead = false;
@@ -68,15 +72,13 @@ export class Job {
       {
         skip: deps.sink.done,
         wantsMore: () => this.queue.pendingItems < this.readAheadItems && this.queue.pendingBytes < MAX_READ_AHEAD_BYTES,
-        add: (item) => {
-          this.queue.add(item);
-          this.scheduleSoon();
-        },
+        add: (item) => this.enqueue(item),
         writeErrors: (rows) => this.writeRows(rows),
         stopped: () => this.finished || this.draining,
         log: (line) => deps.events.log(line),
       },
       deps.readInput,
+      deps.resolveUrl,
     );
     this.allReadIn = new Promise((resolve) => (this.resolveAllRead = resolve));
     this.done = new Promise((resolve, reject) => {
@@ -84,16 +86,18 @@ export class Job {
       this.rejectDone = reject;
     });
     this.deadlineTimer = this.clock.setInterval(() => this.checkDeadlines(), 1000);
+    this.urlFallback = new UrlFallback({
+      read: deps.readInput ?? readInput,
+      resolveUrl: deps.resolveUrl ?? (async (source) => source),
+      add: (item) => this.enqueue(item),
+      writeError: (row) => this.writeThenCheck([row]),
+      settled: () => this.checkDone(),
+    });
     this.joinWatch = new JoinWatch(this.clock, {
-      pool: this.pool,
-      joinTimeoutMs: o.joinTimeoutMs,
-      launch: o.launch,
+      ...{ pool: this.pool, joinTimeoutMs: o.joinTimeoutMs, launch: o.launch, minimum: o.pool.min, log: (line: string) => deps.events.log(line) },
       started: () => this.started,
       finished: () => this.finished,
-      startShort: (ready) => {
-        deps.events.log(`--join-timeout: starting with ${ready} ready actor(s), fewer than the pool's minimum of ${o.pool.min}`);
-        this.startWork();
-      },
+      startShort: () => this.startWork(),
       fail: (err) => this.fail(err),
     });
   }
@@ -108,7 +112,6 @@ export class Job {
   get interrupted(): boolean {
     return this.draining;
   }
-
   get isFinished(): boolean {
     return this.finished;
   }
@@ -200,7 +203,7 @@ export class Job {
       actor.speed.record(held.late.batch.items.length, held.late.sentAt, receivedAt);
       return;
     }
-    const problem = checkResult(held.batch.items.length, msg, { numClasses: this.deps.model.numClasses, topK: this.options.topK, logits: this.options.logits });
+    const problem = checkResult(held.batch.items.map((i) => 'bytes' in i), msg, { numClasses: this.deps.model.numClasses, topK: this.options.topK, logits: this.options.logits });
     if (problem) {
       // Nothing of a bad result counts: eviction sends its batch back for someone else.
       this.deps.events.log(`closing ${actor.id}: bad result: ${problem}`);
@@ -220,7 +223,9 @@ export class Job {
     this.stats.decodeMs += msg.timing.decodeMs;
     this.stats.decodedImages += batch.items.length;
     this.stats.firstPredictionAt ??= this.clock.wall();
-    this.writeThenCheck(rowsForResult(batch.items.map((i) => i.id), msg.items, this.deps.model.labels));
+    const answered = this.urlFallback.takeFailures(batch.items, msg.items);
+    if (answered.refetched) this.deps.events.log(`${actor.id} could not fetch ${answered.refetched} URL input(s) itself (CORS or network); the coordinator fetches them instead`);
+    this.writeThenCheck(rowsForResult(answered.ids, answered.results, this.deps.model.labels));
     if (this.schedule() > 0) this.stats.dispatchLatency.add(this.clock.now() - receivedAt);
   }
 
@@ -307,6 +312,11 @@ export class Job {
     this.checkDone();
   }
 
+  private enqueue(item: BatchItem): void {
+    this.queue.add(item);
+    this.scheduleSoon();
+  }
+
   /** Inputs arrive in bursts of reads: one dispatch pass for the burst, not one per input. */
   private scheduleSoon(): void {
     if (this.scheduled) return;
@@ -347,7 +357,7 @@ export class Job {
   private checkDone(): void {
     if (this.finished || !this.allRead) return;
     // Draining: inputs not yet sent stay unsent (a --resume does them); only in-flight ones finish.
-    if (this.draining ? this.queue.inFlightCount > 0 : !this.queue.empty) return;
+    if (this.draining ? this.queue.inFlightCount > 0 : !this.queue.empty || this.urlFallback.pending > 0) return;
     this.finish();
   }
 

@@ -1,6 +1,6 @@
 /** What a Job is built from: its settings, the model, the data, where rows go, and what it tells. */
 import type { ExecutionProvider, JobSpec } from '../../shared/protocol.ts';
-import type { InputReader } from '../io/datasetFeeder.ts';
+import type { InputReader, UrlResolver } from '../io/datasetFeeder.ts';
 import type { Dataset } from '../io/dataset.ts';
 import type { RowSink } from '../io/outputRow.ts';
 import type { JobOptions } from '../jobOptions.ts';
@@ -36,4 +36,6 @@ export interface JobDeps {
   clock?: Clock;
   /** Reads an input's bytes; tests replace it. */
   readInput?: InputReader;
+  /** The URL a tab fetches a remote input from (s3:// presigned); http(s) as it is by default. */
+  resolveUrl?: UrlResolver;
 }

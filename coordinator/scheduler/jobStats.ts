@@ -16,7 +16,9 @@ export interface JobStats {
   workStartedAt: number | null;
   finishedAt: number | null;
   /** Batch frames and their bytes sent, and the image bytes inside them (framing = the difference). */
-  wire: { batches: number; images: number; frameBytes: number; itemBytes: number };
+  /** Batch frames sent and their bytes, the image bytes inside them, and the URL inputs they named (sent without bytes). */
+  wire: { batches: number; images: number; frameBytes: number; itemBytes: number; urlInputs: number };
+  /** URL inputs no tab could fetch (CORS, network), fetched by the coordinator instead. */
   /** Second copies sent at the tail. */
   speculativeCopies: number;
   /** Time the actors spent decoding and preprocessing, and the images that covered. */
@@ -39,7 +41,7 @@ export function newJobStats(startedAt: number, skipped: number, skippedErrors: n
     firstPredictionAt: null,
     workStartedAt: null,
     finishedAt: null,
-    wire: { batches: 0, images: 0, frameBytes: 0, itemBytes: 0 },
+    wire: { batches: 0, images: 0, frameBytes: 0, itemBytes: 0, urlInputs: 0 },
     speculativeCopies: 0,
     decodeMs: 0,
     decodedImages: 0,

@@ -63,6 +63,6 @@ export function jobStatus(job: Job, join: JobStatus['join'], wallNow = Date.now(
       expectedSecondsLeft: job.isFinished ? 0 : left !== null && poolSpeed > 0 ? left / poolSpeed : null,
       speculativeCopies: stats.speculativeCopies,
     },
-    wire: { ...stats.wire },
+    wire: { ...stats.wire, fetchedByCoordinator: job.urlFallback.fetched },
   };
 }

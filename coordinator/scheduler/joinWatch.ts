@@ -14,10 +14,13 @@ export interface JoinWatchTarget {
   joinTimeoutMs: number;
   /** --launch K: K local tabs and no one else expected. */
   launch: number;
+  /** The pool's minimum. */
+  minimum: number;
+  log(line: string): void;
   started(): boolean;
   finished(): boolean;
   /** Starts work with fewer actors than the pool's minimum. */
-  startShort(ready: number): void;
+  startShort(): void;
   fail(err: TabpoolError): void;
 }
 
@@ -61,7 +64,10 @@ export class JoinWatch {
     if (this.t.finished()) return;
     const ready = this.t.pool.ready().length;
     if (ready > 0) {
-      if (!this.t.started()) this.t.startShort(ready);
+      if (!this.t.started()) {
+        this.t.log(`--join-timeout: starting with ${ready} ready actor(s), fewer than the pool's minimum of ${this.t.minimum}`);
+        this.t.startShort();
+      }
       return;
     }
     // Actors are still loading the model (WebGPU shader compilation can take a while): wait on.

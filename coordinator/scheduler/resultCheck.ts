@@ -10,11 +10,18 @@ export interface ResultLimits {
   logits: boolean;
 }
 
-/** What is wrong with a result for a batch of `items` inputs, or null: item count, class range, top-k length, logits. */
-export function checkResult(items: number, msg: ResultMessage, limits: ResultLimits): string | null {
-  if (msg.items.length !== items) return `${msg.items.length} items for a batch of ${items}`;
+/**
+ * What is wrong with a result for a batch, or null: item count, class range, top-k length,
+ * logits, and a fetch failure claimed for an input that was sent inline. `inline[i]`: item i's
+ * bytes were in the frame (false for a URL the tab had to fetch).
+ */
+export function checkResult(inline: readonly boolean[], msg: ResultMessage, limits: ResultLimits): string | null {
+  if (msg.items.length !== inline.length) return `${msg.items.length} items for a batch of ${inline.length}`;
   for (const [i, r] of msg.items.entries()) {
-    if (!r.ok) continue;
+    if (!r.ok) {
+      if (r.code === 'TAB_FETCH_FAILED' && inline[i]) return `items.${i}: TAB_FETCH_FAILED for an input sent inline, not as a URL`;
+      continue;
+    }
     if (r.topk.length > limits.topK) return `items.${i}.topk has ${r.topk.length} entries, more than --top-k ${limits.topK}`;
     for (const e of r.topk) if (e.class >= limits.numClasses) return `items.${i}: class ${e.class} out of range (the model has ${limits.numClasses})`;
     if (r.logits && r.logits.length !== limits.numClasses) return `items.${i}.logits has ${r.logits.length} values, expected ${limits.numClasses}`;

@@ -42,6 +42,7 @@ export const DEFAULT_OPTIONS: JobOptions = {
   resume: false,
   cacheDir: '.',
   token: null,
+  s3Endpoint: null,
   tlsCert: null,
   tlsKey: null,
   quiet: true,
@@ -121,7 +122,8 @@ export function okItems(n: number, cls = 1): ItemResult[] {
 
 let hosts = 0;
 
-export function startJob(items: number, options: Partial<JobOptions> = {}): Harness {
+/** `urls`: the inputs are https URLs (tabs fetch them); `read` replaces the coordinator's own reads. */
+export function startJob(items: number, options: Partial<JobOptions> = {}, io: { urls?: boolean; read?: (source: string) => Promise<{ bytes: Uint8Array } | { error: { code: 'UNREADABLE_FILE'; message: string } }> } = {}): Harness {
   const clock = new FakeClock();
   const sink = new MemorySink();
   const logs: string[] = [];
@@ -129,7 +131,7 @@ export function startJob(items: number, options: Partial<JobOptions> = {}): Harn
     describe: 'fake',
     uniqueIds: true,
     async *items() {
-      for (let i = 0; i < items; i++) yield { id: `img-${String(i).padStart(4, '0')}`, source: `fake://${i}` };
+      for (let i = 0; i < items; i++) yield { id: `img-${String(i).padStart(4, '0')}`, source: io.urls ? `https://images.test/${i}.png` : `fake://${i}` };
     },
   };
   const job = new Job({
@@ -141,7 +143,7 @@ export function startJob(items: number, options: Partial<JobOptions> = {}): Harn
     actorMemory: 2 ** 20,
     maxBatch: 64,
     clock,
-    readInput: async () => ({ bytes: TINY_PNG }),
+    readInput: io.read ?? (async () => ({ bytes: TINY_PNG })),
   });
   job.done.catch(() => undefined);
   job.start(items);

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import WebSocket, { type RawData } from 'ws';
-import { decodeBatchFrame, sliceItems } from '../../shared/batchFrame.ts';
+import { decodeBatchFrame, sliceItems, type BatchInput } from '../../shared/batchFrame.ts';
 import { preprocessInto, preprocessSpecFor } from '../../shared/preprocess.ts';
 import { parseBatchHeader, parseToActor, PROTOCOL_VERSION, type HelloMessage, type ItemResult, type JobSpec, type ResultMessage, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
 import { softmaxTopK } from '../../shared/topk.ts';
@@ -18,7 +18,8 @@ export type ActorMode = 'real' | 'instant';
 /** A batch as the actor received it: its id and the image bytes of each item. */
 export interface ReceivedBatch {
   batchId: number;
-  items: Uint8Array[];
+  /** Each item's bytes, or the URL a tab would fetch. */
+  items: BatchInput[];
 }
 
 export interface ClosedInfo {
@@ -253,8 +254,18 @@ export class SimulatedActor {
     const results: (ItemResult | null)[] = batch.items.map(() => null);
     const rows: number[] = [];
     const input = new Float32Array(batch.items.length * per);
-    for (const [i, bytes] of batch.items.entries()) {
+    for (const [i, item] of batch.items.entries()) {
       try {
+        let bytes: Uint8Array;
+        if ('url' in item) {
+          // As a tab does: fetch it, and say so when that fails, so the coordinator fetches it instead.
+          const res = await fetch(item.url).catch((err: Error) => err);
+          if (res instanceof Error || !res.ok) {
+            results[i] = { ok: false, code: 'TAB_FETCH_FAILED', message: `could not fetch ${item.url}: ${res instanceof Error ? res.message : `HTTP ${res.status}`}` };
+            continue;
+          }
+          bytes = new Uint8Array(await res.arrayBuffer());
+        } else bytes = item;
         preprocessInto(decodeImage(bytes), spec, input, rows.length * per);
         rows.push(i);
       } catch (err) {

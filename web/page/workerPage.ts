@@ -147,7 +147,7 @@ export class WorkerPage {
     this.inFlight++;
     this.firstBatchAt ??= performance.now();
     this.update({ state: 'busy' });
-    const slices = items.map((b) => ({ offset: b.byteOffset, length: b.byteLength }));
+    const slices = items.map((b) => ('url' in b ? { url: b.url } : { offset: b.byteOffset, length: b.byteLength }));
     let outcome: BatchOutcome;
     try {
       // Two workers, two stages: this batch is decoded while the previous one runs on the model.

@@ -1,9 +1,10 @@
 /**
- * The status page: the pool, its hosts and actors, and the progress, read from /api/status (typed
- * by shared/status.ts) once a second.
+ * The status page: how to join, the pool, its hosts and actors, and the progress, read from
+ * /api/status (typed by shared/status.ts) once a second.
  */
 import { ROUTES, TOKEN_PARAM } from '../../shared/routes.ts';
 import type { JobStatus, ResourcesStatus } from '../../shared/status.ts';
+import { renderJoin } from './join.ts';
 
 const token = new URLSearchParams(location.search).get(TOKEN_PARAM) ?? '';
 
@@ -33,6 +34,7 @@ function fillTable(id: string, rows: (string | number)[][]): void {
 const used = (u: ResourcesStatus, c: ResourcesStatus, key: 'gpus' | 'cpus'): string => `${u[key]} / ${c[key]}`;
 
 function render(s: JobStatus): void {
+  renderJoin(s.join);
   const p = s.progress;
   const pct = p.total ? Math.min(100, (100 * p.done) / p.total) : 0;
   field('bar').style.width = `${pct}%`;

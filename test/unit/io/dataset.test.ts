@@ -47,5 +47,5 @@ test('a manifest line that is not JSON names the file and line', async () => {
 test('counts without keeping the items', async () => {
   const dir = await tmpdir();
   for (let i = 0; i < 30; i++) await fs.writeFile(path.join(dir, `${i}.png`), 'x');
-  assert.equal(await countDataset(await openDataset(dir)), 30);
+  assert.equal((await countDataset(await openDataset(dir))).total, 30);
 });

@@ -1,0 +1,91 @@
+/**
+ * URL inputs a tab could not fetch (CORS refused, network): the coordinator fetches them itself
+ * and queues their bytes, so no row depends on one tab's network. Only when the coordinator
+ * cannot fetch an input either does it get an error row, naming both failures.
+ */
+import type { ItemResult } from '../../shared/protocol.ts';
+import { errorRow, type OutputRow } from '../io/outputRow.ts';
+import type { InputReader, UrlResolver } from '../io/datasetFeeder.ts';
+import type { BatchItem } from './batchQueue.ts';
+
+/** Coordinator fetches at once: enough to hide latency, few enough not to flood a server. */
+const CONCURRENCY = 16;
+
+export interface FallbackTarget {
+  read: InputReader;
+  resolveUrl: UrlResolver;
+  /** An input fetched here: it goes back to the queue with its bytes. */
+  add(item: BatchItem): void;
+  /** An input neither the tab nor the coordinator could fetch. */
+  writeError(row: OutputRow): void;
+  /** Called after each fetch ends (the job may be done). */
+  settled(): void;
+}
+
+export class UrlFallback {
+  private waiting: { id: string; source: string; why: string }[] = [];
+  private running = 0;
+  /** Inputs fetched here so far. */
+  fetched = 0;
+
+  constructor(private readonly t: FallbackTarget) {}
+
+  /** Inputs waiting for, or in, a coordinator fetch: the job is not done while any are. */
+  get pending(): number {
+    return this.waiting.length + this.running;
+  }
+
+  fetchInstead(id: string, source: string, why: string): void {
+    this.waiting.push({ id, source, why });
+    this.pump();
+  }
+
+  /**
+   * Splits a checked result: the URL inputs the tab could not fetch are fetched here instead (they
+   * get their rows when they run again); returns the ids and results of the rest.
+   */
+  takeFailures(items: readonly BatchItem[], results: readonly ItemResult[]): { ids: string[]; results: ItemResult[]; refetched: number } {
+    const ids: string[] = [];
+    const kept: ItemResult[] = [];
+    let refetched = 0;
+    for (const [i, item] of items.entries()) {
+      const r = results[i]!;
+      if (!r.ok && r.code === 'TAB_FETCH_FAILED' && 'url' in item) {
+        this.fetchInstead(item.id, item.source, r.message);
+        refetched++;
+      } else {
+        ids.push(item.id);
+        kept.push(r);
+      }
+    }
+    return { ids, results: kept, refetched };
+  }
+
+  private pump(): void {
+    while (this.running < CONCURRENCY && this.waiting.length > 0) {
+      const next = this.waiting.shift()!;
+      this.running++;
+      void this.fetchOne(next).finally(() => {
+        this.running--;
+        this.pump();
+        this.t.settled();
+      });
+    }
+  }
+
+  private async fetchOne({ id, source, why }: { id: string; source: string; why: string }): Promise<void> {
+    let failure: string;
+    try {
+      const r = await this.t.read(await this.t.resolveUrl(source));
+      if ('bytes' in r) {
+        this.fetched++;
+        this.t.add({ id, bytes: r.bytes });
+        return;
+      }
+      failure = r.error.message;
+    } catch (err) {
+      failure = (err as Error).message;
+    }
+    this.t.writeError(errorRow(id, { code: 'UNREADABLE_FILE', message: `${id}: neither a tab nor the coordinator could fetch ${source}: the tab said ${why}; the coordinator got ${failure}` }));
+  }
+}
