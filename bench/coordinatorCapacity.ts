@@ -23,6 +23,8 @@ export interface BenchOptions {
 }
 
 interface RunResult {
+  /** Frame bytes sent per input (the summary's wire figure). */
+  bytesPerImage: number;
   dispatchPerSec: number;
   mbPerSec: number;
   p99DispatchMs: number;
@@ -37,11 +39,11 @@ const RSS_POLL_MS = 200;
 const MB = 1e6;
 
 /** Writes a .jsonl manifest of `n` unique ids cycling over `pngs` (paths relative to the manifest). */
-export async function writeManifest(file: string, n: number, pngs: string[]): Promise<void> {
+export async function writeManifest(file: string, n: number, pngs: string[], url?: (i: number) => string): Promise<void> {
   const out = createWriteStream(file);
   const chunk: string[] = [];
   for (let i = 0; i < n; i++) {
-    chunk.push(`{"id":"i${String(i).padStart(7, '0')}","path":"${pngs[i % pngs.length]}"}\n`);
+    chunk.push(`{"id":"i${String(i).padStart(7, '0')}","path":"${url ? url(i) : pngs[i % pngs.length]}"}\n`);
     if (chunk.length === 10_000 || i === n - 1) {
       if (!out.write(chunk.join(''))) await once(out, 'drain');
       chunk.length = 0;
@@ -135,6 +137,7 @@ async function runOnce(label: string, actors: number, manifest: string, batchSiz
   const dispatchPerSec = t0 > 0 && steadySeconds > 0 ? (batches - batchesAtT0) / steadySeconds : NaN;
   const bytesPerBatch = (summary?.wire?.bytesPerImage ?? NaN) * batchSize;
   const r: RunResult = {
+    bytesPerImage: summary?.wire?.bytesPerImage ?? NaN,
     dispatchPerSec,
     mbPerSec: (dispatchPerSec * bytesPerBatch) / MB,
     p99DispatchMs: summary?.dispatch?.p99Ms ?? NaN,
@@ -183,6 +186,14 @@ export async function benchCoordinator(o: BenchOptions): Promise<Record<string, 
       result[`coordinator.a${actors}.p99DispatchMs`] = r?.p99DispatchMs ?? NaN;
       result[`coordinator.a${actors}.p99RoundTripMs`] = r?.p99RoundTripMs ?? NaN;
     }
+    // URL inputs (as on a CDN or a bucket): instant actors do not fetch them, so this is the coordinator's own cost.
+    const urls = path.join(dir, 'manifest-urls.jsonl');
+    await writeManifest(urls, items, pngs, (i) => `https://images.example.com/dataset/shard-${String(i % 1000).padStart(4, '0')}/image-${String(i).padStart(8, '0')}.jpg`);
+    o.log(`u100: 100 actor(s), ${items} URL inputs, batch size 1`);
+    const u = await runOnce('u100', 100, urls, 1, o.quick ? 90_000 : 600_000, dir, o).catch((err: Error) => (o.notes.push(`u100: failed: ${err.message.split('\n')[0]}`), null));
+    result['coordinator.urlInputs.a100.dispatchPerSec'] = u?.dispatchPerSec ?? NaN;
+    result['wire.urlInputs.bytesPerImage'] = u?.bytesPerImage ?? NaN;
+    o.notes.push('URL inputs: https URLs of ~80 characters in a .jsonl manifest; the coordinator sends each as its URL in the batch frame and never reads its bytes.');
     // Memory: batches of 16 so the 1M-input run ends in time; the same for the 10k run, so they compare.
     const m10k = await run('m10k', 100, 10_000, 16, 120_000);
     const m1M = await run('m1M', 100, 1_000_000, 16, o.quick ? 240_000 : 900_000);

@@ -47,6 +47,8 @@ export interface JobOptions {
   token: string | null;
   /** An S3-compatible endpoint for s3:// inputs (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS itself). */
   s3Endpoint: string | null;
+  /** `self-signed`: tabpool makes (and keeps) a certificate for this machine; else --tls-cert/--tls-key, or none. */
+  tls: 'self-signed' | null;
   tlsCert: string | null;
   tlsKey: string | null;
   quiet: boolean;

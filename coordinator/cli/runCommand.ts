@@ -21,7 +21,10 @@ import { AUTO_MAX_BATCH, TARGET_BATCH_SECONDS } from '../scheduler/batchPlan.ts'
 import { Job } from '../scheduler/job.ts';
 import { jobStatus } from '../scheduler/jobStatus.ts';
 import { attachActorSocket } from '../server/actorSocket.ts';
+import { certNames, reachableHosts } from '../server/addresses.ts';
 import { startServer, type CoordinatorServer } from '../server/httpServer.ts';
+import { certificateFingerprint, ensureSelfSignedCert } from '../server/tlsCert.ts';
+import { joinBanner } from './joinBanner.ts';
 import { EXIT, exitCodeFor } from './exitCodes.ts';
 import { summarize, summaryLines, type RunSummary } from './summary.ts';
 import { createLiveView, type LiveView } from './terminal.ts';
@@ -91,7 +94,8 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
       resolveUrl,
     });
     job = runningJob;
-    const tls = options.tlsCert && options.tlsKey ? { cert: await fs.readFile(options.tlsCert), key: await fs.readFile(options.tlsKey) } : null;
+    const tls = await tlsFor(options, cacheDir, log);
+    join.tlsFingerprint = tls?.fingerprint ?? null;
     server = await startServer({
       host: options.host,
       port: options.port,
@@ -105,13 +109,17 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
         attachActorSocket(ws, remote, { maxMessagesPerSecond: options.maxMessagesPerSecond, heartbeatMs: 15_000 }, { onMessage: (l, m, at) => runningJob.onMessage(l, m, at), onClose: (l, c, r) => runningJob.onClose(l, c, r), log }),
       log,
     });
+    // The URLs other machines can reach (every address for 0.0.0.0); this machine's own tabs use the first.
+    const reach = reachableHosts(options.host);
+    const origins = reach.urlsHosts.map((h) => `${tls ? 'https' : 'http'}://${h}:${server!.port}`);
+    join.workerUrls = origins.map((o) => withToken(o, ROUTES.workerPage, token));
     const workerUrl = withToken(server.origin, ROUTES.workerPage, token);
-    join.workerUrls = [workerUrl];
     const m = model.info;
     say(`tabpool: ${model.name} (${m.inputName} [N,3,${m.inputShape.height},${m.inputShape.width}] → ${m.outputName} [N,${m.numClasses}], ${formatBytes(model.bytes.byteLength)}, sha256 ${model.sha256.slice(0, 12)}…) over ${total} inputs from ${dataset.describe}${count.http + count.s3 ? ` (${count.http + count.s3} fetched by the tabs themselves)` : ''}`);
     say(`pool ${options.pool.min}..${options.pool.max}, batch size ${options.batchSize === 'auto' ? `auto (each actor's measured speed × ${TARGET_BATCH_SECONDS} s, up to ${maxBatch})` : options.batchSize}, ep ${options.ep}, per-actor budget ${options.numGpus ?? (options.ep === 'wasm' ? 0 : options.ep === 'webgpu' ? 1 : '1 (webgpu) or 0 (wasm)')} GPU / ${options.numCpus ?? 0} CPU / ${formatBytes(actorMemory)}`);
-    say(`worker page (open in any browser to join): ${workerUrl}`);
-    say(`status page: ${withToken(server.origin, ROUTES.statusPage, token)}`);
+    const banner = joinBanner({ workerUrls: join.workerUrls, statusUrl: withToken(origins[0]!, ROUTES.statusPage, token), tlsFingerprint: join.tlsFingerprint, qr: process.stderr.isTTY === true && !reach.loopbackOnly && !options.quiet });
+    for (const line of banner) say(line);
+    if (!reach.loopbackOnly && !tls) log('note: browsers on other machines get WebGPU only over https; add --tls self-signed (they can still run wasm over http)');
 
     const onSigint = (): void => {
       interrupts++;
@@ -130,7 +138,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     runningJob.done.catch(() => undefined);
     try {
       if (options.launch > 0) {
-        launched = await launchTabs(options.launch, workerUrl, (i, line) => {
+        launched = await launchTabs(options.launch, workerUrl, { acceptSelfSigned: tls !== null }, (i, line) => {
           if (/error|fail/i.test(line)) log(`tab ${i}: ${line}`);
         });
       }
@@ -154,4 +162,18 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     await launched?.close();
     await server?.close();
   }
+}
+
+/** The certificate to serve https with, and its fingerprint: made for this machine (--tls self-signed), or given. */
+async function tlsFor(options: JobOptions, cacheDir: string, log: (line: string) => void): Promise<{ cert: string | Buffer; key: string | Buffer; fingerprint: string } | null> {
+  if (options.tls === 'self-signed') {
+    const made = await ensureSelfSignedCert(cacheDir, certNames(options.host));
+    log(`TLS: ${made.reused ? 'reusing the' : 'made a'} self-signed certificate for this machine's names and addresses, ${made.path}`);
+    return { cert: made.cert, key: made.key, fingerprint: made.fingerprint256 };
+  }
+  if (options.tlsCert && options.tlsKey) {
+    const cert = await fs.readFile(options.tlsCert);
+    return { cert, key: await fs.readFile(options.tlsKey), fingerprint: certificateFingerprint(cert) };
+  }
+  return null;
 }

@@ -3,7 +3,7 @@
  * types from these declarations, and cli/runOptions.ts turns them into checked JobOptions.
  */
 import path from 'node:path';
-import { Command } from '@commander-js/extra-typings';
+import { Command, Option } from '@commander-js/extra-typings';
 
 export const DEFAULT_CACHE = process.env.TABPOOL_CACHE ?? path.join(process.cwd(), '.tabpool');
 
@@ -35,6 +35,7 @@ export function runCommand() {
     .option('--cache-dir <dir>', 'where the built-in model and sample data are kept', DEFAULT_CACHE)
     .option('--token <token>', 'join token (default: random per job)')
     .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// inputs (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)')
+    .addOption(new Option('--tls <mode>', 'serve https with a certificate tabpool makes for this machine\'s names and addresses (kept in the cache, reused), and print its fingerprint').choices(['self-signed'] as const))
     .option('--tls-cert <file>', 'serve https with this certificate (remote browsers need it for WebGPU)')
     .option('--tls-key <file>', 'private key for --tls-cert')
     .option('--quiet', 'no live view or actor logs; only the summary')

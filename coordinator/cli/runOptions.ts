@@ -67,6 +67,9 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
   if (numGpus !== null && numGpus > 1) {
     throw new TabpoolError('BAD_ARGUMENT', `--num-gpus ${numGpus}: a tab drives one WebGPU adapter, so an actor can use at most 1 GPU; use 1, or a fraction to share one`);
   }
+  if (raw.tls !== undefined && (raw.tlsCert !== undefined || raw.tlsKey !== undefined)) {
+    throw new TabpoolError('BAD_ARGUMENT', 'use either --tls self-signed or --tls-cert with --tls-key, not both');
+  }
   if ((raw.tlsCert === undefined) !== (raw.tlsKey === undefined)) {
     throw new TabpoolError('BAD_ARGUMENT', 'TLS needs both --tls-cert and --tls-key');
   }
@@ -100,6 +103,7 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
     cacheDir: raw.cacheDir,
     token: raw.token ?? null,
     s3Endpoint: raw.s3Endpoint ?? null,
+    tls: raw.tls ?? null,
     tlsCert: raw.tlsCert ?? null,
     tlsKey: raw.tlsKey ?? null,
     quiet: raw.quiet === true,

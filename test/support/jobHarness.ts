@@ -43,6 +43,7 @@ export const DEFAULT_OPTIONS: JobOptions = {
   cacheDir: '.',
   token: null,
   s3Endpoint: null,
+  tls: null,
   tlsCert: null,
   tlsKey: null,
   quiet: true,

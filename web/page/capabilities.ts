@@ -2,17 +2,22 @@
 import { describeAdapter } from '../../shared/adapterInfo.ts';
 import type { Capabilities } from '../../shared/protocol.ts';
 
+/** 8 random hex digits (crypto.randomUUID exists only in secure contexts; getRandomValues everywhere). */
+function randomHex(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 /** One id per browser profile: tabs sharing localStorage share a machine, and so a GPU. */
 export function hostId(): string {
   try {
     let id = localStorage.getItem('tabpool.hostId');
     if (!id) {
-      id = `host-${crypto.randomUUID().slice(0, 8)}`;
+      id = `host-${randomHex()}`;
       localStorage.setItem('tabpool.hostId', id);
     }
     return id;
   } catch {
-    return `host-${crypto.randomUUID().slice(0, 8)}`;
+    return `host-${randomHex()}`;
   }
 }
 

@@ -12,6 +12,8 @@ export interface ViewState {
   imagesPerSecond: number | null;
   model: string;
   reason: string | null;
+  /** What a person should know about this browser whatever the state (no WebGPU and why, bad URL parameters). */
+  notice: string | null;
   error: SerializedError | null;
 }
 
@@ -33,6 +35,8 @@ export function render(v: ViewState): void {
   setField('model', v.model);
   const reason = setField('reason', v.reason ?? '');
   if (reason) reason.hidden = !v.reason;
+  const notice = setField('notice', v.notice ?? '');
+  if (notice) notice.hidden = !v.notice;
   const error = setField('error', v.error ? formatError(v.error) : '');
   if (error) error.hidden = !v.error;
   document.title = `tabpool actor · ${v.state}`;

@@ -56,7 +56,8 @@ export class WorkerPage {
       images: 0,
       imagesPerSecond: null,
       model: '–',
-      reason: this.params.warnings.length ? this.params.warnings.join('; ') : null,
+      reason: null,
+      notice: this.params.warnings.length ? this.params.warnings.join('; ') : null,
       error: null,
     };
   }
@@ -66,7 +67,7 @@ export class WorkerPage {
     this.caps = await capabilities();
     const why = noWebGpuExplanation(this.caps);
     if (this.caps.webgpu) this.update({ adapter: `${this.caps.webgpu.vendor} ${this.caps.webgpu.architecture}${this.caps.webgpu.isSoftware ? ' [software]' : ''}` });
-    else this.update({ adapter: why ?? 'no WebGPU adapter' });
+    else this.update({ adapter: 'no WebGPU adapter', notice: [this.view.notice, why].filter(Boolean).join(' — ') });
     this.openSocket();
   }
 

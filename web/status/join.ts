@@ -3,20 +3,10 @@
  * fingerprint to check against the browser's warning, and a QR code of the first URL for a phone
  * or a tablet to scan.
  */
-// @ts-expect-error -- qrcode's browser build ships no types, and @types/qrcode would bring Node's globals into the page's program.
-import { toString as untypedToString } from 'qrcode/lib/browser.js';
+import { toString as qrSvg } from 'qrcode/lib/browser.js';
 import type { JobStatus } from '../../shared/status.ts';
 
 type Join = JobStatus['join'];
-
-/** The part of qrcode's browser API used here (`toString` renders only SVG there). */
-interface SvgOptions {
-  type: 'svg';
-  errorCorrectionLevel: 'L' | 'M' | 'Q' | 'H';
-  margin: number;
-  color: { dark: string; light: string };
-}
-const qrSvg = untypedToString as (text: string, options: SvgOptions) => Promise<string>;
 
 /** The URL the QR code shows now, or being drawn: the page polls every second, and the code only changes with it. */
 let qrFor: string | null = null;

@@ -3,13 +3,15 @@
  * reconnects (or a second tab of the same profile) loads from disk instead of the network.
  * Every load, cached or not, is verified against the sha256 the coordinator announced.
  */
+import { sha256 } from '@noble/hashes/sha2.js';
 import { TabpoolError } from '../../shared/errors.ts';
 
 const CACHE_NAME = 'tabpool-models-v1';
 
 export async function sha256Hex(bytes: ArrayBuffer): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+  // WebCrypto exists only in secure contexts; a page opened over plain http hashes in JavaScript.
+  const digest = crypto.subtle ? new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)) : sha256(new Uint8Array(bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 async function openCache(): Promise<Cache | null> {
