@@ -92,7 +92,7 @@ async function runOnce(label: string, actors: number, manifest: string, batchSiz
   await fs.rm(out, { force: true });
   await fs.rm(summaryFile, { force: true });
   // Instant actors answer far faster than any model: lift the per-socket flood limit (default 2000/s) for them.
-  const args = ['--model', 'resnet18-tiny', '--data', manifest, '--out', out, '--batch-size', String(batchSize), '--pool', String(actors), '--quiet', '--join-timeout', '120s', '--max-messages-per-second', '1000000', '--summary-json', summaryFile];
+  const args = ['--model', 'resnet18-tiny', '--data', manifest, '--out', out, '--batch-size', String(batchSize), '--pool', String(actors), '--quiet', '--join-timeout', '120s', '--max-messages-per-second', '1000000', '--summary-json', summaryFile, '--verify', '0'];
   // Node 20 refuses --cpu-prof in NODE_OPTIONS: BENCH_COORDINATOR_NODE_OPTIONS="--import ./bench/cpuProfileHook.mjs" profiles the coordinator.
   const profile = process.env.BENCH_COORDINATOR_NODE_OPTIONS;
   const c = await startCoordinator(args, { env: profile ? { NODE_OPTIONS: profile } : {} });

@@ -35,7 +35,7 @@ async function summaryOf(file: string): Promise<RunSummary> {
 /** One job over `images` tiny inputs with ACTORS simulated actors at speeds base × 1, 10, 100. */
 async function simulatedRun(dir: string, manifest: string, images: number, base: number, batchSize: string, label: string, o: MixedOptions): Promise<number> {
   const summary = path.join(dir, `summary-${label}.json`);
-  const args = ['--model', 'resnet18-tiny', '--data', manifest, '--out', path.join(dir, `out-${label}.jsonl`), '--overwrite', '--batch-size', batchSize, '--pool', String(ACTORS), '--quiet', '--max-messages-per-second', '1000000', '--summary-json', summary];
+  const args = ['--model', 'resnet18-tiny', '--data', manifest, '--out', path.join(dir, `out-${label}.jsonl`), '--overwrite', '--batch-size', batchSize, '--pool', String(ACTORS), '--quiet', '--max-messages-per-second', '1000000', '--summary-json', summary, '--verify', '0'];
   const c = await startCoordinator(args);
   const speeds = Array.from({ length: ACTORS }, (_, i) => base * SPREAD[i % SPREAD.length]!);
   // Each reports its speed as a tab's EP probe would, and works at it.

@@ -9,7 +9,8 @@ export interface PoolSize {
 }
 
 export type EpChoice = 'auto' | 'webgpu' | 'wasm';
-export type OutputFormat = 'jsonl' | 'csv';
+/** JSON Lines or CSV (one file), or a Parquet dataset (a directory of part files). */
+export type OutputFormat = 'jsonl' | 'csv' | 'parquet';
 
 export interface JobOptions {
   /** `resnet18` (the built-in) or a path to an .onnx file. */
@@ -19,6 +20,8 @@ export interface JobOptions {
   out: string;
   format: OutputFormat;
   overwrite: boolean;
+  /** Parquet: rows per part file; null = the sink's default. */
+  rowsPerPart: number | null;
   /** Images per batch: fixed (Ray's batch_size), or sized per actor to its measured speed. */
   batchSize: number | 'auto';
   pool: PoolSize;
@@ -39,6 +42,8 @@ export interface JobOptions {
   /** Fixed per-batch deadline; null = adapted to each actor's measured speed. */
   batchTimeoutMs: number | null;
   maxRetries: number;
+  /** Share of each actor's batches checked against the coordinator's own model (0: trust the tabs). */
+  verifyRate: number;
   /** Messages a second one client may send before it is cut off as a flood. */
   maxMessagesPerSecond: number;
   logits: boolean;

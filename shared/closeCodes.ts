@@ -17,9 +17,11 @@ export const CLOSE = {
   badResult: 4002,
   /** Page → coordinator: the tab's worker crashed; the page rejoins as a new actor. */
   workerCrashed: 4003,
+  /** Coordinator → page: its answers disagreed with the trusted reference; its host is barred from the job. */
+  barred: 4004,
 } as const;
 
 export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];
 
 /** After these the page does not rejoin: it broke the protocol, or the job is over. */
-export const NO_REJOIN_CODES: ReadonlySet<number> = new Set([CLOSE.policyViolation, CLOSE.badResult, CLOSE.jobDone, CLOSE.unsupportedData, CLOSE.tooBig]);
+export const NO_REJOIN_CODES: ReadonlySet<number> = new Set([CLOSE.policyViolation, CLOSE.badResult, CLOSE.jobDone, CLOSE.unsupportedData, CLOSE.tooBig, CLOSE.barred]);

@@ -35,6 +35,8 @@ export interface ActorStatus {
   speedMeasured: boolean;
   /** Images in the last batch it was sent. */
   batchSize: number | null;
+  /** Verification: checks it passed, whether it is still on probation, and rows of it held until its next check passes. */
+  trust: { passedChecks: number; onProbation: boolean; heldRows: number };
   /** `vendor architecture`, with ` (software)` for a fallback adapter; null without WebGPU. */
   adapter: string | null;
   batchesDone: number;
@@ -67,6 +69,15 @@ export interface JobStatus {
    * arriving (the actor's work and its queue included).
    */
   dispatch: { count: number; p50Ms: number | null; p99Ms: number | null; roundTripP50Ms: number | null; roundTripP99Ms: number | null };
+  /** Verification against the coordinator's own model (--verify): what was checked, what disagreed, who is barred. */
+  verify: {
+    rate: number;
+    batchesChecked: number;
+    inputsChecked: number;
+    disagreements: number;
+    rowsHeld: number;
+    barredHosts: { host: string; reason: string }[];
+  };
   /** How work is handed out: the batch size setting, the pool's measured speed, and when it should be done. */
   schedule: {
     batchSize: number | 'auto';

@@ -14,7 +14,9 @@ import { ensureWebBuild } from '../browser/webBuild.ts';
 import { ensureSampleDataset } from '../builtin/sampleImages.ts';
 import { countDataset, openDataset } from '../io/dataset.ts';
 import { s3Settings, s3UrlResolver } from '../io/s3Inputs.ts';
-import { OutputSink } from '../io/outputSink.ts';
+import { readInput } from '../io/inputReader.ts';
+import { openSink, type JobSink } from '../io/outputSink.ts';
+import { Reference } from '../verify/reference.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import { estimateActorMemory, jobSpecFor, maxBatchFor, resolveModel, type ResolvedModel } from '../model/modelSource.ts';
 import { AUTO_MAX_BATCH, TARGET_BATCH_SECONDS } from '../scheduler/batchPlan.ts';
@@ -40,8 +42,9 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
   const log = (line: string): void => view.log(line);
   let launched: LaunchedTabs | null = null;
   let server: CoordinatorServer | null = null;
-  let sink: OutputSink | null = null;
+  let sink: JobSink | null = null;
   let job: Job | null = null;
+  let reference: Reference | null = null;
   let model: ResolvedModel | null = null;
   let interrupts = 0;
   // The job reports progress as rows are written; this brings up the bar as soon as work starts,
@@ -54,7 +57,9 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
   };
   const finish = async (base: Pick<RunSummary, 'status' | 'exitCode' | 'error'>): Promise<number> => {
     stopView();
-    const summary = summarize({ ...base, model: model && { name: model.name, sha256: model.sha256, builtin: model.builtin }, output: path.resolve(options.out) }, job?.stats ?? null, job ? [...job.pool.departed, ...job.pool.actors.values()] : []);
+    const verifier = job?.output.verifier;
+    const verify = verifier && job ? { rate: options.verifyRate, ...verifier.stats, barredHosts: [...job.pool.barred].map(([host, reason]) => ({ host, reason })) } : null;
+    const summary = summarize({ ...base, model: model && { name: model.name, sha256: model.sha256, builtin: model.builtin }, output: path.resolve(options.out), verify }, job?.stats ?? null, job ? [...job.pool.departed, ...job.pool.actors.values()] : [], job?.urlFallback.fetched ?? 0);
     if (base.error) process.stderr.write(`tabpool: ${formatError(base.error)}\n`);
     if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else if (base.status !== 'failed' || summary.rows.written > 0) for (const line of summaryLines(summary)) say(line);
@@ -74,7 +79,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     model = await resolveModel(options.model, cacheDir);
     for (const note of model.info.notes) log(`note: ${note}`);
     const webRoot = await ensureWebBuild();
-    sink = await OutputSink.open(options.out, options.format, { resume: options.resume, overwrite: options.overwrite });
+    sink = await openSink(options.out, options.format, { resume: options.resume, overwrite: options.overwrite, logits: options.logits, numClasses: model.info.numClasses, rowsPerPart: options.rowsPerPart });
     if (sink.repairedTornLine) log(`resume: dropped a torn last record from ${options.out} (a crash mid-write)`);
     if (options.resume) log(`resume: ${sink.done.size} rows already in ${options.out}; they are skipped`);
 
@@ -82,6 +87,8 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const maxBatch = Math.min(AUTO_MAX_BATCH, maxBatchFor(model, actorMemory));
     const token = options.token ?? randomBytes(18).toString('base64url');
     const join: JobStatus['join'] = { workerUrls: [], tlsFingerprint: null };
+    // The trusted reference runs the model here, in a worker thread, for the checks (--verify).
+    reference = options.verifyRate > 0 ? new Reference({ modelPath: model.path, inputName: model.info.inputName, outputName: model.info.outputName, height: model.info.inputShape.height, width: model.info.inputShape.width, numClasses: model.info.numClasses }) : null;
     const runningJob = new Job({
       options,
       model: { numClasses: model.info.numClasses, labels: model.labels, spec: jobSpecFor(model, options, token), fixedBatch: model.info.inputShape.batch },
@@ -92,6 +99,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
       maxBatch,
       skippedErrors: sink.doneErrors,
       resolveUrl,
+      verify: reference ? { rate: options.verifyRate, reference: (bytes) => reference!.probabilities(bytes), read: readInput, resolveUrl: resolveUrl ?? (async (s) => s) } : undefined,
     });
     job = runningJob;
     const tls = await tlsFor(options, cacheDir, log);
@@ -161,6 +169,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     await sink?.close().catch(() => undefined);
     await launched?.close();
     await server?.close();
+    await reference?.close();
   }
 }
 

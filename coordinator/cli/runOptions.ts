@@ -26,6 +26,12 @@ function nonNegative(flag: string, value: string): number {
   return n;
 }
 
+function fraction(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw bad(flag, value, 'a number from 0 (off) to 1 (every input), e.g. 0.05');
+  return n;
+}
+
 export function parsePool(value: string): PoolSize {
   const m = /^\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?$/.exec(value);
   if (!m) throw bad('--pool', value, 'N (a fixed pool) or MIN..MAX, e.g. 2..4');
@@ -47,7 +53,8 @@ export function outputFormatOf(out: string): OutputFormat {
   const ext = path.extname(out).toLowerCase();
   if (ext === '.jsonl' || ext === '.ndjson' || ext === '.json') return 'jsonl';
   if (ext === '.csv') return 'csv';
-  throw bad('--out', out, 'a file ending in .jsonl or .csv');
+  if (ext === '.parquet') return 'parquet';
+  throw bad('--out', out, 'a file ending in .jsonl or .csv, or a .parquet dataset (a directory of part files)');
 }
 
 export function parseRunOptions(raw: RunFlags): JobOptions {
@@ -82,6 +89,7 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
     out,
     format: outputFormatOf(out),
     overwrite: raw.overwrite === true,
+    rowsPerPart: raw.rowsPerPart === undefined ? null : int('--rows-per-part', raw.rowsPerPart, 1, 10_000_000),
     batchSize: raw.batchSize.trim() === 'auto' ? 'auto' : int('--batch-size', raw.batchSize, 1, 4096),
     pool: parsePool(raw.pool),
     ep,
@@ -97,6 +105,7 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
     joinTimeoutMs: duration('--join-timeout', raw.joinTimeout),
     batchTimeoutMs: raw.batchTimeout === undefined ? null : duration('--batch-timeout', raw.batchTimeout),
     maxRetries: int('--max-retries', raw.maxRetries, 0, 100),
+    verifyRate: fraction('--verify', raw.verify),
     maxMessagesPerSecond: int('--max-messages-per-second', raw.maxMessagesPerSecond, 10, 10_000_000),
     logits: raw.logits === true,
     resume: raw.resume === true,

@@ -21,9 +21,13 @@ export interface RunSummary {
   wire: { bytesPerImage: number; fileBytesPerImage: number } | null;
   decodeMsPerImage: number | null;
   actors: { id: string; host: string; ep: string | null; batches: number; images: number; imagesPerSecond: number | null }[];
+  /** Verification against the coordinator's own model; null with --verify 0. */
+  verify: { rate: number; batchesChecked: number; inputsChecked: number; disagreements: number; barredHosts: { host: string; reason: string }[] } | null;
+  /** URL inputs: sent to tabs as URLs, and fetched by the coordinator instead (no tab could). */
+  urlInputs: { sent: number; fetchedByCoordinator: number };
 }
 
-export function summarize(base: Pick<RunSummary, 'status' | 'exitCode' | 'error' | 'model' | 'output'>, stats: JobStats | null, actors: readonly Actor[]): RunSummary {
+export function summarize(base: Pick<RunSummary, 'status' | 'exitCode' | 'error' | 'model' | 'output' | 'verify'>, stats: JobStats | null, actors: readonly Actor[], fetchedByCoordinator = 0): RunSummary {
   const s = stats;
   const elapsed = s ? ((s.finishedAt ?? Date.now()) - s.startedAt) / 1000 : null;
   const steady = s && s.workStartedAt && s.finishedAt && s.finishedAt > s.workStartedAt ? (s.done * 1000) / (s.finishedAt - s.workStartedAt) : null;
@@ -44,6 +48,7 @@ export function summarize(base: Pick<RunSummary, 'status' | 'exitCode' | 'error'
       : null,
     wire: s && s.wire.images > 0 ? { bytesPerImage: s.wire.frameBytes / s.wire.images, fileBytesPerImage: s.wire.itemBytes / s.wire.images } : null,
     decodeMsPerImage: s && s.decodedImages > 0 ? s.decodeMs / s.decodedImages : null,
+    urlInputs: { sent: s?.wire.urlInputs ?? 0, fetchedByCoordinator },
     actors: actors
       .filter((a) => a.batchesDone > 0)
       .map((a) => ({ id: a.id, host: a.hostId, ep: a.ep, batches: a.batchesDone, images: a.imagesDone, imagesPerSecond: actorThroughput(a) })),
@@ -68,6 +73,12 @@ export function summaryLines(r: RunSummary): string[] {
     lines.push(`dispatch: ${d.batches} batches; coordinator's time from a result arriving to the next batch sent p50 ${ms(d.p50Ms, 3)}, p99 ${ms(d.p99Ms, 3)}; round trip p50 ${ms(d.roundTripP50Ms, 1)}, p99 ${ms(d.roundTripP99Ms, 1)}`);
   }
   if (r.wire) lines.push(`wire: ${r.wire.bytesPerImage.toFixed(1)} bytes/image sent for ${r.wire.fileBytesPerImage.toFixed(1)} bytes/image of files`);
+  if (r.urlInputs.sent > 0) lines.push(`URL inputs: ${r.urlInputs.sent} sent to tabs as URLs (their bytes never passed through here); ${r.urlInputs.fetchedByCoordinator} fetched by the coordinator because no tab could`);
+  const v = r.verify;
+  if (v) {
+    lines.push(`verification (--verify ${v.rate}): ${v.batchesChecked} batches checked (${v.inputsChecked} inputs) against the coordinator's own model; ${v.disagreements} disagreement(s); ${v.barredHosts.length} host(s) barred`);
+    for (const b of v.barredHosts) lines.push(`  barred: ${b.reason}`);
+  } else lines.push('verification: off (--verify 0): the tabs\' answers were trusted as they came');
   if (r.decodeMsPerImage !== null) lines.push(`worker decode + preprocess: ${r.decodeMsPerImage.toFixed(2)} ms/image`);
   for (const a of r.actors) lines.push(`  ${a.id} (${a.ep}, host ${a.host}): ${a.images} images in ${a.batches} batches${a.imagesPerSecond !== null ? `, ${a.imagesPerSecond.toFixed(2)} img/s` : ''}`);
   if (r.model?.builtin) {

@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import { TabpoolError } from '../../shared/errors.ts';
 import type { OutputFormat } from '../jobOptions.ts';
+import { ParquetSink } from './parquetSink.ts';
 import type { OutputRow, RowSink } from './outputRow.ts';
 import { csvHeader, formatRows, readWrittenRows } from './rowFormat.ts';
 
@@ -16,7 +17,7 @@ export class OutputSink implements RowSink {
   private flushing: Promise<void> | null = null;
   private constructor(
     private readonly file: fs.FileHandle,
-    private readonly format: OutputFormat,
+    private readonly format: Exclude<OutputFormat, 'parquet'>,
     /** Ids already in the file when the job started (resume). */
     readonly done: ReadonlySet<string>,
     /** How many of those rows are error rows (they count toward the exit code of a resumed job). */
@@ -24,7 +25,7 @@ export class OutputSink implements RowSink {
     readonly repairedTornLine: boolean,
   ) {}
 
-  static async open(out: string, format: OutputFormat, opts: { resume: boolean; overwrite: boolean }): Promise<OutputSink> {
+  static async open(out: string, format: Exclude<OutputFormat, 'parquet'>, opts: { resume: boolean; overwrite: boolean }): Promise<OutputSink> {
     let existing: Buffer | null = null;
     try {
       existing = await fs.readFile(out);
@@ -104,4 +105,11 @@ export class OutputSink implements RowSink {
     await this.flushed();
     await this.file.close();
   }
+}
+
+/** The output a job writes to: a file (JSONL, CSV) or a Parquet dataset, as --out names it. */
+export type JobSink = OutputSink | ParquetSink;
+
+export async function openSink(out: string, format: OutputFormat, opts: { resume: boolean; overwrite: boolean; logits: boolean; numClasses: number; rowsPerPart: number | null }): Promise<JobSink> {
+  return format === 'parquet' ? ParquetSink.open(out, opts, opts.rowsPerPart === null ? {} : { rowsPerPart: opts.rowsPerPart }) : OutputSink.open(out, format, opts);
 }

@@ -13,13 +13,16 @@ import type { OutputRow, RowSink } from './outputRow.ts';
 import { encodePart, partColumns, readPartIds } from './parquetRows.ts';
 
 /** A committed part: `part-00003-<run>.parquet`. */
-const PART = /^part-(\d+)-[^/]*\.parquet$/;
+const PART = /^part-(\d+)-.+\.parquet$/;
 /** A part a crash left half-written: `.part-00003-<run>.parquet.tmp`. */
 const TEMP = /^\.part-\d+-.*\.parquet\.tmp$/;
 
 const DEFAULT_ROWS_PER_PART = 20_000;
-/** With --logits a part holds at most about this many logit values, to bound the memory of encoding it. */
-const LOGIT_VALUES_PER_PART = 4_000_000;
+/**
+ * With --logits a part holds at most about this many logit values: encoding is synchronous, about
+ * 0.3 s per million values, and the coordinator's event loop waits for it.
+ */
+const LOGIT_VALUES_PER_PART = 1_000_000;
 const DEFAULT_MAX_DELAY_MS = 10_000;
 
 /** How the job asks for its output. */
@@ -34,7 +37,7 @@ export interface ParquetSinkOptions {
 
 /** When a part is cut; the defaults suit jobs, tests pass small values. */
 export interface ParquetSinkTuning {
-  /** Commit a part once this many rows are buffered (default 20,000; fewer with --logits so a part's logits stay near 4 million values). */
+  /** Commit a part once this many rows are buffered (default 20,000; fewer with --logits, so that a part holds about a million logit values). */
   rowsPerPart?: number;
   /** Commit a part this long after its first row was buffered (default 10 s). */
   maxDelayMs?: number;
@@ -137,7 +140,7 @@ export class ParquetSink implements RowSink {
         this.filling.rows.push(row);
         if (this.filling.rows.length >= this.rowsPerPart) this.cut();
       }
-      resolve();
+      last.waiters.push({ resolve, reject });
       if (this.filling.rows.length > 0) this.timer ??= setTimeout(() => this.cut(), this.maxDelayMs);
     });
   }

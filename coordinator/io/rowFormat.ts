@@ -15,7 +15,7 @@ export function csvHeader(): string {
   return stringify([[...CSV_COLUMNS]], { record_delimiter: '\n' });
 }
 
-export function formatRows(rows: readonly OutputRow[], format: OutputFormat): string {
+export function formatRows(rows: readonly OutputRow[], format: Exclude<OutputFormat, 'parquet'>): string {
   if (format === 'jsonl') return rows.map((r) => `${JSON.stringify(r)}\n`).join('');
   const records = rows.map((row) => {
     if (row.error) return [row.id, '', '', '', '', row.error.code, row.error.message];
@@ -35,7 +35,7 @@ export interface WrittenRows {
   torn: boolean;
 }
 
-export async function readWrittenRows(bytes: Buffer, format: OutputFormat): Promise<WrittenRows> {
+export async function readWrittenRows(bytes: Buffer, format: Exclude<OutputFormat, 'parquet'>): Promise<WrittenRows> {
   return format === 'jsonl' ? readJsonl(bytes) : readCsv(bytes);
 }
 

@@ -34,6 +34,8 @@ export class ActorPool {
   /** Actors that left after doing work, for the summary. */
   readonly departed: Actor[] = [];
   readonly hosts = new Map<string, Host>();
+  /** Hosts barred from the job (an actor of theirs lied), with why. */
+  readonly barred = new Map<string, string>();
   private seq = 0;
 
   constructor(private readonly policy: PoolPolicy) {}
@@ -59,7 +61,8 @@ export class ActorPool {
   join(link: ActorLink, hostId: string, caps: Capabilities, declared: DeclaredResources, pinned: ExecutionProvider | null, now: number): { actor: Actor; admission: Admission } {
     const host = this.hostFor(hostId, caps, declared);
     const id = `actor-${++this.seq}`;
-    const offer = this.policy.offer(caps, pinned);
+    const barred = this.barred.get(host.id);
+    const offer = barred ? { eps: null, reason: `host ${host.id} is barred from this job: ${barred}` } : this.policy.offer(caps, pinned);
     const actor = newActor(id, host.id, link, now);
     actor.adapter = caps.webgpu;
     this.actors.set(id, actor);

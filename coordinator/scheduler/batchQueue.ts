@@ -84,6 +84,11 @@ export class BatchQueue {
     this.freshBytes += sizeOf(item);
   }
 
+  /** Inputs to compute again (their answers were thrown away), first in line. */
+  requeue(items: BatchItem[]): void {
+    if (items.length > 0) this.retries.unshift({ id: this.nextId++, items, attempts: 0, lastError: null });
+  }
+
   /** Inputs waiting for an actor (fresh and retried). */
   get pendingItems(): number {
     let n = this.fresh.length - this.head;

@@ -12,7 +12,7 @@ import { formatError, TabpoolError, type SerializedError } from '../../shared/er
 import { PROTOCOL_VERSION, type HelloMessage, type ReadyMessage, type ResultMessage, type ToCoordinator } from '../../shared/protocol.ts';
 import { DatasetFeeder } from '../io/datasetFeeder.ts';
 import { readInput } from '../io/inputReader.ts';
-import { errorRow, rowsForResult, type OutputRow } from '../io/outputRow.ts';
+import { errorRow } from '../io/outputRow.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import { ActorPool } from '../pool/actorPool.ts';
 import type { Actor, ActorLink } from '../pool/actor.ts';
@@ -20,10 +20,12 @@ import { poolPolicy } from '../pool/epPolicy.ts';
 import { BatchQueue, type BatchItem, type FailureBlame } from './batchQueue.ts';
 import { systemClock, type Clock, type Timer } from './clock.ts';
 import type { JobDeps } from './jobDeps.ts';
-import { findOverdue, findStuckLoading, LOAD_DEADLINE_MS } from './deadlines.ts';
+import { dueEviction } from './deadlines.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { JoinWatch } from './joinWatch.ts';
 import { UrlFallback } from './urlFallback.ts';
+import { JobOutput } from './jobOutput.ts';
+import { trustNoTab } from './trust.ts';
 import { newJobStats, type JobStats } from './jobStats.ts';
 import { checkResult } from './resultCheck.ts';
 
@@ -47,6 +49,8 @@ export class Job {
   private readonly joinWatch: JoinWatch;
   /** URL inputs no tab could fetch, fetched here instead. */
   readonly urlFallback: UrlFallback;
+  /** Rows, written or held for verification. */
+  readonly output: JobOutput;
   private readonly clock: Clock;
   private readonly readAheadItems: number;
   private allRead = false;
@@ -57,14 +61,23 @@ export class Job {
   private resolveDone!: () => void;
   private rejectDone!: (e: unknown) => void;
   private readonly deadlineTimer: Timer;
+  /** What the job tells (log lines, progress). */
+  readonly events: JobDeps['events'];
 
   constructor(private readonly deps: JobDeps) {
+    this.events = deps.events;
     const o = deps.options;
     this.options = o;
     this.clock = deps.clock ?? systemClock;
     this.pool = new ActorPool(poolPolicy({ ...o, actorMemory: deps.actorMemory }));
     this.queue = new BatchQueue(o.maxRetries);
     this.stats = newJobStats(this.clock.wall(), deps.sink.done.size, deps.skippedErrors ?? 0);
+    this.output = new JobOutput(deps.sink, this.stats, deps.model.labels, o.out, {
+      progress: (stats) => deps.events.progress(stats),
+      written: () => this.checkDone(),
+      fail: (err) => this.fail(err),
+    });
+    if (deps.verify) this.output.verifier = trustNoTab(this, deps.verify);
     this.dispatcher = new Dispatcher(this.pool, this.queue, this.stats, { batchSize: o.batchSize, maxBatch: deps.maxBatch, fixedBatch: deps.model.fixedBatch, maxTasksInFlight: o.maxTasksInFlight }, (line) => deps.events.log(line));
     this.readAheadItems = Math.max(4, o.pool.max * o.maxTasksInFlight * 2) * (o.batchSize === 'auto' ? deps.maxBatch : o.batchSize);
     this.feeder = new DatasetFeeder(
@@ -73,7 +86,10 @@ export class Job {
         skip: deps.sink.done,
         wantsMore: () => this.queue.pendingItems < this.readAheadItems && this.queue.pendingBytes < MAX_READ_AHEAD_BYTES,
         add: (item) => this.enqueue(item),
-        writeErrors: (rows) => this.writeRows(rows),
+        writeErrors: async (rows) => {
+          this.output.answered += rows.length;
+          await this.output.writeNow(rows);
+        },
         stopped: () => this.finished || this.draining,
         log: (line) => deps.events.log(line),
       },
@@ -90,7 +106,7 @@ export class Job {
       read: deps.readInput ?? readInput,
       resolveUrl: deps.resolveUrl ?? (async (source) => source),
       add: (item) => this.enqueue(item),
-      writeError: (row) => this.writeThenCheck([row]),
+      writeError: (row) => this.output.write([row], false),
       settled: () => this.checkDone(),
     });
     this.joinWatch = new JoinWatch(this.clock, {
@@ -225,8 +241,10 @@ export class Job {
     this.stats.firstPredictionAt ??= this.clock.wall();
     const answered = this.urlFallback.takeFailures(batch.items, msg.items);
     if (answered.refetched) this.deps.events.log(`${actor.id} could not fetch ${answered.refetched} URL input(s) itself (CORS or network); the coordinator fetches them instead`);
-    this.writeThenCheck(rowsForResult(answered.ids, answered.results, this.deps.model.labels));
+    this.output.answer(actor.id, actor.hostId, answered.items, answered.results);
     if (this.schedule() > 0) this.stats.dispatchLatency.add(this.clock.now() - receivedAt);
+    // Rows held for verification wrote nothing: the last answer must itself look for the end.
+    this.checkDone();
   }
 
   private onBatchFailed(actor: Actor, batchId: number, error: SerializedError): void {
@@ -249,11 +267,12 @@ export class Job {
     const outcome = this.queue.fail(batchId, actor.id, error, blame);
     if (outcome?.kind === 'give-up') {
       const { item } = outcome;
-      this.writeThenCheck([errorRow(item.id, { code: 'RETRIES_EXHAUSTED', message: `${item.id}: failed on every try (--max-retries ${this.options.maxRetries}); last error ${formatError(error)}` })]);
+      this.output.write([errorRow(item.id, { code: 'RETRIES_EXHAUSTED', message: `${item.id}: failed on every try (--max-retries ${this.options.maxRetries}); last error ${formatError(error)}` })], false);
     }
   }
 
-  private evict(actor: Actor, code: CloseCode, reason: string): void {
+  /** Closes an actor's socket with `code` and takes it out of the pool; its batches run elsewhere. */
+  evict(actor: Actor, code: CloseCode, reason: string): void {
     actor.link.close(code, reason);
     this.dropActor(actor, `socket closed (${code} ${reason})`);
   }
@@ -272,24 +291,14 @@ export class Job {
     this.checkDone();
   }
 
-  /**
-   * Once a second: evicts an actor holding a batch past its deadline, or one stuck loading the
-   * model, and plans again (as time passes, a slow holder's batch becomes worth a second copy).
-   */
+  /** Once a second: evicts an actor past its deadline or stuck loading, and plans again (time makes a slow holder's batch worth a copy). */
   checkDeadlines(): void {
     if (this.finished) return;
     this.schedule();
-    const overdue = findOverdue(this.queue.held(), this.pool.actors, this.clock.now(), this.options.batchTimeoutMs);
-    if (overdue) {
-      const s = (overdue.limitMs / 1000).toFixed(0);
-      this.deps.events.log(`${overdue.actor.id} missed the deadline for batch ${overdue.batchId} (${s}s): evicting it`);
-      this.evict(overdue.actor, CLOSE.evicted, `no answer to batch ${overdue.batchId} within ${s}s`);
-      return;
-    }
-    const stuck = findStuckLoading(this.pool.actors.values(), this.clock.wall());
-    if (stuck) {
-      this.deps.events.log(`${stuck.id} did not finish loading the model in ${LOAD_DEADLINE_MS / 60_000} min: evicting it`);
-      this.evict(stuck, CLOSE.evicted, 'model load took too long');
+    const e = dueEviction(this.queue.held(), this.pool.actors, this.clock.now(), this.clock.wall(), this.options.batchTimeoutMs);
+    if (e) {
+      this.events.log(e.log);
+      this.evict(e.actor, CLOSE.evicted, e.reason);
     }
   }
 
@@ -330,34 +339,21 @@ export class Job {
   /** Gives pending inputs to ready actors; returns the batches sent. */
   schedule(): number {
     if (!this.started || this.finished || this.draining) return 0;
-    const unfinished = this.stats.total !== null ? Math.max(this.queue.remainingItems(), this.stats.total - this.stats.done) : this.queue.remainingItems();
+    const unfinished = this.stats.total !== null ? Math.max(this.queue.remainingItems(), this.stats.total - this.output.answered) : this.queue.remainingItems();
     const sent = this.dispatcher.run(this.clock.now(), this.allRead, unfinished);
     if (this.queue.pendingItems < this.readAheadItems) this.feeder.wake();
     return sent;
   }
 
-  /** Writes rows in the background; a failed write (disk full) fails the job instead of losing them. */
-  private writeThenCheck(rows: OutputRow[]): void {
-    this.writeRows(rows).then(
-      () => this.checkDone(),
-      (err: unknown) => this.fail(new TabpoolError('JOB_FAILED', `writing ${this.options.out} failed: ${(err as Error).message}`)),
-    );
-  }
-
-  private async writeRows(rows: OutputRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.deps.sink.write(rows);
-    this.stats.done += rows.length;
-    for (const r of rows) if (r.error) this.stats.errors++;
-    this.deps.events.progress(this.stats);
-  }
-
   // ------------------------------------------------------------------ the end
 
-  private checkDone(): void {
+  /** Ends the job once every input has its row (or, draining, once nothing is in flight). */
+  checkDone(): void {
     if (this.finished || !this.allRead) return;
     // Draining: inputs not yet sent stay unsent (a --resume does them); only in-flight ones finish.
     if (this.draining ? this.queue.inFlightCount > 0 : !this.queue.empty || this.urlFallback.pending > 0) return;
+    // Every answer is in; rows still held wait on their actor's last check.
+    if (this.output.busy) return this.output.verifier?.finalChecks();
     this.finish();
   }
 

@@ -38,4 +38,16 @@ export interface JobDeps {
   readInput?: InputReader;
   /** The URL a tab fetches a remote input from (s3:// presigned); http(s) as it is by default. */
   resolveUrl?: UrlResolver;
+  /** Verification (--verify above 0): how often, and the trusted reference to compare against. */
+  verify?: VerifySettings;
+}
+
+export interface VerifySettings {
+  /** Fraction of each actor's batches checked after its probation (--verify). */
+  rate: number;
+  /** The reference's class probabilities for inputs (null: not decodable on the coordinator). */
+  reference(bytes: Uint8Array[]): Promise<(Float32Array | null)[]>;
+  read: InputReader;
+  resolveUrl: UrlResolver;
+  random?: () => number;
 }

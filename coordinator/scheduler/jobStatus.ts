@@ -4,7 +4,7 @@ import { actorThroughput, type Actor } from '../pool/actor.ts';
 import type { Resources } from '../pool/resources.ts';
 import type { Job } from './job.ts';
 
-function actorStatus(a: Actor, inFlight: number): ActorStatus {
+function actorStatus(a: Actor, inFlight: number, trust: ActorStatus['trust']): ActorStatus {
   return {
     id: a.id,
     host: a.hostId,
@@ -15,6 +15,7 @@ function actorStatus(a: Actor, inFlight: number): ActorStatus {
     speed: a.speed.imagesPerSecond,
     speedMeasured: a.speed.measured,
     batchSize: a.lastBatchSize,
+    trust,
     adapter: a.adapter ? `${a.adapter.vendor} ${a.adapter.architecture}${a.adapter.isSoftware ? ' (software)' : ''}`.trim() : null,
     batchesDone: a.batchesDone,
     imagesDone: a.imagesDone,
@@ -40,7 +41,10 @@ export function jobStatus(job: Job, join: JobStatus['join'], wallNow = Date.now(
     join,
     pool: { min: job.options.pool.min, max: job.options.pool.max, active: pool.active().length, standby: pool.standby().length, rejected: pool.rejected().length },
     hosts: [...pool.hosts.values()].map((h) => ({ id: h.id, declared: { ...h.declared }, capacity: json(h.capacity), used: json(h.used) })),
-    actors: [...pool.actors.values()].map((a) => actorStatus(a, queue.heldCount(a.id))),
+    actors: [...pool.actors.values()].map((a) => {
+      const t = job.output.verifier?.trustOf(a.id);
+      return actorStatus(a, queue.heldCount(a.id), { passedChecks: t?.passed ?? 0, onProbation: t?.onProbation ?? false, heldRows: t?.heldRows ?? 0 });
+    }),
     progress: {
       total: stats.total,
       done: stats.done,
@@ -56,6 +60,12 @@ export function jobStatus(job: Job, join: JobStatus['join'], wallNow = Date.now(
       p99Ms: stats.dispatchLatency.percentile(99),
       roundTripP50Ms: stats.roundTrip.percentile(50),
       roundTripP99Ms: stats.roundTrip.percentile(99),
+    },
+    verify: {
+      rate: job.options.verifyRate,
+      ...(job.output.verifier?.stats ?? { batchesChecked: 0, inputsChecked: 0, disagreements: 0 }),
+      rowsHeld: job.output.verifier?.heldRows ?? 0,
+      barredHosts: [...pool.barred].map(([host, reason]) => ({ host, reason })),
     },
     schedule: {
       batchSize: job.options.batchSize,

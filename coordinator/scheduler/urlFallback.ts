@@ -42,11 +42,11 @@ export class UrlFallback {
 
   /**
    * Splits a checked result: the URL inputs the tab could not fetch are fetched here instead (they
-   * get their rows when they run again); returns the ids and results of the rest.
+   * get their rows when they run again); returns the rest, with their results.
    */
-  takeFailures(items: readonly BatchItem[], results: readonly ItemResult[]): { ids: string[]; results: ItemResult[]; refetched: number } {
-    const ids: string[] = [];
-    const kept: ItemResult[] = [];
+  takeFailures(items: readonly BatchItem[], results: readonly ItemResult[]): { items: BatchItem[]; results: ItemResult[]; refetched: number } {
+    const kept: BatchItem[] = [];
+    const keptResults: ItemResult[] = [];
     let refetched = 0;
     for (const [i, item] of items.entries()) {
       const r = results[i]!;
@@ -54,11 +54,11 @@ export class UrlFallback {
         this.fetchInstead(item.id, item.source, r.message);
         refetched++;
       } else {
-        ids.push(item.id);
-        kept.push(r);
+        kept.push(item);
+        keptResults.push(r);
       }
     }
-    return { ids, results: kept, refetched };
+    return { items: kept, results: keptResults, refetched };
   }
 
   private pump(): void {

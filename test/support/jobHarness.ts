@@ -22,6 +22,7 @@ export const DEFAULT_OPTIONS: JobOptions = {
   out: 'memory',
   format: 'jsonl',
   overwrite: false,
+  rowsPerPart: null,
   batchSize: 4,
   pool: { min: 1, max: 8 },
   ep: 'wasm',
@@ -37,6 +38,7 @@ export const DEFAULT_OPTIONS: JobOptions = {
   joinTimeoutMs: 30_000,
   batchTimeoutMs: null,
   maxRetries: 3,
+  verifyRate: 0,
   maxMessagesPerSecond: 2000,
   logits: false,
   resume: false,
@@ -124,7 +126,11 @@ export function okItems(n: number, cls = 1): ItemResult[] {
 let hosts = 0;
 
 /** `urls`: the inputs are https URLs (tabs fetch them); `read` replaces the coordinator's own reads. */
-export function startJob(items: number, options: Partial<JobOptions> = {}, io: { urls?: boolean; read?: (source: string) => Promise<{ bytes: Uint8Array } | { error: { code: 'UNREADABLE_FILE'; message: string } }> } = {}): Harness {
+export function startJob(
+  items: number,
+  options: Partial<JobOptions> = {},
+  io: { urls?: boolean; read?: (source: string) => Promise<{ bytes: Uint8Array } | { error: { code: 'UNREADABLE_FILE'; message: string } }>; verify?: { rate: number; reference(bytes: Uint8Array[]): Promise<Float32Array[]>; random: () => number } } = {},
+): Harness {
   const clock = new FakeClock();
   const sink = new MemorySink();
   const logs: string[] = [];
@@ -145,6 +151,7 @@ export function startJob(items: number, options: Partial<JobOptions> = {}, io: {
     maxBatch: 64,
     clock,
     readInput: io.read ?? (async () => ({ bytes: TINY_PNG })),
+    verify: io.verify && { ...io.verify, read: async () => ({ bytes: TINY_PNG }), resolveUrl: async (s) => s },
   });
   job.done.catch(() => undefined);
   job.start(items);

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { preprocessInto, preprocessSpecFor } from '../../shared/preprocess.ts';
 import { inspectModel } from '../../coordinator/model/modelInfo.ts';
-import { decodeImage } from './decodeImage.ts';
+import { decodeImage } from '../../coordinator/verify/decodeImage.ts';
 
 export interface ReferencePrediction {
   top1: number;

@@ -11,7 +11,7 @@ import { decodeBatchFrame, sliceItems, type BatchInput } from '../../shared/batc
 import { preprocessInto, preprocessSpecFor } from '../../shared/preprocess.ts';
 import { parseBatchHeader, parseToActor, PROTOCOL_VERSION, type HelloMessage, type ItemResult, type JobSpec, type ResultMessage, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
 import { softmaxTopK } from '../../shared/topk.ts';
-import { decodeImage } from './decodeImage.ts';
+import { decodeImage } from '../../coordinator/verify/decodeImage.ts';
 
 export type ActorMode = 'real' | 'instant';
 

@@ -38,8 +38,12 @@ after(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
+/**
+ * Every batch is verified (--verify 1), so its rows are written as soon as its check passes and a
+ * kill lands at a known row count: resuming works with verification on, held rows simply recomputed.
+ */
 async function coordinatorFor(out: string, ...extra: string[]): Promise<RunningCoordinator> {
-  const c = await startCoordinator(['--model', 'resnet18-tiny', '--launch', '0', '--data', data, '--out', out, '--batch-size', String(BATCH_SIZE), '--pool', '2', ...extra]);
+  const c = await startCoordinator(['--model', 'resnet18-tiny', '--launch', '0', '--data', data, '--out', out, '--batch-size', String(BATCH_SIZE), '--pool', '2', '--verify', '1', ...extra]);
   running.add(c);
   void c.exited.then(() => running.delete(c));
   return c;

@@ -40,7 +40,7 @@ after(async () => {
 });
 
 function cliArgs(dataDir: string, out: string, ...extra: string[]): string[] {
-  return ['run', '--model', 'resnet18-tiny', '--data', dataDir, '--out', path.join(tmp, out), '--overwrite', '--cache-dir', CACHE_DIR, '--port', '0', ...extra];
+  return ['run', '--model', 'resnet18-tiny', '--data', dataDir, '--out', path.join(tmp, out), '--overwrite', '--cache-dir', CACHE_DIR, '--port', '0', '--verify', '0', ...extra];
 }
 
 function inTerminal(args: string[], size: TerminalSize): PseudoTerminalRun {
@@ -275,7 +275,7 @@ async function piped(args: string[]): Promise<{ code: number; stdout: string; st
 
 describe('on pipes (CI)', () => {
   test('prints plain lines, no bar and no escape sequences, and ends with a progress line', async () => {
-    const c = await startCoordinator(['--model', 'resnet18-tiny', '--data', data, '--out', path.join(tmp, 'ci.jsonl'), '--overwrite', '--batch-size', '4', '--pool', '2']);
+    const c = await startCoordinator(['--model', 'resnet18-tiny', '--data', data, '--out', path.join(tmp, 'ci.jsonl'), '--overwrite', '--batch-size', '4', '--pool', '2', '--verify', '0']);
     cleanups.push(() => c.kill('SIGKILL'));
     const group = await startActors(c.workerUrl, 2, { mode: 'instant' });
     cleanups.push(() => group.actors.forEach((a) => a.terminate()));

@@ -3,14 +3,15 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { readParquet, wasmMemory } from 'parquet-wasm';
 import { errorRow, predictionRow, type OutputRow } from '../../../coordinator/io/outputRow.ts';
 import { OutputSink } from '../../../coordinator/io/outputSink.ts';
-import { ParquetSink, type ParquetSinkOptions } from '../../../coordinator/io/parquetSink.ts';
+import { ParquetSink, type ParquetSinkOptions, type ParquetSinkTuning } from '../../../coordinator/io/parquetSink.ts';
 import { TabpoolError } from '../../../shared/errors.ts';
 import { IMAGENET_LABELS } from '../../../shared/imagenetLabels.ts';
+import { readParquet, wasmMemory } from 'parquet-wasm';
+import { committedParts, describeArrow, readDataset, readPart } from '../../support/parquetReader.ts';
 
 // The sink writes with hyparquet-writer; every read here goes through parquet-wasm (Rust arrow-rs),
 // a reader that shares no code with it.
@@ -23,81 +24,14 @@ const FRESH: ParquetSinkOptions = { resume: false, overwrite: false, logits: fal
 const RESUME: ParquetSinkOptions = { ...FRESH, resume: true };
 /** Long enough that no part is cut by time while a test runs; tests that need time cuts pass their own. */
 const NO_TIMER = { maxDelayMs: 600_000 };
+/** A write that never resolves is a failure, not a hang. */
+const LIMIT = { timeout: 20_000 };
 
 const pred = (id: string, logits?: number[]) => predictionRow(id, [{ class: 207, score: 0.1 + 0.2 }, { class: 1, score: 1 / 3 }, { class: 999, score: 1e-300 }], IMAGENET_LABELS, logits);
 const fail = (id: string) => errorRow(id, { code: 'CORRUPT_IMAGE', message: `${id}: truncated, "really"\nbad` });
 
 /** Ids that break naive text formats, all of which a Parquet string column must keep whole. */
 const AWKWARD_IDS = ['plain.png', 'comma,in.png', 'quote"in.png', 'newline\nin.png', 'crlf\r\nin.png', 'tab\tin.png', 'back\\slash.png', 'ünïcode 画像.png', '😀 emoji.png', ' spaced .png', ''];
-
-function cString(mem: DataView, ptr: number): string {
-  return new TextDecoder().decode(new Uint8Array(mem.buffer, ptr, new Uint8Array(mem.buffer, ptr).indexOf(0)));
-}
-
-/** The ArrowSchema children of an ArrowSchema (or ArrowArray children at +44 of an ArrowArray). */
-function children(mem: DataView, struct: number, count: number, at: number): number[] {
-  return Array.from({ length: count }, (_, i) => mem.getUint32(mem.getUint32(struct + at, true) + 4 * i, true));
-}
-
-/** One Arrow array exported through the C data interface into wasm32 memory (pointers 4 bytes, int64 fields 8). */
-function decodeArrow(mem: DataView, schema: number, array: number): unknown[] {
-  const format = cString(mem, mem.getUint32(schema, true));
-  const length = Number(mem.getBigInt64(array, true));
-  const offset = Number(mem.getBigInt64(array + 16, true));
-  const n = Number(mem.getBigInt64(schema + 24, true));
-  const schemas = children(mem, schema, n, 32);
-  const arrays = children(mem, array, n, 44);
-  const kids = schemas.map((s, i) => ({ name: cString(mem, mem.getUint32(s + 4, true)), values: decodeArrow(mem, s, arrays[i]!) }));
-  const buffer = (i: number) => mem.getUint32(mem.getUint32(array + 40, true) + 4 * i, true);
-  const validity = buffer(0);
-  const valid = (i: number) => validity === 0 || ((mem.getUint8(validity + ((offset + i) >> 3)) >> ((offset + i) & 7)) & 1) === 1;
-  const at = (i: number) => mem.getInt32(buffer(1) + 4 * (offset + i), true);
-  const out: unknown[] = [];
-  for (let i = 0; i < length; i++) {
-    if (!valid(i)) out.push(null);
-    else if (format === 'u') out.push(new TextDecoder().decode(new Uint8Array(mem.buffer, buffer(2) + at(i), at(i + 1) - at(i))));
-    else if (format === 'i') out.push(at(i));
-    else if (format === 'g') out.push(mem.getFloat64(buffer(1) + 8 * (offset + i), true));
-    else if (format === '+l') out.push(kids[0]!.values.slice(at(i), at(i + 1)));
-    else if (format === '+s') out.push(Object.fromEntries(kids.map((c) => [c.name, c.values[offset + i]])));
-    else throw new Error(`Arrow format ${format} is not one the sink should produce`);
-  }
-  return out;
-}
-
-/** An Arrow type as parquet-wasm maps the Parquet schema, e.g. `+l<element:+s<class:i,score:g>>`; `?` marks a nullable field. */
-function describeArrow(mem: DataView, schema: number): string {
-  const format = cString(mem, mem.getUint32(schema, true));
-  const fields = children(mem, schema, Number(mem.getBigInt64(schema + 24, true)), 32).map((k) => {
-    const nullable = (mem.getBigInt64(k + 16, true) & 2n) !== 0n ? '?' : '';
-    return `${cString(mem, mem.getUint32(k + 4, true))}${nullable}:${describeArrow(mem, k)}`;
-  });
-  return fields.length > 0 ? `${format}<${fields.join(',')}>` : format;
-}
-
-/** Every row of one part file, read by parquet-wasm. */
-async function readPart(file: string): Promise<Record<string, unknown>[]> {
-  const table = readParquet(new Uint8Array(await fs.readFile(file)));
-  const rows: Record<string, unknown>[] = [];
-  for (const batch of table.recordBatches()) {
-    const ffi = batch.intoFFI();
-    rows.push(...(decodeArrow(new DataView(wasmMemory().buffer), ffi.schemaAddr(), ffi.arrayAddr()) as Record<string, unknown>[]));
-    ffi.free();
-  }
-  table.free();
-  return rows;
-}
-
-async function committedParts(dir: string): Promise<string[]> {
-  return (await fs.readdir(dir)).filter((n) => /^part-\d+-.+\.parquet$/.test(n)).sort();
-}
-
-/** The whole dataset in part order, read by parquet-wasm. */
-async function readDataset(dir: string): Promise<Record<string, unknown>[]> {
-  const rows: Record<string, unknown>[] = [];
-  for (const name of await committedParts(dir)) rows.push(...(await readPart(path.join(dir, name))));
-  return rows;
-}
 
 /** What the Parquet row must hold for a row of the JSONL output. */
 function expectedFromJsonl(row: OutputRow, logits: boolean): Record<string, unknown> {
@@ -115,6 +49,13 @@ function expectedFromJsonl(row: OutputRow, logits: boolean): Record<string, unkn
   return expected;
 }
 
+/** Opens a sink that is closed after the test whatever happens, so a failed assertion cannot leave a part timer holding the process open. */
+async function openSink(t: TestContext, dir: string, opts: ParquetSinkOptions, tuning: ParquetSinkTuning): Promise<ParquetSink> {
+  const sink = await ParquetSink.open(dir, opts, tuning);
+  t.after(() => sink.close().catch(() => undefined));
+  return sink;
+}
+
 async function writeDataset(dir: string, rows: OutputRow[], rowsPerPart: number, opts: ParquetSinkOptions = FRESH): Promise<void> {
   const sink = await ParquetSink.open(dir, opts, { rowsPerPart, ...NO_TIMER });
   const written = sink.write(rows);
@@ -122,7 +63,7 @@ async function writeDataset(dir: string, rows: OutputRow[], rowsPerPart: number,
   await written;
 }
 
-test('an independent reader gets back exactly the values of the JSONL output of the same rows', async () => {
+test('an independent reader gets back exactly the values of the JSONL output of the same rows', LIMIT, async () => {
   for (const logits of [false, true]) {
     const rows = AWKWARD_IDS.map((id, i) => (i % 3 === 1 ? fail(id) : pred(id, logits ? [-1.5, 0, 1e308, 5e-324, 0.1 + 0.2] : undefined)));
     const dir = path.join(await tmpdir(), 'preds.parquet');
@@ -136,7 +77,7 @@ test('an independent reader gets back exactly the values of the JSONL output of 
   }
 });
 
-test('columns have the documented types, topk a list of struct{class, score} in the standard LIST layout', async () => {
+test('columns have the documented types, topk a list of struct{class, score} in the standard LIST layout', LIMIT, async () => {
   const dir = path.join(await tmpdir(), 'preds.parquet');
   await writeDataset(dir, [pred('a', [1, 2]), fail('b')], 10, { ...FRESH, logits: true, numClasses: 2 });
   const table = readParquet(new Uint8Array(await fs.readFile(path.join(dir, (await committedParts(dir))[0]!))));
@@ -146,9 +87,9 @@ test('columns have the documented types, topk a list of struct{class, score} in 
   assert.equal(described, '+s<id:u,class?:i,label?:u,score?:g,topk?:+l<element:+s<class:i,score:g>>,error_code?:u,error_message?:u,logits?:+l<element:g>>');
 });
 
-test('commits a part whole every rowsPerPart rows and leaves no temporary file', async () => {
+test('commits a part whole every rowsPerPart rows and leaves no temporary file', LIMIT, async (t) => {
   const dir = path.join(await tmpdir(), 'preds.parquet');
-  const sink = await ParquetSink.open(dir, FRESH, { rowsPerPart: 3, ...NO_TIMER });
+  const sink = await openSink(t, dir, FRESH, { rowsPerPart: 3, ...NO_TIMER });
   const ids = Array.from({ length: 10 }, (_, i) => `img-${i}.png`);
   // Nine rows fill three parts, so this resolves without a flush or a timer.
   await sink.write(ids.slice(0, 9).map((id) => pred(id)));
@@ -163,9 +104,9 @@ test('commits a part whole every rowsPerPart rows and leaves no temporary file',
   assert.deepEqual((await fs.readdir(dir)).filter((n) => !parts.includes(n)), []);
 });
 
-test('a write resolves only once the part holding its rows is committed', async () => {
+test('a write resolves only once the part holding its rows is committed', LIMIT, async (t) => {
   const dir = path.join(await tmpdir(), 'preds.parquet');
-  const sink = await ParquetSink.open(dir, FRESH, { rowsPerPart: 3, ...NO_TIMER });
+  const sink = await openSink(t, dir, FRESH, { rowsPerPart: 3, ...NO_TIMER });
   let settled = false;
   const first = sink.write([pred('a'), pred('b')]).then(() => {
     settled = true;
@@ -182,20 +123,20 @@ test('a write resolves only once the part holding its rows is committed', async 
   await sink.close();
 });
 
-test('commits a part maxDelayMs after its first row when no more rows come', { timeout: 10_000 }, async () => {
+test('commits a part maxDelayMs after its first row when no more rows come', LIMIT, async (t) => {
   const dir = path.join(await tmpdir(), 'preds.parquet');
-  const sink = await ParquetSink.open(dir, FRESH, { rowsPerPart: 1000, maxDelayMs: 1 });
+  const sink = await openSink(t, dir, FRESH, { rowsPerPart: 1000, maxDelayMs: 1 });
   await sink.write([pred('a'), fail('b')]);
   assert.deepEqual((await readDataset(dir)).map((r) => r.id), ['a', 'b']);
   await sink.close();
   assert.equal((await committedParts(dir)).length, 1);
 });
 
-test('resume ignores and removes a half-written part, keeps the committed ids, and numbers new parts after the highest', async () => {
+test('resume ignores and removes a half-written part, keeps the committed ids, and numbers new parts after the highest', LIMIT, async (t) => {
   const dir = path.join(await tmpdir(), 'preds.parquet');
   await writeDataset(dir, [pred('a'), fail('b'), pred('c'), pred('d'), fail('e')], 2);
   await fs.writeFile(path.join(dir, '.part-00009-x.parquet.tmp'), 'PAR1 half a part');
-  const sink = await ParquetSink.open(dir, RESUME, { rowsPerPart: 2, ...NO_TIMER });
+  const sink = await openSink(t, dir, RESUME, { rowsPerPart: 2, ...NO_TIMER });
   assert.deepEqual([...sink.done].sort(), ['a', 'b', 'c', 'd', 'e']);
   assert.equal(sink.doneErrors, 2);
   assert.equal(sink.repairedTornLine, true);
@@ -213,7 +154,7 @@ async function writeRest(sink: ParquetSink, rows: OutputRow[]): Promise<void> {
 }
 
 /** Runs a sink in a child process that commits `committed` rows, buffers `buffered` more, and is then SIGKILLed. */
-async function crashMidJob(dir: string, committed: string[], buffered: string[]): Promise<void> {
+async function crashMidJob(t: TestContext, dir: string, committed: string[], buffered: string[]): Promise<void> {
   const sinkModule = fileURLToPath(new URL('../../../coordinator/io/parquetSink.ts', import.meta.url));
   const script = `
     import { ParquetSink } from ${JSON.stringify(sinkModule)};
@@ -224,6 +165,7 @@ async function crashMidJob(dir: string, committed: string[], buffered: string[])
     void sink.write(buffered.map(row));
     process.stdout.write('committed\\n');`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify([dir, committed, buffered])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
   let said = '';
   await new Promise<void>((resolve, reject) => {
@@ -237,11 +179,11 @@ async function crashMidJob(dir: string, committed: string[], buffered: string[])
   assert.equal(await exited, 'SIGKILL');
 }
 
-test('after a SIGKILL mid-job, resume counts only committed rows and finishing gives every id exactly once', { timeout: 30_000 }, async () => {
+test('after a SIGKILL mid-job, resume counts only committed rows and finishing gives every id exactly once', LIMIT, async (t) => {
   const dir = path.join(await tmpdir(), 'preds.parquet');
   const all = Array.from({ length: 11 }, (_, i) => `img-${i}.png`);
-  await crashMidJob(dir, all.slice(0, 6), all.slice(6, 8));
-  const sink = await ParquetSink.open(dir, RESUME, { rowsPerPart: 3, ...NO_TIMER });
+  await crashMidJob(t, dir, all.slice(0, 6), all.slice(6, 8));
+  const sink = await openSink(t, dir, RESUME, { rowsPerPart: 3, ...NO_TIMER });
   assert.deepEqual([...sink.done].sort(), all.slice(0, 6).sort());
   await writeRest(sink, all.filter((id) => !sink.done.has(id)).map((id) => pred(id)));
   const ids = (await readDataset(dir)).map((r) => r.id as string);
@@ -249,18 +191,18 @@ test('after a SIGKILL mid-job, resume counts only committed rows and finishing g
   assert.equal(new Set(ids).size, ids.length);
 });
 
-test('refuses an existing dataset without --resume or --overwrite; --overwrite starts afresh', async () => {
+test('refuses an existing dataset without --resume or --overwrite; --overwrite starts afresh', LIMIT, async (t) => {
   const dir = path.join(await tmpdir(), 'preds.parquet');
   await writeDataset(dir, [pred('old-1'), pred('old-2'), pred('old-3')], 2);
   await assert.rejects(ParquetSink.open(dir, FRESH), (err: unknown) => err instanceof TabpoolError && err.code === 'BAD_ARGUMENT' && /--resume.*--overwrite/.test(err.message));
-  const sink = await ParquetSink.open(dir, { ...FRESH, overwrite: true }, { rowsPerPart: 2, ...NO_TIMER });
+  const sink = await openSink(t, dir, { ...FRESH, overwrite: true }, { rowsPerPart: 2, ...NO_TIMER });
   assert.equal(sink.done.size, 0);
   await writeRest(sink, [pred('new')]);
   assert.deepEqual((await readDataset(dir)).map((r) => r.id), ['new']);
   assert.equal((await committedParts(dir)).length, 1);
 });
 
-test('refuses a file at the --out path, and never touches a directory holding files it did not write', async () => {
+test('refuses a file at the --out path, and never touches a directory holding files it did not write', LIMIT, async () => {
   const base = await tmpdir();
   const file = path.join(base, 'preds.parquet');
   await fs.writeFile(file, 'not a dataset');
@@ -274,7 +216,7 @@ test('refuses a file at the --out path, and never touches a directory holding fi
   assert.equal((await committedParts(mixed)).length, 1);
 });
 
-test('a committed part that cannot be read fails resume with a message naming the file', async () => {
+test('a committed part that cannot be read fails resume with a message naming the file', LIMIT, async () => {
   const dir = path.join(await tmpdir(), 'preds.parquet');
   await writeDataset(dir, [pred('a'), pred('b'), pred('c')], 2);
   const damaged = (await committedParts(dir))[1]!;
@@ -283,15 +225,15 @@ test('a committed part that cannot be read fails resume with a message naming th
   await assert.rejects(ParquetSink.open(dir, RESUME), (err: unknown) => err instanceof TabpoolError && err.code === 'BAD_ARGUMENT' && err.message.includes(damaged) && /restore it/.test(err.message));
 });
 
-test('resume refuses parts written with a different --logits setting', async () => {
+test('resume refuses parts written with a different --logits setting', LIMIT, async () => {
   const dir = path.join(await tmpdir(), 'preds.parquet');
   await writeDataset(dir, [pred('a')], 2);
   await assert.rejects(ParquetSink.open(dir, { ...RESUME, logits: true }), /resume without --logits/);
 });
 
-test('a part that cannot be committed rejects every waiting write, and later writes too', async () => {
+test('a part that cannot be committed rejects every waiting write, and later writes too', LIMIT, async (t) => {
   const dir = path.join(await tmpdir(), 'preds.parquet');
-  const sink = await ParquetSink.open(dir, FRESH, { rowsPerPart: 2, ...NO_TIMER });
+  const sink = await openSink(t, dir, FRESH, { rowsPerPart: 2, ...NO_TIMER });
   await fs.rm(dir, { recursive: true });
   const waiting = [sink.write([pred('a')]), sink.write([pred('b'), pred('c')])];
   for (const w of waiting) await assert.rejects(w, (err: unknown) => err instanceof TabpoolError && err.message.includes('--resume'));

@@ -1,6 +1,7 @@
 /**
- * The Node reference decoder the tests compare the browser pipeline against: pngjs for PNG and
- * jpeg-js for JPEG, both returning 8-bit RGBA like the worker's canvas readback.
+ * Decoding in Node, for the trusted reference (verification) and the tests: pngjs for PNG and
+ * jpeg-js for JPEG, both returning 8-bit RGBA like the worker's canvas readback. Other formats are
+ * not decoded here (their inputs go unverified; see verify/agreement.ts).
  *
  * PNG: 1/2/4/8/16-bit, grey, grey+alpha, RGB, RGBA and palette (with tRNS) all come back as RGBA;
  * 16-bit samples are reduced with rounding (v·255/65535). web/worker/decodeImage.ts relies on a

@@ -1,0 +1,56 @@
+/**
+ * The coordinator's own model, the trusted reference verification compares tabs against. It runs
+ * in a worker thread (referenceWorker.ts); this is the main thread's handle on it.
+ */
+import { Worker } from 'node:worker_threads';
+import type { ReferenceInit, ReferenceReply, ReferenceRequest } from './referenceWorker.ts';
+
+export type { ReferenceInit };
+
+export class Reference {
+  private readonly worker: Worker;
+  private readonly ready: Promise<void>;
+  private readonly pending = new Map<number, { resolve(p: (Float32Array | null)[]): void; reject(e: Error): void }>();
+  private nextId = 1;
+  private failed: Error | null = null;
+
+  constructor(init: ReferenceInit) {
+    // The coordinator runs its TypeScript through tsx; a worker thread needs the loader registered too.
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const entry = new URL('./referenceWorker.ts', import.meta.url).href;
+    this.worker = new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); })`, { eval: true, workerData: init });
+    this.worker.unref();
+    this.ready = new Promise((resolve, reject) => {
+      this.worker.once('message', () => resolve());
+      this.worker.once('error', reject);
+    });
+    this.ready.catch(() => undefined);
+    this.worker.on('message', (m: ReferenceReply | 'ready') => {
+      if (m === 'ready') return;
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.error) p?.reject(new Error(`the reference model failed: ${m.error}`));
+      else p?.resolve(m.probs);
+    });
+    this.worker.on('error', (err) => {
+      this.failed = err;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    });
+  }
+
+  /** Each input's class probabilities by the reference, or null where it could not decode the input. */
+  async probabilities(inputs: Uint8Array[]): Promise<(Float32Array | null)[]> {
+    await this.ready;
+    if (this.failed) throw this.failed;
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, inputs } satisfies ReferenceRequest);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
