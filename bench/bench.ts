@@ -18,6 +18,7 @@ import { benchCoordinator } from './coordinatorCapacity.ts';
 import { benchMixed } from './mixed.ts';
 import { markdown, nest } from './report.ts';
 import { tabsRun, type TabsResult } from './tabs.ts';
+import { benchTrust } from './trust.ts';
 
 const quick = process.argv.includes('--quick');
 const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   const runs: Record<string, TabsResult> = {};
   for (const k of [1, 2]) {
     log(`wasm, ${k} tab(s), full ResNet-18, ${count} images…`);
-    runs[k] = await tabsRun({ model: 'resnet18', data: manifest, ep: 'wasm', tabs: k, batchSize, ...raw });
+    runs[k] = await tabsRun({ model: 'resnet18', data: manifest, ep: 'wasm', tabs: k, batchSize, ...raw, extra: ['--verify', '0'] });
     log(`  steady ${runs[k]!.imgPerSec.toFixed(2)} img/s, raw ${runs[k]!.rawPerTab.map((r) => r.toFixed(2)).join(' + ')} img/s`);
   }
   const k1 = runs[1]!;
@@ -88,10 +89,16 @@ async function main(): Promise<void> {
   results['wire.overhead'] = k2.wireBytesPerImage / k2.fileBytesPerImage - 1;
   results['preprocess.msPerImage'] = k1.preprocessMsPerImage;
 
+  log('wasm, 2 tabs, with the default verification…');
+  const verified = await tabsRun({ model: 'resnet18', data: manifest, ep: 'wasm', tabs: 2, batchSize, ...raw });
+  results['verify.overhead'] = verified.imgPerSec / k2.imgPerSec;
+  results['e2e.wasm.k2.verified.imgPerSec'] = verified.imgPerSec;
+  notes.push(`verify.overhead: steady throughput of 2 wasm tabs with the default --verify ÷ the same with --verify 0 (${verified.summary.verify?.inputsChecked ?? '?'} of ${count} inputs checked on the coordinator, whose reference shares the 2 cores with the tabs).`);
+
   // SwiftShader runs the full model at ~0.1 img/s: the WebGPU row uses the test-sized model.
   log('webgpu (software adapter), 1 tab, test-sized model…');
   const gpuManifest = await manifestOf(sampleDir, quick ? 64 : 256, 'bench-gpu');
-  const gpu = await tabsRun({ model: 'resnet18-tiny', data: gpuManifest, ep: 'webgpu', tabs: 1, batchSize, ...raw, extra: ['--allow-software-gpu'] });
+  const gpu = await tabsRun({ model: 'resnet18-tiny', data: gpuManifest, ep: 'webgpu', tabs: 1, batchSize, ...raw, extra: ['--allow-software-gpu', '--verify', '0'] });
   results['raw.webgpu.k1.imgPerSec'] = gpu.rawSum;
   results['e2e.webgpu.k1.imgPerSec'] = gpu.imgPerSec;
   results['efficiency.webgpu.k1'] = gpu.imgPerSec / gpu.rawSum;
@@ -103,6 +110,11 @@ async function main(): Promise<void> {
   results['native.cpu.tiny.imgPerSec'] = await nativeCpu(tiny.path, batchSize, quick ? 3 : 10, 64);
   results['ratio.webgpu.k1VsNative'] = gpu.imgPerSec / results['native.cpu.tiny.imgPerSec'];
   notes.push('native.cpu: onnxruntime-node session.run on ready-made tensors (its default threads, both cores), batch 16; ratio.wasm.k2VsNative compares the 2-tab end-to-end run with it; native.cpu.tiny and ratio.webgpu.k1VsNative do the same for the test-sized model the WebGPU row uses.');
+
+  if (!process.argv.includes('--skip-trust')) {
+    log('trust: a liar among honest actors…');
+    Object.assign(results, await benchTrust({ quick, log, notes }));
+  }
 
   if (!process.argv.includes('--skip-mixed')) {
     log('mixed pools…');

@@ -78,7 +78,7 @@ async function makespan(o: MixedOptions): Promise<Record<string, number>> {
 async function tabsJob(o: MixedOptions, withGpuTab: boolean): Promise<number> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-mixed-tabs-'));
   const summary = path.join(dir, 'summary.json');
-  const c = await startCoordinator(['--model', 'resnet18', '--data', o.sampleManifest, '--out', path.join(dir, 'out.jsonl'), '--ep', 'auto', '--allow-software-gpu', '--pool', '1..3', '--quiet', '--summary-json', summary]);
+  const c = await startCoordinator(['--model', 'resnet18', '--data', o.sampleManifest, '--out', path.join(dir, 'out.jsonl'), '--ep', 'auto', '--allow-software-gpu', '--pool', '1..3', '--quiet', '--summary-json', summary, '--verify', '0']);
   const browsers: Browser[] = [];
   try {
     // Without --enable-unsafe-webgpu Chromium finds no adapter: its tabs run wasm.

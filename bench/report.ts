@@ -74,6 +74,14 @@ const TARGETS: Target[] = [
     met: (r) => r['mixed.tabs.slowdown']! <= 1.5,
     why: (r) => `${f(r['mixed.tabs.withSoftwareGpuSeconds'], 1)} s with the software-GPU tab against ${f(r['mixed.tabs.twoWasmSeconds'], 1)} s without: SwiftShader compiles and runs its shaders on the same 2 cores the wasm tabs use.`,
   },
+  {
+    name: 'verification cost (throughput with the default --verify over without)',
+    key: 'verify.overhead',
+    goal: '≥ 0.95 (a few percent)',
+    met: (r) => r['verify.overhead']! >= 0.95,
+    why: (r) => `${f(r['e2e.wasm.k2.verified.imgPerSec'])} img/s verified against ${f(r['e2e.wasm.k2.imgPerSec'])} img/s without, 2 wasm tabs; the coordinator's reference runs on the same 2 cores as the tabs, and a 160-image job is mostly probation.`,
+  },
+  { name: 'wrong rows a liar on every batch gets into the output', key: 'verify.wrongRowsPerLiar.always', goal: '0', met: (r) => r['verify.wrongRowsPerLiar.always'] === 0, why: (r) => `${f(r['verify.wrongRowsPerLiar.always'], 0)} wrong rows.` },
   { name: 'wire bytes per image over file size', key: 'wire.overhead', goal: '≤ 2%', met: (r) => r['wire.overhead']! <= 0.02, why: (r) => `${f(r['wire.bytesPerImage'], 0)} bytes sent for ${f(r['wire.fileBytesPerImage'], 0)} bytes of file.` },
 ];
 

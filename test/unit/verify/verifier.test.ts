@@ -48,9 +48,15 @@ test('agreement: the same classes and scores agree; a shifted class or a made-up
   assert.equal(compareWithReference(['a', 'b'], okItems(2, 1), ref).agree, true);
   const shifted = compareWithReference(['a', 'b'], okItems(2, 2), ref);
   assert.equal(shifted.agree, false);
-  assert.match(shifted.detail!, /a: the tab's top class is 2, the reference's 1/);
+  assert.match(shifted.detail!, /a: the tab scores class 2 9\.000e-1, the reference 5\.000e-2/);
   const madeUp: ItemResult[] = [{ ok: true, topk: [{ class: 1, score: 0.5 }] }, ...okItems(1, 1)];
-  assert.match(compareWithReference(['a', 'b'], madeUp, ref).detail!, /scores class 1 0\.5000, the reference 0\.9000/);
+  assert.match(compareWithReference(['a', 'b'], madeUp, ref).detail!, /scores class 1 5\.000e-1, the reference 9\.000e-1/);
+  // A model whose probabilities are all small: a shifted class is still caught.
+  const flat = new Float32Array(1000).map((_, i) => (1 + (i % 7) / 100) / 1000);
+  const honestFlat: ItemResult[] = [{ ok: true, topk: [6, 13, 20].map((c) => ({ class: c, score: flat[c]! })) }];
+  assert.equal(compareWithReference(['f'], honestFlat, [flat]).agree, true);
+  const shiftedFlat: ItemResult[] = [{ ok: true, topk: [7, 14, 21].map((c) => ({ class: c, score: flat[c - 1]! })) }];
+  assert.equal(compareWithReference(['f'], shiftedFlat, [flat]).agree, false);
   assert.equal(compareWithReference(['a'], okItems(1, 2), [null]).agree, true, 'an input the reference cannot decode is not compared');
   assert.equal(compareWithReference(['a'], [{ ok: false, code: 'CORRUPT_IMAGE', message: 'x' }], ref.slice(0, 1)).agree, false);
 });
@@ -71,7 +77,7 @@ test('a tab that lies on every batch gets nothing into the output: caught on pro
   assert.equal(h.sink.rows.length, 40);
   assert.equal(new Set(h.sink.rows.map((r) => r.id)).size, 40);
   assert.deepEqual(h.sink.rows.filter((r) => !r.error && r.class !== 1).map((r) => r.id), [], 'no lie was written');
-  assert.match(h.logs.join('\n'), /actor-1 sent wrong results \(img-\d+: the tab's top class is 2, the reference's 1 .*\); host liar-host is barred from this job/);
+  assert.match(h.logs.join('\n'), /actor-1 sent wrong results \(img-\d+: the tab scores class 2 9\.000e-1, the reference 5\.000e-2\); host liar-host is barred from this job/);
 });
 
 test('no row is written before a check of its actor passes; probation checks the first batches', async () => {
