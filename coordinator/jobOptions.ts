@@ -56,6 +56,12 @@ export interface JobOptions {
   tls: 'self-signed' | null;
   tlsCert: string | null;
   tlsKey: string | null;
+  /** NATS servers of the job's work queue (--queue); null: one process, no NATS. */
+  queue: string[] | null;
+  /** The job's name on the queue (--job); null: a fresh one. */
+  job: string | null;
+  /** With --queue: how long a gateway may hold a batch without a sign of life before JetStream gives it to another. */
+  ackWaitMs: number;
   quiet: boolean;
   /** Print the summary as one JSON object on stdout (instead of text). */
   json: boolean;

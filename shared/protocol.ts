@@ -58,7 +58,7 @@ export type DeclaredResources = z.infer<typeof declaredResources>;
 const topKEntry = z.object({ class: z.number().int().min(0).max(MAX_CLASSES), score: z.number().min(0).max(1) });
 export type TopKEntry = z.infer<typeof topKEntry>;
 
-const itemResult = z.discriminatedUnion('ok', [
+export const itemResultSchema = z.discriminatedUnion('ok', [
   z.object({
     ok: z.literal(true),
     topk: z.array(topKEntry).min(1).max(1000),
@@ -66,7 +66,7 @@ const itemResult = z.discriminatedUnion('ok', [
   }),
   z.object({ ok: z.literal(false), code: errorCode, message: z.string().max(2048) }),
 ]);
-export type ItemResult = z.infer<typeof itemResult>;
+export type ItemResult = z.infer<typeof itemResultSchema>;
 
 // ---------------------------------------------------------------- actor → coordinator
 
@@ -105,7 +105,7 @@ const ready = z.object({
 const result = z.object({
   type: z.literal('result'),
   batchId: z.number().int().nonnegative(),
-  items: z.array(itemResult).min(1).max(MAX_ITEMS),
+  items: z.array(itemResultSchema).min(1).max(MAX_ITEMS),
   timing: z.object({ decodeMs: nonNegative, inferenceMs: nonNegative, totalMs: nonNegative }),
 });
 
@@ -129,7 +129,7 @@ export type ResultMessage = z.infer<typeof result>;
 // ---------------------------------------------------------------- coordinator → actor
 
 /** Everything an actor needs to load the model and answer batches. */
-const jobSpec = z.object({
+export const jobSpecSchema = z.object({
   modelUrl: z.string(),
   modelSha256: z.string().regex(/^[0-9a-f]{64}$/),
   modelBytes: z.number().int().positive(),
@@ -150,7 +150,7 @@ const jobSpec = z.object({
   returnLogits: z.boolean(),
   allowSoftwareGpu: z.boolean(),
 });
-export type JobSpec = z.infer<typeof jobSpec>;
+export type JobSpec = z.infer<typeof jobSpecSchema>;
 
 export const admissionStatusSchema = z.enum(['admitted', 'standby', 'rejected']);
 export type AdmissionStatus = z.infer<typeof admissionStatusSchema>;
@@ -163,11 +163,11 @@ const welcome = z.object({
   status: admissionStatusSchema,
   /** Why the tab is standing by or rejected, in words with the numbers. */
   reason: z.string().nullable(),
-  job: jobSpec.nullable(),
+  job: jobSpecSchema.nullable(),
 });
 
 /** A standby tab was promoted, or an admitted one demoted; `job` comes with a promotion. */
-const admission = z.object({ type: z.literal('admission'), status: admissionStatusSchema, reason: z.string().nullable(), job: jobSpec.nullable() });
+const admission = z.object({ type: z.literal('admission'), status: admissionStatusSchema, reason: z.string().nullable(), job: jobSpecSchema.nullable() });
 
 /** The job is over (or the coordinator is shutting down); the page shows the reason and stops. */
 const shutdown = z.object({ type: z.literal('shutdown'), reason: z.string() });

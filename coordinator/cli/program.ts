@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from '@commande
 import { formatError, serializeError } from '../../shared/errors.ts';
 import { ensureBuiltinModel } from '../builtin/resnetBuilder.ts';
 import { EXIT } from './exitCodes.ts';
+import { gatewayCommand, runGateway } from './gatewayCommand.ts';
 import { runJob } from './runCommand.ts';
 import { DEFAULT_CACHE, runCommand } from './runFlags.ts';
 import { parseRunOptions } from './runOptions.ts';
@@ -23,6 +24,14 @@ function program(setExit: (code: number) => void): Command {
       .copyInheritedSettings(cli)
       .action(async (flags) => {
         setExit(await runJob(parseRunOptions(flags)));
+      }),
+  );
+
+  cli.addCommand(
+    gatewayCommand()
+      .copyInheritedSettings(cli)
+      .action(async (flags) => {
+        setExit(await runGateway(flags));
       }),
   );
 

@@ -6,8 +6,6 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { formatError, serializeError, TabpoolError } from '../../shared/errors.ts';
-import { ROUTES, withToken } from '../../shared/routes.ts';
-import type { JobStatus } from '../../shared/status.ts';
 import { formatBytes } from '../../shared/units.ts';
 import { findChromium, launchTabs, type LaunchedTabs } from '../browser/launcher.ts';
 import { ensureWebBuild } from '../browser/webBuild.ts';
@@ -22,11 +20,11 @@ import { estimateActorMemory, jobSpecFor, maxBatchFor, resolveModel, type Resolv
 import { AUTO_MAX_BATCH, TARGET_BATCH_SECONDS } from '../scheduler/batchPlan.ts';
 import { Job } from '../scheduler/job.ts';
 import { jobStatus } from '../scheduler/jobStatus.ts';
-import { attachActorSocket } from '../server/actorSocket.ts';
-import { certNames, reachableHosts } from '../server/addresses.ts';
-import { startServer, type CoordinatorServer } from '../server/httpServer.ts';
-import { certificateFingerprint, ensureSelfSignedCert } from '../server/tlsCert.ts';
-import { joinBanner } from './joinBanner.ts';
+import type { CoordinatorServer } from '../server/httpServer.ts';
+import { AUTO_UNIT_SIZE, QueueRun } from '../queue/queueRun.ts';
+import { freshJobName, openQueueJob, type OpenedQueueJob } from '../queue/queueSetup.ts';
+import type { JobStats } from '../scheduler/jobStats.ts';
+import { serveTabs } from './serveTabs.ts';
 import { EXIT, exitCodeFor } from './exitCodes.ts';
 import { summarize, summaryLines, type RunSummary } from './summary.ts';
 import { createLiveView, type LiveView } from './terminal.ts';
@@ -43,7 +41,8 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
   let launched: LaunchedTabs | null = null;
   let server: CoordinatorServer | null = null;
   let sink: JobSink | null = null;
-  let job: Job | null = null;
+  let job: Job | QueueRun | null = null;
+  let queued: OpenedQueueJob | null = null;
   let reference: Reference | null = null;
   let model: ResolvedModel | null = null;
   let interrupts = 0;
@@ -60,6 +59,8 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const verifier = job?.output.verifier;
     const verify = verifier && job ? { rate: options.verifyRate, ...verifier.stats, barredHosts: [...job.pool.barred].map(([host, reason]) => ({ host, reason })) } : null;
     const summary = summarize({ ...base, model: model && { name: model.name, sha256: model.sha256, builtin: model.builtin }, output: path.resolve(options.out), verify }, job?.stats ?? null, job ? [...job.pool.departed, ...job.pool.actors.values()] : [], job?.urlFallback.fetched ?? 0);
+    // On the queue, actors are every gateway's, as the results named them.
+    if (job instanceof QueueRun) summary.actors = job.actorRows();
     if (base.error) process.stderr.write(`tabpool: ${formatError(base.error)}\n`);
     if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else if (base.status !== 'failed' || summary.rows.written > 0) for (const line of summaryLines(summary)) say(line);
@@ -86,48 +87,39 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const actorMemory = options.memoryBytes ?? estimateActorMemory(model, options.batchSize === 'auto' ? AUTO_MAX_BATCH : options.batchSize);
     const maxBatch = Math.min(AUTO_MAX_BATCH, maxBatchFor(model, actorMemory));
     const token = options.token ?? randomBytes(18).toString('base64url');
-    const join: JobStatus['join'] = { workerUrls: [], tlsFingerprint: null };
     // The trusted reference runs the model here, in a worker thread, for the checks (--verify).
     reference = options.verifyRate > 0 ? new Reference({ modelPath: model.path, inputName: model.info.inputName, outputName: model.info.outputName, height: model.info.inputShape.height, width: model.info.inputShape.width, numClasses: model.info.numClasses }) : null;
-    const runningJob = new Job({
-      options,
-      model: { numClasses: model.info.numClasses, labels: model.labels, spec: jobSpecFor(model, options, token), fixedBatch: model.info.inputShape.batch },
-      dataset,
-      sink,
-      events: { log, progress: (s) => view.update(s) },
-      actorMemory,
-      maxBatch,
-      skippedErrors: sink.doneErrors,
-      resolveUrl,
-      verify: reference ? { rate: options.verifyRate, reference: (bytes) => reference!.probabilities(bytes), read: readInput, resolveUrl: resolveUrl ?? (async (s) => s) } : undefined,
-    });
+    const verify = reference ? { rate: options.verifyRate, reference: (bytes: Uint8Array[]) => reference!.probabilities(bytes), read: readInput, resolveUrl: resolveUrl ?? (async (s: string) => s) } : undefined;
+    const jobModel = { numClasses: model.info.numClasses, labels: model.labels, spec: jobSpecFor(model, options, token), fixedBatch: model.info.inputShape.batch };
+    const events = { log, progress: (s: JobStats) => view.update(s) };
+    let runningJob: Job | QueueRun;
+    if (options.queue) {
+      const name = options.job ?? freshJobName();
+      queued = await openQueueJob(options, name, model, actorMemory, token, log);
+      const unitSize = model.info.inputShape.batch ?? (options.batchSize === 'auto' ? Math.min(AUTO_UNIT_SIZE, maxBatch) : options.batchSize);
+      runningJob = new QueueRun({ ...queued, options, labels: model.labels, dataset, sink, events, unitSize, skippedErrors: sink.doneErrors, verify, resolveUrl });
+      say(`queue: job ${name} on ${options.queue.join(',')} (${queued.resumed ? `resumed, incarnation ${queued.incarnation}` : 'new'}), ${unitSize} inputs per batch, ack wait ${options.ackWaitMs / 1000}s; more tabs join through: tabpool gateway --queue ${options.queue.join(',')} --job ${name} --launch K`);
+    } else {
+      runningJob = new Job({ options, model: jobModel, dataset, sink, events, actorMemory, maxBatch, skippedErrors: sink.doneErrors, resolveUrl, verify });
+    }
     job = runningJob;
-    const tls = await tlsFor(options, cacheDir, log);
-    join.tlsFingerprint = tls?.fingerprint ?? null;
-    server = await startServer({
-      host: options.host,
-      port: options.port,
+    const served = await serveTabs(options, {
+      cacheDir,
       token,
       webRoot,
-      tls,
       maxPayload: 8 * 2 ** 20 + (options.logits ? (options.batchSize === 'auto' ? maxBatch : options.batchSize) * model.info.numClasses * 32 : 0),
       model: { sha256: model.sha256, bytes: model.bytes },
-      status: () => jobStatus(runningJob, join),
-      onSocket: (ws, remote) =>
-        attachActorSocket(ws, remote, { maxMessagesPerSecond: options.maxMessagesPerSecond, heartbeatMs: 15_000 }, { onMessage: (l, m, at) => runningJob.onMessage(l, m, at), onClose: (l, c, r) => runningJob.onClose(l, c, r), log }),
+      status: (join) => jobStatus(runningJob, join),
+      target: () => runningJob,
       log,
     });
-    // The URLs other machines can reach (every address for 0.0.0.0); this machine's own tabs use the first.
-    const reach = reachableHosts(options.host);
-    const origins = reach.urlsHosts.map((h) => `${tls ? 'https' : 'http'}://${h}:${server!.port}`);
-    join.workerUrls = origins.map((o) => withToken(o, ROUTES.workerPage, token));
-    const workerUrl = withToken(server.origin, ROUTES.workerPage, token);
+    server = served.server;
     const m = model.info;
     say(`tabpool: ${model.name} (${m.inputName} [N,3,${m.inputShape.height},${m.inputShape.width}] → ${m.outputName} [N,${m.numClasses}], ${formatBytes(model.bytes.byteLength)}, sha256 ${model.sha256.slice(0, 12)}…) over ${total} inputs from ${dataset.describe}${count.http + count.s3 ? ` (${count.http + count.s3} fetched by the tabs themselves)` : ''}`);
     say(`pool ${options.pool.min}..${options.pool.max}, batch size ${options.batchSize === 'auto' ? `auto (each actor's measured speed × ${TARGET_BATCH_SECONDS} s, up to ${maxBatch})` : options.batchSize}, ep ${options.ep}, per-actor budget ${options.numGpus ?? (options.ep === 'wasm' ? 0 : options.ep === 'webgpu' ? 1 : '1 (webgpu) or 0 (wasm)')} GPU / ${options.numCpus ?? 0} CPU / ${formatBytes(actorMemory)}`);
-    const banner = joinBanner({ workerUrls: join.workerUrls, statusUrl: withToken(origins[0]!, ROUTES.statusPage, token), tlsFingerprint: join.tlsFingerprint, qr: process.stderr.isTTY === true && !reach.loopbackOnly && !options.quiet });
-    for (const line of banner) say(line);
-    if (!reach.loopbackOnly && !tls) log('note: browsers on other machines get WebGPU only over https; add --tls self-signed (they can still run wasm over http)');
+    for (const line of served.banner) say(line);
+    for (const line of served.notes) log(line);
+    const workerUrl = served.workerUrl;
 
     const onSigint = (): void => {
       interrupts++;
@@ -146,7 +138,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     runningJob.done.catch(() => undefined);
     try {
       if (options.launch > 0) {
-        launched = await launchTabs(options.launch, workerUrl, { acceptSelfSigned: tls !== null }, (i, line) => {
+        launched = await launchTabs(options.launch, workerUrl, { acceptSelfSigned: served.tls }, (i, line) => {
           if (/error|fail/i.test(line)) log(`tab ${i}: ${line}`);
         });
       }
@@ -169,20 +161,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     await sink?.close().catch(() => undefined);
     await launched?.close();
     await server?.close();
+    await queued?.close();
     await reference?.close();
   }
-}
-
-/** The certificate to serve https with, and its fingerprint: made for this machine (--tls self-signed), or given. */
-async function tlsFor(options: JobOptions, cacheDir: string, log: (line: string) => void): Promise<{ cert: string | Buffer; key: string | Buffer; fingerprint: string } | null> {
-  if (options.tls === 'self-signed') {
-    const made = await ensureSelfSignedCert(cacheDir, certNames(options.host));
-    log(`TLS: ${made.reused ? 'reusing the' : 'made a'} self-signed certificate for this machine's names and addresses, ${made.path}`);
-    return { cert: made.cert, key: made.key, fingerprint: made.fingerprint256 };
-  }
-  if (options.tlsCert && options.tlsKey) {
-    const cert = await fs.readFile(options.tlsCert);
-    return { cert, key: await fs.readFile(options.tlsKey), fingerprint: certificateFingerprint(cert) };
-  }
-  return null;
 }

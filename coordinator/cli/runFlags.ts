@@ -40,6 +40,9 @@ export function runCommand() {
     .addOption(new Option('--tls <mode>', 'serve https with a certificate tabpool makes for this machine\'s names and addresses (kept in the cache, reused), and print its fingerprint').choices(['self-signed'] as const))
     .option('--tls-cert <file>', 'serve https with this certificate (remote browsers need it for WebGPU)')
     .option('--tls-key <file>', 'private key for --tls-cert')
+    .option('--queue <nats://host:port>', 'run on NATS JetStream: batches go on a queue that gateways (tabpool gateway) on other machines take from; this process serves tabs too')
+    .option('--job <name>', 'with --queue: the job\'s name, for gateways and --resume (default: a fresh name, printed)')
+    .option('--ack-wait <duration>', 'with --queue: a batch whose gateway shows no sign of life this long goes to another gateway', '30s')
     .option('--quiet', 'no live view or actor logs; only the summary')
     .option('--json', 'print the summary as one JSON object on stdout (logs stay on stderr)')
     .option('--summary-json <file>', 'also write the summary as JSON to this file');

@@ -7,12 +7,13 @@ import { TabpoolError } from '../../shared/errors.ts';
 import { parseSize } from '../../shared/units.ts';
 import type { JobOptions, OutputFormat, PoolSize } from '../jobOptions.ts';
 import type { RunFlags } from './runFlags.ts';
+import { jobResources, parseQueueUrl } from '../queue/names.ts';
 
 function bad(flag: string, value: string, expected: string): TabpoolError {
   return new TabpoolError('BAD_ARGUMENT', `${flag} ${JSON.stringify(value)} is not valid: expected ${expected}`);
 }
 
-function int(flag: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function int(flag: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
   if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
     throw bad(flag, value, max === Number.MAX_SAFE_INTEGER ? `a whole number ≥ ${min}` : `a whole number from ${min} to ${max}`);
@@ -42,7 +43,7 @@ export function parsePool(value: string): PoolSize {
   return { min, max };
 }
 
-function duration(flag: string, value: string): number {
+export function duration(flag: string, value: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
   if (!m) throw bad(flag, value, 'a duration like 90s, 2m or 500ms');
   const unit = m[2] ?? 's';
@@ -83,6 +84,14 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
   if (raw.token !== undefined && !/^[A-Za-z0-9_-]{16,128}$/.test(raw.token)) {
     throw bad('--token', raw.token, '16 to 128 characters from A-Z a-z 0-9 _ -');
   }
+  if (raw.queue === undefined && (raw.job !== undefined || raw.ackWait !== '30s')) {
+    throw new TabpoolError('BAD_ARGUMENT', `${raw.job !== undefined ? '--job' : '--ack-wait'} needs --queue nats://HOST:PORT (without it the job runs in this process alone)`);
+  }
+  const queue = raw.queue === undefined ? null : parseQueueUrl(raw.queue);
+  if (raw.job !== undefined) jobResources(raw.job);
+  if (queue && raw.resume === true && raw.job === undefined) throw new TabpoolError('BAD_ARGUMENT', '--resume with --queue needs --job NAME: the name the interrupted run printed');
+  const ackWaitMs = duration('--ack-wait', raw.ackWait);
+  if (ackWaitMs < 1000) throw bad('--ack-wait', raw.ackWait, 'at least 1s');
   return {
     model: raw.model,
     data: raw.data ?? null,
@@ -115,6 +124,9 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
     tls: raw.tls ?? null,
     tlsCert: raw.tlsCert ?? null,
     tlsKey: raw.tlsKey ?? null,
+    queue,
+    job: raw.job ?? null,
+    ackWaitMs,
     quiet: raw.quiet === true,
     json: raw.json === true,
     summaryJson: raw.summaryJson ?? null,

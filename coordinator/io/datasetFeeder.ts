@@ -14,14 +14,14 @@ import { errorRow, type OutputRow } from './outputRow.ts';
 const READ_CONCURRENCY = 32;
 
 /** An input ready to go into a batch: its bytes, read and checked here, or the URL a tab fetches it from. */
-export type ReadItem = { id: string; bytes: Uint8Array } | { id: string; url: string; source: string };
+export type ReadItem = { id: string; bytes: Uint8Array; source?: string } | { id: string; url: string; source: string };
 
 /** Turns a remote source into the URL a tab fetches (s3:// is presigned); http(s) stays as it is. */
 export type UrlResolver = (source: string) => Promise<string>;
 
 export interface FeederTarget {
   /** Ids already in the output (resume). */
-  skip: ReadonlySet<string>;
+  skip: { has(id: string): boolean };
   /** True while the queue has room for more read-ahead. */
   wantsMore(): boolean;
   add(item: ReadItem): void;
@@ -55,7 +55,7 @@ export class DatasetFeeder {
     const seen = this.dataset.uniqueIds ? null : new IdSet();
     const reads = new Set<Promise<void>>();
     const start = (item: DatasetItem): void => {
-      const p = this.readItem(item).then((r) => {
+      const p = readDatasetItem(item, this.read, this.resolveUrl).then((r) => {
         reads.delete(p);
         if ('error' in r) errors.push(errorRow(item.id, r.error));
         else t.add(r);
@@ -83,20 +83,22 @@ export class DatasetFeeder {
     await Promise.all(reads);
     if (errors.length > 0) await t.writeErrors(errors);
   }
+}
 
-  private async readItem(item: DatasetItem): Promise<ReadItem | { error: SerializedError }> {
-    if (isRemoteSource(item.source)) {
-      // Bytes on HTTP or object storage go from there to the tab, not through the coordinator.
-      try {
-        return { id: item.id, url: await this.resolveUrl(item.source), source: item.source };
-      } catch (err) {
-        return { error: { code: 'UNREADABLE_FILE', message: `${item.id}: ${(err as Error).message}` } };
-      }
+
+/** An input of the dataset, ready for a batch: its bytes (read and sniffed here) or the URL a tab fetches it from. */
+export async function readDatasetItem(item: DatasetItem, read: InputReader = readInput, resolveUrl: UrlResolver = async (source) => source): Promise<ReadItem | { error: SerializedError }> {
+  if (isRemoteSource(item.source)) {
+    // Bytes on HTTP or object storage go from there to the tab, not through the coordinator.
+    try {
+      return { id: item.id, url: await resolveUrl(item.source), source: item.source };
+    } catch (err) {
+      return { error: { code: 'UNREADABLE_FILE', message: `${item.id}: ${(err as Error).message}` } };
     }
-    const r = await this.read(item.source);
-    if ('error' in r) return { error: r.error };
-    const header = sniffImage(r.bytes);
-    if (!header.ok) return { error: { code: header.code, message: `${item.id}: ${header.message}` } };
-    return { id: item.id, bytes: r.bytes };
   }
+  const r = await read(item.source);
+  if ('error' in r) return { error: r.error };
+  const header = sniffImage(r.bytes);
+  if (!header.ok) return { error: { code: header.code, message: `${item.id}: ${header.message}` } };
+  return { id: item.id, bytes: r.bytes, source: item.source };
 }

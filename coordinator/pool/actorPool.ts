@@ -24,6 +24,11 @@ export interface PoolPolicy {
   offer(caps: Capabilities, pinned: ExecutionProvider | null): { eps: ExecutionProvider[] } | { eps: null; reason: string };
   budgetFor(ep: ExecutionProvider): Resources;
   allowSoftwareGpu: boolean;
+  /**
+   * What the job's other processes hold (gateways on NATS): their active actors, and what they
+   * reserve on each host. The pool's size and the hosts' budgets count them too.
+   */
+  elsewhere?: () => { active: number; hostUsed(hostId: string): Resources };
 }
 
 export type Admission = { status: 'admitted' } | { status: 'standby'; reason: string } | { status: 'rejected'; reason: string };
@@ -132,14 +137,15 @@ export class ActorPool {
         reason: `host ${host.id} can never fit one actor: each needs ${describeResources(actor.budget)}, the host has ${describeResources(host.capacity)} (${shortfalls(host.capacity, actor.budget).join('; ')}). Declare more in the page URL (e.g. &memory=16GiB&gpus=1) or lower the job's budget.`,
       };
     }
-    const short = shortfalls(subtract(host.capacity, host.used), actor.budget);
+    const away = this.policy.elsewhere?.();
+    const short = shortfalls(subtract(subtract(host.capacity, host.used), away?.hostUsed(host.id) ?? ZERO), actor.budget);
     if (short.length > 0) {
       return {
         status: 'standby',
         reason: `host ${host.id} is full: ${short.join('; ')} (it fits ${fit === Infinity ? 'any number of' : fit} actor${fit === 1 ? '' : 's'} of ${describeResources(actor.budget)}); waiting for an actor on this host to leave`,
       };
     }
-    const active = this.active().length;
+    const active = this.active().length + (away?.active ?? 0);
     if (active >= this.policy.pool.max) {
       return { status: 'standby', reason: `the pool is full (${active} of max ${this.policy.pool.max} actors); waiting for an actor to leave` };
     }
@@ -156,6 +162,15 @@ export class ActorPool {
       actor.state = admission.status;
       actor.reason = admission.reason;
     }
+  }
+
+  /** An admitted actor goes back to standby (another process took the slot first); its reservation is returned. */
+  demote(actor: Actor, reason: string): void {
+    if (actor.state !== 'loading' && actor.state !== 'ready') return;
+    const host = this.hosts.get(actor.hostId)!;
+    host.used = subtract(host.used, actor.budget);
+    actor.state = 'standby';
+    actor.reason = reason;
   }
 
   markReady(actor: Actor, now: number): void {

@@ -11,7 +11,7 @@
 import type { SerializedError } from '../../shared/errors.ts';
 
 /** One input of the job: its bytes, read by the coordinator, or a URL the tab fetches (`source` is what the dataset named: https:// or s3://). */
-export type BatchItem = { id: string; bytes: Uint8Array } | { id: string; url: string; source: string };
+export type BatchItem = { id: string; bytes: Uint8Array; source?: string } | { id: string; url: string; source: string };
 
 function sizeOf(item: BatchItem): number {
   return 'bytes' in item ? item.bytes.byteLength : 0;

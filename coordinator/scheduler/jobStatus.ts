@@ -2,7 +2,21 @@
 import type { ActorStatus, JobStatus, ResourcesStatus } from '../../shared/status.ts';
 import { actorThroughput, type Actor } from '../pool/actor.ts';
 import type { Resources } from '../pool/resources.ts';
-import type { Job } from './job.ts';
+import type { ActorPool } from '../pool/actorPool.ts';
+import type { JobOptions } from '../jobOptions.ts';
+import type { Verifier } from '../verify/verifier.ts';
+import type { JobStats } from './jobStats.ts';
+
+/** What the status is read from: a Job, or `run --queue`'s job and its gateway (queue/queueRun.ts). */
+export interface StatusSource {
+  pool: ActorPool;
+  stats: JobStats;
+  queue: { heldCount(actorId: string): number };
+  options: Pick<JobOptions, 'pool' | 'verifyRate' | 'batchSize'>;
+  output: { verifier: Verifier | null };
+  isFinished: boolean;
+  urlFallback: { fetched: number };
+}
 
 function actorStatus(a: Actor, inFlight: number, trust: ActorStatus['trust']): ActorStatus {
   return {
@@ -31,7 +45,7 @@ const json = (r: Resources): ResourcesStatus => ({
   memoryBytes: Number.isFinite(r.memoryBytes) ? r.memoryBytes : null,
 });
 
-export function jobStatus(job: Job, join: JobStatus['join'], wallNow = Date.now()): JobStatus {
+export function jobStatus(job: StatusSource, join: JobStatus['join'], wallNow = Date.now()): JobStatus {
   const { pool, stats, queue } = job;
   const elapsed = ((stats.finishedAt ?? wallNow) - stats.startedAt) / 1000;
   let poolSpeed = 0;

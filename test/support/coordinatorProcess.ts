@@ -1,6 +1,6 @@
 /**
- * A real coordinator for end-to-end tests: `tabpool run` as a child process on port 0, with the
- * worker URL read from its stdout. Always torn down, even when a test fails.
+ * A real coordinator for end-to-end tests: `tabpool run` (or `tabpool gateway`) as a child process
+ * on port 0, with the worker URL read from its stdout. Always torn down, even when a test fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -20,8 +20,8 @@ export interface RunningCoordinator {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export async function startCoordinator(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<RunningCoordinator> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'tabpool.js'), 'run', '--port', '0', '--cache-dir', CACHE_DIR, ...args], {
+export async function startCoordinator(args: string[], opts: { env?: NodeJS.ProcessEnv; command?: 'run' | 'gateway' } = {}): Promise<RunningCoordinator> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'tabpool.js'), opts.command ?? 'run', '--port', '0', '--cache-dir', CACHE_DIR, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,19 +68,20 @@ export function runCli(args: string[]): Promise<{ code: number; stdout: string; 
 }
 
 /**
- * Resolves once the coordinator's stderr (its log) matches `pattern`, checked as output arrives;
- * rejects when it exits first or after `timeoutMs`.
+ * Resolves once the coordinator's stderr (its log; or stdout) matches `pattern`, checked as output
+ * arrives; rejects when it exits first or after `timeoutMs`.
  */
-export function waitForLog(c: RunningCoordinator, pattern: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
+export function waitForLog(c: RunningCoordinator, pattern: RegExp, timeoutMs = 10_000, on: 'stderr' | 'stdout' = 'stderr'): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
-    const stream = c.process.stderr!;
+    const stream = on === 'stderr' ? c.process.stderr! : c.process.stdout!;
+    const text = on === 'stderr' ? c.stderr : c.stdout;
     const done = (): void => {
       clearTimeout(timer);
       stream.off('data', check);
       c.process.off('exit', onExit);
     };
     const check = (): void => {
-      const m = pattern.exec(c.stderr());
+      const m = pattern.exec(text());
       if (m) {
         done();
         resolve(m);
@@ -88,13 +89,13 @@ export function waitForLog(c: RunningCoordinator, pattern: RegExp, timeoutMs = 1
     };
     const onExit = (): void => {
       done();
-      const m = pattern.exec(c.stderr());
+      const m = pattern.exec(text());
       if (m) resolve(m);
-      else reject(new Error(`coordinator exited before logging ${pattern}:\n${c.stderr().slice(-4000)}`));
+      else reject(new Error(`coordinator exited before logging ${pattern}:\n${text().slice(-4000)}\n${c.stderr().slice(-2000)}`));
     };
     const timer = setTimeout(() => {
       done();
-      reject(new Error(`coordinator did not log ${pattern} within ${timeoutMs} ms:\n${c.stderr().slice(-4000)}`));
+      reject(new Error(`coordinator did not log ${pattern} within ${timeoutMs} ms:\n${text().slice(-4000)}`));
     }, timeoutMs);
     stream.on('data', check);
     c.process.on('exit', onExit);

@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import WebSocket, { type RawData } from 'ws';
 import { decodeBatchFrame, sliceItems, type BatchInput } from '../../shared/batchFrame.ts';
 import { preprocessInto, preprocessSpecFor } from '../../shared/preprocess.ts';
-import { parseBatchHeader, parseToActor, PROTOCOL_VERSION, type HelloMessage, type ItemResult, type JobSpec, type ResultMessage, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
+import { parseBatchHeader, parseToActor, PROTOCOL_VERSION, type DeclaredResources, type HelloMessage, type ItemResult, type JobSpec, type ResultMessage, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
 import { softmaxTopK } from '../../shared/topk.ts';
 import { decodeImage } from '../../coordinator/verify/decodeImage.ts';
 
@@ -31,6 +31,8 @@ export interface SimulatedActorOptions {
   mode: ActorMode;
   /** Defaults to a fresh id per actor, so each is its own host and never waits for another's slot. */
   hostId?: string;
+  /** Resources its host declares (the page URL's &cpus=…&memory=…). */
+  declared?: DeclaredResources;
   /** Sent as the upgrade's Origin header (a browser always sends one; Node clients need not). */
   origin?: string;
   /** Milliseconds spent on each batch before answering: stretches a job so a kill lands mid-run. */
@@ -124,7 +126,7 @@ export class SimulatedActor {
       });
     });
     this.ws.on('error', (err) => this.problems.push(`socket error: ${err.message}`));
-    this.ws.on('open', () => this.send(helloMessage(this.hostId)));
+    this.ws.on('open', () => this.send({ ...helloMessage(this.hostId), declared: options.declared ?? {} }));
     this.ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
   }
 

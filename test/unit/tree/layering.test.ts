@@ -22,6 +22,7 @@ const ALLOWED: Record<string, string[]> = {
   'coordinator/browser': ['shared', 'coordinator/browser'],
   'coordinator/scheduler': ['shared', 'coordinator/scheduler', 'coordinator/pool', 'coordinator/io', 'coordinator/verify', 'coordinator/jobOptions.ts'],
   'coordinator/verify': ['shared', 'coordinator/verify', 'coordinator/io'],
+  'coordinator/queue': ['shared', 'coordinator/queue', 'coordinator/pool', 'coordinator/io', 'coordinator/model', 'coordinator/scheduler', 'coordinator/verify', 'coordinator/jobOptions.ts'],
   'coordinator/cli': ['shared', 'coordinator'],
   'web/workerApi.ts': ['shared'],
   'web/page': ['shared', 'web/page', 'web/workerApi.ts'],

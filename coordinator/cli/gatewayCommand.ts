@@ -1,0 +1,139 @@
+/**
+ * `tabpool gateway --queue nats://HOST:PORT --job NAME`: serves the worker page and sockets for its
+ * own tabs (launched here, or any browser that opens its URL), and feeds them batches from the job's
+ * queue on NATS JetStream. It prints its worker URL as `run` does, its actors' counts as they go,
+ * and exits when the job is done (0) or failed (1); Ctrl-C (or SIGTERM) hands its batches back
+ * and exits 130.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Command, Option } from '@commander-js/extra-typings';
+import { formatError, serializeError, TabpoolError } from '../../shared/errors.ts';
+import { findChromium, launchTabs, type LaunchedTabs } from '../browser/launcher.ts';
+import { ensureWebBuild } from '../browser/webBuild.ts';
+import { Gateway } from '../queue/gateway.ts';
+import { connectQueue, getModel, readState, tabSpec, waitForSpec, type QueueJob } from '../queue/jobStore.ts';
+import { jobResources, parseQueueUrl } from '../queue/names.ts';
+import { jobStatus } from '../scheduler/jobStatus.ts';
+import { newJobStats } from '../scheduler/jobStats.ts';
+import type { CoordinatorServer } from '../server/httpServer.ts';
+import { EXIT, exitCodeFor } from './exitCodes.ts';
+import { DEFAULT_CACHE } from './runFlags.ts';
+import { duration, int } from './runOptions.ts';
+import { serveTabs } from './serveTabs.ts';
+
+export function gatewayCommand() {
+  return new Command('gateway')
+    .description('serve tabs for a job on NATS JetStream (started by tabpool run --queue): its tabs take batches from the job\'s queue')
+    .requiredOption('--queue <nats://host:port>', 'the NATS server (or cluster, comma-separated) the job runs on')
+    .requiredOption('--job <name>', 'the job\'s name, as tabpool run printed it')
+    .option('--launch <k>', 'open K local headless Chromium tabs (0 = wait for browsers to join)', '0')
+    .option('--host <host>', 'address to listen on (0.0.0.0 for other machines: use TLS)', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', '0')
+    .addOption(new Option('--tls <mode>', 'serve https with a certificate tabpool makes for this machine').choices(['self-signed'] as const))
+    .option('--tls-cert <file>', 'serve https with this certificate')
+    .option('--tls-key <file>', 'private key for --tls-cert')
+    .option('--wait <duration>', 'how long to wait for tabpool run to publish the job', '120s')
+    .option('--max-messages-per-second <n>', 'a client sending more than this is cut off as a flood', '2000')
+    .option('--cache-dir <dir>', 'where the TLS certificate is kept', DEFAULT_CACHE)
+    .option('--token <token>', 'join token (default: random)')
+    .option('--quiet', 'no actor logs; only the worker URL and the end');
+}
+
+export type GatewayFlags = ReturnType<ReturnType<typeof gatewayCommand>['opts']>;
+
+export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise<number> {
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  const log = (line: string): void => void (f.quiet ? undefined : process.stderr.write(`${line}\n`));
+  let q: QueueJob | null = null;
+  let gateway: Gateway | null = null;
+  let server: CoordinatorServer | null = null;
+  let launching: Promise<LaunchedTabs> | null = null;
+  let ticker: NodeJS.Timeout | null = null;
+  try {
+    const servers = parseQueueUrl(f.queue);
+    jobResources(f.job);
+    const launch = int('--launch', f.launch, 0, 64);
+    const port = int('--port', f.port, 0, 65535);
+    const waitMs = duration('--wait', f.wait);
+    if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) throw new TabpoolError('BAD_ARGUMENT', 'TLS needs both --tls-cert and --tls-key');
+    if (f.token !== undefined && !/^[A-Za-z0-9_-]{16,128}$/.test(f.token)) throw new TabpoolError('BAD_ARGUMENT', `--token ${JSON.stringify(f.token)} is not valid: expected 16 to 128 characters from A-Z a-z 0-9 _ -`);
+    if (launch > 0) findChromium();
+
+    q = await connectQueue(servers, f.job);
+    const spec = await waitForSpec(q, waitMs);
+    if (!spec) throw new TabpoolError('JOB_FAILED', `no job ${f.job} on ${servers.join(',')} after ${(waitMs / 1000).toFixed(0)}s: start it with tabpool run --queue ${servers.join(',')} --job ${f.job}, or check the name`);
+    const first = await readState(q);
+    if (first.phase === 'done') {
+      say(`gateway: job ${f.job} is already done; nothing to serve`);
+      return EXIT.ok;
+    }
+    const modelBytes = await getModel(q, spec.tab.modelSha256);
+    if (createHash('sha256').update(modelBytes).digest('hex') !== spec.tab.modelSha256) throw new TabpoolError('JOB_FAILED', `the model in job ${f.job}'s object store does not match its sha256; restart the job`);
+    const webRoot = await ensureWebBuild();
+    const token = f.token ?? randomBytes(18).toString('base64url');
+    const gatewayId = `gw-${randomBytes(3).toString('hex')}`;
+    const running = new Gateway({ q, spec, gatewayId, jobSpec: tabSpec(spec, token), log });
+    gateway = running;
+    await running.start();
+    const stats = newJobStats(Date.now(), 0, 0);
+    const served = await serveTabs(
+      { host: f.host, port, tls: f.tls ?? null, tlsCert: f.tlsCert ?? null, tlsKey: f.tlsKey ?? null, maxMessagesPerSecond: int('--max-messages-per-second', f.maxMessagesPerSecond, 10), quiet: f.quiet === true },
+      {
+        cacheDir: path.resolve(f.cacheDir),
+        token,
+        webRoot,
+        maxPayload: 8 * 2 ** 20 + (spec.tab.returnLogits ? 4096 * spec.tab.numClasses * 32 : 0),
+        model: { sha256: spec.tab.modelSha256, bytes: modelBytes },
+        status: (join) => {
+          stats.done = running.counts.images;
+          return jobStatus({ pool: running.pool, stats, queue: running.queue, options: { pool: spec.pool, verifyRate: 0, batchSize: 'auto' }, output: { verifier: null }, isFinished: running.phase === 'done', urlFallback: { fetched: 0 } }, join);
+        },
+        target: () => running,
+        log,
+      },
+    );
+    server = served.server;
+    say(`gateway ${gatewayId}: job ${f.job} on ${servers.join(',')}: ${spec.modelName}, pool ${spec.pool.min}..${spec.pool.max} across every gateway`);
+    for (const line of served.banner) say(line);
+    for (const line of served.notes) log(line);
+
+    // Ends when the job does, or on Ctrl-C.
+    const end = await new Promise<'done' | 'failed' | 'interrupted'>((resolve) => {
+      let last = '';
+      ticker = setInterval(() => {
+        const ready = running.pool.ready().length;
+        const line = `gateway ${gatewayId}: ${ready} actor(s) ready here, ${running.global.readyCount()} in the job; ${running.counts.units} batches, ${running.counts.images} images done here; ${running.counts.givenBack} handed back`;
+        if (line !== last) say(line);
+        last = line;
+        if (running.phase === 'done' || running.phase === 'failed') resolve(running.phase);
+      }, 1000);
+      const onSigint = (): void => resolve('interrupted');
+      process.once('SIGINT', onSigint);
+      process.once('SIGTERM', onSigint);
+      signal?.addEventListener('abort', onSigint);
+      if (launch > 0) {
+        launching = launchTabs(launch, served.workerUrl, { acceptSelfSigned: served.tls }, (i, line) => {
+          if (/error|fail/i.test(line)) log(`tab ${i}: ${line}`);
+        });
+        launching.catch((err: unknown) => {
+          log(`launching tabs failed: ${(err as Error).message}`);
+          resolve('failed');
+        });
+      }
+    });
+    say(`gateway ${gatewayId}: ${end === 'done' ? 'the job is done' : end === 'failed' ? `the job failed: ${(await readState(q)).reason ?? 'see tabpool run'}` : 'interrupted; its batches are handed back to the queue'}; ${running.counts.images} images done here`);
+    return end === 'done' ? EXIT.ok : end === 'failed' ? EXIT.failed : EXIT.interrupted;
+  } catch (e) {
+    const error = serializeError(e, 'JOB_FAILED');
+    process.stderr.write(`tabpool gateway: ${formatError(error)}\n`);
+    return exitCodeFor(error.code);
+  } finally {
+    if (ticker) clearInterval(ticker);
+    // Tabs first (their actors leave the job's pool), then the gateway (its batches go back), then NATS.
+    await (launching as Promise<LaunchedTabs> | null)?.then((l) => l.close(), () => undefined);
+    await server?.close();
+    await gateway?.stop().catch(() => undefined);
+    await q?.nc.drain().catch(() => undefined);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Serving tabs, as `run` and `gateway` both do: the https certificate (--tls), the server with the
+ * worker page, the model and the actor sockets, the URLs other machines reach it by, and the banner
+ * a person joins with.
+ */
+import fs from 'node:fs/promises';
+import { ROUTES, withToken } from '../../shared/routes.ts';
+import type { JobStatus } from '../../shared/status.ts';
+import type { ActorLink } from '../pool/actor.ts';
+import type { ToCoordinator } from '../../shared/protocol.ts';
+import { attachActorSocket } from '../server/actorSocket.ts';
+import { certNames, reachableHosts } from '../server/addresses.ts';
+import { startServer, type CoordinatorServer } from '../server/httpServer.ts';
+import { certificateFingerprint, ensureSelfSignedCert } from '../server/tlsCert.ts';
+import { joinBanner } from './joinBanner.ts';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  tls: 'self-signed' | null;
+  tlsCert: string | null;
+  tlsKey: string | null;
+  maxMessagesPerSecond: number;
+  quiet: boolean;
+}
+
+export interface TabTarget {
+  onMessage(link: ActorLink, msg: ToCoordinator, receivedAt: number): void;
+  onClose(link: ActorLink, code: number, reason: string): void;
+}
+
+export interface Served {
+  server: CoordinatorServer;
+  /** The worker page as this machine's own tabs open it. */
+  workerUrl: string;
+  join: JobStatus['join'];
+  tls: boolean;
+  /** The lines a person joins with (worker URLs, status page, fingerprint, QR). */
+  banner: string[];
+  /** Advice to print (plain http on a reachable address). */
+  notes: string[];
+}
+
+export async function serveTabs(
+  o: ServeOptions,
+  a: { cacheDir: string; token: string; webRoot: string; maxPayload: number; model: { sha256: string; bytes: Uint8Array }; status(join: JobStatus['join']): JobStatus; target: () => TabTarget; log(line: string): void },
+): Promise<Served> {
+  const tls = await tlsFor(o, a.cacheDir, a.log);
+  const join: JobStatus['join'] = { workerUrls: [], tlsFingerprint: tls?.fingerprint ?? null };
+  const server = await startServer({
+    host: o.host,
+    port: o.port,
+    token: a.token,
+    webRoot: a.webRoot,
+    tls,
+    maxPayload: a.maxPayload,
+    model: a.model,
+    status: () => a.status(join),
+    onSocket: (ws, remote) => {
+      const t = a.target();
+      attachActorSocket(ws, remote, { maxMessagesPerSecond: o.maxMessagesPerSecond, heartbeatMs: 15_000 }, { onMessage: (l, m, at) => t.onMessage(l, m, at), onClose: (l, c, r) => t.onClose(l, c, r), log: a.log });
+    },
+    log: a.log,
+  });
+  // The URLs other machines can reach (every address for 0.0.0.0); this machine's own tabs use the first.
+  const reach = reachableHosts(o.host);
+  const origins = reach.urlsHosts.map((h) => `${tls ? 'https' : 'http'}://${h}:${server.port}`);
+  join.workerUrls = origins.map((origin) => withToken(origin, ROUTES.workerPage, a.token));
+  const banner = joinBanner({ workerUrls: join.workerUrls, statusUrl: withToken(origins[0]!, ROUTES.statusPage, a.token), tlsFingerprint: join.tlsFingerprint, qr: process.stderr.isTTY === true && !reach.loopbackOnly && !o.quiet });
+  const notes = !reach.loopbackOnly && !tls ? ['note: browsers on other machines get WebGPU only over https; add --tls self-signed (they can still run wasm over http)'] : [];
+  return { server, workerUrl: withToken(server.origin, ROUTES.workerPage, a.token), join, tls: tls !== null, banner, notes };
+}
+
+/** The certificate to serve https with, and its fingerprint: made for this machine (--tls self-signed), or given. */
+async function tlsFor(o: ServeOptions, cacheDir: string, log: (line: string) => void): Promise<{ cert: string | Buffer; key: string | Buffer; fingerprint: string } | null> {
+  if (o.tls === 'self-signed') {
+    const made = await ensureSelfSignedCert(cacheDir, certNames(o.host));
+    log(`TLS: ${made.reused ? 'reusing the' : 'made a'} self-signed certificate for this machine's names and addresses, ${made.path}`);
+    return { cert: made.cert, key: made.key, fingerprint: made.fingerprint256 };
+  }
+  if (o.tlsCert && o.tlsKey) {
+    const cert = await fs.readFile(o.tlsCert);
+    return { cert, key: await fs.readFile(o.tlsKey), fingerprint: certificateFingerprint(cert) };
+  }
+  return null;
+}

@@ -1,0 +1,191 @@
+/**
+ * `run`'s side of the results stream: each unit's answers, checked (signature, schema, exactly the
+ * unit's inputs once each, class range), become rows. A result message is acked only once every
+ * row of its unit is written (or its inputs were put on the queue again), so a `run` killed with
+ * rows held or unwritten gets the same results again when resumed. A duplicate (a unit computed
+ * twice after a redelivery) is acked and ignored: each input gets one row.
+ */
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import type { ItemResult, ResultMessage } from '../../shared/protocol.ts';
+import type { BatchItem } from '../scheduler/batchQueue.ts';
+import type { JobOutput } from '../scheduler/jobOutput.ts';
+import { checkResult, type ResultLimits } from '../scheduler/resultCheck.ts';
+import { decodeResult, SIGNATURE_HEADER, signedBy, type UnitResult } from './envelope.ts';
+import type { QueueJob } from './jobStore.ts';
+import { forgetUnit } from './publisher.ts';
+
+/** A unit `run` put on the queue: its inputs, and which of them still lack a row. */
+export interface TrackedUnit {
+  id: number;
+  items: BatchItem[];
+  /** Ids without a written row (and not put on the queue again). */
+  open: Set<string>;
+  /** The result message, once it came, acked when `open` empties. */
+  msg: JsMsg | null;
+}
+
+export interface CollectorDeps {
+  limits: ResultLimits;
+  output: JobOutput;
+  log(line: string): void;
+  /** A unit whose result had to be refused though its own gateway sent it: its inputs go on the queue again. */
+  redo(items: BatchItem[]): void;
+}
+
+export class Collector {
+  readonly units = new Map<number, TrackedUnit>();
+  /** Units whose rows are all written: a late duplicate of their result is no stranger. */
+  private readonly completed = new Set<number>();
+  /** Images answered per actor (`gateway/actor`), for the summary. */
+  readonly perActor = new Map<string, { host: string; ep: string | null; units: number; images: number }>();
+  /** Which unit each open id belongs to. */
+  private readonly unitOfId = new Map<string, TrackedUnit>();
+  private consumer: Consumer | null = null;
+  private stopped = false;
+  private readonly keepAlive: NodeJS.Timeout;
+  refused = 0;
+
+  constructor(
+    private readonly q: QueueJob,
+    private readonly secret: string,
+    private readonly d: CollectorDeps,
+    /** The first unit id of this `run`: lower ones are an earlier run's, written before it stopped. */
+    private readonly firstUnit: number,
+  ) {
+    // Results whose rows are held (verification) stay unacked: keep them from being redelivered meanwhile.
+    this.keepAlive = setInterval(() => {
+      for (const u of this.units.values()) u.msg?.working();
+    }, 3_000);
+    this.keepAlive.unref();
+  }
+
+  track(id: number, items: BatchItem[]): void {
+    const u: TrackedUnit = { id, items, open: new Set(items.map((i) => i.id)), msg: null };
+    this.units.set(id, u);
+    for (const i of items) this.unitOfId.set(i.id, u);
+  }
+
+  /** Units put on the queue whose rows are not all written. */
+  get pending(): number {
+    return this.units.size;
+  }
+
+  /** Units whose result is here but whose rows are not all written yet. */
+  get answeredPending(): number {
+    let n = 0;
+    for (const u of this.units.values()) if (u.msg) n++;
+    return n;
+  }
+
+  async start(): Promise<void> {
+    this.consumer = await this.q.js.consumers.get(this.q.names.resultsStream, this.q.names.resultsConsumer);
+    void (async () => {
+      while (!this.stopped) {
+        try {
+          const msgs = await this.consumer!.fetch({ max_messages: 256, expires: 2000 });
+          for await (const m of msgs) this.onMessage(m);
+        } catch (err) {
+          // A fetch that ended early (heartbeats missed while this process was busy, a reconnect): fetch again.
+          if (this.stopped || this.q.nc.isClosed()) return;
+          this.d.log(`collecting results: ${(err as Error).message}; fetching again`);
+        }
+      }
+    })();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.keepAlive);
+  }
+
+  /** Rows written: units whose every input has its row are done, and their results acked. */
+  written(ids: readonly string[]): void {
+    for (const id of ids) this.close(id);
+  }
+
+  /** An input goes on the queue again (its answer was thrown away): its old unit no longer waits for it. */
+  moved(id: string): void {
+    this.close(id);
+  }
+
+  private close(id: string): void {
+    const u = this.unitOfId.get(id);
+    if (!u) return;
+    this.unitOfId.delete(id);
+    u.open.delete(id);
+    if (u.open.size > 0) return;
+    this.units.delete(u.id);
+    this.completed.add(u.id);
+    u.msg?.ack();
+    void forgetUnit(this.q, u.id).catch(() => undefined);
+  }
+
+  private refuse(m: JsMsg, why: string): void {
+    this.refused++;
+    this.d.log(`refused a message on ${m.subject} (stream seq ${m.seq}): ${why}; it is dropped`);
+    m.term(why.slice(0, 100));
+  }
+
+  private onMessage(m: JsMsg): void {
+    if (!signedBy(this.secret, m.data, m.headers?.get(SIGNATURE_HEADER))) return this.refuse(m, 'not signed with this job\'s secret');
+    const decoded = decodeResult(m.data);
+    if (!decoded.ok) return this.refuse(m, decoded.error);
+    const r = decoded.value;
+    const u = this.units.get(r.unit);
+    if (!u) {
+      if (!this.completed.has(r.unit) && r.unit >= this.firstUnit) return this.refuse(m, `result for unit ${r.unit}, which this job did not put on the queue`);
+      // A unit already written (computed twice after a redelivery): nothing more to do.
+      m.ack();
+      return;
+    }
+    if (u.msg) {
+      m.ack();
+      return;
+    }
+    const problem = this.check(u, r);
+    if (problem) {
+      this.refuse(m, `result for unit ${r.unit} from gateway ${r.gateway}: ${problem}`);
+      // Signed by this job, so its own gateway sent it: compute the unit again rather than wait forever.
+      const items = u.items.filter((i) => u.open.has(i.id));
+      for (const i of items) this.moved(i.id);
+      this.d.redo(items);
+      return;
+    }
+    u.msg = m;
+    const byId = new Map(r.answers.map((a) => [a.id, a]));
+    // Rows go out per actor, so verification holds each actor's rows until a check of it passes.
+    const byActor = new Map<string, { host: string; ep: string | null; items: BatchItem[]; results: ItemResult[] }>();
+    for (const item of u.items) {
+      const a = byId.get(item.id);
+      if (!a || !u.open.has(item.id)) continue;
+      let g = byActor.get(a.actor);
+      if (!g) byActor.set(a.actor, (g = { host: a.host, ep: a.ep, items: [], results: [] }));
+      g.items.push(item);
+      g.results.push(a.result);
+    }
+    for (const [actor, g] of byActor) {
+      const p = this.perActor.get(actor) ?? { host: g.host, ep: g.ep, units: 0, images: 0 };
+      p.units++;
+      p.images += g.items.length;
+      this.perActor.set(actor, p);
+      this.d.output.answer(actor, g.host, g.items, g.results);
+    }
+  }
+
+  /** What is wrong with a unit's result: every input once, no other, and each answer within the model's classes. */
+  private check(u: TrackedUnit, r: UnitResult): string | null {
+    const ids = new Set(u.items.map((i) => i.id));
+    const seen = new Set<string>();
+    for (const a of r.answers) {
+      if (!ids.has(a.id)) return `answers ${JSON.stringify(a.id)}, which is not one of the unit's inputs`;
+      if (seen.has(a.id)) return `answers ${JSON.stringify(a.id)} twice`;
+      seen.add(a.id);
+      if (!a.result.ok && a.result.code === 'TAB_FETCH_FAILED') return `${a.id}: TAB_FETCH_FAILED is not an answer (the gateway fetches such inputs)`;
+    }
+    // A resumed unit may be answered whole though some of its rows were written before: those are ignored.
+    const missing = [...u.open].filter((id) => !seen.has(id));
+    if (missing.length > 0) return `answers ${seen.size} of the unit's ${ids.size} inputs (${JSON.stringify(missing[0])} is missing)`;
+    const msg: ResultMessage = { type: 'result', batchId: r.unit, items: r.answers.map((a) => a.result), timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 } };
+    return checkResult(r.answers.map(() => true), msg, this.d.limits);
+  }
+}

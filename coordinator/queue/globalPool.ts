@@ -1,0 +1,195 @@
+/**
+ * The job's pool across gateways: one document in a key-value bucket listing every actor that
+ * holds a slot (which gateway serves it, its host, what it reserves), changed only by
+ * compare-and-set, so two gateways cannot both take the last slot. Gateways announce themselves
+ * in a bucket whose keys expire: the actors of a gateway that stopped (SIGKILL, a lost machine)
+ * stop counting GATEWAY_TTL_MS (10 s) later, and the next change removes them.
+ */
+import type { KV } from '@nats-io/kv';
+import { z } from 'zod';
+import type { ActorPool } from '../pool/actorPool.ts';
+import type { Actor } from '../pool/actor.ts';
+import type { Resources } from '../pool/resources.ts';
+import type { QueueJob } from './jobStore.ts';
+
+const KEY = 'doc';
+/** A gateway refreshes its key this often; the bucket forgets it GATEWAY_TTL_MS after the last refresh. */
+const HEARTBEAT_MS = 3_000;
+const MAX_TRIES = 50;
+
+const resources = z.object({ gpus: z.number(), cpus: z.number(), memoryBytes: z.number() });
+const docSchema = z.object({
+  actors: z.record(z.string(), z.object({ gateway: z.string(), host: z.string(), state: z.enum(['loading', 'ready']), budget: resources })),
+});
+export type PoolDoc = z.infer<typeof docSchema>;
+export type PoolEntry = PoolDoc['actors'][string];
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class GlobalPool {
+  /** The document as last read, without the actors of gateways that are gone. */
+  private snapshot: PoolDoc = { actors: {} };
+  private alive = new Set<string>();
+  private heartbeat: NodeJS.Timeout | null = null;
+  private stopWatch: (() => void) | null = null;
+
+  constructor(
+    private readonly q: QueueJob,
+    readonly gatewayId: string,
+    private readonly onChange: () => void,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.beat();
+    this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), HEARTBEAT_MS);
+    this.heartbeat.unref();
+    const watch = await this.q.pool.watch({ key: KEY });
+    this.stopWatch = () => watch.stop();
+    void (async () => {
+      for await (const e of watch) {
+        const doc = e.length > 0 ? parse(e.value) : { actors: {} };
+        await this.refreshAlive(doc).catch(() => undefined);
+        this.snapshot = this.live(doc);
+        this.onChange();
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.stopWatch?.();
+    await this.change((doc) => {
+      for (const [k, v] of Object.entries(doc.actors)) if (v.gateway === this.gatewayId) delete doc.actors[k];
+      return true;
+    }).catch(() => undefined);
+    await this.q.gateways.delete(this.gatewayId).catch(() => undefined);
+  }
+
+  private async beat(): Promise<void> {
+    await this.q.gateways.put(this.gatewayId, encoder.encode(String(Date.now())));
+  }
+
+  /** Which gateways named in `doc` are alive: their key is in the bucket (one direct get each, no consumer). */
+  private async refreshAlive(doc: PoolDoc): Promise<void> {
+    const named = new Set(Object.values(doc.actors).map((a) => a.gateway));
+    named.delete(this.gatewayId);
+    const alive = new Set<string>([this.gatewayId]);
+    await Promise.all(
+      [...named].map(async (g) => {
+        const e = await this.q.gateways.get(g);
+        if (e && e.operation === 'PUT' && e.length > 0) alive.add(g);
+      }),
+    );
+    this.alive = alive;
+  }
+
+  private live(doc: PoolDoc): PoolDoc {
+    const actors: PoolDoc['actors'] = {};
+    for (const [k, v] of Object.entries(doc.actors)) if (this.alive.has(v.gateway)) actors[k] = v;
+    return { actors };
+  }
+
+  /** Actors other gateways hold, and what they reserve on `hostId` (from the last read). */
+  elsewhere(): { active: number; hostUsed(hostId: string): Resources } {
+    const others = Object.values(this.snapshot.actors).filter((a) => a.gateway !== this.gatewayId);
+    return {
+      active: others.length,
+      hostUsed: (hostId) =>
+        others.filter((a) => a.host === hostId).reduce((r, a) => ({ gpus: r.gpus + a.budget.gpus, cpus: r.cpus + a.budget.cpus, memoryBytes: r.memoryBytes + a.budget.memoryBytes }), { gpus: 0, cpus: 0, memoryBytes: 0 }),
+    };
+  }
+
+  /** Reads the pool again, dropping the actors of gateways that are gone. */
+  async refresh(): Promise<void> {
+    const e = await this.q.pool.get(KEY);
+    const doc = e && e.length > 0 ? parse(e.value) : { actors: {} };
+    await this.refreshAlive(doc);
+    this.snapshot = this.live(doc);
+  }
+
+  /** Gateways serving actors of the job (as last read), this one included. */
+  get gateways(): number {
+    return new Set([this.gatewayId, ...Object.values(this.snapshot.actors).map((a) => a.gateway)]).size;
+  }
+
+  /** Ready actors in the whole job (the pool's minimum is counted across gateways). */
+  readyCount(): number {
+    return Object.values(this.snapshot.actors).filter((a) => a.state === 'ready').length;
+  }
+
+  /**
+   * Applies `edit` to the latest document by compare-and-set, retrying on a concurrent change.
+   * `edit` returns false to leave the document as it is (its check failed on the latest state).
+   */
+  async change(edit: (doc: PoolDoc) => boolean): Promise<boolean> {
+    for (let i = 0; i < MAX_TRIES; i++) {
+      const e = await this.q.pool.get(KEY);
+      const read = e && e.length > 0 ? parse(e.value) : { actors: {} };
+      await this.refreshAlive(read);
+      const doc = this.live(read);
+      this.snapshot = doc;
+      const before = canonical(read);
+      if (!edit(doc)) return false;
+      // Unchanged: no write (every write wakes every gateway's watch, which syncs again).
+      if (canonical(doc) === before) return true;
+      try {
+        const bytes = encoder.encode(JSON.stringify(doc));
+        if (e && e.revision > 0) await this.q.pool.update(KEY, bytes, e.revision);
+        else await this.q.pool.create(KEY, bytes);
+        this.snapshot = doc;
+        return true;
+      } catch {
+        // Another gateway changed it first: read again and decide again.
+      }
+    }
+    throw new Error(`the job's pool document kept changing under ${MAX_TRIES} tries`);
+  }
+
+  /** The gateway's own key, so tests can see every gateway's share. */
+  static key(gateway: string, actorId: string): string {
+    return `${gateway}/${actorId}`;
+  }
+}
+
+/**
+ * Writes a gateway's active actors into the job's pool by compare-and-set. Actors already there
+ * stay; a new one is added only if the latest pool has room for it (under `max`, and its host's
+ * capacity counting every gateway's actors on that host); those that do not fit are demoted to
+ * standby in `pool` and returned.
+ */
+export async function syncPool(global: GlobalPool, pool: ActorPool, gatewayId: string, max: number): Promise<Actor[]> {
+  const demoted: Actor[] = [];
+  await global.change((doc) => {
+    const before = new Set(Object.keys(doc.actors).filter((k) => doc.actors[k]!.gateway === gatewayId));
+    for (const k of before) delete doc.actors[k];
+    const known = (a: Actor) => before.has(GlobalPool.key(gatewayId, a.id));
+    const mine = pool.active().sort((a, b) => Number(!known(a)) - Number(!known(b)));
+    demoted.length = 0;
+    for (const a of mine) {
+      const host = pool.hosts.get(a.hostId)!;
+      const onHost = Object.values(doc.actors).filter((e) => e.host === a.hostId);
+      const fits = (r: 'gpus' | 'cpus' | 'memoryBytes') => onHost.reduce((n, e) => n + e.budget[r], 0) + a.budget[r] <= host.capacity[r] + 1e-9;
+      if (!known(a) && (Object.keys(doc.actors).length >= max || !fits('gpus') || !fits('cpus') || !fits('memoryBytes'))) {
+        demoted.push(a);
+        continue;
+      }
+      doc.actors[GlobalPool.key(gatewayId, a.id)] = { gateway: gatewayId, host: a.hostId, state: a.state === 'ready' ? 'ready' : 'loading', budget: a.budget };
+    }
+    return true;
+  });
+  for (const a of demoted) pool.demote(a, `the job's pool is full across its gateways (max ${max}), or host ${a.hostId} is; waiting for an actor to leave`);
+  return demoted;
+}
+
+/** The document with its actors in key order: equal strings, equal pools. */
+function canonical(doc: PoolDoc): string {
+  return JSON.stringify(Object.entries(doc.actors).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function parse(bytes: Uint8Array): PoolDoc {
+  const parsed = docSchema.safeParse(JSON.parse(decoder.decode(bytes)));
+  return parsed.success ? parsed.data : { actors: {} };
+}
+
+export type { KV };

@@ -1,0 +1,198 @@
+/**
+ * A job on NATS JetStream: its streams, consumers, buckets and object store (created by `run`,
+ * attached to by gateways), the job spec every gateway serves its tabs from, the model file, and
+ * the job's state (running, draining, done). Everything read from the network is validated.
+ */
+import { randomBytes } from 'node:crypto';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
+import { TabpoolError } from '../../shared/errors.ts';
+import { jobSpecSchema, type ExecutionProvider, type JobSpec } from '../../shared/protocol.ts';
+import { modelPath, TOKEN_PARAM } from '../../shared/routes.ts';
+import { jobResources, type JobResources } from './names.ts';
+
+/** What a gateway needs to serve the job's tabs, published by `run`. */
+const specSchema = z.object({
+  v: z.literal(1),
+  secret: z.string().length(64),
+  modelName: z.string(),
+  /** What a tab loads the model by, but where from (each gateway serves it) and which EPs (each actor is offered). */
+  tab: jobSpecSchema.omit({ modelUrl: true, eps: true }),
+  ep: z.enum(['auto', 'webgpu', 'wasm']),
+  allowSoftwareGpu: z.boolean(),
+  numGpus: z.number().nullable(),
+  numCpus: z.number().nullable(),
+  actorMemory: z.number().positive(),
+  maxTasksInFlight: z.number().int().positive(),
+  batchTimeoutMs: z.number().positive().nullable(),
+  pool: z.object({ min: z.number().int().positive(), max: z.number().int().positive() }),
+  /** Milliseconds a gateway may hold a batch without a sign of life before JetStream redelivers it. */
+  ackWaitMs: z.number().int().positive(),
+  maxRetries: z.number().int().nonnegative(),
+});
+export type QueueJobSpec = z.infer<typeof specSchema>;
+
+const stateSchema = z.object({
+  phase: z.enum(['running', 'draining', 'done', 'failed']),
+  reason: z.string().nullable(),
+  /** Hosts barred from the job (an actor of theirs lied): every gateway refuses and evicts them. */
+  barred: z.array(z.object({ host: z.string(), reason: z.string() })),
+});
+export type QueueJobState = z.infer<typeof stateSchema>;
+
+export interface QueueJob {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  names: JobResources;
+  state: KV;
+  units: KV;
+  pool: KV;
+  gateways: KV;
+  blobs: ObjectStore;
+  maxPayload: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A gateway that stops refreshing its key (SIGKILL, a lost machine) is forgotten this long after its last refresh. */
+export const GATEWAY_TTL_MS = 10_000;
+/** `run` keeps each result it holds alive within this; a `run` that died has its results redelivered after it. */
+const RESULTS_ACK_WAIT_MS = 10_000;
+
+export async function connectQueue(servers: string[], job: string): Promise<QueueJob> {
+  const names = jobResources(job);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers, name: `tabpool ${job}`, maxReconnectAttempts: -1 });
+  } catch (err) {
+    throw new TabpoolError('JOB_FAILED', `could not connect to NATS at ${servers.join(', ')} (${(err as Error).message}); start nats-server -js, or point --queue at your cluster`);
+  }
+  const jsm = await jetstreamManager(nc).catch((err: Error) => {
+    throw new TabpoolError('JOB_FAILED', `NATS at ${servers.join(', ')} has no JetStream (${err.message}); run nats-server with -js`);
+  });
+  const kvm = new Kvm(nc);
+  const [state, units, pool, gateways] = await Promise.all([
+    kvm.create(names.stateBucket, { history: 1 }),
+    kvm.create(names.unitsBucket, { history: 1 }),
+    kvm.create(names.poolBucket, { history: 1 }),
+    // A gateway's key is refreshed every few seconds; one that stops is gone after this.
+    kvm.create(names.gatewaysBucket, { history: 1, ttl: GATEWAY_TTL_MS }),
+  ]);
+  const blobs = await new Objm(nc).create(names.blobStore);
+  return { nc, js: jetstream(nc), jsm, names, state, units, pool, gateways, blobs, maxPayload: nc.info?.max_payload ?? 1_048_576 };
+}
+
+/** Creates the job's streams and consumers (`run`, once); a resumed job finds them there. */
+export async function ensureStreams(q: QueueJob, ackWaitMs: number): Promise<void> {
+  const { jsm, names } = q;
+  await addStream(jsm, { name: names.workStream, subjects: [names.workSubject], retention: RetentionPolicy.Workqueue, storage: StorageType.File, duplicate_window: 24 * 3600 * 1e9 });
+  // Both are work queues: a batch leaves the stream once a gateway acks it, a result once `run` wrote its rows.
+  await addStream(jsm, { name: names.resultsStream, subjects: [names.resultsSubject], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
+  await jsm.consumers.add(names.workStream, { durable_name: names.workConsumer, ack_policy: AckPolicy.Explicit, ack_wait: ackWaitMs * 1e6, max_deliver: -1, deliver_policy: DeliverPolicy.All });
+  await jsm.consumers.add(names.resultsStream, { durable_name: names.resultsConsumer, ack_policy: AckPolicy.Explicit, ack_wait: RESULTS_ACK_WAIT_MS * 1e6, max_deliver: -1, deliver_policy: DeliverPolicy.All });
+}
+
+async function addStream(jsm: JetStreamManager, config: Parameters<JetStreamManager['streams']['add']>[0]): Promise<void> {
+  try {
+    await jsm.streams.info(config.name!);
+  } catch {
+    await jsm.streams.add(config);
+  }
+}
+
+export function newSecret(): string {
+  return randomBytes(32).toString('hex');
+}
+
+export async function putSpec(q: QueueJob, spec: QueueJobSpec): Promise<void> {
+  await q.state.put('spec', encoder.encode(JSON.stringify(spec)));
+}
+
+/** The job's spec, as `run` published it; a gateway waits for it when it starts first. */
+export async function readSpec(q: QueueJob): Promise<QueueJobSpec | null> {
+  const e = await q.state.get('spec');
+  if (!e || e.length === 0) return null;
+  const parsed = specSchema.safeParse(JSON.parse(decoder.decode(e.value)));
+  if (!parsed.success) throw new TabpoolError('JOB_FAILED', `job ${q.names.job}'s spec in NATS is not one this tabpool reads (${parsed.error.issues[0]?.message}); is it another version's job?`);
+  return parsed.data;
+}
+
+/**
+ * This `run`'s incarnation of the job (1 the first time, one more on each --resume), by
+ * compare-and-set: unit ids are incarnation × 2^30 + n, unique across restarts, so JetStream's
+ * de-duplication (by unit id) never drops a new unit as an old one.
+ */
+export async function nextIncarnation(q: QueueJob): Promise<number> {
+  for (;;) {
+    const e = await q.state.get('incarnation');
+    const n = e && e.length > 0 ? Number(decoder.decode(e.value)) + 1 : 1;
+    try {
+      if (e && e.revision > 0) await q.state.update('incarnation', encoder.encode(String(n)), e.revision);
+      else await q.state.create('incarnation', encoder.encode(String(n)));
+      return n;
+    } catch {
+      // Another run of the same job changed it first: read again.
+    }
+  }
+}
+
+export const UNITS_PER_INCARNATION = 2 ** 30;
+
+export async function putState(q: QueueJob, state: QueueJobState): Promise<void> {
+  await q.state.put('state', encoder.encode(JSON.stringify(state)));
+}
+
+export async function readState(q: QueueJob): Promise<QueueJobState> {
+  const e = await q.state.get('state');
+  const parsed = e && e.length > 0 ? stateSchema.safeParse(JSON.parse(decoder.decode(e.value))) : null;
+  return parsed?.success ? parsed.data : { phase: 'running', reason: null, barred: [] };
+}
+
+/** Waits for `run` to publish the job's spec (a gateway may start first); null after `timeoutMs`. */
+export async function waitForSpec(q: QueueJob, timeoutMs: number): Promise<QueueJobSpec | null> {
+  const now = await readSpec(q);
+  if (now) return now;
+  const watch = await q.state.watch({ key: 'spec' });
+  const timer = setTimeout(() => watch.stop(), timeoutMs);
+  try {
+    for await (const e of watch) if (e.length > 0) return await readSpec(q);
+    return null;
+  } finally {
+    clearTimeout(timer);
+    watch.stop();
+  }
+}
+
+/** Calls `on` with the job's state now and whenever it changes. */
+export async function watchState(q: QueueJob, on: (s: QueueJobState) => void): Promise<() => void> {
+  const watch = await q.state.watch({ key: 'state' });
+  void (async () => {
+    for await (const e of watch) {
+      const parsed = e.length > 0 ? stateSchema.safeParse(JSON.parse(decoder.decode(e.value))) : null;
+      if (parsed?.success) on(parsed.data);
+    }
+  })();
+  return () => watch.stop();
+}
+
+export async function putModel(q: QueueJob, sha256: string, bytes: Uint8Array): Promise<void> {
+  const name = `model-${sha256}`;
+  if (await q.blobs.info(name)) return;
+  await q.blobs.putBlob({ name }, bytes);
+}
+
+export async function getModel(q: QueueJob, sha256: string): Promise<Uint8Array> {
+  const bytes = await q.blobs.getBlob(`model-${sha256}`);
+  if (!bytes) throw new TabpoolError('JOB_FAILED', `the model ${sha256.slice(0, 12)}… is not in job ${q.names.job}'s object store`);
+  return bytes;
+}
+
+/** The spec this gateway's tabs load the model by: the job's, with the model served here under this gateway's token. */
+export function tabSpec(spec: QueueJobSpec, token: string): (eps: ExecutionProvider[]) => JobSpec {
+  return (eps) => ({ ...spec.tab, modelUrl: `${modelPath(spec.tab.modelSha256)}?${TOKEN_PARAM}=${token}`, eps });
+}

@@ -1,0 +1,327 @@
+/**
+ * `tabpool run --queue`: the job on NATS JetStream. This process reads the dataset into units
+ * (batches) on the work queue, a bounded window ahead of the rows; collects the gateways' results;
+ * checks them (and, with --verify, a sample of each actor's against its own model); and writes each
+ * input's row exactly once. Its own tabs are served by a Gateway like any other process's.
+ *
+ * Resume: every unit is recorded in the job's units bucket before it goes on the queue, and
+ * forgotten once its rows are written. A resumed `run` tracks the recorded units again (their
+ * results may be on the queue, or still to come) and reads only the rest of the dataset; a recorded
+ * unit is put on the queue again under its own id, which JetStream drops as a duplicate if it got
+ * there before (so no batch is queued twice), and keeps if the first `run` died before sending it.
+ */
+import { formatError, TabpoolError } from '../../shared/errors.ts';
+import type { ToCoordinator } from '../../shared/protocol.ts';
+import { isRemoteSource } from '../io/dataset.ts';
+import type { Dataset } from '../io/dataset.ts';
+import { DatasetFeeder, readDatasetItem, type InputReader, type UrlResolver } from '../io/datasetFeeder.ts';
+import { readInput } from '../io/inputReader.ts';
+import { errorRow, type RowSink } from '../io/outputRow.ts';
+import type { JobOptions } from '../jobOptions.ts';
+import type { ActorLink } from '../pool/actor.ts';
+import type { BatchItem } from '../scheduler/batchQueue.ts';
+import type { JobEvents, VerifySettings } from '../scheduler/jobDeps.ts';
+import { JobOutput } from '../scheduler/jobOutput.ts';
+import { newJobStats, type JobStats } from '../scheduler/jobStats.ts';
+import type { StatusSource } from '../scheduler/jobStatus.ts';
+import { Verifier } from '../verify/verifier.ts';
+import { Collector } from './collector.ts';
+import type { Gateway } from './gateway.ts';
+import { putState, UNITS_PER_INCARNATION, type QueueJob, type QueueJobSpec, type QueueJobState } from './jobStore.ts';
+import { forgetUnit, Publisher, recordedUnits } from './publisher.ts';
+
+/**
+ * Inputs per unit with --batch-size auto: units are cut before any actor's speed is known (they may
+ * go to any gateway's actor), so auto is a fixed size that keeps a wasm tab's batch near a second or two.
+ */
+export const AUTO_UNIT_SIZE = 16;
+
+export interface QueueRunDeps {
+  q: QueueJob;
+  spec: QueueJobSpec;
+  /** This run's incarnation of the job (jobStore.nextIncarnation). */
+  incarnation: number;
+  options: JobOptions;
+  labels: readonly string[];
+  dataset: Dataset;
+  sink: RowSink;
+  events: JobEvents;
+  /** Serves this process's own tabs. */
+  gateway: Gateway;
+  /** Inputs per unit. */
+  unitSize: number;
+  skippedErrors: number;
+  verify?: VerifySettings;
+  read?: InputReader;
+  resolveUrl?: UrlResolver;
+}
+
+export class QueueRun implements StatusSource {
+  readonly stats: JobStats;
+  readonly output: JobOutput;
+  readonly options: JobOptions;
+  readonly done: Promise<void>;
+  /** Gateways fetch what their tabs cannot; none of it is done here. */
+  readonly urlFallback = { fetched: 0 };
+  readonly collector: Collector;
+  private readonly publisher: Publisher;
+  private readonly feeder: DatasetFeeder;
+  /** Ids of units a previous run recorded: tracked as they are, not read from the dataset again. */
+  private readonly resumed = new Set<string>();
+  private readonly window: number;
+  private readonly read: InputReader;
+  private readonly resolveUrl: UrlResolver;
+  private state: QueueJobState = { phase: 'running', reason: null, barred: [] };
+  private allRead = false;
+  private draining = false;
+  private finished = false;
+  private noActorsSince: number | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private resolveDone!: () => void;
+  private rejectDone!: (e: unknown) => void;
+
+  constructor(private readonly d: QueueRunDeps) {
+    const o = d.options;
+    this.options = o;
+    this.read = d.read ?? readInput;
+    this.resolveUrl = d.resolveUrl ?? (async (s) => s);
+    this.stats = newJobStats(Date.now(), d.sink.done.size, d.skippedErrors);
+    // Rows are durable once the sink's write resolves: only then are their results acked.
+    const sink: RowSink = {
+      done: d.sink.done,
+      write: async (rows) => {
+        await d.sink.write(rows);
+        if (rows.some((r) => !r.error)) this.stats.firstPredictionAt ??= Date.now();
+        this.collector.written(rows.map((r) => r.id));
+      },
+      flushed: () => d.sink.flushed(),
+    };
+    this.output = new JobOutput(sink, this.stats, d.labels, o.out, {
+      progress: (s) => d.events.progress(s),
+      written: () => this.checkDone(),
+      fail: (err) => this.fail(err),
+    });
+    if (d.verify) this.output.verifier = this.verifier(d.verify);
+    const first = d.incarnation * UNITS_PER_INCARNATION;
+    this.collector = new Collector(d.q, d.spec.secret, { limits: { numClasses: d.spec.tab.numClasses, topK: d.spec.tab.topK, logits: d.spec.tab.returnLogits }, output: this.output, log: (l) => d.events.log(l), redo: (items) => void this.redo(items) }, first);
+    // The collector keeps each input's id and source, not its bytes: a check or a redo reads it again.
+    this.publisher = new Publisher(d.q, d.spec.secret, d.unitSize, first, (u) => this.collector.track(u.id, u.items.map(light)));
+    this.window = Math.max(16, o.pool.max * o.maxTasksInFlight * 2);
+    this.feeder = new DatasetFeeder(
+      d.dataset,
+      {
+        skip: { has: (id) => d.sink.done.has(id) || this.resumed.has(id) },
+        wantsMore: () => this.collector.pending < this.window,
+        add: (item) => this.publisher.add(item),
+        writeErrors: async (rows) => {
+          this.output.answered += rows.length;
+          await this.output.writeNow(rows);
+        },
+        stopped: () => this.finished || this.draining,
+        log: (l) => d.events.log(l),
+      },
+      this.read,
+      this.resolveUrl,
+    );
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+  }
+
+  get pool() {
+    return this.d.gateway.pool;
+  }
+  get queue() {
+    return this.d.gateway.queue;
+  }
+  get interrupted(): boolean {
+    return this.draining;
+  }
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  onMessage(link: ActorLink, msg: ToCoordinator, receivedAt?: number): void {
+    this.d.gateway.onMessage(link, msg, receivedAt);
+  }
+  onClose(link: ActorLink, _code?: number, _reason?: string): void {
+    this.d.gateway.onClose(link);
+  }
+
+  /** Actors of every gateway that answered, and how many inputs each (from the results). */
+  actorRows(): { id: string; host: string; ep: string | null; batches: number; images: number; imagesPerSecond: number | null }[] {
+    return [...this.collector.perActor].map(([id, a]) => ({ id, host: a.host, ep: a.ep, batches: a.units, images: a.images, imagesPerSecond: null }));
+  }
+
+  start(total: number | null): void {
+    this.stats.total = total === null ? null : total - this.stats.skipped;
+    void this.run().catch((err: unknown) => this.fail(err));
+  }
+
+  private async run(): Promise<void> {
+    await this.resume();
+    await this.collector.start();
+    this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.d.events.log(`NATS: ${(err as Error).message}`)), 1000);
+    await this.feeder.run();
+    if (!this.draining) this.publisher.flush();
+    await this.publisher.idle();
+    this.allRead = true;
+    this.checkDone();
+  }
+
+  /** Units an earlier run of this job recorded and did not finish: tracked again, and queued again if they never got there. */
+  private async resume(): Promise<void> {
+    const recorded = await recordedUnits(this.d.q);
+    let units = 0;
+    for (const [id, entry] of recorded) {
+      const open = entry.ids.map((uid, i) => ({ id: uid, source: entry.sources[i] ?? '' })).filter((x) => !this.d.sink.done.has(x.id));
+      if (open.length === 0) {
+        await forgetUnit(this.d.q, id);
+        continue;
+      }
+      units++;
+      for (const uid of entry.ids) this.resumed.add(uid);
+      // Tracked with every id the unit had (its result answers them all); those already written are closed at once.
+      this.collector.track(id, entry.ids.map((uid, i) => ({ id: uid, url: '', source: entry.sources[i] ?? '' })));
+      this.collector.written(entry.ids.filter((uid) => this.d.sink.done.has(uid)));
+      this.publisher.republish(id, await this.readAgain(open), false);
+    }
+    if (units > 0) this.d.events.log(`resume: ${units} unit(s) of the previous run were on the queue or in flight; their results are collected, none is queued twice`);
+  }
+
+  /** Reads inputs again from their sources (a unit to queue again); an unreadable one gets its error row. */
+  private async readAgain(items: { id: string; source: string }[]): Promise<BatchItem[]> {
+    const out: BatchItem[] = [];
+    for (const item of items) {
+      const r = await readDatasetItem(item, this.read, this.resolveUrl);
+      if ('error' in r) this.output.write([errorRow(item.id, r.error)], false);
+      else out.push(r);
+    }
+    return out;
+  }
+
+  /** Inputs whose answers were thrown away (a refused result, a barred host): on the queue again, as a new unit. */
+  private async redo(items: BatchItem[]): Promise<void> {
+    if (this.finished) return;
+    const read = await this.readAgain(items.map((i) => ({ id: i.id, source: i.source ?? '' })));
+    if (read.length > 0) this.publisher.publish(read);
+  }
+
+  private verifier(v: VerifySettings): Verifier {
+    return new Verifier(v.rate, {
+      reference: v.reference,
+      fetch: async (input) => {
+        const r = isRemoteSource(input.source) ? await v.read(await v.resolveUrl(input.source)) : await this.read(input.source);
+        return 'bytes' in r ? r.bytes : null;
+      },
+      release: (rows) => this.output.write(rows),
+      caught: (actorId, hostId, detail, discarded) => this.bar(actorId, hostId, detail, discarded),
+      failed: (err) => this.fail(new TabpoolError('JOB_FAILED', `verification could not run the model on the coordinator (${err.message}); rerun with --verify 0 to trust the tabs`)),
+      settled: () => this.checkDone(),
+      random: v.random,
+    });
+  }
+
+  /** An actor lied: its host is barred in every gateway (the job's state), its unwritten rows computed again. */
+  private bar(actorId: string, hostId: string, detail: string, discarded: BatchItem[]): void {
+    const reason = `${actorId} sent wrong results (${detail}); host ${hostId} is barred from this job`;
+    if (!this.state.barred.some((b) => b.host === hostId)) {
+      this.d.events.log(`${reason}; ${discarded.length} unwritten row(s) of it are computed again elsewhere`);
+      this.setState({ ...this.state, barred: [...this.state.barred, { host: hostId, reason }] });
+    }
+    this.output.discard(discarded.length);
+    for (const i of discarded) this.collector.moved(i.id);
+    void this.redo(discarded);
+    this.output.verifier?.barHost(hostId, detail);
+  }
+
+  private setState(st: QueueJobState): void {
+    this.state = st;
+    putState(this.d.q, st).catch((err: unknown) => this.d.events.log(`could not update job ${this.d.q.names.job}'s state on NATS: ${(err as Error).message}`));
+  }
+
+  /** Once a second: the pool across gateways (for the join timeout), and, draining, whether anything is still in flight. */
+  private async tick(): Promise<void> {
+    if (this.finished) return;
+    const global = this.d.gateway.global;
+    await global.refresh();
+    if (global.readyCount() > 0) {
+      this.noActorsSince = null;
+      this.stats.workStartedAt ??= Date.now();
+    } else if (!this.draining) {
+      this.noActorsSince ??= Date.now();
+      if (Date.now() - this.noActorsSince > this.options.joinTimeoutMs) {
+        const job = this.d.q.names.job;
+        return this.fail(new TabpoolError('NO_ACTORS', `no actor of job ${job} was ready for ${(this.options.joinTimeoutMs / 1000).toFixed(0)}s (${global.gateways - 1} other gateway(s) with actors): open this run's worker URL, or start tabpool gateway --queue ${this.options.queue!.join(',')} --job ${job} --launch K; --resume continues the job`));
+      }
+    }
+    if (this.draining) await this.drainedYet();
+    this.checkDone();
+  }
+
+  /** Draining ends when no gateway holds a unit and every result that came is written. */
+  private async drainedYet(): Promise<void> {
+    const { jsm, names } = this.d.q;
+    const work = await jsm.consumers.info(names.workStream, names.workConsumer);
+    const results = await jsm.consumers.info(names.resultsStream, names.resultsConsumer);
+    if (work.num_ack_pending > 0 || results.num_pending > 0) return;
+    if (this.output.busy) return this.output.verifier?.finalChecks();
+    if (results.num_ack_pending === 0 && this.collector.answeredPending === 0) await this.finish();
+  }
+
+  checkDone(): void {
+    if (this.finished) return;
+    if (this.collector.pending < this.window) this.feeder.wake();
+    if (this.draining || !this.allRead) return;
+    // Every unit answered: rows still held wait on their actor's last check.
+    if (this.collector.pending > this.collector.answeredPending) return;
+    if (this.output.busy) return this.output.verifier?.finalChecks();
+    if (this.collector.pending === 0) void this.finish().catch((err: unknown) => this.rejectDone(err));
+  }
+
+  /** Ctrl-C: no new units (every gateway stops taking them), in-flight ones finish, then end; --resume does the rest. */
+  drain(): void {
+    if (this.draining || this.finished) return;
+    this.draining = true;
+    this.setState({ ...this.state, phase: 'draining' });
+    this.feeder.wake();
+  }
+
+  private async finish(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    this.stop();
+    this.stats.finishedAt = Date.now();
+    // Interrupted, the job stays draining: its gateways wait for a resumed run. Done, they close their tabs and exit.
+    if (!this.draining) {
+      await putState(this.d.q, { ...this.state, phase: 'done' });
+      await this.d.q.blobs.destroy().catch(() => undefined);
+    }
+    await this.d.sink.flushed().then(
+      () => this.resolveDone(),
+      (err: unknown) => this.rejectDone(err),
+    );
+  }
+
+  fail(err: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.stop();
+    this.d.events.log(`job ${this.d.q.names.job} failed: ${formatError({ code: err instanceof TabpoolError ? err.code : 'JOB_FAILED', message: (err as Error).message })}`);
+    void putState(this.d.q, { ...this.state, phase: 'failed', reason: (err as Error).message })
+      .catch(() => undefined)
+      .finally(() => this.rejectDone(err));
+  }
+
+  private stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.collector.stop();
+    this.feeder.wake();
+  }
+}
+
+/** What the collector keeps of an input: its id and source, not its bytes. */
+function light(item: BatchItem): BatchItem {
+  return 'bytes' in item ? { id: item.id, url: '', source: item.source ?? '' } : item;
+}

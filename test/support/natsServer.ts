@@ -1,0 +1,70 @@
+/**
+ * A real nats-server with JetStream for the queue tests: Debian's package, on a free loopback port,
+ * with a temporary store, stopped (and its store removed) after. Never a mock.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface NatsServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+function binary(): string {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin'])) {
+    const p = path.join(dir, 'nats-server');
+    if (existsSync(p)) return p;
+  }
+  throw new Error('nats-server is not installed: apt-get install nats-server (.ci/run does this)');
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts nats-server -js and resolves once it accepts clients. `maxPayload` lowers the largest message it takes. */
+export async function startNats(opts: { maxPayload?: number } = {}): Promise<NatsServer> {
+  const store = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-nats-'));
+  const port = await freePort();
+  const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store];
+  if (opts.maxPayload) {
+    const conf = path.join(store, 'nats.conf');
+    await fs.writeFile(conf, `max_payload: ${opts.maxPayload}\n`);
+    args.push('-c', conf);
+  }
+  const child: ChildProcess = spawn(binary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  await new Promise<void>((resolve, reject) => {
+    const check = (d: Buffer): void => {
+      log += d.toString();
+      if (log.includes('Server is ready')) resolve();
+    };
+    child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
+    void exited.then((code) => reject(new Error(`nats-server exited ${code} before it was ready:\n${log}`)));
+  });
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    stop: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await fs.rm(store, { recursive: true, force: true });
+    },
+  };
+}

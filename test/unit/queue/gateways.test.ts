@@ -1,0 +1,177 @@
+/**
+ * A job on NATS JetStream, with real processes (`tabpool run --queue`, `tabpool gateway`), a real
+ * nats-server, and actors that run the model with onnxruntime-node: a gateway SIGKILLed mid-job
+ * loses nothing, an actor lost inside a live gateway hands its batch back at once, the pool and
+ * the hosts' budgets count every gateway's actors, and foreign messages on the job's subjects are
+ * refused without touching the output.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
+import { connect, headers } from '@nats-io/transport-node';
+import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.ts';
+import { CACHE_DIR } from '../../support/coordinatorProcess.ts';
+import { startNats, type NatsServer } from '../../support/natsServer.ts';
+import { answeringOnly, QueueProcesses, rowsIn, until } from '../../support/queueJob.ts';
+import { assertCompleteAndCorrect } from '../../support/outputCheck.ts';
+import { referencePredictions, type ReferencePrediction } from '../../support/reference.ts';
+import { startActors, type SimulatedActor, type SimulatedActorOptions } from '../../support/simulatedActor.ts';
+import { PNG } from 'pngjs';
+import { mulberry32, writeTestPngs } from '../../support/testImages.ts';
+
+const IMAGES = 80;
+
+let nats: NatsServer;
+let tmp: string;
+let data: string;
+let files: { id: string; path: string }[];
+let reference: Map<string, ReferencePrediction>;
+const procs = new QueueProcesses(() => nats.url, () => data);
+
+before(async () => {
+  nats = await startNats();
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-queue-'));
+  data = path.join(tmp, 'data');
+  const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
+  files = await writeTestPngs(data, IMAGES, 64, 64, 23);
+  reference = await referencePredictions(model.path, files);
+});
+
+after(async () => {
+  await procs.killAll();
+  await nats.stop();
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+/** PNGs of random pixels (they do not compress): `size`² pixels, about 3·size² bytes each. */
+async function writeNoisePngs(dir: string, count: number, size: number): Promise<{ id: string; path: string }[]> {
+  const rand = mulberry32(99);
+  const files: { id: string; path: string }[] = [];
+  for (let n = 0; n < count; n++) {
+    const png = new PNG({ width: size, height: size });
+    for (let i = 0; i < png.data.length; i++) png.data[i] = i % 4 === 3 ? 255 : Math.floor(rand() * 256);
+    const file = path.join(dir, `noise${n}.png`);
+    await fs.writeFile(file, PNG.sync.write(png));
+    files.push({ id: `noise${n}.png`, path: file });
+  }
+  return files;
+}
+
+/** The admission status an actor was last told: admitted, standby or rejected. */
+function statusOf(a: SimulatedActor): string | null {
+  for (let i = a.received.length - 1; i >= 0; i--) {
+    const m = a.received[i]!;
+    if (m.type === 'welcome' || m.type === 'admission') return m.status;
+  }
+  return null;
+}
+
+test('a gateway SIGKILLed mid-job loses nothing: its batches go to another gateway, every input once, top-1 equal to onnxruntime-node', async () => {
+  const out = path.join(tmp, 'failover.jsonl');
+  const run = await procs.run('failover', out, '--ack-wait', '2s');
+  const a = await procs.gateway('failover');
+  // A's actors answer a few batches, then sit on the ones they hold (and A on the ones it took for them).
+  await startActors(a.workerUrl, 2, answeringOnly(3).options);
+  await until('rows from gateway A', async () => (await rowsIn(out)) >= 12);
+  a.kill('SIGKILL');
+  assert.equal(await a.exited, 128);
+  const b = await procs.gateway('failover');
+  await startActors(b.workerUrl, 2, { mode: 'real' });
+  assert.equal(await run.exited, 0, run.stderr());
+  await assertCompleteAndCorrect(out, files, reference);
+  assert.equal(await b.exited, 0, 'gateway B exits once the job is done');
+  assert.match(run.stdout(), /gw-[0-9a-f]+\/actor-\d \(wasm, host [^)]+\): \d+ images/);
+});
+
+test('an actor lost inside a live gateway hands its batch back at once, not after ack_wait', async () => {
+  const out = path.join(tmp, 'nak.jsonl');
+  // Ten minutes of ack_wait: the job can only finish in time if the lost batch is handed back at once.
+  const run = await procs.run('nak', out, '--ack-wait', '10m');
+  const a = await procs.gateway('nak');
+  const [quitter] = (await startActors(a.workerUrl, 1, { mode: 'real', onBatch: (_b, actor) => actor.close(1000, 'tab closed') })).actors;
+  await quitter!.closed;
+  const b = await procs.gateway('nak');
+  await startActors(b.workerUrl, 2, { mode: 'real' });
+  assert.equal(await run.exited, 0, run.stderr());
+  await assertCompleteAndCorrect(out, files, reference);
+  assert.match(a.stderr(), /actor-1 left \(socket closed\): \d batch\(es\) handed back/);
+});
+
+test('the pool and each host\'s budget count the actors of every gateway', async () => {
+  const out = path.join(tmp, 'pool.jsonl');
+  const run = await procs.run('pool', out, '--pool', '2', '--ep', 'wasm', '--num-cpus', '1');
+  const a = await procs.gateway('pool');
+  const b = await procs.gateway('pool');
+  const hold: SimulatedActorOptions['onBatch'] = async (_b, actor) => void (await actor.closed);
+  const onA = (await startActors(a.workerUrl, 1, { mode: 'real', hostId: 'shared-host', declared: { cpus: 1 }, onBatch: hold })).actors[0]!;
+  await until('A\'s actor admitted', () => statusOf(onA) === 'admitted');
+  // Same host, other gateway: the host's one CPU is taken.
+  const sameHost = (await startActors(b.workerUrl, 1, { mode: 'real', hostId: 'shared-host', declared: { cpus: 1 }, onBatch: hold })).actors[0]!;
+  await until('B\'s same-host actor answered', () => statusOf(sameHost) !== null);
+  assert.equal(statusOf(sameHost), 'standby');
+  const second = (await startActors(b.workerUrl, 1, { mode: 'real', hostId: 'host-2', declared: { cpus: 1 }, onBatch: hold })).actors[0]!;
+  await until('B\'s second actor admitted', () => statusOf(second) === 'admitted');
+  // Two actors in the job: a third, on a third host and either gateway, waits.
+  const third = (await startActors(a.workerUrl, 1, { mode: 'real', hostId: 'host-3', declared: { cpus: 1 }, onBatch: hold })).actors[0]!;
+  await until('A\'s third actor answered', () => statusOf(third) !== null);
+  assert.equal(statusOf(third), 'standby');
+  assert.match(JSON.stringify(third.received), /pool is full/);
+  // A's first actor leaves: a slot and the shared host's CPU come free, and an actor on standby takes them.
+  onA.close();
+  await until('a standby actor promoted', () => statusOf(sameHost) === 'admitted' || statusOf(third) === 'admitted');
+  run.kill('SIGKILL');
+});
+
+test('foreign and malformed messages on the job\'s subjects are refused with a logged reason and leave the output right', async () => {
+  const out = path.join(tmp, 'foreign.jsonl');
+  const run = await procs.run('foreign', out);
+  const a = await procs.gateway('foreign');
+  const nc = await connect({ servers: nats.url });
+  const js = jetstream(nc);
+  const forged = headers();
+  forged.set('Tabpool-Sig', 'ab'.repeat(32));
+  await js.publish('tabpool.foreign.work', new TextEncoder().encode('not a unit'));
+  await js.publish('tabpool.foreign.work', new TextEncoder().encode('{"v":1}'), { headers: forged });
+  await js.publish('tabpool.foreign.results', new TextEncoder().encode(JSON.stringify({ v: 1, unit: 1, gateway: 'x', answers: [{ id: files[0]!.id, actor: 'x', host: 'x', ep: 'wasm', result: { ok: true, topk: [{ class: 999, score: 1 }] } }] })), { headers: forged });
+  await nc.close();
+  await startActors(a.workerUrl, 2, { mode: 'real' });
+  assert.equal(await run.exited, 0, run.stderr());
+  await assertCompleteAndCorrect(out, files, reference);
+  assert.match(run.stderr(), /refused a message on tabpool\.foreign\.results \(stream seq \d+\): not signed with this job's secret/);
+  assert.match(a.stderr(), /refused a message on tabpool\.foreign\.work \(stream seq \d+\): not signed with this job's secret/);
+});
+
+test('a job name already on the queue is refused without --resume, and a gateway for an unknown job says how to start it', async () => {
+  const out = path.join(tmp, 'again.jsonl');
+  const again = await procs.run('failover', out).catch((e: Error) => e);
+  assert.ok(again instanceof Error, 'run must exit before listening');
+  assert.match(again.message, /job failover already exists on nats:\/\/127\.0\.0\.1:\d+ \(phase done\): add --resume to continue it, or choose another --job/);
+  const lost = await procs.gateway('nosuchjob', '--wait', '1s').catch((e: Error) => e);
+  assert.ok(lost instanceof Error);
+  assert.match(lost.message, /no job nosuchjob on nats:\/\/127\.0\.0\.1:\d+ after 1s: start it with tabpool run --queue/);
+});
+
+test('inputs larger than the server\'s maximum message go through the object store', async () => {
+  // A server taking at most 256 KiB a message, and images of about 600 KiB each beside small ones.
+  const small = await startNats({ maxPayload: 256 * 1024 });
+  const bigData = path.join(tmp, 'big');
+  const bigFiles = [...(await writeTestPngs(bigData, 5, 64, 64, 6)), ...(await writeNoisePngs(bigData, 3, 448))];
+  const sizes = await Promise.all(bigFiles.map(async (f) => (await fs.stat(f.path)).size));
+  assert.ok(sizes.filter((s) => s > 256 * 1024).length === 3, `three inputs larger than a message (${sizes.join(', ')} bytes)`);
+  const bigReference = await referencePredictions((await ensureBuiltinModel(CACHE_DIR, 'tiny')).path, bigFiles);
+  const large = new QueueProcesses(() => small.url, () => bigData);
+  try {
+    const out = path.join(tmp, 'big.jsonl');
+    const run = await large.run('big', out);
+    const a = await large.gateway('big');
+    await startActors(a.workerUrl, 2, { mode: 'real' });
+    assert.equal(await run.exited, 0, run.stderr());
+    await assertCompleteAndCorrect(out, bigFiles, bigReference);
+  } finally {
+    await large.killAll();
+    await small.stop();
+  }
+});
