@@ -16,6 +16,7 @@ import { ensureSampleDataset, sampleNames } from '../coordinator/builtin/sampleI
 import { CACHE_DIR, ROOT } from '../test/support/coordinatorProcess.ts';
 import { benchCoordinator } from './coordinatorCapacity.ts';
 import { benchMixed } from './mixed.ts';
+import { benchQueue } from './queue.ts';
 import { markdown, nest } from './report.ts';
 import { tabsRun, type TabsResult } from './tabs.ts';
 import { benchTrust } from './trust.ts';
@@ -124,6 +125,11 @@ async function main(): Promise<void> {
   if (!process.argv.includes('--skip-coordinator')) {
     log('coordinator capacity (simulated actors)…');
     Object.assign(results, await benchCoordinator({ quick, log, notes }));
+  }
+
+  if (!process.argv.includes('--skip-queue')) {
+    log('queue (NATS JetStream, simulated actors)…');
+    Object.assign(results, await benchQueue({ quick, log, notes }));
   }
 
   const m = { ...machine(), adapter: gpu.adapter };

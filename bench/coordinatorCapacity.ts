@@ -65,7 +65,7 @@ export async function readPeakRssMB(pid: number): Promise<number | null> {
 }
 
 /** Connects `count` instant actors in waves; `onBatch` sees every batch before it is answered. */
-async function connectActors(workerUrl: string, count: number, onReady: () => void, onBatch: () => void): Promise<SimulatedActor[]> {
+export async function connectActors(workerUrl: string, count: number, onReady: () => void, onBatch: () => void): Promise<SimulatedActor[]> {
   const actors: SimulatedActor[] = [];
   for (let start = 0; start < count; start += CONNECT_WAVE) {
     const wave = Array.from({ length: Math.min(CONNECT_WAVE, count - start) }, (_, i) => {
@@ -86,7 +86,7 @@ async function connectActors(workerUrl: string, count: number, onReady: () => vo
 }
 
 /** One coordinator run: `actors` instant actors over a manifest of `items` inputs. */
-async function runOnce(label: string, actors: number, manifest: string, batchSize: number, timeoutMs: number, dir: string, o: BenchOptions): Promise<RunResult> {
+export async function runOnce(label: string, actors: number, manifest: string, batchSize: number, timeoutMs: number, dir: string, o: BenchOptions): Promise<RunResult> {
   const out = path.join(dir, `out-${label}.jsonl`);
   const summaryFile = path.join(dir, `summary-${label}.json`);
   await fs.rm(out, { force: true });

@@ -9,7 +9,6 @@
  * times is run here input by input, so a bad input gets its own error row while the rest go
  * through. The pool's size and the hosts' budgets count every gateway's actors (globalPool.ts).
  */
-import { headers } from '@nats-io/transport-node';
 import { encodeBatchFrame } from '../../shared/batchFrame.ts';
 import { CLOSE, type CloseCode } from '../../shared/closeCodes.ts';
 import { formatError, type SerializedError } from '../../shared/errors.ts';
@@ -20,7 +19,6 @@ import type { Actor, ActorLink } from '../pool/actor.ts';
 import { poolPolicy } from '../pool/epPolicy.ts';
 import { batchDeadline } from '../scheduler/deadlines.ts';
 import { checkResult } from '../scheduler/resultCheck.ts';
-import { encodeResult, SIGNATURE_HEADER, sign } from './envelope.ts';
 import { GlobalPool, syncPool } from './globalPool.ts';
 import { watchState, type QueueJob, type QueueJobSpec, type QueueJobState } from './jobStore.ts';
 import { answerOf, complete, holdUnit, type Answer, type Held } from './heldUnit.ts';
@@ -344,25 +342,11 @@ export class Gateway {
   private finishIfDone(h: Held): void {
     if (h.gone || !complete(h)) return;
     h.gone = true;
-    const body = encodeResult({ v: 1, unit: h.unit.header.unit, gateway: this.d.gatewayId, answers: h.answers as Answer[] });
-    this.publishResult(body).then(
-      () => {
-        this.source.done(h.unit);
-        this.counts.units++;
-        this.counts.images += h.answers.length;
-      },
-      (err: unknown) => {
-        // Unacked, the unit is redelivered (and computed again) rather than its answers lost.
-        this.d.log(`publishing unit ${h.unit.header.unit}'s results failed (${(err as Error).message}); it goes back to the queue`);
-        this.source.giveBack(h.unit);
-      },
-    );
-  }
-
-  private async publishResult(body: Uint8Array): Promise<void> {
-    const h = headers();
-    h.set(SIGNATURE_HEADER, sign(this.d.spec.secret, body));
-    await this.d.q.js.publish(this.d.q.names.resultsSubject, body, { headers: h });
+    void this.source.answer(h.unit, { v: 1, unit: h.unit.header.unit, gateway: this.d.gatewayId, answers: h.answers as Answer[] }).then((ok) => {
+      if (!ok) return;
+      this.counts.units++;
+      this.counts.images += h.answers.length;
+    });
   }
 
   private onBatchFailed(actor: Actor, batchId: number, error: SerializedError): void {

@@ -1,10 +1,12 @@
 /**
  * A gateway's side of the work queue: it takes batches (units) from the job's shared consumer as
  * its actors have room, checks each (signature, schema), fetches blob inputs from the object
- * store, keeps the units it holds alive (`working()`), and gives them back (`nak`) or acks them.
+ * store, keeps the units it holds alive (`working()`), and gives them back (`nak`) or answers them
+ * (their results published, then the unit acked).
  */
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
-import { decodeUnit, SIGNATURE_HEADER, signedBy, type UnitHeader } from './envelope.ts';
+import { headers } from '@nats-io/transport-node';
+import { decodeUnit, encodeResult, SIGNATURE_HEADER, sign, signedBy, type UnitHeader, type UnitResult } from './envelope.ts';
 import type { QueueJob } from './jobStore.ts';
 
 /** One batch taken from the queue. */
@@ -76,10 +78,24 @@ export class UnitSource {
     return { msg: m, header: decoded.value.header, inputs, deliveries: m.info.deliveryCount };
   }
 
-  /** The unit's results are on the results stream: JetStream may forget it. */
-  done(u: Unit): void {
+  /**
+   * The unit's answers go on the results stream (signed), then the unit is acked: JetStream may
+   * forget it. If the publish fails the unit goes back instead, computed again rather than lost.
+   */
+  async answer(u: Unit, result: UnitResult): Promise<boolean> {
+    const body = encodeResult(result);
+    const h = headers();
+    h.set(SIGNATURE_HEADER, sign(this.secret, body));
+    try {
+      await this.q.js.publish(this.q.names.resultsSubject, body, { headers: h });
+    } catch (err) {
+      this.log(`publishing unit ${u.header.unit}'s results failed (${(err as Error).message}); it goes back to the queue`);
+      this.giveBack(u);
+      return false;
+    }
     this.held.delete(u.msg);
     u.msg.ack();
+    return true;
   }
 
   /** Back to the queue at once, for any gateway (an actor was lost, or the batch failed). */

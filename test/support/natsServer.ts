@@ -12,6 +12,7 @@ import path from 'node:path';
 export interface NatsServer {
   url: string;
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -59,6 +60,7 @@ export async function startNats(opts: { maxPayload?: number } = {}): Promise<Nat
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    pid: child.pid!,
     stop: async () => {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
