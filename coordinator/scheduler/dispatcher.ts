@@ -54,39 +54,38 @@ export class Dispatcher {
    * Sends batches while inputs wait and an actor has a free slot and should take one; at the tail
    * (`allRead`, nothing waiting) gives idle actors speculative copies. Returns the frames sent.
    * `unfinished`: inputs without a row yet.
+   *
+   * One scan of the pool per call (its speeds and the actors with a free slot), then work only on
+   * those actors: a call runs on every result, so with a thousand actors it must not scan the pool
+   * once per actor it passes over.
    */
   run(now: number, allRead: boolean, unfinished: number): number {
     const max = this.settings.maxTasksInFlight;
+    let ready = 0;
+    let totalSpeed = 0;
+    let fastest = 0;
+    const free: Actor[] = [];
+    for (const a of this.pool.actors.values()) {
+      if (a.state !== 'ready') continue;
+      ready++;
+      const v = a.speed.imagesPerSecond ?? 0;
+      totalSpeed += v;
+      if (v > fastest) fastest = v;
+      if (this.queue.heldCount(a.id) < max) free.push(a);
+    }
     let sent = 0;
-    // Actors the plan passed over in this pass: each is asked once per change of the queue.
-    const passed = new Set<Actor>();
-    for (;;) {
-      // A plain scan, no arrays built: this runs once per dispatch, with up to thousands of actors.
-      let best: Actor | null = null;
-      let bestHeld = 0;
-      let ready = 0;
-      let totalSpeed = 0;
-      let fastest = 0;
-      for (const a of this.pool.actors.values()) {
-        if (a.state !== 'ready') continue;
-        ready++;
-        const v = a.speed.imagesPerSecond ?? 0;
-        totalSpeed += v;
-        fastest = Math.max(fastest, v);
-        if (passed.has(a)) continue;
-        const held = this.queue.heldCount(a.id);
-        if (held >= max) continue;
-        if (!best || held < bestHeld || (held === bestHeld && a.lastDispatchAt < best.lastDispatchAt)) {
-          best = a;
+    while (free.length > 0 && this.queue.hasPending) {
+      // The actor with the fewest batches in flight, the longest without one first.
+      let at = 0;
+      let bestHeld = this.queue.heldCount(free[0]!.id);
+      for (let i = 1; i < free.length; i++) {
+        const held = this.queue.heldCount(free[i]!.id);
+        if (held < bestHeld || (held === bestHeld && free[i]!.lastDispatchAt < free[at]!.lastDispatchAt)) {
+          at = i;
           bestHeld = held;
         }
       }
-      if (!best) break;
-      if (!this.queue.hasPending) {
-        if (allRead && bestHeld === 0 && this.copyFor(best, now)) sent++;
-        passed.add(best);
-        continue;
-      }
+      const best = free[at]!;
       const pending = this.queue.pendingItems;
       let size: number;
       if (this.settings.batchSize === 'auto') {
@@ -98,26 +97,32 @@ export class Dispatcher {
         if (pending < size && !allRead && bestHeld > 0) break;
       }
       if (size < 1) {
-        passed.add(best);
+        free.splice(at, 1);
         continue;
       }
       const batch = this.queue.take(best.id, size, now)!;
       this.send(best, batch, now);
       sent++;
+      if (bestHeld + 1 >= max) free.splice(at, 1);
     }
+    if (allRead && !this.queue.hasPending) sent += this.tailCopies(free.filter((a) => this.queue.heldCount(a.id) === 0).sort((x, y) => x.lastDispatchAt - y.lastDispatchAt), now);
     return sent;
   }
 
-  /** Gives idle `a` a copy of the batch expected to finish last, when it would finish it sooner. */
-  private copyFor(a: Actor, now: number): boolean {
+  /**
+   * The tail: each idle actor also runs the batch expected to finish last, when it would finish it
+   * sooner than its holder (batchPlan.chooseCopy). The batches out are listed once, latest first.
+   */
+  private tailCopies(idle: Actor[], now: number): number {
+    if (idle.length === 0) return 0;
     const byHolder = new Map<string, { batchId: number; items: number; sentAt: number }[]>();
     for (const h of this.queue.held()) {
-      if (this.queue.copies(h.batch.id) > 1 || h.actorId === a.id) continue;
+      if (this.queue.copies(h.batch.id) > 1) continue;
       let list = byHolder.get(h.actorId);
       if (!list) byHolder.set(h.actorId, (list = []));
       list.push({ batchId: h.batch.id, items: h.batch.items.length, sentAt: h.sentAt });
     }
-    const candidates: CopyCandidate[] = [];
+    const candidates: (CopyCandidate & { holder: string })[] = [];
     for (const [holderId, batches] of byHolder) {
       const holder = this.pool.actors.get(holderId);
       const speed = holder?.speed.imagesPerSecond ?? null;
@@ -130,18 +135,23 @@ export class Dispatcher {
         at = speed === null ? Infinity : start + (b.items * 1000) / speed;
         // Past its expected time the holder is slower than we thought: assume it is at most half done.
         if (at < now) at = now + (now - start);
-        candidates.push({ batchId: b.batchId, items: b.items, expectedAt: at });
+        candidates.push({ batchId: b.batchId, items: b.items, expectedAt: at, holder: holderId });
       }
     }
-    const pick = chooseCopy(candidates, a.speed.imagesPerSecond, now);
-    if (!pick) return false;
-    const batch = this.queue.copy(pick.batchId, a.id, now);
-    if (!batch) return false;
-    this.send(a, batch, now);
-    this.stats.speculativeCopies++;
-    const holder = [...this.queue.held()].find((h) => h.batch.id === batch.id && h.actorId !== a.id)?.actorId ?? 'another actor';
-    this.log(`tail: batch ${batch.id} (${batch.items.length} images), held by ${holder} and expected last, also sent to idle ${a.id}; the first answer wins`);
-    return true;
+    candidates.sort((x, y) => y.expectedAt - x.expectedAt);
+    let sent = 0;
+    for (const a of idle) {
+      const top = candidates[0];
+      if (!top || !chooseCopy([top], a.speed.imagesPerSecond, now)) continue;
+      const batch = this.queue.copy(top.batchId, a.id, now);
+      if (!batch) continue;
+      candidates.shift();
+      this.send(a, batch, now);
+      this.stats.speculativeCopies++;
+      sent++;
+      this.log(`tail: batch ${batch.id} (${batch.items.length} images), held by ${top.holder} and expected last, also sent to idle ${a.id}; the first answer wins`);
+    }
+    return sent;
   }
 
   private send(a: Actor, batch: Batch, now: number): void {
