@@ -95,7 +95,7 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
     );
     server = served.server;
     say(`gateway ${gatewayId}: job ${f.job} on ${servers.join(',')}: ${spec.modelName}, pool ${spec.pool.min}..${spec.pool.max} across every gateway`);
-    for (const line of served.banner) say(line);
+    say(served.banner.join('\n'));
     for (const line of served.notes) log(line);
 
     // Ends when the job does, or on Ctrl-C.

@@ -117,7 +117,8 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const m = model.info;
     say(`tabpool: ${model.name} (${m.inputName} [N,3,${m.inputShape.height},${m.inputShape.width}] → ${m.outputName} [N,${m.numClasses}], ${formatBytes(model.bytes.byteLength)}, sha256 ${model.sha256.slice(0, 12)}…) over ${total} inputs from ${dataset.describe}${count.http + count.s3 ? ` (${count.http + count.s3} fetched by the tabs themselves)` : ''}`);
     say(`pool ${options.pool.min}..${options.pool.max}, batch size ${options.batchSize === 'auto' ? `auto (each actor's measured speed × ${TARGET_BATCH_SECONDS} s, up to ${maxBatch})` : options.batchSize}, ep ${options.ep}, per-actor budget ${options.numGpus ?? (options.ep === 'wasm' ? 0 : options.ep === 'webgpu' ? 1 : '1 (webgpu) or 0 (wasm)')} GPU / ${options.numCpus ?? 0} CPU / ${formatBytes(actorMemory)}`);
-    for (const line of served.banner) say(line);
+    // One write: whoever reads the output (a person, a script) gets the join block whole.
+    say(served.banner.join('\n'));
     for (const line of served.notes) log(line);
     const workerUrl = served.workerUrl;
 
