@@ -19,7 +19,7 @@ import { newJobStats } from '../scheduler/jobStats.ts';
 import type { CoordinatorServer } from '../server/httpServer.ts';
 import { EXIT, exitCodeFor } from './exitCodes.ts';
 import { DEFAULT_CACHE } from './runFlags.ts';
-import { duration, int } from './runOptions.ts';
+import { checkServing, duration, int } from './runOptions.ts';
 import { serveTabs } from './serveTabs.ts';
 
 export function gatewayCommand() {
@@ -56,8 +56,7 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
     const launch = int('--launch', f.launch, 0, 64);
     const port = int('--port', f.port, 0, 65535);
     const waitMs = duration('--wait', f.wait);
-    if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) throw new TabpoolError('BAD_ARGUMENT', 'TLS needs both --tls-cert and --tls-key');
-    if (f.token !== undefined && !/^[A-Za-z0-9_-]{16,128}$/.test(f.token)) throw new TabpoolError('BAD_ARGUMENT', `--token ${JSON.stringify(f.token)} is not valid: expected 16 to 128 characters from A-Z a-z 0-9 _ -`);
+    checkServing(f);
     if (launch > 0) findChromium();
 
     q = await connectQueue(servers, f.job);

@@ -90,7 +90,6 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     // The trusted reference runs the model here, in a worker thread, for the checks (--verify).
     reference = options.verifyRate > 0 ? new Reference({ modelPath: model.path, inputName: model.info.inputName, outputName: model.info.outputName, height: model.info.inputShape.height, width: model.info.inputShape.width, numClasses: model.info.numClasses }) : null;
     const verify = reference ? { rate: options.verifyRate, reference: (bytes: Uint8Array[]) => reference!.probabilities(bytes), read: readInput, resolveUrl: resolveUrl ?? (async (s: string) => s) } : undefined;
-    const jobModel = { numClasses: model.info.numClasses, labels: model.labels, spec: jobSpecFor(model, options, token), fixedBatch: model.info.inputShape.batch };
     const events = { log, progress: (s: JobStats) => view.update(s) };
     let runningJob: Job | QueueRun;
     if (options.queue) {
@@ -100,6 +99,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
       runningJob = new QueueRun({ ...queued, options, labels: model.labels, dataset, sink, events, unitSize, skippedErrors: sink.doneErrors, verify, resolveUrl });
       say(`queue: job ${name} on ${options.queue.join(',')} (${queued.resumed ? `resumed, incarnation ${queued.incarnation}` : 'new'}), ${unitSize} inputs per batch, ack wait ${options.ackWaitMs / 1000}s; more tabs join through: tabpool gateway --queue ${options.queue.join(',')} --job ${name} --launch K`);
     } else {
+      const jobModel = { numClasses: model.info.numClasses, labels: model.labels, spec: jobSpecFor(model, options, token), fixedBatch: model.info.inputShape.batch };
       runningJob = new Job({ options, model: jobModel, dataset, sink, events, actorMemory, maxBatch, skippedErrors: sink.doneErrors, resolveUrl, verify });
     }
     job = runningJob;

@@ -58,6 +58,19 @@ export function outputFormatOf(out: string): OutputFormat {
   throw bad('--out', out, 'a file ending in .jsonl or .csv, or a .parquet dataset (a directory of part files)');
 }
 
+/** The flags `run` and `gateway` share for serving tabs: TLS one way or the other, and the token's shape. */
+export function checkServing(raw: { tls?: string; tlsCert?: string; tlsKey?: string; token?: string }): void {
+  if (raw.tls !== undefined && (raw.tlsCert !== undefined || raw.tlsKey !== undefined)) {
+    throw new TabpoolError('BAD_ARGUMENT', 'use either --tls self-signed or --tls-cert with --tls-key, not both');
+  }
+  if ((raw.tlsCert === undefined) !== (raw.tlsKey === undefined)) {
+    throw new TabpoolError('BAD_ARGUMENT', 'TLS needs both --tls-cert and --tls-key');
+  }
+  if (raw.token !== undefined && !/^[A-Za-z0-9_-]{16,128}$/.test(raw.token)) {
+    throw bad('--token', raw.token, '16 to 128 characters from A-Z a-z 0-9 _ -');
+  }
+}
+
 export function parseRunOptions(raw: RunFlags): JobOptions {
   const ep = raw.ep;
   if (ep !== 'auto' && ep !== 'webgpu' && ep !== 'wasm') throw bad('--ep', ep, 'auto, webgpu or wasm');
@@ -75,15 +88,7 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
   if (numGpus !== null && numGpus > 1) {
     throw new TabpoolError('BAD_ARGUMENT', `--num-gpus ${numGpus}: a tab drives one WebGPU adapter, so an actor can use at most 1 GPU; use 1, or a fraction to share one`);
   }
-  if (raw.tls !== undefined && (raw.tlsCert !== undefined || raw.tlsKey !== undefined)) {
-    throw new TabpoolError('BAD_ARGUMENT', 'use either --tls self-signed or --tls-cert with --tls-key, not both');
-  }
-  if ((raw.tlsCert === undefined) !== (raw.tlsKey === undefined)) {
-    throw new TabpoolError('BAD_ARGUMENT', 'TLS needs both --tls-cert and --tls-key');
-  }
-  if (raw.token !== undefined && !/^[A-Za-z0-9_-]{16,128}$/.test(raw.token)) {
-    throw bad('--token', raw.token, '16 to 128 characters from A-Z a-z 0-9 _ -');
-  }
+  checkServing(raw);
   if (raw.queue === undefined && (raw.job !== undefined || raw.ackWait !== '30s')) {
     throw new TabpoolError('BAD_ARGUMENT', `${raw.job !== undefined ? '--job' : '--ack-wait'} needs --queue nats://HOST:PORT (without it the job runs in this process alone)`);
   }

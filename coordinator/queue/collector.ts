@@ -43,7 +43,6 @@ export class Collector {
   private consumer: Consumer | null = null;
   private stopped = false;
   private readonly keepAlive: NodeJS.Timeout;
-  refused = 0;
 
   constructor(
     private readonly q: QueueJob,
@@ -121,7 +120,6 @@ export class Collector {
   }
 
   private refuse(m: JsMsg, why: string): void {
-    this.refused++;
     this.d.log(`refused a message on ${m.subject} (stream seq ${m.seq}): ${why}; it is dropped`);
     m.term(why.slice(0, 100));
   }

@@ -9,7 +9,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { executionProviderSchema, itemResultSchema, type ItemResult } from '../../shared/protocol.ts';
+import { executionProviderSchema, itemResultSchema } from '../../shared/protocol.ts';
 
 export const SIGNATURE_HEADER = 'Tabpool-Sig';
 
@@ -110,4 +110,3 @@ export function decodeResult(data: Uint8Array): Decoded<UnitResult> {
   }
 }
 
-export type { ItemResult };

@@ -47,6 +47,8 @@ export class Gateway {
   private readonly source: UnitSource;
   private readonly links = new Map<ActorLink, Actor>();
   private readonly out = new Map<number, Out>();
+  /** Batches out per actor (the dispatch loop reads it for every ready actor). */
+  private readonly outBy = new Map<string, number>();
   private readonly waiting: Held[] = [];
   private state: QueueJobState = { phase: 'running', reason: null, barred: [] };
   private nextBatch = 1;
@@ -212,10 +214,11 @@ export class Gateway {
     if (actor.state === 'gone') return;
     const lost = [...this.out.entries()].filter(([, o]) => o.actorId === actor.id);
     for (const [id, o] of lost) {
-      this.out.delete(id);
+      this.takeOut(id);
       this.release(o.held, o.indexes);
     }
     for (const p of this.pool.leave(actor)) this.unannounced.add(p);
+    this.outBy.delete(actor.id);
     this.trimWaiting();
     if (lost.length) this.d.log(`${actor.id} left (${why}): ${lost.length} batch(es) handed back`);
     void this.sync().then(() => this.pump());
@@ -279,7 +282,19 @@ export class Gateway {
   }
 
   private heldBy(actorId: string): number {
-    return [...this.out.values()].filter((o) => o.actorId === actorId).length;
+    return this.outBy.get(actorId) ?? 0;
+  }
+
+  private putOut(id: number, o: Out): void {
+    this.out.set(id, o);
+    this.outBy.set(o.actorId, this.heldBy(o.actorId) + 1);
+  }
+
+  private takeOut(id: number): void {
+    const o = this.out.get(id);
+    if (!o) return;
+    this.out.delete(id);
+    this.outBy.set(o.actorId, this.heldBy(o.actorId) - 1);
   }
 
   private dispatch(): void {
@@ -287,13 +302,14 @@ export class Gateway {
       const h = this.waiting[0];
       if (!h) return;
       let best: Actor | null = null;
-      for (const a of this.pool.ready()) if (this.heldBy(a.id) < this.d.spec.maxTasksInFlight && (!best || this.heldBy(a.id) < this.heldBy(best.id))) best = a;
+      let bestHeld = this.d.spec.maxTasksInFlight;
+      for (const a of this.pool.ready()) if (this.heldBy(a.id) < bestHeld) [best, bestHeld] = [a, this.heldBy(a.id)];
       if (!best) return;
       // A unit runs whole on one actor; one that keeps failing, input by input.
       const indexes = h.isolate ? h.pending.splice(0, 1) : h.pending.splice(0);
       if (h.pending.length === 0) this.waiting.shift();
       const id = this.nextBatch++;
-      this.out.set(id, { held: h, actorId: best.id, indexes, sentAt: performance.now() });
+      this.putOut(id, { held: h, actorId: best.id, indexes, sentAt: performance.now() });
       best.lastDispatchAt = performance.now();
       best.link.sendBinary(encodeBatchFrame(id, indexes.map((i) => h.unit.inputs[i]!)));
     }
@@ -304,7 +320,7 @@ export class Gateway {
     if (!o || o.actorId !== actor.id) throw new Error(`result for batch ${msg.batchId}, which this actor does not hold`);
     const problem = checkResult(o.indexes.map((i) => !('url' in (o.held.unit.inputs[i] as object))), msg, { numClasses: this.d.spec.tab.numClasses, topK: this.d.spec.tab.topK, logits: this.d.spec.tab.returnLogits });
     if (problem) return this.evict(actor, CLOSE.badResult, `bad result: ${problem}`.slice(0, 100));
-    this.out.delete(msg.batchId);
+    this.takeOut(msg.batchId);
     actor.failures = 0;
     actor.batchesDone++;
     actor.imagesDone += o.indexes.length;
@@ -352,7 +368,7 @@ export class Gateway {
   private onBatchFailed(actor: Actor, batchId: number, error: SerializedError): void {
     const o = this.out.get(batchId);
     if (!o || o.actorId !== actor.id) throw new Error(`batch-failed for batch ${batchId}, which this actor does not hold`);
-    this.out.delete(batchId);
+    this.takeOut(batchId);
     this.d.log(`${actor.id} failed batch ${batchId}: ${formatError(error)}`);
     const h = o.held;
     if (!h.gone) {
@@ -379,9 +395,4 @@ export class Gateway {
 
   /** Batches each actor here holds (for the status page). */
   readonly queue = { heldCount: (actorId: string): number => this.heldBy(actorId) };
-
-  /** Batches out on actors here, and units waiting for one. */
-  get busy(): { out: number; waiting: number; holding: number } {
-    return { out: this.out.size, waiting: this.waiting.length, holding: this.source.holding };
-  }
 }

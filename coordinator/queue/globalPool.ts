@@ -5,7 +5,6 @@
  * in a bucket whose keys expire: the actors of a gateway that stopped (SIGKILL, a lost machine)
  * stop counting GATEWAY_TTL_MS (10 s) later, and the next change removes them.
  */
-import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
 import type { ActorPool } from '../pool/actorPool.ts';
 import type { Actor } from '../pool/actor.ts';
@@ -145,11 +144,6 @@ export class GlobalPool {
     }
     throw new Error(`the job's pool document kept changing under ${MAX_TRIES} tries`);
   }
-
-  /** The gateway's own key, so tests can see every gateway's share. */
-  static key(gateway: string, actorId: string): string {
-    return `${gateway}/${actorId}`;
-  }
 }
 
 /**
@@ -163,7 +157,7 @@ export async function syncPool(global: GlobalPool, pool: ActorPool, gatewayId: s
   await global.change((doc) => {
     const before = new Set(Object.keys(doc.actors).filter((k) => doc.actors[k]!.gateway === gatewayId));
     for (const k of before) delete doc.actors[k];
-    const known = (a: Actor) => before.has(GlobalPool.key(gatewayId, a.id));
+    const known = (a: Actor) => before.has(poolKey(gatewayId, a.id));
     const mine = pool.active().sort((a, b) => Number(!known(a)) - Number(!known(b)));
     demoted.length = 0;
     for (const a of mine) {
@@ -174,12 +168,17 @@ export async function syncPool(global: GlobalPool, pool: ActorPool, gatewayId: s
         demoted.push(a);
         continue;
       }
-      doc.actors[GlobalPool.key(gatewayId, a.id)] = { gateway: gatewayId, host: a.hostId, state: a.state === 'ready' ? 'ready' : 'loading', budget: a.budget };
+      doc.actors[poolKey(gatewayId, a.id)] = { gateway: gatewayId, host: a.hostId, state: a.state === 'ready' ? 'ready' : 'loading', budget: a.budget };
     }
     return true;
   });
   for (const a of demoted) pool.demote(a, `the job's pool is full across its gateways (max ${max}), or host ${a.hostId} is; waiting for an actor to leave`);
   return demoted;
+}
+
+/** An actor's key in the pool document: gateways number their actors independently. */
+function poolKey(gateway: string, actorId: string): string {
+  return `${gateway}/${actorId}`;
 }
 
 /** The document with its actors in key order: equal strings, equal pools. */
@@ -192,4 +191,3 @@ function parse(bytes: Uint8Array): PoolDoc {
   return parsed.success ? parsed.data : { actors: {} };
 }
 
-export type { KV };

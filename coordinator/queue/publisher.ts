@@ -14,8 +14,6 @@ import type { QueueJob } from './jobStore.ts';
 
 /** Room kept in each message for its header and NATS's own framing. */
 const HEADER_ROOM = 64 * 1024;
-/** Units being recorded and published at once: enough to hide the round trips. */
-const CONCURRENCY = 64;
 
 const entrySchema = z.object({ ids: z.array(z.string()), sources: z.array(z.string()) });
 export type UnitEntry = z.infer<typeof entrySchema>;
@@ -85,19 +83,9 @@ export class Publisher {
     void p.finally(() => this.publishing.delete(p));
   }
 
-  /** Resolves when fewer than CONCURRENCY publishes are under way; throws the first failure. */
-  async ready(): Promise<void> {
-    while (this.publishing.size >= CONCURRENCY) await Promise.race(this.publishing);
-    if (this.failure) throw this.failure;
-  }
-
   async idle(): Promise<void> {
     await Promise.all(this.publishing);
     if (this.failure) throw this.failure;
-  }
-
-  get next(): number {
-    return this.nextId;
   }
 
   private async put(unit: PublishedUnit): Promise<void> {

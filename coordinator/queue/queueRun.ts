@@ -10,7 +10,7 @@
  * unit is put on the queue again under its own id, which JetStream drops as a duplicate if it got
  * there before (so no batch is queued twice), and keeps if the first `run` died before sending it.
  */
-import { formatError, TabpoolError } from '../../shared/errors.ts';
+import { TabpoolError } from '../../shared/errors.ts';
 import type { ToCoordinator } from '../../shared/protocol.ts';
 import { isRemoteSource } from '../io/dataset.ts';
 import type { Dataset } from '../io/dataset.ts';
@@ -308,7 +308,6 @@ export class QueueRun implements StatusSource {
     if (this.finished) return;
     this.finished = true;
     this.stop();
-    this.d.events.log(`job ${this.d.q.names.job} failed: ${formatError({ code: err instanceof TabpoolError ? err.code : 'JOB_FAILED', message: (err as Error).message })}`);
     void putState(this.d.q, { ...this.state, phase: 'failed', reason: (err as Error).message })
       .catch(() => undefined)
       .finally(() => this.rejectDone(err));

@@ -104,10 +104,6 @@ export class UnitSource {
     u.msg.nak();
   }
 
-  get holding(): number {
-    return this.held.size;
-  }
-
   stop(): void {
     clearInterval(this.keepAlive);
     for (const m of this.held) m.nak();

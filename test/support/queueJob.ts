@@ -1,11 +1,9 @@
 /**
  * Helpers for the queue tests: `tabpool run --queue` and `tabpool gateway` as child processes
- * (always torn down), actors that stop answering at a known point, and bounded waits for states
- * other processes reach.
+ * (always torn down), and bounded waits for states other processes reach.
  */
 import fs from 'node:fs/promises';
 import { startCoordinator, type RunningCoordinator } from './coordinatorProcess.ts';
-import type { SimulatedActorOptions } from './simulatedActor.ts';
 
 export class QueueProcesses {
   private readonly running = new Set<RunningCoordinator>();
@@ -34,25 +32,6 @@ export class QueueProcesses {
     for (const c of this.running) c.kill('SIGKILL');
     await Promise.all([...this.running].map((c) => c.exited));
   }
-}
-
-/** Actors that answer `limit` batches between them, then hold every further one until `release()` or their socket closes. */
-export function answeringOnly(limit: number): { options: SimulatedActorOptions; release(): void } {
-  let answered = 0;
-  let release: () => void = () => undefined;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  return {
-    release,
-    options: {
-      mode: 'real',
-      onBatch: async (batch, actor) => {
-        if (answered >= limit) await Promise.race([released, actor.closed]);
-        if (!actor.isOpen) return;
-        answered++;
-        actor.send(await actor.answer(batch));
-      },
-    },
-  };
 }
 
 /** Polls until `check` holds (bounded): for states another process reaches, never a fixed sleep. */

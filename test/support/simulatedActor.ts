@@ -311,3 +311,22 @@ export async function startActors(workerUrl: string, count: number, options: Sim
   await Promise.all(actors.map((a) => a.opened));
   return { actors, closed: Promise.all(actors.map((a) => a.closed)) };
 }
+
+/** Actors that answer `limit` batches between them, then hold every further one until `release()` or their socket closes. */
+export function actorsHoldingAfter(limit: number): { options: SimulatedActorOptions; release(): void } {
+  let answered = 0;
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return {
+    release,
+    options: {
+      mode: 'real',
+      onBatch: async (batch, actor) => {
+        if (answered >= limit) await Promise.race([released, actor.closed]);
+        if (!actor.isOpen) return;
+        answered++;
+        actor.send(await actor.answer(batch));
+      },
+    },
+  };
+}

@@ -13,7 +13,7 @@ import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.t
 import { CACHE_DIR, startCoordinator, waitForLog, type RunningCoordinator } from '../../support/coordinatorProcess.ts';
 import { assertCompleteAndCorrect, assertNoDuplicates, readWholeRows } from '../../support/outputCheck.ts';
 import { referencePredictions, type ReferencePrediction } from '../../support/reference.ts';
-import { startActors, type SimulatedActorOptions } from '../../support/simulatedActor.ts';
+import { actorsHoldingAfter, startActors } from '../../support/simulatedActor.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
 
 const IMAGES = 200;
@@ -47,28 +47,6 @@ async function coordinatorFor(out: string, ...extra: string[]): Promise<RunningC
   running.add(c);
   void c.exited.then(() => running.delete(c));
   return c;
-}
-
-/**
- * Two real actors that answer `limit` batches between them, then hold every further batch until
- * `release()` (or until their socket closes): the job stops at a known point, mid-run.
- */
-function actorsHoldingAfter(limit: number): { options: SimulatedActorOptions; release(): void } {
-  let answered = 0;
-  let release: () => void = () => undefined;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  return {
-    release,
-    options: {
-      mode: 'real',
-      onBatch: async (batch, actor) => {
-        if (answered >= limit) await Promise.race([released, actor.closed]);
-        if (!actor.isOpen) return;
-        answered++;
-        actor.send(await actor.answer(batch));
-      },
-    },
-  };
 }
 
 /** Polls the output until it has `rows` complete lines (bounded: the actors answer within seconds). */

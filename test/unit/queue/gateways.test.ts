@@ -15,10 +15,10 @@ import { connect, headers } from '@nats-io/transport-node';
 import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.ts';
 import { CACHE_DIR } from '../../support/coordinatorProcess.ts';
 import { startNats, type NatsServer } from '../../support/natsServer.ts';
-import { answeringOnly, QueueProcesses, rowsIn, until } from '../../support/queueJob.ts';
+import { QueueProcesses, rowsIn, until } from '../../support/queueJob.ts';
 import { assertCompleteAndCorrect } from '../../support/outputCheck.ts';
 import { referencePredictions, type ReferencePrediction } from '../../support/reference.ts';
-import { startActors, type SimulatedActor, type SimulatedActorOptions } from '../../support/simulatedActor.ts';
+import { actorsHoldingAfter, startActors, type SimulatedActor, type SimulatedActorOptions } from '../../support/simulatedActor.ts';
 import { PNG } from 'pngjs';
 import { mulberry32, writeTestPngs } from '../../support/testImages.ts';
 
@@ -74,7 +74,7 @@ test('a gateway SIGKILLed mid-job loses nothing: its batches go to another gatew
   const run = await procs.run('failover', out, '--ack-wait', '2s');
   const a = await procs.gateway('failover');
   // A's actors answer a few batches, then sit on the ones they hold (and A on the ones it took for them).
-  await startActors(a.workerUrl, 2, answeringOnly(3).options);
+  await startActors(a.workerUrl, 2, actorsHoldingAfter(3).options);
   await until('rows from gateway A', async () => (await rowsIn(out)) >= 12);
   a.kill('SIGKILL');
   assert.equal(await a.exited, 128);

@@ -17,9 +17,9 @@ import { jobResources } from '../../../coordinator/queue/names.ts';
 import { CACHE_DIR, waitForLog } from '../../support/coordinatorProcess.ts';
 import { startNats, type NatsServer } from '../../support/natsServer.ts';
 import { assertCompleteAndCorrect, assertNoDuplicates, readWholeRows } from '../../support/outputCheck.ts';
-import { answeringOnly, QueueProcesses, rowsIn, until } from '../../support/queueJob.ts';
+import { QueueProcesses, rowsIn, until } from '../../support/queueJob.ts';
 import { referencePredictions, type ReferencePrediction } from '../../support/reference.ts';
-import { startActors } from '../../support/simulatedActor.ts';
+import { actorsHoldingAfter, startActors } from '../../support/simulatedActor.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
 
 const IMAGES = 80;
@@ -84,7 +84,7 @@ test('run SIGKILLed mid-job and resumed: every input once, top-1 equal to onnxru
   const out = path.join(tmp, 'killed.jsonl');
   const first = await procs.run('killed', out);
   const a = await procs.gateway('killed');
-  const held = answeringOnly(4);
+  const held = actorsHoldingAfter(4);
   await startActors(a.workerUrl, 2, held.options);
   await until('rows before the kill', async () => (await rowsIn(out)) >= 16);
   first.kill('SIGKILL');
@@ -104,7 +104,7 @@ test('Ctrl-C on run drains across gateways: no new batches, in-flight ones finis
   const out = path.join(tmp, 'drained.jsonl');
   const first = await procs.run('drained', out);
   const a = await procs.gateway('drained');
-  const held = answeringOnly(4);
+  const held = actorsHoldingAfter(4);
   await startActors(a.workerUrl, 2, held.options);
   await until('rows before Ctrl-C', async () => (await rowsIn(out)) >= 16);
   first.kill('SIGINT');
