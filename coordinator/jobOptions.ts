@@ -39,6 +39,8 @@ export interface JobOptions {
   memoryBytes: number | null;
   maxTasksInFlight: number;
   joinTimeoutMs: number;
+  /** No progress (inputs waiting, actors ready, nothing in flight, no row) this long: say why; twice as long: fail with STALLED. */
+  stallTimeoutMs: number;
   /** Fixed per-batch deadline; null = adapted to each actor's measured speed. */
   batchTimeoutMs: number | null;
   maxRetries: number;

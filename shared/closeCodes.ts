@@ -17,7 +17,7 @@ export const CLOSE = {
   badResult: 4002,
   /** Page → coordinator: the tab's worker crashed; the page rejoins as a new actor. */
   workerCrashed: 4003,
-  /** Coordinator → page: its answers disagreed with the trusted reference; its host is barred from the job. */
+  /** Coordinator → page: its answers disagreed with the trusted reference; it (or its whole host) is barred from the job. */
   barred: 4004,
 } as const;
 

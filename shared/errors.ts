@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   // The job could not finish.
   NO_ACTORS: { kind: 'job', meaning: 'no actor joined before --join-timeout' },
   JOB_FAILED: { kind: 'job', meaning: 'the job could not finish' },
+  STALLED: { kind: 'job', meaning: 'inputs waited with actors ready and nothing in flight for two --stall-timeout periods; the output is resumable' },
   // One tab cannot be an actor (shown on the page and the CLI).
   NO_WEBGPU: { kind: 'actor', meaning: 'WebGPU is not available in this browser' },
   SOFTWARE_GPU: { kind: 'actor', meaning: 'the only WebGPU adapter is a software fallback' },

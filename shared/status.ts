@@ -75,7 +75,15 @@ export interface JobStatus {
     batchesChecked: number;
     inputsChecked: number;
     disagreements: number;
+    /** Checks that compared nothing (the coordinator could fetch or decode none of the inputs drawn): they pass nothing. */
+    inconclusive: number;
+    /** Inputs drawn for a check that the coordinator could not fetch or decode. */
+    uncheckable: number;
+    /** Rows written with no check covering them. */
+    unverifiedRows: number;
     rowsHeld: number;
+    /** Actors caught lying (closed; their rows recomputed), and hosts barred because two of their actors lied. */
+    barredActors: { actor: string; host: string; reason: string }[];
     barredHosts: { host: string; reason: string }[];
   };
   /** How work is handed out: the batch size setting, the pool's measured speed, and when it should be done. */
@@ -86,6 +94,8 @@ export interface JobStatus {
     expectedSecondsLeft: number | null;
     /** Batches sent as a second copy at the tail. */
     speculativeCopies: number;
+    /** Why the job is making no progress (the --stall-timeout watchdog), or null while it is. */
+    stalled: string | null;
   };
   /**
    * Batch frames sent and their bytes, against the image bytes they carried (the difference is

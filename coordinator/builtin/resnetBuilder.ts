@@ -34,6 +34,8 @@ export interface BuildResNetOptions {
   keepBatchNorm?: boolean;
   /** ONNX opset, 11..21; default 17. */
   opset?: number;
+  /** A fixed batch dimension (many zoo exports have 1); default symbolic (`batch`). */
+  batch?: number;
 }
 
 export const DEFAULT_OPSET = 17;
@@ -171,8 +173,8 @@ export function encodeResNet(weights: ResNetWeights, options: BuildResNetOptions
       name: variant === 'tiny' ? 'resnet18_tiny' : 'resnet18',
       node: e.nodes,
       initializer: e.initializers,
-      input: [floatValueInfo(inputName, [BATCH_DIM, 3, t.inputSize, t.inputSize])],
-      output: [floatValueInfo(outputName, [BATCH_DIM, t.classes])],
+      input: [floatValueInfo(inputName, [options.batch ?? BATCH_DIM, 3, t.inputSize, t.inputSize])],
+      output: [floatValueInfo(outputName, [options.batch ?? BATCH_DIM, t.classes])],
     },
   });
 }

@@ -86,7 +86,7 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
         model: { sha256: spec.tab.modelSha256, bytes: modelBytes },
         status: (join) => {
           stats.done = running.counts.images;
-          return jobStatus({ pool: running.pool, stats, queue: running.queue, options: { pool: spec.pool, verifyRate: 0, batchSize: 'auto' }, output: { verifier: null }, isFinished: running.phase === 'done', urlFallback: { fetched: 0 } }, join);
+          return jobStatus({ pool: running.pool, stats, queue: running.queue, options: { pool: spec.pool, verifyRate: 0, batchSize: 'auto' }, output: null, isFinished: running.phase === 'done', urlFallback: { fetched: 0 } }, join);
         },
         target: () => running,
         log,

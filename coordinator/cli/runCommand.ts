@@ -15,6 +15,9 @@ import { s3Settings, s3UrlResolver } from '../io/s3Inputs.ts';
 import { readInput } from '../io/inputReader.ts';
 import { openSink, type JobSink } from '../io/outputSink.ts';
 import { Reference } from '../verify/reference.ts';
+import { classifierDisagreement } from '../verify/agreement.ts';
+import { classifierReference } from '../verify/referenceInputs.ts';
+import type { VerifySettings } from '../scheduler/jobOutput.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import { estimateActorMemory, jobSpecFor, maxBatchFor, resolveModel, type ResolvedModel } from '../model/modelSource.ts';
 import { AUTO_MAX_BATCH, TARGET_BATCH_SECONDS } from '../scheduler/batchPlan.ts';
@@ -56,8 +59,8 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
   };
   const finish = async (base: Pick<RunSummary, 'status' | 'exitCode' | 'error'>): Promise<number> => {
     stopView();
-    const verifier = job?.output.verifier;
-    const verify = verifier && job ? { rate: options.verifyRate, ...verifier.stats, barredHosts: [...job.pool.barred].map(([host, reason]) => ({ host, reason })) } : null;
+    const checked = job?.output.verifyStats;
+    const verify = checked && job ? { rate: options.verifyRate, ...checked, barredActors: job.output.barred, barredHosts: job.pool.barred() } : null;
     const summary = summarize({ ...base, model: model && { name: model.name, sha256: model.sha256, builtin: model.builtin }, output: path.resolve(options.out), verify }, job?.stats ?? null, job ? [...job.pool.departed, ...job.pool.actors.values()] : [], job?.urlFallback.fetched ?? 0);
     // On the queue, actors are every gateway's, as the results named them.
     if (job instanceof QueueRun) summary.actors = job.actorRows();
@@ -77,8 +80,10 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const total = count.total;
     if (total === 0) throw new TabpoolError('DATA_EMPTY', `--data ${dataDir} has no inputs (looked for .png .jpg .jpeg .gif .webp .bmp files, or manifest lines); point it at a folder of images`);
     const resolveUrl = count.s3 > 0 ? await s3UrlResolver(s3Settings(options.s3Endpoint)) : undefined;
+    if (options.s3Endpoint !== null && count.s3 === 0) log(`note: --s3-endpoint ${options.s3Endpoint} is not used: the dataset names no s3:// inputs`);
     model = await resolveModel(options.model, cacheDir);
     for (const note of model.info.notes) log(`note: ${note}`);
+    if (options.topK > model.info.numClasses) log(`note: --top-k ${options.topK} is more than the model's ${model.info.numClasses} classes; rows name all ${model.info.numClasses}`);
     const webRoot = await ensureWebBuild();
     sink = await openSink(options.out, options.format, { resume: options.resume, overwrite: options.overwrite, logits: options.logits, numClasses: model.info.numClasses, rowsPerPart: options.rowsPerPart });
     if (sink.repairedTornLine) log(`resume: dropped a torn last record from ${options.out} (a crash mid-write)`);
@@ -88,8 +93,10 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const maxBatch = Math.min(AUTO_MAX_BATCH, maxBatchFor(model, actorMemory));
     const token = options.token ?? randomBytes(18).toString('base64url');
     // The trusted reference runs the model here, in a worker thread, for the checks (--verify).
-    reference = options.verifyRate > 0 ? new Reference({ modelPath: model.path, inputName: model.info.inputName, outputName: model.info.outputName, height: model.info.inputShape.height, width: model.info.inputShape.width, numClasses: model.info.numClasses }) : null;
-    const verify = reference ? { rate: options.verifyRate, reference: (bytes: Uint8Array[]) => reference!.probabilities(bytes), read: readInput, resolveUrl: resolveUrl ?? (async (s: string) => s) } : undefined;
+    reference = options.verifyRate > 0 ? new Reference({ modelPath: model.path, inputName: model.info.inputName, outputName: model.info.outputName, height: model.info.inputShape.height, width: model.info.inputShape.width, numClasses: model.info.numClasses, fixedBatch: model.info.inputShape.batch }) : null;
+    const verify: VerifySettings<Float32Array> | undefined = reference
+      ? { rate: options.verifyRate, reference: classifierReference((bytes) => reference!.probabilities(bytes), readInput, resolveUrl ?? (async (s: string) => s)), compare: classifierDisagreement }
+      : undefined;
     const events = { log, progress: (s: JobStats) => view.update(s) };
     let runningJob: Job | QueueRun;
     if (options.queue) {

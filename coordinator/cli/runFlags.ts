@@ -29,6 +29,7 @@ export function runCommand() {
     .option('--memory <size>', 'memory each actor reserves, e.g. 5GiB (default: estimated from the model and batch size)')
     .option('--max-tasks-in-flight <n>', 'batches an actor holds at once (the next travels while one computes)', '2')
     .option('--join-timeout <duration>', 'give up when no actor is ready for this long', '120s')
+    .option('--stall-timeout <duration>', 'inputs waiting, actors ready and nothing in flight this long: say why in the log and status; twice this long: fail with STALLED (resumable)', '5m')
     .option('--batch-timeout <duration>', 'evict an actor that holds a batch this long (default: 10× its own measured batch time, at least 60s; 10 min before its first batch)')
     .option('--verify <rate>', 'share of each actor\'s batches the coordinator also computes with its own model to catch lying tabs (new actors: always); 0 trusts the tabs, 1 checks every input', '0.05')
     .option('--max-retries <n>', 'failures before a batch is split, and an input given an error row', '3')

@@ -71,6 +71,19 @@ export function checkServing(raw: { tls?: string; tlsCert?: string; tlsKey?: str
   }
 }
 
+/**
+ * Flags the chosen mode would ignore are refused, so that nothing quietly does less than it says
+ * (issue 16: `--logits` with a CSV output dropped the logits).
+ */
+function refuseIgnoredFlags(raw: RunFlags, out: string): void {
+  const refuse = (message: string): never => {
+    throw new TabpoolError('BAD_ARGUMENT', message);
+  };
+  if (raw.rowsPerPart !== undefined && outputFormatOf(out) !== 'parquet') refuse(`--rows-per-part sizes the part files of a .parquet output; --out ${out} is one file: drop --rows-per-part or write --out NAME.parquet`);
+  if (raw.resume === true && raw.overwrite === true) refuse('--resume finishes the output that is there, --overwrite replaces it: pass one of them');
+  if (raw.allowSoftwareGpu === true && raw.ep === 'wasm') refuse('--allow-software-gpu accepts a software WebGPU adapter, but --ep wasm uses none: drop one of them');
+}
+
 export function parseRunOptions(raw: RunFlags): JobOptions {
   const ep = raw.ep;
   if (ep !== 'auto' && ep !== 'webgpu' && ep !== 'wasm') throw bad('--ep', ep, 'auto, webgpu or wasm');
@@ -89,6 +102,7 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
     throw new TabpoolError('BAD_ARGUMENT', `--num-gpus ${numGpus}: a tab drives one WebGPU adapter, so an actor can use at most 1 GPU; use 1, or a fraction to share one`);
   }
   checkServing(raw);
+  refuseIgnoredFlags(raw, out);
   if (raw.queue === undefined && (raw.job !== undefined || raw.ackWait !== '30s')) {
     throw new TabpoolError('BAD_ARGUMENT', `${raw.job !== undefined ? '--job' : '--ack-wait'} needs --queue nats://HOST:PORT (without it the job runs in this process alone)`);
   }
@@ -117,6 +131,7 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
     memoryBytes,
     maxTasksInFlight: int('--max-tasks-in-flight', raw.maxTasksInFlight, 1, 64),
     joinTimeoutMs: duration('--join-timeout', raw.joinTimeout),
+    stallTimeoutMs: duration('--stall-timeout', raw.stallTimeout),
     batchTimeoutMs: raw.batchTimeout === undefined ? null : duration('--batch-timeout', raw.batchTimeout),
     maxRetries: int('--max-retries', raw.maxRetries, 0, 100),
     verifyRate: fraction('--verify', raw.verify),

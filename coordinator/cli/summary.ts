@@ -4,6 +4,8 @@
  */
 import type { SerializedError } from '../../shared/errors.ts';
 import { actorThroughput, type Actor } from '../pool/actor.ts';
+import type { BarredActor } from '../scheduler/jobOutput.ts';
+import type { VerifyStats } from '../verify/verifier.ts';
 import type { JobStats } from '../scheduler/jobStats.ts';
 
 export interface RunSummary {
@@ -22,7 +24,7 @@ export interface RunSummary {
   decodeMsPerImage: number | null;
   actors: { id: string; host: string; ep: string | null; batches: number; images: number; imagesPerSecond: number | null }[];
   /** Verification against the coordinator's own model; null with --verify 0. */
-  verify: { rate: number; batchesChecked: number; inputsChecked: number; disagreements: number; barredHosts: { host: string; reason: string }[] } | null;
+  verify: (VerifyStats & { rate: number; barredActors: BarredActor[]; barredHosts: { host: string; reason: string }[] }) | null;
   /** URL inputs: sent to tabs as URLs, and fetched by the coordinator instead (no tab could). */
   urlInputs: { sent: number; fetchedByCoordinator: number };
 }
@@ -76,8 +78,10 @@ export function summaryLines(r: RunSummary): string[] {
   if (r.urlInputs.sent > 0) lines.push(`URL inputs: ${r.urlInputs.sent} sent to tabs as URLs (their bytes never passed through here); ${r.urlInputs.fetchedByCoordinator} fetched by the coordinator because no tab could`);
   const v = r.verify;
   if (v) {
-    lines.push(`verification (--verify ${v.rate}): ${v.batchesChecked} batches checked (${v.inputsChecked} inputs) against the coordinator's own model; ${v.disagreements} disagreement(s); ${v.barredHosts.length} host(s) barred`);
-    for (const b of v.barredHosts) lines.push(`  barred: ${b.reason}`);
+    lines.push(`verification (--verify ${v.rate}): ${v.batchesChecked} checks (${v.inputsChecked} inputs compared) against the coordinator's own model; ${v.disagreements} disagreement(s); ${v.barredActors.length} actor(s) and ${v.barredHosts.length} host(s) barred`);
+    if (v.uncheckable > 0 || v.inconclusive > 0) lines.push(`  ${v.uncheckable} input(s) drawn for a check could not be fetched or decoded by the coordinator; ${v.inconclusive} check(s) compared nothing and passed nothing`);
+    if (v.unverifiedRows > 0) lines.push(`  ${v.unverifiedRows} row(s) written unverified: no input of their actor's could be checked (the log names them)`);
+    for (const b of v.barredActors) lines.push(`  barred: ${b.reason}`);
   } else lines.push('verification: off (--verify 0): the tabs\' answers were trusted as they came');
   if (r.decodeMsPerImage !== null) lines.push(`worker decode + preprocess: ${r.decodeMsPerImage.toFixed(2)} ms/image`);
   for (const a of r.actors) lines.push(`  ${a.id} (${a.ep}, host ${a.host}): ${a.images} images in ${a.batches} batches${a.imagesPerSecond !== null ? `, ${a.imagesPerSecond.toFixed(2)} img/s` : ''}`);

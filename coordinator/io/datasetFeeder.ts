@@ -7,14 +7,13 @@ import type { SerializedError } from '../../shared/errors.ts';
 import { sniffImage } from '../../shared/imageHeader.ts';
 import { isRemoteSource, type Dataset, type DatasetItem } from './dataset.ts';
 import { IdSet } from './idSet.ts';
+import type { InlineItem, UrlItem } from './inputItem.ts';
 import { readInput, type ReadResult } from './inputReader.ts';
 import { errorRow, type OutputRow } from './outputRow.ts';
 
 /** Reads in flight at once: enough to hide file-system latency, few enough to bound memory. */
 const READ_CONCURRENCY = 32;
 
-/** An input ready to go into a batch: its bytes, read and checked here, or the URL a tab fetches it from. */
-export type ReadItem = { id: string; bytes: Uint8Array; source?: string } | { id: string; url: string; source: string };
 
 /** Turns a remote source into the URL a tab fetches (s3:// is presigned); http(s) stays as it is. */
 export type UrlResolver = (source: string) => Promise<string>;
@@ -24,7 +23,7 @@ export interface FeederTarget {
   skip: { has(id: string): boolean };
   /** True while the queue has room for more read-ahead. */
   wantsMore(): boolean;
-  add(item: ReadItem): void;
+  add(item: InlineItem | UrlItem): void;
   writeErrors(rows: OutputRow[]): Promise<void>;
   stopped(): boolean;
   log(line: string): void;
@@ -87,7 +86,7 @@ export class DatasetFeeder {
 
 
 /** An input of the dataset, ready for a batch: its bytes (read and sniffed here) or the URL a tab fetches it from. */
-export async function readDatasetItem(item: DatasetItem, read: InputReader = readInput, resolveUrl: UrlResolver = async (source) => source): Promise<ReadItem | { error: SerializedError }> {
+export async function readDatasetItem(item: DatasetItem, read: InputReader = readInput, resolveUrl: UrlResolver = async (source) => source): Promise<InlineItem | UrlItem | { error: SerializedError }> {
   if (isRemoteSource(item.source)) {
     // Bytes on HTTP or object storage go from there to the tab, not through the coordinator.
     try {

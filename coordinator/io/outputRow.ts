@@ -1,6 +1,7 @@
 /** One output row per input: a prediction, or a named error. */
 import type { SerializedError } from '../../shared/errors.ts';
 import type { ItemResult, TopKEntry } from '../../shared/protocol.ts';
+import type { IdLookup } from './idSet.ts';
 
 export interface LabeledEntry {
   class: number;
@@ -35,7 +36,7 @@ export function rowsForResult(ids: readonly string[], items: readonly ItemResult
 /** Where rows go: durable once `write` resolves. OutputSink implements it; tests fake it. */
 export interface RowSink {
   /** Ids already in the output when the job started (resume). */
-  readonly done: ReadonlySet<string>;
+  readonly done: IdLookup;
   write(rows: readonly OutputRow[]): Promise<void>;
   /** Resolves once everything written so far is durable. */
   flushed(): Promise<void>;

@@ -6,9 +6,10 @@
 import fs from 'node:fs/promises';
 import { TabpoolError } from '../../shared/errors.ts';
 import type { OutputFormat } from '../jobOptions.ts';
+import { IdSet, type IdLookup } from './idSet.ts';
 import { ParquetSink } from './parquetSink.ts';
 import type { OutputRow, RowSink } from './outputRow.ts';
-import { csvHeader, formatRows, readWrittenRows } from './rowFormat.ts';
+import { csvColumns, csvHeader, formatRows, readWrittenRows } from './rowFormat.ts';
 
 export class OutputSink implements RowSink {
   /** Text waiting for the next write, and who waits on it (group commit: one write + fsync for many batches). */
@@ -18,14 +19,15 @@ export class OutputSink implements RowSink {
   private constructor(
     private readonly file: fs.FileHandle,
     private readonly format: Exclude<OutputFormat, 'parquet'>,
+    private readonly logits: boolean,
     /** Ids already in the file when the job started (resume). */
-    readonly done: ReadonlySet<string>,
+    readonly done: IdLookup,
     /** How many of those rows are error rows (they count toward the exit code of a resumed job). */
     readonly doneErrors: number,
     readonly repairedTornLine: boolean,
   ) {}
 
-  static async open(out: string, format: Exclude<OutputFormat, 'parquet'>, opts: { resume: boolean; overwrite: boolean }): Promise<OutputSink> {
+  static async open(out: string, format: Exclude<OutputFormat, 'parquet'>, opts: { resume: boolean; overwrite: boolean; logits: boolean }): Promise<OutputSink> {
     let existing: Buffer | null = null;
     try {
       existing = await fs.readFile(out);
@@ -37,13 +39,16 @@ export class OutputSink implements RowSink {
     if (existing !== null && existing.length > 0 && !opts.resume && !opts.overwrite) {
       throw new TabpoolError('BAD_ARGUMENT', `--out ${out} already exists; pass --resume to finish that job, --overwrite to start again, or another --out`);
     }
-    let done = new Set<string>();
+    let done: IdLookup = new IdSet();
     let doneErrors = 0;
     let torn = false;
     let file: fs.FileHandle;
     try {
       if (existing !== null && opts.resume) {
         const written = await readWrittenRows(existing, format);
+        if (format === 'csv' && written.header && written.header.join(',') !== csvColumns(opts.logits).join(',')) {
+          throw new TabpoolError('BAD_ARGUMENT', `--resume: ${out} has the columns ${written.header.join(', ')}, but this job writes ${csvColumns(opts.logits).join(', ')}; resume with the flags of the first run (--logits ${written.header.includes('logits') ? 'on' : 'off'}), or use another --out`);
+        }
         done = written.ids;
         doneErrors = written.errors;
         torn = written.torn;
@@ -57,8 +62,8 @@ export class OutputSink implements RowSink {
     } catch (err) {
       throw new TabpoolError('BAD_ARGUMENT', `--out ${out} cannot be written: ${(err as Error).message}`);
     }
-    const sink = new OutputSink(file, format, done, doneErrors, torn);
-    if (format === 'csv' && (await file.stat()).size === 0) await sink.append(csvHeader());
+    const sink = new OutputSink(file, format, opts.logits, done, doneErrors, torn);
+    if (format === 'csv' && (await file.stat()).size === 0) await sink.append(csvHeader(csvColumns(opts.logits)));
     return sink;
   }
 
@@ -68,7 +73,7 @@ export class OutputSink implements RowSink {
    * write, not per batch.
    */
   write(rows: readonly OutputRow[]): Promise<void> {
-    return this.append(formatRows(rows, this.format));
+    return this.append(formatRows(rows, this.format, this.logits));
   }
 
   private append(text: string): Promise<void> {

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TabpoolError } from '../../shared/errors.ts';
+import { IdSet, type IdLookup } from './idSet.ts';
 import type { OutputRow, RowSink } from './outputRow.ts';
 import { encodePart, partColumns, readPartIds } from './parquetRows.ts';
 
@@ -76,7 +77,7 @@ export class ParquetSink implements RowSink {
     /** Tells this run's parts from those of the run it resumes. */
     private readonly runId: string,
     /** Ids in the committed parts when the job started (resume). */
-    readonly done: ReadonlySet<string>,
+    readonly done: IdLookup,
     /** How many of those rows are error rows (they count toward the exit code of a resumed job). */
     readonly doneErrors: number,
     /** True when parts a crash left half-written were found and removed. */
@@ -104,7 +105,7 @@ export class ParquetSink implements RowSink {
     if (parts.length + temps.length > 0 && !opts.resume && !opts.overwrite) {
       throw new TabpoolError('BAD_ARGUMENT', `--out ${out} already holds a Parquet dataset (${parts.length} parts); pass --resume to finish that job, --overwrite to start again, or another --out`);
     }
-    const done = new Set<string>();
+    const done = new IdSet();
     let doneErrors = 0;
     let nextPart = 0;
     if (opts.resume) {
@@ -247,7 +248,7 @@ async function listDataset(out: string, overwrite: boolean): Promise<string[]> {
 }
 
 /** Adds the ids of a committed part to `done` and returns how many of the new ones are error rows. */
-async function readCommittedPart(out: string, name: string, logits: boolean, done: Set<string>): Promise<number> {
+async function readCommittedPart(out: string, name: string, logits: boolean, done: IdSet): Promise<number> {
   let part;
   try {
     part = await readPartIds(path.join(out, name));

@@ -7,27 +7,35 @@
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import type { OutputFormat } from '../jobOptions.ts';
+import { IdSet } from './idSet.ts';
 import type { OutputRow } from './outputRow.ts';
 
-export const CSV_COLUMNS = ['id', 'class', 'label', 'score', 'topk', 'error_code', 'error_message'] as const;
+const CSV_COLUMNS = ['id', 'class', 'label', 'score', 'topk', 'error_code', 'error_message'] as const;
 
-export function csvHeader(): string {
-  return stringify([[...CSV_COLUMNS]], { record_delimiter: '\n' });
+/** The CSV columns of a job: with --logits, a `logits` column holding each row's vector as a JSON array. */
+export function csvColumns(logits: boolean): string[] {
+  return logits ? [...CSV_COLUMNS, 'logits'] : [...CSV_COLUMNS];
 }
 
-export function formatRows(rows: readonly OutputRow[], format: Exclude<OutputFormat, 'parquet'>): string {
+export function csvHeader(columns: readonly string[]): string {
+  return stringify([[...columns]], { record_delimiter: '\n' });
+}
+
+export function formatRows(rows: readonly OutputRow[], format: Exclude<OutputFormat, 'parquet'>, logits = false): string {
   if (format === 'jsonl') return rows.map((r) => `${JSON.stringify(r)}\n`).join('');
   const records = rows.map((row) => {
-    if (row.error) return [row.id, '', '', '', '', row.error.code, row.error.message];
-    const topk = JSON.stringify(row.topk.map((e) => [e.class, Number(e.score.toFixed(6))]));
-    return [row.id, row.class, row.label, row.score, topk, '', ''];
+    const cells: (string | number)[] = row.error ? [row.id, '', '', '', '', row.error.code, row.error.message] : [row.id, row.class, row.label, row.score, JSON.stringify(row.topk.map((e) => [e.class, Number(e.score.toFixed(6))])), '', ''];
+    if (logits) cells.push(row.error === null && row.logits ? JSON.stringify(row.logits) : '');
+    return cells;
   });
   return stringify(records, { record_delimiter: '\n', quoted_match: /[\t\\]/ });
 }
 
 /** What a previous run left in an output file. */
 export interface WrittenRows {
-  ids: Set<string>;
+  ids: IdSet;
+  /** A CSV file's header (its column names), null for JSON Lines or an empty file. */
+  header: string[] | null;
   /** How many of those rows are errors. */
   errors: number;
   /** Bytes of whole records from the start; anything after them is a record a crash cut short. */
@@ -40,7 +48,7 @@ export async function readWrittenRows(bytes: Buffer, format: Exclude<OutputForma
 }
 
 function readJsonl(bytes: Buffer): WrittenRows {
-  const ids = new Set<string>();
+  const ids = new IdSet();
   let errors = 0;
   let intactBytes = 0;
   let start = 0;
@@ -60,14 +68,15 @@ function readJsonl(bytes: Buffer): WrittenRows {
     start = end + 1;
     intactBytes = start;
   }
-  return { ids, errors, intactBytes, torn: intactBytes < bytes.length };
+  return { ids, header: null, errors, intactBytes, torn: intactBytes < bytes.length };
 }
 
 async function readCsv(bytes: Buffer): Promise<WrittenRows> {
-  const ids = new Set<string>();
+  const ids = new IdSet();
+  let header: string[] | null = null;
   let errors = 0;
   let intactBytes = 0;
-  let header = true;
+  let columns: number | null = null;
   let broken = false;
   const parser = parse({
     relax_column_count: true,
@@ -75,11 +84,15 @@ async function readCsv(bytes: Buffer): Promise<WrittenRows> {
       if (broken) return null;
       // A record counts only when whole: all its columns, ended by a newline inside the file.
       const ended = context.bytes <= bytes.length && bytes[context.bytes - 1] === 0x0a;
-      if (record.length !== CSV_COLUMNS.length || !ended) {
+      if ((columns !== null && record.length !== columns) || !ended) {
         broken = true;
         return null;
       }
-      if (header) header = false;
+      // The header says how many columns every record has (a `logits` column with --logits).
+      if (columns === null) {
+        columns = record.length;
+        header = record;
+      }
       else {
         ids.add(record[0]!);
         if (record[5]) errors++;
@@ -95,5 +108,5 @@ async function readCsv(bytes: Buffer): Promise<WrittenRows> {
     parser.resume();
     parser.end(bytes);
   });
-  return { ids, errors, intactBytes, torn: intactBytes < bytes.length };
+  return { ids, header, errors, intactBytes, torn: intactBytes < bytes.length };
 }

@@ -39,11 +39,25 @@ export class ActorPool {
   /** Actors that left after doing work, for the summary. */
   readonly departed: Actor[] = [];
   readonly hosts = new Map<string, Host>();
-  /** Hosts barred from the job (an actor of theirs lied), with why. */
-  readonly barred = new Map<string, string>();
+  /** Hosts barred from the job (two actors of theirs lied), with why. */
+  private readonly barredHosts = new Map<string, string>();
   private seq = 0;
 
   constructor(private readonly policy: PoolPolicy) {}
+
+  /** Bars a host from the job: its tabs are refused from now on (the caller closes the ones here). */
+  barHost(hostId: string, reason: string): void {
+    if (!this.barredHosts.has(hostId)) this.barredHosts.set(hostId, reason);
+  }
+
+  isBarred(hostId: string): boolean {
+    return this.barredHosts.has(hostId);
+  }
+
+  /** The barred hosts, with why. */
+  barred(): { host: string; reason: string }[] {
+    return [...this.barredHosts].map(([host, reason]) => ({ host, reason }));
+  }
 
   /** Actors holding a pool slot (loading, ready). */
   active(): Actor[] {
@@ -66,7 +80,7 @@ export class ActorPool {
   join(link: ActorLink, hostId: string, caps: Capabilities, declared: DeclaredResources, pinned: ExecutionProvider | null, now: number): { actor: Actor; admission: Admission } {
     const host = this.hostFor(hostId, caps, declared);
     const id = `actor-${++this.seq}`;
-    const barred = this.barred.get(host.id);
+    const barred = this.barredHosts.get(host.id);
     const offer = barred ? { eps: null, reason: `host ${host.id} is barred from this job: ${barred}` } : this.policy.offer(caps, pinned);
     const actor = newActor(id, host.id, link, now);
     actor.adapter = caps.webgpu;

@@ -7,7 +7,7 @@
  */
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { ItemResult, ResultMessage } from '../../shared/protocol.ts';
-import type { BatchItem } from '../scheduler/batchQueue.ts';
+import type { InputItem } from '../io/inputItem.ts';
 import type { JobOutput } from '../scheduler/jobOutput.ts';
 import { checkResult, type ResultLimits } from '../scheduler/resultCheck.ts';
 import { decodeResult, SIGNATURE_HEADER, signedBy, type UnitResult } from './envelope.ts';
@@ -17,7 +17,7 @@ import { forgetUnit } from './publisher.ts';
 /** A unit `run` put on the queue: its inputs, and which of them still lack a row. */
 export interface TrackedUnit {
   id: number;
-  items: BatchItem[];
+  items: InputItem[];
   /** Ids without a written row (and not put on the queue again). */
   open: Set<string>;
   /** The result message, once it came, acked when `open` empties. */
@@ -29,7 +29,7 @@ export interface CollectorDeps {
   output: JobOutput;
   log(line: string): void;
   /** A unit whose result had to be refused though its own gateway sent it: its inputs go on the queue again. */
-  redo(items: BatchItem[]): void;
+  redo(items: InputItem[]): void;
 }
 
 export class Collector {
@@ -58,7 +58,7 @@ export class Collector {
     this.keepAlive.unref();
   }
 
-  track(id: number, items: BatchItem[]): void {
+  track(id: number, items: InputItem[]): void {
     const u: TrackedUnit = { id, items, open: new Set(items.map((i) => i.id)), msg: null };
     this.units.set(id, u);
     for (const i of items) this.unitOfId.set(i.id, u);
@@ -152,7 +152,7 @@ export class Collector {
     u.msg = m;
     const byId = new Map(r.answers.map((a) => [a.id, a]));
     // Rows go out per actor, so verification holds each actor's rows until a check of it passes.
-    const byActor = new Map<string, { host: string; ep: string | null; items: BatchItem[]; results: ItemResult[] }>();
+    const byActor = new Map<string, { host: string; ep: string | null; items: InputItem[]; results: ItemResult[] }>();
     for (const item of u.items) {
       const a = byId.get(item.id);
       if (!a || !u.open.has(item.id)) continue;

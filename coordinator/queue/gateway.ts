@@ -89,9 +89,9 @@ export class Gateway {
   private onState(st: QueueJobState): void {
     this.state = st;
     for (const b of st.barred) {
-      if (this.pool.barred.has(b.host)) continue;
-      this.pool.barred.set(b.host, b.reason);
-      for (const a of [...this.pool.actors.values()].filter((x) => x.hostId === b.host)) {
+      if (b.actor === null) this.pool.barHost(b.host, b.reason);
+      for (const a of [...this.pool.actors.values()]) {
+        if (b.actor === null ? a.hostId !== b.host : b.actor !== `${this.d.gatewayId}/${a.id}`) continue;
         a.link.sendJson({ type: 'shutdown', reason: b.reason });
         this.evict(a, CLOSE.barred, 'barred: wrong results');
       }

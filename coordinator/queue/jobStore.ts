@@ -38,8 +38,11 @@ export type QueueJobSpec = z.infer<typeof specSchema>;
 const stateSchema = z.object({
   phase: z.enum(['running', 'draining', 'done', 'failed']),
   reason: z.string().nullable(),
-  /** Hosts barred from the job (an actor of theirs lied): every gateway refuses and evicts them. */
-  barred: z.array(z.object({ host: z.string(), reason: z.string() })),
+  /**
+   * Actors and hosts barred from the job (they lied): every gateway closes such an actor
+   * (`gateway/actor-N`), and with `actor` null refuses and evicts every tab of the host.
+   */
+  barred: z.array(z.object({ host: z.string(), actor: z.string().nullable(), reason: z.string() })),
 });
 export type QueueJobState = z.infer<typeof stateSchema>;
 

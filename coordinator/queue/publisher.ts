@@ -8,7 +8,7 @@
  */
 import { headers } from '@nats-io/transport-node';
 import { z } from 'zod';
-import type { BatchItem } from '../scheduler/batchQueue.ts';
+import { wireInput, type InputItem } from '../io/inputItem.ts';
 import { encodeUnit, SIGNATURE_HEADER, sign, type UnitItem } from './envelope.ts';
 import type { QueueJob } from './jobStore.ts';
 
@@ -23,11 +23,11 @@ const decoder = new TextDecoder();
 
 export interface PublishedUnit {
   id: number;
-  items: BatchItem[];
+  items: InputItem[];
 }
 
 export class Publisher {
-  private current: BatchItem[] = [];
+  private current: InputItem[] = [];
   private currentBytes = 0;
   private readonly publishing = new Set<Promise<void>>();
   private failure: Error | null = null;
@@ -46,7 +46,7 @@ export class Publisher {
   }
 
   /** Adds an input to the unit being cut; a full unit is put on the queue. */
-  add(item: BatchItem): void {
+  add(item: InputItem): void {
     const size = 'bytes' in item ? item.bytes.byteLength : 0;
     const inline = size <= this.budget / 2 ? size : 0;
     if (this.current.length > 0 && (this.current.length >= this.unitSize || this.currentBytes + inline > this.budget)) this.flush();
@@ -65,7 +65,7 @@ export class Publisher {
   }
 
   /** Puts `items` on the queue as a unit of their own (inputs to compute again). */
-  publish(items: BatchItem[]): void {
+  publish(items: InputItem[]): void {
     this.republish(this.nextId++, items);
   }
 
@@ -73,7 +73,7 @@ export class Publisher {
    * Puts unit `id` on the queue. The message carries the unit's id as its JetStream message id:
    * a unit a previous `run` already put there (resume) is dropped by the server as a duplicate.
    */
-  republish(id: number, items: BatchItem[], track = true): void {
+  republish(id: number, items: InputItem[], track = true): void {
     const unit = { id, items };
     // Tracked before it is on the queue: its result cannot arrive first.
     if (track) this.onUnit(unit);
@@ -89,12 +89,12 @@ export class Publisher {
   }
 
   private async put(unit: PublishedUnit): Promise<void> {
-    const entry: UnitEntry = { ids: unit.items.map((i) => i.id), sources: unit.items.map((i) => i.source ?? '') };
+    const entry: UnitEntry = { ids: unit.items.map((i) => i.id), sources: unit.items.map((i) => i.source) };
     await this.q.units.put(unitKey(unit.id), encoder.encode(JSON.stringify(entry)));
     const header: UnitItem[] = [];
     const inline: Uint8Array[] = [];
     for (const [n, item] of unit.items.entries()) {
-      if (!('bytes' in item)) header.push({ url: item.url });
+      if (!('bytes' in item)) header.push(wireInput(item) as { url: string });
       else if (item.bytes.byteLength > this.budget / 2) {
         const blob = `unit-${unit.id}-${n}`;
         await this.q.blobs.putBlob({ name: blob }, item.bytes);

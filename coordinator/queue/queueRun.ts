@@ -19,12 +19,12 @@ import { readInput } from '../io/inputReader.ts';
 import { errorRow, type RowSink } from '../io/outputRow.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import type { ActorLink } from '../pool/actor.ts';
-import type { BatchItem } from '../scheduler/batchQueue.ts';
-import type { JobEvents, VerifySettings } from '../scheduler/jobDeps.ts';
-import { JobOutput } from '../scheduler/jobOutput.ts';
+import { withoutBytes, type InputItem } from '../io/inputItem.ts';
+import type { JobEvents } from '../scheduler/jobDeps.ts';
+import type { VerifySettings } from '../scheduler/jobOutput.ts';
+import { JobOutput, type Barring } from '../scheduler/jobOutput.ts';
 import { newJobStats, type JobStats } from '../scheduler/jobStats.ts';
 import type { StatusSource } from '../scheduler/jobStatus.ts';
-import { Verifier } from '../verify/verifier.ts';
 import { Collector } from './collector.ts';
 import type { Gateway } from './gateway.ts';
 import { putState, UNITS_PER_INCARNATION, type QueueJob, type QueueJobSpec, type QueueJobState } from './jobStore.ts';
@@ -96,16 +96,19 @@ export class QueueRun implements StatusSource {
       },
       flushed: () => d.sink.flushed(),
     };
-    this.output = new JobOutput(sink, this.stats, d.labels, o.out, {
-      progress: (s) => d.events.progress(s),
-      written: () => this.checkDone(),
-      fail: (err) => this.fail(err),
-    });
-    if (d.verify) this.output.verifier = this.verifier(d.verify);
+    const ports = { bar: (b: Barring) => this.bar(b), redo: (items: InputItem[]) => void this.redo(items) };
+    this.output = new JobOutput(
+      sink,
+      this.stats,
+      d.labels,
+      o.out,
+      { progress: (s) => d.events.progress(s), written: () => this.checkDone(), fail: (err) => this.fail(err), log: (l) => d.events.log(l) },
+      d.verify && { settings: d.verify, ports },
+    );
     const first = d.incarnation * UNITS_PER_INCARNATION;
     this.collector = new Collector(d.q, d.spec.secret, { limits: { numClasses: d.spec.tab.numClasses, topK: d.spec.tab.topK, logits: d.spec.tab.returnLogits }, output: this.output, log: (l) => d.events.log(l), redo: (items) => void this.redo(items) }, first);
     // The collector keeps each input's id and source, not its bytes: a check or a redo reads it again.
-    this.publisher = new Publisher(d.q, d.spec.secret, d.unitSize, first, (u) => this.collector.track(u.id, u.items.map(light)));
+    this.publisher = new Publisher(d.q, d.spec.secret, d.unitSize, first, (u) => this.collector.track(u.id, u.items.map(withoutBytes)));
     this.window = Math.max(16, o.pool.max * o.maxTasksInFlight * 2);
     this.feeder = new DatasetFeeder(
       d.dataset,
@@ -113,10 +116,7 @@ export class QueueRun implements StatusSource {
         skip: { has: (id) => d.sink.done.has(id) || this.resumed.has(id) },
         wantsMore: () => this.collector.pending < this.window,
         add: (item) => this.publisher.add(item),
-        writeErrors: async (rows) => {
-          this.output.answered += rows.length;
-          await this.output.writeNow(rows);
-        },
+        writeErrors: (rows) => this.output.writeUnsent(rows),
         stopped: () => this.finished || this.draining,
         log: (l) => d.events.log(l),
       },
@@ -183,7 +183,7 @@ export class QueueRun implements StatusSource {
       units++;
       for (const uid of entry.ids) this.resumed.add(uid);
       // Tracked with every id the unit had (its result answers them all); those already written are closed at once.
-      this.collector.track(id, entry.ids.map((uid, i) => ({ id: uid, url: '', source: entry.sources[i] ?? '' })));
+      this.collector.track(id, entry.ids.map((uid, i) => ({ id: uid, source: entry.sources[i] ?? '' })));
       this.collector.written(entry.ids.filter((uid) => this.d.sink.done.has(uid)));
       this.publisher.republish(id, await this.readAgain(open), false);
     }
@@ -191,49 +191,26 @@ export class QueueRun implements StatusSource {
   }
 
   /** Reads inputs again from their sources (a unit to queue again); an unreadable one gets its error row. */
-  private async readAgain(items: { id: string; source: string }[]): Promise<BatchItem[]> {
-    const out: BatchItem[] = [];
+  private async readAgain(items: { id: string; source: string }[]): Promise<InputItem[]> {
+    const out: InputItem[] = [];
     for (const item of items) {
       const r = await readDatasetItem(item, this.read, this.resolveUrl);
-      if ('error' in r) this.output.write([errorRow(item.id, r.error)], false);
+      if ('error' in r) this.output.writeError(errorRow(item.id, r.error));
       else out.push(r);
     }
     return out;
   }
 
   /** Inputs whose answers were thrown away (a refused result, a barred host): on the queue again, as a new unit. */
-  private async redo(items: BatchItem[]): Promise<void> {
+  private async redo(items: InputItem[]): Promise<void> {
     if (this.finished) return;
-    const read = await this.readAgain(items.map((i) => ({ id: i.id, source: i.source ?? '' })));
+    const read = await this.readAgain(items.map((i) => ({ id: i.id, source: i.source })));
     if (read.length > 0) this.publisher.publish(read);
   }
 
-  private verifier(v: VerifySettings): Verifier {
-    return new Verifier(v.rate, {
-      reference: v.reference,
-      fetch: async (input) => {
-        const r = isRemoteSource(input.source) ? await v.read(await v.resolveUrl(input.source)) : await this.read(input.source);
-        return 'bytes' in r ? r.bytes : null;
-      },
-      release: (rows) => this.output.write(rows),
-      caught: (actorId, hostId, detail, discarded) => this.bar(actorId, hostId, detail, discarded),
-      failed: (err) => this.fail(new TabpoolError('JOB_FAILED', `verification could not run the model on the coordinator (${err.message}); rerun with --verify 0 to trust the tabs`)),
-      settled: () => this.checkDone(),
-      random: v.random,
-    });
-  }
-
-  /** An actor lied: its host is barred in every gateway (the job's state), its unwritten rows computed again. */
-  private bar(actorId: string, hostId: string, detail: string, discarded: BatchItem[]): void {
-    const reason = `${actorId} sent wrong results (${detail}); host ${hostId} is barred from this job`;
-    if (!this.state.barred.some((b) => b.host === hostId)) {
-      this.d.events.log(`${reason}; ${discarded.length} unwritten row(s) of it are computed again elsewhere`);
-      this.setState({ ...this.state, barred: [...this.state.barred, { host: hostId, reason }] });
-    }
-    this.output.discard(discarded.length);
-    for (const i of discarded) this.collector.moved(i.id);
-    void this.redo(discarded);
-    this.output.verifier?.barHost(hostId, detail);
+  /** An actor lied: every gateway closes it, or with `hostBarred` refuses its whole host (the job's state). */
+  private bar(b: Barring): void {
+    this.setState({ ...this.state, barred: [...this.state.barred, { host: b.hostId, actor: b.hostBarred ? null : b.actorId, reason: b.reason }] });
   }
 
   private setState(st: QueueJobState): void {
@@ -266,7 +243,7 @@ export class QueueRun implements StatusSource {
     const work = await jsm.consumers.info(names.workStream, names.workConsumer);
     const results = await jsm.consumers.info(names.resultsStream, names.resultsConsumer);
     if (work.num_ack_pending > 0 || results.num_pending > 0) return;
-    if (this.output.busy) return this.output.verifier?.finalChecks();
+    if (this.output.busy) return this.output.finalChecks();
     if (results.num_ack_pending === 0 && this.collector.answeredPending === 0) await this.finish();
   }
 
@@ -276,7 +253,7 @@ export class QueueRun implements StatusSource {
     if (this.draining || !this.allRead) return;
     // Every unit answered: rows still held wait on their actor's last check.
     if (this.collector.pending > this.collector.answeredPending) return;
-    if (this.output.busy) return this.output.verifier?.finalChecks();
+    if (this.output.busy) return this.output.finalChecks();
     if (this.collector.pending === 0) void this.finish().catch((err: unknown) => this.rejectDone(err));
   }
 
@@ -318,9 +295,4 @@ export class QueueRun implements StatusSource {
     this.collector.stop();
     this.feeder.wake();
   }
-}
-
-/** What the collector keeps of an input: its id and source, not its bytes. */
-function light(item: BatchItem): BatchItem {
-  return 'bytes' in item ? { id: item.id, url: '', source: item.source ?? '' } : item;
 }

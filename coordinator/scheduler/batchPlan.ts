@@ -5,8 +5,13 @@
  * Auto batch size: about TARGET_BATCH_SECONDS of the actor's own work, so that with two batches in
  * flight the next is always on its way, and within the actor's memory budget. Nobody gets a batch
  * it would finish after the pool is expected to have finished the whole job (so, a fortiori, after
- * the rest of the pool would): near the end batches shrink to fit, and an actor too slow for even
- * one input gets none. So slow actors help while there is plenty of work and never hold the tail.
+ * the rest of the pool would): near the end batches shrink to fit. So slow actors help while there
+ * is plenty of work and never hold the tail.
+ *
+ * Never starve: an actor whose rule gives it nothing still gets one input when no other actor would
+ * finish one more input sooner. Without that, a pool whose every actor takes longer than
+ * TARGET_BATCH_SECONDS an input (a big model on wasm, a software GPU) was given nothing at all and
+ * hung (issue 16, as ray-project/ray#62746).
  */
 
 /** Seconds of work a batch aims at. */
@@ -43,6 +48,17 @@ export interface PoolLoad {
   totalSpeed: number;
   /** The highest known speed among them (0 when none is known). */
   fastest: number;
+  /**
+   * The earliest time (monotonic ms) another ready actor would finish one more input, given what it
+   * holds; Infinity when no other actor's speed is known.
+   */
+  othersOneMoreAt: number;
+}
+
+/** When `a` would finish one more input after what it holds (monotonic ms); Infinity when its speed is unknown. */
+export function oneMoreAt(a: ActorLoad, now: number): number {
+  if (a.speed === null || !(a.speed > 0)) return Infinity;
+  return finishOf(a, now) + 1000 / a.speed;
 }
 
 /**
@@ -53,16 +69,16 @@ export interface PoolLoad {
  */
 export function autoBatchSize(a: ActorLoad, pool: PoolLoad, fixedBatch: number | null): number {
   if (pool.pending === 0) return 0;
-  if (a.speed === null) return Math.min(FIRST_BATCH, a.maxBatch);
+  if (a.speed === null || !(a.speed > 0)) return Math.min(FIRST_BATCH, a.maxBatch);
   let n = Math.min(Math.round(a.speed * TARGET_BATCH_SECONDS), a.maxBatch);
   if (pool.totalSpeed > 0) {
     // When the whole pool should be done, at its measured speed; inputs are whole, so never sooner
     // than one input on the fastest actor. A batch `a` would finish after that holds the job up:
-    // near the end batches shrink to fit, and an actor too slow for even one input gets none.
+    // near the end batches shrink to fit. (The epsilon: 1/v × v may come out a hair under 1.)
     const poolDone = pool.now + Math.max(pool.unfinished / pool.totalSpeed, pool.fastest > 0 ? 1 / pool.fastest : 0) * 1000;
-    n = Math.min(n, Math.floor(((poolDone - finishOf(a, pool.now)) / 1000) * a.speed));
+    n = Math.min(n, Math.floor(((poolDone - finishOf(a, pool.now)) / 1000) * a.speed + 1e-9));
   }
-  if (n < 1) return 0;
+  if (n < 1) return oneMoreAt(a, pool.now) <= pool.othersOneMoreAt ? 1 : 0;
   if (fixedBatch !== null && n > fixedBatch) n -= n % fixedBatch;
   return n;
 }

@@ -9,17 +9,11 @@
  * job's tail); the first valid answer completes it and the other copy is cancelled.
  */
 import type { SerializedError } from '../../shared/errors.ts';
-
-/** One input of the job: its bytes, read by the coordinator, or a URL the tab fetches (`source` is what the dataset named: https:// or s3://). */
-export type BatchItem = { id: string; bytes: Uint8Array; source?: string } | { id: string; url: string; source: string };
-
-function sizeOf(item: BatchItem): number {
-  return 'bytes' in item ? item.bytes.byteLength : 0;
-}
+import { bytesOf, type InputItem } from '../io/inputItem.ts';
 
 export interface Batch {
   id: number;
-  items: BatchItem[];
+  items: InputItem[];
   /**
    * Failures so far, weighted: a batch the actor reported failed counts 1; a batch lost with its
    * actor (tab closed, socket cut, deadline missed) counts ACTOR_LOSS_WEIGHT, since tabs die for
@@ -40,7 +34,7 @@ export interface Held {
 export type RequeueOutcome =
   | { kind: 'retry' }
   | { kind: 'split'; into: number }
-  | { kind: 'give-up'; item: BatchItem; error: SerializedError }
+  | { kind: 'give-up'; item: InputItem; error: SerializedError }
   /** Another actor still holds a copy: nothing goes back to the queue. */
   | { kind: 'still-held' };
 
@@ -65,7 +59,7 @@ interface InFlight {
 
 export class BatchQueue {
   /** Fresh inputs in dataset order; `head` is the next to take (no O(n) shifts). */
-  private fresh: BatchItem[] = [];
+  private fresh: InputItem[] = [];
   private head = 0;
   private freshBytes = 0;
   /** Failed batches waiting to run again, first in line. */
@@ -79,13 +73,13 @@ export class BatchQueue {
   constructor(private readonly maxRetries: number) {}
 
   /** Queues one fresh input. */
-  add(item: BatchItem): void {
+  add(item: InputItem): void {
     this.fresh.push(item);
-    this.freshBytes += sizeOf(item);
+    this.freshBytes += bytesOf(item);
   }
 
   /** Inputs to compute again (their answers were thrown away), first in line. */
-  requeue(items: BatchItem[]): void {
+  requeue(items: InputItem[]): void {
     if (items.length > 0) this.retries.unshift({ id: this.nextId++, items, attempts: 0, lastError: null });
   }
 
@@ -141,7 +135,7 @@ export class BatchQueue {
       if (this.head >= this.fresh.length) return null;
       const items = this.fresh.slice(this.head, this.head + limit);
       this.head += items.length;
-      for (const i of items) this.freshBytes -= sizeOf(i);
+      for (const i of items) this.freshBytes -= bytesOf(i);
       if (this.head > 4096 && this.head * 2 > this.fresh.length) {
         this.fresh = this.fresh.slice(this.head);
         this.head = 0;
@@ -219,6 +213,21 @@ export class BatchQueue {
     return this.byActor.get(actorId)?.size ?? 0;
   }
 
+  /** Inputs `actorId` holds and when the oldest of its copies was sent (Infinity when it holds none), without building a list. */
+  loadOf(actorId: string): { items: number; oldestSentAt: number } {
+    let items = 0;
+    let oldestSentAt = Infinity;
+    const ids = this.byActor.get(actorId);
+    if (ids) {
+      for (const id of ids) {
+        const f = this.inFlight.get(id)!;
+        items += f.batch.items.length;
+        oldestSentAt = Math.min(oldestSentAt, f.holders.get(actorId)!);
+      }
+    }
+    return { items, oldestSentAt };
+  }
+
   /** The batches `actorId` holds, with when each was sent to it. */
   heldBy(actorId: string): Held[] {
     const ids = this.byActor.get(actorId);
@@ -260,7 +269,7 @@ export class BatchQueue {
     if (batch.items.length === 1) return { kind: 'give-up', item: batch.items[0]!, error };
     // Halves start one failure short of splitting again, so isolation takes log2(n) more failures.
     const half = Math.ceil(batch.items.length / 2);
-    const part = (items: BatchItem[]): Batch => ({ id: this.nextId++, items, attempts: this.maxRetries, lastError: error });
+    const part = (items: InputItem[]): Batch => ({ id: this.nextId++, items, attempts: this.maxRetries, lastError: error });
     this.retries.unshift(part(batch.items.slice(0, half)), part(batch.items.slice(half)));
     return { kind: 'split', into: 2 };
   }

@@ -6,8 +6,9 @@
  */
 import { encodeBatchFrame } from '../../shared/batchFrame.ts';
 import type { ActorPool } from '../pool/actorPool.ts';
+import { wireInput } from '../io/inputItem.ts';
 import type { Actor } from '../pool/actor.ts';
-import { autoBatchSize, chooseCopy, fixedBatchSize, type ActorLoad, type CopyCandidate } from './batchPlan.ts';
+import { autoBatchSize, chooseCopy, fixedBatchSize, oneMoreAt, type ActorLoad, type CopyCandidate } from './batchPlan.ts';
 import type { Batch, BatchQueue } from './batchQueue.ts';
 import type { JobStats } from './jobStats.ts';
 
@@ -31,15 +32,9 @@ export class Dispatcher {
 
   /** What the plan needs to know of `a`: its speed, and the work it holds. */
   load(a: Actor): ActorLoad {
-    const held = this.queue.heldBy(a.id);
-    let items = 0;
-    let oldest = Infinity;
-    for (const h of held) {
-      items += h.batch.items.length;
-      oldest = Math.min(oldest, h.sentAt);
-    }
+    const { items, oldestSentAt } = this.queue.loadOf(a.id);
     const lastDone = a.speed.lastDoneAt;
-    const busySince = held.length === 0 ? null : lastDone !== null && lastDone > oldest ? lastDone : oldest;
+    const busySince = items === 0 ? null : lastDone !== null && lastDone > oldestSentAt ? lastDone : oldestSentAt;
     return { speed: a.speed.imagesPerSecond, heldItems: items, busySince, maxBatch: this.settings.maxBatch };
   }
 
@@ -65,6 +60,11 @@ export class Dispatcher {
     let totalSpeed = 0;
     let fastest = 0;
     const free: Actor[] = [];
+    // Who would finish one more input first, and second (as the pass starts): an actor the plan
+    // gives nothing still gets one input when it is the first (batchPlan's "never starve").
+    const auto = this.settings.batchSize === 'auto';
+    let first = { id: '', at: Infinity };
+    let second = Infinity;
     for (const a of this.pool.actors.values()) {
       if (a.state !== 'ready') continue;
       ready++;
@@ -72,6 +72,11 @@ export class Dispatcher {
       totalSpeed += v;
       if (v > fastest) fastest = v;
       if (this.queue.heldCount(a.id) < max) free.push(a);
+      if (auto) {
+        const at = oneMoreAt(this.load(a), now);
+        if (at < first.at) [first, second] = [{ id: a.id, at }, first.at];
+        else if (at < second) second = at;
+      }
     }
     let sent = 0;
     while (free.length > 0 && this.queue.hasPending) {
@@ -89,7 +94,8 @@ export class Dispatcher {
       const pending = this.queue.pendingItems;
       let size: number;
       if (this.settings.batchSize === 'auto') {
-        const wanted = autoBatchSize(this.load(best), { now, unfinished, pending, totalSpeed, fastest }, this.settings.fixedBatch);
+        const othersOneMoreAt = best.id === first.id ? second : first.at;
+        const wanted = autoBatchSize(this.load(best), { now, unfinished, pending, totalSpeed, fastest, othersOneMoreAt }, this.settings.fixedBatch);
         // More inputs are being read: a busy actor waits for a full batch rather than take a scrap.
         size = wanted > pending && !allRead && bestHeld > 0 ? 0 : Math.min(wanted, pending);
       } else {
@@ -157,7 +163,7 @@ export class Dispatcher {
   private send(a: Actor, batch: Batch, now: number): void {
     a.lastDispatchAt = now;
     a.lastBatchSize = batch.items.length;
-    const frame = encodeBatchFrame(batch.id, batch.items.map((i) => ('bytes' in i ? i.bytes : { url: i.url })));
+    const frame = encodeBatchFrame(batch.id, batch.items.map(wireInput));
     a.link.sendBinary(frame);
     const wire = this.stats.wire;
     wire.batches++;

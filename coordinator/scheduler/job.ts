@@ -11,23 +11,24 @@ import { CLOSE, type CloseCode } from '../../shared/closeCodes.ts';
 import { formatError, TabpoolError, type SerializedError } from '../../shared/errors.ts';
 import { PROTOCOL_VERSION, type HelloMessage, type ReadyMessage, type ResultMessage, type ToCoordinator } from '../../shared/protocol.ts';
 import { DatasetFeeder } from '../io/datasetFeeder.ts';
+import type { InputItem } from '../io/inputItem.ts';
 import { readInput } from '../io/inputReader.ts';
 import { errorRow } from '../io/outputRow.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import { ActorPool } from '../pool/actorPool.ts';
 import type { Actor, ActorLink } from '../pool/actor.ts';
 import { poolPolicy } from '../pool/epPolicy.ts';
-import { BatchQueue, type BatchItem, type FailureBlame } from './batchQueue.ts';
+import { BatchQueue, type FailureBlame } from './batchQueue.ts';
 import { systemClock, type Clock, type Timer } from './clock.ts';
 import type { JobDeps } from './jobDeps.ts';
 import { dueEviction } from './deadlines.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { JoinWatch } from './joinWatch.ts';
 import { UrlFallback } from './urlFallback.ts';
-import { JobOutput } from './jobOutput.ts';
-import { trustNoTab } from './trust.ts';
+import { JobOutput, type Barring } from './jobOutput.ts';
 import { newJobStats, type JobStats } from './jobStats.ts';
 import { checkResult } from './resultCheck.ts';
+import { StallWatch } from './stallWatch.ts';
 
 /** An actor that failed this many batches in a row is evicted and its resources returned. */
 const MAX_ACTOR_FAILURES = 3;
@@ -61,6 +62,8 @@ export class Job {
   private resolveDone!: () => void;
   private rejectDone!: (e: unknown) => void;
   private readonly deadlineTimer: Timer;
+  /** The no-progress watchdog (--stall-timeout). */
+  readonly stall: StallWatch;
   /** What the job tells (log lines, progress). */
   readonly events: JobDeps['events'];
 
@@ -72,12 +75,21 @@ export class Job {
     this.pool = new ActorPool(poolPolicy({ ...o, actorMemory: deps.actorMemory }));
     this.queue = new BatchQueue(o.maxRetries);
     this.stats = newJobStats(this.clock.wall(), deps.sink.done.size, deps.skippedErrors ?? 0);
-    this.output = new JobOutput(deps.sink, this.stats, deps.model.labels, o.out, {
-      progress: (stats) => deps.events.progress(stats),
-      written: () => this.checkDone(),
-      fail: (err) => this.fail(err),
-    });
-    if (deps.verify) this.output.verifier = trustNoTab(this, deps.verify);
+    const ports = {
+      bar: (b: Barring) => this.bar(b),
+      redo: (items: InputItem[]) => {
+        this.queue.requeue(items);
+        this.schedule();
+      },
+    };
+    this.output = new JobOutput(
+      deps.sink,
+      this.stats,
+      deps.model.labels,
+      o.out,
+      { progress: (stats) => deps.events.progress(stats), written: () => this.checkDone(), fail: (err) => this.fail(err), log: (line) => deps.events.log(line) },
+      deps.verify && { settings: deps.verify, ports },
+    );
     this.dispatcher = new Dispatcher(this.pool, this.queue, this.stats, { batchSize: o.batchSize, maxBatch: deps.maxBatch, fixedBatch: deps.model.fixedBatch, maxTasksInFlight: o.maxTasksInFlight }, (line) => deps.events.log(line));
     this.readAheadItems = Math.max(4, o.pool.max * o.maxTasksInFlight * 2) * (o.batchSize === 'auto' ? deps.maxBatch : o.batchSize);
     this.feeder = new DatasetFeeder(
@@ -86,10 +98,7 @@ export class Job {
         skip: deps.sink.done,
         wantsMore: () => this.queue.pendingItems < this.readAheadItems && this.queue.pendingBytes < MAX_READ_AHEAD_BYTES,
         add: (item) => this.enqueue(item),
-        writeErrors: async (rows) => {
-          this.output.answered += rows.length;
-          await this.output.writeNow(rows);
-        },
+        writeErrors: (rows) => this.output.writeUnsent(rows),
         stopped: () => this.finished || this.draining,
         log: (line) => deps.events.log(line),
       },
@@ -101,18 +110,20 @@ export class Job {
       this.resolveDone = resolve;
       this.rejectDone = reject;
     });
+    this.stall = new StallWatch(o.stallTimeoutMs);
     this.deadlineTimer = this.clock.setInterval(() => this.checkDeadlines(), 1000);
     this.urlFallback = new UrlFallback({
       read: deps.readInput ?? readInput,
       resolveUrl: deps.resolveUrl ?? (async (source) => source),
       add: (item) => this.enqueue(item),
-      writeError: (row) => this.output.write([row], false),
+      writeError: (row) => this.output.writeError(row),
       settled: () => this.checkDone(),
     });
     this.joinWatch = new JoinWatch(this.clock, {
       ...{ pool: this.pool, joinTimeoutMs: o.joinTimeoutMs, launch: o.launch, minimum: o.pool.min, log: (line: string) => deps.events.log(line) },
       started: () => this.started,
       finished: () => this.finished,
+      barred: () => this.output.barred.map((b) => b.reason),
       startShort: () => this.startWork(),
       fail: (err) => this.fail(err),
     });
@@ -267,7 +278,20 @@ export class Job {
     const outcome = this.queue.fail(batchId, actor.id, error, blame);
     if (outcome?.kind === 'give-up') {
       const { item } = outcome;
-      this.output.write([errorRow(item.id, { code: 'RETRIES_EXHAUSTED', message: `${item.id}: failed on every try (--max-retries ${this.options.maxRetries}); last error ${formatError(error)}` })], false);
+      this.output.writeError(errorRow(item.id, { code: 'RETRIES_EXHAUSTED', message: `${item.id}: failed on every try (--max-retries ${this.options.maxRetries}); last error ${formatError(error)}` }));
+    }
+  }
+
+  /**
+   * An actor lied (the output's verifier caught it): it is told why and closed, or with `hostBarred`
+   * every actor of its host, whose tabs are refused from now on.
+   */
+  private bar(b: Barring): void {
+    if (b.hostBarred) this.pool.barHost(b.hostId, b.reason);
+    for (const a of [...this.pool.actors.values()]) {
+      if (a.id !== b.actorId && !(b.hostBarred && a.hostId === b.hostId)) continue;
+      a.link.sendJson({ type: 'shutdown', reason: b.reason });
+      this.evict(a, CLOSE.barred, 'barred: wrong results');
     }
   }
 
@@ -300,6 +324,23 @@ export class Job {
       this.events.log(e.log);
       this.evict(e.actor, CLOSE.evicted, e.reason);
     }
+    this.checkStall();
+  }
+
+  /** The watchdog: inputs waiting, actors ready, nothing in flight and no row for a period says why; two fail the job. */
+  private checkStall(): void {
+    if (!this.started || this.draining) return;
+    const verdict = this.stall.tick(this.clock.now(), {
+      pending: this.queue.pendingItems,
+      ready: this.pool.ready(),
+      inFlight: this.queue.inFlightCount,
+      rowsWritten: this.stats.done,
+      otherWork: this.urlFallback.pending > 0 || this.output.checking > 0,
+    });
+    if (verdict?.kind === 'warn') this.events.log(`stalled: ${verdict.report}; the job fails with STALLED if this lasts another --stall-timeout ${this.options.stallTimeoutMs / 1000}s`);
+    if (verdict?.kind === 'fail') {
+      this.fail(new TabpoolError('STALLED', `${verdict.report}. --stall-timeout ${this.options.stallTimeoutMs / 1000}s passed twice; --resume continues the job`));
+    }
   }
 
   // ------------------------------------------------------------------ start-up
@@ -321,7 +362,7 @@ export class Job {
     this.checkDone();
   }
 
-  private enqueue(item: BatchItem): void {
+  private enqueue(item: InputItem): void {
     this.queue.add(item);
     this.scheduleSoon();
   }
@@ -353,7 +394,7 @@ export class Job {
     // Draining: inputs not yet sent stay unsent (a --resume does them); only in-flight ones finish.
     if (this.draining ? this.queue.inFlightCount > 0 : !this.queue.empty || this.urlFallback.pending > 0) return;
     // Every answer is in; rows still held wait on their actor's last check.
-    if (this.output.busy) return this.output.verifier?.finalChecks();
+    if (this.output.busy) return this.output.finalChecks();
     this.finish();
   }
 

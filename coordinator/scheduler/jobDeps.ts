@@ -5,6 +5,7 @@ import type { Dataset } from '../io/dataset.ts';
 import type { RowSink } from '../io/outputRow.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import type { Clock } from './clock.ts';
+import type { VerifySettings } from './jobOutput.ts';
 import type { JobStats } from './jobStats.ts';
 
 export interface JobEvents {
@@ -40,14 +41,4 @@ export interface JobDeps {
   resolveUrl?: UrlResolver;
   /** Verification (--verify above 0): how often, and the trusted reference to compare against. */
   verify?: VerifySettings;
-}
-
-export interface VerifySettings {
-  /** Fraction of each actor's batches checked after its probation (--verify). */
-  rate: number;
-  /** The reference's class probabilities for inputs (null: not decodable on the coordinator). */
-  reference(bytes: Uint8Array[]): Promise<(Float32Array | null)[]>;
-  read: InputReader;
-  resolveUrl: UrlResolver;
-  random?: () => number;
 }

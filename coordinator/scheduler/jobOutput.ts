@@ -1,13 +1,14 @@
 /**
- * Where a job's answers go: rows, written to the sink (durable once the write resolves), or, with
- * verification on, held until a check of their actor passes (verify/verifier.ts). It counts what
- * was written, and what is answered but not yet written.
+ * Where a job's answers go, in both modes: rows, written to the sink (durable once the write
+ * resolves), or, with verification on, held until a check of their actor passes. This object owns
+ * the output's counts and the verifier; what a lie costs outside it (closing the liar's tabs,
+ * computing its inputs again) it asks of its owner through two ports, `bar` and `redo`.
  */
 import { TabpoolError } from '../../shared/errors.ts';
 import type { ItemResult } from '../../shared/protocol.ts';
+import type { InputItem } from '../io/inputItem.ts';
 import { rowsForResult, type OutputRow, type RowSink } from '../io/outputRow.ts';
-import type { Verifier } from '../verify/verifier.ts';
-import type { BatchItem } from './batchQueue.ts';
+import { Verifier, type Caught, type VerifyStats } from '../verify/verifier.ts';
 import type { JobStats } from './jobStats.ts';
 
 export interface OutputHooks {
@@ -15,12 +16,46 @@ export interface OutputHooks {
   /** A write finished: the job may be done. */
   written(): void;
   fail(err: TabpoolError): void;
+  log(line: string): void;
+}
+
+/** An actor caught lying: close it, or with `hostBarred` every actor of its host, and refuse them from now on. */
+export interface Barring {
+  actorId: string;
+  hostId: string;
+  reason: string;
+  hostBarred: boolean;
+}
+
+/** What the output asks of the mode it runs in. */
+export interface OutputPorts {
+  bar(b: Barring): void;
+  /** Inputs whose answers were thrown away (their actor lied): compute them again. */
+  redo(items: InputItem[]): void;
+}
+
+/** Verification (--verify above 0): how often, the trusted reference, and how an answer is compared with it. */
+export interface VerifySettings<R = unknown> {
+  /** Fraction of each actor's batches checked after its probation (--verify). */
+  rate: number;
+  /** The reference's answers for these inputs (null: the coordinator cannot fetch or decode one). */
+  reference(items: InputItem[]): Promise<(R | null)[]>;
+  /** What is wrong with a tab's answer against the reference's, or null. */
+  compare(id: string, answer: ItemResult, reference: R): string | null;
+  random?: () => number;
+}
+
+export interface BarredActor {
+  actor: string;
+  host: string;
+  reason: string;
 }
 
 export class JobOutput {
-  /** Rows answered (written or held): the scheduler plans with what is left beyond these. */
-  answered = 0;
-  verifier: Verifier | null = null;
+  private answeredRows = 0;
+  private readonly verifier: Verifier<InputItem, unknown> | null;
+  /** Actors caught lying, for the summary and the status. */
+  readonly barred: BarredActor[] = [];
 
   constructor(
     private readonly sink: RowSink,
@@ -28,36 +63,77 @@ export class JobOutput {
     private readonly labels: readonly string[],
     private readonly out: string,
     private readonly hooks: OutputHooks,
-  ) {}
+    verify?: { settings: VerifySettings; ports: OutputPorts },
+  ) {
+    this.verifier = verify ? this.verifierFor(verify.settings, verify.ports) : null;
+  }
+
+  /** Rows answered (written or held): the scheduler plans with what is left beyond these. */
+  get answered(): number {
+    return this.answeredRows;
+  }
 
   /** A checked result's rows: written now, or held for verification. */
-  answer(actorId: string, hostId: string, inputs: BatchItem[], results: ItemResult[]): void {
+  answer(actorId: string, hostId: string, inputs: InputItem[], results: ItemResult[]): void {
     const rows = rowsForResult(
       inputs.map((i) => i.id),
       results,
       this.labels,
     );
-    this.answered += rows.length;
+    this.answeredRows += rows.length;
     if (this.verifier) this.verifier.accept(actorId, hostId, inputs, results, rows);
     else this.write(rows);
   }
 
-  /** Answered rows that will not be written after all (their actor lied): they are computed again. */
-  discard(rows: number): void {
-    this.answered -= rows;
+  /** An error row found after dispatch (retries exhausted, a fetch no one could make), written in the background. */
+  writeError(row: OutputRow): void {
+    this.answeredRows++;
+    this.write([row]);
+  }
+
+  /** Error rows of inputs that never reached a tab (unreadable, not an image), written before the caller goes on. */
+  async writeUnsent(rows: OutputRow[]): Promise<void> {
+    this.answeredRows += rows.length;
+    await this.writeNow(rows);
+  }
+
+  /** True while rows wait on a check (the job is not done). */
+  get busy(): boolean {
+    return this.verifier !== null && (this.verifier.pending > 0 || this.verifier.heldRows > 0);
+  }
+
+  /** Checks running now (the stall watchdog counts them as progress). */
+  get checking(): number {
+    return this.verifier?.pending ?? 0;
+  }
+
+  /** Every answer is in: each actor's last held rows are checked now. */
+  finalChecks(): void {
+    this.verifier?.finalChecks();
+  }
+
+  get verifyStats(): VerifyStats | null {
+    return this.verifier?.stats ?? null;
+  }
+
+  /** Verification as the status page shows one actor. */
+  trustOf(actorId: string): { passed: number; onProbation: boolean; heldRows: number } | null {
+    return this.verifier?.trustOf(actorId) ?? null;
+  }
+
+  get heldRows(): number {
+    return this.verifier?.heldRows ?? 0;
   }
 
   /** Writes rows in the background; a failed write (disk full) fails the job instead of losing them. */
-  write(rows: OutputRow[], counted = true): void {
-    if (!counted) this.answered += rows.length;
+  private write(rows: OutputRow[]): void {
     this.writeNow(rows).then(
       () => this.hooks.written(),
       (err: unknown) => this.hooks.fail(new TabpoolError('JOB_FAILED', `writing ${this.out} failed: ${(err as Error).message}`)),
     );
   }
 
-  /** Writes rows that need no verification (inputs that failed before any tab saw them), and waits for them. */
-  async writeNow(rows: OutputRow[]): Promise<void> {
+  private async writeNow(rows: OutputRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.sink.write(rows);
     this.stats.done += rows.length;
@@ -65,8 +141,29 @@ export class JobOutput {
     this.hooks.progress(this.stats);
   }
 
-  /** True while rows wait on a check (the job is not done). */
-  get busy(): boolean {
-    return this.verifier !== null && (this.verifier.pending > 0 || this.verifier.heldRows > 0);
+  private verifierFor(v: VerifySettings, ports: OutputPorts): Verifier<InputItem, unknown> {
+    return new Verifier<InputItem, unknown>(v.rate, {
+      reference: (items) => v.reference(items),
+      compare: (id, answer, ref) => v.compare(id, answer, ref),
+      release: (rows, unverified) => {
+        if (unverified) this.hooks.log(`verify: ${rows.length} row(s) written unverified: the coordinator could not fetch or decode any input their actor answered (${rows.slice(0, 5).map((r) => r.id).join(', ')}${rows.length > 5 ? ', …' : ''})`);
+        this.write(rows);
+      },
+      caught: (c) => this.caught(c, ports),
+      failed: (err) => this.hooks.fail(new TabpoolError('JOB_FAILED', `verification could not run the model on the coordinator (${err.message}); rerun with --verify 0 to trust the tabs`)),
+      settled: () => this.hooks.written(),
+      random: v.random,
+    });
+  }
+
+  private caught(c: Caught<InputItem>, ports: OutputPorts): void {
+    const reason = c.hostBarred
+      ? `${c.actorId} sent wrong results (${c.detail}); a second actor of host ${c.hostId} lied, so host ${c.hostId} is barred from this job`
+      : `${c.actorId} sent wrong results (${c.detail}); it is barred from this job, and host ${c.hostId}'s other actors are back on probation`;
+    this.hooks.log(`${reason}; ${c.discarded.length} unwritten row(s) are computed again elsewhere`);
+    this.barred.push({ actor: c.actorId, host: c.hostId, reason });
+    this.answeredRows -= c.discarded.length;
+    ports.bar({ actorId: c.actorId, hostId: c.hostId, reason, hostBarred: c.hostBarred });
+    ports.redo(c.discarded);
   }
 }

@@ -4,7 +4,7 @@ import { actorThroughput, type Actor } from '../pool/actor.ts';
 import type { Resources } from '../pool/resources.ts';
 import type { ActorPool } from '../pool/actorPool.ts';
 import type { JobOptions } from '../jobOptions.ts';
-import type { Verifier } from '../verify/verifier.ts';
+import type { JobOutput } from './jobOutput.ts';
 import type { JobStats } from './jobStats.ts';
 
 /** What the status is read from: a Job, or `run --queue`'s job and its gateway (queue/queueRun.ts). */
@@ -13,9 +13,12 @@ export interface StatusSource {
   stats: JobStats;
   queue: { heldCount(actorId: string): number };
   options: Pick<JobOptions, 'pool' | 'verifyRate' | 'batchSize'>;
-  output: { verifier: Verifier | null };
+  /** The job's rows and their verification; null where this process writes none (a gateway). */
+  output: Pick<JobOutput, 'trustOf' | 'verifyStats' | 'heldRows' | 'barred'> | null;
   isFinished: boolean;
   urlFallback: { fetched: number };
+  /** The no-progress watchdog's report, where the source has one. */
+  stall?: { report: string | null };
 }
 
 function actorStatus(a: Actor, inFlight: number, trust: ActorStatus['trust']): ActorStatus {
@@ -56,7 +59,7 @@ export function jobStatus(job: StatusSource, join: JobStatus['join'], wallNow = 
     pool: { min: job.options.pool.min, max: job.options.pool.max, active: pool.active().length, standby: pool.standby().length, rejected: pool.rejected().length },
     hosts: [...pool.hosts.values()].map((h) => ({ id: h.id, declared: { ...h.declared }, capacity: json(h.capacity), used: json(h.used) })),
     actors: [...pool.actors.values()].map((a) => {
-      const t = job.output.verifier?.trustOf(a.id);
+      const t = job.output?.trustOf(a.id);
       return actorStatus(a, queue.heldCount(a.id), { passedChecks: t?.passed ?? 0, onProbation: t?.onProbation ?? false, heldRows: t?.heldRows ?? 0 });
     }),
     progress: {
@@ -77,15 +80,17 @@ export function jobStatus(job: StatusSource, join: JobStatus['join'], wallNow = 
     },
     verify: {
       rate: job.options.verifyRate,
-      ...(job.output.verifier?.stats ?? { batchesChecked: 0, inputsChecked: 0, disagreements: 0 }),
-      rowsHeld: job.output.verifier?.heldRows ?? 0,
-      barredHosts: [...pool.barred].map(([host, reason]) => ({ host, reason })),
+      ...(job.output?.verifyStats ?? { batchesChecked: 0, inputsChecked: 0, disagreements: 0, inconclusive: 0, uncheckable: 0, unverifiedRows: 0 }),
+      rowsHeld: job.output?.heldRows ?? 0,
+      barredActors: job.output?.barred ?? [],
+      barredHosts: pool.barred(),
     },
     schedule: {
       batchSize: job.options.batchSize,
       poolImagesPerSecond: poolSpeed,
       expectedSecondsLeft: job.isFinished ? 0 : left !== null && poolSpeed > 0 ? left / poolSpeed : null,
       speculativeCopies: stats.speculativeCopies,
+      stalled: job.stall?.report ?? null,
     },
     wire: { ...stats.wire, fetchedByCoordinator: job.urlFallback.fetched },
   };

@@ -19,6 +19,8 @@ export interface JoinWatchTarget {
   log(line: string): void;
   started(): boolean;
   finished(): boolean;
+  /** Actors barred for wrong results (verification), in words: tabs that joined but may not serve. */
+  barred(): string[];
   /** Starts work with fewer actors than the pool's minimum. */
   startShort(): void;
   fail(err: TabpoolError): void;
@@ -79,9 +81,11 @@ export class JoinWatch {
   private noActorsError(headline: string): TabpoolError {
     const refused = [...this.t.pool.rejected(), ...this.t.pool.standby()].map((a) => `  ${a.id} (host ${a.hostId}): ${a.reason}`);
     const lines = [...this.failed, ...refused];
-    return new TabpoolError(
-      'NO_ACTORS',
-      headline + (lines.length ? ` Tabs that joined could not become actors:\n${lines.join('\n')}` : ' No tab joined: open the worker URL in a browser, or use --launch K.'),
-    );
+    const barred = this.t.barred().map((b) => `  ${b}`);
+    const parts = [
+      lines.length ? ` Tabs that joined could not become actors:\n${lines.join('\n')}` : '',
+      barred.length ? ` Tabs that joined were barred for wrong results (open the worker URL on another machine, or rerun with --verify 0 to trust them):\n${barred.join('\n')}` : '',
+    ].join('');
+    return new TabpoolError('NO_ACTORS', headline + (parts || ' No tab joined: open the worker URL in a browser, or use --launch K.'));
   }
 }

@@ -6,7 +6,7 @@
 import type { ItemResult } from '../../shared/protocol.ts';
 import { errorRow, type OutputRow } from '../io/outputRow.ts';
 import type { InputReader, UrlResolver } from '../io/datasetFeeder.ts';
-import type { BatchItem } from './batchQueue.ts';
+import type { InputItem } from '../io/inputItem.ts';
 
 /** Coordinator fetches at once: enough to hide latency, few enough not to flood a server. */
 const CONCURRENCY = 16;
@@ -15,7 +15,7 @@ export interface FallbackTarget {
   read: InputReader;
   resolveUrl: UrlResolver;
   /** An input fetched here: it goes back to the queue with its bytes. */
-  add(item: BatchItem): void;
+  add(item: InputItem): void;
   /** An input neither the tab nor the coordinator could fetch. */
   writeError(row: OutputRow): void;
   /** Called after each fetch ends (the job may be done). */
@@ -44,8 +44,8 @@ export class UrlFallback {
    * Splits a checked result: the URL inputs the tab could not fetch are fetched here instead (they
    * get their rows when they run again); returns the rest, with their results.
    */
-  takeFailures(items: readonly BatchItem[], results: readonly ItemResult[]): { items: BatchItem[]; results: ItemResult[]; refetched: number } {
-    const kept: BatchItem[] = [];
+  takeFailures(items: readonly InputItem[], results: readonly ItemResult[]): { items: InputItem[]; results: ItemResult[]; refetched: number } {
+    const kept: InputItem[] = [];
     const keptResults: ItemResult[] = [];
     let refetched = 0;
     for (const [i, item] of items.entries()) {
@@ -79,7 +79,7 @@ export class UrlFallback {
       const r = await this.t.read(await this.t.resolveUrl(source));
       if ('bytes' in r) {
         this.fetched++;
-        this.t.add({ id, bytes: r.bytes });
+        this.t.add({ id, source, bytes: r.bytes });
         return;
       }
       failure = r.error.message;

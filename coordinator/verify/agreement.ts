@@ -1,24 +1,17 @@
 /**
- * When a tab's answer agrees with the trusted reference. Probabilities are compared relative to
- * their size (5%, plus 1e-6), which covers the gap between execution providers (wasm and WebGPU
- * differ by ~5e-6 relative on ResNet-18's logits) and a browser whose decoder differs slightly
- * from Chromium's (the reference decodes as Chromium does), yet stays tight for a model whose
- * probabilities are all small. Every class the tab names must be among the reference's top k (up
- * to that tolerance), each with the reference's probability, and the top-1 class must match
- * wherever the reference's top-2 margin is clear; on a near-tie either class is honest.
+ * When a tab's answer from the built-in classifier agrees with the trusted reference.
+ * Probabilities are compared relative to their size (5%, plus 1e-6), which covers the gap between
+ * execution providers (wasm and WebGPU differ by ~5e-6 relative on ResNet-18's logits) and a
+ * browser whose decoder differs slightly from Chromium's (the reference decodes as Chromium does),
+ * yet stays tight for a model whose probabilities are all small. Every class the tab names must be
+ * among the reference's top k (up to that tolerance), each with the reference's probability, and
+ * the top-1 class must match wherever the reference's top-2 margin is clear; on a near-tie either
+ * class is honest.
  */
 import type { ItemResult } from '../../shared/protocol.ts';
 
 export const RELATIVE_TOLERANCE = 0.05;
 export const ABSOLUTE_TOLERANCE = 1e-6;
-
-export interface Verdict {
-  agree: boolean;
-  /** Inputs compared (the reference could decode them). */
-  compared: number;
-  /** The first disagreement, in words, or null. */
-  detail: string | null;
-}
 
 const close = (a: number, b: number): boolean => Math.abs(a - b) <= ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * Math.max(a, b);
 
@@ -34,8 +27,8 @@ function top(p: Float32Array, k: number): { class: number; p: number }[] {
   return best;
 }
 
-/** What is wrong with one answer against the reference's probabilities, or null. */
-function disagreement(id: string, a: ItemResult, ref: Float32Array): string | null {
+/** What is wrong with the tab's answer for input `id` against the reference's class probabilities, or null. */
+export function classifierDisagreement(id: string, a: ItemResult, ref: Float32Array): string | null {
   if (!a.ok) return `${id}: the tab answered ${a.code}, but the reference predicts it`;
   const ranked = top(ref, Math.max(2, a.topk.length));
   const kth = ranked[a.topk.length - 1]!.p;
@@ -47,16 +40,4 @@ function disagreement(id: string, a: ItemResult, ref: Float32Array): string | nu
   const [first, second] = ranked;
   if (!close(first!.p, second!.p) && a.topk[0]!.class !== first!.class) return `${id}: the tab's top class is ${a.topk[0]!.class}, the reference's ${first!.class} (clear of the next)`;
   return null;
-}
-
-/** Compares a tab's answers for some inputs with the reference's probabilities for the same inputs (null: not decodable there). */
-export function compareWithReference(ids: readonly string[], answers: readonly ItemResult[], reference: readonly (Float32Array | null)[]): Verdict {
-  let compared = 0;
-  for (const [i, ref] of reference.entries()) {
-    if (!ref) continue;
-    compared++;
-    const detail = disagreement(ids[i]!, answers[i]!, ref);
-    if (detail) return { agree: false, compared, detail };
-  }
-  return { agree: true, compared, detail: null };
 }

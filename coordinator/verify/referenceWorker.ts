@@ -16,6 +16,8 @@ export interface ReferenceInit {
   height: number;
   width: number;
   numClasses: number;
+  /** The model's batch dimension when it is fixed (many zoo exports: 1), else null: run in chunks of it, the last padded, as a tab does. */
+  fixedBatch: number | null;
 }
 
 export interface ReferenceRequest {
@@ -60,10 +62,19 @@ async function answer(req: ReferenceRequest): Promise<ReferenceReply> {
       // Not decodable here: this input goes unchecked.
     }
   }
-  if (rows.length > 0) {
-    const out = await session.run({ [init.inputName]: new ort.Tensor('float32', input.subarray(0, rows.length * per), [rows.length, 3, init.height, init.width]) });
+  const step = init.fixedBatch ?? Math.max(rows.length, 1);
+  for (let first = 0; first < rows.length; first += step) {
+    const n = Math.min(step, rows.length - first);
+    const size = init.fixedBatch ?? n;
+    let chunk = input.subarray(first * per, (first + n) * per);
+    if (n < size) {
+      const padded = new Float32Array(size * per);
+      padded.set(chunk);
+      chunk = padded;
+    }
+    const out = await session.run({ [init.inputName]: new ort.Tensor('float32', chunk, [size, 3, init.height, init.width]) });
     const logits = out[init.outputName]!.data as Float32Array;
-    for (const [j, i] of rows.entries()) probs[i] = softmax(logits.subarray(j * init.numClasses, (j + 1) * init.numClasses));
+    for (let j = 0; j < n; j++) probs[rows[first + j]!] = softmax(logits.subarray(j * init.numClasses, (j + 1) * init.numClasses));
   }
   return { id: req.id, probs, error: null };
 }

@@ -7,9 +7,15 @@
  * - Probation: an actor's first PROBATION batches are always checked.
  * - Then each batch is checked with probability `rate` (--verify), and always once an actor holds
  *   HELD_LIMIT unverified rows, so no more than about that many rows ride on one check.
- * - A check covers up to SAMPLE inputs of the batch (all of them with --verify 1).
+ * - A check compares up to SAMPLE inputs (all of them with --verify 1), drawn at random from the
+ *   batch. An input the reference cannot fetch or decode is not compared; the check draws others
+ *   instead, from the batch and then from the actor's earlier held batches. A check that compared
+ *   nothing is no pass: the rows stay held for the next check, and rows no check could ever cover
+ *   are written at the end as unverified (counted, and their ids logged).
  * - When a check passes, the actor's held rows up to that batch are written. When it fails, the
- *   actor lied: its held rows are discarded (and recomputed elsewhere), and its host is barred.
+ *   actor lied: its held rows are discarded (and recomputed elsewhere) and it is barred. Its
+ *   host's other actors go back on probation (their held rows wait for fresh checks), and a
+ *   second liar on the same host bars the host.
  * - At the job's end each actor's last held batch is checked, so honest rows are all written.
  *
  * So a tab that lies on every batch gets nothing into the output, and one that lies on a fraction
@@ -18,43 +24,57 @@
  */
 import type { ItemResult } from '../../shared/protocol.ts';
 import type { OutputRow } from '../io/outputRow.ts';
-import { compareWithReference } from './agreement.ts';
 
 export const PROBATION = 3;
 export const HELD_LIMIT = 256;
 export const SAMPLE = 4;
 export const DEFAULT_RATE = 0.05;
 
-/** An input as the verifier needs it: its bytes, or where to fetch them. Held batches list exactly the inputs their rows are for. */
-export type VerifyInput = { id: string; bytes: Uint8Array } | { id: string; url: string; source: string };
+/** An input as the verifier keeps it: its id and whatever the reference needs to compute it. */
+export interface Checkable {
+  id: string;
+}
 
-interface HeldBatch {
+interface HeldBatch<I extends Checkable> {
   seq: number;
-  inputs: VerifyInput[];
+  inputs: I[];
   answers: ItemResult[];
   rows: OutputRow[];
 }
 
-interface ActorTrust {
+interface ActorTrust<I extends Checkable> {
   hostId: string;
   passed: number;
   batches: number;
-  held: HeldBatch[];
+  held: HeldBatch<I>[];
   heldRows: number;
   /** The highest batch seq a check is running for. */
   checking: number;
+  /** Checks of batches up to this seq started before the actor went back on probation: they release nothing. */
+  requalifyAfter: number;
+  /** The highest batch seq a check compared nothing for (its rows wait for a later check, or the end). */
+  inconclusiveAt: number;
   liar: boolean;
 }
 
-export interface VerifierHooks {
-  /** The reference's class probabilities for these inputs (null: it cannot decode that one). */
-  reference(bytes: Uint8Array[]): Promise<(Float32Array | null)[]>;
-  /** The bytes of a URL input (the coordinator fetches it for the check). */
-  fetch(input: Extract<VerifyInput, { url: string }>): Promise<Uint8Array | null>;
-  /** Rows that passed: write them. */
-  release(rows: OutputRow[]): void;
-  /** `actorId` lied: `discarded` are the inputs of its held rows, to compute again elsewhere. */
-  caught(actorId: string, hostId: string, detail: string, discarded: VerifyInput[]): void;
+/** What a lie costs: who, why, the inputs of the rows thrown away, and whether the whole host is now barred. */
+export interface Caught<I extends Checkable> {
+  actorId: string;
+  hostId: string;
+  detail: string;
+  discarded: I[];
+  /** A second actor of the host lied: the host is barred, not only the actor. */
+  hostBarred: boolean;
+}
+
+export interface VerifierHooks<I extends Checkable, R> {
+  /** The reference's answers for these inputs, in order; null for one it cannot fetch or decode. */
+  reference(inputs: I[]): Promise<(R | null)[]>;
+  /** What is wrong with the tab's answer for input `id` against the reference's, or null. */
+  compare(id: string, answer: ItemResult, reference: R): string | null;
+  /** Rows that passed (or that no check could cover, marked by `unverified`): write them. */
+  release(rows: OutputRow[], unverified: boolean): void;
+  caught(c: Caught<I>): void;
   /** The reference itself failed (not the tab): the job cannot verify. */
   failed(err: Error): void;
   /** A check ended (the job may be done). */
@@ -66,17 +86,25 @@ export interface VerifyStats {
   batchesChecked: number;
   inputsChecked: number;
   disagreements: number;
+  /** Checks that could compare no input (the reference decodes or fetches none of those tried): no pass. */
+  inconclusive: number;
+  /** Inputs the reference could not fetch or decode when a check drew them. */
+  uncheckable: number;
+  /** Rows written without any check covering them (every input the actor held was uncheckable). */
+  unverifiedRows: number;
 }
 
-export class Verifier {
-  private readonly actors = new Map<string, ActorTrust>();
+export class Verifier<I extends Checkable, R> {
+  private readonly actors = new Map<string, ActorTrust<I>>();
+  /** Hosts with an actor caught lying: a second one bars the host. */
+  private readonly struck = new Set<string>();
   private seq = 0;
   private running = 0;
-  readonly stats: VerifyStats = { batchesChecked: 0, inputsChecked: 0, disagreements: 0 };
+  readonly stats: VerifyStats = { batchesChecked: 0, inputsChecked: 0, disagreements: 0, inconclusive: 0, uncheckable: 0, unverifiedRows: 0 };
 
   constructor(
     private readonly rate: number,
-    private readonly hooks: VerifierHooks,
+    private readonly hooks: VerifierHooks<I, R>,
   ) {}
 
   /** Rows held, waiting for a check to pass. */
@@ -98,30 +126,32 @@ export class Verifier {
   }
 
   /** A checked result of `actorId`: its rows are held, and the batch may be checked. */
-  accept(actorId: string, hostId: string, inputs: VerifyInput[], answers: ItemResult[], rows: OutputRow[]): void {
+  accept(actorId: string, hostId: string, inputs: I[], answers: ItemResult[], rows: OutputRow[]): void {
     let a = this.actors.get(actorId);
-    if (!a) this.actors.set(actorId, (a = { hostId, passed: 0, batches: 0, held: [], heldRows: 0, checking: 0, liar: false }));
+    if (!a) this.actors.set(actorId, (a = { hostId, passed: 0, batches: 0, held: [], heldRows: 0, checking: 0, requalifyAfter: 0, inconclusiveAt: 0, liar: false }));
     if (a.liar) return;
-    const held: HeldBatch = { seq: ++this.seq, inputs, answers, rows };
+    const held: HeldBatch<I> = { seq: ++this.seq, inputs, answers, rows };
     a.held.push(held);
     a.heldRows += rows.length;
     a.batches++;
     const random = this.hooks.random ?? Math.random;
-    if (a.batches <= PROBATION || random() < this.rate || a.heldRows >= HELD_LIMIT) this.check(actorId, a, held);
+    if (a.passed < PROBATION || random() < this.rate || a.heldRows >= HELD_LIMIT) this.check(actorId, a, held, false);
   }
 
   /** The job's end: each actor's last held batch, not yet covered by a check, is checked now. */
   finalChecks(): void {
     for (const [id, a] of this.actors) {
       const last = a.held.at(-1);
-      if (!a.liar && last && a.checking < last.seq) this.check(id, a, last);
+      if (a.liar || !last) continue;
+      const covered = a.checking >= last.seq && a.requalifyAfter < a.checking && a.inconclusiveAt < a.checking;
+      if (!covered) this.check(id, a, last, true);
     }
   }
 
-  private check(actorId: string, a: ActorTrust, batch: HeldBatch): void {
+  private check(actorId: string, a: ActorTrust<I>, batch: HeldBatch<I>, final: boolean): void {
     a.checking = Math.max(a.checking, batch.seq);
     this.running++;
-    void this.run(actorId, a, batch)
+    void this.run(actorId, a, batch, final)
       .catch((err: unknown) => this.hooks.failed(err as Error))
       .finally(() => {
         this.running--;
@@ -129,62 +159,95 @@ export class Verifier {
       });
   }
 
-  private async run(actorId: string, a: ActorTrust, batch: HeldBatch): Promise<void> {
-    const n = batch.inputs.length;
-    // With --verify 1 every input is checked; otherwise a random sample of the batch.
-    const picks = this.rate >= 1 || n <= SAMPLE ? [...Array(n).keys()] : sample(n, SAMPLE, this.hooks.random ?? Math.random);
-    const bytes: Uint8Array[] = [];
-    const kept: number[] = [];
-    for (const i of picks) {
-      const input = batch.inputs[i]!;
-      const b = 'bytes' in input ? input.bytes : await this.hooks.fetch(input);
-      if (b) {
-        bytes.push(b);
-        kept.push(i);
+  private async run(actorId: string, a: ActorTrust<I>, batch: HeldBatch<I>, final: boolean): Promise<void> {
+    const startedAt = this.seq;
+    const random = this.hooks.random ?? Math.random;
+    // With --verify 1 every input of the batch; otherwise SAMPLE of them, drawn at random. Inputs the
+    // reference cannot check are replaced by others: the batch's own first, then earlier held batches'.
+    const want = this.rate >= 1 ? batch.inputs.length : Math.min(SAMPLE, batch.inputs.length);
+    const pool = [...shuffled(indices(batch), random), ...a.held.filter((h) => h !== batch && h.seq < batch.seq).reverse().flatMap((h) => shuffled(indices(h), random))];
+    const compared: { input: I; answer: ItemResult; ref: R }[] = [];
+    let next = 0;
+    while (compared.length < want && next < pool.length) {
+      const draw = pool.slice(next, next + want - compared.length);
+      next += draw.length;
+      const refs = await this.hooks.reference(draw.map((d) => d.held.inputs[d.i]!));
+      for (const [j, ref] of refs.entries()) {
+        const d = draw[j]!;
+        if (ref === null) this.stats.uncheckable++;
+        else compared.push({ input: d.held.inputs[d.i]!, answer: d.held.answers[d.i]!, ref });
       }
     }
-    const reference = await this.hooks.reference(bytes);
     if (a.liar) return;
-    const verdict = compareWithReference(
-      kept.map((i) => batch.inputs[i]!.id),
-      kept.map((i) => batch.answers[i]!),
-      reference,
-    );
-    this.stats.batchesChecked++;
-    this.stats.inputsChecked += verdict.compared;
-    if (verdict.agree) {
-      a.passed++;
-      const released = a.held.filter((h) => h.seq <= batch.seq);
-      a.held = a.held.filter((h) => h.seq > batch.seq);
-      const rows = released.flatMap((h) => h.rows);
-      a.heldRows -= rows.length;
-      if (rows.length) this.hooks.release(rows);
+    if (compared.length === 0) {
+      this.stats.inconclusive++;
+      a.inconclusiveAt = Math.max(a.inconclusiveAt, batch.seq);
+      // Nothing this actor holds can be checked: at the end (or past the held limit) its rows are written, marked unverified.
+      if (final || a.heldRows >= HELD_LIMIT) this.release(a, batch.seq, true);
       return;
     }
-    this.stats.disagreements++;
-    this.bar(actorId, a, verdict.detail ?? 'answers differ from the reference');
+    this.stats.batchesChecked++;
+    this.stats.inputsChecked += compared.length;
+    for (const c of compared) {
+      const detail = this.hooks.compare(c.input.id, c.answer, c.ref);
+      if (detail) {
+        this.stats.disagreements++;
+        return this.bar(actorId, a, detail);
+      }
+    }
+    // Started before the actor went back on probation: it vouches for nothing held now.
+    if (startedAt <= a.requalifyAfter) return;
+    a.passed++;
+    this.release(a, batch.seq, false);
   }
 
-  /** Marks every actor of `hostId` caught; their held rows go back to be computed again. */
-  barHost(hostId: string, detail: string): void {
-    for (const [id, a] of this.actors) if (a.hostId === hostId && !a.liar) this.bar(id, a, detail);
+  private release(a: ActorTrust<I>, upTo: number, unverified: boolean): void {
+    const released = a.held.filter((h) => h.seq <= upTo);
+    a.held = a.held.filter((h) => h.seq > upTo);
+    const rows = released.flatMap((h) => h.rows);
+    a.heldRows -= rows.length;
+    if (unverified) this.stats.unverifiedRows += rows.length;
+    if (rows.length) this.hooks.release(rows, unverified);
   }
 
-  private bar(actorId: string, a: ActorTrust, detail: string): void {
+  /**
+   * `actorId` lied: barred, its held rows discarded. The first liar of a host puts the host's other
+   * actors back on probation; a second bars the host and discards its actors' held rows too.
+   */
+  private bar(actorId: string, a: ActorTrust<I>, detail: string): void {
+    const hostBarred = this.struck.has(a.hostId);
+    this.struck.add(a.hostId);
+    const discarded = this.discard(a);
+    for (const other of this.actors.values()) {
+      if (other === a || other.liar || other.hostId !== a.hostId) continue;
+      if (hostBarred) discarded.push(...this.discard(other));
+      else {
+        other.passed = 0;
+        other.requalifyAfter = this.seq;
+      }
+    }
+    this.hooks.caught({ actorId, hostId: a.hostId, detail, discarded, hostBarred });
+  }
+
+  private discard(a: ActorTrust<I>): I[] {
     a.liar = true;
-    const discarded = a.held.flatMap((h) => h.inputs);
+    const inputs = a.held.flatMap((h) => h.inputs);
     a.held = [];
     a.heldRows = 0;
-    this.hooks.caught(actorId, a.hostId, detail, discarded);
+    return inputs;
   }
 }
 
-/** `k` distinct indices of `0..n-1`, at random. */
-function sample(n: number, k: number, random: () => number): number[] {
-  const all = [...Array(n).keys()];
-  for (let i = 0; i < k; i++) {
-    const j = i + Math.floor(random() * (n - i));
-    [all[i], all[j]] = [all[j]!, all[i]!];
+function indices<I extends Checkable>(h: HeldBatch<I>): { held: HeldBatch<I>; i: number }[] {
+  return h.inputs.map((_, i) => ({ held: h, i }));
+}
+
+/** A copy of `xs` in random order (Fisher–Yates). */
+function shuffled<T>(xs: T[], random: () => number): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
   }
-  return all.slice(0, k).sort((x, y) => x - y);
+  return out;
 }

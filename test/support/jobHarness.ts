@@ -11,6 +11,8 @@ import type { OutputRow, RowSink } from '../../coordinator/io/outputRow.ts';
 import type { JobOptions } from '../../coordinator/jobOptions.ts';
 import type { ActorLink } from '../../coordinator/pool/actor.ts';
 import { Job } from '../../coordinator/scheduler/job.ts';
+import { classifierDisagreement } from '../../coordinator/verify/agreement.ts';
+import { classifierReference } from '../../coordinator/verify/referenceInputs.ts';
 import { FakeClock } from './fakeClock.ts';
 
 /** A valid 8×8 PNG: every fake input is these bytes. */
@@ -36,6 +38,7 @@ export const DEFAULT_OPTIONS: JobOptions = {
   memoryBytes: null,
   maxTasksInFlight: 2,
   joinTimeoutMs: 30_000,
+  stallTimeoutMs: 300_000,
   batchTimeoutMs: null,
   maxRetries: 3,
   verifyRate: 0,
@@ -68,8 +71,8 @@ export class MemorySink implements RowSink {
 /** One fake tab: what the job sent it, and how it closed it. */
 export class FakeLink implements ActorLink {
   readonly json: ToActorJson[] = [];
-  /** Batches sent to it: id, item count and when (the test clock's ms), in order. */
-  readonly batches: { batchId: number; items: number; sentAt: number }[] = [];
+  /** Batches sent to it: id, item count, each item's byte length (0 for a URL) and when (the test clock's ms), in order. */
+  readonly batches: { batchId: number; items: number; sizes: number[]; sentAt: number }[] = [];
   constructor(private readonly clock?: FakeClock) {}
   closed: { code: CloseCode; reason: string } | null = null;
   /** Batch ids the test has answered on this link. */
@@ -81,7 +84,8 @@ export class FakeLink implements ActorLink {
     const { header } = decodeBatchFrame(frame);
     const parsed = parseBatchHeader(header);
     if (!parsed.ok) throw new Error(parsed.error);
-    this.batches.push({ batchId: parsed.value.batchId, items: parsed.value.items.length, sentAt: this.clock?.now() ?? 0 });
+    const sizes = parsed.value.items.map((i) => ('byteLength' in i ? i.byteLength : 0));
+    this.batches.push({ batchId: parsed.value.batchId, items: parsed.value.items.length, sizes, sentAt: this.clock?.now() ?? 0 });
   }
   close(code: CloseCode, reason: string): void {
     this.closed ??= { code, reason };
@@ -132,7 +136,7 @@ let hosts = 0;
 export function startJob(
   items: number,
   options: Partial<JobOptions> = {},
-  io: { urls?: boolean; read?: (source: string) => Promise<{ bytes: Uint8Array } | { error: { code: 'UNREADABLE_FILE'; message: string } }>; verify?: { rate: number; reference(bytes: Uint8Array[]): Promise<Float32Array[]>; random: () => number } } = {},
+  io: { urls?: boolean; read?: (source: string) => Promise<{ bytes: Uint8Array } | { error: { code: 'UNREADABLE_FILE'; message: string } }>; verify?: { rate: number; reference(bytes: Uint8Array[]): Promise<(Float32Array | null)[]>; random: () => number } } = {},
 ): Harness {
   const clock = new FakeClock();
   const sink = new MemorySink();
@@ -154,7 +158,12 @@ export function startJob(
     maxBatch: 64,
     clock,
     readInput: io.read ?? (async () => ({ bytes: TINY_PNG })),
-    verify: io.verify && { ...io.verify, read: async () => ({ bytes: TINY_PNG }), resolveUrl: async (s) => s },
+    verify: io.verify && {
+      rate: io.verify.rate,
+      random: io.verify.random,
+      reference: classifierReference(io.verify.reference, async () => ({ bytes: TINY_PNG }), async (s) => s),
+      compare: classifierDisagreement,
+    },
   });
   job.done.catch(() => undefined);
   job.start(items);

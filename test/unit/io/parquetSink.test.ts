@@ -68,7 +68,7 @@ test('an independent reader gets back exactly the values of the JSONL output of 
     const rows = AWKWARD_IDS.map((id, i) => (i % 3 === 1 ? fail(id) : pred(id, logits ? [-1.5, 0, 1e308, 5e-324, 0.1 + 0.2] : undefined)));
     const dir = path.join(await tmpdir(), 'preds.parquet');
     const jsonl = path.join(path.dirname(dir), 'preds.jsonl');
-    const text = await OutputSink.open(jsonl, 'jsonl', { resume: false, overwrite: false });
+    const text = await OutputSink.open(jsonl, 'jsonl', { resume: false, overwrite: false, logits: false });
     await text.write(rows);
     await text.close();
     await writeDataset(dir, rows, 4, { ...FRESH, logits, numClasses: 5 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BatchQueue } from '../../../coordinator/scheduler/batchQueue.ts';
 
-const item = (i: number) => ({ id: `i${i}`, bytes: new Uint8Array([i]) });
+const item = (i: number) => ({ id: `i${i}`, source: `i${i}.png`, bytes: new Uint8Array([i]) });
 function queueOf(n: number, maxRetries = 1): BatchQueue {
   const q = new BatchQueue(maxRetries);
   for (let i = 0; i < n; i++) q.add(item(i));

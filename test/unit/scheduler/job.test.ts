@@ -253,3 +253,18 @@ test('a slow actor holding the tail is covered by an idle one; the copy yields o
   assert.equal(h.job.pool.actors.get('actor-1')?.failures ?? 0, 0);
   assert.ok(h.job.stats.speculativeCopies > 0);
 });
+
+test('a pool whose only actors take 30 s and 40 s an input starts at once and finishes (no actor is starved)', async () => {
+  const h = startJob(4, { batchSize: 'auto', pool: { min: 2, max: 2 } });
+  await h.settle();
+  const a = h.join('a', caps(), true, 1 / 30);
+  const b = h.join('b', caps(), true, 1 / 40);
+  await h.settle();
+  assert.ok(a.batches.length + b.batches.length > 0, 'work was sent as soon as both were ready');
+  const ms = await simulate(h, [{ link: a, speed: 1 / 30 }, { link: b, speed: 1 / 40 }]);
+  assertEveryInputOnce(h, 4);
+  await h.job.done;
+  assert.ok(b.batches.length > 0, 'the slower one helped too');
+  // Ideal: 4 inputs over 1/30 + 1/40 img/s ≈ 69 s; two on each (60 s, 80 s) is the best whole split.
+  assert.ok(ms <= 90_000, `took ${(ms / 1000).toFixed(0)} s`);
+});

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CLOSE } from '../../../shared/closeCodes.ts';
 import type { ItemResult } from '../../../shared/protocol.ts';
-import { compareWithReference } from '../../../coordinator/verify/agreement.ts';
 import { HELD_LIMIT, PROBATION } from '../../../coordinator/verify/verifier.ts';
 import { mulberry32 } from '../../support/testImages.ts';
-import { caps, okItems, startJob, type FakeLink, type Harness } from '../../support/jobHarness.ts';
+import { PNG } from 'pngjs';
+import { caps, okItems, startJob, TINY_PNG, type FakeLink, type Harness } from '../../support/jobHarness.ts';
 
 /** The reference: class 1 at 0.9, class 2 at 0.05, the rest shared. */
 function referenceProbs(n: number): Float32Array[] {
@@ -43,24 +43,6 @@ async function answerAll(h: Harness, links: { link: FakeLink; lie: () => boolean
   if (h.job.isFinished) await h.job.done;
 }
 
-test('agreement: the same classes and scores agree; a shifted class or a made-up score does not', () => {
-  const ref = referenceProbs(2);
-  assert.equal(compareWithReference(['a', 'b'], okItems(2, 1), ref).agree, true);
-  const shifted = compareWithReference(['a', 'b'], okItems(2, 2), ref);
-  assert.equal(shifted.agree, false);
-  assert.match(shifted.detail!, /a: the tab scores class 2 9\.000e-1, the reference 5\.000e-2/);
-  const madeUp: ItemResult[] = [{ ok: true, topk: [{ class: 1, score: 0.5 }] }, ...okItems(1, 1)];
-  assert.match(compareWithReference(['a', 'b'], madeUp, ref).detail!, /scores class 1 5\.000e-1, the reference 9\.000e-1/);
-  // A model whose probabilities are all small: a shifted class is still caught.
-  const flat = new Float32Array(1000).map((_, i) => (1 + (i % 7) / 100) / 1000);
-  const honestFlat: ItemResult[] = [{ ok: true, topk: [6, 13, 20].map((c) => ({ class: c, score: flat[c]! })) }];
-  assert.equal(compareWithReference(['f'], honestFlat, [flat]).agree, true);
-  const shiftedFlat: ItemResult[] = [{ ok: true, topk: [7, 14, 21].map((c) => ({ class: c, score: flat[c - 1]! })) }];
-  assert.equal(compareWithReference(['f'], shiftedFlat, [flat]).agree, false);
-  assert.equal(compareWithReference(['a'], okItems(1, 2), [null]).agree, true, 'an input the reference cannot decode is not compared');
-  assert.equal(compareWithReference(['a'], [{ ok: false, code: 'CORRUPT_IMAGE', message: 'x' }], ref.slice(0, 1)).agree, false);
-});
-
 test('a tab that lies on every batch gets nothing into the output: caught on probation, barred, its inputs recomputed', async () => {
   const h = verifiedJob(40, 0.05);
   await h.job.allReadIn;
@@ -69,15 +51,94 @@ test('a tab that lies on every batch gets nothing into the output: caught on pro
   const both = [{ link: liar, lie: () => true }, { link: honest, lie: () => false }];
   await answerAll(h, both, () => liar.closed !== null);
   assert.equal(liar.closed?.code, CLOSE.barred);
-  const back = h.join('liar-host', caps(), false);
-  const welcome = back.json[0];
-  assert.equal(welcome?.type === 'welcome' && welcome.status, 'rejected', 'its host cannot rejoin');
-  assert.match(welcome?.type === 'welcome' ? welcome.reason! : '', /host liar-host is barred from this job/);
   await answerAll(h, both);
   assert.equal(h.sink.rows.length, 40);
   assert.equal(new Set(h.sink.rows.map((r) => r.id)).size, 40);
   assert.deepEqual(h.sink.rows.filter((r) => !r.error && r.class !== 1).map((r) => r.id), [], 'no lie was written');
-  assert.match(h.logs.join('\n'), /actor-1 sent wrong results \(img-\d+: the tab scores class 2 9\.000e-1, the reference 5\.000e-2\); host liar-host is barred from this job/);
+  assert.match(h.logs.join('\n'), /actor-1 sent wrong results \(img-\d+: the tab scores class 2 9\.000e-1, the reference 5\.000e-2\); it is barred from this job/);
+  assert.deepEqual(h.job.output.barred.map((b) => b.actor), ['actor-1']);
+  assert.deepEqual(h.job.pool.barred(), [], 'one liar bars the actor, not its host');
+});
+
+test('one liar among four tabs of one host: only the liar is barred; the other three go back on probation and finish the job', async () => {
+  const h = verifiedJob(96, 0.05);
+  await h.settle();
+  const liar = h.join('lab-machine');
+  const honest = [h.join('lab-machine'), h.join('lab-machine'), h.join('lab-machine')];
+  await answerAll(h, [{ link: liar, lie: () => true }, ...honest.map((link) => ({ link, lie: () => false }))]);
+  assert.equal(liar.closed?.code, CLOSE.barred);
+  for (const l of honest) assert.notEqual(l.closed?.code, CLOSE.barred, 'an honest tab of the same host was barred');
+  assert.equal(h.sink.rows.length, 96);
+  assert.deepEqual(h.sink.rows.filter((r) => !r.error && r.class !== 1).map((r) => r.id), [], 'no lie was written');
+  assert.match(h.logs.join('\n'), /host lab-machine's other actors are back on probation/);
+  assert.deepEqual(h.job.pool.barred(), []);
+});
+
+test('a second liar on the same host bars the host: its tabs are refused from then on', async () => {
+  const h = verifiedJob(64, 0.05);
+  await h.settle();
+  const first = h.join('lab-machine');
+  const honest = h.join('elsewhere');
+  await answerAll(h, [{ link: first, lie: () => true }, { link: honest, lie: () => false }], () => first.closed !== null);
+  // The liar comes back as a new actor of the same host (its page rejoined, or a new tab): on probation.
+  const second = h.join('lab-machine');
+  await answerAll(h, [{ link: second, lie: () => true }, { link: honest, lie: () => false }], () => second.closed !== null);
+  assert.equal(second.closed?.code, CLOSE.barred);
+  assert.deepEqual(h.job.pool.barred().map((b) => b.host), ['lab-machine']);
+  const again = h.join('lab-machine', caps(), false);
+  const welcome = again.json[0];
+  assert.equal(welcome?.type === 'welcome' && welcome.status, 'rejected', 'its host cannot rejoin');
+  assert.match(welcome?.type === 'welcome' ? welcome.reason! : '', /host lab-machine is barred from this job/);
+  await answerAll(h, [{ link: honest, lie: () => false }]);
+  assert.equal(h.sink.rows.length, 64);
+  assert.deepEqual(h.sink.rows.filter((r) => !r.error && r.class !== 1).map((r) => r.id), []);
+});
+
+test('when every actor was barred the job waits for new ones, and NO_ACTORS then says who was barred and why', async () => {
+  const h = startJob(16, { batchSize: 4, maxTasksInFlight: 1, verifyRate: 0.05, joinTimeoutMs: 30_000 }, { verify: { rate: 0.05, reference, random: mulberry32(5) } });
+  await h.job.allReadIn;
+  const liar = h.join('only-host');
+  await answerAll(h, [{ link: liar, lie: () => true }], () => liar.closed !== null);
+  assert.equal(h.job.isFinished, false, 'still waiting for actors');
+  h.clock.advance(30_001);
+  await assert.rejects(h.job.done, (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'NO_ACTORS');
+    assert.match(err.message, /barred for wrong results/);
+    assert.match(err.message, /actor-1 sent wrong results/);
+    assert.doesNotMatch(err.message, /No tab joined/);
+    return true;
+  });
+});
+
+/** Two kinds of input the fake reference tells apart by size: one it decodes, one it cannot (a format it lacks). */
+const OTHER_PNG = new Uint8Array(PNG.sync.write(Object.assign(new PNG({ width: 16, height: 16 }), { data: Buffer.alloc(16 * 16 * 4, 7) })));
+const picky = async (bytes: Uint8Array[]) => bytes.map((b, i) => (b.byteLength === OTHER_PNG.byteLength ? null : referenceProbs(bytes.length)[i]!));
+
+test('a check that compared nothing passes nothing: a tab lying only on inputs the coordinator cannot decode gets its rows marked unverified, never passed', async () => {
+  // Every input is of the kind the reference cannot decode.
+  const h = startJob(24, { batchSize: 4, maxTasksInFlight: 1, verifyRate: 1 }, { read: async () => ({ bytes: OTHER_PNG }), verify: { rate: 1, reference: picky, random: mulberry32(5) } });
+  await h.job.allReadIn;
+  const tab = h.join('h');
+  await answerAll(h, [{ link: tab, lie: () => true }]);
+  const stats = h.job.output.verifyStats!;
+  assert.equal(stats.batchesChecked, 0, 'no check counted as compared');
+  assert.equal(stats.inputsChecked, 0);
+  assert.ok(stats.inconclusive > 0);
+  assert.equal(stats.unverifiedRows, 24, 'every row it wrote is marked unverified');
+  assert.match(h.logs.join('\n'), /24 row\(s\) written unverified|row\(s\) written unverified/);
+});
+
+test('inputs the reference cannot decode are replaced in a check by others it can: a liar on both kinds is caught on them', async () => {
+  let n = 0;
+  const h = startJob(64, { batchSize: 8, maxTasksInFlight: 1, verifyRate: 0.05 }, { read: async () => ({ bytes: n++ % 2 ? OTHER_PNG : TINY_PNG }), verify: { rate: 0.05, reference: picky, random: mulberry32(9) } });
+  await h.settle();
+  const liar = h.join('liar');
+  const honest = h.join('honest');
+  await answerAll(h, [{ link: liar, lie: () => true }, { link: honest, lie: () => false }]);
+  assert.equal(liar.closed?.code, CLOSE.barred);
+  assert.equal(h.sink.rows.length, 64);
+  assert.deepEqual(h.sink.rows.filter((r) => !r.error && r.class !== 1).map((r) => r.id), []);
+  assert.ok(h.job.output.verifyStats!.uncheckable > 0, 'the check drew some it could not decode');
 });
 
 test('no row is written before a check of its actor passes; probation checks the first batches', async () => {
@@ -86,9 +147,9 @@ test('no row is written before a check of its actor passes; probation checks the
   const tab = h.join();
   await answerAll(h, [{ link: tab, lie: () => false }]);
   assert.equal(h.sink.rows.length, 16);
-  const v = h.job.output.verifier!;
-  assert.ok(v.stats.batchesChecked >= PROBATION, `${v.stats.batchesChecked} checks`);
-  assert.equal(v.heldRows, 0, 'the job ends only once every held row passed');
+  const stats = h.job.output.verifyStats!;
+  assert.ok(stats.batchesChecked >= PROBATION, `${stats.batchesChecked} checks`);
+  assert.equal(h.job.output.heldRows, 0, 'the job ends only once every held row passed');
 });
 
 test(`a tab that lies on a tenth of its batches gets few wrong rows in: on average at most ${HELD_LIMIT}, here under twice that`, async () => {

@@ -1,0 +1,48 @@
+/**
+ * The trusted reference runs the models the tabs run: a model whose batch dimension is fixed (many
+ * zoo exports have batch 1) is run in chunks of it, the last one padded, as a tab runs it.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { PNG } from 'pngjs';
+import { buildResNet } from '../../../coordinator/builtin/resnetBuilder.ts';
+import { Reference } from '../../../coordinator/verify/reference.ts';
+import { preprocess, preprocessSpecFor } from '../../../shared/preprocess.ts';
+import { mulberry32 } from '../../support/testImages.ts';
+
+function png(seed: number): { bytes: Uint8Array; rgba: Uint8Array } {
+  const r = mulberry32(seed);
+  const img = new PNG({ width: 64, height: 64 });
+  for (let i = 0; i < img.data.length; i++) img.data[i] = i % 4 === 3 ? 255 : Math.floor(r() * 256);
+  return { bytes: new Uint8Array(PNG.sync.write(img)), rgba: new Uint8Array(img.data) };
+}
+
+test('a model with its batch fixed to 1 is checked input by input: five inputs, five answers equal to onnxruntime-node', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-ref-'));
+  const modelPath = path.join(dir, 'batch1.onnx');
+  await fs.writeFile(modelPath, buildResNet({ variant: 'tiny', batch: 1 }));
+  const reference = new Reference({ modelPath, inputName: 'input', outputName: 'logits', height: 64, width: 64, numClasses: 1000, fixedBatch: 1 });
+  try {
+    const images = [1, 2, 3, 4, 5].map(png);
+    const probs = await reference.probabilities(images.map((i) => i.bytes));
+    assert.equal(probs.length, 5);
+    const session = await ort.InferenceSession.create(modelPath);
+    for (const [i, img] of images.entries()) {
+      const t = preprocess({ width: 64, height: 64, channels: 4, data: img.rgba }, preprocessSpecFor(64, 64));
+      const logits = (await session.run({ input: new ort.Tensor('float32', t, [1, 3, 64, 64]) })).logits!.data as Float32Array;
+      const max = Math.max(...logits);
+      const e = Array.from(logits, (v) => Math.exp(v - max));
+      const sum = e.reduce((a, b) => a + b, 0);
+      const p = probs[i]!;
+      assert.ok(p, `input ${i} has no answer`);
+      for (let c = 0; c < 1000; c++) assert.ok(Math.abs(p[c]! - e[c]! / sum) < 1e-6, `input ${i} class ${c}`);
+    }
+  } finally {
+    await reference.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
