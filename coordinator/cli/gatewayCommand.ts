@@ -14,8 +14,8 @@ import { ensureWebBuild } from '../browser/webBuild.ts';
 import { Gateway } from '../queue/gateway.ts';
 import { connectQueue, getModel, readState, tabSpec, waitForSpec, type QueueJob } from '../queue/jobStore.ts';
 import { jobResources, parseQueueUrl } from '../queue/names.ts';
-import { jobStatus } from '../scheduler/jobStatus.ts';
-import { newJobStats } from '../scheduler/jobStats.ts';
+import { jobStatus } from '../job/jobStatus.ts';
+import { newJobStats } from '../job/jobStats.ts';
 import type { CoordinatorServer } from '../server/httpServer.ts';
 import { EXIT, exitCodeFor } from './exitCodes.ts';
 import { DEFAULT_CACHE } from './runFlags.ts';
@@ -85,8 +85,8 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
         maxPayload: 8 * 2 ** 20 + (spec.tab.returnLogits ? 4096 * spec.tab.numClasses * 32 : 0),
         model: { sha256: spec.tab.modelSha256, bytes: modelBytes },
         status: (join) => {
-          stats.done = running.counts.images;
-          return jobStatus({ pool: running.pool, stats, queue: running.queue, options: { pool: spec.pool, verifyRate: 0, batchSize: 'auto' }, output: null, isFinished: running.phase === 'done', urlFallback: { fetched: 0 } }, join);
+          stats.done = running.counts.inputs;
+          return jobStatus({ host: running.host, stats, settings: { pool: spec.pool, verifyRate: 0, batchSize: spec.batchSize }, output: null, isFinished: running.phase === 'done' }, join);
         },
         target: () => running,
         log,
@@ -98,14 +98,15 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
     for (const line of served.notes) log(line);
 
     // Ends when the job does, or on Ctrl-C.
-    const end = await new Promise<'done' | 'failed' | 'interrupted'>((resolve) => {
+    const end = await new Promise<'done' | 'failed' | 'interrupted' | 'stalled'>((resolve) => {
       let last = '';
       ticker = setInterval(() => {
-        const ready = running.pool.ready().length;
-        const line = `gateway ${gatewayId}: ${ready} actor(s) ready here, ${running.global.readyCount()} in the job; ${running.counts.units} batches, ${running.counts.images} images done here; ${running.counts.givenBack} handed back`;
+        const ready = running.host.pool.ready().length;
+        const line = `gateway ${gatewayId}: ${ready} actor(s) ready here, ${running.global.readyCount()} in the job; ${running.counts.units} batches, ${running.counts.inputs} images done here; ${running.counts.givenBack} handed back`;
         if (line !== last) say(line);
         last = line;
         if (running.phase === 'done' || running.phase === 'failed') resolve(running.phase);
+        if (running.failure) resolve('stalled');
       }, 1000);
       const onSigint = (): void => resolve('interrupted');
       process.once('SIGINT', onSigint);
@@ -121,7 +122,8 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
         });
       }
     });
-    say(`gateway ${gatewayId}: ${end === 'done' ? 'the job is done' : end === 'failed' ? `the job failed: ${(await readState(q)).reason ?? 'see tabpool run'}` : 'interrupted; its batches are handed back to the queue'}; ${running.counts.images} images done here`);
+    if (end === 'stalled') throw running.failure!;
+    say(`gateway ${gatewayId}: ${end === 'done' ? 'the job is done' : end === 'failed' ? `the job failed: ${(await readState(q)).reason ?? 'see tabpool run'}` : 'interrupted; its batches are handed back to the queue'}; ${running.counts.inputs} inputs done here`);
     return end === 'done' ? EXIT.ok : end === 'failed' ? EXIT.failed : EXIT.interrupted;
   } catch (e) {
     const error = serializeError(e, 'JOB_FAILED');

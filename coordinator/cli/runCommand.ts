@@ -17,16 +17,15 @@ import { openSink, type JobSink } from '../io/outputSink.ts';
 import { Reference } from '../verify/reference.ts';
 import { classifierDisagreement } from '../verify/agreement.ts';
 import { classifierReference } from '../verify/referenceInputs.ts';
-import type { VerifySettings } from '../scheduler/jobOutput.ts';
+import type { VerifySettings } from '../job/jobOutput.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import { estimateActorMemory, jobSpecFor, maxBatchFor, resolveModel, type ResolvedModel } from '../model/modelSource.ts';
-import { AUTO_MAX_BATCH, TARGET_BATCH_SECONDS } from '../scheduler/batchPlan.ts';
-import { Job } from '../scheduler/job.ts';
-import { jobStatus } from '../scheduler/jobStatus.ts';
+import { AUTO_MAX_BATCH, TARGET_BATCH_SECONDS } from '../host/batchPlan.ts';
+import { Job } from '../job/job.ts';
 import type { CoordinatorServer } from '../server/httpServer.ts';
 import { AUTO_UNIT_SIZE, QueueRun } from '../queue/queueRun.ts';
 import { freshJobName, openQueueJob, type OpenedQueueJob } from '../queue/queueSetup.ts';
-import type { JobStats } from '../scheduler/jobStats.ts';
+import type { RunningJob } from '../job/runningJob.ts';
 import { serveTabs } from './serveTabs.ts';
 import { EXIT, exitCodeFor } from './exitCodes.ts';
 import { summarize, summaryLines, type RunSummary } from './summary.ts';
@@ -44,14 +43,14 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
   let launched: LaunchedTabs | null = null;
   let server: CoordinatorServer | null = null;
   let sink: JobSink | null = null;
-  let job: Job | QueueRun | null = null;
+  let job: RunningJob | null = null;
   let queued: OpenedQueueJob | null = null;
   let reference: Reference | null = null;
   let model: ResolvedModel | null = null;
   let interrupts = 0;
   // The job reports progress as rows are written; this brings up the bar as soon as work starts,
   // before the first row, and keeps its rate and ETA current while no row comes.
-  const tick = setInterval(() => job && view.update(job.stats), 1000);
+  const tick = setInterval(() => job && view.update(job.progress()), 1000);
   tick.unref();
   const stopView = (): void => {
     clearInterval(tick);
@@ -59,11 +58,10 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
   };
   const finish = async (base: Pick<RunSummary, 'status' | 'exitCode' | 'error'>): Promise<number> => {
     stopView();
+    const figures = job?.figures() ?? null;
     const checked = job?.output.verifyStats;
-    const verify = checked && job ? { rate: options.verifyRate, ...checked, barredActors: job.output.barred, barredHosts: job.pool.barred() } : null;
-    const summary = summarize({ ...base, model: model && { name: model.name, sha256: model.sha256, builtin: model.builtin }, output: path.resolve(options.out), verify }, job?.stats ?? null, job ? [...job.pool.departed, ...job.pool.actors.values()] : [], job?.urlFallback.fetched ?? 0);
-    // On the queue, actors are every gateway's, as the results named them.
-    if (job instanceof QueueRun) summary.actors = job.actorRows();
+    const verify = checked && job && figures ? { rate: options.verifyRate, ...checked, barredActors: job.output.barred, barredHosts: figures.barredHosts } : null;
+    const summary = summarize({ ...base, model: model && { name: model.name, sha256: model.sha256, builtin: model.builtin }, output: path.resolve(options.out), verify }, figures);
     if (base.error) process.stderr.write(`tabpool: ${formatError(base.error)}\n`);
     if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else if (base.status !== 'failed' || summary.rows.written > 0) for (const line of summaryLines(summary)) say(line);
@@ -97,11 +95,11 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const verify: VerifySettings<Float32Array> | undefined = reference
       ? { rate: options.verifyRate, reference: classifierReference((bytes) => reference!.probabilities(bytes), readInput, resolveUrl ?? (async (s: string) => s)), compare: classifierDisagreement }
       : undefined;
-    const events = { log, progress: (s: JobStats) => view.update(s) };
-    let runningJob: Job | QueueRun;
+    const events = { log, progress: () => job && view.update(job.progress()) };
+    let runningJob: RunningJob;
     if (options.queue) {
       const name = options.job ?? freshJobName();
-      queued = await openQueueJob(options, name, model, actorMemory, token, log);
+      queued = await openQueueJob(options, name, model, { actorMemory, maxBatch }, token, log);
       const unitSize = model.info.inputShape.batch ?? (options.batchSize === 'auto' ? Math.min(AUTO_UNIT_SIZE, maxBatch) : options.batchSize);
       runningJob = new QueueRun({ ...queued, options, labels: model.labels, dataset, sink, events, unitSize, skippedErrors: sink.doneErrors, verify, resolveUrl });
       say(`queue: job ${name} on ${options.queue.join(',')} (${queued.resumed ? `resumed, incarnation ${queued.incarnation}` : 'new'}), ${unitSize} inputs per batch, ack wait ${options.ackWaitMs / 1000}s; more tabs join through: tabpool gateway --queue ${options.queue.join(',')} --job ${name} --launch K`);
@@ -116,7 +114,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
       webRoot,
       maxPayload: 8 * 2 ** 20 + (options.logits ? (options.batchSize === 'auto' ? maxBatch : options.batchSize) * model.info.numClasses * 32 : 0),
       model: { sha256: model.sha256, bytes: model.bytes },
-      status: (join) => jobStatus(runningJob, join),
+      status: (join) => runningJob.status(join),
       target: () => runningJob,
       log,
     });
@@ -158,7 +156,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     await sink.close();
     sink = null;
     if (runningJob.interrupted) return await finish({ status: 'interrupted', exitCode: EXIT.interrupted, error: null });
-    const s = runningJob.stats;
+    const s = runningJob.figures().stats;
     return await finish({ status: 'done', exitCode: s.errors + s.skippedErrors > 0 ? EXIT.someErrors : EXIT.ok, error: null });
   } catch (e) {
     job?.fail(e);

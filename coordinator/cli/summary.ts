@@ -3,10 +3,9 @@
  * rows, the time, the throughput, the coordinator's dispatch cost, the wire, each actor's share.
  */
 import type { SerializedError } from '../../shared/errors.ts';
-import { actorThroughput, type Actor } from '../pool/actor.ts';
-import type { BarredActor } from '../scheduler/jobOutput.ts';
+import type { BarredActor } from '../job/jobOutput.ts';
 import type { VerifyStats } from '../verify/verifier.ts';
-import type { JobStats } from '../scheduler/jobStats.ts';
+import type { JobFigures } from '../job/runningJob.ts';
 
 export interface RunSummary {
   status: 'done' | 'interrupted' | 'failed';
@@ -25,35 +24,34 @@ export interface RunSummary {
   actors: { id: string; host: string; ep: string | null; batches: number; images: number; imagesPerSecond: number | null }[];
   /** Verification against the coordinator's own model; null with --verify 0. */
   verify: (VerifyStats & { rate: number; barredActors: BarredActor[]; barredHosts: { host: string; reason: string }[] }) | null;
-  /** URL inputs: sent to tabs as URLs, and fetched by the coordinator instead (no tab could). */
-  urlInputs: { sent: number; fetchedByCoordinator: number };
+  /** URL inputs: sent to tabs as URLs, and fetched by the coordinator instead (no tab could); null in queue mode (gateways fetch for their tabs). */
+  urlInputs: { sent: number; fetchedByCoordinator: number } | null;
 }
 
-export function summarize(base: Pick<RunSummary, 'status' | 'exitCode' | 'error' | 'model' | 'output' | 'verify'>, stats: JobStats | null, actors: readonly Actor[], fetchedByCoordinator = 0): RunSummary {
-  const s = stats;
+export function summarize(base: Pick<RunSummary, 'status' | 'exitCode' | 'error' | 'model' | 'output' | 'verify'>, m: JobFigures | null): RunSummary {
+  const s = m?.stats ?? null;
+  const h = m?.host ?? null;
   const elapsed = s ? ((s.finishedAt ?? Date.now()) - s.startedAt) / 1000 : null;
-  const steady = s && s.workStartedAt && s.finishedAt && s.finishedAt > s.workStartedAt ? (s.done * 1000) / (s.finishedAt - s.workStartedAt) : null;
+  const steady = s && m?.workStartedAt && s.finishedAt && s.finishedAt > m.workStartedAt ? (s.done * 1000) / (s.finishedAt - m!.workStartedAt!) : null;
   return {
     ...base,
     rows: { written: s?.done ?? 0, predictions: s ? s.done - s.errors : 0, errors: s?.errors ?? 0, resumedRows: s?.skipped ?? 0, resumedErrors: s?.skippedErrors ?? 0 },
     elapsedSeconds: elapsed,
     timeToFirstPredictionSeconds: s?.firstPredictionAt ? (s.firstPredictionAt - s.startedAt) / 1000 : null,
     steadyImagesPerSecond: steady,
-    dispatch: s
+    dispatch: h
       ? {
-          batches: s.wire.batches,
-          p50Ms: s.dispatchLatency.percentile(50),
-          p99Ms: s.dispatchLatency.percentile(99),
-          roundTripP50Ms: s.roundTrip.percentile(50),
-          roundTripP99Ms: s.roundTrip.percentile(99),
+          batches: h.wire.batches,
+          p50Ms: h.dispatchLatency.percentile(50),
+          p99Ms: h.dispatchLatency.percentile(99),
+          roundTripP50Ms: h.roundTrip.percentile(50),
+          roundTripP99Ms: h.roundTrip.percentile(99),
         }
       : null,
-    wire: s && s.wire.images > 0 ? { bytesPerImage: s.wire.frameBytes / s.wire.images, fileBytesPerImage: s.wire.itemBytes / s.wire.images } : null,
-    decodeMsPerImage: s && s.decodedImages > 0 ? s.decodeMs / s.decodedImages : null,
-    urlInputs: { sent: s?.wire.urlInputs ?? 0, fetchedByCoordinator },
-    actors: actors
-      .filter((a) => a.batchesDone > 0)
-      .map((a) => ({ id: a.id, host: a.hostId, ep: a.ep, batches: a.batchesDone, images: a.imagesDone, imagesPerSecond: actorThroughput(a) })),
+    wire: h && h.wire.images > 0 ? { bytesPerImage: h.wire.frameBytes / h.wire.images, fileBytesPerImage: h.wire.itemBytes / h.wire.images } : null,
+    decodeMsPerImage: h && h.decodedImages > 0 ? h.decodeMs / h.decodedImages : null,
+    urlInputs: h ? { sent: h.wire.urlInputs, fetchedByCoordinator: h.fetchedHere } : null,
+    actors: m?.actors ?? [],
   };
 }
 
@@ -75,7 +73,7 @@ export function summaryLines(r: RunSummary): string[] {
     lines.push(`dispatch: ${d.batches} batches; coordinator's time from a result arriving to the next batch sent p50 ${ms(d.p50Ms, 3)}, p99 ${ms(d.p99Ms, 3)}; round trip p50 ${ms(d.roundTripP50Ms, 1)}, p99 ${ms(d.roundTripP99Ms, 1)}`);
   }
   if (r.wire) lines.push(`wire: ${r.wire.bytesPerImage.toFixed(1)} bytes/image sent for ${r.wire.fileBytesPerImage.toFixed(1)} bytes/image of files`);
-  if (r.urlInputs.sent > 0) lines.push(`URL inputs: ${r.urlInputs.sent} sent to tabs as URLs (their bytes never passed through here); ${r.urlInputs.fetchedByCoordinator} fetched by the coordinator because no tab could`);
+  if (r.urlInputs && r.urlInputs.sent > 0) lines.push(`URL inputs: ${r.urlInputs.sent} sent to tabs as URLs (their bytes never passed through here); ${r.urlInputs.fetchedByCoordinator} fetched by the coordinator because no tab could`);
   const v = r.verify;
   if (v) {
     lines.push(`verification (--verify ${v.rate}): ${v.batchesChecked} checks (${v.inputsChecked} inputs compared) against the coordinator's own model; ${v.disagreements} disagreement(s); ${v.barredActors.length} actor(s) and ${v.barredHosts.length} host(s) barred`);

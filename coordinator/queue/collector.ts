@@ -6,10 +6,11 @@
  * twice after a redelivery) is acked and ignored: each input gets one row.
  */
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
-import type { ItemResult, ResultMessage } from '../../shared/protocol.ts';
+import type { ItemResult } from '../../shared/protocol.ts';
 import type { InputItem } from '../io/inputItem.ts';
-import type { JobOutput } from '../scheduler/jobOutput.ts';
-import { checkResult, type ResultLimits } from '../scheduler/resultCheck.ts';
+import { errorRow, type OutputRow } from '../io/outputRow.ts';
+import type { JobOutput } from '../job/jobOutput.ts';
+import { checkResult, type ResultLimits } from '../host/resultCheck.ts';
 import { decodeResult, SIGNATURE_HEADER, signedBy, type UnitResult } from './envelope.ts';
 import type { QueueJob } from './jobStore.ts';
 import { forgetUnit } from './publisher.ts';
@@ -36,8 +37,8 @@ export class Collector {
   readonly units = new Map<number, TrackedUnit>();
   /** Units whose rows are all written: a late duplicate of their result is no stranger. */
   private readonly completed = new Set<number>();
-  /** Images answered per actor (`gateway/actor`), for the summary. */
-  readonly perActor = new Map<string, { host: string; ep: string | null; units: number; images: number }>();
+  /** Inputs answered per actor (`gateway/actor`), and when its first and last results reached this process, for the summary. */
+  readonly perActor = new Map<string, { host: string; ep: string | null; units: number; images: number; firstAt: number; lastAt: number }>();
   /** Which unit each open id belongs to. */
   private readonly unitOfId = new Map<string, TrackedUnit>();
   private consumer: Consumer | null = null;
@@ -153,21 +154,30 @@ export class Collector {
     const byId = new Map(r.answers.map((a) => [a.id, a]));
     // Rows go out per actor, so verification holds each actor's rows until a check of it passes.
     const byActor = new Map<string, { host: string; ep: string | null; items: InputItem[]; results: ItemResult[] }>();
+    const gatewayErrors: OutputRow[] = [];
     for (const item of u.items) {
       const a = byId.get(item.id);
       if (!a || !u.open.has(item.id)) continue;
+      // The gateway's own error rows (retries exhausted, unfetchable) answer for no actor: nothing to verify.
+      if (a.actor === null) {
+        if (!a.result.ok) gatewayErrors.push(errorRow(item.id, { code: a.result.code, message: a.result.message }));
+        continue;
+      }
       let g = byActor.get(a.actor);
       if (!g) byActor.set(a.actor, (g = { host: a.host, ep: a.ep, items: [], results: [] }));
       g.items.push(item);
       g.results.push(a.result);
     }
     for (const [actor, g] of byActor) {
-      const p = this.perActor.get(actor) ?? { host: g.host, ep: g.ep, units: 0, images: 0 };
+      const now = Date.now();
+      const p = this.perActor.get(actor) ?? { host: g.host, ep: g.ep, units: 0, images: 0, firstAt: now, lastAt: now };
       p.units++;
       p.images += g.items.length;
+      p.lastAt = now;
       this.perActor.set(actor, p);
       this.d.output.answer(actor, g.host, g.items, g.results);
     }
+    for (const row of gatewayErrors) this.d.output.writeError(row);
   }
 
   /** What is wrong with a unit's result: every input once, no other, and each answer within the model's classes. */
@@ -179,11 +189,12 @@ export class Collector {
       if (seen.has(a.id)) return `answers ${JSON.stringify(a.id)} twice`;
       seen.add(a.id);
       if (!a.result.ok && a.result.code === 'TAB_FETCH_FAILED') return `${a.id}: TAB_FETCH_FAILED is not an answer (the gateway fetches such inputs)`;
+      if (a.actor === null && a.result.ok) return `${a.id}: a prediction that names no actor`;
     }
     // A resumed unit may be answered whole though some of its rows were written before: those are ignored.
     const missing = [...u.open].filter((id) => !seen.has(id));
     if (missing.length > 0) return `answers ${seen.size} of the unit's ${ids.size} inputs (${JSON.stringify(missing[0])} is missing)`;
-    const msg: ResultMessage = { type: 'result', batchId: r.unit, items: r.answers.map((a) => a.result), timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 } };
-    return checkResult(r.answers.map(() => true), msg, this.d.limits);
+    // A gateway fetched what its tabs could not: every answer here counts as for an inline input.
+    return checkResult(r.answers.map(() => true), r.answers.map((a) => a.result), this.d.limits);
   }
 }

@@ -34,7 +34,16 @@ const unitResult = z.object({
   unit: z.number().int().nonnegative(),
   gateway: z.string().max(128),
   answers: z
-    .array(z.object({ id: z.string().max(4096), actor: z.string().max(128), host: z.string().max(128), ep: executionProviderSchema.nullable(), result: itemResultSchema }))
+    .array(
+      z.object({
+        id: z.string().max(4096),
+        /** The actor that answered (`gateway/actor-N`), or null for an error the gateway itself gave (retries exhausted, unfetchable). */
+        actor: z.string().max(128).nullable(),
+        host: z.string().max(128),
+        ep: executionProviderSchema.nullable(),
+        result: itemResultSchema,
+      }),
+    )
     .min(1)
     .max(4096),
 });

@@ -32,6 +32,12 @@ const specSchema = z.object({
   /** Milliseconds a gateway may hold a batch without a sign of life before JetStream redelivers it. */
   ackWaitMs: z.number().int().positive(),
   maxRetries: z.number().int().nonnegative(),
+  /** How a gateway cuts the inputs of the units it holds into batches for its actors (--batch-size), within the memory budget's largest batch. */
+  batchSize: z.union([z.literal('auto'), z.number().int().positive()]),
+  maxBatch: z.number().int().positive(),
+  /** The model's batch dimension when it is fixed, else null. */
+  fixedBatch: z.number().int().positive().nullable(),
+  stallTimeoutMs: z.number().positive(),
 });
 export type QueueJobSpec = z.infer<typeof specSchema>;
 

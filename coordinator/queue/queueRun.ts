@@ -20,11 +20,13 @@ import { errorRow, type RowSink } from '../io/outputRow.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import type { ActorLink } from '../pool/actor.ts';
 import { withoutBytes, type InputItem } from '../io/inputItem.ts';
-import type { JobEvents } from '../scheduler/jobDeps.ts';
-import type { VerifySettings } from '../scheduler/jobOutput.ts';
-import { JobOutput, type Barring } from '../scheduler/jobOutput.ts';
-import { newJobStats, type JobStats } from '../scheduler/jobStats.ts';
-import type { StatusSource } from '../scheduler/jobStatus.ts';
+import type { JobEvents } from '../job/jobDeps.ts';
+import type { VerifySettings } from '../job/jobOutput.ts';
+import { JobOutput, type Barring } from '../job/jobOutput.ts';
+import { newJobStats, type JobStats } from '../job/jobStats.ts';
+import { jobStatus } from '../job/jobStatus.ts';
+import type { JobFigures, JobProgress, RunningJob } from '../job/runningJob.ts';
+import type { JobStatus } from '../../shared/status.ts';
 import { Collector } from './collector.ts';
 import type { Gateway } from './gateway.ts';
 import { putState, UNITS_PER_INCARNATION, type QueueJob, type QueueJobSpec, type QueueJobState } from './jobStore.ts';
@@ -56,14 +58,14 @@ export interface QueueRunDeps {
   resolveUrl?: UrlResolver;
 }
 
-export class QueueRun implements StatusSource {
+export class QueueRun implements RunningJob {
   readonly stats: JobStats;
   readonly output: JobOutput;
   readonly options: JobOptions;
   readonly done: Promise<void>;
-  /** Gateways fetch what their tabs cannot; none of it is done here. */
-  readonly urlFallback = { fetched: 0 };
   readonly collector: Collector;
+  /** When the job's pool first had a ready actor (any gateway's). */
+  private workStartedAt: number | null = null;
   private readonly publisher: Publisher;
   private readonly feeder: DatasetFeeder;
   /** Ids of units a previous run recorded: tracked as they are, not read from the dataset again. */
@@ -91,7 +93,6 @@ export class QueueRun implements StatusSource {
       done: d.sink.done,
       write: async (rows) => {
         await d.sink.write(rows);
-        if (rows.some((r) => !r.error)) this.stats.firstPredictionAt ??= Date.now();
         this.collector.written(rows.map((r) => r.id));
       },
       flushed: () => d.sink.flushed(),
@@ -102,7 +103,7 @@ export class QueueRun implements StatusSource {
       this.stats,
       d.labels,
       o.out,
-      { progress: (s) => d.events.progress(s), written: () => this.checkDone(), fail: (err) => this.fail(err), log: (l) => d.events.log(l) },
+      { progress: (s) => d.events.progress(s), written: () => this.checkDone(), fail: (err) => this.fail(err), log: (l) => d.events.log(l), now: () => Date.now() },
       d.verify && { settings: d.verify, ports },
     );
     const first = d.incarnation * UNITS_PER_INCARNATION;
@@ -129,12 +130,6 @@ export class QueueRun implements StatusSource {
     });
   }
 
-  get pool() {
-    return this.d.gateway.pool;
-  }
-  get queue() {
-    return this.d.gateway.queue;
-  }
   get interrupted(): boolean {
     return this.draining;
   }
@@ -145,13 +140,28 @@ export class QueueRun implements StatusSource {
   onMessage(link: ActorLink, msg: ToCoordinator, receivedAt?: number): void {
     this.d.gateway.onMessage(link, msg, receivedAt);
   }
-  onClose(link: ActorLink, _code?: number, _reason?: string): void {
-    this.d.gateway.onClose(link);
+  onClose(link: ActorLink, code: number, reason: string): void {
+    this.d.gateway.onClose(link, code, reason);
   }
 
-  /** Actors of every gateway that answered, and how many inputs each (from the results). */
-  actorRows(): { id: string; host: string; ep: string | null; batches: number; images: number; imagesPerSecond: number | null }[] {
-    return [...this.collector.perActor].map(([id, a]) => ({ id, host: a.host, ep: a.ep, batches: a.units, images: a.images, imagesPerSecond: null }));
+  progress(): JobProgress {
+    return { total: this.stats.total, done: this.stats.done, errors: this.stats.errors, workStartedAt: this.workStartedAt };
+  }
+
+  /**
+   * What this run measured of the job. Actors are every gateway's, as the results named them, each
+   * with the rate its results reached this process at; dispatch and wire figures are left out: they
+   * are each gateway's own, and this process sees only its own tabs'.
+   */
+  figures(): JobFigures {
+    const actors = [...this.collector.perActor].map(([id, a]) => ({ id, host: a.host, ep: a.ep, batches: a.units, images: a.images, imagesPerSecond: a.lastAt > a.firstAt ? (a.images * 1000) / (a.lastAt - a.firstAt) : null }));
+    const barredHosts = this.state.barred.filter((b) => b.actor === null).map((b) => ({ host: b.host, reason: b.reason }));
+    return { stats: this.stats, host: null, workStartedAt: this.workStartedAt, actors, barredHosts };
+  }
+
+  /** The status page of this process: its own gateway's tabs, and the job's rows. */
+  status(join: JobStatus['join']): JobStatus {
+    return jobStatus({ host: this.d.gateway.host, stats: this.stats, settings: this.options, output: this.output, isFinished: this.finished }, join);
   }
 
   start(total: number | null): void {
@@ -225,7 +235,7 @@ export class QueueRun implements StatusSource {
     await global.refresh();
     if (global.readyCount() > 0) {
       this.noActorsSince = null;
-      this.stats.workStartedAt ??= Date.now();
+      this.workStartedAt ??= Date.now();
     } else if (!this.draining) {
       this.noActorsSince ??= Date.now();
       if (Date.now() - this.noActorsSince > this.options.joinTimeoutMs) {

@@ -25,7 +25,8 @@ export function freshJobName(): string {
   return `job-${randomBytes(4).toString('hex')}`;
 }
 
-export async function openQueueJob(o: JobOptions, job: string, model: ResolvedModel, actorMemory: number, token: string, log: (line: string) => void): Promise<OpenedQueueJob> {
+export async function openQueueJob(o: JobOptions, job: string, model: ResolvedModel, budget: { actorMemory: number; maxBatch: number }, token: string, log: (line: string) => void): Promise<OpenedQueueJob> {
+  const { actorMemory, maxBatch } = budget;
   const q = await connectQueue(o.queue!, job);
   try {
     const existing = await readSpec(q);
@@ -52,6 +53,10 @@ export async function openQueueJob(o: JobOptions, job: string, model: ResolvedMo
       pool: o.pool,
       ackWaitMs: o.ackWaitMs,
       maxRetries: o.maxRetries,
+      batchSize: o.batchSize,
+      maxBatch,
+      fixedBatch: model.info.inputShape.batch,
+      stallTimeoutMs: o.stallTimeoutMs,
     };
     await ensureStreams(q, o.ackWaitMs);
     await putModel(q, model.sha256, model.bytes);

@@ -1,5 +1,5 @@
 /** A clock tests advance by hand: the job's deadlines and join timeout fire when the test says, not after real waiting. */
-import type { Clock, Timer } from '../../coordinator/scheduler/clock.ts';
+import type { Clock, Timer } from '../../coordinator/host/clock.ts';
 
 interface Pending {
   at: number;

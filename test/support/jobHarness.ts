@@ -10,7 +10,7 @@ import type { Dataset } from '../../coordinator/io/dataset.ts';
 import type { OutputRow, RowSink } from '../../coordinator/io/outputRow.ts';
 import type { JobOptions } from '../../coordinator/jobOptions.ts';
 import type { ActorLink } from '../../coordinator/pool/actor.ts';
-import { Job } from '../../coordinator/scheduler/job.ts';
+import { Job } from '../../coordinator/job/job.ts';
 import { classifierDisagreement } from '../../coordinator/verify/agreement.ts';
 import { classifierReference } from '../../coordinator/verify/referenceInputs.ts';
 import { FakeClock } from './fakeClock.ts';

@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { preprocessInto, preprocessSpecFor } from '../../shared/preprocess.ts';
 import { inspectModel } from '../../coordinator/model/modelInfo.ts';
 import { decodeImage } from '../../coordinator/verify/decodeImage.ts';
+import { decodeForReference } from '../../coordinator/verify/referenceDecode.ts';
 
 export interface ReferencePrediction {
   top1: number;
@@ -16,7 +17,11 @@ export interface ReferencePrediction {
   logits: Float32Array;
 }
 
-export async function referencePredictions(modelPath: string, files: { id: string; path: string }[]): Promise<Map<string, ReferencePrediction>> {
+/**
+ * `decode`: `node` (pngjs / jpeg-js, independent of the coordinator), or `chromium` (the
+ * coordinator's reference decoding, for formats only it reads as Chromium does: CMYK JPEG, BMP).
+ */
+export async function referencePredictions(modelPath: string, files: { id: string; path: string }[], decode: 'node' | 'chromium' = 'node'): Promise<Map<string, ReferencePrediction>> {
   const bytes = await fs.readFile(modelPath);
   const info = inspectModel(bytes, modelPath);
   const session = await ort.InferenceSession.create(bytes);
@@ -25,7 +30,10 @@ export async function referencePredictions(modelPath: string, files: { id: strin
   const out = new Map<string, ReferencePrediction>();
   for (const f of files) {
     const input = new Float32Array(per);
-    preprocessInto(decodeImage(await fs.readFile(f.path)), spec, input, 0);
+    const file = await fs.readFile(f.path);
+    const pixels = decode === 'node' ? decodeImage(file) : await decodeForReference(file);
+    if (!pixels) throw new Error(`${f.path}: the reference cannot decode it`);
+    preprocessInto(pixels, spec, input, 0);
     const result = await session.run({ [info.inputName]: new ort.Tensor('float32', input, [1, 3, spec.height, spec.width]) });
     const logits = result[info.outputName]!.data as Float32Array;
     let top1 = 0;

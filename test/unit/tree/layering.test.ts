@@ -1,7 +1,8 @@
 /**
  * The tree keeps its shape: each folder imports only from the folders it may (dependencies point
- * one way, and coordinator/ and web/ never import each other), no source file grows past 400
- * lines, web/ names no route or close code by hand, and the shipped pages carry no test hooks.
+ * one way, and coordinator/ and web/ never import each other), no module imports itself back
+ * through others (no cycles, whatever the folders), no source file grows past 400 lines, web/
+ * names no route or close code by hand, and the shipped pages carry no test hooks.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -20,9 +21,12 @@ const ALLOWED: Record<string, string[]> = {
   'coordinator/io': ['shared', 'coordinator/io', 'coordinator/jobOptions.ts'],
   'coordinator/server': ['shared', 'coordinator/server', 'coordinator/pool'],
   'coordinator/browser': ['shared', 'coordinator/browser'],
-  'coordinator/scheduler': ['shared', 'coordinator/scheduler', 'coordinator/pool', 'coordinator/io', 'coordinator/verify', 'coordinator/jobOptions.ts'],
+  // The actor host: tabs, dispatch, deadlines. It knows nothing of jobs, outputs or NATS.
+  'coordinator/host': ['shared', 'coordinator/host', 'coordinator/pool', 'coordinator/io'],
   'coordinator/verify': ['shared', 'coordinator/verify', 'coordinator/io'],
-  'coordinator/queue': ['shared', 'coordinator/queue', 'coordinator/pool', 'coordinator/io', 'coordinator/model', 'coordinator/scheduler', 'coordinator/verify', 'coordinator/jobOptions.ts'],
+  // A job in this process, and what every job has (its output, rows, status).
+  'coordinator/job': ['shared', 'coordinator/job', 'coordinator/host', 'coordinator/pool', 'coordinator/io', 'coordinator/verify', 'coordinator/jobOptions.ts'],
+  'coordinator/queue': ['shared', 'coordinator/queue', 'coordinator/host', 'coordinator/job', 'coordinator/pool', 'coordinator/io', 'coordinator/model', 'coordinator/verify', 'coordinator/jobOptions.ts'],
   'coordinator/cli': ['shared', 'coordinator'],
   'web/workerApi.ts': ['shared'],
   'web/page': ['shared', 'web/page', 'web/workerApi.ts'],
@@ -71,6 +75,25 @@ test('every folder imports only from the folders it may: dependencies point one 
     }
   }
   assert.deepEqual(broken, []);
+});
+
+test('no module imports itself back through others: the import graph has no cycle', () => {
+  const graph = new Map(ALL.map((f) => [f, relativeImports(f).filter((t) => ALL.includes(t))]));
+  const cycles: string[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (f: string): void => {
+    state.set(f, 'open');
+    path.push(f);
+    for (const t of graph.get(f) ?? []) {
+      if (state.get(t) === 'open') cycles.push([...path.slice(path.indexOf(t)), t].join(' → '));
+      else if (!state.has(t)) visit(t);
+    }
+    path.pop();
+    state.set(f, 'done');
+  };
+  for (const f of ALL) if (!state.has(f)) visit(f);
+  assert.deepEqual(cycles, []);
 });
 
 test('coordinator/ has at most three files at its top', () => {

@@ -17,6 +17,8 @@ export interface OutputHooks {
   written(): void;
   fail(err: TabpoolError): void;
   log(line: string): void;
+  /** Wall-clock ms (the time of the first prediction written). */
+  now(): number;
 }
 
 /** An actor caught lying: close it, or with `hostBarred` every actor of its host, and refuse them from now on. */
@@ -138,6 +140,7 @@ export class JobOutput {
     await this.sink.write(rows);
     this.stats.done += rows.length;
     for (const r of rows) if (r.error) this.stats.errors++;
+    if (rows.some((r) => !r.error)) this.stats.firstPredictionAt ??= this.hooks.now();
     this.hooks.progress(this.stats);
   }
 

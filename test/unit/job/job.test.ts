@@ -251,7 +251,7 @@ test('a slow actor holding the tail is covered by an idle one; the copy yields o
   assert.notEqual(slow.closed?.code, CLOSE.evicted);
   assertEveryInputOnce(h, 40);
   assert.equal(h.job.pool.actors.get('actor-1')?.failures ?? 0, 0);
-  assert.ok(h.job.stats.speculativeCopies > 0);
+  assert.ok(h.job.host.stats.speculativeCopies > 0);
 });
 
 test('a pool whose only actors take 30 s and 40 s an input starts at once and finishes (no actor is starved)', async () => {

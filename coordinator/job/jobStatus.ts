@@ -1,24 +1,21 @@
 /** The job as `/api/status` reports it (shared/status.ts), and as the status page and the tests read it. */
 import type { ActorStatus, JobStatus, ResourcesStatus } from '../../shared/status.ts';
+import type { ActorHost } from '../host/actorHost.ts';
 import { actorThroughput, type Actor } from '../pool/actor.ts';
 import type { Resources } from '../pool/resources.ts';
-import type { ActorPool } from '../pool/actorPool.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import type { JobOutput } from './jobOutput.ts';
 import type { JobStats } from './jobStats.ts';
 
-/** What the status is read from: a Job, or `run --queue`'s job and its gateway (queue/queueRun.ts). */
+/** What the status is read from: the actor host serving this process's tabs, and the job's rows where this process writes them. */
 export interface StatusSource {
-  pool: ActorPool;
+  host: ActorHost;
+  /** Rows and times: the job's, or what a gateway counts of the inputs it answered. */
   stats: JobStats;
-  queue: { heldCount(actorId: string): number };
-  options: Pick<JobOptions, 'pool' | 'verifyRate' | 'batchSize'>;
+  settings: Pick<JobOptions, 'pool' | 'verifyRate' | 'batchSize'>;
   /** The job's rows and their verification; null where this process writes none (a gateway). */
   output: Pick<JobOutput, 'trustOf' | 'verifyStats' | 'heldRows' | 'barred'> | null;
   isFinished: boolean;
-  urlFallback: { fetched: number };
-  /** The no-progress watchdog's report, where the source has one. */
-  stall?: { report: string | null };
 }
 
 function actorStatus(a: Actor, inFlight: number, trust: ActorStatus['trust']): ActorStatus {
@@ -49,18 +46,20 @@ const json = (r: Resources): ResourcesStatus => ({
 });
 
 export function jobStatus(job: StatusSource, join: JobStatus['join'], wallNow = Date.now()): JobStatus {
-  const { pool, stats, queue } = job;
+  const { host, stats } = job;
+  const { pool } = host;
+  const h = host.stats;
   const elapsed = ((stats.finishedAt ?? wallNow) - stats.startedAt) / 1000;
   let poolSpeed = 0;
   for (const a of pool.actors.values()) if (a.state === 'ready') poolSpeed += a.speed.imagesPerSecond ?? 0;
   const left = stats.total === null ? null : Math.max(0, stats.total - stats.done);
   return {
     join,
-    pool: { min: job.options.pool.min, max: job.options.pool.max, active: pool.active().length, standby: pool.standby().length, rejected: pool.rejected().length },
-    hosts: [...pool.hosts.values()].map((h) => ({ id: h.id, declared: { ...h.declared }, capacity: json(h.capacity), used: json(h.used) })),
+    pool: { min: job.settings.pool.min, max: job.settings.pool.max, active: pool.active().length, standby: pool.standby().length, rejected: pool.rejected().length },
+    hosts: [...pool.hosts.values()].map((x) => ({ id: x.id, declared: { ...x.declared }, capacity: json(x.capacity), used: json(x.used) })),
     actors: [...pool.actors.values()].map((a) => {
       const t = job.output?.trustOf(a.id);
-      return actorStatus(a, queue.heldCount(a.id), { passedChecks: t?.passed ?? 0, onProbation: t?.onProbation ?? false, heldRows: t?.heldRows ?? 0 });
+      return actorStatus(a, host.heldCount(a.id), { passedChecks: t?.passed ?? 0, onProbation: t?.onProbation ?? false, heldRows: t?.heldRows ?? 0 });
     }),
     progress: {
       total: stats.total,
@@ -72,26 +71,26 @@ export function jobStatus(job: StatusSource, join: JobStatus['join'], wallNow = 
       finished: job.isFinished,
     },
     dispatch: {
-      count: stats.wire.batches,
-      p50Ms: stats.dispatchLatency.percentile(50),
-      p99Ms: stats.dispatchLatency.percentile(99),
-      roundTripP50Ms: stats.roundTrip.percentile(50),
-      roundTripP99Ms: stats.roundTrip.percentile(99),
+      count: h.wire.batches,
+      p50Ms: h.dispatchLatency.percentile(50),
+      p99Ms: h.dispatchLatency.percentile(99),
+      roundTripP50Ms: h.roundTrip.percentile(50),
+      roundTripP99Ms: h.roundTrip.percentile(99),
     },
     verify: {
-      rate: job.options.verifyRate,
+      rate: job.settings.verifyRate,
       ...(job.output?.verifyStats ?? { batchesChecked: 0, inputsChecked: 0, disagreements: 0, inconclusive: 0, uncheckable: 0, unverifiedRows: 0 }),
       rowsHeld: job.output?.heldRows ?? 0,
       barredActors: job.output?.barred ?? [],
       barredHosts: pool.barred(),
     },
     schedule: {
-      batchSize: job.options.batchSize,
+      batchSize: job.settings.batchSize,
       poolImagesPerSecond: poolSpeed,
       expectedSecondsLeft: job.isFinished ? 0 : left !== null && poolSpeed > 0 ? left / poolSpeed : null,
-      speculativeCopies: stats.speculativeCopies,
-      stalled: job.stall?.report ?? null,
+      speculativeCopies: h.speculativeCopies,
+      stalled: host.stalledReport,
     },
-    wire: { ...stats.wire, fetchedByCoordinator: job.urlFallback.fetched },
+    wire: { ...h.wire, fetchedByCoordinator: h.fetchedHere },
   };
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BatchQueue } from '../../../coordinator/scheduler/batchQueue.ts';
+import { Workload } from '../../../coordinator/host/workload.ts';
 
 const item = (i: number) => ({ id: `i${i}`, source: `i${i}.png`, bytes: new Uint8Array([i]) });
-function queueOf(n: number, maxRetries = 1): BatchQueue {
-  const q = new BatchQueue(maxRetries);
+function queueOf(n: number, maxRetries = 1): Workload {
+  const q = new Workload(maxRetries);
   for (let i = 0; i < n; i++) q.add(item(i));
   return q;
 }

@@ -2,7 +2,7 @@
  * The checks a result passes before any of its rows count: it must fit the batch it answers.
  * The schema already refused malformed messages; these catch well-formed lies.
  */
-import type { ResultMessage } from '../../shared/protocol.ts';
+import type { ItemResult } from '../../shared/protocol.ts';
 
 export interface ResultLimits {
   numClasses: number;
@@ -15,9 +15,9 @@ export interface ResultLimits {
  * logits, and a fetch failure claimed for an input that was sent inline. `inline[i]`: item i's
  * bytes were in the frame (false for a URL the tab had to fetch).
  */
-export function checkResult(inline: readonly boolean[], msg: ResultMessage, limits: ResultLimits): string | null {
-  if (msg.items.length !== inline.length) return `${msg.items.length} items for a batch of ${inline.length}`;
-  for (const [i, r] of msg.items.entries()) {
+export function checkResult(inline: readonly boolean[], items: readonly ItemResult[], limits: ResultLimits): string | null {
+  if (items.length !== inline.length) return `${items.length} items for a batch of ${inline.length}`;
+  for (const [i, r] of items.entries()) {
     if (!r.ok) {
       if (r.code === 'TAB_FETCH_FAILED' && inline[i]) return `items.${i}: TAB_FETCH_FAILED for an input sent inline, not as a URL`;
       continue;

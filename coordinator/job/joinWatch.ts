@@ -7,7 +7,7 @@
 import { TabpoolError } from '../../shared/errors.ts';
 import type { ActorPool } from '../pool/actorPool.ts';
 import type { Actor } from '../pool/actor.ts';
-import type { Clock, Timer } from './clock.ts';
+import type { Clock, Timer } from '../host/clock.ts';
 
 export interface JoinWatchTarget {
   pool: ActorPool;

@@ -23,7 +23,7 @@ test('URL inputs go to tabs as URLs; one a tab cannot fetch is fetched by the co
   answerRefusing(h, tab, tab.batches[0]!.batchId, (i) => i === 1);
   await h.settle();
   assert.deepEqual(read, ['https://images.test/1.png']);
-  assert.equal(h.job.stats.wire.itemBytes, 0, 'no image bytes went to the tab before the fallback');
+  assert.equal(h.job.host.stats.wire.itemBytes, 0, 'no image bytes went to the tab before the fallback');
   for (let guard = 0; guard < 10 && !h.job.isFinished; guard++) {
     for (const b of tab.batches.filter((x) => !tab.answered.has(x.batchId))) h.answer(tab, b.batchId);
     await h.settle();
@@ -32,7 +32,7 @@ test('URL inputs go to tabs as URLs; one a tab cannot fetch is fetched by the co
   const ids = h.sink.rows.map((r) => r.id).sort();
   assert.deepEqual(ids, Array.from({ length: 8 }, (_, i) => `img-${String(i).padStart(4, '0')}`));
   assert.equal(h.sink.rows.filter((r) => r.error).length, 0);
-  assert.equal(h.job.urlFallback.fetched, 1);
+  assert.equal(h.job.host.stats.fetchedHere, 1);
 });
 
 test('an input neither the tab nor the coordinator can fetch gets one error row naming both failures', async () => {

@@ -57,7 +57,7 @@ interface InFlight {
   holders: Map<string, number>;
 }
 
-export class BatchQueue {
+export class Workload {
   /** Fresh inputs in dataset order; `head` is the next to take (no O(n) shifts). */
   private fresh: InputItem[] = [];
   private head = 0;
@@ -78,9 +78,34 @@ export class BatchQueue {
     this.freshBytes += bytesOf(item);
   }
 
-  /** Inputs to compute again (their answers were thrown away), first in line. */
-  requeue(items: InputItem[]): void {
-    if (items.length > 0) this.retries.unshift({ id: this.nextId++, items, attempts: 0, lastError: null });
+  /** Inputs to run again, first in line: their answers were thrown away, or they come back with `attempts` failures already. */
+  requeue(items: InputItem[], attempts = 0): void {
+    if (items.length > 0) this.retries.unshift({ id: this.nextId++, items, attempts, lastError: null });
+  }
+
+  /** Whether any of these inputs is out on an actor now. */
+  anyInFlight(ids: ReadonlySet<string>): boolean {
+    for (const f of this.inFlight.values()) for (const i of f.batch.items) if (ids.has(i.id)) return true;
+    return false;
+  }
+
+  /**
+   * Takes waiting inputs back (another process runs them): all of `ids`, or none when any is out on
+   * an actor. Scans what waits, so it is for rare events (an actor gone, a drain), not for dispatch.
+   */
+  withdraw(ids: ReadonlySet<string>): boolean {
+    if (ids.size === 0 || this.anyInFlight(ids)) return false;
+    const fresh = this.fresh.slice(this.head);
+    const kept = fresh.filter((i) => !ids.has(i.id));
+    this.fresh = kept;
+    this.head = 0;
+    this.freshBytes = kept.reduce((n, i) => n + bytesOf(i), 0);
+    for (let r = this.retries.length - 1; r >= 0; r--) {
+      const b = this.retries[r]!;
+      b.items = b.items.filter((i) => !ids.has(i.id));
+      if (b.items.length === 0) this.retries.splice(r, 1);
+    }
+    return true;
   }
 
   /** Inputs waiting for an actor (fresh and retried). */

@@ -4,7 +4,7 @@
  * so a slow but honest tab is never evicted for being slow.
  */
 import type { Actor } from '../pool/actor.ts';
-import type { Held } from './batchQueue.ts';
+import type { Held } from './workload.ts';
 
 /** Before an actor has finished a batch we cannot know its speed: SwiftShader needs ~8 s an image. */
 export const FIRST_BATCH_DEADLINE_MS = 10 * 60_000;

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newActor } from '../../../coordinator/pool/actor.ts';
-import { StallWatch, type StallFacts } from '../../../coordinator/scheduler/stallWatch.ts';
+import { StallWatch, type StallFacts } from '../../../coordinator/host/stallWatch.ts';
 
 const link = { sendJson() {}, sendBinary() {}, close() {} };
 const actor = newActor('actor-1', 'h1', link, 0);
 actor.speed.setPrior(0.038);
 actor.ep = 'webgpu';
-const stalled: StallFacts = { pending: 4, ready: [actor], inFlight: 0, rowsWritten: 0, otherWork: false };
+const stalled: StallFacts = { pending: 4, ready: [actor], inFlight: 0, answers: 0, otherWork: false };
 
 test('after one --stall-timeout of no progress it says why (speeds, batch sizes, what is pending); after two it fails', () => {
   const w = new StallWatch(60_000);
@@ -21,8 +21,8 @@ test('after one --stall-timeout of no progress it says why (speeds, batch sizes,
   assert.equal(w.tick(120_000, stalled)?.kind, 'fail');
 });
 
-test('a batch in flight, a row written, nothing pending, no ready actor, or checks running is progress', () => {
-  for (const moving of [{ inFlight: 1 }, { rowsWritten: 1 }, { pending: 0 }, { ready: [] }, { otherWork: true }]) {
+test('a batch in flight, an answer, nothing pending, no ready actor, or checks running is progress', () => {
+  for (const moving of [{ inFlight: 1 }, { answers: 1 }, { pending: 0 }, { ready: [] }, { otherWork: true }]) {
     const w = new StallWatch(60_000);
     w.tick(0, stalled);
     assert.equal(w.tick(60_000, { ...stalled, ...moving }), null, JSON.stringify(Object.keys(moving)));

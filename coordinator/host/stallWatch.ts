@@ -4,6 +4,7 @@
  * written and no batch was out on an actor, something is wrong with the plan, not with the tabs.
  * After one period the job says why (each actor's speed and batch size, what is pending), in the
  * log and on the status page; after a second it fails with STALLED, leaving a resumable output.
+ * Progress is an answer from a tab, a batch out, or work that writes rows without one (checks).
  */
 import type { Actor } from '../pool/actor.ts';
 
@@ -13,8 +14,8 @@ export interface StallFacts {
   ready: readonly Actor[];
   /** Batches out on actors. */
   inFlight: number;
-  /** Rows written so far (any change is progress). */
-  rowsWritten: number;
+  /** Answers received so far (any change is progress). */
+  answers: number;
   /** Work that will write rows without any actor (checks running, coordinator fetches). */
   otherWork: boolean;
 }
@@ -23,7 +24,7 @@ export type StallVerdict = { kind: 'warn'; report: string } | { kind: 'fail'; re
 
 export class StallWatch {
   private since: number | null = null;
-  private rows: number | null = null;
+  private answers: number | null = null;
   private warned = false;
   /** What the job says while it is stalled (null while it is not): the status page shows it. */
   report: string | null = null;
@@ -32,9 +33,9 @@ export class StallWatch {
 
   /** Once a second (monotonic ms): a warning after one stalled period, a failure after two. */
   tick(now: number, f: StallFacts): StallVerdict {
-    const wrote = this.rows !== null && f.rowsWritten !== this.rows;
-    const moving = wrote || f.inFlight > 0 || f.pending === 0 || f.ready.length === 0 || f.otherWork;
-    this.rows = f.rowsWritten;
+    const answered = this.answers !== null && f.answers !== this.answers;
+    const moving = answered || f.inFlight > 0 || f.pending === 0 || f.ready.length === 0 || f.otherWork;
+    this.answers = f.answers;
     if (moving) {
       this.since = null;
       this.warned = false;

@@ -4,7 +4,7 @@ import type { InputReader, UrlResolver } from '../io/datasetFeeder.ts';
 import type { Dataset } from '../io/dataset.ts';
 import type { RowSink } from '../io/outputRow.ts';
 import type { JobOptions } from '../jobOptions.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../host/clock.ts';
 import type { VerifySettings } from './jobOutput.ts';
 import type { JobStats } from './jobStats.ts';
 

@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { ActorPool } from '../../../coordinator/pool/actorPool.ts';
 import type { ActorLink } from '../../../coordinator/pool/actor.ts';
-import { BatchQueue } from '../../../coordinator/scheduler/batchQueue.ts';
-import { Dispatcher } from '../../../coordinator/scheduler/dispatcher.ts';
-import { newJobStats } from '../../../coordinator/scheduler/jobStats.ts';
+import { Workload } from '../../../coordinator/host/workload.ts';
+import { Dispatcher } from '../../../coordinator/host/dispatcher.ts';
+import { newHostStats } from '../../../coordinator/host/hostStats.ts';
 import { caps, TINY_PNG } from '../../support/jobHarness.ts';
 
 const link = (sent: number[]): ActorLink => ({ sendJson() {}, sendBinary: () => void sent.push(1), close() {} });
@@ -48,10 +48,10 @@ test('a pool with inputs waiting and nothing in flight always sends a batch, wha
       (speeds, measured, pending, fixedBatch, allRead, batchSize) => {
         const sent: number[] = [];
         const pool = poolOf(speeds, measured, sent);
-        const queue = new BatchQueue(3);
+        const queue = new Workload(3);
         // Inputs are added lazily: the property is about the plan, not about copying 100k items.
         for (let i = 0; i < Math.min(pending, 512); i++) queue.add({ id: `i${i}`, source: `i${i}.png`, bytes: TINY_PNG });
-        const dispatcher = new Dispatcher(pool, queue, newJobStats(0, 0, 0), { batchSize, maxBatch: 64, fixedBatch, maxTasksInFlight: 2 });
+        const dispatcher = new Dispatcher(pool, queue, newHostStats(), { batchSize, maxBatch: 64, fixedBatch, maxTasksInFlight: 2 });
         const n = dispatcher.run(1_000_000, allRead, pending);
         assert.ok(n > 0 && sent.length > 0, `no batch sent: speeds ${speeds.slice(0, 5).join(', ')}…, ${pending} pending`);
       },
@@ -63,9 +63,9 @@ test('a pool with inputs waiting and nothing in flight always sends a batch, wha
 test('two actors slower than one input per 1.5 s each get an input at once (the pool that never started)', () => {
   const sent: number[] = [];
   const pool = poolOf([0.038, 0.027], [false, false], sent);
-  const queue = new BatchQueue(3);
+  const queue = new Workload(3);
   for (let i = 0; i < 4; i++) queue.add({ id: `i${i}`, source: `i${i}.png`, bytes: TINY_PNG });
-  const dispatcher = new Dispatcher(pool, queue, newJobStats(0, 0, 0), { batchSize: 'auto', maxBatch: 64, fixedBatch: null, maxTasksInFlight: 2 });
+  const dispatcher = new Dispatcher(pool, queue, newHostStats(), { batchSize: 'auto', maxBatch: 64, fixedBatch: null, maxTasksInFlight: 2 });
   assert.ok(dispatcher.run(0, true, 4) >= 1);
   assert.ok(queue.heldCount('actor-1') >= 1, 'the faster of the two has an input');
   // A second later the faster one is busy for a while: the slower one is now first for one more.

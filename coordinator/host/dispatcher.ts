@@ -9,8 +9,8 @@ import type { ActorPool } from '../pool/actorPool.ts';
 import { wireInput } from '../io/inputItem.ts';
 import type { Actor } from '../pool/actor.ts';
 import { autoBatchSize, chooseCopy, fixedBatchSize, oneMoreAt, type ActorLoad, type CopyCandidate } from './batchPlan.ts';
-import type { Batch, BatchQueue } from './batchQueue.ts';
-import type { JobStats } from './jobStats.ts';
+import type { Batch, Workload } from './workload.ts';
+import type { HostStats } from './hostStats.ts';
 
 export interface DispatchSettings {
   batchSize: number | 'auto';
@@ -24,8 +24,8 @@ export interface DispatchSettings {
 export class Dispatcher {
   constructor(
     private readonly pool: ActorPool,
-    private readonly queue: BatchQueue,
-    private readonly stats: JobStats,
+    private readonly queue: Workload,
+    private readonly stats: HostStats,
     private readonly settings: DispatchSettings,
     private readonly log: (line: string) => void = () => undefined,
   ) {}

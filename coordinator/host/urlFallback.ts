@@ -3,10 +3,10 @@
  * and queues their bytes, so no row depends on one tab's network. Only when the coordinator
  * cannot fetch an input either does it get an error row, naming both failures.
  */
+import type { SerializedError } from '../../shared/errors.ts';
 import type { ItemResult } from '../../shared/protocol.ts';
-import { errorRow, type OutputRow } from '../io/outputRow.ts';
 import type { InputReader, UrlResolver } from '../io/datasetFeeder.ts';
-import type { InputItem } from '../io/inputItem.ts';
+import type { InputItem, UrlItem } from '../io/inputItem.ts';
 
 /** Coordinator fetches at once: enough to hide latency, few enough not to flood a server. */
 const CONCURRENCY = 16;
@@ -14,19 +14,17 @@ const CONCURRENCY = 16;
 export interface FallbackTarget {
   read: InputReader;
   resolveUrl: UrlResolver;
-  /** An input fetched here: it goes back to the queue with its bytes. */
+  /** An input fetched here: it goes back to the host's work with its bytes. */
   add(item: InputItem): void;
-  /** An input neither the tab nor the coordinator could fetch. */
-  writeError(row: OutputRow): void;
+  /** An input neither the tab nor this process could fetch: it gets an error row. */
+  failed(item: InputItem, error: SerializedError): void;
   /** Called after each fetch ends (the job may be done). */
   settled(): void;
 }
 
 export class UrlFallback {
-  private waiting: { id: string; source: string; why: string }[] = [];
+  private waiting: { item: UrlItem; why: string }[] = [];
   private running = 0;
-  /** Inputs fetched here so far. */
-  fetched = 0;
 
   constructor(private readonly t: FallbackTarget) {}
 
@@ -35,8 +33,8 @@ export class UrlFallback {
     return this.waiting.length + this.running;
   }
 
-  fetchInstead(id: string, source: string, why: string): void {
-    this.waiting.push({ id, source, why });
+  fetchInstead(item: UrlItem, why: string): void {
+    this.waiting.push({ item, why });
     this.pump();
   }
 
@@ -51,7 +49,7 @@ export class UrlFallback {
     for (const [i, item] of items.entries()) {
       const r = results[i]!;
       if (!r.ok && r.code === 'TAB_FETCH_FAILED' && 'url' in item) {
-        this.fetchInstead(item.id, item.source, r.message);
+        this.fetchInstead(item, r.message);
         refetched++;
       } else {
         kept.push(item);
@@ -73,12 +71,12 @@ export class UrlFallback {
     }
   }
 
-  private async fetchOne({ id, source, why }: { id: string; source: string; why: string }): Promise<void> {
+  private async fetchOne({ item, why }: { item: UrlItem; why: string }): Promise<void> {
+    const { id, source } = item;
     let failure: string;
     try {
       const r = await this.t.read(await this.t.resolveUrl(source));
       if ('bytes' in r) {
-        this.fetched++;
         this.t.add({ id, source, bytes: r.bytes });
         return;
       }
@@ -86,6 +84,6 @@ export class UrlFallback {
     } catch (err) {
       failure = (err as Error).message;
     }
-    this.t.writeError(errorRow(id, { code: 'UNREADABLE_FILE', message: `${id}: neither a tab nor the coordinator could fetch ${source}: the tab said ${why}; the coordinator got ${failure}` }));
+    this.t.failed(item, { code: 'UNREADABLE_FILE', message: `${id}: neither a tab nor the coordinator could fetch ${source}: the tab said ${why}; the coordinator got ${failure}` });
   }
 }

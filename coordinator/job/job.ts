@@ -1,0 +1,208 @@
+/**
+ * One inference job in this process (`tabpool run` without --queue), end to end: the dataset read
+ * into the actor host (datasetSource.ts), the host's answers written as rows, or held for
+ * verification (jobOutput.ts), and the job's lifecycle: start, the join timeout, drain, finish,
+ * fail. The job ends when every input has exactly one row.
+ */
+import { TabpoolError } from '../../shared/errors.ts';
+import type { ToCoordinator } from '../../shared/protocol.ts';
+import type { JobStatus } from '../../shared/status.ts';
+import { ActorHost } from '../host/actorHost.ts';
+import { systemClock, type Clock } from '../host/clock.ts';
+import { readInput } from '../io/inputReader.ts';
+import type { InputItem } from '../io/inputItem.ts';
+import { errorRow } from '../io/outputRow.ts';
+import type { JobOptions } from '../jobOptions.ts';
+import type { ActorPool } from '../pool/actorPool.ts';
+import type { ActorLink } from '../pool/actor.ts';
+import { poolPolicy } from '../pool/epPolicy.ts';
+import { DatasetSource } from './datasetSource.ts';
+import type { JobDeps } from './jobDeps.ts';
+import { JobOutput, type Barring } from './jobOutput.ts';
+import { newJobStats, type JobStats } from './jobStats.ts';
+import { jobStatus } from './jobStatus.ts';
+import { actorShares } from './actorShares.ts';
+import type { JobFigures, JobProgress, RunningJob } from './runningJob.ts';
+import { JoinWatch } from './joinWatch.ts';
+
+export class Job implements RunningJob {
+  readonly host: ActorHost;
+  readonly output: JobOutput;
+  readonly stats: JobStats;
+  readonly options: JobOptions;
+  readonly done: Promise<void>;
+  /** Resolves once the whole dataset has been read into the host (or the job stopped reading). */
+  readonly allReadIn: Promise<void>;
+  private source!: DatasetSource;
+  private readonly joinWatch: JoinWatch;
+  private readonly clock: Clock;
+  private draining = false;
+  private finished = false;
+  private resolveDone!: () => void;
+  private rejectDone!: (e: unknown) => void;
+
+  constructor(private readonly deps: JobDeps) {
+    const o = deps.options;
+    this.options = o;
+    this.clock = deps.clock ?? systemClock;
+    this.stats = newJobStats(this.clock.wall(), deps.sink.done.size, deps.skippedErrors ?? 0);
+    const log = (line: string): void => deps.events.log(line);
+    const ports = { bar: (b: Barring) => this.bar(b), redo: (items: InputItem[]) => this.host.redo(items) };
+    this.output = new JobOutput(
+      deps.sink,
+      this.stats,
+      deps.model.labels,
+      o.out,
+      { progress: (stats) => deps.events.progress(stats), written: () => this.checkDone(), fail: (err) => this.fail(err), log, now: () => this.clock.wall() },
+      deps.verify && { settings: deps.verify, ports },
+    );
+    const read = deps.readInput ?? readInput;
+    const resolveUrl = deps.resolveUrl ?? (async (source: string) => source);
+    const perBatch = o.batchSize === 'auto' ? deps.maxBatch : o.batchSize;
+    this.host = new ActorHost({
+      settings: { batchSize: o.batchSize, maxBatch: deps.maxBatch, fixedBatch: deps.model.fixedBatch, maxTasksInFlight: o.maxTasksInFlight, maxRetries: o.maxRetries, batchTimeoutMs: o.batchTimeoutMs, stallTimeoutMs: o.stallTimeoutMs, poolMin: o.pool.min, limits: { numClasses: deps.model.numClasses, topK: o.topK, logits: o.logits } },
+      policy: poolPolicy({ ...o, actorMemory: deps.actorMemory }),
+      spec: (eps) => deps.model.spec(eps),
+      source: (intake) =>
+        (this.source = new DatasetSource(intake, {
+          dataset: deps.dataset,
+          skip: deps.sink.done,
+          readAheadItems: Math.max(4, o.pool.max * o.maxTasksInFlight * 2) * perBatch,
+          writeErrors: (rows) => this.output.writeUnsent(rows),
+          stopped: () => this.finished || this.draining,
+          log,
+          read,
+          resolveUrl,
+        })),
+      sink: {
+        answered: (actor, items, results) => this.output.answer(actor.id, actor.hostId, items, results),
+        failed: (item, error) => this.output.writeError(errorRow(item.id, error)),
+      },
+      events: {
+        log,
+        changed: () => this.checkDone(),
+        started: () => deps.events.progress(this.stats),
+        actorFailed: (actor, what) => this.joinWatch.recordFailure(actor, what),
+        refused: () => this.joinWatch.failIfNoneCanJoin(),
+        emptied: () => this.joinWatch.arm(),
+        stalled: (v) => {
+          if (v.kind === 'fail') this.fail(new TabpoolError('STALLED', `${v.report}. --stall-timeout ${o.stallTimeoutMs / 1000}s passed twice; --resume continues the job`));
+        },
+      },
+      read,
+      resolveUrl,
+      unfinished: () => (this.stats.total === null ? 0 : this.stats.total - this.output.answered),
+      busyElsewhere: () => this.output.checking > 0,
+      clock: this.clock,
+    });
+    this.allReadIn = this.source.allReadIn;
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.joinWatch = new JoinWatch(this.clock, {
+      pool: this.host.pool,
+      joinTimeoutMs: o.joinTimeoutMs,
+      launch: o.launch,
+      minimum: o.pool.min,
+      log,
+      started: () => this.host.isStarted,
+      finished: () => this.finished,
+      barred: () => this.output.barred.map((b) => b.reason),
+      startShort: () => this.host.startWork(),
+      fail: (err) => this.fail(err),
+    });
+  }
+
+  /** Starts reading the dataset and the join timer; `total` is the dataset's size (resumed rows included). */
+  start(total: number | null): void {
+    this.stats.total = total === null ? null : total - this.stats.skipped;
+    void this.source.run().then(
+      () => {
+        this.host.schedule();
+        this.checkDone();
+      },
+      (err: unknown) => this.fail(err),
+    );
+    this.joinWatch.arm();
+  }
+
+  get pool(): ActorPool {
+    return this.host.pool;
+  }
+  get interrupted(): boolean {
+    return this.draining;
+  }
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  progress(): JobProgress {
+    return { total: this.stats.total, done: this.stats.done, errors: this.stats.errors, workStartedAt: this.host.stats.workStartedAt };
+  }
+
+  figures(): JobFigures {
+    const actors = [...this.host.pool.departed, ...this.host.pool.actors.values()];
+    return { stats: this.stats, host: this.host.stats, workStartedAt: this.host.stats.workStartedAt, actors: actorShares(actors), barredHosts: this.host.pool.barred() };
+  }
+
+  status(join: JobStatus['join']): JobStatus {
+    return jobStatus({ host: this.host, stats: this.stats, settings: this.options, output: this.output, isFinished: this.finished }, join);
+  }
+
+  onMessage(link: ActorLink, msg: ToCoordinator, receivedAt?: number): void {
+    this.host.onMessage(link, msg, receivedAt);
+  }
+
+  onClose(link: ActorLink, code: number, reason: string): void {
+    this.host.onClose(link, code, reason);
+  }
+
+  /** An actor lied (the output's verifier caught it): it, or with `hostBarred` its whole host, is closed and refused. */
+  private bar(b: Barring): void {
+    this.host.bar(b.hostBarred ? { hostId: b.hostId } : { actorId: b.actorId }, b.reason);
+  }
+
+  /** Ends the job once every input has its row (or, draining, once nothing is in flight). */
+  checkDone(): void {
+    if (this.finished || !this.source.exhausted) return;
+    // Draining: inputs not yet sent stay unsent (a --resume does them); only in-flight ones finish.
+    if (this.draining ? this.host.inFlight > 0 : !this.host.idle) return;
+    // Every answer is in; rows still held wait on their actor's last check.
+    if (this.output.busy) return this.output.finalChecks();
+    this.finish();
+  }
+
+  /** Ctrl-C: stop reading, let in-flight batches finish, then end. */
+  drain(): void {
+    if (this.draining || this.finished) return;
+    this.draining = true;
+    this.host.drain();
+    this.source.stop();
+    this.checkDone();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.stop(this.draining ? 'the job was interrupted; its output can be resumed with --resume' : 'the job is done; thank you — this tab can be closed');
+    this.stats.finishedAt = this.clock.wall();
+    // Resolve once every row is on disk, so whoever awaits `done` reads a complete output.
+    this.deps.sink.flushed().then(
+      () => this.resolveDone(),
+      (err: unknown) => this.rejectDone(err),
+    );
+  }
+
+  fail(err: unknown): void {
+    if (this.finished) return;
+    this.stop(`the job failed: ${(err as Error).message}`);
+    this.rejectDone(err);
+  }
+
+  /** No more work: timers off, every tab told why and closed. */
+  private stop(reason: string): void {
+    this.finished = true;
+    this.joinWatch.cancel();
+    this.host.shutdown(reason);
+  }
+}
