@@ -1,11 +1,17 @@
 /**
- * Image preprocessing as torchvision's ImageNet recipe does it, as one pure function so the worker
- * and the Node reference produce bit-identical tensors from identical decoded pixels:
- * resize the shorter side to 256 (bilinear, antialiased as PIL does), centre-crop 224, scale to [0,1],
- * normalise with ImageNet mean/std, write NCHW float32.
+ * Image preprocessing exactly as torchvision's ImageNet recipe computes it on a PIL image, as one
+ * pure function so the worker and the Node reference produce bit-identical tensors from identical
+ * decoded pixels:
+ *
+ *   Resize(resizeShorter) → CenterCrop((height, width)) → ToTensor() → Normalize(mean, std)
+ *
+ * Resize is Pillow's fixed-point bilinear resize (shared/pillowResample.ts), ToTensor and Normalize
+ * are float32 as torch computes them. test/unit/shared/pillowParity.test.ts checks it against
+ * Pillow itself, element for element.
  *
  * For a model whose input is not 224, the resize target keeps torchvision's ratio (256/224).
  */
+import { pillowResizeRegion } from './pillowResample.ts';
 
 /** Decoded pixels, row-major, interleaved; alpha (when present) is ignored as PIL's convert('RGB') does. */
 export interface Pixels {
@@ -15,6 +21,7 @@ export interface Pixels {
   data: Uint8Array | Uint8ClampedArray;
 }
 
+/** What preprocessing makes of an image: the model's input size, the resize and the normalisation. */
 export interface PreprocessSpec {
   /** Crop height and width: the model's input size. */
   height: number;
@@ -28,6 +35,7 @@ export interface PreprocessSpec {
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
+/** The ImageNet recipe for a model input of `height`×`width` (Resize(256) + CenterCrop(224) at 224). */
 export function preprocessSpecFor(height: number, width: number): PreprocessSpec {
   return {
     height,
@@ -44,133 +52,81 @@ function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** Output size of the resize step, torchvision's rule (int() truncation on the longer side). */
+/**
+ * Output size of the resize step, torchvision's `_compute_resized_output_size` with max_size None:
+ * the shorter side (the width on a tie) becomes `resizeShorter`, the longer `int(S · long / short)`.
+ */
 export function resizedSize(srcW: number, srcH: number, spec: PreprocessSpec): { width: number; height: number } {
-  let width: number;
-  let height: number;
-  if (srcW <= srcH) {
-    width = spec.resizeShorter;
-    height = Math.trunc((spec.resizeShorter * srcH) / srcW);
-  } else {
-    height = spec.resizeShorter;
-    width = Math.trunc((spec.resizeShorter * srcW) / srcH);
-  }
-  // A non-square model input can ask for more than the shorter-side resize gives; grow to cover it.
-  const grow = Math.max(1, spec.width / width, spec.height / height);
-  if (grow > 1) {
-    width = Math.ceil(width * grow);
-    height = Math.ceil(height * grow);
-  }
-  return { width, height };
-}
-
-interface Coefficients {
-  /** First source index for each output index. */
-  start: Int32Array;
-  /** Number of taps for each output index. */
-  count: Int32Array;
-  /** `taps` weights per output index, normalised to sum 1. */
-  weights: Float64Array;
-  taps: number;
+  const s = spec.resizeShorter;
+  return srcW <= srcH ? { width: s, height: Math.trunc((s * srcH) / srcW) } : { width: Math.trunc((s * srcW) / srcH), height: s };
 }
 
 /**
- * PIL's ImagingResample coefficients for the bilinear (triangle) filter over output indices
- * [first, first + n) of a resize from `inSize` to `outSize`: the filter widens when downscaling,
- * which is the antialiasing torchvision gets from PIL.
+ * Where torchvision's center_crop takes the crop from an image of `size` pixels along one axis:
+ * output index i reads image index i + origin (outside the image it is padding, 0). A crop larger
+ * than the image pads it first ((crop - size) // 2 before), then crops the padded image from 0.
  */
-function coefficients(inSize: number, outSize: number, first: number, n: number): Coefficients {
-  const scale = inSize / outSize;
-  const filterScale = Math.max(scale, 1);
-  const support = filterScale;
-  const taps = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(n);
-  const count = new Int32Array(n);
-  const weights = new Float64Array(n * taps);
-  for (let i = 0; i < n; i++) {
-    const center = (first + i + 0.5) * scale;
-    const lo = Math.max(Math.trunc(center - support + 0.5), 0);
-    const hi = Math.min(Math.trunc(center + support + 0.5), inSize);
-    let sum = 0;
-    const k = Math.min(hi - lo, taps);
-    for (let t = 0; t < k; t++) {
-      const x = (t + lo - center + 0.5) / filterScale;
-      const w = Math.max(0, 1 - Math.abs(x));
-      weights[i * taps + t] = w;
-      sum += w;
-    }
-    if (sum > 0) for (let t = 0; t < k; t++) weights[i * taps + t]! /= sum;
-    start[i] = lo;
-    count[i] = k;
-  }
-  return { start, count, weights, taps };
+export function centerCropOrigin(size: number, crop: number): number {
+  if (crop > size) return -Math.floor((crop - size) / 2);
+  return roundHalfEven((size - crop) / 2);
+}
+
+/** An 8-bit RGB image, interleaved. */
+export interface Rgb8 {
+  width: number;
+  height: number;
+  data: Uint8Array;
 }
 
 /**
- * Preprocesses one image into `out` at `offset` (3 × height × width floats, channel-major).
- * Only the rows and columns that survive the crop are computed.
+ * The resized and centre-cropped image before ToTensor, as torchvision holds it (a PIL RGB image):
+ * the part of the crop outside the resized image is black, as torchvision's padding makes it.
  */
-export function preprocessInto(px: Pixels, spec: PreprocessSpec, out: Float32Array, offset = 0): void {
-  const { width: srcW, height: srcH, channels, data } = px;
+export function resizeAndCrop(px: Pixels, spec: PreprocessSpec): Rgb8 {
+  const { width: srcW, height: srcH } = px;
   if (srcW < 1 || srcH < 1) throw new RangeError(`image has no pixels (${srcW}×${srcH})`);
-  const resized = resizedSize(srcW, srcH, spec);
-  const top = roundHalfEven((resized.height - spec.height) / 2);
-  const left = roundHalfEven((resized.width - spec.width) / 2);
-  const cw = coefficients(srcW, resized.width, left, spec.width);
-  const ch = coefficients(srcH, resized.height, top, spec.height);
+  const cw = spec.width;
+  const ch = spec.height;
+  const size = resizedSize(srcW, srcH, spec);
+  const ox = centerCropOrigin(size.width, cw);
+  const oy = centerCropOrigin(size.height, ch);
+  // The crop's columns and rows that fall inside the resized image.
+  const x0 = Math.max(0, -ox);
+  const x1 = Math.min(cw, size.width - ox);
+  const y0 = Math.max(0, -oy);
+  const y1 = Math.min(ch, size.height - oy);
+  const region = pillowResizeRegion(px, size.width, size.height, x0 + ox, y0 + oy, x1 - x0, y1 - y0);
+  if (x0 === 0 && y0 === 0 && x1 === cw && y1 === ch) return { width: cw, height: ch, data: region };
+  const data = new Uint8Array(cw * ch * 3);
+  const rowBytes = (x1 - x0) * 3;
+  for (let y = y0; y < y1; y++) data.set(region.subarray((y - y0) * rowBytes, (y - y0 + 1) * rowBytes), (y * cw + x0) * 3);
+  return { width: cw, height: ch, data };
+}
 
-  // Horizontal pass over the source rows the vertical pass will read.
-  const rowLo = ch.start[0]!;
-  const lastRow = spec.height - 1;
-  const rowHi = ch.start[lastRow]! + ch.count[lastRow]!;
-  const rows = rowHi - rowLo;
-  const tmp = new Float64Array(rows * spec.width * 3);
-  for (let y = 0; y < rows; y++) {
-    const srcRow = (rowLo + y) * srcW * channels;
-    for (let x = 0; x < spec.width; x++) {
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      const s = cw.start[x]!;
-      const n = cw.count[x]!;
-      const wBase = x * cw.taps;
-      for (let t = 0; t < n; t++) {
-        const w = cw.weights[wBase + t]!;
-        const p = srcRow + (s + t) * channels;
-        r += data[p]! * w;
-        g += data[p + 1]! * w;
-        b += data[p + 2]! * w;
-      }
-      const o = (y * spec.width + x) * 3;
-      tmp[o] = r;
-      tmp[o + 1] = g;
-      tmp[o + 2] = b;
-    }
+/**
+ * ToTensor then Normalize for every byte value, per channel, in float32 as torch does them:
+ * x = u8 / 255, then (x - mean) / std with float32 mean and std. Math.fround after each double
+ * operation is exactly the float32 operation (a double holds more than twice float32's precision).
+ */
+function normalisationTable(spec: PreprocessSpec): Float32Array {
+  const table = new Float32Array(3 * 256);
+  for (let c = 0; c < 3; c++) {
+    const mean = Math.fround(spec.mean[c]!);
+    const std = Math.fround(spec.std[c]!);
+    for (let v = 0; v < 256; v++) table[c * 256 + v] = Math.fround(Math.fround(Math.fround(v / 255) - mean) / std);
   }
+  return table;
+}
 
+/** Preprocesses one image into `out` at `offset` (3 × height × width floats, channel-major). */
+export function preprocessInto(px: Pixels, spec: PreprocessSpec, out: Float32Array, offset = 0): void {
+  const { data } = resizeAndCrop(px, spec);
+  const table = normalisationTable(spec);
   const plane = spec.height * spec.width;
-  const scale = [1 / (255 * spec.std[0]), 1 / (255 * spec.std[1]), 1 / (255 * spec.std[2])];
-  const bias = [spec.mean[0] / spec.std[0], spec.mean[1] / spec.std[1], spec.mean[2] / spec.std[2]];
-  for (let y = 0; y < spec.height; y++) {
-    const s = ch.start[y]! - rowLo;
-    const n = ch.count[y]!;
-    const wBase = y * ch.taps;
-    for (let x = 0; x < spec.width; x++) {
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      for (let t = 0; t < n; t++) {
-        const w = ch.weights[wBase + t]!;
-        const o = ((s + t) * spec.width + x) * 3;
-        r += tmp[o]! * w;
-        g += tmp[o + 1]! * w;
-        b += tmp[o + 2]! * w;
-      }
-      const i = offset + y * spec.width + x;
-      out[i] = r * scale[0]! - bias[0]!;
-      out[i + plane] = g * scale[1]! - bias[1]!;
-      out[i + 2 * plane] = b * scale[2]! - bias[2]!;
-    }
+  for (let i = 0, p = 0; i < plane; i++, p += 3) {
+    out[offset + i] = table[data[p]!]!;
+    out[offset + plane + i] = table[256 + data[p + 1]!]!;
+    out[offset + 2 * plane + i] = table[512 + data[p + 2]!]!;
   }
 }
 

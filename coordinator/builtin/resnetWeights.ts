@@ -3,7 +3,8 @@
  * `layer2.0.downsample.1.running_var`, `fc.bias`, …): seeded uniform initialisation, then
  * calibration on sample images so the top-1 follows the picture.
  */
-import { preprocess, preprocessSpecFor } from '../../shared/preprocess.ts';
+import { preprocessSpecFor } from '../../shared/preprocess.ts';
+import { calibrationPreprocess } from './calibrationPreprocess.ts';
 import { samplePixels, SAMPLE_COUNT } from './sampleImages.ts';
 import { calibrate } from './calibrate.ts';
 import { Prng } from './prng.ts';
@@ -66,7 +67,7 @@ export function computeWeights(variant: ResNetVariant): ResNetWeights {
   const t = resnetTopology(variant);
   const w = initialWeights(t);
   const spec = preprocessSpecFor(t.inputSize, t.inputSize);
-  const images = calibrationIndices(CALIBRATION_IMAGES[variant]).map((i) => preprocess(samplePixels(i), spec));
+  const images = calibrationIndices(CALIBRATION_IMAGES[variant]).map((i) => calibrationPreprocess(samplePixels(i), spec));
   calibrate(t, w, images, t.inputSize);
   return w;
 }

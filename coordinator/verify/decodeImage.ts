@@ -6,6 +6,9 @@
  * PNG: 1/2/4/8/16-bit, grey, grey+alpha, RGB, RGBA and palette (with tRNS) all come back as RGBA;
  * 16-bit samples are reduced with rounding (v·255/65535). web/worker/decodeImage.ts relies on a
  * browser giving these same PNG pixels. Alpha is returned as stored, not applied or premultiplied.
+ * Where PIL's Image.open(…).convert('RGB') differs (test/unit/shared/pillowParity.test.ts): 16-bit
+ * samples, which PIL truncates to the high byte (and 16-bit grey, which it clamps to 255), and
+ * pixels matching a grey or RGB tRNS colour key, which pngjs returns as 0, 0, 0, 0.
  *
  * JPEG: baseline and progressive, greyscale, YCbCr, and CMYK/YCCK (Adobe) via jpeg-js. Its IDCT
  * and chroma upsampling differ from libjpeg-turbo's, so expect ±a few levels against a browser.

@@ -23,7 +23,7 @@ import { decodeImage } from '../../../coordinator/verify/decodeImage.ts';
 /**
  * The built-in models' SHA-256 with default options. The bytes must not depend on the machine or
  * the Node version; when they change on purpose (new weights, new sample images, a change to
- * shared/preprocess.ts), update these and bump BUILTIN_MODEL_VERSION.
+ * coordinator/builtin/calibrationPreprocess.ts), update these and bump BUILTIN_MODEL_VERSION.
  */
 const EXPECTED_SHA256 = {
   resnet18: '3e218da4544d27aef2974019b7f17c2539c6d2341334f1226fe726718f80e565',
