@@ -15,7 +15,7 @@
  * Only a rectangle of the output is computed: every output pixel depends on its own taps alone,
  * so a crop of the full resize is the same bytes.
  */
-import type { Pixels } from './preprocess.ts';
+import type { Pixels } from './pixels.ts';
 
 const PRECISION_BITS = 22;
 const BILINEAR_SUPPORT = 1;

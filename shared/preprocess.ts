@@ -11,15 +11,11 @@
  *
  * For a model whose input is not 224, the resize target keeps torchvision's ratio (256/224).
  */
+import type { Pixels } from './pixels.ts';
 import { pillowResizeRegion } from './pillowResample.ts';
 
-/** Decoded pixels, row-major, interleaved; alpha (when present) is ignored as PIL's convert('RGB') does. */
-export interface Pixels {
-  width: number;
-  height: number;
-  channels: 3 | 4;
-  data: Uint8Array | Uint8ClampedArray;
-}
+export type { Pixels };
+
 
 /** What preprocessing makes of an image: the model's input size, the resize and the normalisation. */
 export interface PreprocessSpec {

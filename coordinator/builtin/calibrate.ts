@@ -23,7 +23,7 @@ import {
   type FeatureMap,
 } from './forward.ts';
 import { BN_EPSILON, type ConvBn, type ResNetTopology } from './resnetTopology.ts';
-import { tensor, type ResNetWeights } from './resnetWeights.ts';
+import { tensor, type ResNetWeights } from './weightMap.ts';
 
 /**
  * Added to every pooled feature's variance, as a multiple of the mean variance: a channel that

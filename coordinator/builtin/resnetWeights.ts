@@ -8,10 +8,11 @@ import { calibrationPreprocess } from './calibrationPreprocess.ts';
 import { samplePixels, SAMPLE_COUNT } from './sampleImages.ts';
 import { calibrate } from './calibrate.ts';
 import { Prng } from './prng.ts';
+import { tensor, type ResNetWeights } from './weightMap.ts';
+
+export { tensor, type ResNetWeights };
 import { convBns, resnetTopology, type ResNetTopology, type ResNetVariant } from './resnetTopology.ts';
 
-/** float32 tensors by state_dict name; shapes follow from the topology. */
-export type ResNetWeights = Map<string, Float32Array>;
 
 const SEED = 0x7ab9018;
 
@@ -21,11 +22,6 @@ export const CALIBRATION_IMAGES: Readonly<Record<ResNetVariant, number>> = { res
 /** Scales the fc weights so that logits spread over a few units: a softmax neither flat nor one-hot. */
 const FC_GAIN = 1.5;
 
-export function tensor(w: ResNetWeights, name: string): Float32Array {
-  const t = w.get(name);
-  if (!t) throw new Error(`no weight named ${name}`);
-  return t;
-}
 
 function uniform(length: number, bound: number, r: Prng): Float32Array {
   const out = new Float32Array(length);

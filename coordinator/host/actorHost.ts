@@ -118,6 +118,13 @@ export class ActorHost {
     this.draining = true;
   }
 
+  /** Dispatch again after a drain (a gateway whose job a resumed run took up again). */
+  resume(): void {
+    if (!this.draining || this.stopped) return;
+    this.draining = false;
+    this.schedule();
+  }
+
   /** Every tab told why and closed; timers off. */
   shutdown(reason: string): void {
     this.stopped = true;

@@ -9,6 +9,7 @@ import { TabpoolError } from '../../shared/errors.ts';
 import type { ExecutionProvider, JobSpec, ToCoordinator } from '../../shared/protocol.ts';
 import { ActorHost } from '../host/actorHost.ts';
 import type { Clock } from '../host/clock.ts';
+import type { InputReader } from '../io/datasetFeeder.ts';
 import { readInput } from '../io/inputReader.ts';
 import type { ActorLink } from '../pool/actor.ts';
 import { poolPolicy } from '../pool/epPolicy.ts';
@@ -25,6 +26,8 @@ export interface GatewayDeps {
   jobSpec(eps: ExecutionProvider[]): JobSpec;
   log(line: string): void;
   clock?: Clock;
+  /** How the URL fallback fetches what no tab could (tests replace it). */
+  read?: InputReader;
 }
 
 export class Gateway {
@@ -74,7 +77,9 @@ export class Gateway {
           void this.stop();
         },
       },
-      read: readInput,
+      read: d.read ?? readInput,
+      // While the queue has more, there is plenty of work: only the tail (nothing left to take) shrinks batches.
+      unfinished: () => (this.work.exhausted ? 0 : Infinity),
       resolveUrl: async (url) => url,
       clock: d.clock,
     });
@@ -121,7 +126,7 @@ export class Gateway {
     if (st.phase !== 'running') {
       this.host.drain();
       this.work.trim(true);
-    }
+    } else if (!this.stopped) this.host.resume();
     if (st.phase === 'done' || st.phase === 'failed') this.host.shutdown(st.phase === 'done' ? 'the job is done; thank you — this tab can be closed' : `the job failed: ${st.reason}`);
     this.work.wake();
   }

@@ -11,6 +11,7 @@
 import type { SerializedError } from '../../shared/errors.ts';
 import type { ItemResult } from '../../shared/protocol.ts';
 import type { HostIntake, ResultSink, WorkSource } from '../host/ports.ts';
+import { ACTOR_LOSS_WEIGHT } from '../host/workload.ts';
 import type { InputItem } from '../io/inputItem.ts';
 import type { Actor } from '../pool/actor.ts';
 import type { UnitResult } from './envelope.ts';
@@ -92,8 +93,9 @@ export class UnitWork implements WorkSource, ResultSink {
     const h: HeldUnit = { unit, ids: new Set(unit.header.ids), answers: new Map() };
     this.held.set(n, h);
     for (const id of h.ids) this.unitOf.set(id, h);
-    // Past --max-retries deliveries (gateways died on it), the next failure here splits it: a bad input stands alone sooner.
-    this.intake.add(items, unit.deliveries > this.d.spec.maxRetries + 1 ? this.d.spec.maxRetries : 0);
+    // Each earlier delivery ended without an answer: its holder was lost (a gateway died, or gave it
+    // back for want of actors), which counts as a lost actor counts in the host, a quarter of a failure.
+    this.intake.add(items, (unit.deliveries - 1) * ACTOR_LOSS_WEIGHT);
   }
 
   answered(actor: Actor, items: InputItem[], results: ItemResult[]): void {
@@ -131,11 +133,12 @@ export class UnitWork implements WorkSource, ResultSink {
       if (!all && h.answers.size > 0) continue;
       if (!this.intake.withdraw(h.ids)) continue;
       excess -= h.ids.size;
-      this.giveBack(h);
+      this.giveBack(h, all ? 'the job drains or this gateway stops' : 'no actor here can take it now');
     }
   }
 
-  private giveBack(h: HeldUnit): void {
+  private giveBack(h: HeldUnit, why: string): void {
+    this.d.log(`unit ${h.unit.header.unit} handed back to the queue for any gateway: ${why}`);
     this.forget(h);
     this.counts.givenBack++;
     this.d.units.giveBack(h.unit);

@@ -3,6 +3,7 @@
  * scheduling, deadlines, requeues and the join timeout are tested without processes or sockets.
  */
 import { PNG } from 'pngjs';
+import type { InputReader } from '../../coordinator/io/datasetFeeder.ts';
 import { decodeBatchFrame } from '../../shared/batchFrame.ts';
 import type { CloseCode } from '../../shared/closeCodes.ts';
 import { PROTOCOL_VERSION, parseBatchHeader, type Capabilities, type ExecutionProvider, type HelloMessage, type ItemResult, type JobSpec, type ToActorJson } from '../../shared/protocol.ts';
@@ -136,7 +137,7 @@ let hosts = 0;
 export function startJob(
   items: number,
   options: Partial<JobOptions> = {},
-  io: { urls?: boolean; read?: (source: string) => Promise<{ bytes: Uint8Array } | { error: { code: 'UNREADABLE_FILE'; message: string } }>; verify?: { rate: number; reference(bytes: Uint8Array[]): Promise<(Float32Array | null)[]>; random: () => number } } = {},
+  io: { urls?: boolean; read?: InputReader; verify?: { rate: number; reference(bytes: Uint8Array[]): Promise<(Float32Array | null)[]>; random: () => number } } = {},
 ): Harness {
   const clock = new FakeClock();
   const sink = new MemorySink();
