@@ -50,12 +50,25 @@ function machine(): Record<string, string> {
   } catch {
     /* reported as unknown */
   }
-  return { cpu: os.cpus()[0]?.model ?? 'unknown', cores: String(os.cpus().length), memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`, os: `${os.type()} ${os.release()}`, node: process.version, browser };
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: String(os.cpus().length),
+    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    browser,
+  };
 }
 
 async function manifestOf(sampleDir: string, count: number, name: string): Promise<string> {
   const file = path.join(sampleDir, '..', `${name}-${count}.txt`);
-  await fs.writeFile(file, sampleNames().slice(0, count).map((n) => `sample/${n}`).join('\n') + '\n');
+  await fs.writeFile(
+    file,
+    sampleNames()
+      .slice(0, count)
+      .map((n) => `sample/${n}`)
+      .join('\n') + '\n',
+  );
   return file;
 }
 
@@ -94,23 +107,41 @@ async function main(): Promise<void> {
   const verified = await tabsRun({ model: 'resnet18', data: manifest, ep: 'wasm', tabs: 2, batchSize, ...raw });
   results['verify.overhead'] = verified.imgPerSec / k2.imgPerSec;
   results['e2e.wasm.k2.verified.imgPerSec'] = verified.imgPerSec;
-  notes.push(`verify.overhead: steady throughput of 2 wasm tabs with the default --verify ÷ the same with --verify 0 (${verified.summary.verify?.inputsChecked ?? '?'} of ${count} inputs checked on the coordinator, whose reference shares the 2 cores with the tabs).`);
+  notes.push(
+    `verify.overhead: steady throughput of 2 wasm tabs with the default --verify ÷ the same with --verify ` +
+      `0 (${verified.summary.verify?.inputsChecked ?? '?'} of ${count} inputs checked on the coordinator, ` +
+      `whose reference shares the 2 cores with the tabs).`,
+  );
 
   // SwiftShader runs the full model at ~0.1 img/s: the WebGPU row uses the test-sized model.
   log('webgpu (software adapter), 1 tab, test-sized model…');
   const gpuManifest = await manifestOf(sampleDir, quick ? 64 : 256, 'bench-gpu');
-  const gpu = await tabsRun({ model: 'resnet18-tiny', data: gpuManifest, ep: 'webgpu', tabs: 1, batchSize, ...raw, extra: ['--allow-software-gpu', '--verify', '0'] });
+  const gpu = await tabsRun({
+    model: 'resnet18-tiny',
+    data: gpuManifest,
+    ep: 'webgpu',
+    tabs: 1,
+    batchSize,
+    ...raw,
+    extra: ['--allow-software-gpu', '--verify', '0'],
+  });
   results['raw.webgpu.k1.imgPerSec'] = gpu.rawSum;
   results['e2e.webgpu.k1.imgPerSec'] = gpu.imgPerSec;
   results['efficiency.webgpu.k1'] = gpu.imgPerSec / gpu.rawSum;
-  notes.push(`WebGPU rows: adapter "${gpu.adapter}"; test-sized model (64×64 input) because the full ResNet-18 runs ~0.1 img/s on SwiftShader.`);
+  notes.push(
+    `WebGPU rows: adapter "${gpu.adapter}"; test-sized model (64×64 input) because the full ResNet-18 runs ~0.1 img/s on SwiftShader.`,
+  );
 
   log('onnxruntime-node (CPU), same models…');
   results['native.cpu.imgPerSec'] = await nativeCpu(full.path, batchSize, quick ? 4 : 10);
   results['ratio.wasm.k2VsNative'] = k2.imgPerSec / results['native.cpu.imgPerSec'];
   results['native.cpu.tiny.imgPerSec'] = await nativeCpu(tiny.path, batchSize, quick ? 3 : 10, 64);
   results['ratio.webgpu.k1VsNative'] = gpu.imgPerSec / results['native.cpu.tiny.imgPerSec'];
-  notes.push('native.cpu: onnxruntime-node session.run on ready-made tensors (its default threads, both cores), batch 16; ratio.wasm.k2VsNative compares the 2-tab end-to-end run with it; native.cpu.tiny and ratio.webgpu.k1VsNative do the same for the test-sized model the WebGPU row uses.');
+  notes.push(
+    'native.cpu: onnxruntime-node session.run on ready-made tensors (its default threads, both cores), ' +
+      'batch 16; ratio.wasm.k2VsNative compares the 2-tab end-to-end run with it; native.cpu.tiny and ' +
+      'ratio.webgpu.k1VsNative do the same for the test-sized model the WebGPU row uses.',
+  );
 
   if (!process.argv.includes('--skip-trust')) {
     log('trust: a liar among honest actors…');
@@ -119,7 +150,10 @@ async function main(): Promise<void> {
 
   if (!process.argv.includes('--skip-mixed')) {
     log('mixed pools…');
-    Object.assign(results, await benchMixed({ quick, log, notes, sampleManifest: await manifestOf(sampleDir, quick ? 160 : 256, 'bench-mixed') }));
+    Object.assign(
+      results,
+      await benchMixed({ quick, log, notes, sampleManifest: await manifestOf(sampleDir, quick ? 160 : 256, 'bench-mixed') }),
+    );
   }
 
   if (!process.argv.includes('--skip-coordinator')) {

@@ -86,14 +86,43 @@ export async function connectActors(workerUrl: string, count: number, onReady: (
 }
 
 /** One coordinator run: `actors` instant actors over a manifest of `items` inputs. */
-export async function runOnce(label: string, actors: number, manifest: string, batchSize: number, timeoutMs: number, dir: string, o: BenchOptions): Promise<RunResult> {
+export async function runOnce(
+  label: string,
+  actors: number,
+  manifest: string,
+  batchSize: number,
+  timeoutMs: number,
+  dir: string,
+  o: BenchOptions,
+): Promise<RunResult> {
   const out = path.join(dir, `out-${label}.jsonl`);
   const summaryFile = path.join(dir, `summary-${label}.json`);
   await fs.rm(out, { force: true });
   await fs.rm(summaryFile, { force: true });
   // Instant actors answer far faster than any model: lift the per-socket flood limit (default 2000/s) for them.
-  const args = ['--model', 'resnet18-tiny', '--data', manifest, '--out', out, '--batch-size', String(batchSize), '--pool', String(actors), '--quiet', '--join-timeout', '120s', '--max-messages-per-second', '1000000', '--summary-json', summaryFile, '--verify', '0'];
-  // Node 20 refuses --cpu-prof in NODE_OPTIONS: BENCH_COORDINATOR_NODE_OPTIONS="--import ./bench/cpuProfileHook.mjs" profiles the coordinator.
+  const args = [
+    '--model',
+    'resnet18-tiny',
+    '--data',
+    manifest,
+    '--out',
+    out,
+    '--batch-size',
+    String(batchSize),
+    '--pool',
+    String(actors),
+    '--quiet',
+    '--join-timeout',
+    '120s',
+    '--max-messages-per-second',
+    '1000000',
+    '--summary-json',
+    summaryFile,
+    '--verify',
+    '0',
+  ];
+  // Node 20 refuses --cpu-prof in NODE_OPTIONS: BENCH_COORDINATOR_NODE_OPTIONS="--import ./bench/cpuProfileHook.mjs"
+  // profiles the coordinator.
   const profile = process.env.BENCH_COORDINATOR_NODE_OPTIONS;
   const c = await startCoordinator(args, { env: profile ? { NODE_OPTIONS: profile } : {} });
   const pid = c.process.pid!;
@@ -105,7 +134,9 @@ export async function runOnce(label: string, actors: number, manifest: string, b
   let batchesAtT0 = 0;
   let lastBatchAt = 0;
   const timeout = setTimeout(() => {
-    o.notes.push(`${label}: cut off after ${(timeoutMs / 1000).toFixed(0)}s; its throughput covers the part that ran, its p99s are missing`);
+    o.notes.push(
+      `${label}: cut off after ${(timeoutMs / 1000).toFixed(0)}s; its throughput covers the part that ran, its p99s are missing`,
+    );
     c.kill('SIGKILL');
   }, timeoutMs);
   let connected: SimulatedActor[] = [];
@@ -125,7 +156,8 @@ export async function runOnce(label: string, actors: number, manifest: string, b
       },
     );
     const code = await c.exited;
-    if (code !== 0 && code !== 128) o.notes.push(`${label}: coordinator exited ${code}: ${c.stderr().trim().split('\n').slice(-2).join(' | ')}`);
+    if (code !== 0 && code !== 128)
+      o.notes.push(`${label}: coordinator exited ${code}: ${c.stderr().trim().split('\n').slice(-2).join(' | ')}`);
   } finally {
     clearTimeout(timeout);
     clearInterval(rssTimer);
@@ -145,7 +177,10 @@ export async function runOnce(label: string, actors: number, manifest: string, b
     peakRssMB: peakRss,
     batches,
   };
-  o.log(`  ${label}: ${batches} batches, ${dispatchPerSec.toFixed(0)}/s steady, dispatch p99 ${r.p99DispatchMs.toFixed(3)} ms, round trip p99 ${r.p99RoundTripMs.toFixed(1)} ms, peak RSS ${peakRss.toFixed(0)} MB`);
+  o.log(
+    `  ${label}: ${batches} batches, ${dispatchPerSec.toFixed(0)}/s steady, dispatch p99 ${r.p99DispatchMs.toFixed(3)} ` +
+      `ms, round trip p99 ${r.p99RoundTripMs.toFixed(1)} ms, peak RSS ${peakRss.toFixed(0)} MB`,
+  );
   return r;
 }
 
@@ -188,16 +223,27 @@ export async function benchCoordinator(o: BenchOptions): Promise<Record<string, 
     }
     // URL inputs (as on a CDN or a bucket): instant actors do not fetch them, so this is the coordinator's own cost.
     const urls = path.join(dir, 'manifest-urls.jsonl');
-    await writeManifest(urls, items, pngs, (i) => `https://images.example.com/dataset/shard-${String(i % 1000).padStart(4, '0')}/image-${String(i).padStart(8, '0')}.jpg`);
+    await writeManifest(
+      urls,
+      items,
+      pngs,
+      (i) => `https://images.example.com/dataset/shard-${String(i % 1000).padStart(4, '0')}/image-${String(i).padStart(8, '0')}.jpg`,
+    );
     o.log(`u100: 100 actor(s), ${items} URL inputs, batch size 1`);
-    const u = await runOnce('u100', 100, urls, 1, o.quick ? 90_000 : 600_000, dir, o).catch((err: Error) => (o.notes.push(`u100: failed: ${err.message.split('\n')[0]}`), null));
+    const u = await runOnce('u100', 100, urls, 1, o.quick ? 90_000 : 600_000, dir, o).catch(
+      (err: Error) => (o.notes.push(`u100: failed: ${err.message.split('\n')[0]}`), null),
+    );
     result['coordinator.urlInputs.a100.dispatchPerSec'] = u?.dispatchPerSec ?? NaN;
     result['wire.urlInputs.bytesPerImage'] = u?.bytesPerImage ?? NaN;
-    o.notes.push('URL inputs: https URLs of ~80 characters in a .jsonl manifest; the coordinator sends each as its URL in the batch frame and never reads its bytes.');
+    o.notes.push(
+      'URL inputs: https URLs of ~80 characters in a .jsonl manifest; the coordinator sends each as its URL ' +
+        'in the batch frame and never reads its bytes.',
+    );
     // Memory: batches of 16 so the 1M-input run ends in time; the same for the 10k run, so they compare.
     const m10k = await run('m10k', 100, 10_000, 16, 120_000);
     const m1M = await run('m1M', 100, 1_000_000, 16, o.quick ? 240_000 : 900_000);
-    if (m1M && m1M.batches * 16 < 1_000_000) o.notes.push(`m1M: ${m1M.batches * 16} of 1,000,000 inputs dispatched before the cut-off: its peak RSS is a lower bound`);
+    if (m1M && m1M.batches * 16 < 1_000_000)
+      o.notes.push(`m1M: ${m1M.batches * 16} of 1,000,000 inputs dispatched before the cut-off: its peak RSS is a lower bound`);
     const rss10k = m10k?.peakRssMB ?? NaN;
     const rss1M = m1M?.peakRssMB ?? NaN;
     result['coordinator.memory.rssMB.m10k'] = rss10k;

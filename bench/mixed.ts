@@ -33,13 +33,42 @@ async function summaryOf(file: string): Promise<RunSummary> {
 }
 
 /** One job over `images` tiny inputs with ACTORS simulated actors at speeds base × 1, 10, 100. */
-async function simulatedRun(dir: string, manifest: string, images: number, base: number, batchSize: string, label: string, o: MixedOptions): Promise<number> {
+async function simulatedRun(
+  dir: string,
+  manifest: string,
+  images: number,
+  base: number,
+  batchSize: string,
+  label: string,
+  o: MixedOptions,
+): Promise<number> {
   const summary = path.join(dir, `summary-${label}.json`);
-  const args = ['--model', 'resnet18-tiny', '--data', manifest, '--out', path.join(dir, `out-${label}.jsonl`), '--overwrite', '--batch-size', batchSize, '--pool', String(ACTORS), '--quiet', '--max-messages-per-second', '1000000', '--summary-json', summary, '--verify', '0'];
+  const args = [
+    '--model',
+    'resnet18-tiny',
+    '--data',
+    manifest,
+    '--out',
+    path.join(dir, `out-${label}.jsonl`),
+    '--overwrite',
+    '--batch-size',
+    batchSize,
+    '--pool',
+    String(ACTORS),
+    '--quiet',
+    '--max-messages-per-second',
+    '1000000',
+    '--summary-json',
+    summary,
+    '--verify',
+    '0',
+  ];
   const c = await startCoordinator(args);
   const speeds = Array.from({ length: ACTORS }, (_, i) => base * SPREAD[i % SPREAD.length]!);
   // Each reports its speed as a tab's EP probe would, and works at it.
-  const actors = speeds.map((v, i) => new SimulatedActor(c.workerUrl, { mode: 'instant', hostId: `mixed-${label}-${i}`, imagesPerSecond: v, reportSpeed: v }));
+  const actors = speeds.map(
+    (v, i) => new SimulatedActor(c.workerUrl, { mode: 'instant', hostId: `mixed-${label}-${i}`, imagesPerSecond: v, reportSpeed: v }),
+  );
   try {
     const code = await c.exited;
     if (code !== 0) throw new Error(`${label}: coordinator exited ${code}: ${c.stderr().slice(-2000)}`);
@@ -50,7 +79,10 @@ async function simulatedRun(dir: string, manifest: string, images: number, base:
   const s = await summaryOf(summary);
   const ideal = images / speeds.reduce((a, b) => a + b, 0);
   const actual = images / (s.steadyImagesPerSecond ?? NaN);
-  o.log(`  ${label}: ${actual.toFixed(1)} s for ${images} images, ideal ${ideal.toFixed(1)} s → ${(actual / ideal).toFixed(3)}×, ${s.dispatch?.batches} batches`);
+  o.log(
+    `  ${label}: ${actual.toFixed(1)} s for ${images} images, ideal ${ideal.toFixed(1)} s → ` +
+      `${(actual / ideal).toFixed(3)}×, ${s.dispatch?.batches} batches`,
+  );
   return actual / ideal;
 }
 
@@ -63,11 +95,19 @@ async function makespan(o: MixedOptions): Promise<Record<string, number>> {
     const seconds = o.quick ? 15 : 30;
     const images = Math.round(total * seconds);
     const manifest = path.join(dir, 'manifest.jsonl');
-    await writeManifest(manifest, images, pngs.map((f) => path.relative(dir, f.path)));
+    await writeManifest(
+      manifest,
+      images,
+      pngs.map((f) => path.relative(dir, f.path)),
+    );
     o.log(`mixed: ${ACTORS} simulated actors at ${SPREAD.join(':')} × ${base} img/s (sum ${total} img/s), ${images} images`);
     const auto = await simulatedRun(dir, manifest, images, base, 'auto', 'auto', o);
     const fixed = await simulatedRun(dir, manifest, images, base, '16', 'fixed16', o);
-    o.notes.push(`mixed.makespanOverIdeal: ${ACTORS} simulated actors (real protocol) at ${SPREAD.join(':')} img/s, ${images} images (${seconds} s ideal); job time from the pool being ready to the last row. Each reports its own speed when ready, as a tab's EP measurement does.`);
+    o.notes.push(
+      `mixed.makespanOverIdeal: ${ACTORS} simulated actors (real protocol) at ${SPREAD.join(':')} img/s, ` +
+        `${images} images (${seconds} s ideal); job time from the pool being ready to the last row. Each ` +
+        `reports its own speed when ready, as a tab's EP measurement does.`,
+    );
     return { 'mixed.makespanOverIdeal': auto, 'mixed.makespanOverIdeal.fixedBatch16': fixed };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
@@ -78,11 +118,31 @@ async function makespan(o: MixedOptions): Promise<Record<string, number>> {
 async function tabsJob(o: MixedOptions, withGpuTab: boolean): Promise<number> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-mixed-tabs-'));
   const summary = path.join(dir, 'summary.json');
-  const c = await startCoordinator(['--model', 'resnet18', '--data', o.sampleManifest, '--out', path.join(dir, 'out.jsonl'), '--ep', 'auto', '--allow-software-gpu', '--pool', '1..3', '--quiet', '--summary-json', summary, '--verify', '0']);
+  const c = await startCoordinator([
+    '--model',
+    'resnet18',
+    '--data',
+    o.sampleManifest,
+    '--out',
+    path.join(dir, 'out.jsonl'),
+    '--ep',
+    'auto',
+    '--allow-software-gpu',
+    '--pool',
+    '1..3',
+    '--quiet',
+    '--summary-json',
+    summary,
+    '--verify',
+    '0',
+  ]);
   const browsers: Browser[] = [];
   try {
     // Without --enable-unsafe-webgpu Chromium finds no adapter: its tabs run wasm.
-    const noGpu = await chromium.launch({ executablePath: findChromium(), args: chromiumArgs().filter((a) => a !== '--enable-unsafe-webgpu') });
+    const noGpu = await chromium.launch({
+      executablePath: findChromium(),
+      args: chromiumArgs().filter((a) => a !== '--enable-unsafe-webgpu'),
+    });
     browsers.push(noGpu);
     const opens = [0, 1].map(async () => (await (await noGpu.newContext()).newPage()).goto(c.workerUrl));
     if (withGpuTab) {
@@ -94,7 +154,10 @@ async function tabsJob(o: MixedOptions, withGpuTab: boolean): Promise<number> {
     const code = await c.exited;
     if (code !== 0) throw new Error(`mixed tabs job exited ${code}: ${c.stderr().slice(-2000)}`);
     const s = await summaryOf(summary);
-    o.log(`  ${withGpuTab ? '2 wasm + 1 software-GPU tab' : '2 wasm tabs'}: ${s.elapsedSeconds?.toFixed(1)} s; ${s.actors.map((a) => `${a.id} ${a.ep} ${a.images} images`).join(', ')}`);
+    o.log(
+      `  ${withGpuTab ? '2 wasm + 1 software-GPU tab' : '2 wasm tabs'}: ${s.elapsedSeconds?.toFixed(1)} s; ` +
+        `${s.actors.map((a) => `${a.id} ${a.ep} ${a.images} images`).join(', ')}`,
+    );
     return s.elapsedSeconds ?? NaN;
   } finally {
     for (const b of browsers) await b.close();
@@ -111,6 +174,10 @@ export async function benchMixed(o: MixedOptions): Promise<Record<string, number
   results['mixed.tabs.twoWasmSeconds'] = two;
   results['mixed.tabs.withSoftwareGpuSeconds'] = three;
   results['mixed.tabs.slowdown'] = three / two;
-  o.notes.push('mixed.tabs: the full ResNet-18 over the built-in sample, --ep auto --allow-software-gpu --pool 1..3; two tabs from a Chromium without --enable-unsafe-webgpu (no adapter: wasm), then the same two plus a tab from a Chromium whose only adapter is SwiftShader, pinned with &ep=webgpu; times are whole jobs, start to last row.');
+  o.notes.push(
+    'mixed.tabs: the full ResNet-18 over the built-in sample, --ep auto --allow-software-gpu --pool 1..3; ' +
+      'two tabs from a Chromium without --enable-unsafe-webgpu (no adapter: wasm), then the same two plus ' +
+      'a tab from a Chromium whose only adapter is SwiftShader, pinned with &ep=webgpu; times are whole jobs, start to last row.',
+  );
   return results;
 }

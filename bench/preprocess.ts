@@ -38,4 +38,6 @@ for (let r = 0; r < rounds; r++) {
 }
 const median = (xs: number[]): string => xs.sort((a, b) => a - b)[xs.length >> 1]!.toFixed(3);
 // CPU time too: on a shared machine, wall time also counts the time other processes had the core.
-console.log(`${count} images ${width}×${height} → 224: ${median(wall)} ms/image wall, ${median(cpu)} ms/image CPU (medians of ${rounds} rounds)`);
+console.log(
+  `${count} images ${width}×${height} → 224: ${median(wall)} ms/image wall, ${median(cpu)} ms/image CPU (medians of ${rounds} rounds)`,
+);

@@ -34,7 +34,15 @@ interface QueueRun {
   cpuMs: { run: number; gateways: number; nats: number };
 }
 
-async function queueRun(label: string, gateways: number, actors: number, manifest: string, dir: string, timeoutMs: number, o: BenchOptions): Promise<QueueRun> {
+async function queueRun(
+  label: string,
+  gateways: number,
+  actors: number,
+  manifest: string,
+  dir: string,
+  timeoutMs: number,
+  o: BenchOptions,
+): Promise<QueueRun> {
   const nats = await startNats();
   const procs: RunningCoordinator[] = [];
   let connected: SimulatedActor[] = [];
@@ -42,9 +50,38 @@ async function queueRun(label: string, gateways: number, actors: number, manifes
     const out = path.join(dir, `out-${label}.jsonl`);
     const summary = path.join(dir, `summary-${label}.json`);
     const flood = ['--max-messages-per-second', '1000000'];
-    const run = await startCoordinator(['--queue', nats.url, '--job', label, '--model', 'resnet18-tiny', '--data', manifest, '--out', out, '--batch-size', '1', '--pool', String(actors), '--launch', '0', '--quiet', '--join-timeout', '120s', '--verify', '0', '--summary-json', summary, ...flood], { env: process.env.BENCH_COORDINATOR_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_COORDINATOR_NODE_OPTIONS } : {} });
+    const run = await startCoordinator(
+      [
+        '--queue',
+        nats.url,
+        '--job',
+        label,
+        '--model',
+        'resnet18-tiny',
+        '--data',
+        manifest,
+        '--out',
+        out,
+        '--batch-size',
+        '1',
+        '--pool',
+        String(actors),
+        '--launch',
+        '0',
+        '--quiet',
+        '--join-timeout',
+        '120s',
+        '--verify',
+        '0',
+        '--summary-json',
+        summary,
+        ...flood,
+      ],
+      { env: process.env.BENCH_COORDINATOR_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_COORDINATOR_NODE_OPTIONS } : {} },
+    );
     procs.push(run);
-    for (let g = 0; g < gateways; g++) procs.push(await startCoordinator(['--queue', nats.url, '--job', label, '--quiet', ...flood], { command: 'gateway' }));
+    for (let g = 0; g < gateways; g++)
+      procs.push(await startCoordinator(['--queue', nats.url, '--job', label, '--quiet', ...flood], { command: 'gateway' }));
     let ready = 0;
     let batches = 0;
     let atT0 = 0;
@@ -87,8 +124,15 @@ async function queueRun(label: string, gateways: number, actors: number, manifes
     const dispatched = batches - atT0;
     const perDispatch = (i: number): number => (cpu1.length && cpu0.length ? ((cpu1[i]! - cpu0[i]!) * 1000) / dispatched : NaN);
     const gatewayMs = procs.slice(1).reduce((n, _p, g) => n + perDispatch(1 + g), 0);
-    const r = { dispatchPerSec: t0 > 0 && seconds > 0 ? dispatched / seconds : NaN, batches, cpuMs: { run: perDispatch(0), gateways: gatewayMs, nats: perDispatch(pids.length - 1) } };
-    o.log(`  ${label}: ${batches} batches, ${r.dispatchPerSec.toFixed(0)}/s steady; CPU ms per dispatch: run ${r.cpuMs.run.toFixed(3)}, gateway(s) ${r.cpuMs.gateways.toFixed(3)}, nats-server ${r.cpuMs.nats.toFixed(3)}`);
+    const r = {
+      dispatchPerSec: t0 > 0 && seconds > 0 ? dispatched / seconds : NaN,
+      batches,
+      cpuMs: { run: perDispatch(0), gateways: gatewayMs, nats: perDispatch(pids.length - 1) },
+    };
+    o.log(
+      `  ${label}: ${batches} batches, ${r.dispatchPerSec.toFixed(0)}/s steady; CPU ms per dispatch: run ` +
+        `${r.cpuMs.run.toFixed(3)}, gateway(s) ${r.cpuMs.gateways.toFixed(3)}, nats-server ${r.cpuMs.nats.toFixed(3)}`,
+    );
     return r;
   } finally {
     for (const a of connected) a.terminate();
@@ -135,12 +179,21 @@ export async function benchQueue(o: BenchOptions): Promise<Record<string, number
     const runCeiling = 1000 / g2.cpuMs.run;
     const natsCeiling = 1000 / g2.cpuMs.nats;
     o.notes.push(
-      `queue: everything on this machine's ${os.cpus().length} cores (nats-server, run, the gateways and the 100 simulated actors), so 2 gateways cannot scale here. ` +
-        `CPU per dispatch over the 2-gateway run: run ${g2.cpuMs.run.toFixed(3)} ms, gateways ${g2.cpuMs.gateways.toFixed(3)} ms, nats-server ${g2.cpuMs.nats.toFixed(3)} ms. ` +
-        `A gateway on a core of its own would carry ~${perCoreGateway.toFixed(0)} dispatches/s; N gateway machines add that each until the shared parts saturate: run at ~${runCeiling.toFixed(0)}/s on one core, nats-server at ~${natsCeiling.toFixed(0)}/s on one core (it uses more cores when it has them). ` +
+      `queue: everything on this machine's ${os.cpus().length} cores (nats-server, run, the gateways and ` +
+        `the 100 simulated actors), so 2 gateways cannot scale here. ` +
+        `CPU per dispatch over the 2-gateway run: run ${g2.cpuMs.run.toFixed(3)} ms, gateways ` +
+        `${g2.cpuMs.gateways.toFixed(3)} ms, nats-server ${g2.cpuMs.nats.toFixed(3)} ms. ` +
+        `A gateway on a core of its own would carry ~${perCoreGateway.toFixed(0)} dispatches/s; N gateway ` +
+        `machines add that each until the shared parts saturate: run at ~${runCeiling.toFixed(0)}/s on one ` +
+        `core, nats-server at ~${natsCeiling.toFixed(0)}/s on one core (it uses more cores when it has them). ` +
         'At batch size 1; a batch of B inputs divides every per-dispatch cost by about B.',
     );
-    o.notes.push(`queue.hopOverheadMs: one actor answering at once, batch size 1: ${(1000 / local.dispatchPerSec).toFixed(2)} ms per batch without --queue, ${(1000 / queued.dispatchPerSec).toFixed(2)} ms with (publish, fetch, result, collect, ack); a real batch takes 100s of ms on a tab, and gateways take the next unit while one computes (--max-tasks-in-flight).`);
+    o.notes.push(
+      `queue.hopOverheadMs: one actor answering at once, batch size 1: ${(1000 / local.dispatchPerSec).toFixed(2)} ` +
+        `ms per batch without --queue, ${(1000 / queued.dispatchPerSec).toFixed(2)} ms with (publish, fetch, ` +
+        `result, collect, ack); a real batch takes 100s of ms on a tab, and gateways take the next unit while ` +
+        `one computes (--max-tasks-in-flight).`,
+    );
     return result;
   } finally {
     await fs.rm(dir, { recursive: true, force: true });

@@ -35,54 +35,96 @@ const TARGETS: Target[] = [
     key: 'efficiency.wasm.k1',
     goal: '≥ 0.95 (and ≤ 1.03: a ceiling is a ceiling)',
     met: (r) => r['efficiency.wasm.k1']! >= 0.95 && r['efficiency.wasm.k1']! <= 1.03,
-    why: (r) => `steady ${f(r['e2e.wasm.k1.imgPerSec'])} img/s against a raw ${f(r['raw.wasm.k1.imgPerSec'])} img/s; decode + preprocessing took ${f(r['preprocess.msPerImage'])} ms an image against ${f(1000 / r['raw.wasm.k1.imgPerSec']!, 0)} ms of inference.`,
+    why: (r) =>
+      `steady ${f(r['e2e.wasm.k1.imgPerSec'])} img/s against a raw ${f(r['raw.wasm.k1.imgPerSec'])} img/s; ` +
+      `decode + preprocessing took ${f(r['preprocess.msPerImage'])} ms an image against ` +
+      `${f(1000 / r['raw.wasm.k1.imgPerSec']!, 0)} ms of inference.`,
   },
   {
     name: 'pipeline efficiency, wasm, 2 tabs',
     key: 'efficiency.wasm.k2',
     goal: '≥ 0.95',
     met: (r) => r['efficiency.wasm.k2']! >= 0.95,
-    why: (r) => `steady ${f(r['e2e.wasm.k2.imgPerSec'])} img/s against a raw ${f(r['raw.wasm.k2.imgPerSec'])} img/s for both tabs measured together; decode + preprocessing took ${f(r['preprocess.msPerImage'])} ms an image, on the same 2 cores as the two single-threaded sessions, the pages and the coordinator.`,
+    why: (r) =>
+      `steady ${f(r['e2e.wasm.k2.imgPerSec'])} img/s against a raw ${f(r['raw.wasm.k2.imgPerSec'])} img/s ` +
+      `for both tabs measured together; decode + preprocessing took ${f(r['preprocess.msPerImage'])} ms an ` +
+      `image, on the same 2 cores as the two single-threaded sessions, the pages and the coordinator.`,
   },
-  { name: 'scaling, 2 tabs over 1', key: 'scaling.wasm.k2OverK1', goal: '≥ 1.8', met: (r) => r['scaling.wasm.k2OverK1']! >= 1.8, why: (r) => `${f(r['e2e.wasm.k2.imgPerSec'])} img/s with 2 tabs, ${f(r['e2e.wasm.k1.imgPerSec'])} with 1, on 2 cores.` },
+  {
+    name: 'scaling, 2 tabs over 1',
+    key: 'scaling.wasm.k2OverK1',
+    goal: '≥ 1.8',
+    met: (r) => r['scaling.wasm.k2OverK1']! >= 1.8,
+    why: (r) => `${f(r['e2e.wasm.k2.imgPerSec'])} img/s with 2 tabs, ${f(r['e2e.wasm.k1.imgPerSec'])} with 1, on 2 cores.`,
+  },
   {
     name: 'coordinator dispatches/s, 100 actors',
     key: 'coordinator.a100.dispatchPerSec',
     goal: '≥ 20,000',
     met: (r) => r['coordinator.a100.dispatchPerSec']! >= 20_000,
-    why: (r) => `${f(r['coordinator.a100.dispatchPerSec'], 0)}/s with 100 actors, ${f(r['coordinator.a1.dispatchPerSec'], 0)}/s with 1, ${f(r['coordinator.a1000.dispatchPerSec'], 0)}/s with 1000; the simulated actors run in a second process on the same 2 cores.`,
+    why: (r) =>
+      `${f(r['coordinator.a100.dispatchPerSec'], 0)}/s with 100 actors, ${f(r['coordinator.a1.dispatchPerSec'], 0)}/s ` +
+      `with 1, ${f(r['coordinator.a1000.dispatchPerSec'], 0)}/s with 1000; ` +
+      'the simulated actors run in a second process on the same 2 cores.',
   },
-  { name: 'coordinator p99 dispatch, 100 actors', key: 'coordinator.a100.p99DispatchMs', goal: '< 5 ms', met: (r) => r['coordinator.a100.p99DispatchMs']! < 5, why: (r) => `p99 ${f(r['coordinator.a100.p99DispatchMs'], 3)} ms.` },
+  {
+    name: 'coordinator p99 dispatch, 100 actors',
+    key: 'coordinator.a100.p99DispatchMs',
+    goal: '< 5 ms',
+    met: (r) => r['coordinator.a100.p99DispatchMs']! < 5,
+    why: (r) => `p99 ${f(r['coordinator.a100.p99DispatchMs'], 3)} ms.`,
+  },
   {
     name: 'coordinator memory, 1M inputs over 10k',
     key: 'coordinator.memory.rssRatio',
     goal: '≤ 1.5',
     met: (r) => r['coordinator.memory.rssRatio']! <= 1.5,
-    why: (r) => `${f(r['coordinator.memory.rssMB.m10k'], 0)} MB for 10k inputs, ${f(r['coordinator.memory.rssMB.m1M'], 0)} MB for 1M: ${f(r['coordinator.memory.mbPer100kInputs'], 1)} MB per 100k inputs above the 10k run.`,
+    why: (r) =>
+      `${f(r['coordinator.memory.rssMB.m10k'], 0)} MB for 10k inputs, ${f(r['coordinator.memory.rssMB.m1M'], 0)} ` +
+      `MB for 1M: ${f(r['coordinator.memory.mbPer100kInputs'], 1)} MB per 100k inputs above the 10k run.`,
   },
   {
     name: 'mixed pool makespan over ideal (100 simulated actors, 1:10:100)',
     key: 'mixed.makespanOverIdeal',
     goal: '≤ 1.10',
     met: (r) => r['mixed.makespanOverIdeal']! <= 1.1,
-    why: (r) => `${f(r['mixed.makespanOverIdeal'], 3)}× with --batch-size auto (${f(r['mixed.makespanOverIdeal.fixedBatch16'], 3)}× with a fixed 16).`,
+    why: (r) =>
+      `${f(r['mixed.makespanOverIdeal'], 3)}× with --batch-size auto (${f(r['mixed.makespanOverIdeal.fixedBatch16'], 3)}× ` +
+      `with a fixed 16).`,
   },
   {
     name: 'mixed tabs: two wasm tabs plus a software-GPU tab, over the two alone',
     key: 'mixed.tabs.slowdown',
     goal: '≤ 1.5 on a shared 2-core machine (≤ 1.05 where tabs do not share CPUs)',
     met: (r) => r['mixed.tabs.slowdown']! <= 1.5,
-    why: (r) => `${f(r['mixed.tabs.withSoftwareGpuSeconds'], 1)} s with the software-GPU tab against ${f(r['mixed.tabs.twoWasmSeconds'], 1)} s without: SwiftShader compiles and runs its shaders on the same 2 cores the wasm tabs use.`,
+    why: (r) =>
+      `${f(r['mixed.tabs.withSoftwareGpuSeconds'], 1)} s with the software-GPU tab against ` +
+      `${f(r['mixed.tabs.twoWasmSeconds'], 1)} s without: SwiftShader compiles and runs its shaders on the same 2 cores the wasm tabs use.`,
   },
   {
     name: 'verification cost (throughput with the default --verify over without)',
     key: 'verify.overhead',
     goal: '≥ 0.95 (a few percent)',
     met: (r) => r['verify.overhead']! >= 0.95,
-    why: (r) => `${f(r['e2e.wasm.k2.verified.imgPerSec'])} img/s verified against ${f(r['e2e.wasm.k2.imgPerSec'])} img/s without, 2 wasm tabs; the coordinator's reference runs on the same 2 cores as the tabs, and a 160-image job is mostly probation.`,
+    why: (r) =>
+      `${f(r['e2e.wasm.k2.verified.imgPerSec'])} img/s verified against ${f(r['e2e.wasm.k2.imgPerSec'])} ` +
+      "img/s without, 2 wasm tabs; the coordinator's reference runs on the same 2 cores as the tabs, " +
+      'and a 160-image job is mostly probation.',
   },
-  { name: 'wrong rows a liar on every batch gets into the output', key: 'verify.wrongRowsPerLiar.always', goal: '0', met: (r) => r['verify.wrongRowsPerLiar.always'] === 0, why: (r) => `${f(r['verify.wrongRowsPerLiar.always'], 0)} wrong rows.` },
-  { name: 'wire bytes per image over file size', key: 'wire.overhead', goal: '≤ 2%', met: (r) => r['wire.overhead']! <= 0.02, why: (r) => `${f(r['wire.bytesPerImage'], 0)} bytes sent for ${f(r['wire.fileBytesPerImage'], 0)} bytes of file.` },
+  {
+    name: 'wrong rows a liar on every batch gets into the output',
+    key: 'verify.wrongRowsPerLiar.always',
+    goal: '0',
+    met: (r) => r['verify.wrongRowsPerLiar.always'] === 0,
+    why: (r) => `${f(r['verify.wrongRowsPerLiar.always'], 0)} wrong rows.`,
+  },
+  {
+    name: 'wire bytes per image over file size',
+    key: 'wire.overhead',
+    goal: '≤ 2%',
+    met: (r) => r['wire.overhead']! <= 0.02,
+    why: (r) => `${f(r['wire.bytesPerImage'], 0)} bytes sent for ${f(r['wire.fileBytesPerImage'], 0)} bytes of file.`,
+  },
 ];
 
 /** Targets other modules add (mixed pools, verification, the queue). */
@@ -92,12 +134,14 @@ export function addTargets(t: Target[]): void {
 export type { Target };
 
 export function markdown(m: Record<string, string>, r: R, notes: string[], quick: boolean, seconds: number): string {
-  const fmt = (v: number): string => (Number.isNaN(v) ? 'NaN' : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(3));
+  const fmt = (v: number): string =>
+    Number.isNaN(v) ? 'NaN' : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(3);
   const targets = TARGETS.filter((t) => r[t.key] !== undefined);
   return [
     '# tabpool benchmark results',
     '',
-    `Run: \`npm run bench${quick ? ' -- --quick' : ''}\`, ${new Date().toISOString()}, ${seconds} s. Every ratio below comes from this one run.`,
+    `Run: \`npm run bench${quick ? ' -- --quick' : ''}\`, ${new Date().toISOString()}, ${seconds} s. Every ` +
+      `ratio below comes from this one run.`,
     '',
     '| machine | |',
     '|---|---|',
@@ -109,7 +153,7 @@ export function markdown(m: Record<string, string>, r: R, notes: string[], quick
     '|---|---|---|---|---|',
     ...targets.map((t) => `| ${t.name} | \`${t.key}\` | ${t.goal} | ${fmt(r[t.key]!)} | ${t.met(r) ? 'yes' : 'no'} |`),
     '',
-    '## Where a target is missed, and why (this run\'s numbers)',
+    "## Where a target is missed, and why (this run's numbers)",
     '',
     ...targets.filter((t) => !t.met(r)).map((t) => `- **${t.name}**: ${t.why(r)}`),
     '',
@@ -117,14 +161,19 @@ export function markdown(m: Record<string, string>, r: R, notes: string[], quick
     '',
     '| key | value |',
     '|---|---|',
-    ...Object.entries(r).sort().map(([k, v]) => `| \`${k}\` | ${fmt(v)} |`),
+    ...Object.entries(r)
+      .sort()
+      .map(([k, v]) => `| \`${k}\` | ${fmt(v)} |`),
     '',
     '## Notes',
     '',
     ...notes.map((x) => `- ${x}`),
-    '- wasm rows: the full ResNet-18 (224×224), 1 wasm thread per tab, batch 16, the built-in sample images (mixed PNG/JPEG, assorted sizes).',
-    '- raw = `session.run` alone on a ready-made tensor, measured once every tab had loaded the model and before any took work, all tabs at once, after a warm-up; e2e = steady throughput from the pool being ready to the last row written.',
-    '- coordinator.aN.p99DispatchMs: from a result frame arriving (before parsing) to the next batch frame handed to the socket, over every result that led to a dispatch; p99RoundTripMs: batch sent → its result arriving.',
+    '- wasm rows: the full ResNet-18 (224×224), 1 wasm thread per tab, batch 16, the built-in sample images ' +
+      '(mixed PNG/JPEG, assorted sizes).',
+    '- raw = `session.run` alone on a ready-made tensor, measured once every tab had loaded the model and ' +
+      'before any took work, all tabs at once, after a warm-up; e2e = steady throughput from the pool being ready to the last row written.',
+    '- coordinator.aN.p99DispatchMs: from a result frame arriving (before parsing) to the next batch frame ' +
+      'handed to the socket, over every result that led to a dispatch; p99RoundTripMs: batch sent → its result arriving.',
     '',
   ].join('\n');
 }

@@ -41,15 +41,38 @@ export async function tabsRun(o: TabsRun): Promise<TabsResult> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-bench-tabs-'));
   const out = path.join(dir, 'out.jsonl');
   const summaryFile = path.join(dir, 'summary.json');
-  const c = await startCoordinator(['--model', o.model, '--data', o.data, '--out', out, '--ep', o.ep, '--pool', String(o.tabs), '--batch-size', String(o.batchSize), '--quiet', '--summary-json', summaryFile, ...(o.extra ?? [])], { env: { TABPOOL_WEB_BUILD: 'test' } });
+  const c = await startCoordinator(
+    [
+      '--model',
+      o.model,
+      '--data',
+      o.data,
+      '--out',
+      out,
+      '--ep',
+      o.ep,
+      '--pool',
+      String(o.tabs),
+      '--batch-size',
+      String(o.batchSize),
+      '--quiet',
+      '--summary-json',
+      summaryFile,
+      ...(o.extra ?? []),
+    ],
+    { env: { TABPOOL_WEB_BUILD: 'test' } },
+  );
   const browser = await chromium.launch({ executablePath: findChromium(), args: chromiumArgs() });
   try {
     const pages: Page[] = [];
     for (let i = 0; i < o.tabs; i++) pages.push(await (await browser.newContext()).newPage());
     await Promise.all(pages.map((p) => p.goto(`${c.workerUrl}&holdReady=1`)));
     // Every tab has its model loaded and waits: now measure the ceiling, all tabs at once.
-    await Promise.all(pages.map((p) => p.waitForFunction(() => window.__tabpool?.held() === true, null, { timeout: 600_000, polling: 100 })));
-    const measure = (seconds: number): Promise<{ images: number; ms: number }[]> => Promise.all(pages.map((p) => p.evaluate(([b, s]) => window.__tabpool!.measureRaw(b, s), [o.batchSize, seconds] as const)));
+    await Promise.all(
+      pages.map((p) => p.waitForFunction(() => window.__tabpool?.held() === true, null, { timeout: 600_000, polling: 100 })),
+    );
+    const measure = (seconds: number): Promise<{ images: number; ms: number }[]> =>
+      Promise.all(pages.map((p) => p.evaluate(([b, s]) => window.__tabpool!.measureRaw(b, s), [o.batchSize, seconds] as const)));
     await measure(o.warmSeconds);
     const raw = (await measure(o.rawSeconds)).map((r) => (r.images * 1000) / r.ms);
     await Promise.all(pages.map((p) => p.evaluate(() => window.__tabpool!.release())));

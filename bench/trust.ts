@@ -32,7 +32,14 @@ function liar(lieShare: number, seed: number): SimulatedActorOptions {
   };
 }
 
-async function wrongRows(dir: string, files: { id: string; path: string }[], reference: Map<string, { top1: number }>, lieShare: number, seed: number, o: TrustOptions): Promise<number> {
+async function wrongRows(
+  dir: string,
+  files: { id: string; path: string }[],
+  reference: Map<string, { top1: number }>,
+  lieShare: number,
+  seed: number,
+  o: TrustOptions,
+): Promise<number> {
   const out = path.join(dir, `out-${lieShare}-${seed}.jsonl`);
   const c = await startCoordinator(['--model', 'resnet18-tiny', '--data', path.join(dir, 'data'), '--out', out, '--pool', '4', '--quiet']);
   await startActors(c.workerUrl, 1, liar(lieShare, seed));
@@ -42,7 +49,10 @@ async function wrongRows(dir: string, files: { id: string; path: string }[], ref
   const rows = await readRows(out);
   if (rows.length !== files.length) throw new Error(`trust bench: ${rows.length} rows for ${files.length} inputs`);
   const wrong = rows.filter((r) => r.error === null && r.class !== reference.get(r.id)!.top1).length;
-  o.log(`  liar lying on ${lieShare * 100}% of its batches (seed ${seed}): ${wrong} wrong row(s) in the output; ${/(\d+) host\(s\) barred/.exec(c.stdout())?.[1] ?? '?'} host(s) barred`);
+  o.log(
+    `  liar lying on ${lieShare * 100}% of its batches (seed ${seed}): ${wrong} wrong row(s) in the output; ` +
+      `${/(\d+) host\(s\) barred/.exec(c.stdout())?.[1] ?? '?'} host(s) barred`,
+  );
   return wrong;
 }
 
@@ -56,8 +66,15 @@ export async function benchTrust(o: TrustOptions): Promise<Record<string, number
     const runs = o.quick ? [2, 3, 4] : [2, 3, 4, 5, 6];
     const tenth: number[] = [];
     for (const seed of runs) tenth.push(await wrongRows(dir, files, reference, 0.1, seed, o));
-    o.notes.push(`verify.wrongRowsPerLiar: ${files.length} inputs, 3 honest actors and 1 liar (the tiny model on onnxruntime-node, real protocol), default --verify; tenPercent is the mean over ${runs.length} runs (each: ${tenth.join(', ')}).`);
-    return { 'verify.wrongRowsPerLiar.always': always, 'verify.wrongRowsPerLiar.tenPercent': tenth.reduce((a, b) => a + b, 0) / tenth.length, 'verify.wrongRowsPerLiar.tenPercentMax': Math.max(...tenth) };
+    o.notes.push(
+      `verify.wrongRowsPerLiar: ${files.length} inputs, 3 honest actors and 1 liar (the tiny model on ` +
+        `onnxruntime-node, real protocol), default --verify; tenPercent is the mean over ${runs.length} runs (each: ${tenth.join(', ')}).`,
+    );
+    return {
+      'verify.wrongRowsPerLiar.always': always,
+      'verify.wrongRowsPerLiar.tenPercent': tenth.reduce((a, b) => a + b, 0) / tenth.length,
+      'verify.wrongRowsPerLiar.tenPercentMax': Math.max(...tenth),
+    };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -13,7 +13,11 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeBatchFrame(batchId: number, items: readonly BatchInput[]): Uint8Array {
-  const header: BatchHeader = { type: 'batch', batchId, items: items.map((b) => ('url' in b ? { url: b.url } : { byteLength: b.byteLength })) };
+  const header: BatchHeader = {
+    type: 'batch',
+    batchId,
+    items: items.map((b) => ('url' in b ? { url: b.url } : { byteLength: b.byteLength })),
+  };
   const headerBytes = encoder.encode(JSON.stringify(header));
   let total = 4 + headerBytes.byteLength;
   for (const b of items) if (!('url' in b)) total += b.byteLength;

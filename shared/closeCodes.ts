@@ -24,4 +24,11 @@ export const CLOSE = {
 export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];
 
 /** After these the page does not rejoin: it broke the protocol, or the job is over. */
-export const NO_REJOIN_CODES: ReadonlySet<number> = new Set([CLOSE.policyViolation, CLOSE.badResult, CLOSE.jobDone, CLOSE.unsupportedData, CLOSE.tooBig, CLOSE.barred]);
+export const NO_REJOIN_CODES: ReadonlySet<number> = new Set([
+  CLOSE.policyViolation,
+  CLOSE.badResult,
+  CLOSE.jobDone,
+  CLOSE.unsupportedData,
+  CLOSE.tooBig,
+  CLOSE.barred,
+]);

@@ -19,7 +19,11 @@ export const ERROR_CODES = {
   IMAGE_TOO_LARGE: { kind: 'input', meaning: 'the image header claims dimensions over the decode limit (decompression bomb guard)' },
   INFERENCE_FAILED: { kind: 'input', meaning: 'the model failed on this input' },
   RETRIES_EXHAUSTED: { kind: 'input', meaning: 'the input failed on every actor it was sent to' },
-  TAB_FETCH_FAILED: { kind: 'input', meaning: 'the tab could not fetch this URL input itself (CORS refused, network); the coordinator fetches it instead, so it never ends a row' },
+  TAB_FETCH_FAILED: {
+    kind: 'input',
+    meaning:
+      'the tab could not fetch this URL input itself (CORS refused, network); the coordinator fetches it instead, so it never ends a row',
+  },
   // The job as given cannot start.
   BAD_ARGUMENT: { kind: 'usage', meaning: 'a command-line flag or value is invalid' },
   DATA_NOT_FOUND: { kind: 'usage', meaning: 'the --data path does not exist' },
@@ -28,12 +32,18 @@ export const ERROR_CODES = {
   MODEL_NOT_FOUND: { kind: 'usage', meaning: 'the --model file does not exist' },
   MODEL_NOT_ONNX: { kind: 'usage', meaning: 'the --model file is not an ONNX model' },
   MODEL_NOT_CLASSIFIER: { kind: 'usage', meaning: 'the model is not a single-input image classifier' },
-  MODEL_OPSET_UNSUPPORTED: { kind: 'usage', meaning: 'the model declares no ai.onnx opset, or one older than 7 (the oldest onnxruntime runs)' },
+  MODEL_OPSET_UNSUPPORTED: {
+    kind: 'usage',
+    meaning: 'the model declares no ai.onnx opset, or one older than 7 (the oldest onnxruntime runs)',
+  },
   BROWSER_NOT_FOUND: { kind: 'usage', meaning: 'no Chromium-family browser was found to launch' },
   // The job could not finish.
   NO_ACTORS: { kind: 'job', meaning: 'no actor joined before --join-timeout' },
   JOB_FAILED: { kind: 'job', meaning: 'the job could not finish' },
-  STALLED: { kind: 'job', meaning: 'inputs waited with actors ready and nothing in flight for two --stall-timeout periods; the output is resumable' },
+  STALLED: {
+    kind: 'job',
+    meaning: 'inputs waited with actors ready and nothing in flight for two --stall-timeout periods; the output is resumable',
+  },
   // One tab cannot be an actor (shown on the page and the CLI).
   NO_WEBGPU: { kind: 'actor', meaning: 'WebGPU is not available in this browser' },
   SOFTWARE_GPU: { kind: 'actor', meaning: 'the only WebGPU adapter is a software fallback' },

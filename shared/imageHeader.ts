@@ -45,8 +45,18 @@ const SIGNATURES: ReadonlyArray<readonly [ImageFormat, ReadonlyArray<number | nu
 ];
 
 /** Common files that are not images at all, which image-size has no name for. */
-const NON_IMAGES = [['a PDF document', '%PDF'], ['a ZIP archive', 'PK\x03\x04'], ['a gzip archive', '\x1f\x8b']] as const;
-const TYPE_NAMES: Readonly<Record<string, string>> = { heif: 'HEIF/AVIF', jxl: 'JPEG XL', 'jxl-stream': 'JPEG XL', jp2: 'JPEG 2000', j2c: 'JPEG 2000' };
+const NON_IMAGES = [
+  ['a PDF document', '%PDF'],
+  ['a ZIP archive', 'PK\x03\x04'],
+  ['a gzip archive', '\x1f\x8b'],
+] as const;
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  heif: 'HEIF/AVIF',
+  jxl: 'JPEG XL',
+  'jxl-stream': 'JPEG XL',
+  jp2: 'JPEG 2000',
+  j2c: 'JPEG 2000',
+};
 const OURS = new Set(['png', 'jpg', 'gif', 'webp', 'bmp']);
 
 /** DIB header sizes of the BMP variants: OS/2 1.x core, OS/2 2.x, Windows v1–v5. */
@@ -60,7 +70,8 @@ const truncated = (format: ImageFormat, b: Uint8Array, needed: number, what: str
 const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 const ascii = (b: Uint8Array, at: number, n: number): string => String.fromCharCode(...b.subarray(at, at + n));
 const hex = (n: number): string => n.toString(16).toUpperCase().padStart(2, '0');
-const megapixels = (pixels: number): string => (pixels >= 100e6 ? String(Math.round(pixels / 1e6)) : String(Number((pixels / 1e6).toFixed(2))));
+const megapixels = (pixels: number): string =>
+  pixels >= 100e6 ? String(Math.round(pixels / 1e6)) : String(Number((pixels / 1e6).toFixed(2)));
 
 function measure(format: ImageFormat, b: Uint8Array): Failure | Size {
   try {
@@ -73,11 +84,12 @@ function measure(format: ImageFormat, b: Uint8Array): Failure | Size {
 
 /** JPEG frame header (SOF0–SOF15 but C4, C8, CC), found by walking the marker segments. */
 function jpegFrame(b: Uint8Array): Failure | Size {
-  for (let i = 2; ; ) {
+  for (let i = 2; ;) {
     // libjpeg skips stray bytes between segments (with a warning), then any fill bytes.
     while (i < b.length && b[i] !== 0xff) i++;
     while (i < b.length && b[i] === 0xff) i++;
-    if (i >= b.length) return fail('CORRUPT_IMAGE', `JPEG file is truncated: it ends after ${b.length} bytes, before its frame header (SOF marker)`);
+    if (i >= b.length)
+      return fail('CORRUPT_IMAGE', `JPEG file is truncated: it ends after ${b.length} bytes, before its frame header (SOF marker)`);
     const marker = b[i++]!;
     // A stuffed 0xFF00, SOI, TEM and RSTn have no length.
     if (marker === 0x00 || marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;
@@ -154,7 +166,11 @@ function notAnImage(b: Uint8Array): Failure {
     } catch {
       // Too short for this format's check.
     }
-    if (matched) return fail('NOT_AN_IMAGE', `file looks like ${TYPE_NAMES[type] ?? type.toUpperCase()} (first bytes ${head}), not a ${ACCEPTED} image`);
+    if (matched)
+      return fail(
+        'NOT_AN_IMAGE',
+        `file looks like ${TYPE_NAMES[type] ?? type.toUpperCase()} (first bytes ${head}), not a ${ACCEPTED} image`,
+      );
   }
   return fail('NOT_AN_IMAGE', `file starts with bytes ${head}, which match no ${ACCEPTED} signature`);
 }
@@ -167,7 +183,9 @@ function notAnImage(b: Uint8Array): Failure {
 export function sniffImage(bytes: Uint8Array): ImageHeader {
   if (bytes.length === 0) return fail('EMPTY_FILE', 'file is empty (0 bytes)');
   // A file shorter than a signature but matching its start is a truncated image, not a non-image.
-  const match = SIGNATURES.find(([, magic]) => bytes.length >= Math.min(2, magic.length) && magic.every((m, i) => i >= bytes.length || m === null || m === bytes[i]));
+  const match = SIGNATURES.find(
+    ([, magic]) => bytes.length >= Math.min(2, magic.length) && magic.every((m, i) => i >= bytes.length || m === null || m === bytes[i]),
+  );
   if (!match) return notAnImage(bytes);
   const [format, magic] = match;
   if (bytes.length < magic.length) return truncated(format, bytes, magic.length, 'signature');
@@ -175,12 +193,16 @@ export function sniffImage(bytes: Uint8Array): ImageHeader {
   if ('ok' in size) return size;
   const { width, height } = size;
   if (width === 0 || height === 0) {
-    return fail('CORRUPT_IMAGE', `${NAME[format]} header claims ${width}×${height} pixels; an image needs a width and height of at least 1`);
+    return fail(
+      'CORRUPT_IMAGE',
+      `${NAME[format]} header claims ${width}×${height} pixels; an image needs a width and height of at least 1`,
+    );
   }
   if (width * height > MAX_IMAGE_PIXELS) {
     return fail(
       'IMAGE_TOO_LARGE',
-      `${NAME[format]} header claims ${width}×${height} pixels (${megapixels(width * height)} MP), over the ${megapixels(MAX_IMAGE_PIXELS)} MP limit`,
+      `${NAME[format]} header claims ${width}×${height} pixels (${megapixels(width * height)} MP), over the ` +
+        `${megapixels(MAX_IMAGE_PIXELS)} MP limit`,
     );
   }
   return { ok: true, format, width, height, mime: `image/${format}` };

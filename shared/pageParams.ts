@@ -26,7 +26,8 @@ export function readPageParams(get: (name: string) => string | null): PageParams
     const raw = get(name);
     if (raw === null) continue;
     const v = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(v) || v < 0) warnings.push(`URL parameter ${name}=${raw} is not a non-negative number; ignored`);
+    if (raw.trim() === '' || !Number.isFinite(v) || v < 0)
+      warnings.push(`URL parameter ${name}=${raw} is not a non-negative number; ignored`);
     else declared[name] = v;
   }
   const mem = get(PAGE_PARAMS.memory);

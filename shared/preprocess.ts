@@ -16,7 +16,6 @@ import { pillowResizeRegion } from './pillowResample.ts';
 
 export type { Pixels };
 
-
 /** What preprocessing makes of an image: the model's input size, the resize and the normalisation. */
 export interface PreprocessSpec {
   /** Crop height and width: the model's input size. */

@@ -167,7 +167,12 @@ const welcome = z.object({
 });
 
 /** A standby tab was promoted, or an admitted one demoted; `job` comes with a promotion. */
-const admission = z.object({ type: z.literal('admission'), status: admissionStatusSchema, reason: z.string().nullable(), job: jobSpecSchema.nullable() });
+const admission = z.object({
+  type: z.literal('admission'),
+  status: admissionStatusSchema,
+  reason: z.string().nullable(),
+  job: jobSpecSchema.nullable(),
+});
 
 /** The job is over (or the coordinator is shutting down); the page shows the reason and stops. */
 const shutdown = z.object({ type: z.literal('shutdown'), reason: z.string() });
@@ -188,7 +193,17 @@ export const batchHeaderSchema = z.object({
    * http(s) URL the tab fetches it from (CORS).
    */
   items: z
-    .array(z.union([z.object({ byteLength: z.number().int().nonnegative() }), z.object({ url: z.string().max(8192).regex(/^https?:\/\//) })]))
+    .array(
+      z.union([
+        z.object({ byteLength: z.number().int().nonnegative() }),
+        z.object({
+          url: z
+            .string()
+            .max(8192)
+            .regex(/^https?:\/\//),
+        }),
+      ]),
+    )
     .min(1)
     .max(MAX_ITEMS),
 });

@@ -48,7 +48,10 @@ export interface ActorStatus {
 }
 
 export interface JobStatus {
-  /** How to join: the worker URLs other machines can reach (the token included), and the TLS certificate's SHA-256 fingerprint when the job serves a self-signed one. */
+  /**
+   * How to join: the worker URLs other machines can reach (the token included), and the TLS certificate's
+   * SHA-256 fingerprint when the job serves a self-signed one.
+   */
   join: { workerUrls: string[]; tlsFingerprint: string | null };
   pool: { min: number; max: number; active: number; standby: number; rejected: number };
   hosts: HostStatus[];

@@ -8,12 +8,9 @@ import type { AdapterInfo, ExecutionProvider, ItemResult, JobSpec } from '../sha
 export type Failure = { ok: false; code: ErrorCode; message: string };
 
 export type InitOutcome =
-  | { ok: true; ep: ExecutionProvider; loadMs: number; warmupMs: number; modelFromCache: boolean; adapter: AdapterInfo | null }
-  | Failure;
+  { ok: true; ep: ExecutionProvider; loadMs: number; warmupMs: number; modelFromCache: boolean; adapter: AdapterInfo | null } | Failure;
 
-export type BatchOutcome =
-  | { ok: true; items: ItemResult[]; timing: { decodeMs: number; inferenceMs: number; totalMs: number } }
-  | Failure;
+export type BatchOutcome = { ok: true; items: ItemResult[]; timing: { decodeMs: number; inferenceMs: number; totalMs: number } } | Failure;
 
 /** Where each item sits in the transferred frame buffer, or the URL the worker fetches it from. */
 export type ItemSlice = { offset: number; length: number } | { url: string };

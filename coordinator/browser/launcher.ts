@@ -25,7 +25,8 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): string {
   }
   throw new TabpoolError(
     'BROWSER_NOT_FOUND',
-    `no Chromium-family browser on PATH (looked for ${CANDIDATES.join(', ')}); install one (Debian: apt-get install chromium), set TABPOOL_CHROMIUM=/path/to/chrome, or use --launch 0 and open the printed URL in any browser`,
+    `no Chromium-family browser on PATH (looked for ${CANDIDATES.join(', ')}); install one (Debian: apt-get ` +
+      `install chromium), set TABPOOL_CHROMIUM=/path/to/chrome, or use --launch 0 and open the printed URL in any browser`,
   );
 }
 
@@ -62,7 +63,12 @@ export interface LaunchedTabs {
 }
 
 /** `acceptSelfSigned`: the job serves https with a certificate this browser cannot verify (--tls self-signed): its own tabs accept it. */
-export async function launchTabs(count: number, url: string, opts: { acceptSelfSigned: boolean }, onConsole?: (tab: number, line: string) => void): Promise<LaunchedTabs> {
+export async function launchTabs(
+  count: number,
+  url: string,
+  opts: { acceptSelfSigned: boolean },
+  onConsole?: (tab: number, line: string) => void,
+): Promise<LaunchedTabs> {
   const executablePath = findChromium();
   const browser = await chromium.launch({ executablePath, headless: true, args: chromiumArgs() });
   const pages: Page[] = [];

@@ -26,12 +26,18 @@ export function webBuildDir(mode: WebBuildMode): string {
   return path.join(ROOT, 'dist', mode === 'test' ? 'web-test' : 'web');
 }
 
-export async function ensureWebBuild(mode: WebBuildMode = process.env.TABPOOL_WEB_BUILD === 'test' ? 'test' : 'production'): Promise<string> {
+export async function ensureWebBuild(
+  mode: WebBuildMode = process.env.TABPOOL_WEB_BUILD === 'test' ? 'test' : 'production',
+): Promise<string> {
   const dir = webBuildDir(mode);
   const index = path.join(dir, 'index.html');
   if (existsSync(index) && existsSync(path.join(dir, 'status.html'))) {
     const built = statSync(index).mtimeMs;
-    const sources = Math.max(newestMtime(path.join(ROOT, 'web')), newestMtime(path.join(ROOT, 'shared')), statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs);
+    const sources = Math.max(
+      newestMtime(path.join(ROOT, 'web')),
+      newestMtime(path.join(ROOT, 'shared')),
+      statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs,
+    );
     if (sources <= built) return dir;
   }
   process.stderr.write(`building the ${mode === 'test' ? 'test build of the ' : ''}pages (vite build)…\n`);

@@ -34,7 +34,8 @@ export interface PackedConv {
 export function packConv(weight: Float32Array, geometry: ConvGeometry): PackedConv {
   const { inChannels, outChannels, kernel } = geometry;
   const depth = inChannels * kernel * kernel;
-  if (weight.length !== outChannels * depth) throw new RangeError(`conv weight has ${weight.length} values, expected ${outChannels * depth}`);
+  if (weight.length !== outChannels * depth)
+    throw new RangeError(`conv weight has ${weight.length} values, expected ${outChannels * depth}`);
   const blockedOut = (outChannels + 3) & ~3;
   const packed = new Float64Array(blockedOut * depth);
   for (let oc = 0; oc < outChannels; oc++) {
@@ -83,26 +84,68 @@ export function conv2d(x: FeatureMap, conv: PackedConv): FeatureMap {
   for (let ob = 0; ob < conv.blockedOut; ob += 4) {
     const wBase = ob * depth;
     for (let p = 0; p < n4; p += 4) {
-      let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-      let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-      let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-      let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      let c00 = 0,
+        c01 = 0,
+        c02 = 0,
+        c03 = 0;
+      let c10 = 0,
+        c11 = 0,
+        c12 = 0,
+        c13 = 0;
+      let c20 = 0,
+        c21 = 0,
+        c22 = 0,
+        c23 = 0;
+      let c30 = 0,
+        c31 = 0,
+        c32 = 0,
+        c33 = 0;
       for (let k = 0, ai = p, wi = wBase; k < depth; k++, ai += n, wi += 4) {
-        const a0 = cols[ai]!, a1 = cols[ai + 1]!, a2 = cols[ai + 2]!, a3 = cols[ai + 3]!;
-        const w0 = w[wi]!, w1 = w[wi + 1]!, w2 = w[wi + 2]!, w3 = w[wi + 3]!;
-        c00 += w0 * a0; c01 += w0 * a1; c02 += w0 * a2; c03 += w0 * a3;
-        c10 += w1 * a0; c11 += w1 * a1; c12 += w1 * a2; c13 += w1 * a3;
-        c20 += w2 * a0; c21 += w2 * a1; c22 += w2 * a2; c23 += w2 * a3;
-        c30 += w3 * a0; c31 += w3 * a1; c32 += w3 * a2; c33 += w3 * a3;
+        const a0 = cols[ai]!,
+          a1 = cols[ai + 1]!,
+          a2 = cols[ai + 2]!,
+          a3 = cols[ai + 3]!;
+        const w0 = w[wi]!,
+          w1 = w[wi + 1]!,
+          w2 = w[wi + 2]!,
+          w3 = w[wi + 3]!;
+        c00 += w0 * a0;
+        c01 += w0 * a1;
+        c02 += w0 * a2;
+        c03 += w0 * a3;
+        c10 += w1 * a0;
+        c11 += w1 * a1;
+        c12 += w1 * a2;
+        c13 += w1 * a3;
+        c20 += w2 * a0;
+        c21 += w2 * a1;
+        c22 += w2 * a2;
+        c23 += w2 * a3;
+        c30 += w3 * a0;
+        c31 += w3 * a1;
+        c32 += w3 * a2;
+        c33 += w3 * a3;
       }
       let o = ob * n + p;
-      out[o] = c00; out[o + 1] = c01; out[o + 2] = c02; out[o + 3] = c03;
+      out[o] = c00;
+      out[o + 1] = c01;
+      out[o + 2] = c02;
+      out[o + 3] = c03;
       o += n;
-      out[o] = c10; out[o + 1] = c11; out[o + 2] = c12; out[o + 3] = c13;
+      out[o] = c10;
+      out[o + 1] = c11;
+      out[o + 2] = c12;
+      out[o + 3] = c13;
       o += n;
-      out[o] = c20; out[o + 1] = c21; out[o + 2] = c22; out[o + 3] = c23;
+      out[o] = c20;
+      out[o + 1] = c21;
+      out[o + 2] = c22;
+      out[o + 3] = c23;
       o += n;
-      out[o] = c30; out[o + 1] = c31; out[o + 2] = c32; out[o + 3] = c33;
+      out[o] = c30;
+      out[o + 1] = c31;
+      out[o + 2] = c32;
+      out[o + 3] = c33;
     }
     for (let p = n4; p < n; p++) {
       for (let j = 0; j < 4; j++) {

@@ -27,7 +27,13 @@ export function floatAttr(name: string, f: number): AttributeProto {
   return { name, type: onnx.AttributeProto.AttributeType.FLOAT, f };
 }
 
-export function node(opType: string, name: string, inputs: readonly string[], outputs: readonly string[], attribute: AttributeProto[] = []): NodeProto {
+export function node(
+  opType: string,
+  name: string,
+  inputs: readonly string[],
+  outputs: readonly string[],
+  attribute: AttributeProto[] = [],
+): NodeProto {
   return { opType, name, input: [...inputs], output: [...outputs], attribute };
 }
 

@@ -120,7 +120,12 @@ function radialGradient(c: Canvas, r: Prng): void {
 }
 
 function stripes(c: Canvas, r: Prng): void {
-  const [dx, dy] = r.chance(0.5) ? r.pick<[number, number]>([[1, 0], [0, 1]]) : direction(r);
+  const [dx, dy] = r.chance(0.5)
+    ? r.pick<[number, number]>([
+        [1, 0],
+        [0, 1],
+      ])
+    : direction(r);
   const period = r.range(3, 48);
   const colours = palette(r, r.intBetween(2, 4));
   eachPixel(c, (x, y, o) => set(c, o, colours[mod(Math.floor((x * dx + y * dy) / period), colours.length)]!));

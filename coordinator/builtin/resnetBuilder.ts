@@ -82,7 +82,9 @@ function emitConvBn(e: Emitter, layer: ConvBn, input: string): string {
   const bnInputs = ['weight', 'bias', 'running_mean', 'running_var'].map((p) => `${layer.bn}.${p}`);
   for (const name of bnInputs) e.initializers.push(floatTensor(name, [layer.outChannels], tensor(e.w, name)));
   const bnOut = `/${layer.bn}/BatchNormalization_output_0`;
-  e.nodes.push(node('BatchNormalization', `/${layer.bn}/BatchNormalization`, [convOut, ...bnInputs], [bnOut], [floatAttr('epsilon', BN_EPSILON)]));
+  e.nodes.push(
+    node('BatchNormalization', `/${layer.bn}/BatchNormalization`, [convOut, ...bnInputs], [bnOut], [floatAttr('epsilon', BN_EPSILON)]),
+  );
   return bnOut;
 }
 
@@ -132,12 +134,13 @@ export function encodeResNet(weights: ResNetWeights, options: BuildResNetOptions
   x = emitRelu(e, 'relu', x);
   const pooled = '/maxpool/MaxPool_output_0';
   e.nodes.push(
-    node('MaxPool', '/maxpool/MaxPool', [x], [pooled], [
-      intAttr('ceil_mode', 0),
-      intsAttr('kernel_shape', [3, 3]),
-      intsAttr('pads', [1, 1, 1, 1]),
-      intsAttr('strides', [2, 2]),
-    ]),
+    node(
+      'MaxPool',
+      '/maxpool/MaxPool',
+      [x],
+      [pooled],
+      [intAttr('ceil_mode', 0), intsAttr('kernel_shape', [3, 3]), intsAttr('pads', [1, 1, 1, 1]), intsAttr('strides', [2, 2])],
+    ),
   );
   x = pooled;
   for (const block of t.blocks) {
@@ -154,11 +157,13 @@ export function encodeResNet(weights: ResNetWeights, options: BuildResNetOptions
   e.initializers.push(floatTensor('fc.weight', [t.classes, t.features], tensor(weights, 'fc.weight')));
   e.initializers.push(floatTensor('fc.bias', [t.classes], tensor(weights, 'fc.bias')));
   e.nodes.push(
-    node('Gemm', '/fc/Gemm', ['/Flatten_output_0', 'fc.weight', 'fc.bias'], [outputName], [
-      floatAttr('alpha', 1),
-      floatAttr('beta', 1),
-      intAttr('transB', 1),
-    ]),
+    node(
+      'Gemm',
+      '/fc/Gemm',
+      ['/Flatten_output_0', 'fc.weight', 'fc.bias'],
+      [outputName],
+      [floatAttr('alpha', 1), floatAttr('beta', 1), intAttr('transB', 1)],
+    ),
   );
 
   return encodeModel({
@@ -168,7 +173,8 @@ export function encodeResNet(weights: ResNetWeights, options: BuildResNetOptions
     modelVersion: BUILTIN_MODEL_VERSION,
     docString:
       `${variant === 'tiny' ? 'A narrow ResNet-18 (widths 8/16/32/64, 64x64 input)' : "torchvision's ResNet-18"} ` +
-      'with deterministic synthetic weights, calibrated on the tabpool sample images. Not trained: its 1000 classes are not ImageNet predictions.',
+      'with deterministic synthetic weights, calibrated on the tabpool sample images. Not trained: its 1000 ' +
+      'classes are not ImageNet predictions.',
     graph: {
       name: variant === 'tiny' ? 'resnet18_tiny' : 'resnet18',
       node: e.nodes,

@@ -70,9 +70,7 @@ export function resnetTopology(variant: ResNetVariant): ResNetTopology {
         name,
         conv1: convBn(`${name}.conv1`, `${name}.bn1`, inChannels, width, 3, stride),
         conv2: convBn(`${name}.conv2`, `${name}.bn2`, width, width, 3, 1),
-        downsample: needsDownsample
-          ? convBn(`${name}.downsample.0`, `${name}.downsample.1`, inChannels, width, 1, stride)
-          : null,
+        downsample: needsDownsample ? convBn(`${name}.downsample.0`, `${name}.downsample.1`, inChannels, width, 1, stride) : null,
       });
       inChannels = width;
     }

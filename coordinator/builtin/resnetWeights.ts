@@ -13,7 +13,6 @@ import { tensor, type ResNetWeights } from './weightMap.ts';
 export { tensor, type ResNetWeights };
 import { convBns, resnetTopology, type ResNetTopology, type ResNetVariant } from './resnetTopology.ts';
 
-
 const SEED = 0x7ab9018;
 
 /** How many sample images the calibration pass runs, evenly spread over the dataset. */
@@ -21,7 +20,6 @@ export const CALIBRATION_IMAGES: Readonly<Record<ResNetVariant, number>> = { res
 
 /** Scales the fc weights so that logits spread over a few units: a softmax neither flat nor one-hot. */
 const FC_GAIN = 1.5;
-
 
 function uniform(length: number, bound: number, r: Prng): Float32Array {
   const out = new Float32Array(length);

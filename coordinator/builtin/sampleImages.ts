@@ -20,7 +20,17 @@ const SEED = 0x7ab9001;
 export const SAMPLE_SUBFOLDER = 'nested';
 
 const ASPECTS: ReadonlyArray<readonly [number, number]> = [
-  [1, 1], [4, 3], [3, 4], [3, 2], [2, 3], [16, 9], [9, 16], [2, 1], [1, 2], [5, 4], [4, 5],
+  [1, 1],
+  [4, 3],
+  [3, 4],
+  [3, 2],
+  [2, 3],
+  [16, 9],
+  [9, 16],
+  [2, 1],
+  [1, 2],
+  [5, 4],
+  [4, 5],
 ];
 
 const PNG_LAYOUTS: readonly PngLayout[] = ['rgb8', 'rgb8', 'rgb8', 'rgb8', 'rgb8', 'rgb8', 'rgba8', 'grey8', 'rgb16', 'grey16'];

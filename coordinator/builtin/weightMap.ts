@@ -1,4 +1,7 @@
-/** The built-in model's weights as float32 tensors by state_dict name: the one type the builder, the initialiser and the calibration share. */
+/**
+ * The built-in model's weights as float32 tensors by state_dict name: the one type the builder, the
+ * initialiser and the calibration share.
+ */
 export type ResNetWeights = Map<string, Float32Array>;
 
 export function tensor(w: ResNetWeights, name: string): Float32Array {

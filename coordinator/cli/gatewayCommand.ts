@@ -24,13 +24,15 @@ import { serveTabs } from './serveTabs.ts';
 
 export function gatewayCommand() {
   return new Command('gateway')
-    .description('serve tabs for a job on NATS JetStream (started by tabpool run --queue): its tabs take batches from the job\'s queue')
+    .description("serve tabs for a job on NATS JetStream (started by tabpool run --queue): its tabs take batches from the job's queue")
     .requiredOption('--queue <nats://host:port>', 'the NATS server (or cluster, comma-separated) the job runs on')
-    .requiredOption('--job <name>', 'the job\'s name, as tabpool run printed it')
+    .requiredOption('--job <name>', "the job's name, as tabpool run printed it")
     .option('--launch <k>', 'open K local headless Chromium tabs (0 = wait for browsers to join)', '0')
     .option('--host <host>', 'address to listen on (0.0.0.0 for other machines: use TLS)', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', '0')
-    .addOption(new Option('--tls <mode>', 'serve https with a certificate tabpool makes for this machine').choices(['self-signed'] as const))
+    .addOption(
+      new Option('--tls <mode>', 'serve https with a certificate tabpool makes for this machine').choices(['self-signed'] as const),
+    )
     .option('--tls-cert <file>', 'serve https with this certificate')
     .option('--tls-key <file>', 'private key for --tls-cert')
     .option('--wait <duration>', 'how long to wait for tabpool run to publish the job', '120s')
@@ -61,14 +63,20 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
 
     q = await connectQueue(servers, f.job);
     const spec = await waitForSpec(q, waitMs);
-    if (!spec) throw new TabpoolError('JOB_FAILED', `no job ${f.job} on ${servers.join(',')} after ${(waitMs / 1000).toFixed(0)}s: start it with tabpool run --queue ${servers.join(',')} --job ${f.job}, or check the name`);
+    if (!spec)
+      throw new TabpoolError(
+        'JOB_FAILED',
+        `no job ${f.job} on ${servers.join(',')} after ${(waitMs / 1000).toFixed(0)}s: start it with tabpool ` +
+          `run --queue ${servers.join(',')} --job ${f.job}, or check the name`,
+      );
     const first = await readState(q);
     if (first.phase === 'done') {
       say(`gateway: job ${f.job} is already done; nothing to serve`);
       return EXIT.ok;
     }
     const modelBytes = await getModel(q, spec.tab.modelSha256);
-    if (createHash('sha256').update(modelBytes).digest('hex') !== spec.tab.modelSha256) throw new TabpoolError('JOB_FAILED', `the model in job ${f.job}'s object store does not match its sha256; restart the job`);
+    if (createHash('sha256').update(modelBytes).digest('hex') !== spec.tab.modelSha256)
+      throw new TabpoolError('JOB_FAILED', `the model in job ${f.job}'s object store does not match its sha256; restart the job`);
     const webRoot = await ensureWebBuild();
     const token = f.token ?? randomBytes(18).toString('base64url');
     const gatewayId = `gw-${randomBytes(3).toString('hex')}`;
@@ -77,7 +85,15 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
     await running.start();
     const stats = newJobStats(Date.now(), 0, 0);
     const served = await serveTabs(
-      { host: f.host, port, tls: f.tls ?? null, tlsCert: f.tlsCert ?? null, tlsKey: f.tlsKey ?? null, maxMessagesPerSecond: int('--max-messages-per-second', f.maxMessagesPerSecond, 10), quiet: f.quiet === true },
+      {
+        host: f.host,
+        port,
+        tls: f.tls ?? null,
+        tlsCert: f.tlsCert ?? null,
+        tlsKey: f.tlsKey ?? null,
+        maxMessagesPerSecond: int('--max-messages-per-second', f.maxMessagesPerSecond, 10),
+        quiet: f.quiet === true,
+      },
       {
         cacheDir: path.resolve(f.cacheDir),
         token,
@@ -86,14 +102,26 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
         model: { sha256: spec.tab.modelSha256, bytes: modelBytes },
         status: (join) => {
           stats.done = running.counts.inputs;
-          return jobStatus({ host: running.host, stats, settings: { pool: spec.pool, verifyRate: 0, batchSize: spec.batchSize }, output: null, isFinished: running.phase === 'done' }, join);
+          return jobStatus(
+            {
+              host: running.host,
+              stats,
+              settings: { pool: spec.pool, verifyRate: 0, batchSize: spec.batchSize },
+              output: null,
+              isFinished: running.phase === 'done',
+            },
+            join,
+          );
         },
         target: () => running,
         log,
       },
     );
     server = served.server;
-    say(`gateway ${gatewayId}: job ${f.job} on ${servers.join(',')}: ${spec.modelName}, pool ${spec.pool.min}..${spec.pool.max} across every gateway`);
+    say(
+      `gateway ${gatewayId}: job ${f.job} on ${servers.join(',')}: ${spec.modelName}, pool ` +
+        `${spec.pool.min}..${spec.pool.max} across every gateway`,
+    );
     say(served.banner.join('\n'));
     for (const line of served.notes) log(line);
 
@@ -102,7 +130,9 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
       let last = '';
       ticker = setInterval(() => {
         const ready = running.host.pool.ready().length;
-        const line = `gateway ${gatewayId}: ${ready} actor(s) ready here, ${running.global.readyCount()} in the job; ${running.counts.units} batches, ${running.counts.inputs} images done here; ${running.counts.givenBack} handed back`;
+        const line =
+          `gateway ${gatewayId}: ${ready} actor(s) ready here, ${running.global.readyCount()} in the job; ` +
+          `${running.counts.units} batches, ${running.counts.inputs} images done here; ${running.counts.givenBack} handed back`;
         if (line !== last) say(line);
         last = line;
         if (running.phase === 'done' || running.phase === 'failed') resolve(running.phase);
@@ -123,7 +153,13 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
       }
     });
     if (end === 'stalled') throw running.failure!;
-    say(`gateway ${gatewayId}: ${end === 'done' ? 'the job is done' : end === 'failed' ? `the job failed: ${(await readState(q)).reason ?? 'see tabpool run'}` : 'interrupted; its batches are handed back to the queue'}; ${running.counts.inputs} inputs done here`);
+    const ending =
+      end === 'done'
+        ? 'the job is done'
+        : end === 'failed'
+          ? `the job failed: ${(await readState(q)).reason ?? 'see tabpool run'}`
+          : 'interrupted; its batches are handed back to the queue';
+    say(`gateway ${gatewayId}: ${ending}; ${running.counts.inputs} inputs done here`);
     return end === 'done' ? EXIT.ok : end === 'failed' ? EXIT.failed : EXIT.interrupted;
   } catch (e) {
     const error = serializeError(e, 'JOB_FAILED');
@@ -132,7 +168,10 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
   } finally {
     if (ticker) clearInterval(ticker);
     // Tabs first (their actors leave the job's pool), then the gateway (its batches go back), then NATS.
-    await (launching as Promise<LaunchedTabs> | null)?.then((l) => l.close(), () => undefined);
+    await (launching as Promise<LaunchedTabs> | null)?.then(
+      (l) => l.close(),
+      () => undefined,
+    );
     await server?.close();
     await gateway?.stop().catch(() => undefined);
     await q?.nc.drain().catch(() => undefined);

@@ -20,8 +20,13 @@ export interface JoinBannerInput {
 /** The lines to print, each without a newline and without terminal escapes. */
 export function joinBanner(o: JoinBannerInput): string[] {
   const [first, ...others] = o.workerUrls;
-  if (first === undefined) throw new TabpoolError('JOB_FAILED', 'no worker page URL to print; pass --host an address this machine listens on');
-  const lines = [`worker page (open in any browser to join): ${first}`, ...others.map((u) => `  also: ${u}`), `status page: ${o.statusUrl}`];
+  if (first === undefined)
+    throw new TabpoolError('JOB_FAILED', 'no worker page URL to print; pass --host an address this machine listens on');
+  const lines = [
+    `worker page (open in any browser to join): ${first}`,
+    ...others.map((u) => `  also: ${u}`),
+    `status page: ${o.statusUrl}`,
+  ];
   if (o.tlsFingerprint !== null) {
     lines.push(`TLS certificate SHA-256 fingerprint: ${o.tlsFingerprint}`);
     lines.push('  your browser may warn that the certificate is self-signed: accept it only if it shows this fingerprint');

@@ -60,8 +60,19 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     stopView();
     const figures = job?.figures() ?? null;
     const checked = job?.output.verifyStats;
-    const verify = checked && job && figures ? { rate: options.verifyRate, ...checked, barredActors: job.output.barred, barredHosts: figures.barredHosts } : null;
-    const summary = summarize({ ...base, model: model && { name: model.name, sha256: model.sha256, builtin: model.builtin }, output: path.resolve(options.out), verify }, figures);
+    const verify =
+      checked && job && figures
+        ? { rate: options.verifyRate, ...checked, barredActors: job.output.barred, barredHosts: figures.barredHosts }
+        : null;
+    const summary = summarize(
+      {
+        ...base,
+        model: model && { name: model.name, sha256: model.sha256, builtin: model.builtin },
+        output: path.resolve(options.out),
+        verify,
+      },
+      figures,
+    );
     if (base.error) process.stderr.write(`tabpool: ${formatError(base.error)}\n`);
     if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else if (base.status !== 'failed' || summary.rows.written > 0) for (const line of summaryLines(summary)) say(line);
@@ -76,43 +87,107 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const dataset = await openDataset(dataDir);
     const count = await countDataset(dataset);
     const total = count.total;
-    if (total === 0) throw new TabpoolError('DATA_EMPTY', `--data ${dataDir} has no inputs (looked for .png .jpg .jpeg .gif .webp .bmp files, or manifest lines); point it at a folder of images`);
+    if (total === 0)
+      throw new TabpoolError(
+        'DATA_EMPTY',
+        `--data ${dataDir} has no inputs (looked for .png .jpg .jpeg .gif .webp .bmp files, or manifest lines); ` +
+          `point it at a folder of images`,
+      );
     const resolveUrl = count.s3 > 0 ? await s3UrlResolver(s3Settings(options.s3Endpoint)) : undefined;
-    if (options.s3Endpoint !== null && count.s3 === 0) log(`note: --s3-endpoint ${options.s3Endpoint} is not used: the dataset names no s3:// inputs`);
+    if (options.s3Endpoint !== null && count.s3 === 0)
+      log(`note: --s3-endpoint ${options.s3Endpoint} is not used: the dataset names no s3:// inputs`);
     model = await resolveModel(options.model, cacheDir);
     for (const note of model.info.notes) log(`note: ${note}`);
-    if (options.topK > model.info.numClasses) log(`note: --top-k ${options.topK} is more than the model's ${model.info.numClasses} classes; rows name all ${model.info.numClasses}`);
+    if (options.topK > model.info.numClasses)
+      log(
+        `note: --top-k ${options.topK} is more than the model's ${model.info.numClasses} classes; rows name all ${model.info.numClasses}`,
+      );
     const webRoot = await ensureWebBuild();
-    sink = await openSink(options.out, options.format, { resume: options.resume, overwrite: options.overwrite, logits: options.logits, numClasses: model.info.numClasses, rowsPerPart: options.rowsPerPart });
+    sink = await openSink(options.out, options.format, {
+      resume: options.resume,
+      overwrite: options.overwrite,
+      logits: options.logits,
+      numClasses: model.info.numClasses,
+      rowsPerPart: options.rowsPerPart,
+    });
     if (sink.repairedTornLine) log(`resume: dropped a torn last record from ${options.out} (a crash mid-write)`);
     if (options.resume) log(`resume: ${sink.done.size} rows already in ${options.out}; they are skipped`);
 
-    const actorMemory = options.memoryBytes ?? estimateActorMemory(model, options.batchSize === 'auto' ? AUTO_MAX_BATCH : options.batchSize);
+    const actorMemory =
+      options.memoryBytes ?? estimateActorMemory(model, options.batchSize === 'auto' ? AUTO_MAX_BATCH : options.batchSize);
     const maxBatch = Math.min(AUTO_MAX_BATCH, maxBatchFor(model, actorMemory));
     const token = options.token ?? randomBytes(18).toString('base64url');
     // The trusted reference runs the model here, in a worker thread, for the checks (--verify).
-    reference = options.verifyRate > 0 ? new Reference({ modelPath: model.path, inputName: model.info.inputName, outputName: model.info.outputName, height: model.info.inputShape.height, width: model.info.inputShape.width, numClasses: model.info.numClasses, fixedBatch: model.info.inputShape.batch }) : null;
+    reference =
+      options.verifyRate > 0
+        ? new Reference({
+            modelPath: model.path,
+            inputName: model.info.inputName,
+            outputName: model.info.outputName,
+            height: model.info.inputShape.height,
+            width: model.info.inputShape.width,
+            numClasses: model.info.numClasses,
+            fixedBatch: model.info.inputShape.batch,
+          })
+        : null;
     const verify: VerifySettings<Float32Array> | undefined = reference
-      ? { rate: options.verifyRate, reference: classifierReference((bytes) => reference!.probabilities(bytes), readInput, resolveUrl ?? (async (s: string) => s)), compare: classifierDisagreement }
+      ? {
+          rate: options.verifyRate,
+          reference: classifierReference((bytes) => reference!.probabilities(bytes), readInput, resolveUrl ?? (async (s: string) => s)),
+          compare: classifierDisagreement,
+        }
       : undefined;
     const events = { log, progress: () => job && view.update(job.progress()) };
     let runningJob: RunningJob;
     if (options.queue) {
       const name = options.job ?? freshJobName();
       queued = await openQueueJob(options, name, model, { actorMemory, maxBatch }, token, log);
-      const unitSize = model.info.inputShape.batch ?? (options.batchSize === 'auto' ? Math.min(AUTO_UNIT_SIZE, maxBatch) : options.batchSize);
-      runningJob = new QueueRun({ ...queued, options, labels: model.labels, dataset, sink, events, unitSize, skippedErrors: sink.doneErrors, verify, resolveUrl });
-      say(`queue: job ${name} on ${options.queue.join(',')} (${queued.resumed ? `resumed, incarnation ${queued.incarnation}` : 'new'}), ${unitSize} inputs per batch, ack wait ${options.ackWaitMs / 1000}s; more tabs join through: tabpool gateway --queue ${options.queue.join(',')} --job ${name} --launch K`);
+      const unitSize =
+        model.info.inputShape.batch ?? (options.batchSize === 'auto' ? Math.min(AUTO_UNIT_SIZE, maxBatch) : options.batchSize);
+      runningJob = new QueueRun({
+        ...queued,
+        options,
+        labels: model.labels,
+        dataset,
+        sink,
+        events,
+        unitSize,
+        skippedErrors: sink.doneErrors,
+        verify,
+        resolveUrl,
+      });
+      say(
+        `queue: job ${name} on ${options.queue.join(',')} (${queued.resumed ? `resumed, incarnation ${queued.incarnation}` : 'new'}), ` +
+          `${unitSize} inputs per batch, ack wait ${options.ackWaitMs / 1000}s; more tabs join through: tabpool ` +
+          `gateway --queue ${options.queue.join(',')} --job ${name} --launch K`,
+      );
     } else {
-      const jobModel = { numClasses: model.info.numClasses, labels: model.labels, spec: jobSpecFor(model, options, token), fixedBatch: model.info.inputShape.batch };
-      runningJob = new Job({ options, model: jobModel, dataset, sink, events, actorMemory, maxBatch, skippedErrors: sink.doneErrors, resolveUrl, verify });
+      const jobModel = {
+        numClasses: model.info.numClasses,
+        labels: model.labels,
+        spec: jobSpecFor(model, options, token),
+        fixedBatch: model.info.inputShape.batch,
+      };
+      runningJob = new Job({
+        options,
+        model: jobModel,
+        dataset,
+        sink,
+        events,
+        actorMemory,
+        maxBatch,
+        skippedErrors: sink.doneErrors,
+        resolveUrl,
+        verify,
+      });
     }
     job = runningJob;
     const served = await serveTabs(options, {
       cacheDir,
       token,
       webRoot,
-      maxPayload: 8 * 2 ** 20 + (options.logits ? (options.batchSize === 'auto' ? maxBatch : options.batchSize) * model.info.numClasses * 32 : 0),
+      maxPayload:
+        8 * 2 ** 20 + (options.logits ? (options.batchSize === 'auto' ? maxBatch : options.batchSize) * model.info.numClasses * 32 : 0),
       model: { sha256: model.sha256, bytes: model.bytes },
       status: (join) => runningJob.status(join),
       target: () => runningJob,
@@ -120,8 +195,21 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     });
     server = served.server;
     const m = model.info;
-    say(`tabpool: ${model.name} (${m.inputName} [N,3,${m.inputShape.height},${m.inputShape.width}] → ${m.outputName} [N,${m.numClasses}], ${formatBytes(model.bytes.byteLength)}, sha256 ${model.sha256.slice(0, 12)}…) over ${total} inputs from ${dataset.describe}${count.http + count.s3 ? ` (${count.http + count.s3} fetched by the tabs themselves)` : ''}`);
-    say(`pool ${options.pool.min}..${options.pool.max}, batch size ${options.batchSize === 'auto' ? `auto (each actor's measured speed × ${TARGET_BATCH_SECONDS} s, up to ${maxBatch})` : options.batchSize}, ep ${options.ep}, per-actor budget ${options.numGpus ?? (options.ep === 'wasm' ? 0 : options.ep === 'webgpu' ? 1 : '1 (webgpu) or 0 (wasm)')} GPU / ${options.numCpus ?? 0} CPU / ${formatBytes(actorMemory)}`);
+    say(
+      `tabpool: ${model.name} (${m.inputName} [N,3,${m.inputShape.height},${m.inputShape.width}] → ` +
+        `${m.outputName} [N,${m.numClasses}], ${formatBytes(model.bytes.byteLength)}, sha256 ${model.sha256.slice(0, 12)}…) ` +
+        `over ${total} inputs from ${dataset.describe}` +
+        (count.http + count.s3 ? ` (${count.http + count.s3} fetched by the tabs themselves)` : ''),
+    );
+    const batching =
+      options.batchSize === 'auto'
+        ? `auto (each actor's measured speed × ${TARGET_BATCH_SECONDS} s, up to ${maxBatch})`
+        : options.batchSize;
+    say(
+      `pool ${options.pool.min}..${options.pool.max}, batch size ${batching}, ep ${options.ep}, per-actor budget ` +
+        `${options.numGpus ?? (options.ep === 'wasm' ? 0 : options.ep === 'webgpu' ? 1 : '1 (webgpu) or 0 (wasm)')} ` +
+        `GPU / ${options.numCpus ?? 0} CPU / ${formatBytes(actorMemory)}`,
+    );
     // One write: whoever reads the output (a person, a script) gets the join block whole.
     say(served.banner.join('\n'));
     for (const line of served.notes) log(line);

@@ -29,7 +29,8 @@ function nonNegative(flag: string, value: string): number {
 
 function fraction(flag: string, value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw bad(flag, value, 'a number from 0 (off) to 1 (every input), e.g. 0.05');
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw bad(flag, value, 'a number from 0 (off) to 1 (every input), e.g. 0.05');
   return n;
 }
 
@@ -79,9 +80,15 @@ function refuseIgnoredFlags(raw: RunFlags, out: string): void {
   const refuse = (message: string): never => {
     throw new TabpoolError('BAD_ARGUMENT', message);
   };
-  if (raw.rowsPerPart !== undefined && outputFormatOf(out) !== 'parquet') refuse(`--rows-per-part sizes the part files of a .parquet output; --out ${out} is one file: drop --rows-per-part or write --out NAME.parquet`);
-  if (raw.resume === true && raw.overwrite === true) refuse('--resume finishes the output that is there, --overwrite replaces it: pass one of them');
-  if (raw.allowSoftwareGpu === true && raw.ep === 'wasm') refuse('--allow-software-gpu accepts a software WebGPU adapter, but --ep wasm uses none: drop one of them');
+  if (raw.rowsPerPart !== undefined && outputFormatOf(out) !== 'parquet')
+    refuse(
+      `--rows-per-part sizes the part files of a .parquet output; --out ${out} is one file: drop --rows-per-part ` +
+        `or write --out NAME.parquet`,
+    );
+  if (raw.resume === true && raw.overwrite === true)
+    refuse('--resume finishes the output that is there, --overwrite replaces it: pass one of them');
+  if (raw.allowSoftwareGpu === true && raw.ep === 'wasm')
+    refuse('--allow-software-gpu accepts a software WebGPU adapter, but --ep wasm uses none: drop one of them');
 }
 
 export function parseRunOptions(raw: RunFlags): JobOptions {
@@ -95,20 +102,30 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
   }
   const numGpus = raw.numGpus === undefined ? null : nonNegative('--num-gpus', raw.numGpus);
   if (numGpus !== null && ep === 'wasm' && numGpus > 0) {
-    throw new TabpoolError('BAD_ARGUMENT', `--num-gpus ${numGpus} with --ep wasm: wasm actors use no GPU; drop --num-gpus or use --ep webgpu`);
+    throw new TabpoolError(
+      'BAD_ARGUMENT',
+      `--num-gpus ${numGpus} with --ep wasm: wasm actors use no GPU; drop --num-gpus or use --ep webgpu`,
+    );
   }
   const numCpus = raw.numCpus === undefined ? null : nonNegative('--num-cpus', raw.numCpus);
   if (numGpus !== null && numGpus > 1) {
-    throw new TabpoolError('BAD_ARGUMENT', `--num-gpus ${numGpus}: a tab drives one WebGPU adapter, so an actor can use at most 1 GPU; use 1, or a fraction to share one`);
+    throw new TabpoolError(
+      'BAD_ARGUMENT',
+      `--num-gpus ${numGpus}: a tab drives one WebGPU adapter, so an actor can use at most 1 GPU; use 1, or a fraction to share one`,
+    );
   }
   checkServing(raw);
   refuseIgnoredFlags(raw, out);
   if (raw.queue === undefined && (raw.job !== undefined || raw.ackWait !== '30s')) {
-    throw new TabpoolError('BAD_ARGUMENT', `${raw.job !== undefined ? '--job' : '--ack-wait'} needs --queue nats://HOST:PORT (without it the job runs in this process alone)`);
+    throw new TabpoolError(
+      'BAD_ARGUMENT',
+      `${raw.job !== undefined ? '--job' : '--ack-wait'} needs --queue nats://HOST:PORT (without it the job runs in this process alone)`,
+    );
   }
   const queue = raw.queue === undefined ? null : parseQueueUrl(raw.queue);
   if (raw.job !== undefined) jobResources(raw.job);
-  if (queue && raw.resume === true && raw.job === undefined) throw new TabpoolError('BAD_ARGUMENT', '--resume with --queue needs --job NAME: the name the interrupted run printed');
+  if (queue && raw.resume === true && raw.job === undefined)
+    throw new TabpoolError('BAD_ARGUMENT', '--resume with --queue needs --job NAME: the name the interrupted run printed');
   const ackWaitMs = duration('--ack-wait', raw.ackWait);
   if (ackWaitMs < 1000) throw bad('--ack-wait', raw.ackWait, 'at least 1s');
   return {

@@ -43,7 +43,16 @@ export interface Served {
 
 export async function serveTabs(
   o: ServeOptions,
-  a: { cacheDir: string; token: string; webRoot: string; maxPayload: number; model: { sha256: string; bytes: Uint8Array }; status(join: JobStatus['join']): JobStatus; target: () => TabTarget; log(line: string): void },
+  a: {
+    cacheDir: string;
+    token: string;
+    webRoot: string;
+    maxPayload: number;
+    model: { sha256: string; bytes: Uint8Array };
+    status(join: JobStatus['join']): JobStatus;
+    target: () => TabTarget;
+    log(line: string): void;
+  },
 ): Promise<Served> {
   const tls = await tlsFor(o, a.cacheDir, a.log);
   const join: JobStatus['join'] = { workerUrls: [], tlsFingerprint: tls?.fingerprint ?? null };
@@ -58,7 +67,12 @@ export async function serveTabs(
     status: () => a.status(join),
     onSocket: (ws, remote) => {
       const t = a.target();
-      attachActorSocket(ws, remote, { maxMessagesPerSecond: o.maxMessagesPerSecond, heartbeatMs: 15_000 }, { onMessage: (l, m, at) => t.onMessage(l, m, at), onClose: (l, c, r) => t.onClose(l, c, r), log: a.log });
+      attachActorSocket(
+        ws,
+        remote,
+        { maxMessagesPerSecond: o.maxMessagesPerSecond, heartbeatMs: 15_000 },
+        { onMessage: (l, m, at) => t.onMessage(l, m, at), onClose: (l, c, r) => t.onClose(l, c, r), log: a.log },
+      );
     },
     log: a.log,
   });
@@ -66,13 +80,25 @@ export async function serveTabs(
   const reach = reachableHosts(o.host);
   const origins = reach.urlsHosts.map((h) => `${tls ? 'https' : 'http'}://${h}:${server.port}`);
   join.workerUrls = origins.map((origin) => withToken(origin, ROUTES.workerPage, a.token));
-  const banner = joinBanner({ workerUrls: join.workerUrls, statusUrl: withToken(origins[0]!, ROUTES.statusPage, a.token), tlsFingerprint: join.tlsFingerprint, qr: process.stderr.isTTY === true && !reach.loopbackOnly && !o.quiet });
-  const notes = !reach.loopbackOnly && !tls ? ['note: browsers on other machines get WebGPU only over https; add --tls self-signed (they can still run wasm over http)'] : [];
+  const banner = joinBanner({
+    workerUrls: join.workerUrls,
+    statusUrl: withToken(origins[0]!, ROUTES.statusPage, a.token),
+    tlsFingerprint: join.tlsFingerprint,
+    qr: process.stderr.isTTY === true && !reach.loopbackOnly && !o.quiet,
+  });
+  const notes =
+    !reach.loopbackOnly && !tls
+      ? ['note: browsers on other machines get WebGPU only over https; add --tls self-signed (they can still run wasm over http)']
+      : [];
   return { server, workerUrl: withToken(server.origin, ROUTES.workerPage, a.token), join, tls: tls !== null, banner, notes };
 }
 
 /** The certificate to serve https with, and its fingerprint: made for this machine (--tls self-signed), or given. */
-async function tlsFor(o: ServeOptions, cacheDir: string, log: (line: string) => void): Promise<{ cert: string | Buffer; key: string | Buffer; fingerprint: string } | null> {
+async function tlsFor(
+  o: ServeOptions,
+  cacheDir: string,
+  log: (line: string) => void,
+): Promise<{ cert: string | Buffer; key: string | Buffer; fingerprint: string } | null> {
   if (o.tls === 'self-signed') {
     const made = await ensureSelfSignedCert(cacheDir, certNames(o.host));
     log(`TLS: ${made.reused ? 'reusing the' : 'made a'} self-signed certificate for this machine's names and addresses, ${made.path}`);

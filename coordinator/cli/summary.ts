@@ -18,24 +18,43 @@ export interface RunSummary {
   timeToFirstPredictionSeconds: number | null;
   /** Rows a second from the pool being ready to the last row. */
   steadyImagesPerSecond: number | null;
-  dispatch: { batches: number; p50Ms: number | null; p99Ms: number | null; roundTripP50Ms: number | null; roundTripP99Ms: number | null } | null;
+  dispatch: {
+    batches: number;
+    p50Ms: number | null;
+    p99Ms: number | null;
+    roundTripP50Ms: number | null;
+    roundTripP99Ms: number | null;
+  } | null;
   wire: { bytesPerImage: number; fileBytesPerImage: number } | null;
   decodeMsPerImage: number | null;
   actors: { id: string; host: string; ep: string | null; batches: number; images: number; imagesPerSecond: number | null }[];
   /** Verification against the coordinator's own model; null with --verify 0. */
   verify: (VerifyStats & { rate: number; barredActors: BarredActor[]; barredHosts: { host: string; reason: string }[] }) | null;
-  /** URL inputs: sent to tabs as URLs, and fetched by the coordinator instead (no tab could); null in queue mode (gateways fetch for their tabs). */
+  /**
+   * URL inputs: sent to tabs as URLs, and fetched by the coordinator instead (no tab could); null in queue
+   * mode (gateways fetch for their tabs).
+   */
   urlInputs: { sent: number; fetchedByCoordinator: number } | null;
 }
 
-export function summarize(base: Pick<RunSummary, 'status' | 'exitCode' | 'error' | 'model' | 'output' | 'verify'>, m: JobFigures | null): RunSummary {
+export function summarize(
+  base: Pick<RunSummary, 'status' | 'exitCode' | 'error' | 'model' | 'output' | 'verify'>,
+  m: JobFigures | null,
+): RunSummary {
   const s = m?.stats ?? null;
   const h = m?.host ?? null;
   const elapsed = s ? ((s.finishedAt ?? Date.now()) - s.startedAt) / 1000 : null;
-  const steady = s && m?.workStartedAt && s.finishedAt && s.finishedAt > m.workStartedAt ? (s.done * 1000) / (s.finishedAt - m!.workStartedAt!) : null;
+  const steady =
+    s && m?.workStartedAt && s.finishedAt && s.finishedAt > m.workStartedAt ? (s.done * 1000) / (s.finishedAt - m!.workStartedAt!) : null;
   return {
     ...base,
-    rows: { written: s?.done ?? 0, predictions: s ? s.done - s.errors : 0, errors: s?.errors ?? 0, resumedRows: s?.skipped ?? 0, resumedErrors: s?.skippedErrors ?? 0 },
+    rows: {
+      written: s?.done ?? 0,
+      predictions: s ? s.done - s.errors : 0,
+      errors: s?.errors ?? 0,
+      resumedRows: s?.skipped ?? 0,
+      resumedErrors: s?.skippedErrors ?? 0,
+    },
     elapsedSeconds: elapsed,
     timeToFirstPredictionSeconds: s?.firstPredictionAt ? (s.firstPredictionAt - s.startedAt) / 1000 : null,
     steadyImagesPerSecond: steady,
@@ -48,7 +67,10 @@ export function summarize(base: Pick<RunSummary, 'status' | 'exitCode' | 'error'
           roundTripP99Ms: h.roundTrip.percentile(99),
         }
       : null,
-    wire: h && h.wire.images > 0 ? { bytesPerImage: h.wire.frameBytes / h.wire.images, fileBytesPerImage: h.wire.itemBytes / h.wire.images } : null,
+    wire:
+      h && h.wire.images > 0
+        ? { bytesPerImage: h.wire.frameBytes / h.wire.images, fileBytesPerImage: h.wire.itemBytes / h.wire.images }
+        : null,
     decodeMsPerImage: h && h.decodedImages > 0 ? h.decodeMs / h.decodedImages : null,
     urlInputs: h ? { sent: h.wire.urlInputs, fetchedByCoordinator: h.fetchedHere } : null,
     actors: m?.actors ?? [],
@@ -63,29 +85,54 @@ export function summaryLines(r: RunSummary): string[] {
   const { rows } = r;
   const rate = r.elapsedSeconds ? rows.written / Math.max(r.elapsedSeconds, 1e-9) : 0;
   lines.push(
-    `${r.status}: ${rows.written} rows (${rows.predictions} predictions, ${rows.errors} errors${rows.resumedRows ? `, ${rows.resumedRows} already done before --resume` : ''}) in ${(r.elapsedSeconds ?? 0).toFixed(1)}s — ${rate.toFixed(2)} img/s`,
+    `${r.status}: ${rows.written} rows (${rows.predictions} predictions, ${rows.errors} ` +
+      `errors${rows.resumedRows ? `, ${rows.resumedRows} already done before --resume` : ''}) in ` +
+      `${(r.elapsedSeconds ?? 0).toFixed(1)}s — ${rate.toFixed(2)} img/s`,
   );
   if (rows.resumedErrors > 0) lines.push(`${rows.resumedErrors} of the rows from before --resume are errors`);
   if (r.timeToFirstPredictionSeconds !== null) lines.push(`time to first prediction: ${r.timeToFirstPredictionSeconds.toFixed(1)}s`);
-  if (r.steadyImagesPerSecond !== null) lines.push(`steady throughput (from the pool being ready to the last row): ${r.steadyImagesPerSecond.toFixed(2)} img/s`);
+  if (r.steadyImagesPerSecond !== null)
+    lines.push(`steady throughput (from the pool being ready to the last row): ${r.steadyImagesPerSecond.toFixed(2)} img/s`);
   const d = r.dispatch;
   if (d && d.batches > 0) {
-    lines.push(`dispatch: ${d.batches} batches; coordinator's time from a result arriving to the next batch sent p50 ${ms(d.p50Ms, 3)}, p99 ${ms(d.p99Ms, 3)}; round trip p50 ${ms(d.roundTripP50Ms, 1)}, p99 ${ms(d.roundTripP99Ms, 1)}`);
+    lines.push(
+      `dispatch: ${d.batches} batches; coordinator's time from a result arriving to the next batch sent p50 ` +
+        `${ms(d.p50Ms, 3)}, p99 ${ms(d.p99Ms, 3)}; round trip p50 ${ms(d.roundTripP50Ms, 1)}, p99 ${ms(d.roundTripP99Ms, 1)}`,
+    );
   }
-  if (r.wire) lines.push(`wire: ${r.wire.bytesPerImage.toFixed(1)} bytes/image sent for ${r.wire.fileBytesPerImage.toFixed(1)} bytes/image of files`);
-  if (r.urlInputs && r.urlInputs.sent > 0) lines.push(`URL inputs: ${r.urlInputs.sent} sent to tabs as URLs (their bytes never passed through here); ${r.urlInputs.fetchedByCoordinator} fetched by the coordinator because no tab could`);
+  if (r.wire)
+    lines.push(`wire: ${r.wire.bytesPerImage.toFixed(1)} bytes/image sent for ${r.wire.fileBytesPerImage.toFixed(1)} bytes/image of files`);
+  if (r.urlInputs && r.urlInputs.sent > 0)
+    lines.push(
+      `URL inputs: ${r.urlInputs.sent} sent to tabs as URLs (their bytes never passed through here); ` +
+        `${r.urlInputs.fetchedByCoordinator} fetched by the coordinator because no tab could`,
+    );
   const v = r.verify;
   if (v) {
-    lines.push(`verification (--verify ${v.rate}): ${v.batchesChecked} checks (${v.inputsChecked} inputs compared) against the coordinator's own model; ${v.disagreements} disagreement(s); ${v.barredActors.length} actor(s) and ${v.barredHosts.length} host(s) barred`);
-    if (v.uncheckable > 0 || v.inconclusive > 0) lines.push(`  ${v.uncheckable} input(s) drawn for a check could not be fetched or decoded by the coordinator; ${v.inconclusive} check(s) compared nothing and passed nothing`);
-    if (v.unverifiedRows > 0) lines.push(`  ${v.unverifiedRows} row(s) written unverified: no input of their actor's could be checked (the log names them)`);
+    lines.push(
+      `verification (--verify ${v.rate}): ${v.batchesChecked} checks (${v.inputsChecked} inputs compared) ` +
+        `against the coordinator's own model; ${v.disagreements} disagreement(s); ${v.barredActors.length} ` +
+        `actor(s) and ${v.barredHosts.length} host(s) barred`,
+    );
+    if (v.uncheckable > 0 || v.inconclusive > 0)
+      lines.push(
+        `  ${v.uncheckable} input(s) drawn for a check could not be fetched or decoded by the coordinator; ` +
+          `${v.inconclusive} check(s) compared nothing and passed nothing`,
+      );
+    if (v.unverifiedRows > 0)
+      lines.push(`  ${v.unverifiedRows} row(s) written unverified: no input of their actor's could be checked (the log names them)`);
     for (const b of v.barredActors) lines.push(`  barred: ${b.reason}`);
-  } else lines.push('verification: off (--verify 0): the tabs\' answers were trusted as they came');
+  } else lines.push("verification: off (--verify 0): the tabs' answers were trusted as they came");
   if (r.decodeMsPerImage !== null) lines.push(`worker decode + preprocess: ${r.decodeMsPerImage.toFixed(2)} ms/image`);
-  for (const a of r.actors) lines.push(`  ${a.id} (${a.ep}, host ${a.host}): ${a.images} images in ${a.batches} batches${a.imagesPerSecond !== null ? `, ${a.imagesPerSecond.toFixed(2)} img/s` : ''}`);
+  for (const a of r.actors)
+    lines.push(
+      `  ${a.id} (${a.ep}, host ${a.host}): ${a.images} images in ${a.batches} ` +
+        `batches${a.imagesPerSecond !== null ? `, ${a.imagesPerSecond.toFixed(2)} img/s` : ''}`,
+    );
   if (r.model?.builtin) {
     lines.push(
-      'note: the built-in model has seeded weights, not trained ones: its classes are bare indices ("class 281"), not ImageNet predictions. For real predictions pass an exported model with --model (README: "Real pretrained weights").',
+      'note: the built-in model has seeded weights, not trained ones: its classes are bare indices ("class ' +
+        '281"), not ImageNet predictions. For real predictions pass an exported model with --model (README: "Real pretrained weights").',
     );
   }
   lines.push(`output: ${r.output}`);

@@ -41,7 +41,11 @@ function eta(p: Progress, now: number): string {
   const r = rate(p, now);
   if (r === null || p.total === null) return '–';
   const s = Math.max(0, (p.total - p.done) / r);
-  return s >= 3600 ? `${(s / 3600).toFixed(1)}h` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+  return s >= 3600
+    ? `${(s / 3600).toFixed(1)}h`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`
+      : `${Math.round(s)}s`;
 }
 
 /** `120/256 rows (46.9%) | 17.2 img/s | 0 errors | ETA 8s`: the plain line, and the bar's text. */

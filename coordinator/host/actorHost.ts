@@ -21,11 +21,11 @@ import { dueEviction } from './deadlines.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { newHostStats, type HostStats } from './hostStats.ts';
 import type { HostDeps, HostEvents, HostSettings } from './hostDeps.ts';
-import type { HostIntake, WorkSource } from './ports.ts';
+import type { WorkSource } from './ports.ts';
 import { checkResult } from './resultCheck.ts';
 import { StallWatch } from './stallWatch.ts';
 import { UrlFallback } from './urlFallback.ts';
-import { Workload, type FailureBlame } from './workload.ts';
+import { intakeOf, Workload, type FailureBlame } from './workload.ts';
 
 /** An actor that failed this many batches in a row is evicted and its resources returned. */
 export const MAX_ACTOR_FAILURES = 3;
@@ -53,10 +53,21 @@ export class ActorHost {
   constructor(private readonly d: HostDeps) {
     this.clock = d.clock ?? systemClock;
     this.pool = new ActorPool(d.policy);
-    this.admission = new Admission(this.pool, d.shared?.(this.pool) ?? null, (eps) => d.spec(eps), (l) => d.events.log(l));
+    this.admission = new Admission(
+      this.pool,
+      d.shared?.(this.pool) ?? null,
+      (eps) => d.spec(eps),
+      (l) => d.events.log(l),
+    );
     this.workload = new Workload(d.settings.maxRetries);
     const s = d.settings;
-    this.dispatcher = new Dispatcher(this.pool, this.workload, this.stats, { batchSize: s.batchSize, maxBatch: s.maxBatch, fixedBatch: s.fixedBatch, maxTasksInFlight: s.maxTasksInFlight }, (l) => d.events.log(l));
+    this.dispatcher = new Dispatcher(
+      this.pool,
+      this.workload,
+      this.stats,
+      { batchSize: s.batchSize, maxBatch: s.maxBatch, fixedBatch: s.fixedBatch, maxTasksInFlight: s.maxTasksInFlight },
+      (l) => d.events.log(l),
+    );
     this.stall = new StallWatch(s.stallTimeoutMs);
     this.fallback = new UrlFallback({
       read: d.read,
@@ -68,7 +79,13 @@ export class ActorHost {
       failed: (item, error) => d.sink.failed(item, error),
       settled: () => d.events.changed(),
     });
-    this.source = d.source(this.intake());
+    this.source = d.source(
+      intakeOf(
+        this.workload,
+        (items, attempts) => this.add(items, attempts),
+        () => this.dispatcher.freeCapacity(),
+      ),
+    );
     this.timer = this.clock.setInterval(() => this.tick(), 1000);
   }
 
@@ -185,7 +202,10 @@ export class ActorHost {
 
   private onHello(link: ActorLink, msg: HelloMessage): void {
     if (msg.protocol !== PROTOCOL_VERSION) {
-      link.sendJson({ type: 'shutdown', reason: `this page speaks protocol ${msg.protocol}, the coordinator ${PROTOCOL_VERSION}; reload the page` });
+      link.sendJson({
+        type: 'shutdown',
+        reason: `this page speaks protocol ${msg.protocol}, the coordinator ${PROTOCOL_VERSION}; reload the page`,
+      });
       return link.close(CLOSE.policyViolation, 'protocol version mismatch');
     }
     if (this.stopped || this.draining) {
@@ -202,15 +222,21 @@ export class ActorHost {
     // A repeated ready changes nothing; a ready from a tab that was never admitted is a lie.
     if (actor.state === 'ready') return;
     if (actor.state !== 'loading') throw new Error(`ready from ${actor.id}, which is ${actor.state}, not admitted`);
-    if (!actor.offered.includes(msg.ep)) throw new Error(`ready on ${msg.ep}, which ${actor.id} was not offered (${actor.offered.join(', ')})`);
+    if (!actor.offered.includes(msg.ep))
+      throw new Error(`ready on ${msg.ep}, which ${actor.id} was not offered (${actor.offered.join(', ')})`);
     this.pool.markReady(actor, this.clock.wall());
     actor.probe = msg.probe;
     // Until its first result, its pace is what it measured itself, or one image per warm-up run.
     const measured = msg.probe.find((f) => f.ep === msg.ep)?.imagesPerSecond ?? null;
     actor.speed.setPrior(measured ?? (msg.warmupMs > 0 ? 1000 / msg.warmupMs : null));
     this.admission.announce(this.pool.settle(actor, msg.ep));
-    const figures = msg.probe.length ? ` (measured ${msg.probe.map((f) => `${f.ep} ${f.imagesPerSecond !== null ? `${f.imagesPerSecond.toFixed(1)} img/s` : f.note}`).join(', ')})` : '';
-    this.d.events.log(`${actor.id} ready on ${msg.ep}${figures}: model ${msg.modelFromCache ? 'from cache' : 'downloaded'}, loaded in ${(msg.loadMs / 1000).toFixed(1)}s, warm-up ${(msg.warmupMs / 1000).toFixed(1)}s`);
+    const figure = (f: ReadyMessage['probe'][number]): string =>
+      `${f.ep} ${f.imagesPerSecond !== null ? `${f.imagesPerSecond.toFixed(1)} img/s` : f.note}`;
+    const figures = msg.probe.length ? ` (measured ${msg.probe.map(figure).join(', ')})` : '';
+    this.d.events.log(
+      `${actor.id} ready on ${msg.ep}${figures}: model ${msg.modelFromCache ? 'from cache' : 'downloaded'}, ` +
+        `loaded in ${(msg.loadMs / 1000).toFixed(1)}s, warm-up ${(msg.warmupMs / 1000).toFixed(1)}s`,
+    );
     void this.admission.sync().then(() => {
       if (!this.started && this.admission.readyCount() >= this.d.settings.poolMin) this.startWork();
       else this.schedule();
@@ -225,7 +251,11 @@ export class ActorHost {
       actor.speed.record(held.late.batch.items.length, held.late.sentAt, receivedAt);
       return;
     }
-    const problem = checkResult(held.batch.items.map((i) => 'bytes' in i), msg.items, this.d.settings.limits);
+    const problem = checkResult(
+      held.batch.items.map((i) => 'bytes' in i),
+      msg.items,
+      this.d.settings.limits,
+    );
     if (problem) {
       // Nothing of a bad result counts: eviction sends its batch back for someone else.
       this.d.events.log(`closing ${actor.id}: bad result: ${problem}`);
@@ -246,7 +276,10 @@ export class ActorHost {
     this.stats.decodedImages += batch.items.length;
     this.stats.firstResultAt ??= this.clock.wall();
     const answered = this.fallback.takeFailures(batch.items, msg.items);
-    if (answered.refetched) this.d.events.log(`${actor.id} could not fetch ${answered.refetched} URL input(s) itself (CORS or network); they are fetched here instead`);
+    if (answered.refetched)
+      this.d.events.log(
+        `${actor.id} could not fetch ${answered.refetched} URL input(s) itself (CORS or network); they are fetched here instead`,
+      );
     if (answered.items.length > 0) this.d.sink.answered(actor, answered.items, answered.results);
     if (this.schedule() > 0) this.stats.dispatchLatency.add(this.clock.now() - receivedAt);
     this.d.events.changed();
@@ -272,7 +305,10 @@ export class ActorHost {
     const outcome = this.workload.fail(batchId, actor.id, error, blame);
     if (outcome?.kind === 'give-up') {
       const { item } = outcome;
-      this.d.sink.failed(item, { code: 'RETRIES_EXHAUSTED', message: `${item.id}: failed on every try (--max-retries ${this.d.settings.maxRetries}); last error ${formatError(error)}` });
+      this.d.sink.failed(item, {
+        code: 'RETRIES_EXHAUSTED',
+        message: `${item.id}: failed on every try (--max-retries ${this.d.settings.maxRetries}); last error ${formatError(error)}`,
+      });
     }
   }
 
@@ -304,34 +340,10 @@ export class ActorHost {
 
   // ------------------------------------------------------------------ work
 
-  private intake(): HostIntake {
-    const host = this;
-    return {
-      add: (items, attempts) => host.add(items, attempts),
-      get pendingItems() {
-        return host.workload.pendingItems;
-      },
-      get pendingBytes() {
-        return host.workload.pendingBytes;
-      },
-      freeCapacity: () => host.freeCapacity(),
-      withdraw: (ids) => host.workload.withdraw(ids),
-      anyInFlight: (ids) => host.workload.anyInFlight(ids),
-    };
-  }
-
   private add(items: readonly InputItem[], attempts = 0): void {
     if (attempts > 0) this.workload.requeue([...items], attempts);
     else for (const item of items) this.workload.add(item);
     this.scheduleSoon();
-  }
-
-  /** Inputs the ready actors here could take now: free batch slots × the batch each would get. */
-  private freeCapacity(): number {
-    const perBatch = this.d.settings.batchSize === 'auto' ? this.d.settings.maxBatch : this.d.settings.batchSize;
-    let slots = 0;
-    for (const a of this.pool.actors.values()) if (a.state === 'ready') slots += Math.max(0, this.d.settings.maxTasksInFlight - this.workload.heldCount(a.id));
-    return slots * perBatch;
   }
 
   /** Inputs arrive in bursts of reads: one dispatch pass for the burst, not one per input. */
@@ -353,7 +365,10 @@ export class ActorHost {
     return sent;
   }
 
-  /** Once a second: evicts an actor past its deadline or stuck loading, plans again (time makes a slow holder's batch worth a copy), and watches for no progress. */
+  /**
+   * Once a second: evicts an actor past its deadline or stuck loading, plans again (time makes a slow
+   * holder's batch worth a copy), and watches for no progress.
+   */
   private tick(): void {
     if (this.stopped) return;
     this.schedule();
@@ -370,7 +385,10 @@ export class ActorHost {
       answers: this.answers,
       otherWork: this.fallback.pending > 0 || (this.d.busyElsewhere?.() ?? false),
     });
-    if (verdict?.kind === 'warn') this.d.events.log(`stalled: ${verdict.report}; this fails with STALLED if it lasts another --stall-timeout ${this.d.settings.stallTimeoutMs / 1000}s`);
+    if (verdict?.kind === 'warn')
+      this.d.events.log(
+        `stalled: ${verdict.report}; this fails with STALLED if it lasts another --stall-timeout ${this.d.settings.stallTimeoutMs / 1000}s`,
+      );
     if (verdict) this.d.events.stalled(verdict);
   }
 }

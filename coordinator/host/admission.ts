@@ -37,8 +37,18 @@ export class Admission {
       this.welcomed.add(actor);
       const status = actor.state === 'loading' ? 'admitted' : actor.state === 'standby' ? 'standby' : 'rejected';
       const job = status === 'admitted' ? this.spec(actor.offered) : null;
-      actor.link.sendJson({ type: 'welcome', protocol: PROTOCOL_VERSION, actorId: actor.id, status, reason: status === 'admitted' ? null : actor.reason, job });
-      this.log(`${actor.id} joined from host ${hostId}: ${status}${status === 'admitted' ? ` (${actor.offered.join(' or ')})` : ` — ${actor.reason}`}`);
+      actor.link.sendJson({
+        type: 'welcome',
+        protocol: PROTOCOL_VERSION,
+        actorId: actor.id,
+        status,
+        reason: status === 'admitted' ? null : actor.reason,
+        job,
+      });
+      this.log(
+        `${actor.id} joined from host ${hostId}: ` +
+          `${status}${status === 'admitted' ? ` (${actor.offered.join(' or ')})` : ` — ${actor.reason}`}`,
+      );
     };
     if (this.shared) void this.sync().then(send);
     else send();
@@ -47,7 +57,8 @@ export class Admission {
   /** Tabs promoted from standby hear of it; with a shared pool, once the job's pool has them. */
   announce(promoted: Actor[]): void {
     if (!this.shared) return promoted.forEach((p) => this.tell(p));
-    if (promoted.length > 0) void this.sync().then(() => promoted.filter((p) => this.welcomed.has(p) && p.state === 'loading').forEach((p) => this.tell(p)));
+    if (promoted.length > 0)
+      void this.sync().then(() => promoted.filter((p) => this.welcomed.has(p) && p.state === 'loading').forEach((p) => this.tell(p)));
   }
 
   /**
@@ -64,7 +75,8 @@ export class Admission {
       const demoted = new Set(await shared.sync());
       for (const p of promoted) if (this.welcomed.has(p) && p.state === 'loading' && !demoted.has(p)) this.tell(p);
       for (const a of demoted) {
-        if (this.welcomed.has(a) && !promoted.includes(a) && a.readyAt === null) a.link.sendJson({ type: 'admission', status: 'standby', reason: a.reason, job: null });
+        if (this.welcomed.has(a) && !promoted.includes(a) && a.readyAt === null)
+          a.link.sendJson({ type: 'admission', status: 'standby', reason: a.reason, job: null });
       }
     });
     this.syncing.catch((err: unknown) => this.log(`could not update the job's pool: ${(err as Error).message}`));

@@ -47,13 +47,28 @@ export function findStuckLoading(actors: Iterable<Actor>, wallNow: number): Acto
 }
 
 /** The actor to evict now, if any: one holding a batch past its deadline, or stuck loading the model. */
-export function dueEviction(held: Iterable<Held>, actors: ReadonlyMap<string, Actor>, now: number, wallNow: number, fixedMs: number | null): { actor: Actor; reason: string; log: string } | null {
+export function dueEviction(
+  held: Iterable<Held>,
+  actors: ReadonlyMap<string, Actor>,
+  now: number,
+  wallNow: number,
+  fixedMs: number | null,
+): { actor: Actor; reason: string; log: string } | null {
   const overdue = findOverdue(held, actors, now, fixedMs);
   if (overdue) {
     const s = (overdue.limitMs / 1000).toFixed(0);
-    return { actor: overdue.actor, reason: `no answer to batch ${overdue.batchId} within ${s}s`, log: `${overdue.actor.id} missed the deadline for batch ${overdue.batchId} (${s}s): evicting it` };
+    return {
+      actor: overdue.actor,
+      reason: `no answer to batch ${overdue.batchId} within ${s}s`,
+      log: `${overdue.actor.id} missed the deadline for batch ${overdue.batchId} (${s}s): evicting it`,
+    };
   }
   const stuck = findStuckLoading(actors.values(), wallNow);
-  if (stuck) return { actor: stuck, reason: 'model load took too long', log: `${stuck.id} did not finish loading the model in ${LOAD_DEADLINE_MS / 60_000} min: evicting it` };
+  if (stuck)
+    return {
+      actor: stuck,
+      reason: 'model load took too long',
+      log: `${stuck.id} did not finish loading the model in ${LOAD_DEADLINE_MS / 60_000} min: evicting it`,
+    };
   return null;
 }

@@ -24,7 +24,7 @@ export interface DispatchSettings {
 export class Dispatcher {
   constructor(
     private readonly pool: ActorPool,
-    private readonly queue: Workload,
+    private readonly workload: Workload,
     private readonly stats: HostStats,
     private readonly settings: DispatchSettings,
     private readonly log: (line: string) => void = () => undefined,
@@ -32,10 +32,19 @@ export class Dispatcher {
 
   /** What the plan needs to know of `a`: its speed, and the work it holds. */
   load(a: Actor): ActorLoad {
-    const { items, oldestSentAt } = this.queue.loadOf(a.id);
+    const { items, oldestSentAt } = this.workload.loadOf(a.id);
     const lastDone = a.speed.lastDoneAt;
     const busySince = items === 0 ? null : lastDone !== null && lastDone > oldestSentAt ? lastDone : oldestSentAt;
     return { speed: a.speed.imagesPerSecond, heldItems: items, busySince, maxBatch: this.settings.maxBatch };
+  }
+
+  /** Inputs the ready actors could take now: their free batch slots × the batch each would get. */
+  freeCapacity(): number {
+    const perBatch = this.settings.batchSize === 'auto' ? this.settings.maxBatch : this.settings.batchSize;
+    let slots = 0;
+    for (const a of this.pool.actors.values())
+      if (a.state === 'ready') slots += Math.max(0, this.settings.maxTasksInFlight - this.workload.heldCount(a.id));
+    return slots * perBatch;
   }
 
   /** Images a second of every ready actor whose speed is known. */
@@ -71,7 +80,7 @@ export class Dispatcher {
       const v = a.speed.imagesPerSecond ?? 0;
       totalSpeed += v;
       if (v > fastest) fastest = v;
-      if (this.queue.heldCount(a.id) < max) free.push(a);
+      if (this.workload.heldCount(a.id) < max) free.push(a);
       if (auto) {
         const at = oneMoreAt(this.load(a), now);
         if (at < first.at) [first, second] = [{ id: a.id, at }, first.at];
@@ -79,39 +88,47 @@ export class Dispatcher {
       }
     }
     let sent = 0;
-    while (free.length > 0 && this.queue.hasPending) {
+    while (free.length > 0 && this.workload.hasPending) {
       // The actor with the fewest batches in flight, the longest without one first.
       let at = 0;
-      let bestHeld = this.queue.heldCount(free[0]!.id);
+      let bestHeld = this.workload.heldCount(free[0]!.id);
       for (let i = 1; i < free.length; i++) {
-        const held = this.queue.heldCount(free[i]!.id);
+        const held = this.workload.heldCount(free[i]!.id);
         if (held < bestHeld || (held === bestHeld && free[i]!.lastDispatchAt < free[at]!.lastDispatchAt)) {
           at = i;
           bestHeld = held;
         }
       }
       const best = free[at]!;
-      const pending = this.queue.pendingItems;
+      const pending = this.workload.pendingItems;
       let size: number;
       if (this.settings.batchSize === 'auto') {
         const othersOneMoreAt = best.id === first.id ? second : first.at;
-        const wanted = autoBatchSize(this.load(best), { now, unfinished, pending, totalSpeed, fastest, othersOneMoreAt }, this.settings.fixedBatch);
+        const wanted = autoBatchSize(
+          this.load(best),
+          { now, unfinished, pending, totalSpeed, fastest, othersOneMoreAt },
+          this.settings.fixedBatch,
+        );
         // More inputs are being read: a busy actor waits for a full batch rather than take a scrap.
         size = wanted > pending && !allRead && bestHeld > 0 ? 0 : Math.min(wanted, pending);
       } else {
-        size = fixedBatchSize(this.settings.batchSize, { allRead, remaining: this.queue.remainingItems(), ready, maxInFlight: max });
+        size = fixedBatchSize(this.settings.batchSize, { allRead, remaining: this.workload.remainingItems(), ready, maxInFlight: max });
         if (pending < size && !allRead && bestHeld > 0) break;
       }
       if (size < 1) {
         free.splice(at, 1);
         continue;
       }
-      const batch = this.queue.take(best.id, size, now)!;
+      const batch = this.workload.take(best.id, size, now)!;
       this.send(best, batch, now);
       sent++;
       if (bestHeld + 1 >= max) free.splice(at, 1);
     }
-    if (allRead && !this.queue.hasPending) sent += this.tailCopies(free.filter((a) => this.queue.heldCount(a.id) === 0).sort((x, y) => x.lastDispatchAt - y.lastDispatchAt), now);
+    if (allRead && !this.workload.hasPending)
+      sent += this.tailCopies(
+        free.filter((a) => this.workload.heldCount(a.id) === 0).sort((x, y) => x.lastDispatchAt - y.lastDispatchAt),
+        now,
+      );
     return sent;
   }
 
@@ -122,8 +139,8 @@ export class Dispatcher {
   private tailCopies(idle: Actor[], now: number): number {
     if (idle.length === 0) return 0;
     const byHolder = new Map<string, { batchId: number; items: number; sentAt: number }[]>();
-    for (const h of this.queue.held()) {
-      if (this.queue.copies(h.batch.id) > 1) continue;
+    for (const h of this.workload.held()) {
+      if (this.workload.copies(h.batch.id) > 1) continue;
       let list = byHolder.get(h.actorId);
       if (!list) byHolder.set(h.actorId, (list = []));
       list.push({ batchId: h.batch.id, items: h.batch.items.length, sentAt: h.sentAt });
@@ -149,13 +166,16 @@ export class Dispatcher {
     for (const a of idle) {
       const top = candidates[0];
       if (!top || !chooseCopy([top], a.speed.imagesPerSecond, now)) continue;
-      const batch = this.queue.copy(top.batchId, a.id, now);
+      const batch = this.workload.copy(top.batchId, a.id, now);
       if (!batch) continue;
       candidates.shift();
       this.send(a, batch, now);
       this.stats.speculativeCopies++;
       sent++;
-      this.log(`tail: batch ${batch.id} (${batch.items.length} images), held by ${top.holder} and expected last, also sent to idle ${a.id}; the first answer wins`);
+      this.log(
+        `tail: batch ${batch.id} (${batch.items.length} images), held by ${top.holder} and expected last, also ` +
+          `sent to idle ${a.id}; the first answer wins`,
+      );
     }
     return sent;
   }

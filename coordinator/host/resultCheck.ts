@@ -23,8 +23,10 @@ export function checkResult(inline: readonly boolean[], items: readonly ItemResu
       continue;
     }
     if (r.topk.length > limits.topK) return `items.${i}.topk has ${r.topk.length} entries, more than --top-k ${limits.topK}`;
-    for (const e of r.topk) if (e.class >= limits.numClasses) return `items.${i}: class ${e.class} out of range (the model has ${limits.numClasses})`;
-    if (r.logits && r.logits.length !== limits.numClasses) return `items.${i}.logits has ${r.logits.length} values, expected ${limits.numClasses}`;
+    for (const e of r.topk)
+      if (e.class >= limits.numClasses) return `items.${i}: class ${e.class} out of range (the model has ${limits.numClasses})`;
+    if (r.logits && r.logits.length !== limits.numClasses)
+      return `items.${i}.logits has ${r.logits.length} values, expected ${limits.numClasses}`;
     if (!limits.logits && r.logits) return `items.${i}.logits sent but not requested`;
   }
   return null;

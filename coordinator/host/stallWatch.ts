@@ -58,11 +58,15 @@ export class StallWatch {
 export function describeStall(ms: number, f: StallFacts): string {
   const actors = f.ready.slice(0, 8).map((a) => {
     const v = a.speed.imagesPerSecond;
-    const speed = v === null ? 'speed unknown' : `${v < 0.1 ? v.toPrecision(2) : v.toFixed(1)} img/s${a.speed.measured ? '' : ' (its own estimate)'}`;
+    const speed =
+      v === null ? 'speed unknown' : `${v < 0.1 ? v.toPrecision(2) : v.toFixed(1)} img/s${a.speed.measured ? '' : ' (its own estimate)'}`;
     return `${a.id} on host ${a.hostId}, ${a.ep ?? 'no EP'}, ${speed}, last batch ${a.lastBatchSize ?? 'none'}`;
   });
   const more = f.ready.length > 8 ? `; and ${f.ready.length - 8} more` : '';
-  return `no progress for ${minutes(ms)}: ${f.pending} input(s) pending, ${f.ready.length} ready actor(s), none holding a batch (${actors.join('; ')}${more})`;
+  return (
+    `no progress for ${minutes(ms)}: ${f.pending} input(s) pending, ${f.ready.length} ready actor(s), none ` +
+    `holding a batch (${actors.join('; ')}${more})`
+  );
 }
 
 function minutes(ms: number): string {

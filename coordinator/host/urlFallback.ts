@@ -42,7 +42,10 @@ export class UrlFallback {
    * Splits a checked result: the URL inputs the tab could not fetch are fetched here instead (they
    * get their rows when they run again); returns the rest, with their results.
    */
-  takeFailures(items: readonly InputItem[], results: readonly ItemResult[]): { items: InputItem[]; results: ItemResult[]; refetched: number } {
+  takeFailures(
+    items: readonly InputItem[],
+    results: readonly ItemResult[],
+  ): { items: InputItem[]; results: ItemResult[]; refetched: number } {
     const kept: InputItem[] = [];
     const keptResults: ItemResult[] = [];
     let refetched = 0;
@@ -84,6 +87,9 @@ export class UrlFallback {
     } catch (err) {
       failure = (err as Error).message;
     }
-    this.t.failed(item, { code: 'UNREADABLE_FILE', message: `${id}: neither a tab nor the coordinator could fetch ${source}: the tab said ${why}; the coordinator got ${failure}` });
+    this.t.failed(item, {
+      code: 'UNREADABLE_FILE',
+      message: `${id}: neither a tab nor the coordinator could fetch ${source}: the tab said ${why}; the coordinator got ${failure}`,
+    });
   }
 }

@@ -10,6 +10,7 @@
  */
 import type { SerializedError } from '../../shared/errors.ts';
 import { bytesOf, type InputItem } from '../io/inputItem.ts';
+import type { HostIntake } from './ports.ts';
 
 export interface Batch {
   id: number;
@@ -303,4 +304,20 @@ export class Workload {
   forget(actorId: string): void {
     this.cancelled.delete(actorId);
   }
+}
+
+/** What a work source may ask of the host (ports.ts), over the host's workload. */
+export function intakeOf(w: Workload, add: HostIntake['add'], freeCapacity: () => number): HostIntake {
+  return {
+    add,
+    get pendingItems() {
+      return w.pendingItems;
+    },
+    get pendingBytes() {
+      return w.pendingBytes;
+    },
+    freeCapacity,
+    withdraw: (ids) => w.withdraw(ids),
+    anyInFlight: (ids) => w.anyInFlight(ids),
+  };
 }

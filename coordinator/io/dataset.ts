@@ -54,14 +54,17 @@ function resolveSource(base: string, ref: string): string {
 /** A CSV manifest: a header naming a `path` (or `url`) column and optionally `id`; fields may be quoted (RFC 4180). */
 async function* readCsvManifest(file: string): AsyncGenerator<DatasetItem> {
   const base = path.dirname(file);
-  const records = createReadStream(file).pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true, comment: '#', info: true }));
+  const records = createReadStream(file).pipe(
+    parse({ bom: true, relax_column_count: true, skip_empty_lines: true, comment: '#', info: true }),
+  );
   let columns: { id: number; path: number } | null = null;
   for await (const { record, info } of records as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
     const where = `${file}:${info.lines}`;
     if (!columns) {
       const lower = record.map((c) => c.trim().toLowerCase());
       const p = lower.findIndex((c) => c === 'path' || c === 'url');
-      if (p < 0) throw new TabpoolError('BAD_MANIFEST', `${where}: the CSV header needs a "path" (or "url") column; found ${lower.join(', ')}`);
+      if (p < 0)
+        throw new TabpoolError('BAD_MANIFEST', `${where}: the CSV header needs a "path" (or "url") column; found ${lower.join(', ')}`);
       columns = { id: lower.indexOf('id'), path: p };
       continue;
     }
@@ -107,11 +110,17 @@ export async function openDataset(target: string): Promise<Dataset> {
   try {
     stat = await fs.stat(full);
   } catch {
-    throw new TabpoolError('DATA_NOT_FOUND', `--data ${target}: no such file or directory; pass a folder of images or a manifest (.txt, .jsonl, .csv)`);
+    throw new TabpoolError(
+      'DATA_NOT_FOUND',
+      `--data ${target}: no such file or directory; pass a folder of images or a manifest (.txt, .jsonl, .csv)`,
+    );
   }
   if (stat.isDirectory()) return { describe: full, uniqueIds: true, items: () => walk(full, full) };
   if (!MANIFEST_EXTENSIONS.has(path.extname(full).toLowerCase())) {
-    throw new TabpoolError('BAD_ARGUMENT', `--data ${target} is a file but not a manifest; use a folder of images or a .txt, .jsonl or .csv manifest`);
+    throw new TabpoolError(
+      'BAD_ARGUMENT',
+      `--data ${target} is a file but not a manifest; use a folder of images or a .txt, .jsonl or .csv manifest`,
+    );
   }
   const csv = path.extname(full).toLowerCase() === '.csv';
   return { describe: full, uniqueIds: false, items: () => (csv ? readCsvManifest(full) : readLineManifest(full)) };

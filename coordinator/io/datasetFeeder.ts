@@ -14,7 +14,6 @@ import { errorRow, type OutputRow } from './outputRow.ts';
 /** Reads in flight at once: enough to hide file-system latency, few enough to bound memory. */
 const READ_CONCURRENCY = 32;
 
-
 /** Turns a remote source into the URL a tab fetches (s3:// is presigned); http(s) stays as it is. */
 export type UrlResolver = (source: string) => Promise<string>;
 
@@ -84,9 +83,12 @@ export class DatasetFeeder {
   }
 }
 
-
 /** An input of the dataset, ready for a batch: its bytes (read and sniffed here) or the URL a tab fetches it from. */
-export async function readDatasetItem(item: DatasetItem, read: InputReader = readInput, resolveUrl: UrlResolver = async (source) => source): Promise<InlineItem | UrlItem | { error: SerializedError }> {
+export async function readDatasetItem(
+  item: DatasetItem,
+  read: InputReader = readInput,
+  resolveUrl: UrlResolver = async (source) => source,
+): Promise<InlineItem | UrlItem | { error: SerializedError }> {
   if (isRemoteSource(item.source)) {
     // Bytes on HTTP or object storage go from there to the tab, not through the coordinator.
     try {

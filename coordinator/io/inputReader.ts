@@ -25,7 +25,8 @@ let storageIsSlow = false;
 
 function check(source: string, stat: { isFile(): boolean; size: number }): ReadResult | null {
   if (!stat.isFile()) return { error: { code: 'UNREADABLE_FILE', message: `${source} is not a regular file` } };
-  if (stat.size > MAX_INPUT_BYTES) return { error: { code: 'IMAGE_TOO_LARGE', message: `${source} is ${stat.size} bytes, over the ${MAX_INPUT_BYTES}-byte input limit` } };
+  if (stat.size > MAX_INPUT_BYTES)
+    return { error: { code: 'IMAGE_TOO_LARGE', message: `${source} is ${stat.size} bytes, over the ${MAX_INPUT_BYTES}-byte input limit` } };
   return null;
 }
 
@@ -55,9 +56,13 @@ export async function readInput(source: string): Promise<ReadResult> {
       const res = await fetch(source, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
       if (!res.ok) return { error: { code: 'UNREADABLE_FILE', message: `${source}: HTTP ${res.status}` } };
       const declared = Number(res.headers.get('content-length') ?? 0);
-      if (declared > MAX_INPUT_BYTES) return { error: { code: 'IMAGE_TOO_LARGE', message: `${source} is ${declared} bytes, over the ${MAX_INPUT_BYTES}-byte input limit` } };
+      if (declared > MAX_INPUT_BYTES)
+        return {
+          error: { code: 'IMAGE_TOO_LARGE', message: `${source} is ${declared} bytes, over the ${MAX_INPUT_BYTES}-byte input limit` },
+        };
       const bytes = new Uint8Array(await res.arrayBuffer());
-      if (bytes.byteLength > MAX_INPUT_BYTES) return { error: { code: 'IMAGE_TOO_LARGE', message: `${source} is over the ${MAX_INPUT_BYTES}-byte input limit` } };
+      if (bytes.byteLength > MAX_INPUT_BYTES)
+        return { error: { code: 'IMAGE_TOO_LARGE', message: `${source} is over the ${MAX_INPUT_BYTES}-byte input limit` } };
       return { bytes };
     }
     return storageIsSlow ? await readAsync(source) : readSync(source);

@@ -27,7 +27,11 @@ export class OutputSink implements RowSink {
     readonly repairedTornLine: boolean,
   ) {}
 
-  static async open(out: string, format: Exclude<OutputFormat, 'parquet'>, opts: { resume: boolean; overwrite: boolean; logits: boolean }): Promise<OutputSink> {
+  static async open(
+    out: string,
+    format: Exclude<OutputFormat, 'parquet'>,
+    opts: { resume: boolean; overwrite: boolean; logits: boolean },
+  ): Promise<OutputSink> {
     let existing: Buffer | null = null;
     try {
       existing = await fs.readFile(out);
@@ -37,7 +41,10 @@ export class OutputSink implements RowSink {
       }
     }
     if (existing !== null && existing.length > 0 && !opts.resume && !opts.overwrite) {
-      throw new TabpoolError('BAD_ARGUMENT', `--out ${out} already exists; pass --resume to finish that job, --overwrite to start again, or another --out`);
+      throw new TabpoolError(
+        'BAD_ARGUMENT',
+        `--out ${out} already exists; pass --resume to finish that job, --overwrite to start again, or another --out`,
+      );
     }
     let done: IdLookup = new IdSet();
     let doneErrors = 0;
@@ -47,7 +54,12 @@ export class OutputSink implements RowSink {
       if (existing !== null && opts.resume) {
         const written = await readWrittenRows(existing, format);
         if (format === 'csv' && written.header && written.header.join(',') !== csvColumns(opts.logits).join(',')) {
-          throw new TabpoolError('BAD_ARGUMENT', `--resume: ${out} has the columns ${written.header.join(', ')}, but this job writes ${csvColumns(opts.logits).join(', ')}; resume with the flags of the first run (--logits ${written.header.includes('logits') ? 'on' : 'off'}), or use another --out`);
+          throw new TabpoolError(
+            'BAD_ARGUMENT',
+            `--resume: ${out} has the columns ${written.header.join(', ')}, but this job writes ` +
+              `${csvColumns(opts.logits).join(', ')}; resume with the flags of the first run (--logits ` +
+              `${written.header.includes('logits') ? 'on' : 'off'}), or use another --out`,
+          );
         }
         done = written.ids;
         doneErrors = written.errors;
@@ -115,6 +127,12 @@ export class OutputSink implements RowSink {
 /** The output a job writes to: a file (JSONL, CSV) or a Parquet dataset, as --out names it. */
 export type JobSink = OutputSink | ParquetSink;
 
-export async function openSink(out: string, format: OutputFormat, opts: { resume: boolean; overwrite: boolean; logits: boolean; numClasses: number; rowsPerPart: number | null }): Promise<JobSink> {
-  return format === 'parquet' ? ParquetSink.open(out, opts, opts.rowsPerPart === null ? {} : { rowsPerPart: opts.rowsPerPart }) : OutputSink.open(out, format, opts);
+export async function openSink(
+  out: string,
+  format: OutputFormat,
+  opts: { resume: boolean; overwrite: boolean; logits: boolean; numClasses: number; rowsPerPart: number | null },
+): Promise<JobSink> {
+  return format === 'parquet'
+    ? ParquetSink.open(out, opts, opts.rowsPerPart === null ? {} : { rowsPerPart: opts.rowsPerPart })
+    : OutputSink.open(out, format, opts);
 }

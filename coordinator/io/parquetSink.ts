@@ -38,7 +38,10 @@ export interface ParquetSinkOptions {
 
 /** When a part is cut; the defaults suit jobs, tests pass small values. */
 export interface ParquetSinkTuning {
-  /** Commit a part once this many rows are buffered (default 20,000; fewer with --logits, so that a part holds about a million logit values). */
+  /**
+   * Commit a part once this many rows are buffered (default 20,000; fewer with --logits, so that a part holds
+   * about a million logit values).
+   */
   rowsPerPart?: number;
   /** Commit a part this long after its first row was buffered (default 10 s). */
   maxDelayMs?: number;
@@ -89,10 +92,17 @@ export class ParquetSink implements RowSink {
    * `resume` (keep its committed parts, remove half-written ones) or `overwrite` (remove its parts).
    */
   static async open(out: string, opts: ParquetSinkOptions, tuning: ParquetSinkTuning = {}): Promise<ParquetSink> {
-    const rowsPerPart = tuning.rowsPerPart ?? (opts.logits ? Math.max(1, Math.min(DEFAULT_ROWS_PER_PART, Math.floor(LOGIT_VALUES_PER_PART / opts.numClasses))) : DEFAULT_ROWS_PER_PART);
+    const rowsPerPart =
+      tuning.rowsPerPart ??
+      (opts.logits
+        ? Math.max(1, Math.min(DEFAULT_ROWS_PER_PART, Math.floor(LOGIT_VALUES_PER_PART / opts.numClasses)))
+        : DEFAULT_ROWS_PER_PART);
     const maxDelayMs = tuning.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
     if (!Number.isInteger(rowsPerPart) || rowsPerPart < 1 || !(maxDelayMs >= 0)) {
-      throw new TabpoolError('BAD_ARGUMENT', `Parquet parts need rowsPerPart >= 1 and maxDelayMs >= 0, got ${rowsPerPart} and ${maxDelayMs}`);
+      throw new TabpoolError(
+        'BAD_ARGUMENT',
+        `Parquet parts need rowsPerPart >= 1 and maxDelayMs >= 0, got ${rowsPerPart} and ${maxDelayMs}`,
+      );
     }
     const entries = await listDataset(out, opts.overwrite);
     const parts = entries.filter((name) => PART.test(name)).sort((a, b) => partNumber(a) - partNumber(b));
@@ -100,10 +110,18 @@ export class ParquetSink implements RowSink {
     const foreign = entries.find((name) => !PART.test(name) && !name.startsWith('.') && !name.startsWith('_'));
     // Never delete or mix in files tabpool did not write: --out may name a directory that holds other things.
     if (foreign !== undefined) {
-      throw new TabpoolError('BAD_ARGUMENT', `--out ${out} holds ${foreign}, which is not a part of a Parquet dataset written by tabpool; name a new or empty directory for --out`);
+      throw new TabpoolError(
+        'BAD_ARGUMENT',
+        `--out ${out} holds ${foreign}, which is not a part of a Parquet dataset written by tabpool; name a ` +
+          `new or empty directory for --out`,
+      );
     }
     if (parts.length + temps.length > 0 && !opts.resume && !opts.overwrite) {
-      throw new TabpoolError('BAD_ARGUMENT', `--out ${out} already holds a Parquet dataset (${parts.length} parts); pass --resume to finish that job, --overwrite to start again, or another --out`);
+      throw new TabpoolError(
+        'BAD_ARGUMENT',
+        `--out ${out} already holds a Parquet dataset (${parts.length} parts); pass --resume to finish that ` +
+          `job, --overwrite to start again, or another --out`,
+      );
     }
     const done = new IdSet();
     let doneErrors = 0;
@@ -132,7 +150,8 @@ export class ParquetSink implements RowSink {
    */
   write(rows: readonly OutputRow[]): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new TabpoolError('JOB_FAILED', `--out ${this.out}: rows written after the output was closed cannot be stored`));
+    if (this.closed)
+      return Promise.reject(new TabpoolError('JOB_FAILED', `--out ${this.out}: rows written after the output was closed cannot be stored`));
     if (rows.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       let last = this.filling;
@@ -221,7 +240,12 @@ export class ParquetSink implements RowSink {
       await syncDir(this.out);
     } catch (err) {
       await fs.rm(temp, { force: true }).catch(() => undefined);
-      throw new TabpoolError('JOB_FAILED', `--out ${this.out}: ${name} could not be written: ${(err as Error).message}; fix that (disk space, permissions) and run again with --resume`, { cause: err });
+      throw new TabpoolError(
+        'JOB_FAILED',
+        `--out ${this.out}: ${name} could not be written: ${(err as Error).message}; fix that (disk space, ` +
+          `permissions) and run again with --resume`,
+        { cause: err },
+      );
     }
   }
 }
@@ -236,7 +260,10 @@ async function listDataset(out: string, overwrite: boolean): Promise<string[]> {
     const stat = await fs.stat(out);
     if (stat.isDirectory()) return await fs.readdir(out);
     if (!overwrite) {
-      throw new TabpoolError('BAD_ARGUMENT', `--out ${out} is a file, but a Parquet --out is a directory of part files; pass --overwrite to replace the file, or another --out`);
+      throw new TabpoolError(
+        'BAD_ARGUMENT',
+        `--out ${out} is a file, but a Parquet --out is a directory of part files; pass --overwrite to replace the file, or another --out`,
+      );
     }
     await fs.rm(out);
     return [];
@@ -254,12 +281,20 @@ async function readCommittedPart(out: string, name: string, logits: boolean, don
     part = await readPartIds(path.join(out, name));
   } catch (err) {
     // A committed part was written whole, so damage came later; dropping its rows silently would redo or lose them unnoticed.
-    throw new TabpoolError('BAD_ARGUMENT', `--out ${out}: committed part ${name} cannot be read (${(err as Error).message}); restore it, or move it out of ${out} to have --resume redo its rows`);
+    throw new TabpoolError(
+      'BAD_ARGUMENT',
+      `--out ${out}: committed part ${name} cannot be read (${(err as Error).message}); restore it, or move ` +
+        `it out of ${out} to have --resume redo its rows`,
+    );
   }
   const expected = partColumns(logits);
   if (part.columns.join() !== expected.join()) {
     const flag = part.columns.includes('logits') ? 'with' : 'without';
-    throw new TabpoolError('BAD_ARGUMENT', `--out ${out}: ${name} has columns ${part.columns.join(', ')}, not ${expected.join(', ')}; resume ${flag} --logits like the job that wrote it, or pass --overwrite`);
+    throw new TabpoolError(
+      'BAD_ARGUMENT',
+      `--out ${out}: ${name} has columns ${part.columns.join(', ')}, not ${expected.join(', ')}; resume ` +
+        `${flag} --logits like the job that wrote it, or pass --overwrite`,
+    );
   }
   let errors = 0;
   part.ids.forEach((id, i) => {

@@ -24,7 +24,9 @@ export function csvHeader(columns: readonly string[]): string {
 export function formatRows(rows: readonly OutputRow[], format: Exclude<OutputFormat, 'parquet'>, logits = false): string {
   if (format === 'jsonl') return rows.map((r) => `${JSON.stringify(r)}\n`).join('');
   const records = rows.map((row) => {
-    const cells: (string | number)[] = row.error ? [row.id, '', '', '', '', row.error.code, row.error.message] : [row.id, row.class, row.label, row.score, JSON.stringify(row.topk.map((e) => [e.class, Number(e.score.toFixed(6))])), '', ''];
+    const cells: (string | number)[] = row.error
+      ? [row.id, '', '', '', '', row.error.code, row.error.message]
+      : [row.id, row.class, row.label, row.score, JSON.stringify(row.topk.map((e) => [e.class, Number(e.score.toFixed(6))])), '', ''];
     if (logits) cells.push(row.error === null && row.logits ? JSON.stringify(row.logits) : '');
     return cells;
   });
@@ -92,8 +94,7 @@ async function readCsv(bytes: Buffer): Promise<WrittenRows> {
       if (columns === null) {
         columns = record.length;
         header = record;
-      }
-      else {
+      } else {
         ids.add(record[0]!);
         if (record[5]) errors++;
       }

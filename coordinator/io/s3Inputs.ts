@@ -28,7 +28,10 @@ export interface S3Settings {
 }
 
 export function s3Settings(endpoint: string | null, env: NodeJS.ProcessEnv = process.env): S3Settings {
-  return { endpoint: endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? null, region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1' };
+  return {
+    endpoint: endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? null,
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+  };
 }
 
 /**
@@ -37,13 +40,17 @@ export function s3Settings(endpoint: string | null, env: NodeJS.ProcessEnv = pro
  * browser starts, saying where credentials are looked for.
  */
 export async function s3UrlResolver(settings: S3Settings): Promise<(source: string) => Promise<string>> {
-  const client = new S3Client({ region: settings.region, ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}) });
+  const client = new S3Client({
+    region: settings.region,
+    ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
+  });
   try {
     await client.config.credentials();
   } catch (err) {
     throw new TabpoolError(
       'BAD_ARGUMENT',
-      `the dataset names s3:// inputs but no AWS credentials were found (${(err as Error).message}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and --s3-endpoint for an S3-compatible store`,
+      `the dataset names s3:// inputs but no AWS credentials were found (${(err as Error).message}); set ` +
+        `AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and --s3-endpoint for an S3-compatible store`,
     );
   }
   return async (source) => {

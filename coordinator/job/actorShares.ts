@@ -3,5 +3,14 @@ import { actorThroughput, type Actor } from '../pool/actor.ts';
 import type { JobFigures } from './runningJob.ts';
 
 export function actorShares(actors: readonly Actor[]): JobFigures['actors'] {
-  return actors.filter((a) => a.batchesDone > 0).map((a) => ({ id: a.id, host: a.hostId, ep: a.ep, batches: a.batchesDone, images: a.imagesDone, imagesPerSecond: actorThroughput(a) }));
+  return actors
+    .filter((a) => a.batchesDone > 0)
+    .map((a) => ({
+      id: a.id,
+      host: a.hostId,
+      ep: a.ep,
+      batches: a.batchesDone,
+      images: a.imagesDone,
+      imagesPerSecond: actorThroughput(a),
+    }));
 }

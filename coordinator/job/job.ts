@@ -53,14 +53,30 @@ export class Job implements RunningJob {
       this.stats,
       deps.model.labels,
       o.out,
-      { progress: (stats) => deps.events.progress(stats), written: () => this.checkDone(), fail: (err) => this.fail(err), log, now: () => this.clock.wall() },
+      {
+        progress: (stats) => deps.events.progress(stats),
+        written: () => this.checkDone(),
+        fail: (err) => this.fail(err),
+        log,
+        now: () => this.clock.wall(),
+      },
       deps.verify && { settings: deps.verify, ports },
     );
     const read = deps.readInput ?? readInput;
     const resolveUrl = deps.resolveUrl ?? (async (source: string) => source);
     const perBatch = o.batchSize === 'auto' ? deps.maxBatch : o.batchSize;
     this.host = new ActorHost({
-      settings: { batchSize: o.batchSize, maxBatch: deps.maxBatch, fixedBatch: deps.model.fixedBatch, maxTasksInFlight: o.maxTasksInFlight, maxRetries: o.maxRetries, batchTimeoutMs: o.batchTimeoutMs, stallTimeoutMs: o.stallTimeoutMs, poolMin: o.pool.min, limits: { numClasses: deps.model.numClasses, topK: o.topK, logits: o.logits } },
+      settings: {
+        batchSize: o.batchSize,
+        maxBatch: deps.maxBatch,
+        fixedBatch: deps.model.fixedBatch,
+        maxTasksInFlight: o.maxTasksInFlight,
+        maxRetries: o.maxRetries,
+        batchTimeoutMs: o.batchTimeoutMs,
+        stallTimeoutMs: o.stallTimeoutMs,
+        poolMin: o.pool.min,
+        limits: { numClasses: deps.model.numClasses, topK: o.topK, logits: o.logits },
+      },
       policy: poolPolicy({ ...o, actorMemory: deps.actorMemory }),
       spec: (eps) => deps.model.spec(eps),
       source: (intake) =>
@@ -86,7 +102,13 @@ export class Job implements RunningJob {
         refused: () => this.joinWatch.failIfNoneCanJoin(),
         emptied: () => this.joinWatch.arm(),
         stalled: (v) => {
-          if (v.kind === 'fail') this.fail(new TabpoolError('STALLED', `${v.report}. --stall-timeout ${o.stallTimeoutMs / 1000}s passed twice; --resume continues the job`));
+          if (v.kind === 'fail')
+            this.fail(
+              new TabpoolError(
+                'STALLED',
+                `${v.report}. --stall-timeout ${o.stallTimeoutMs / 1000}s passed twice; --resume continues the job`,
+              ),
+            );
         },
       },
       read,
@@ -143,7 +165,13 @@ export class Job implements RunningJob {
 
   figures(): JobFigures {
     const actors = [...this.host.pool.departed, ...this.host.pool.actors.values()];
-    return { stats: this.stats, host: this.host.stats, workStartedAt: this.host.stats.workStartedAt, actors: actorShares(actors), barredHosts: this.host.pool.barred() };
+    return {
+      stats: this.stats,
+      host: this.host.stats,
+      workStartedAt: this.host.stats.workStartedAt,
+      actors: actorShares(actors),
+      barredHosts: this.host.pool.barred(),
+    };
   }
 
   status(join: JobStatus['join']): JobStatus {
@@ -184,7 +212,11 @@ export class Job implements RunningJob {
 
   private finish(): void {
     if (this.finished) return;
-    this.stop(this.draining ? 'the job was interrupted; its output can be resumed with --resume' : 'the job is done; thank you — this tab can be closed');
+    this.stop(
+      this.draining
+        ? 'the job was interrupted; its output can be resumed with --resume'
+        : 'the job is done; thank you — this tab can be closed',
+    );
     this.stats.finishedAt = this.clock.wall();
     // Resolve once every row is on disk, so whoever awaits `done` reads a complete output.
     this.deps.sink.flushed().then(

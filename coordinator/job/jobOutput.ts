@@ -149,11 +149,22 @@ export class JobOutput {
       reference: (items) => v.reference(items),
       compare: (id, answer, ref) => v.compare(id, answer, ref),
       release: (rows, unverified) => {
-        if (unverified) this.hooks.log(`verify: ${rows.length} row(s) written unverified: the coordinator could not fetch or decode any input their actor answered (${rows.slice(0, 5).map((r) => r.id).join(', ')}${rows.length > 5 ? ', …' : ''})`);
+        if (unverified) {
+          const ids = rows.slice(0, 5).map((r) => r.id);
+          const named = `${ids.join(', ')}${rows.length > 5 ? ', …' : ''}`;
+          const why = 'the coordinator could not fetch or decode any input their actor answered';
+          this.hooks.log(`verify: ${rows.length} row(s) written unverified: ${why} (${named})`);
+        }
         this.write(rows);
       },
       caught: (c) => this.caught(c, ports),
-      failed: (err) => this.hooks.fail(new TabpoolError('JOB_FAILED', `verification could not run the model on the coordinator (${err.message}); rerun with --verify 0 to trust the tabs`)),
+      failed: (err) =>
+        this.hooks.fail(
+          new TabpoolError(
+            'JOB_FAILED',
+            `verification could not run the model on the coordinator (${err.message}); rerun with --verify 0 to trust the tabs`,
+          ),
+        ),
       settled: () => this.hooks.written(),
       random: v.random,
     });
@@ -161,8 +172,10 @@ export class JobOutput {
 
   private caught(c: Caught<InputItem>, ports: OutputPorts): void {
     const reason = c.hostBarred
-      ? `${c.actorId} sent wrong results (${c.detail}); a second actor of host ${c.hostId} lied, so host ${c.hostId} is barred from this job`
-      : `${c.actorId} sent wrong results (${c.detail}); it is barred from this job, and host ${c.hostId}'s other actors are back on probation`;
+      ? `${c.actorId} sent wrong results (${c.detail}); a second actor of host ${c.hostId} lied, so host ` +
+        `${c.hostId} is barred from this job`
+      : `${c.actorId} sent wrong results (${c.detail}); it is barred from this job, and host ${c.hostId}'s ` +
+        `other actors are back on probation`;
     this.hooks.log(`${reason}; ${c.discarded.length} unwritten row(s) are computed again elsewhere`);
     this.barred.push({ actor: c.actorId, host: c.hostId, reason });
     this.answeredRows -= c.discarded.length;

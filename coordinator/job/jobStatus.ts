@@ -55,11 +55,21 @@ export function jobStatus(job: StatusSource, join: JobStatus['join'], wallNow = 
   const left = stats.total === null ? null : Math.max(0, stats.total - stats.done);
   return {
     join,
-    pool: { min: job.settings.pool.min, max: job.settings.pool.max, active: pool.active().length, standby: pool.standby().length, rejected: pool.rejected().length },
+    pool: {
+      min: job.settings.pool.min,
+      max: job.settings.pool.max,
+      active: pool.active().length,
+      standby: pool.standby().length,
+      rejected: pool.rejected().length,
+    },
     hosts: [...pool.hosts.values()].map((x) => ({ id: x.id, declared: { ...x.declared }, capacity: json(x.capacity), used: json(x.used) })),
     actors: [...pool.actors.values()].map((a) => {
       const t = job.output?.trustOf(a.id);
-      return actorStatus(a, host.heldCount(a.id), { passedChecks: t?.passed ?? 0, onProbation: t?.onProbation ?? false, heldRows: t?.heldRows ?? 0 });
+      return actorStatus(a, host.heldCount(a.id), {
+        passedChecks: t?.passed ?? 0,
+        onProbation: t?.onProbation ?? false,
+        heldRows: t?.heldRows ?? 0,
+      });
     }),
     progress: {
       total: stats.total,
@@ -79,7 +89,14 @@ export function jobStatus(job: StatusSource, join: JobStatus['join'], wallNow = 
     },
     verify: {
       rate: job.settings.verifyRate,
-      ...(job.output?.verifyStats ?? { batchesChecked: 0, inputsChecked: 0, disagreements: 0, inconclusive: 0, uncheckable: 0, unverifiedRows: 0 }),
+      ...(job.output?.verifyStats ?? {
+        batchesChecked: 0,
+        inputsChecked: 0,
+        disagreements: 0,
+        inconclusive: 0,
+        uncheckable: 0,
+        unverifiedRows: 0,
+      }),
       rowsHeld: job.output?.heldRows ?? 0,
       barredActors: job.output?.barred ?? [],
       barredHosts: pool.barred(),

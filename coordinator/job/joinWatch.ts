@@ -84,7 +84,10 @@ export class JoinWatch {
     const barred = this.t.barred().map((b) => `  ${b}`);
     const parts = [
       lines.length ? ` Tabs that joined could not become actors:\n${lines.join('\n')}` : '',
-      barred.length ? ` Tabs that joined were barred for wrong results (open the worker URL on another machine, or rerun with --verify 0 to trust them):\n${barred.join('\n')}` : '',
+      barred.length
+        ? ` Tabs that joined were barred for wrong results (open the worker URL on another machine, or rerun ` +
+          `with --verify 0 to trust them):\n${barred.join('\n')}`
+        : '',
     ].join('');
     return new TabpoolError('NO_ACTORS', headline + (parts || ' No tab joined: open the worker URL in a browser, or use --launch K.'));
   }

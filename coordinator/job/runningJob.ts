@@ -20,7 +20,10 @@ export interface JobProgress {
 /** What the run measured, for its summary. */
 export interface JobFigures {
   stats: JobStats;
-  /** The actor host's own figures (dispatch, wire, decode), where they cover the whole job; null on a queue, whose tabs are spread over gateways. */
+  /**
+   * The actor host's own figures (dispatch, wire, decode), where they cover the whole job; null on a queue,
+   * whose tabs are spread over gateways.
+   */
   host: HostStats | null;
   /** When dispatch began (the pool's minimum was ready): the start of the steady throughput. */
   workStartedAt: number | null;

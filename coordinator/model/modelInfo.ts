@@ -110,7 +110,8 @@ function describe(v: ValueInfo): string {
 function notOnnx(source: string, reason: string, cause?: unknown): TabpoolError {
   return new TabpoolError(
     'MODEL_NOT_ONNX',
-    `${source} is not an ONNX model: ${reason}. Export it with torch.onnx.export (or tf2onnx, or optimum-cli export onnx) and pass the .onnx file`,
+    `${source} is not an ONNX model: ${reason}. Export it with torch.onnx.export (or tf2onnx, or optimum-cli ` +
+      `export onnx) and pass the .onnx file`,
     { cause },
   );
 }
@@ -147,7 +148,8 @@ function opsetOf(model: onnxProto.onnx.ModelProto, source: string): number {
   if (opset < MIN_OPSET) {
     throw new TabpoolError(
       'MODEL_OPSET_UNSUPPORTED',
-      `${source} uses ai.onnx opset ${opset}; onnxruntime needs opset ${MIN_OPSET} or newer. Re-export it with torch.onnx.export(..., opset_version=17)`,
+      `${source} uses ai.onnx opset ${opset}; onnxruntime needs opset ${MIN_OPSET} or newer. Re-export it ` +
+        `with torch.onnx.export(..., opset_version=17)`,
     );
   }
   return opset;

@@ -43,7 +43,10 @@ export async function resolveModel(spec: string, cacheDir: string): Promise<Reso
   try {
     bytes = await fs.readFile(file);
   } catch {
-    throw new TabpoolError('MODEL_NOT_FOUND', `--model ${spec}: no such file; pass a path to an .onnx file or one of ${Object.keys(BUILTIN_MODELS).join(', ')}`);
+    throw new TabpoolError(
+      'MODEL_NOT_FOUND',
+      `--model ${spec}: no such file; pass a path to an .onnx file or one of ${Object.keys(BUILTIN_MODELS).join(', ')}`,
+    );
   }
   const info = inspectModel(bytes, spec);
   const sha256 = createHash('sha256').update(bytes).digest('hex');

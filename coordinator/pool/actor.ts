@@ -72,5 +72,7 @@ export function newActor(id: string, hostId: string, link: ActorLink, now: numbe
 
 /** Images a second since it became ready, wall clock (decode overlaps inference, so stage times would undercount). */
 export function actorThroughput(a: Actor): number | null {
-  return a.readyAt !== null && a.lastResultAt !== null && a.lastResultAt > a.readyAt ? (a.imagesDone * 1000) / (a.lastResultAt - a.readyAt) : null;
+  return a.readyAt !== null && a.lastResultAt !== null && a.lastResultAt > a.readyAt
+    ? (a.imagesDone * 1000) / (a.lastResultAt - a.readyAt)
+    : null;
 }

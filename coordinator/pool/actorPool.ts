@@ -77,7 +77,14 @@ export class ActorPool {
   }
 
   /** Registers a tab that said hello and decides its admission. */
-  join(link: ActorLink, hostId: string, caps: Capabilities, declared: DeclaredResources, pinned: ExecutionProvider | null, now: number): { actor: Actor; admission: Admission } {
+  join(
+    link: ActorLink,
+    hostId: string,
+    caps: Capabilities,
+    declared: DeclaredResources,
+    pinned: ExecutionProvider | null,
+    now: number,
+  ): { actor: Actor; admission: Admission } {
     const host = this.hostFor(hostId, caps, declared);
     const id = `actor-${++this.seq}`;
     const barred = this.barredHosts.get(host.id);
@@ -148,7 +155,10 @@ export class ActorPool {
     if (fit < 1) {
       return {
         status: 'rejected',
-        reason: `host ${host.id} can never fit one actor: each needs ${describeResources(actor.budget)}, the host has ${describeResources(host.capacity)} (${shortfalls(host.capacity, actor.budget).join('; ')}). Declare more in the page URL (e.g. &memory=16GiB&gpus=1) or lower the job's budget.`,
+        reason:
+          `host ${host.id} can never fit one actor: each needs ${describeResources(actor.budget)}, the host has ` +
+          `${describeResources(host.capacity)} (${shortfalls(host.capacity, actor.budget).join('; ')}). Declare ` +
+          `more in the page URL (e.g. &memory=16GiB&gpus=1) or lower the job's budget.`,
       };
     }
     const away = this.policy.elsewhere?.();
@@ -156,12 +166,17 @@ export class ActorPool {
     if (short.length > 0) {
       return {
         status: 'standby',
-        reason: `host ${host.id} is full: ${short.join('; ')} (it fits ${fit === Infinity ? 'any number of' : fit} actor${fit === 1 ? '' : 's'} of ${describeResources(actor.budget)}); waiting for an actor on this host to leave`,
+        reason:
+          `host ${host.id} is full: ${short.join('; ')} (it fits ${fit === Infinity ? 'any number of' : fit} ` +
+          `actor${fit === 1 ? '' : 's'} of ${describeResources(actor.budget)}); waiting for an actor on this host to leave`,
       };
     }
     const active = this.active().length + (away?.active ?? 0);
     if (active >= this.policy.pool.max) {
-      return { status: 'standby', reason: `the pool is full (${active} of max ${this.policy.pool.max} actors); waiting for an actor to leave` };
+      return {
+        status: 'standby',
+        reason: `the pool is full (${active} of max ${this.policy.pool.max} actors); waiting for an actor to leave`,
+      };
     }
     return { status: 'admitted' };
   }

@@ -46,9 +46,13 @@ export function poolPolicy(o: EpSettings): PoolPolicy {
 /** Why a tab pinned to `pinned` (`&ep=` in its URL) cannot run it in this job. */
 function pinReason(pinned: ExecutionProvider, o: EpSettings, caps: Capabilities, usableGpu: boolean): string {
   if (pinned === 'wasm') {
-    return `this tab is pinned to wasm (&ep=wasm in its URL), but the job needs GPU actors (${o.ep === 'webgpu' ? '--ep webgpu' : `--num-gpus ${o.numGpus}`}); open the worker URL without &ep=wasm`;
+    return (
+      `this tab is pinned to wasm (&ep=wasm in its URL), but the job needs GPU actors ` +
+      `(${o.ep === 'webgpu' ? '--ep webgpu' : `--num-gpus ${o.numGpus}`}); open the worker URL without &ep=wasm`
+    );
   }
-  if (o.ep === 'wasm') return 'this tab is pinned to webgpu (&ep=webgpu in its URL), but the job runs --ep wasm; open the worker URL without &ep=webgpu';
+  if (o.ep === 'wasm')
+    return 'this tab is pinned to webgpu (&ep=webgpu in its URL), but the job runs --ep wasm; open the worker URL without &ep=webgpu';
   if (!usableGpu) return `this tab is pinned to webgpu (&ep=webgpu in its URL), but ${noGpuReason(caps, o.numGpus ?? 1)}`;
   return 'this tab is pinned to webgpu (&ep=webgpu in its URL), which the job does not offer it';
 }
@@ -56,10 +60,20 @@ function pinReason(pinned: ExecutionProvider, o: EpSettings, caps: Capabilities,
 function noGpuReason(caps: Capabilities, needs: number): string {
   const gpu = caps.webgpu;
   if (gpu) {
-    return `this browser's only WebGPU adapter is software (${gpu.vendor} ${gpu.architecture}), so its host has 0 GPUs and each actor needs ${needs}; rerun with --allow-software-gpu to accept it, or --ep wasm --num-gpus 0`;
+    return (
+      `this browser's only WebGPU adapter is software (${gpu.vendor} ${gpu.architecture}), so its host has ` +
+      `0 GPUs and each actor needs ${needs}; rerun with --allow-software-gpu to accept it, or --ep wasm --num-gpus 0`
+    );
   }
   if (!caps.secureContext) {
-    return `this page was opened over plain http from another machine, and browsers give WebGPU only to secure contexts (https or localhost), so its host has 0 GPUs and each actor needs ${needs}; serve the job over https (--tls self-signed) and open the https worker URL, or rerun with --ep wasm --num-gpus 0`;
+    return (
+      `this page was opened over plain http from another machine, and browsers give WebGPU only to secure ` +
+      `contexts (https or localhost), so its host has 0 GPUs and each actor needs ${needs}; serve the job ` +
+      `over https (--tls self-signed) and open the https worker URL, or rerun with --ep wasm --num-gpus 0`
+    );
   }
-  return `this browser has no WebGPU adapter, so its host has 0 GPUs and each actor needs ${needs}; use a WebGPU browser (Chrome/Edge 113+, over https or localhost), or rerun with --ep wasm --num-gpus 0`;
+  return (
+    `this browser has no WebGPU adapter, so its host has 0 GPUs and each actor needs ${needs}; use a WebGPU ` +
+    `browser (Chrome/Edge 113+, over https or localhost), or rerun with --ep wasm --num-gpus 0`
+  );
 }

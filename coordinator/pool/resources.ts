@@ -41,7 +41,8 @@ export function shortfalls(free: Resources, need: Resources): string[] {
   const out: string[] = [];
   if (need.gpus > free.gpus + EPS) out.push(`GPU: needs ${need.gpus}, ${fmt(free.gpus)} free`);
   if (need.cpus > free.cpus + EPS) out.push(`CPU: needs ${need.cpus}, ${fmt(free.cpus)} free`);
-  if (need.memoryBytes > free.memoryBytes + EPS) out.push(`memory: needs ${formatBytes(need.memoryBytes)}, ${formatBytes(Math.max(0, free.memoryBytes))} free`);
+  if (need.memoryBytes > free.memoryBytes + EPS)
+    out.push(`memory: needs ${formatBytes(need.memoryBytes)}, ${formatBytes(Math.max(0, free.memoryBytes))} free`);
   return out;
 }
 

@@ -38,7 +38,10 @@ export class Collector {
   /** Units whose rows are all written: a late duplicate of their result is no stranger. */
   private readonly completed = new Set<number>();
   /** Inputs answered per actor (`gateway/actor`), and when its first and last results reached this process, for the summary. */
-  readonly perActor = new Map<string, { host: string; ep: string | null; units: number; images: number; firstAt: number; lastAt: number }>();
+  readonly perActor = new Map<
+    string,
+    { host: string; ep: string | null; units: number; images: number; firstAt: number; lastAt: number }
+  >();
   /** Which unit each open id belongs to. */
   private readonly unitOfId = new Map<string, TrackedUnit>();
   private consumer: Consumer | null = null;
@@ -126,13 +129,14 @@ export class Collector {
   }
 
   private onMessage(m: JsMsg): void {
-    if (!signedBy(this.secret, m.data, m.headers?.get(SIGNATURE_HEADER))) return this.refuse(m, 'not signed with this job\'s secret');
+    if (!signedBy(this.secret, m.data, m.headers?.get(SIGNATURE_HEADER))) return this.refuse(m, "not signed with this job's secret");
     const decoded = decodeResult(m.data);
     if (!decoded.ok) return this.refuse(m, decoded.error);
     const r = decoded.value;
     const u = this.units.get(r.unit);
     if (!u) {
-      if (!this.completed.has(r.unit) && r.unit >= this.firstUnit) return this.refuse(m, `result for unit ${r.unit}, which this job did not put on the queue`);
+      if (!this.completed.has(r.unit) && r.unit >= this.firstUnit)
+        return this.refuse(m, `result for unit ${r.unit}, which this job did not put on the queue`);
       // A unit already written (computed twice after a redelivery): nothing more to do.
       m.ack();
       return;
@@ -188,13 +192,18 @@ export class Collector {
       if (!ids.has(a.id)) return `answers ${JSON.stringify(a.id)}, which is not one of the unit's inputs`;
       if (seen.has(a.id)) return `answers ${JSON.stringify(a.id)} twice`;
       seen.add(a.id);
-      if (!a.result.ok && a.result.code === 'TAB_FETCH_FAILED') return `${a.id}: TAB_FETCH_FAILED is not an answer (the gateway fetches such inputs)`;
+      if (!a.result.ok && a.result.code === 'TAB_FETCH_FAILED')
+        return `${a.id}: TAB_FETCH_FAILED is not an answer (the gateway fetches such inputs)`;
       if (a.actor === null && a.result.ok) return `${a.id}: a prediction that names no actor`;
     }
     // A resumed unit may be answered whole though some of its rows were written before: those are ignored.
     const missing = [...u.open].filter((id) => !seen.has(id));
     if (missing.length > 0) return `answers ${seen.size} of the unit's ${ids.size} inputs (${JSON.stringify(missing[0])} is missing)`;
     // A gateway fetched what its tabs could not: every answer here counts as for an inline input.
-    return checkResult(r.answers.map(() => true), r.answers.map((a) => a.result), this.d.limits);
+    return checkResult(
+      r.answers.map(() => true),
+      r.answers.map((a) => a.result),
+      this.d.limits,
+    );
   }
 }

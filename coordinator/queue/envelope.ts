@@ -16,7 +16,14 @@ export const SIGNATURE_HEADER = 'Tabpool-Sig';
 // Strict: a blob item (which has a byteLength too) must never read as an inline one.
 const unitItem = z.union([
   z.object({ byteLength: z.number().int().nonnegative() }).strict(),
-  z.object({ url: z.string().max(8192).regex(/^https?:\/\//) }).strict(),
+  z
+    .object({
+      url: z
+        .string()
+        .max(8192)
+        .regex(/^https?:\/\//),
+    })
+    .strict(),
   z.object({ blob: z.string().max(256), byteLength: z.number().int().nonnegative() }).strict(),
 ]);
 export type UnitItem = z.infer<typeof unitItem>;
@@ -80,13 +87,22 @@ export function encodeUnit(header: UnitHeader, inline: readonly Uint8Array[]): U
 export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** A work unit: its header, and each item's bytes (inline), URL or blob name. Never throws. */
-export function decodeUnit(data: Uint8Array): Decoded<{ header: UnitHeader; items: ({ bytes: Uint8Array } | { url: string } | { blob: string })[] }> {
+export function decodeUnit(
+  data: Uint8Array,
+): Decoded<{ header: UnitHeader; items: ({ bytes: Uint8Array } | { url: string } | { blob: string })[] }> {
   try {
     if (data.byteLength < 4) return { ok: false, error: 'shorter than its length prefix' };
     const length = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0, true);
     if (4 + length > data.byteLength) return { ok: false, error: `header claims ${length} bytes, the message has ${data.byteLength - 4}` };
     const parsed = unitHeader.safeParse(JSON.parse(decoder.decode(data.subarray(4, 4 + length))));
-    if (!parsed.success) return { ok: false, error: parsed.error.issues.slice(0, 2).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+    if (!parsed.success)
+      return {
+        ok: false,
+        error: parsed.error.issues
+          .slice(0, 2)
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; '),
+      };
     const header = parsed.data;
     if (header.ids.length !== header.items.length) return { ok: false, error: `${header.ids.length} ids for ${header.items.length} items` };
     let at = 4 + length;
@@ -112,10 +128,16 @@ export function encodeResult(result: UnitResult): Uint8Array {
 export function decodeResult(data: Uint8Array): Decoded<UnitResult> {
   try {
     const parsed = unitResult.safeParse(JSON.parse(decoder.decode(data)));
-    if (!parsed.success) return { ok: false, error: parsed.error.issues.slice(0, 2).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+    if (!parsed.success)
+      return {
+        ok: false,
+        error: parsed.error.issues
+          .slice(0, 2)
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; '),
+      };
     return { ok: true, value: parsed.data };
   } catch (err) {
     return { ok: false, error: (err as Error).message };
   }
 }
-

@@ -51,9 +51,26 @@ export class Gateway {
       this.work.wake();
     });
     this.units = new UnitSource(d.q, s.secret, s.ackWaitMs, d.log);
-    const policy = poolPolicy({ pool: s.pool, ep: s.ep, allowSoftwareGpu: s.allowSoftwareGpu, numGpus: s.numGpus, numCpus: s.numCpus, actorMemory: s.actorMemory });
+    const policy = poolPolicy({
+      pool: s.pool,
+      ep: s.ep,
+      allowSoftwareGpu: s.allowSoftwareGpu,
+      numGpus: s.numGpus,
+      numCpus: s.numCpus,
+      actorMemory: s.actorMemory,
+    });
     this.host = new ActorHost({
-      settings: { batchSize: s.batchSize, maxBatch: s.maxBatch, fixedBatch: s.fixedBatch, maxTasksInFlight: s.maxTasksInFlight, maxRetries: s.maxRetries, batchTimeoutMs: s.batchTimeoutMs, stallTimeoutMs: s.stallTimeoutMs, poolMin: s.pool.min, limits: { numClasses: s.tab.numClasses, topK: s.tab.topK, logits: s.tab.returnLogits } },
+      settings: {
+        batchSize: s.batchSize,
+        maxBatch: s.maxBatch,
+        fixedBatch: s.fixedBatch,
+        maxTasksInFlight: s.maxTasksInFlight,
+        maxRetries: s.maxRetries,
+        batchTimeoutMs: s.batchTimeoutMs,
+        stallTimeoutMs: s.stallTimeoutMs,
+        poolMin: s.pool.min,
+        limits: { numClasses: s.tab.numClasses, topK: s.tab.topK, logits: s.tab.returnLogits },
+      },
       policy: { ...policy, elsewhere: () => this.global.elsewhere() },
       spec: (eps) => d.jobSpec(eps),
       source: (intake) =>
@@ -65,7 +82,10 @@ export class Gateway {
           started: () => this.host.isStarted,
           log: d.log,
         })),
-      sink: { answered: (actor, items, results) => this.work.answered(actor, items, results), failed: (item, error) => this.work.failed(item, error) },
+      sink: {
+        answered: (actor, items, results) => this.work.answered(actor, items, results),
+        failed: (item, error) => this.work.failed(item, error),
+      },
       shared: (pool) => ({ sync: () => syncPool(this.global, pool, d.gatewayId, s.pool.max), readyCount: () => this.global.readyCount() }),
       events: {
         log: d.log,
@@ -73,7 +93,10 @@ export class Gateway {
         emptied: () => this.work.trim(false),
         stalled: (v) => {
           if (v.kind !== 'fail') return;
-          this.failure = new TabpoolError('STALLED', `${v.report}; --stall-timeout ${s.stallTimeoutMs / 1000}s passed twice: this gateway gives its batches back and stops`);
+          this.failure = new TabpoolError(
+            'STALLED',
+            `${v.report}; --stall-timeout ${s.stallTimeoutMs / 1000}s passed twice: this gateway gives its batches back and stops`,
+          );
           void this.stop();
         },
       },
@@ -127,7 +150,8 @@ export class Gateway {
       this.host.drain();
       this.work.trim(true);
     } else if (!this.stopped) this.host.resume();
-    if (st.phase === 'done' || st.phase === 'failed') this.host.shutdown(st.phase === 'done' ? 'the job is done; thank you — this tab can be closed' : `the job failed: ${st.reason}`);
+    if (st.phase === 'done' || st.phase === 'failed')
+      this.host.shutdown(st.phase === 'done' ? 'the job is done; thank you — this tab can be closed' : `the job failed: ${st.reason}`);
     this.work.wake();
   }
 

@@ -95,7 +95,12 @@ export class GlobalPool {
     return {
       active: others.length,
       hostUsed: (hostId) =>
-        others.filter((a) => a.host === hostId).reduce((r, a) => ({ gpus: r.gpus + a.budget.gpus, cpus: r.cpus + a.budget.cpus, memoryBytes: r.memoryBytes + a.budget.memoryBytes }), { gpus: 0, cpus: 0, memoryBytes: 0 }),
+        others
+          .filter((a) => a.host === hostId)
+          .reduce(
+            (r, a) => ({ gpus: r.gpus + a.budget.gpus, cpus: r.cpus + a.budget.cpus, memoryBytes: r.memoryBytes + a.budget.memoryBytes }),
+            { gpus: 0, cpus: 0, memoryBytes: 0 },
+          ),
     };
   }
 
@@ -163,16 +168,23 @@ export async function syncPool(global: GlobalPool, pool: ActorPool, gatewayId: s
     for (const a of mine) {
       const host = pool.hosts.get(a.hostId)!;
       const onHost = Object.values(doc.actors).filter((e) => e.host === a.hostId);
-      const fits = (r: 'gpus' | 'cpus' | 'memoryBytes') => onHost.reduce((n, e) => n + e.budget[r], 0) + a.budget[r] <= host.capacity[r] + 1e-9;
+      const fits = (r: 'gpus' | 'cpus' | 'memoryBytes') =>
+        onHost.reduce((n, e) => n + e.budget[r], 0) + a.budget[r] <= host.capacity[r] + 1e-9;
       if (!known(a) && (Object.keys(doc.actors).length >= max || !fits('gpus') || !fits('cpus') || !fits('memoryBytes'))) {
         demoted.push(a);
         continue;
       }
-      doc.actors[poolKey(gatewayId, a.id)] = { gateway: gatewayId, host: a.hostId, state: a.state === 'ready' ? 'ready' : 'loading', budget: a.budget };
+      doc.actors[poolKey(gatewayId, a.id)] = {
+        gateway: gatewayId,
+        host: a.hostId,
+        state: a.state === 'ready' ? 'ready' : 'loading',
+        budget: a.budget,
+      };
     }
     return true;
   });
-  for (const a of demoted) pool.demote(a, `the job's pool is full across its gateways (max ${max}), or host ${a.hostId} is; waiting for an actor to leave`);
+  for (const a of demoted)
+    pool.demote(a, `the job's pool is full across its gateways (max ${max}), or host ${a.hostId} is; waiting for an actor to leave`);
   return demoted;
 }
 
@@ -190,4 +202,3 @@ function parse(bytes: Uint8Array): PoolDoc {
   const parsed = docSchema.safeParse(JSON.parse(decoder.decode(bytes)));
   return parsed.success ? parsed.data : { actors: {} };
 }
-

@@ -4,7 +4,16 @@
  * the job's state (running, draining, done). Everything read from the network is validated.
  */
 import { randomBytes } from 'node:crypto';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -32,7 +41,10 @@ const specSchema = z.object({
   /** Milliseconds a gateway may hold a batch without a sign of life before JetStream redelivers it. */
   ackWaitMs: z.number().int().positive(),
   maxRetries: z.number().int().nonnegative(),
-  /** How a gateway cuts the inputs of the units it holds into batches for its actors (--batch-size), within the memory budget's largest batch. */
+  /**
+   * How a gateway cuts the inputs of the units it holds into batches for its actors (--batch-size), within
+   * the memory budget's largest batch.
+   */
   batchSize: z.union([z.literal('auto'), z.number().int().positive()]),
   maxBatch: z.number().int().positive(),
   /** The model's batch dimension when it is fixed, else null. */
@@ -80,7 +92,11 @@ export async function connectQueue(servers: string[], job: string): Promise<Queu
     // noAsyncTraces: no Error built (for its stack) on every request; a tenth of the CPU at batch size 1.
     nc = await connect({ servers, name: `tabpool ${job}`, maxReconnectAttempts: -1, noAsyncTraces: true });
   } catch (err) {
-    throw new TabpoolError('JOB_FAILED', `could not connect to NATS at ${servers.join(', ')} (${(err as Error).message}); start nats-server -js, or point --queue at your cluster`);
+    throw new TabpoolError(
+      'JOB_FAILED',
+      `could not connect to NATS at ${servers.join(', ')} (${(err as Error).message}); start nats-server ` +
+        `-js, or point --queue at your cluster`,
+    );
   }
   const jsm = await jetstreamManager(nc).catch((err: Error) => {
     throw new TabpoolError('JOB_FAILED', `NATS at ${servers.join(', ')} has no JetStream (${err.message}); run nats-server with -js`);
@@ -100,11 +116,34 @@ export async function connectQueue(servers: string[], job: string): Promise<Queu
 /** Creates the job's streams and consumers (`run`, once); a resumed job finds them there. */
 export async function ensureStreams(q: QueueJob, ackWaitMs: number): Promise<void> {
   const { jsm, names } = q;
-  await addStream(jsm, { name: names.workStream, subjects: [names.workSubject], retention: RetentionPolicy.Workqueue, storage: StorageType.File, duplicate_window: 24 * 3600 * 1e9 });
+  await addStream(jsm, {
+    name: names.workStream,
+    subjects: [names.workSubject],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: 24 * 3600 * 1e9,
+  });
   // Both are work queues: a batch leaves the stream once a gateway acks it, a result once `run` wrote its rows.
-  await addStream(jsm, { name: names.resultsStream, subjects: [names.resultsSubject], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
-  await jsm.consumers.add(names.workStream, { durable_name: names.workConsumer, ack_policy: AckPolicy.Explicit, ack_wait: ackWaitMs * 1e6, max_deliver: -1, deliver_policy: DeliverPolicy.All });
-  await jsm.consumers.add(names.resultsStream, { durable_name: names.resultsConsumer, ack_policy: AckPolicy.Explicit, ack_wait: RESULTS_ACK_WAIT_MS * 1e6, max_deliver: -1, deliver_policy: DeliverPolicy.All });
+  await addStream(jsm, {
+    name: names.resultsStream,
+    subjects: [names.resultsSubject],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+  });
+  await jsm.consumers.add(names.workStream, {
+    durable_name: names.workConsumer,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: ackWaitMs * 1e6,
+    max_deliver: -1,
+    deliver_policy: DeliverPolicy.All,
+  });
+  await jsm.consumers.add(names.resultsStream, {
+    durable_name: names.resultsConsumer,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: RESULTS_ACK_WAIT_MS * 1e6,
+    max_deliver: -1,
+    deliver_policy: DeliverPolicy.All,
+  });
 }
 
 async function addStream(jsm: JetStreamManager, config: Parameters<JetStreamManager['streams']['add']>[0]): Promise<void> {
@@ -128,7 +167,11 @@ export async function readSpec(q: QueueJob): Promise<QueueJobSpec | null> {
   const e = await q.state.get('spec');
   if (!e || e.length === 0) return null;
   const parsed = specSchema.safeParse(JSON.parse(decoder.decode(e.value)));
-  if (!parsed.success) throw new TabpoolError('JOB_FAILED', `job ${q.names.job}'s spec in NATS is not one this tabpool reads (${parsed.error.issues[0]?.message}); is it another version's job?`);
+  if (!parsed.success)
+    throw new TabpoolError(
+      'JOB_FAILED',
+      `job ${q.names.job}'s spec in NATS is not one this tabpool reads (${parsed.error.issues[0]?.message}); is it another version's job?`,
+    );
   return parsed.data;
 }
 

@@ -30,7 +30,8 @@ export interface JobResources {
 const NAME = /^[A-Za-z0-9_-]{1,48}$/;
 
 export function jobResources(job: string): JobResources {
-  if (!NAME.test(job)) throw new TabpoolError('BAD_ARGUMENT', `--job ${JSON.stringify(job)} is not valid: expected 1 to 48 characters from A-Z a-z 0-9 _ -`);
+  if (!NAME.test(job))
+    throw new TabpoolError('BAD_ARGUMENT', `--job ${JSON.stringify(job)} is not valid: expected 1 to 48 characters from A-Z a-z 0-9 _ -`);
   const up = job.toUpperCase().replaceAll('-', '_');
   return {
     job,
@@ -50,9 +51,16 @@ export function jobResources(job: string): JobResources {
 
 /** `nats://host:port` (or tls://, comma-separated for a cluster), checked before anything connects. */
 export function parseQueueUrl(value: string): string[] {
-  const servers = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const servers = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const s of servers) {
-    if (!/^(nats|tls|wss?):\/\/[^/\s]+$/.test(s)) throw new TabpoolError('BAD_ARGUMENT', `--queue ${JSON.stringify(value)} is not valid: expected nats://HOST:PORT (several separated by commas for a cluster)`);
+    if (!/^(nats|tls|wss?):\/\/[^/\s]+$/.test(s))
+      throw new TabpoolError(
+        'BAD_ARGUMENT',
+        `--queue ${JSON.stringify(value)} is not valid: expected nats://HOST:PORT (several separated by commas for a cluster)`,
+      );
   }
   if (servers.length === 0) throw new TabpoolError('BAD_ARGUMENT', '--queue needs a server, e.g. nats://127.0.0.1:4222');
   return servers;

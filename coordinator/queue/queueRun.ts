@@ -103,11 +103,27 @@ export class QueueRun implements RunningJob {
       this.stats,
       d.labels,
       o.out,
-      { progress: (s) => d.events.progress(s), written: () => this.checkDone(), fail: (err) => this.fail(err), log: (l) => d.events.log(l), now: () => Date.now() },
+      {
+        progress: (s) => d.events.progress(s),
+        written: () => this.checkDone(),
+        fail: (err) => this.fail(err),
+        log: (l) => d.events.log(l),
+        now: () => Date.now(),
+      },
       d.verify && { settings: d.verify, ports },
     );
     const first = d.incarnation * UNITS_PER_INCARNATION;
-    this.collector = new Collector(d.q, d.spec.secret, { limits: { numClasses: d.spec.tab.numClasses, topK: d.spec.tab.topK, logits: d.spec.tab.returnLogits }, output: this.output, log: (l) => d.events.log(l), redo: (items) => void this.redo(items) }, first);
+    this.collector = new Collector(
+      d.q,
+      d.spec.secret,
+      {
+        limits: { numClasses: d.spec.tab.numClasses, topK: d.spec.tab.topK, logits: d.spec.tab.returnLogits },
+        output: this.output,
+        log: (l) => d.events.log(l),
+        redo: (items) => void this.redo(items),
+      },
+      first,
+    );
     // The collector keeps each input's id and source, not its bytes: a check or a redo reads it again.
     this.publisher = new Publisher(d.q, d.spec.secret, d.unitSize, first, (u) => this.collector.track(u.id, u.items.map(withoutBytes)));
     this.window = Math.max(16, o.pool.max * o.maxTasksInFlight * 2);
@@ -154,14 +170,24 @@ export class QueueRun implements RunningJob {
    * are each gateway's own, and this process sees only its own tabs'.
    */
   figures(): JobFigures {
-    const actors = [...this.collector.perActor].map(([id, a]) => ({ id, host: a.host, ep: a.ep, batches: a.units, images: a.images, imagesPerSecond: a.lastAt > a.firstAt ? (a.images * 1000) / (a.lastAt - a.firstAt) : null }));
+    const actors = [...this.collector.perActor].map(([id, a]) => ({
+      id,
+      host: a.host,
+      ep: a.ep,
+      batches: a.units,
+      images: a.images,
+      imagesPerSecond: a.lastAt > a.firstAt ? (a.images * 1000) / (a.lastAt - a.firstAt) : null,
+    }));
     const barredHosts = this.state.barred.filter((b) => b.actor === null).map((b) => ({ host: b.host, reason: b.reason }));
     return { stats: this.stats, host: null, workStartedAt: this.workStartedAt, actors, barredHosts };
   }
 
   /** The status page of this process: its own gateway's tabs, and the job's rows. */
   status(join: JobStatus['join']): JobStatus {
-    return jobStatus({ host: this.d.gateway.host, stats: this.stats, settings: this.options, output: this.output, isFinished: this.finished }, join);
+    return jobStatus(
+      { host: this.d.gateway.host, stats: this.stats, settings: this.options, output: this.output, isFinished: this.finished },
+      join,
+    );
   }
 
   start(total: number | null): void {
@@ -193,11 +219,17 @@ export class QueueRun implements RunningJob {
       units++;
       for (const uid of entry.ids) this.resumed.add(uid);
       // Tracked with every id the unit had (its result answers them all); those already written are closed at once.
-      this.collector.track(id, entry.ids.map((uid, i) => ({ id: uid, source: entry.sources[i] ?? '' })));
+      this.collector.track(
+        id,
+        entry.ids.map((uid, i) => ({ id: uid, source: entry.sources[i] ?? '' })),
+      );
       this.collector.written(entry.ids.filter((uid) => this.d.sink.done.has(uid)));
       this.publisher.republish(id, await this.readAgain(open), false);
     }
-    if (units > 0) this.d.events.log(`resume: ${units} unit(s) of the previous run were on the queue or in flight; their results are collected, none is queued twice`);
+    if (units > 0)
+      this.d.events.log(
+        `resume: ${units} unit(s) of the previous run were on the queue or in flight; their results are collected, none is queued twice`,
+      );
   }
 
   /** Reads inputs again from their sources (a unit to queue again); an unreadable one gets its error row. */
@@ -220,12 +252,17 @@ export class QueueRun implements RunningJob {
 
   /** An actor lied: every gateway closes it, or with `hostBarred` refuses its whole host (the job's state). */
   private bar(b: Barring): void {
-    this.setState({ ...this.state, barred: [...this.state.barred, { host: b.hostId, actor: b.hostBarred ? null : b.actorId, reason: b.reason }] });
+    this.setState({
+      ...this.state,
+      barred: [...this.state.barred, { host: b.hostId, actor: b.hostBarred ? null : b.actorId, reason: b.reason }],
+    });
   }
 
   private setState(st: QueueJobState): void {
     this.state = st;
-    putState(this.d.q, st).catch((err: unknown) => this.d.events.log(`could not update job ${this.d.q.names.job}'s state on NATS: ${(err as Error).message}`));
+    putState(this.d.q, st).catch((err: unknown) =>
+      this.d.events.log(`could not update job ${this.d.q.names.job}'s state on NATS: ${(err as Error).message}`),
+    );
   }
 
   /** Once a second: the pool across gateways (for the join timeout), and, draining, whether anything is still in flight. */
@@ -240,7 +277,14 @@ export class QueueRun implements RunningJob {
       this.noActorsSince ??= Date.now();
       if (Date.now() - this.noActorsSince > this.options.joinTimeoutMs) {
         const job = this.d.q.names.job;
-        return this.fail(new TabpoolError('NO_ACTORS', `no actor of job ${job} was ready for ${(this.options.joinTimeoutMs / 1000).toFixed(0)}s (${global.gateways - 1} other gateway(s) with actors): open this run's worker URL, or start tabpool gateway --queue ${this.options.queue!.join(',')} --job ${job} --launch K; --resume continues the job`));
+        return this.fail(
+          new TabpoolError(
+            'NO_ACTORS',
+            `no actor of job ${job} was ready for ${(this.options.joinTimeoutMs / 1000).toFixed(0)}s ` +
+              `(${global.gateways - 1} other gateway(s) with actors): open this run's worker URL, or start tabpool ` +
+              `gateway --queue ${this.options.queue!.join(',')} --job ${job} --launch K; --resume continues the job`,
+          ),
+        );
       }
     }
     if (this.draining) await this.drainedYet();

@@ -8,7 +8,20 @@ import { TabpoolError } from '../../shared/errors.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import { jobSpecFor, type ResolvedModel } from '../model/modelSource.ts';
 import { Gateway } from './gateway.ts';
-import { connectQueue, ensureStreams, newSecret, nextIncarnation, putModel, putSpec, putState, readSpec, readState, tabSpec, type QueueJob, type QueueJobSpec } from './jobStore.ts';
+import {
+  connectQueue,
+  ensureStreams,
+  newSecret,
+  nextIncarnation,
+  putModel,
+  putSpec,
+  putState,
+  readSpec,
+  readState,
+  tabSpec,
+  type QueueJob,
+  type QueueJobSpec,
+} from './jobStore.ts';
 
 export interface OpenedQueueJob {
   q: QueueJob;
@@ -25,16 +38,31 @@ export function freshJobName(): string {
   return `job-${randomBytes(4).toString('hex')}`;
 }
 
-export async function openQueueJob(o: JobOptions, job: string, model: ResolvedModel, budget: { actorMemory: number; maxBatch: number }, token: string, log: (line: string) => void): Promise<OpenedQueueJob> {
+export async function openQueueJob(
+  o: JobOptions,
+  job: string,
+  model: ResolvedModel,
+  budget: { actorMemory: number; maxBatch: number },
+  token: string,
+  log: (line: string) => void,
+): Promise<OpenedQueueJob> {
   const { actorMemory, maxBatch } = budget;
   const q = await connectQueue(o.queue!, job);
   try {
     const existing = await readSpec(q);
     if (existing && !o.resume) {
-      throw new TabpoolError('BAD_ARGUMENT', `job ${job} already exists on ${o.queue!.join(',')} (phase ${(await readState(q)).phase}): add --resume to continue it, or choose another --job`);
+      throw new TabpoolError(
+        'BAD_ARGUMENT',
+        `job ${job} already exists on ${o.queue!.join(',')} (phase ${(await readState(q)).phase}): add --resume ` +
+          `to continue it, or choose another --job`,
+      );
     }
     if (existing && existing.tab.modelSha256 !== model.sha256) {
-      throw new TabpoolError('BAD_ARGUMENT', `job ${job} runs model ${existing.modelName} (sha256 ${existing.tab.modelSha256.slice(0, 12)}…), not ${model.name} (${model.sha256.slice(0, 12)}…): resume it with the same --model`);
+      throw new TabpoolError(
+        'BAD_ARGUMENT',
+        `job ${job} runs model ${existing.modelName} (sha256 ${existing.tab.modelSha256.slice(0, 12)}…), not ` +
+          `${model.name} (${model.sha256.slice(0, 12)}…): resume it with the same --model`,
+      );
     }
     const { modelUrl: _url, eps: _eps, ...tab } = jobSpecFor(model, o, token)(['wasm']);
     const spec: QueueJobSpec = {

@@ -31,9 +31,12 @@ export class UnitSource {
     private readonly log: (line: string) => void,
   ) {
     // Well inside ack_wait: a live gateway's batches are never redelivered to another.
-    this.keepAlive = setInterval(() => {
-      for (const m of this.held) m.working();
-    }, Math.max(500, ackWaitMs / 3));
+    this.keepAlive = setInterval(
+      () => {
+        for (const m of this.held) m.working();
+      },
+      Math.max(500, ackWaitMs / 3),
+    );
     this.keepAlive.unref();
   }
 

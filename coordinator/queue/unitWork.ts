@@ -99,7 +99,14 @@ export class UnitWork implements WorkSource, ResultSink {
   }
 
   answered(actor: Actor, items: InputItem[], results: ItemResult[]): void {
-    for (const [i, item] of items.entries()) this.answer(item.id, { id: item.id, actor: `${this.d.gatewayId}/${actor.id}`, host: actor.hostId, ep: actor.ep, result: results[i]! });
+    for (const [i, item] of items.entries())
+      this.answer(item.id, {
+        id: item.id,
+        actor: `${this.d.gatewayId}/${actor.id}`,
+        host: actor.hostId,
+        ep: actor.ep,
+        result: results[i]!,
+      });
   }
 
   failed(item: InputItem, error: SerializedError): void {

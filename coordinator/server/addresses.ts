@@ -79,7 +79,12 @@ interface Candidate {
 
 function interfaceAddresses(interfaces: InterfaceTable): Candidate[] {
   return Object.entries(interfaces).flatMap(([name, infos]) =>
-    (infos ?? []).map((info) => ({ address: info.address, ipv4: info.family === 'IPv4', internal: info.internal, virtual: VIRTUAL_INTERFACE.test(name) })),
+    (infos ?? []).map((info) => ({
+      address: info.address,
+      ipv4: info.family === 'IPv4',
+      internal: info.internal,
+      virtual: VIRTUAL_INTERFACE.test(name),
+    })),
   );
 }
 
@@ -117,13 +122,22 @@ const DNS_NAME = /^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]
  * form and its `.local` (mDNS) form, `localhost`, and --host when it is a name; 127.0.0.1, ::1,
  * every interface address but link-local ones, and --host when it is an address.
  */
-export function certNames(listenHost: string, interfaces: InterfaceTable = os.networkInterfaces(), hostname: string = os.hostname()): CertNames {
+export function certNames(
+  listenHost: string,
+  interfaces: InterfaceTable = os.networkInterfaces(),
+  hostname: string = os.hostname(),
+): CertNames {
   const host = unbracket(listenHost).toLowerCase();
   const full = hostname.toLowerCase().replace(/\.$/, '');
   const short = full.split('.')[0] ?? '';
   const names = [full, short, short && `${short}.local`, 'localhost', net.isIP(host) || isWildcard(host) ? '' : host];
   const hostnames = [...new Set(names.filter((n) => DNS_NAME.test(n)))];
-  const ips = ['127.0.0.1', '::1', ...interfaceAddresses(interfaces).map((c) => c.address), net.isIP(host) && !isWildcard(host) ? host : ''];
+  const ips = [
+    '127.0.0.1',
+    '::1',
+    ...interfaceAddresses(interfaces).map((c) => c.address),
+    net.isIP(host) && !isWildcard(host) ? host : '',
+  ];
   const addresses = [...new Set(ips.filter((a) => net.isIP(a) !== 0 && !isLinkLocal(a)))];
   return { hostnames, addresses };
 }

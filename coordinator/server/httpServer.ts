@@ -43,7 +43,10 @@ export function tokenMatches(given: string | null, token: string): boolean {
 }
 
 function refuseUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+  socket.write(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: ` +
+      `text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  );
   socket.destroy();
 }
 
@@ -67,7 +70,8 @@ export async function startServer(opts: ServerOptions): Promise<CoordinatorServe
     const route = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed');
     if (route === ROUTES.statusPage || route === '/index.html') {
-      if (!tokenMatches(token, opts.token)) return send(res, 401, 'tabpool: this page needs the job token; open the URL the coordinator printed');
+      if (!tokenMatches(token, opts.token))
+        return send(res, 401, 'tabpool: this page needs the job token; open the URL the coordinator printed');
       return void serveStatic(res, opts.webRoot, 'status.html');
     }
     if (route === '/favicon.ico' || route === `${ROUTES.workerPage}favicon.ico`) {

@@ -38,7 +38,11 @@ export function certificateFingerprint(certPem: string | Buffer): string {
   try {
     return new X509Certificate(certPem).fingerprint256;
   } catch (e) {
-    throw new TabpoolError('BAD_ARGUMENT', `the TLS certificate could not be read (${(e as Error).message}); pass a PEM certificate to --tls-cert`, { cause: e });
+    throw new TabpoolError(
+      'BAD_ARGUMENT',
+      `the TLS certificate could not be read (${(e as Error).message}); pass a PEM certificate to --tls-cert`,
+      { cause: e },
+    );
   }
 }
 
@@ -58,7 +62,10 @@ export async function ensureSelfSignedCert(cacheDir: string, names: CertNames, n
     return { cert: stored.cert, key: stored.keyPem, fingerprint256: stored.x509.fingerprint256, path: certPath, reused: true };
   }
   const covered = stored ? carriedNames(stored.x509, now) : { hostnames: [], addresses: [] };
-  const merged = normalize({ hostnames: [...wanted.hostnames, ...covered.hostnames], addresses: [...wanted.addresses, ...covered.addresses] });
+  const merged = normalize({
+    hostnames: [...wanted.hostnames, ...covered.hostnames],
+    addresses: [...wanted.addresses, ...covered.addresses],
+  });
   const chosen = merged.hostnames.length + merged.addresses.length > MAX_CARRIED_NAMES ? wanted : merged;
   const made = await generateCert(chosen, now);
   try {
@@ -66,7 +73,12 @@ export async function ensureSelfSignedCert(cacheDir: string, names: CertNames, n
     await writeAtomically(keyPath, made.key, 0o600);
     await writeAtomically(certPath, made.cert, 0o644);
   } catch (e) {
-    throw new TabpoolError('BAD_ARGUMENT', `could not keep the self-signed certificate in ${dir} (${(e as Error).message}); point --cache-dir at a writable folder, or pass --tls-cert and --tls-key`, { cause: e });
+    throw new TabpoolError(
+      'BAD_ARGUMENT',
+      `could not keep the self-signed certificate in ${dir} (${(e as Error).message}); point --cache-dir at ` +
+        `a writable folder, or pass --tls-cert and --tls-key`,
+      { cause: e },
+    );
   }
   return { cert: made.cert, key: made.key, fingerprint256: new X509Certificate(made.cert).fingerprint256, path: certPath, reused: false };
 }
@@ -74,7 +86,8 @@ export async function ensureSelfSignedCert(cacheDir: string, names: CertNames, n
 function normalize(names: CertNames): CertNames {
   const hostnames = [...new Set(names.hostnames.map((h) => h.toLowerCase()).filter((h) => h !== ''))];
   const bad = names.addresses.filter((a) => net.isIP(a) === 0);
-  if (bad.length > 0) throw new TabpoolError('BAD_ARGUMENT', `${bad.join(', ')} is not an IP address; give --host an address or a host name`);
+  if (bad.length > 0)
+    throw new TabpoolError('BAD_ARGUMENT', `${bad.join(', ')} is not an IP address; give --host an address or a host name`);
   return { hostnames, addresses: [...new Set(names.addresses)] };
 }
 
@@ -108,7 +121,8 @@ function usable(x509: X509Certificate, key: KeyObject, names: CertNames, now: Da
 function carriedNames(x509: X509Certificate, now: Date): CertNames {
   if (Date.parse(x509.validTo) <= now.getTime()) return { hostnames: [], addresses: [] };
   const entries = (x509.subjectAltName ?? '').split(/,\s*/);
-  const value = (prefix: string): string[] => entries.filter((e) => e.startsWith(prefix)).map((e) => e.slice(prefix.length).replace(/^"|"$/g, ''));
+  const value = (prefix: string): string[] =>
+    entries.filter((e) => e.startsWith(prefix)).map((e) => e.slice(prefix.length).replace(/^"|"$/g, ''));
   return {
     hostnames: value('DNS:').filter((h) => /^[a-z0-9_.-]+$/i.test(h)),
     addresses: value('IP Address:').filter((a) => net.isIP(a) !== 0),
@@ -130,7 +144,10 @@ async function generateCert(names: CertNames, now: Date): Promise<{ cert: string
       { name: 'extKeyUsage', serverAuth: true },
       {
         name: 'subjectAltName',
-        altNames: [...names.hostnames.map((value) => ({ type: 2 as const, value })), ...names.addresses.map((ip) => ({ type: 7 as const, ip }))],
+        altNames: [
+          ...names.hostnames.map((value) => ({ type: 2 as const, value })),
+          ...names.addresses.map((ip) => ({ type: 7 as const, ip })),
+        ],
       },
     ],
   });

@@ -34,10 +34,16 @@ export function classifierDisagreement(id: string, a: ItemResult, ref: Float32Ar
   const kth = ranked[a.topk.length - 1]!.p;
   for (const e of a.topk) {
     const p = ref[e.class];
-    if (p === undefined || (p < kth && !close(p, kth))) return `${id}: the tab names class ${e.class}, which is not among the reference's top ${a.topk.length} (its probability ${p?.toExponential(2)}, the ${a.topk.length}th ${kth.toExponential(2)})`;
-    if (!close(e.score, p)) return `${id}: the tab scores class ${e.class} ${e.score.toExponential(3)}, the reference ${p.toExponential(3)}`;
+    if (p === undefined || (p < kth && !close(p, kth)))
+      return (
+        `${id}: the tab names class ${e.class}, which is not among the reference's top ${a.topk.length} (its ` +
+        `probability ${p?.toExponential(2)}, the ${a.topk.length}th ${kth.toExponential(2)})`
+      );
+    if (!close(e.score, p))
+      return `${id}: the tab scores class ${e.class} ${e.score.toExponential(3)}, the reference ${p.toExponential(3)}`;
   }
   const [first, second] = ranked;
-  if (!close(first!.p, second!.p) && a.topk[0]!.class !== first!.class) return `${id}: the tab's top class is ${a.topk[0]!.class}, the reference's ${first!.class} (clear of the next)`;
+  if (!close(first!.p, second!.p) && a.topk[0]!.class !== first!.class)
+    return `${id}: the tab's top class is ${a.topk[0]!.class}, the reference's ${first!.class} (clear of the next)`;
   return null;
 }

@@ -39,7 +39,12 @@ function decodePng(bytes: Uint8Array): Pixels {
   if (png.width * png.height > MAX_DECODE_MEGAPIXELS * 1e6) {
     throw new RangeError(`PNG is ${png.width}×${png.height}, over the ${MAX_DECODE_MEGAPIXELS} MP limit`);
   }
-  return { width: png.width, height: png.height, channels: 4, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
+  return {
+    width: png.width,
+    height: png.height,
+    channels: 4,
+    data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength),
+  };
 }
 
 function decodeJpeg(bytes: Uint8Array): Pixels {

@@ -18,7 +18,10 @@ export class Reference {
     // The coordinator runs its TypeScript through tsx; a worker thread needs the loader registered too.
     const tsx = import.meta.resolve('tsx/esm/api');
     const entry = new URL('./referenceWorker.ts', import.meta.url).href;
-    this.worker = new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); })`, { eval: true, workerData: init });
+    this.worker = new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); })`, {
+      eval: true,
+      workerData: init,
+    });
     this.worker.unref();
     this.ready = new Promise((resolve, reject) => {
       this.worker.once('message', () => resolve());

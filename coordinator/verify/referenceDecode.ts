@@ -57,7 +57,12 @@ function decodeBmp(bytes: Uint8Array): Pixels | null {
     const decoded = bmp.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { toRGBA: true });
     if (!BMP_BITS.has(decoded.bitPP ?? 0) || ![BI_RGB, BI_BITFIELDS].includes(decoded.compression ?? BI_RGB)) return null;
     if (decoded.width * Math.abs(decoded.height) > MAX_IMAGE_PIXELS) return null;
-    return { width: decoded.width, height: Math.abs(decoded.height), channels: 4, data: new Uint8Array(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength) };
+    return {
+      width: decoded.width,
+      height: Math.abs(decoded.height),
+      channels: 4,
+      data: new Uint8Array(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength),
+    };
   } catch {
     return null;
   }

@@ -20,7 +20,11 @@ export async function bytesForCheck(item: InputItem, read: InputReader, resolveU
  * The built-in classifier's reference: each input's class probabilities by the coordinator's own
  * model (`probabilities`, on the bytes it could get), null where it could get or decode none.
  */
-export function classifierReference(probabilities: (bytes: Uint8Array[]) => Promise<(Float32Array | null)[]>, read: InputReader, resolveUrl: UrlResolver) {
+export function classifierReference(
+  probabilities: (bytes: Uint8Array[]) => Promise<(Float32Array | null)[]>,
+  read: InputReader,
+  resolveUrl: UrlResolver,
+) {
   return async (items: InputItem[]): Promise<(Float32Array | null)[]> => {
     const bytes = await Promise.all(items.map((i) => bytesForCheck(i, read, resolveUrl)));
     const have = bytes.flatMap((b, i) => (b ? [i] : []));

@@ -81,7 +81,11 @@ async function answer(req: ReferenceRequest): Promise<ReferenceReply> {
 
 parentPort!.on('message', (req: ReferenceRequest) => {
   answer(req).then(
-    (reply) => parentPort!.postMessage(reply, reply.probs.filter((p): p is Float32Array => p !== null).map((p) => p.buffer as ArrayBuffer)),
+    (reply) =>
+      parentPort!.postMessage(
+        reply,
+        reply.probs.filter((p): p is Float32Array => p !== null).map((p) => p.buffer as ArrayBuffer),
+      ),
     (err: unknown) => parentPort!.postMessage({ id: req.id, probs: [], error: (err as Error).message } satisfies ReferenceReply),
   );
 });

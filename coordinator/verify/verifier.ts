@@ -100,7 +100,14 @@ export class Verifier<I extends Checkable, R> {
   private readonly struck = new Set<string>();
   private seq = 0;
   private running = 0;
-  readonly stats: VerifyStats = { batchesChecked: 0, inputsChecked: 0, disagreements: 0, inconclusive: 0, uncheckable: 0, unverifiedRows: 0 };
+  readonly stats: VerifyStats = {
+    batchesChecked: 0,
+    inputsChecked: 0,
+    disagreements: 0,
+    inconclusive: 0,
+    uncheckable: 0,
+    unverifiedRows: 0,
+  };
 
   constructor(
     private readonly rate: number,
@@ -128,7 +135,11 @@ export class Verifier<I extends Checkable, R> {
   /** A checked result of `actorId`: its rows are held, and the batch may be checked. */
   accept(actorId: string, hostId: string, inputs: I[], answers: ItemResult[], rows: OutputRow[]): void {
     let a = this.actors.get(actorId);
-    if (!a) this.actors.set(actorId, (a = { hostId, passed: 0, batches: 0, held: [], heldRows: 0, checking: 0, requalifyAfter: 0, inconclusiveAt: 0, liar: false }));
+    if (!a)
+      this.actors.set(
+        actorId,
+        (a = { hostId, passed: 0, batches: 0, held: [], heldRows: 0, checking: 0, requalifyAfter: 0, inconclusiveAt: 0, liar: false }),
+      );
     if (a.liar) return;
     const held: HeldBatch<I> = { seq: ++this.seq, inputs, answers, rows };
     a.held.push(held);
@@ -165,7 +176,13 @@ export class Verifier<I extends Checkable, R> {
     // With --verify 1 every input of the batch; otherwise SAMPLE of them, drawn at random. Inputs the
     // reference cannot check are replaced by others: the batch's own first, then earlier held batches'.
     const want = this.rate >= 1 ? batch.inputs.length : Math.min(SAMPLE, batch.inputs.length);
-    const pool = [...shuffled(indices(batch), random), ...a.held.filter((h) => h !== batch && h.seq < batch.seq).reverse().flatMap((h) => shuffled(indices(h), random))];
+    const pool = [
+      ...shuffled(indices(batch), random),
+      ...a.held
+        .filter((h) => h !== batch && h.seq < batch.seq)
+        .reverse()
+        .flatMap((h) => shuffled(indices(h), random)),
+    ];
     const compared: { input: I; answer: ItemResult; ref: R }[] = [];
     let next = 0;
     while (compared.length < want && next < pool.length) {

@@ -24,7 +24,11 @@ async function expectExact(out: string, modelPath: string, files: { id: string; 
   expect(wrong).toEqual([]);
 }
 
-test('a folder of good and bad files: every good image predicted, every bad one an error row with its code, exit 3', async ({ browser, tmp, coordinator: start }) => {
+test('a folder of good and bad files: every good image predicted, every bad one an error row with its code, exit 3', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const { good, bad } = await writeMixedFolder(path.join(tmp, 'data'));
   const out = path.join(tmp, 'out.jsonl');
@@ -49,12 +53,33 @@ test('a folder of good and bad files: every good image predicted, every bad one 
   expect(coordinator.stdout()).toMatch(new RegExp(`${bad.length} errors`));
 });
 
-test('tabs closed, workers crashed or frozen, sockets cut: batches run elsewhere, every input once, top-1 as the reference', async ({ browser, tmp, coordinator: start }) => {
+test('tabs closed, workers crashed or frozen, sockets cut: batches run elsewhere, every input once, top-1 as the reference', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 120, 224, 224, 41);
   const out = path.join(tmp, 'out.jsonl');
   // --verify 0: rows are written as answered, so each fault lands at its row count (verification holds rows and releases them in bursts).
-  const c = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--batch-size', '2', '--pool', '1..6', '--batch-timeout', '6s', '--max-tasks-in-flight', '1', '--verify', '0']);
+  const c = await start([
+    '--data',
+    path.join(tmp, 'data'),
+    '--out',
+    out,
+    '--ep',
+    'wasm',
+    '--batch-size',
+    '2',
+    '--pool',
+    '1..6',
+    '--batch-timeout',
+    '6s',
+    '--max-tasks-in-flight',
+    '1',
+    '--verify',
+    '0',
+  ]);
   const pages = [];
   for (let i = 0; i < 2; i++) pages.push(await openTab(browser, c.workerUrl));
   const routed = await openRoutedTab(browser, c.workerUrl);
@@ -77,7 +102,11 @@ test('tabs closed, workers crashed or frozen, sockets cut: batches run elsewhere
   expect(c.stderr()).toMatch(/ready on wasm: model from cache/);
 });
 
-test('chaos: a random tab killed and a new one opened every 2 s; the output equals the reference run', async ({ browser, tmp, coordinator: start }) => {
+test('chaos: a random tab killed and a new one opened every 2 s; the output equals the reference run', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 200, 224, 224, 53);
   const out = path.join(tmp, 'out.jsonl');
@@ -105,11 +134,29 @@ test('chaos: a random tab killed and a new one opened every 2 s; the output equa
   await expectExact(out, model.path, files);
 });
 
-test('a WebGPU device lost mid-job: the batch is requeued, the tab rejoins, every image is predicted', async ({ browser, tmp, coordinator: start }) => {
+test('a WebGPU device lost mid-job: the batch is requeued, the tab rejoins, every image is predicted', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 4, 224, 224, 61);
   const out = path.join(tmp, 'out.jsonl');
-  const c = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'webgpu', '--allow-software-gpu', '--batch-size', '1', '--pool', '2', '--max-tasks-in-flight', '1']);
+  const c = await start([
+    '--data',
+    path.join(tmp, 'data'),
+    '--out',
+    out,
+    '--ep',
+    'webgpu',
+    '--allow-software-gpu',
+    '--batch-size',
+    '1',
+    '--pool',
+    '2',
+    '--max-tasks-in-flight',
+    '1',
+  ]);
   const pages = [await openTab(browser, c.workerUrl), await openTab(browser, c.workerUrl)];
   await expect(pages[0]!.locator('[data-field="state"]')).toHaveText(/ready|busy/, { timeout: 180_000 });
   expect(await pages[0]!.evaluate(() => window.__tabpool!.loseDevice())).toBe(true);

@@ -31,11 +31,27 @@ async function expectMatchesReference(modelPath: string, files: { id: string; pa
 
 // Also the pool that once never started (issue 16): two actors this slow (seconds an image on a
 // software GPU) were given no batch under --batch-size auto, the default used here.
-test('two WebGPU tabs (SwiftShader), seconds an image each, start at once and predict what onnxruntime-node predicts', async ({ browser, tmp, coordinator: start }) => {
+test('two WebGPU tabs (SwiftShader), seconds an image each, start at once and predict what onnxruntime-node predicts', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 4, 224, 224, 11);
   const out = path.join(tmp, 'out.jsonl');
-  const coordinator = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'webgpu', '--allow-software-gpu', '--pool', '2', '--logits', '--quiet']);
+  const coordinator = await start([
+    '--data',
+    path.join(tmp, 'data'),
+    '--out',
+    out,
+    '--ep',
+    'webgpu',
+    '--allow-software-gpu',
+    '--pool',
+    '2',
+    '--logits',
+    '--quiet',
+  ]);
   await openTabs(browser, coordinator.workerUrl, 2);
   expect(await coordinator.exited, coordinator.stderr()).toBe(0);
   expect(coordinator.stdout()).toMatch(/actor-1 \(webgpu/);
@@ -47,7 +63,20 @@ test('two wasm tabs predict 64 images as onnxruntime-node does', async ({ browse
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 64, 224, 224, 23);
   const out = path.join(tmp, 'out.jsonl');
-  const coordinator = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--pool', '2', '--batch-size', '8', '--logits', '--quiet']);
+  const coordinator = await start([
+    '--data',
+    path.join(tmp, 'data'),
+    '--out',
+    out,
+    '--ep',
+    'wasm',
+    '--pool',
+    '2',
+    '--batch-size',
+    '8',
+    '--logits',
+    '--quiet',
+  ]);
   await openTabs(browser, coordinator.workerUrl, 2);
   expect(await coordinator.exited, coordinator.stderr()).toBe(0);
   await expectMatchesReference(model.path, files, out);
@@ -55,10 +84,28 @@ test('two wasm tabs predict 64 images as onnxruntime-node does', async ({ browse
 
 test('a model with other tensor names and BatchNormalization nodes loads unchanged', async ({ browser, tmp, coordinator: start }) => {
   const modelPath = path.join(tmp, 'zoo-style.onnx');
-  await fs.writeFile(modelPath, buildResNet({ variant: 'resnet18', inputName: 'data', outputName: 'resnetv15_dense0_fwd', keepBatchNorm: true, opset: 11 }));
+  await fs.writeFile(
+    modelPath,
+    buildResNet({ variant: 'resnet18', inputName: 'data', outputName: 'resnetv15_dense0_fwd', keepBatchNorm: true, opset: 11 }),
+  );
   const files = await writeTestPngs(path.join(tmp, 'data'), 12, 224, 224, 31);
   const out = path.join(tmp, 'out.jsonl');
-  const coordinator = await start(['--model', modelPath, '--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--pool', '2', '--batch-size', '4', '--logits', '--quiet']);
+  const coordinator = await start([
+    '--model',
+    modelPath,
+    '--data',
+    path.join(tmp, 'data'),
+    '--out',
+    out,
+    '--ep',
+    'wasm',
+    '--pool',
+    '2',
+    '--batch-size',
+    '4',
+    '--logits',
+    '--quiet',
+  ]);
   await openTabs(browser, coordinator.workerUrl, 2);
   expect(await coordinator.exited, coordinator.stderr()).toBe(0);
   await expectMatchesReference(modelPath, files, out);

@@ -10,11 +10,28 @@ import { maxRelativeDifference, readRows, referencePredictions } from '../suppor
 import { writeTestPngs } from '../support/testImages.ts';
 import { expect, openTab, status, test } from './fixtures.ts';
 
-test('on a software GPU, --ep auto --allow-software-gpu measures both EPs and keeps wasm; &ep=webgpu pins a tab to the GPU', async ({ browser, tmp, coordinator: start }) => {
+test('on a software GPU, --ep auto --allow-software-gpu measures both EPs and keeps wasm; &ep=webgpu pins a tab to the GPU', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
   const files = await writeTestPngs(path.join(tmp, 'data'), 24, 64, 64, 71);
   const out = path.join(tmp, 'out.jsonl');
-  const c = await start(['--model', 'resnet18-tiny', '--data', path.join(tmp, 'data'), '--out', out, '--ep', 'auto', '--allow-software-gpu', '--pool', '2', '--logits']);
+  const c = await start([
+    '--model',
+    'resnet18-tiny',
+    '--data',
+    path.join(tmp, 'data'),
+    '--out',
+    out,
+    '--ep',
+    'auto',
+    '--allow-software-gpu',
+    '--pool',
+    '2',
+    '--logits',
+  ]);
 
   // The pool waits for its second actor: the first one's measurements can be read meanwhile.
   const auto = await openTab(browser, c.workerUrl);

@@ -7,7 +7,11 @@ import type { Page } from '@playwright/test';
 import { readRows } from '../support/reference.ts';
 import { expect, openTab, status, test } from './fixtures.ts';
 
-test('five tabs on --pool 2..3 give 3 active and 2 standby; closing an active one promotes a standby and no row is lost', async ({ browser, tmp, coordinator: start }) => {
+test('five tabs on --pool 2..3 give 3 active and 2 standby; closing an active one promotes a standby and no row is lost', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
   const out = path.join(tmp, 'out.jsonl');
   const c = await start(['--pool', '2..3', '--ep', 'wasm', '--batch-size', '4', '--out', out, '--quiet']);
   const pages: Page[] = [];
@@ -30,7 +34,11 @@ test('five tabs on --pool 2..3 give 3 active and 2 standby; closing an active on
   expect(rows.filter((r) => r.error !== null)).toEqual([]);
 });
 
-test('one host declaring memory=16GiB holds 3 actors of --memory 5GiB; the others wait with the numbers', async ({ browser, tmp, coordinator: start }) => {
+test('one host declaring memory=16GiB holds 3 actors of --memory 5GiB; the others wait with the numbers', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
   const out = path.join(tmp, 'out.jsonl');
   const c = await start(['--memory', '5GiB', '--num-gpus', '0', '--pool', '1..8', '--out', out, '--quiet', '--batch-size', '4']);
   const context = await browser.newContext();
@@ -46,7 +54,11 @@ test('one host declaring memory=16GiB holds 3 actors of --memory 5GiB; the other
   expect(await c.exited, c.stderr()).toBe(0);
 });
 
-test('--num-gpus 1 with only a software adapter rejects every tab with a reason, and the CLI gives up after --join-timeout', async ({ browser, tmp, coordinator: start }) => {
+test('--num-gpus 1 with only a software adapter rejects every tab with a reason, and the CLI gives up after --join-timeout', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
   const coordinator = await start(['--num-gpus', '1', '--join-timeout', '8s', '--out', path.join(tmp, 'out.jsonl')]);
   const pages = [await openTab(browser, coordinator.workerUrl), await openTab(browser, coordinator.workerUrl)];
   for (const p of pages) {

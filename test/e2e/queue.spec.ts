@@ -37,36 +37,74 @@ async function start(command: 'run' | 'gateway', args: string[]): Promise<Runnin
   return c;
 }
 
-test('gateway A SIGKILLed mid-job with its two tabs: gateway B started later finishes, every input once, top-1 equal to onnxruntime-node', async ({ tmp }) => {
-  const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
-  const files = await writeTestPngs(path.join(tmp, 'data'), IMAGES, 224, 224, 41);
-  const out = path.join(tmp, 'out.jsonl');
-  const run = await start('run', ['--job', 'e2e-failover', '--data', path.join(tmp, 'data'), '--out', out, '--launch', '0', '--ep', 'wasm', '--batch-size', '4', '--ack-wait', '3s', '--verify', '0']);
-  const a = await start('gateway', ['--job', 'e2e-failover', '--launch', '2']);
-  await until('rows from gateway A\'s tabs', async () => (await rowsIn(out)) >= 8, 120_000);
-  a.kill('SIGKILL');
-  expect(await a.exited).toBe(128);
-  const b = await start('gateway', ['--job', 'e2e-failover', '--launch', '2']);
-  expect(await run.exited, run.stderr()).toBe(0);
-  await assertCompleteAndCorrect(out, files, await referencePredictions(model.path, files));
-  expect(await b.exited, b.stderr()).toBe(0);
-  // Both gateways' tabs answered: A's before it died, B's after.
-  const answeredBy = new Set([...run.stdout().matchAll(/(gw-[0-9a-f]+)\/actor-\d \(wasm/g)].map((m) => m[1]));
-  expect(answeredBy.size, run.stdout()).toBe(2);
-});
+test(
+  'gateway A SIGKILLed mid-job with its two tabs: gateway B started later finishes, every input once, ' + 'top-1 equal to onnxruntime-node',
+  async ({ tmp }) => {
+    const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
+    const files = await writeTestPngs(path.join(tmp, 'data'), IMAGES, 224, 224, 41);
+    const out = path.join(tmp, 'out.jsonl');
+    const run = await start('run', [
+      '--job',
+      'e2e-failover',
+      '--data',
+      path.join(tmp, 'data'),
+      '--out',
+      out,
+      '--launch',
+      '0',
+      '--ep',
+      'wasm',
+      '--batch-size',
+      '4',
+      '--ack-wait',
+      '3s',
+      '--verify',
+      '0',
+    ]);
+    const a = await start('gateway', ['--job', 'e2e-failover', '--launch', '2']);
+    await until("rows from gateway A's tabs", async () => (await rowsIn(out)) >= 8, 120_000);
+    a.kill('SIGKILL');
+    expect(await a.exited).toBe(128);
+    const b = await start('gateway', ['--job', 'e2e-failover', '--launch', '2']);
+    expect(await run.exited, run.stderr()).toBe(0);
+    await assertCompleteAndCorrect(out, files, await referencePredictions(model.path, files));
+    expect(await b.exited, b.stderr()).toBe(0);
+    // Both gateways' tabs answered: A's before it died, B's after.
+    const answeredBy = new Set([...run.stdout().matchAll(/(gw-[0-9a-f]+)\/actor-\d \(wasm/g)].map((m) => m[1]));
+    expect(answeredBy.size, run.stdout()).toBe(2);
+  },
+);
 
-test('run SIGKILLed mid-job and resumed with the same --job: the gateway\'s tabs go on, every input once, top-1 equal to onnxruntime-node', async ({ tmp }) => {
-  const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
-  const files = await writeTestPngs(path.join(tmp, 'data'), IMAGES, 224, 224, 43);
-  const out = path.join(tmp, 'out.jsonl');
-  const args = ['--job', 'e2e-resume', '--data', path.join(tmp, 'data'), '--out', out, '--launch', '0', '--ep', 'wasm', '--batch-size', '4', '--verify', '0'];
-  const first = await start('run', args);
-  const a = await start('gateway', ['--job', 'e2e-resume', '--launch', '2']);
-  await until('rows before the kill', async () => (await rowsIn(out)) >= 8, 120_000);
-  first.kill('SIGKILL');
-  await first.exited;
-  const second = await start('run', [...args, '--resume']);
-  expect(await second.exited, second.stderr()).toBe(0);
-  await assertCompleteAndCorrect(out, files, await referencePredictions(model.path, files));
-  expect(await a.exited, a.stderr()).toBe(0);
-});
+test(
+  "run SIGKILLed mid-job and resumed with the same --job: the gateway's tabs go on, every input once, " + 'top-1 equal to onnxruntime-node',
+  async ({ tmp }) => {
+    const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
+    const files = await writeTestPngs(path.join(tmp, 'data'), IMAGES, 224, 224, 43);
+    const out = path.join(tmp, 'out.jsonl');
+    const args = [
+      '--job',
+      'e2e-resume',
+      '--data',
+      path.join(tmp, 'data'),
+      '--out',
+      out,
+      '--launch',
+      '0',
+      '--ep',
+      'wasm',
+      '--batch-size',
+      '4',
+      '--verify',
+      '0',
+    ];
+    const first = await start('run', args);
+    const a = await start('gateway', ['--job', 'e2e-resume', '--launch', '2']);
+    await until('rows before the kill', async () => (await rowsIn(out)) >= 8, 120_000);
+    first.kill('SIGKILL');
+    await first.exited;
+    const second = await start('run', [...args, '--resume']);
+    expect(await second.exited, second.stderr()).toBe(0);
+    await assertCompleteAndCorrect(out, files, await referencePredictions(model.path, files));
+    expect(await a.exited, a.stderr()).toBe(0);
+  },
+);

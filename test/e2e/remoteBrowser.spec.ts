@@ -25,17 +25,40 @@ function servedFingerprint(port: number): Promise<string> {
   });
 }
 
-test('over --tls self-signed, a page opened by another name is a secure context and its WebGPU actor predicts as onnxruntime-node', async ({ tmp, coordinator: start }) => {
+test('over --tls self-signed, a page opened by another name is a secure context and its WebGPU actor predicts as onnxruntime-node', async ({
+  tmp,
+  coordinator: start,
+}) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
   const files = await writeTestPngs(path.join(tmp, 'data'), 6, 64, 64, 97);
   const out = path.join(tmp, 'out.jsonl');
-  const c = await start(['--model', 'resnet18-tiny', '--data', path.join(tmp, 'data'), '--out', out, '--tls', 'self-signed', '--ep', 'webgpu', '--allow-software-gpu', '--pool', '1', '--batch-size', '3', '--logits']);
+  const c = await start([
+    '--model',
+    'resnet18-tiny',
+    '--data',
+    path.join(tmp, 'data'),
+    '--out',
+    out,
+    '--tls',
+    'self-signed',
+    '--ep',
+    'webgpu',
+    '--allow-software-gpu',
+    '--pool',
+    '1',
+    '--batch-size',
+    '3',
+    '--logits',
+  ]);
   const printed = /TLS certificate SHA-256 fingerprint: ([0-9A-F:]+)/.exec(c.stdout())?.[1];
   const url = new URL(c.workerUrl);
   expect(url.protocol).toBe('https:');
   expect(printed, 'the CLI prints the fingerprint').toBe(await servedFingerprint(Number(url.port)));
 
-  const browser = await chromium.launch({ executablePath: findChromium(), args: [...chromiumArgs(), `--host-resolver-rules=MAP ${NAME} 127.0.0.1`] });
+  const browser = await chromium.launch({
+    executablePath: findChromium(),
+    args: [...chromiumArgs(), `--host-resolver-rules=MAP ${NAME} 127.0.0.1`],
+  });
   try {
     // A person accepts the self-signed certificate once, after checking its fingerprint.
     const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
@@ -56,21 +79,36 @@ test('over --tls self-signed, a page opened by another name is a secure context 
   }
 });
 
-test('a page opened over plain http from another machine says it has no WebGPU because of http, and what to do; it still runs wasm', async ({ tmp, coordinator: start }) => {
-  await writeTestPngs(path.join(tmp, 'data'), 4, 64, 64, 101);
-  const c = await start(['--model', 'resnet18-tiny', '--data', path.join(tmp, 'data'), '--out', path.join(tmp, 'out.jsonl'), '--pool', '1']);
-  const browser = await chromium.launch({ executablePath: findChromium(), args: [...chromiumArgs(), `--host-resolver-rules=MAP ${NAME} 127.0.0.1`] });
-  try {
-    const page = await (await browser.newContext()).newPage();
-    const url = new URL(c.workerUrl);
-    url.hostname = NAME;
-    await page.goto(url.href);
-    expect(await page.evaluate(() => self.isSecureContext)).toBe(false);
-    await expect(page.locator('[data-field="notice"]')).toContainText('opened over plain http');
-    await expect(page.locator('[data-field="notice"]')).toContainText('--tls self-signed');
-    expect(await c.exited, c.stderr()).toBe(0);
-    await expect(page.locator('[data-field="ep"]')).toHaveText('wasm');
-  } finally {
-    await browser.close();
-  }
-});
+test(
+  'a page opened over plain http from another machine says it has no WebGPU because of http, and what ' + 'to do; it still runs wasm',
+  async ({ tmp, coordinator: start }) => {
+    await writeTestPngs(path.join(tmp, 'data'), 4, 64, 64, 101);
+    const c = await start([
+      '--model',
+      'resnet18-tiny',
+      '--data',
+      path.join(tmp, 'data'),
+      '--out',
+      path.join(tmp, 'out.jsonl'),
+      '--pool',
+      '1',
+    ]);
+    const browser = await chromium.launch({
+      executablePath: findChromium(),
+      args: [...chromiumArgs(), `--host-resolver-rules=MAP ${NAME} 127.0.0.1`],
+    });
+    try {
+      const page = await (await browser.newContext()).newPage();
+      const url = new URL(c.workerUrl);
+      url.hostname = NAME;
+      await page.goto(url.href);
+      expect(await page.evaluate(() => self.isSecureContext)).toBe(false);
+      await expect(page.locator('[data-field="notice"]')).toContainText('opened over plain http');
+      await expect(page.locator('[data-field="notice"]')).toContainText('--tls self-signed');
+      expect(await c.exited, c.stderr()).toBe(0);
+      await expect(page.locator('[data-field="ep"]')).toHaveText('wasm');
+    } finally {
+      await browser.close();
+    }
+  },
+);

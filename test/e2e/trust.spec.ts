@@ -17,7 +17,10 @@ import { readRows, referencePredictions } from '../support/reference.ts';
 import { writeCmykJpegsAndBmps, writeTestPngs } from '../support/testImages.ts';
 import { expect, openTab, test } from './fixtures.ts';
 
-/** A tab whose results are rewritten between the page and the coordinator: each class shifted by one. In `context` (a host of its own by default). */
+/**
+ * A tab whose results are rewritten between the page and the coordinator: each class shifted by one. In
+ * `context` (a host of its own by default).
+ */
 async function openLyingTab(where: Browser | BrowserContext, url: string): Promise<Page> {
   const page = await ('newContext' in where ? await where.newContext() : where).newPage();
   await page.routeWebSocket(`**${ROUTES.socket}?*`, (ws) => {
@@ -35,38 +38,61 @@ async function openLyingTab(where: Browser | BrowserContext, url: string): Promi
   return page;
 }
 
-test('a tab that lies among three honest tabs of its own browser profile gets nothing in; only it is barred, and every row is the reference\'s', async ({ browser, tmp, coordinator: start }) => {
-  // The full model: a job long enough that the liar answers its own batches (not only late copies).
-  const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
-  const files = await writeTestPngs(path.join(tmp, 'data'), 64, 224, 224, 107);
-  const out = path.join(tmp, 'out.jsonl');
-  const summary = path.join(tmp, 'summary.json');
-  const c = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--pool', '4', '--summary-json', summary]);
-  // One browser profile, four tabs: one host, as a lab machine running four tabs is.
-  const lab = await browser.newContext();
-  const liar = await openLyingTab(lab, c.workerUrl);
-  for (let i = 0; i < 3; i++) await openTab(lab, c.workerUrl);
-  expect(await c.exited, c.stderr()).toBe(0);
-  const reference = await referencePredictions(model.path, files);
-  const rows = await readRows(out);
-  expect(rows.map((r) => r.id).sort()).toEqual(files.map((f) => f.id).sort());
-  const wrong = rows.filter((r) => r.error !== null || r.class !== reference.get(r.id)!.top1).map((r) => r.id);
-  expect(wrong).toEqual([]);
-  const s = JSON.parse(await fs.readFile(summary, 'utf8')) as RunSummary;
-  expect(s.verify!.barredActors).toHaveLength(1);
-  expect(s.verify!.barredActors[0]!.reason).toMatch(/actor-\d+ sent wrong results \(.*: the tab/);
-  expect(s.verify!.barredHosts, 'the honest tabs of its host were not barred').toEqual([]);
-  expect(s.actors.length, 'the honest tabs did work').toBeGreaterThanOrEqual(3);
-  expect(c.stderr()).toMatch(/sent wrong results .*; it is barred from this job, and host \S+'s other actors are back on probation/);
-  await expect(liar.locator('[data-field="reason"]')).toContainText('it is barred from this job');
-});
+test(
+  'a tab that lies among three honest tabs of its own browser profile gets nothing in; only it is barred, ' +
+    "and every row is the reference's",
+  async ({ browser, tmp, coordinator: start }) => {
+    // The full model: a job long enough that the liar answers its own batches (not only late copies).
+    const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
+    const files = await writeTestPngs(path.join(tmp, 'data'), 64, 224, 224, 107);
+    const out = path.join(tmp, 'out.jsonl');
+    const summary = path.join(tmp, 'summary.json');
+    const c = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--pool', '4', '--summary-json', summary]);
+    // One browser profile, four tabs: one host, as a lab machine running four tabs is.
+    const lab = await browser.newContext();
+    const liar = await openLyingTab(lab, c.workerUrl);
+    for (let i = 0; i < 3; i++) await openTab(lab, c.workerUrl);
+    expect(await c.exited, c.stderr()).toBe(0);
+    const reference = await referencePredictions(model.path, files);
+    const rows = await readRows(out);
+    expect(rows.map((r) => r.id).sort()).toEqual(files.map((f) => f.id).sort());
+    const wrong = rows.filter((r) => r.error !== null || r.class !== reference.get(r.id)!.top1).map((r) => r.id);
+    expect(wrong).toEqual([]);
+    const s = JSON.parse(await fs.readFile(summary, 'utf8')) as RunSummary;
+    expect(s.verify!.barredActors).toHaveLength(1);
+    expect(s.verify!.barredActors[0]!.reason).toMatch(/actor-\d+ sent wrong results \(.*: the tab/);
+    expect(s.verify!.barredHosts, 'the honest tabs of its host were not barred').toEqual([]);
+    expect(s.actors.length, 'the honest tabs did work').toBeGreaterThanOrEqual(3);
+    expect(c.stderr()).toMatch(/sent wrong results .*; it is barred from this job, and host \S+'s other actors are back on probation/);
+    await expect(liar.locator('[data-field="reason"]')).toContainText('it is barred from this job');
+  },
+);
 
-test('a tab lying only on CMYK JPEGs and BMPs gets nothing in: the coordinator decodes them as Chromium does', async ({ browser, tmp, coordinator: start }) => {
+test('a tab lying only on CMYK JPEGs and BMPs gets nothing in: the coordinator decodes them as Chromium does', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
   const files = await writeCmykJpegsAndBmps(path.join(tmp, 'data'), 24);
   const out = path.join(tmp, 'out.jsonl');
   const summary = path.join(tmp, 'summary.json');
-  const c = await start(['--model', 'resnet18-tiny', '--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--pool', '3', '--batch-size', '2', '--summary-json', summary]);
+  const c = await start([
+    '--model',
+    'resnet18-tiny',
+    '--data',
+    path.join(tmp, 'data'),
+    '--out',
+    out,
+    '--ep',
+    'wasm',
+    '--pool',
+    '3',
+    '--batch-size',
+    '2',
+    '--summary-json',
+    summary,
+  ]);
   await openLyingTab(browser, c.workerUrl);
   for (let i = 0; i < 2; i++) await openTab(browser, c.workerUrl);
   expect(await c.exited, c.stderr()).toBe(0);
@@ -80,13 +106,30 @@ test('a tab lying only on CMYK JPEGs and BMPs gets nothing in: the coordinator d
   expect(s.verify!.unverifiedRows).toBe(0);
 });
 
-test('a model whose batch is fixed to 1 is verified as the tabs run it: rows equal onnxruntime-node\'s', async ({ browser, tmp, coordinator: start }) => {
+test("a model whose batch is fixed to 1 is verified as the tabs run it: rows equal onnxruntime-node's", async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
   const modelPath = path.join(tmp, 'batch1.onnx');
   await fs.writeFile(modelPath, buildResNet({ variant: 'tiny', batch: 1 }));
   const files = await writeTestPngs(path.join(tmp, 'data'), 16, 64, 64, 111);
   const out = path.join(tmp, 'out.jsonl');
   const summary = path.join(tmp, 'summary.json');
-  const c = await start(['--model', modelPath, '--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--pool', '2', '--summary-json', summary]);
+  const c = await start([
+    '--model',
+    modelPath,
+    '--data',
+    path.join(tmp, 'data'),
+    '--out',
+    out,
+    '--ep',
+    'wasm',
+    '--pool',
+    '2',
+    '--summary-json',
+    summary,
+  ]);
   for (let i = 0; i < 2; i++) await openTab(browser, c.workerUrl);
   expect(await c.exited, c.stderr()).toBe(0);
   const reference = await referencePredictions(modelPath, files);
@@ -98,11 +141,31 @@ test('a model whose batch is fixed to 1 is verified as the tabs run it: rows equ
   expect(s.verify!.disagreements).toBe(0);
 });
 
-test('honest tabs on wasm and on WebGPU never disagree with the reference, with every input checked', async ({ browser, tmp, coordinator: start }) => {
+test('honest tabs on wasm and on WebGPU never disagree with the reference, with every input checked', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
   await writeTestPngs(path.join(tmp, 'data'), 8, 64, 64, 109);
   for (const ep of ['wasm', 'webgpu'] as const) {
     const summary = path.join(tmp, `summary-${ep}.json`);
-    const c = await start(['--model', 'resnet18-tiny', '--data', path.join(tmp, 'data'), '--out', path.join(tmp, `out-${ep}.jsonl`), '--allow-software-gpu', '--pool', '1', '--batch-size', '4', '--verify', '1', '--summary-json', summary]);
+    const c = await start([
+      '--model',
+      'resnet18-tiny',
+      '--data',
+      path.join(tmp, 'data'),
+      '--out',
+      path.join(tmp, `out-${ep}.jsonl`),
+      '--allow-software-gpu',
+      '--pool',
+      '1',
+      '--batch-size',
+      '4',
+      '--verify',
+      '1',
+      '--summary-json',
+      summary,
+    ]);
     await openTab(browser, workerUrlWith(c.workerUrl, { ep }));
     expect(await c.exited, c.stderr()).toBe(0);
     const s = JSON.parse(await fs.readFile(summary, 'utf8')) as RunSummary;

@@ -37,7 +37,13 @@ function rawPng(width: number, height: number, bitDepth: number, colorType: numb
   ihdr[8] = bitDepth;
   ihdr[9] = colorType;
   const scan = Buffer.concat(rows.map((r) => Buffer.concat([Buffer.from([0]), r])));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), ...extra, chunk('IDAT', zlib.deflateSync(scan)), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    ...extra,
+    chunk('IDAT', zlib.deflateSync(scan)),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 function pattern(x: number, y: number, c: number, seed: number): number {
@@ -60,16 +66,77 @@ export async function writeMixedFolder(dir: string, size = 224): Promise<MixedFo
   const w = size;
   const h = size;
   const rows = (bpp: number, f: (x: number, y: number) => number[]): Buffer[] =>
-    Array.from({ length: h }, (_, y) => Buffer.from(Array.from({ length: w }, (_, x) => f(x, y)).flat().slice(0, w * bpp)));
+    Array.from({ length: h }, (_, y) =>
+      Buffer.from(
+        Array.from({ length: w }, (_, x) => f(x, y))
+          .flat()
+          .slice(0, w * bpp),
+      ),
+    );
 
-  await put('rgb.png', rawPng(w, h, 8, 2, rows(3, (x, y) => [pattern(x, y, 0, 1), pattern(x, y, 1, 1), pattern(x, y, 2, 1)])));
-  await put('grey.png', rawPng(w, h, 8, 0, rows(1, (x, y) => [pattern(x, y, 0, 2)])));
-  await put('grey-alpha.png', rawPng(w, h, 8, 4, rows(2, (x, y) => [pattern(x, y, 1, 3), 255])));
-  await put('rgba-opaque.png', rawPng(w, h, 8, 6, rows(4, (x, y) => [pattern(x, y, 0, 4), pattern(x, y, 2, 4), pattern(x, y, 1, 4), 255])));
+  await put(
+    'rgb.png',
+    rawPng(
+      w,
+      h,
+      8,
+      2,
+      rows(3, (x, y) => [pattern(x, y, 0, 1), pattern(x, y, 1, 1), pattern(x, y, 2, 1)]),
+    ),
+  );
+  await put(
+    'grey.png',
+    rawPng(
+      w,
+      h,
+      8,
+      0,
+      rows(1, (x, y) => [pattern(x, y, 0, 2)]),
+    ),
+  );
+  await put(
+    'grey-alpha.png',
+    rawPng(
+      w,
+      h,
+      8,
+      4,
+      rows(2, (x, y) => [pattern(x, y, 1, 3), 255]),
+    ),
+  );
+  await put(
+    'rgba-opaque.png',
+    rawPng(
+      w,
+      h,
+      8,
+      6,
+      rows(4, (x, y) => [pattern(x, y, 0, 4), pattern(x, y, 2, 4), pattern(x, y, 1, 4), 255]),
+    ),
+  );
   // 16-bit samples whose high byte is the colour and low byte repeats it, so 8-bit reduction is exact either way.
-  await put('rgb16.png', rawPng(w, h, 16, 2, rows(6, (x, y) => [0, 1, 2].flatMap((c) => [pattern(x, y, c, 5), pattern(x, y, c, 5)]))));
+  await put(
+    'rgb16.png',
+    rawPng(
+      w,
+      h,
+      16,
+      2,
+      rows(6, (x, y) => [0, 1, 2].flatMap((c) => [pattern(x, y, c, 5), pattern(x, y, c, 5)])),
+    ),
+  );
   const palette = Buffer.from(Array.from({ length: 256 }, (_, i) => [i, (i * 7) & 0xff, 255 - i]).flat());
-  await put('palette.png', rawPng(w, h, 8, 3, rows(1, (x, y) => [pattern(x, y, 0, 6)]), [chunk('PLTE', palette)]));
+  await put(
+    'palette.png',
+    rawPng(
+      w,
+      h,
+      8,
+      3,
+      rows(1, (x, y) => [pattern(x, y, 0, 6)]),
+      [chunk('PLTE', palette)],
+    ),
+  );
   const jpegData = Buffer.alloc(w * h * 4);
   for (let i = 0; i < w * h; i++) for (let c = 0; c < 4; c++) jpegData[i * 4 + c] = c === 3 ? 255 : pattern(i % w, Math.floor(i / w), c, 7);
   await put('photo.jpg', jpeg.encode({ data: jpegData, width: w, height: h }, 95).data, false);

@@ -20,12 +20,19 @@ export interface RunningCoordinator {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export async function startCoordinator(args: string[], opts: { env?: NodeJS.ProcessEnv; command?: 'run' | 'gateway' } = {}): Promise<RunningCoordinator> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'tabpool.js'), opts.command ?? 'run', '--port', '0', '--cache-dir', CACHE_DIR, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export async function startCoordinator(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; command?: 'run' | 'gateway' } = {},
+): Promise<RunningCoordinator> {
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin', 'tabpool.js'), opts.command ?? 'run', '--port', '0', '--cache-dir', CACHE_DIR, ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -58,7 +65,10 @@ export async function startCoordinator(args: string[], opts: { env?: NodeJS.Proc
 /** Runs the CLI to completion (for flag and bad-input tests). */
 export function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'tabpool.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'tabpool.js'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -71,7 +81,12 @@ export function runCli(args: string[]): Promise<{ code: number; stdout: string; 
  * Resolves once the coordinator's stderr (its log; or stdout) matches `pattern`, checked as output
  * arrives; rejects when it exits first or after `timeoutMs`.
  */
-export function waitForLog(c: RunningCoordinator, pattern: RegExp, timeoutMs = 10_000, on: 'stderr' | 'stdout' = 'stderr'): Promise<RegExpExecArray> {
+export function waitForLog(
+  c: RunningCoordinator,
+  pattern: RegExp,
+  timeoutMs = 10_000,
+  on: 'stderr' | 'stdout' = 'stderr',
+): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     const stream = on === 'stderr' ? c.process.stderr! : c.process.stdout!;
     const text = on === 'stderr' ? c.stderr : c.stdout;

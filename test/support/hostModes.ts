@@ -20,7 +20,9 @@ import { caps, FakeLink, hello, okItems, startJob, TINY_PNG } from './jobHarness
 import type { NatsServer } from './natsServer.ts';
 
 /** An input the tests can tell from the others by its size alone (what a fake tab sees of a batch). */
-export const ODD_PNG = new Uint8Array(PNG.sync.write(Object.assign(new PNG({ width: 16, height: 16 }), { data: Buffer.alloc(16 * 16 * 4, 7) })));
+export const ODD_PNG = new Uint8Array(
+  PNG.sync.write(Object.assign(new PNG({ width: 16, height: 16 }), { data: Buffer.alloc(16 * 16 * 4, 7) })),
+);
 
 export interface ModeJob {
   items: number;
@@ -54,7 +56,12 @@ export interface Mode {
   start(job: ModeJob): Promise<ModeRun>;
 }
 
-const result = (batchId: number, items: ItemResult[]) => ({ type: 'result' as const, batchId, items, timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 } });
+const result = (batchId: number, items: ItemResult[]) => ({
+  type: 'result' as const,
+  batchId,
+  items,
+  timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 },
+});
 
 /** The job in this process: a Job with fake links and a fake clock. */
 export const inProcess: Mode = {
@@ -62,7 +69,11 @@ export const inProcess: Mode = {
   async start(job) {
     let n = 0;
     const odd = new Set(job.odd ?? []);
-    const h = startJob(job.items, { ...job.options, topK: 2 }, { urls: job.urls !== undefined, read: job.urls ? job.urls.read : async () => ({ bytes: odd.has(n++) ? ODD_PNG : TINY_PNG }) });
+    const h = startJob(
+      job.items,
+      { ...job.options, topK: 2 },
+      { urls: job.urls !== undefined, read: job.urls ? job.urls.read : async () => ({ bytes: odd.has(n++) ? ODD_PNG : TINY_PNG }) },
+    );
     await h.settle();
     return {
       clock: h.clock,
@@ -74,7 +85,8 @@ export const inProcess: Mode = {
         const b = link.batches.find((x) => x.batchId === batchId)!;
         h.job.onMessage(link, result(batchId, items ?? okItems(b.items)), h.clock.now());
       },
-      failBatch: (link, batchId) => h.job.onMessage(link, { type: 'batch-failed', batchId, code: 'INFERENCE_FAILED', message: 'the model failed' }),
+      failBatch: (link, batchId) =>
+        h.job.onMessage(link, { type: 'batch-failed', batchId, code: 'INFERENCE_FAILED', message: 'the model failed' }),
       leave: (link) => h.job.onClose(link, 1001, 'going away'),
       async until(what, check) {
         for (let i = 0; i < 2000 && !check(); i++) await h.settle();
@@ -118,13 +130,34 @@ export function onQueue(nats: () => NatsServer): Mode {
       const o = job.options;
       const run: RunningCoordinator = await startCoordinator([
         ...['--queue', nats().url, '--job', name, '--model', 'resnet18-tiny', '--launch', '0', '--data', manifest, '--out', out],
-        ...['--verify', '0', '--top-k', '2', '--batch-size', String(o.batchSize), '--max-tasks-in-flight', String(o.maxTasksInFlight), '--max-retries', String(o.maxRetries), '--pool', `${o.pool.min}..${o.pool.max}`],
+        ...[
+          '--verify',
+          '0',
+          '--top-k',
+          '2',
+          '--batch-size',
+          String(o.batchSize),
+          '--max-tasks-in-flight',
+          String(o.maxTasksInFlight),
+          '--max-retries',
+          String(o.maxRetries),
+          '--pool',
+          `${o.pool.min}..${o.pool.max}`,
+        ],
       ]);
       const q: QueueJob = await connectQueue([nats().url], name);
       const spec = (await waitForSpec(q, 30_000))!;
       const clock = new FakeClock();
       const logs: string[] = [];
-      const gateway = new Gateway({ q, spec, gatewayId: 'gw-test', jobSpec: tabSpec(spec, 'token'), log: (l) => logs.push(l), clock, read: job.urls?.read });
+      const gateway = new Gateway({
+        q,
+        spec,
+        gatewayId: 'gw-test',
+        jobSpec: tabSpec(spec, 'token'),
+        log: (l) => logs.push(l),
+        clock,
+        read: job.urls?.read,
+      });
       await gateway.start();
       const until = async (what: string, check: () => boolean): Promise<void> => {
         const deadline = Date.now() + 30_000;
@@ -143,7 +176,18 @@ export function onQueue(nats: () => NatsServer): Mode {
           const welcome = link.json.find((m) => m.type === 'welcome');
           if ((opts.ready ?? true) && welcome?.type === 'welcome' && welcome.status === 'admitted') {
             const ep = welcome.job!.eps[0]!;
-            gateway.onMessage(link, { type: 'ready', ep, probe: opts.speed === undefined ? [] : [{ ep, imagesPerSecond: opts.speed, note: 'test' }], loadMs: 1, warmupMs: 0, modelFromCache: false }, clock.now());
+            gateway.onMessage(
+              link,
+              {
+                type: 'ready',
+                ep,
+                probe: opts.speed === undefined ? [] : [{ ep, imagesPerSecond: opts.speed, note: 'test' }],
+                loadMs: 1,
+                warmupMs: 0,
+                modelFromCache: false,
+              },
+              clock.now(),
+            );
           }
           return link;
         },
@@ -152,14 +196,19 @@ export function onQueue(nats: () => NatsServer): Mode {
           const b = link.batches.find((x) => x.batchId === batchId)!;
           gateway.onMessage(link, result(batchId, items ?? okItems(b.items)), clock.now());
         },
-        failBatch: (link, batchId) => gateway.onMessage(link, { type: 'batch-failed', batchId, code: 'INFERENCE_FAILED', message: 'the model failed' }, clock.now()),
+        failBatch: (link, batchId) =>
+          gateway.onMessage(link, { type: 'batch-failed', batchId, code: 'INFERENCE_FAILED', message: 'the model failed' }, clock.now()),
         leave: (link) => gateway.onClose(link, 1001, 'going away'),
         until,
         async rows() {
           const code = await run.exited;
           if (code !== 0 && code !== 3) throw new Error(`tabpool run --queue exited ${code}:\n${run.stderr()}`);
           const text = await fs.readFile(out, 'utf8');
-          return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; error: { code: string } | null }).map((r) => ({ id: r.id, error: r.error ? r.error.code : null }));
+          return text
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { id: string; error: { code: string } | null })
+            .map((r) => ({ id: r.id, error: r.error ? r.error.code : null }));
         },
         logs: () => logs.join('\n'),
         async close() {
@@ -173,4 +222,3 @@ export function onQueue(nats: () => NatsServer): Mode {
     },
   };
 }
-

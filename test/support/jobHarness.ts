@@ -6,7 +6,16 @@ import { PNG } from 'pngjs';
 import type { InputReader } from '../../coordinator/io/datasetFeeder.ts';
 import { decodeBatchFrame } from '../../shared/batchFrame.ts';
 import type { CloseCode } from '../../shared/closeCodes.ts';
-import { PROTOCOL_VERSION, parseBatchHeader, type Capabilities, type ExecutionProvider, type HelloMessage, type ItemResult, type JobSpec, type ToActorJson } from '../../shared/protocol.ts';
+import {
+  PROTOCOL_VERSION,
+  parseBatchHeader,
+  type Capabilities,
+  type ExecutionProvider,
+  type HelloMessage,
+  type ItemResult,
+  type JobSpec,
+  type ToActorJson,
+} from '../../shared/protocol.ts';
 import type { Dataset } from '../../coordinator/io/dataset.ts';
 import type { OutputRow, RowSink } from '../../coordinator/io/outputRow.ts';
 import type { JobOptions } from '../../coordinator/jobOptions.ts';
@@ -17,7 +26,9 @@ import { classifierReference } from '../../coordinator/verify/referenceInputs.ts
 import { FakeClock } from './fakeClock.ts';
 
 /** A valid 8×8 PNG: every fake input is these bytes. */
-export const TINY_PNG = new Uint8Array(PNG.sync.write(Object.assign(new PNG({ width: 8, height: 8 }), { data: Buffer.alloc(8 * 8 * 4, 128) })));
+export const TINY_PNG = new Uint8Array(
+  PNG.sync.write(Object.assign(new PNG({ width: 8, height: 8 }), { data: Buffer.alloc(8 * 8 * 4, 128) })),
+);
 
 export const DEFAULT_OPTIONS: JobOptions = {
   model: 'fake',
@@ -95,7 +106,17 @@ export class FakeLink implements ActorLink {
 
 export function caps(gpu: 'none' | 'software' | 'hardware' = 'none'): Capabilities {
   return {
-    webgpu: gpu === 'none' ? null : { vendor: 'v', architecture: gpu === 'software' ? 'swiftshader' : 'ampere', device: '', description: '', isSoftware: gpu === 'software', limits: {} },
+    webgpu:
+      gpu === 'none'
+        ? null
+        : {
+            vendor: 'v',
+            architecture: gpu === 'software' ? 'swiftshader' : 'ampere',
+            device: '',
+            description: '',
+            isSoftware: gpu === 'software',
+            limits: {},
+          },
     hardwareConcurrency: 4,
     deviceMemoryGiB: 8,
     crossOriginIsolated: true,
@@ -111,7 +132,21 @@ export function hello(hostId: string, c: Capabilities = caps()): HelloMessage {
 const NUM_CLASSES = 10;
 
 function spec(eps: ExecutionProvider[]): JobSpec {
-  return { modelUrl: '/model/x.onnx', modelSha256: '0'.repeat(64), modelBytes: 1, eps, inputName: 'input', outputName: 'logits', inputHeight: 8, inputWidth: 8, numClasses: NUM_CLASSES, topK: 2, numThreads: 1, returnLogits: false, allowSoftwareGpu: false };
+  return {
+    modelUrl: '/model/x.onnx',
+    modelSha256: '0'.repeat(64),
+    modelBytes: 1,
+    eps,
+    inputName: 'input',
+    outputName: 'logits',
+    inputHeight: 8,
+    inputWidth: 8,
+    numClasses: NUM_CLASSES,
+    topK: 2,
+    numThreads: 1,
+    returnLogits: false,
+    allowSoftwareGpu: false,
+  };
 }
 
 export interface Harness {
@@ -128,7 +163,13 @@ export interface Harness {
 }
 
 export function okItems(n: number, cls = 1): ItemResult[] {
-  return Array.from({ length: n }, () => ({ ok: true as const, topk: [{ class: cls, score: 0.9 }, { class: (cls + 1) % NUM_CLASSES, score: 0.05 }] }));
+  return Array.from({ length: n }, () => ({
+    ok: true as const,
+    topk: [
+      { class: cls, score: 0.9 },
+      { class: (cls + 1) % NUM_CLASSES, score: 0.05 },
+    ],
+  }));
 }
 
 let hosts = 0;
@@ -137,7 +178,11 @@ let hosts = 0;
 export function startJob(
   items: number,
   options: Partial<JobOptions> = {},
-  io: { urls?: boolean; read?: InputReader; verify?: { rate: number; reference(bytes: Uint8Array[]): Promise<(Float32Array | null)[]>; random: () => number } } = {},
+  io: {
+    urls?: boolean;
+    read?: InputReader;
+    verify?: { rate: number; reference(bytes: Uint8Array[]): Promise<(Float32Array | null)[]>; random: () => number };
+  } = {},
 ): Harness {
   const clock = new FakeClock();
   const sink = new MemorySink();
@@ -146,7 +191,8 @@ export function startJob(
     describe: 'fake',
     uniqueIds: true,
     async *items() {
-      for (let i = 0; i < items; i++) yield { id: `img-${String(i).padStart(4, '0')}`, source: io.urls ? `https://images.test/${i}.png` : `fake://${i}` };
+      for (let i = 0; i < items; i++)
+        yield { id: `img-${String(i).padStart(4, '0')}`, source: io.urls ? `https://images.test/${i}.png` : `fake://${i}` };
     },
   };
   const job = new Job({
@@ -162,7 +208,11 @@ export function startJob(
     verify: io.verify && {
       rate: io.verify.rate,
       random: io.verify.random,
-      reference: classifierReference(io.verify.reference, async () => ({ bytes: TINY_PNG }), async (s) => s),
+      reference: classifierReference(
+        io.verify.reference,
+        async () => ({ bytes: TINY_PNG }),
+        async (s) => s,
+      ),
       compare: classifierDisagreement,
     },
   });
@@ -179,7 +229,14 @@ export function startJob(
       const welcome = link.json[0];
       if (ready && welcome?.type === 'welcome' && welcome.status === 'admitted') {
         const ep = welcome.job!.eps[0]!;
-        job.onMessage(link, { type: 'ready', ep, probe: speed === undefined ? [] : [{ ep, imagesPerSecond: speed, note: 'test' }], loadMs: 1, warmupMs: 0, modelFromCache: false });
+        job.onMessage(link, {
+          type: 'ready',
+          ep,
+          probe: speed === undefined ? [] : [{ ep, imagesPerSecond: speed, note: 'test' }],
+          loadMs: 1,
+          warmupMs: 0,
+          modelFromCache: false,
+        });
       }
       return link;
     },
@@ -187,7 +244,11 @@ export function startJob(
       const b = link.batches.find((x) => x.batchId === batchId);
       if (!b) throw new Error(`batch ${batchId} was not sent to this link`);
       link.answered.add(batchId);
-      job.onMessage(link, { type: 'result', batchId, items: okItems(b.items), timing: { decodeMs: 1, inferenceMs: 1, totalMs: 2 } }, clock.now());
+      job.onMessage(
+        link,
+        { type: 'result', batchId, items: okItems(b.items), timing: { decodeMs: 1, inferenceMs: 1, totalMs: 2 } },
+        clock.now(),
+      );
     },
     async settle() {
       for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
@@ -198,7 +259,10 @@ export function startJob(
 /** Answers every batch sent to `links` that the test has not answered yet, `stepMs` apart, until the job ends. */
 export async function runToEnd(h: Harness, links: FakeLink[], stepMs = 100): Promise<void> {
   let finished = false;
-  void h.job.done.then(() => (finished = true), () => (finished = true));
+  void h.job.done.then(
+    () => (finished = true),
+    () => (finished = true),
+  );
   for (let round = 0; round < 10_000 && !finished; round++) {
     await h.settle();
     for (const l of links) {
@@ -220,7 +284,10 @@ export async function runToEnd(h: Harness, links: FakeLink[], stepMs = 100): Pro
 export async function simulate(h: Harness, workers: { link: FakeLink; speed: number }[]): Promise<number> {
   const start = h.clock.now();
   let finished = false;
-  void h.job.done.then(() => (finished = true), () => (finished = true));
+  void h.job.done.then(
+    () => (finished = true),
+    () => (finished = true),
+  );
   const state = workers.map((w) => ({ ...w, busyUntil: start, queued: [] as { batchId: number; doneAt: number }[], seen: 0 }));
   for (let step = 0; step < 1_000_000 && !finished; step++) {
     await h.settle();

@@ -21,7 +21,11 @@ export function assertNoDuplicates(rows: readonly Row[]): Set<string> {
 }
 
 /** The output has exactly one error-free row per input, whose class is onnxruntime-node's top-1. */
-export async function assertCompleteAndCorrect(out: string, files: readonly { id: string }[], reference: ReadonlyMap<string, ReferencePrediction>): Promise<void> {
+export async function assertCompleteAndCorrect(
+  out: string,
+  files: readonly { id: string }[],
+  reference: ReadonlyMap<string, ReferencePrediction>,
+): Promise<void> {
   const rows = await readWholeRows(out);
   const ids = assertNoDuplicates(rows);
   const missing = files.filter((f) => !ids.has(f.id)).map((f) => f.id);

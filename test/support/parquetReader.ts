@@ -75,4 +75,3 @@ export async function readDataset(dir: string): Promise<Record<string, unknown>[
   for (const name of await committedParts(dir)) rows.push(...(await readPart(path.join(dir, name))));
   return rows;
 }
-

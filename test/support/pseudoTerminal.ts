@@ -44,11 +44,15 @@ const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
 /** Starts `tabpool <args>` in a fresh pseudo-terminal of `size`, with TERM=xterm-256color. */
 export function runCliInPseudoTerminal(args: string[], size: TerminalSize): PseudoTerminalRun {
   const cli = [process.execPath, path.join(ROOT, 'bin', 'tabpool.js'), ...args].map(shellQuote).join(' ');
-  const child: ChildProcess = spawn('script', ['--quiet', '--return', '--flush', '--command', `stty cols ${size.cols} rows ${size.rows} && exec ${cli}`, '/dev/null'], {
-    cwd: ROOT,
-    env: { ...process.env, TERM: 'xterm-256color', COLUMNS: String(size.cols), LINES: String(size.rows) },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    'script',
+    ['--quiet', '--return', '--flush', '--command', `stty cols ${size.cols} rows ${size.rows} && exec ${cli}`, '/dev/null'],
+    {
+      cwd: ROOT,
+      env: { ...process.env, TERM: 'xterm-256color', COLUMNS: String(size.cols), LINES: String(size.rows) },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   // `script` exits with the CLI; a key typed after that has nowhere to go.
   child.stdin!.on('error', () => undefined);
   let out = '';
@@ -90,7 +94,10 @@ export function runCliInPseudoTerminal(args: string[], size: TerminalSize): Pseu
           finish();
           const m = pattern.exec(withoutEscapes(out));
           if (m) resolve(m);
-          else reject(new Error(`the CLI exited ${code} before the terminal showed ${pattern}:\n${withoutEscapes(out).slice(-4000)}${scriptErr}`));
+          else
+            reject(
+              new Error(`the CLI exited ${code} before the terminal showed ${pattern}:\n${withoutEscapes(out).slice(-4000)}${scriptErr}`),
+            );
         });
         check();
       });

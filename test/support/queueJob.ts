@@ -15,7 +15,27 @@ export class QueueProcesses {
 
   /** `tabpool run --queue` with no tabs of its own, 4-input batches, the tiny model. */
   async run(job: string, out: string, ...extra: string[]): Promise<RunningCoordinator> {
-    return this.track(await startCoordinator(['--queue', this.natsUrl(), '--job', job, '--model', 'resnet18-tiny', '--launch', '0', '--data', this.data(), '--out', out, '--batch-size', '4', '--verify', '0', ...extra]));
+    return this.track(
+      await startCoordinator([
+        '--queue',
+        this.natsUrl(),
+        '--job',
+        job,
+        '--model',
+        'resnet18-tiny',
+        '--launch',
+        '0',
+        '--data',
+        this.data(),
+        '--out',
+        out,
+        '--batch-size',
+        '4',
+        '--verify',
+        '0',
+        ...extra,
+      ]),
+    );
   }
 
   async gateway(job: string, ...extra: string[]): Promise<RunningCoordinator> {

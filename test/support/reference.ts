@@ -21,7 +21,11 @@ export interface ReferencePrediction {
  * `decode`: `node` (pngjs / jpeg-js, independent of the coordinator), or `chromium` (the
  * coordinator's reference decoding, for formats only it reads as Chromium does: CMYK JPEG, BMP).
  */
-export async function referencePredictions(modelPath: string, files: { id: string; path: string }[], decode: 'node' | 'chromium' = 'node'): Promise<Map<string, ReferencePrediction>> {
+export async function referencePredictions(
+  modelPath: string,
+  files: { id: string; path: string }[],
+  decode: 'node' | 'chromium' = 'node',
+): Promise<Map<string, ReferencePrediction>> {
   const bytes = await fs.readFile(modelPath);
   const info = inspectModel(bytes, modelPath);
   const session = await ort.InferenceSession.create(bytes);
@@ -67,5 +71,8 @@ export interface Row {
 
 export async function readRows(file: string): Promise<Row[]> {
   const text = await fs.readFile(file, 'utf8');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Row);
 }

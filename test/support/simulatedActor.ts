@@ -9,7 +9,18 @@ import * as ort from 'onnxruntime-node';
 import WebSocket, { type RawData } from 'ws';
 import { decodeBatchFrame, sliceItems, type BatchInput } from '../../shared/batchFrame.ts';
 import { preprocessInto, preprocessSpecFor } from '../../shared/preprocess.ts';
-import { parseBatchHeader, parseToActor, PROTOCOL_VERSION, type DeclaredResources, type HelloMessage, type ItemResult, type JobSpec, type ResultMessage, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
+import {
+  parseBatchHeader,
+  parseToActor,
+  PROTOCOL_VERSION,
+  type DeclaredResources,
+  type HelloMessage,
+  type ItemResult,
+  type JobSpec,
+  type ResultMessage,
+  type ToActorJson,
+  type ToCoordinator,
+} from '../../shared/protocol.ts';
 import { softmaxTopK } from '../../shared/topk.ts';
 import { decodeImage } from '../../coordinator/verify/decodeImage.ts';
 
@@ -62,7 +73,14 @@ export function helloMessage(hostId: string): HelloMessage {
     type: 'hello',
     protocol: PROTOCOL_VERSION,
     hostId,
-    capabilities: { webgpu: null, hardwareConcurrency: 4, deviceMemoryGiB: null, crossOriginIsolated: true, secureContext: true, userAgent: 'tabpool-simulated-actor' },
+    capabilities: {
+      webgpu: null,
+      hardwareConcurrency: 4,
+      deviceMemoryGiB: null,
+      crossOriginIsolated: true,
+      secureContext: true,
+      userAgent: 'tabpool-simulated-actor',
+    },
     declared: {},
     pinnedEp: null,
   };
@@ -107,7 +125,10 @@ export class SimulatedActor {
   ) {
     this.hostId = options.hostId ?? `sim-${process.pid}-${++nextHost}`;
     this.firstBatch = new Promise((resolve) => (this.gotFirstBatch = resolve));
-    this.ws = new WebSocket(socketUrlFor(workerUrl), { headers: options.origin ? { Origin: options.origin } : {}, perMessageDeflate: false });
+    this.ws = new WebSocket(socketUrlFor(workerUrl), {
+      headers: options.origin ? { Origin: options.origin } : {},
+      perMessageDeflate: false,
+    });
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
       this.ws.once('unexpected-response', (_req, res) => {
@@ -233,7 +254,8 @@ export class SimulatedActor {
       // A batch cancelled before it started is skipped, as a tab skips it.
       if (this.cancelled.has(batch.batchId)) return;
       if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
-      if (this.options.imagesPerSecond) await new Promise((r) => setTimeout(r, (batch.items.length * 1000) / this.options.imagesPerSecond!));
+      if (this.options.imagesPerSecond)
+        await new Promise((r) => setTimeout(r, (batch.items.length * 1000) / this.options.imagesPerSecond!));
       if (!this.isOpen || this.cancelled.has(batch.batchId)) return;
       if (this.options.onBatch) return this.options.onBatch(batch, this);
       this.send(await this.answer(batch));
@@ -248,7 +270,12 @@ export class SimulatedActor {
     if (!job) throw new Error(`batch ${batch.batchId} arrived before the job`);
     const started = performance.now();
     if (this.options.mode === 'instant') {
-      return { type: 'result', batchId: batch.batchId, items: batch.items.map(() => instantItem(job)), timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 } };
+      return {
+        type: 'result',
+        batchId: batch.batchId,
+        items: batch.items.map(() => instantItem(job)),
+        timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 },
+      };
     }
     const { session } = await this.model!;
     const spec = preprocessSpecFor(job.inputHeight, job.inputWidth);
@@ -263,7 +290,11 @@ export class SimulatedActor {
           // As a tab does: fetch it, and say so when that fails, so the coordinator fetches it instead.
           const res = await fetch(item.url).catch((err: Error) => err);
           if (res instanceof Error || !res.ok) {
-            results[i] = { ok: false, code: 'TAB_FETCH_FAILED', message: `could not fetch ${item.url}: ${res instanceof Error ? res.message : `HTTP ${res.status}`}` };
+            results[i] = {
+              ok: false,
+              code: 'TAB_FETCH_FAILED',
+              message: `could not fetch ${item.url}: ${res instanceof Error ? res.message : `HTTP ${res.status}`}`,
+            };
             continue;
           }
           bytes = new Uint8Array(await res.arrayBuffer());
@@ -288,7 +319,12 @@ export class SimulatedActor {
       }
     }
     const inferenceMs = performance.now() - inferStart;
-    return { type: 'result', batchId: batch.batchId, items: results as ItemResult[], timing: { decodeMs, inferenceMs, totalMs: performance.now() - started } };
+    return {
+      type: 'result',
+      batchId: batch.batchId,
+      items: results as ItemResult[],
+      timing: { decodeMs, inferenceMs, totalMs: performance.now() - started },
+    };
   }
 }
 

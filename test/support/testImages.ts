@@ -18,7 +18,13 @@ export function mulberry32(seed: number): () => number {
 }
 
 /** Writes `count` PNGs of `width`×`height`: blobs, stripes and gradients in seeded colours. */
-export async function writeTestPngs(dir: string, count: number, width = 224, height = 224, seed = 7): Promise<{ id: string; path: string }[]> {
+export async function writeTestPngs(
+  dir: string,
+  count: number,
+  width = 224,
+  height = 224,
+  seed = 7,
+): Promise<{ id: string; path: string }[]> {
   return writeTestImages(dir, count, width, height, seed, async (png) => ({ ext: 'png', bytes: PNG.sync.write(png) }));
 }
 
@@ -26,19 +32,40 @@ export async function writeTestPngs(dir: string, count: number, width = 224, hei
  * Writes `count` images the coordinator's reference once could not decode: CMYK JPEGs (sharp writes
  * Adobe's inverted CMYK, as Photoshop does) and 24-bit BMPs, alternating.
  */
-export async function writeCmykJpegsAndBmps(dir: string, count: number, width = 96, height = 80, seed = 13): Promise<{ id: string; path: string }[]> {
+export async function writeCmykJpegsAndBmps(
+  dir: string,
+  count: number,
+  width = 96,
+  height = 80,
+  seed = 13,
+): Promise<{ id: string; path: string }[]> {
   let n = 0;
   return writeTestImages(dir, count, width, height, seed, async (png) => {
     const rgb = Buffer.alloc(width * height * 3);
     for (let i = 0; i < width * height; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = png.data[i * 4 + c]!;
-    if (n++ % 2 === 0) return { ext: 'jpg', bytes: await sharp(rgb, { raw: { width, height, channels: 3 } }).toColourspace('cmyk').jpeg({ quality: 90 }).toBuffer() };
+    if (n++ % 2 === 0)
+      return {
+        ext: 'jpg',
+        bytes: await sharp(rgb, { raw: { width, height, channels: 3 } })
+          .toColourspace('cmyk')
+          .jpeg({ quality: 90 })
+          .toBuffer(),
+      };
     const abgr = Buffer.alloc(width * height * 4);
-    for (let i = 0; i < width * height; i++) [abgr[i * 4], abgr[i * 4 + 1], abgr[i * 4 + 2], abgr[i * 4 + 3]] = [255, rgb[i * 3 + 2]!, rgb[i * 3 + 1]!, rgb[i * 3]!];
+    for (let i = 0; i < width * height; i++)
+      [abgr[i * 4], abgr[i * 4 + 1], abgr[i * 4 + 2], abgr[i * 4 + 3]] = [255, rgb[i * 3 + 2]!, rgb[i * 3 + 1]!, rgb[i * 3]!];
     return { ext: 'bmp', bytes: bmp.encode({ width, height, data: abgr, bitPP: 24 }).data };
   });
 }
 
-async function writeTestImages(dir: string, count: number, width: number, height: number, seed: number, encode: (png: PNG) => Promise<{ ext: string; bytes: Uint8Array }>): Promise<{ id: string; path: string }[]> {
+async function writeTestImages(
+  dir: string,
+  count: number,
+  width: number,
+  height: number,
+  seed: number,
+  encode: (png: PNG) => Promise<{ ext: string; bytes: Uint8Array }>,
+): Promise<{ id: string; path: string }[]> {
   await fs.mkdir(dir, { recursive: true });
   const rand = mulberry32(seed);
   const files: { id: string; path: string }[] = [];

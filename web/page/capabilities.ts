@@ -44,8 +44,19 @@ export async function capabilities(): Promise<Capabilities> {
 export function noWebGpuExplanation(caps: Capabilities): string | null {
   if (caps.webgpu) return null;
   if (!caps.secureContext) {
-    return `no WebGPU: this page was opened over plain http (${location.host}), and browsers give WebGPU only to secure contexts (https, or localhost). Run the job with --tls self-signed and open the https worker URL it prints; until then this tab can only run --ep wasm.`;
+    return (
+      `no WebGPU: this page was opened over plain http (${location.host}), and browsers give WebGPU only to ` +
+      `secure contexts (https, or localhost). Run the job with --tls self-signed and open the https worker ` +
+      `URL it prints; until then this tab can only run --ep wasm.`
+    );
   }
-  if (!('gpu' in navigator)) return 'no WebGPU: this browser does not have it (navigator.gpu is missing); use a recent Chrome or Edge, or run the job with --ep wasm.';
-  return 'no WebGPU adapter: the browser has WebGPU but found no usable GPU (it may be blocklisted or disabled); this tab can run --ep wasm.';
+  if (!('gpu' in navigator))
+    return (
+      'no WebGPU: this browser does not have it (navigator.gpu is missing); use a recent Chrome or Edge, or ' +
+      'run the job with --ep wasm.'
+    );
+  return (
+    'no WebGPU adapter: the browser has WebGPU but found no usable GPU (it may be blocklisted or disabled); ' +
+    'this tab can run --ep wasm.'
+  );
 }

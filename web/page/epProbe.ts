@@ -41,7 +41,12 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
  * Loads the model on each of `eps` in its own worker (wasm first: it always works and is quick),
  * measures each, and keeps the fastest. With one EP it only loads it (nothing to choose).
  */
-export async function loadFastest(job: JobSpec, eps: readonly ExecutionProvider[], newWorker: () => Worker, onStep: (text: string) => void): Promise<ProbeResult> {
+export async function loadFastest(
+  job: JobSpec,
+  eps: readonly ExecutionProvider[],
+  newWorker: () => Worker,
+  onStep: (text: string) => void,
+): Promise<ProbeResult> {
   const order = [...eps].sort((a, b) => (a === 'wasm' ? -1 : b === 'wasm' ? 1 : 0));
   const loaded: { actor: LoadedActor; imagesPerSecond: number }[] = [];
   const figures: EpFigure[] = [];
@@ -64,12 +69,20 @@ export async function loadFastest(job: JobSpec, eps: readonly ExecutionProvider[
       if (eps.length === 1) return { chosen: actor, failure: null, figures };
       const raw = await within<RawSpeed>(api.measureRaw(PROBE_BATCH, PROBE_SECONDS), limit - (performance.now() - started));
       const imagesPerSecond = (raw.images * 1000) / raw.ms;
-      figures.push({ ep, imagesPerSecond, note: `${raw.images} images in ${(raw.ms / 1000).toFixed(1)} s after a ${(outcome.warmupMs / 1000).toFixed(1)} s warm-up` });
+      figures.push({
+        ep,
+        imagesPerSecond,
+        note: `${raw.images} images in ${(raw.ms / 1000).toFixed(1)} s after a ${(outcome.warmupMs / 1000).toFixed(1)} s warm-up`,
+      });
       loaded.push({ actor, imagesPerSecond });
     } catch (err) {
       worker.terminate();
       if (!(err instanceof TimedOut)) throw err;
-      figures.push({ ep, imagesPerSecond: null, note: `no result within ${PROBE_LIMIT_MS / 1000} s: slower than the alternative for this model` });
+      figures.push({
+        ep,
+        imagesPerSecond: null,
+        note: `no result within ${PROBE_LIMIT_MS / 1000} s: slower than the alternative for this model`,
+      });
     }
   }
   loaded.sort((a, b) => b.imagesPerSecond - a.imagesPerSecond);

@@ -8,7 +8,18 @@ import { decodeBatchFrame, sliceItems } from '../../shared/batchFrame.ts';
 import { CLOSE, NO_REJOIN_CODES } from '../../shared/closeCodes.ts';
 import type { SerializedError } from '../../shared/errors.ts';
 import { readPageParams, type PageParams } from '../../shared/pageParams.ts';
-import { parseBatchHeader, parseToActor, PROTOCOL_VERSION, type AdmissionStatus, type Capabilities, type EpFigure, type ExecutionProvider, type JobSpec, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
+import {
+  parseBatchHeader,
+  parseToActor,
+  PROTOCOL_VERSION,
+  type AdmissionStatus,
+  type Capabilities,
+  type EpFigure,
+  type ExecutionProvider,
+  type JobSpec,
+  type ToActorJson,
+  type ToCoordinator,
+} from '../../shared/protocol.ts';
 import { socketUrl } from '../../shared/routes.ts';
 import { formatBytes } from '../../shared/units.ts';
 import type { ActorWorkerApi, BatchOutcome, PrepareWorkerApi } from '../workerApi.ts';
@@ -66,7 +77,10 @@ export class WorkerPage {
     render(this.view);
     this.caps = await capabilities();
     const why = noWebGpuExplanation(this.caps);
-    if (this.caps.webgpu) this.update({ adapter: `${this.caps.webgpu.vendor} ${this.caps.webgpu.architecture}${this.caps.webgpu.isSoftware ? ' [software]' : ''}` });
+    if (this.caps.webgpu)
+      this.update({
+        adapter: `${this.caps.webgpu.vendor} ${this.caps.webgpu.architecture}${this.caps.webgpu.isSoftware ? ' [software]' : ''}`,
+      });
     else this.update({ adapter: 'no WebGPU adapter', notice: [this.view.notice, why].filter(Boolean).join(' — ') });
     this.openSocket();
   }
@@ -93,23 +107,40 @@ export class WorkerPage {
   private async startActor(job: JobSpec): Promise<void> {
     // A URL pin narrows the job's offer; the coordinator offered only EPs the pin allows.
     const eps = job.eps;
-    this.update({ state: 'loading', ep: eps.join(' or '), model: `${job.modelSha256.slice(0, 12)}… (${formatBytes(job.modelBytes)})`, reason: null, error: null });
-    const onCrash = (which: string) => (e: ErrorEvent): void => {
-      // The worker (and its session) is gone or unsound: leave, and rejoin with a fresh one.
-      const error = { code: 'WORKER_CRASHED' as const, message: `the ${which} worker crashed: ${e.message || 'unknown error'}` };
-      this.send({ type: 'actor-error', ...error });
-      this.fail(error);
-      this.socket?.close(CLOSE.workerCrashed, 'worker crashed');
-    };
+    this.update({
+      state: 'loading',
+      ep: eps.join(' or '),
+      model: `${job.modelSha256.slice(0, 12)}… (${formatBytes(job.modelBytes)})`,
+      reason: null,
+      error: null,
+    });
+    const onCrash =
+      (which: string) =>
+      (e: ErrorEvent): void => {
+        // The worker (and its session) is gone or unsound: leave, and rejoin with a fresh one.
+        const error = { code: 'WORKER_CRASHED' as const, message: `the ${which} worker crashed: ${e.message || 'unknown error'}` };
+        this.send({ type: 'actor-error', ...error });
+        this.fail(error);
+        this.socket?.close(CLOSE.workerCrashed, 'worker crashed');
+      };
     this.prepWorker = this.workers.prepare();
     this.prepWorker.addEventListener('error', onCrash('preprocessing'));
     this.prep = Comlink.wrap<PrepareWorkerApi>(this.prepWorker);
     this.spec = { height: job.inputHeight, width: job.inputWidth };
-    const probe = await loadFastest(job, eps, () => this.workers.actor(), (step) => this.update({ reason: step }));
+    const probe = await loadFastest(
+      job,
+      eps,
+      () => this.workers.actor(),
+      (step) => this.update({ reason: step }),
+    );
     const chosen = probe.chosen;
     if (!chosen) {
       // No WebGPU, a software adapter, a bad model: rejoining would fail the same way.
-      const failure = probe.failure ?? { ok: false as const, code: 'EP_UNAVAILABLE' as const, message: `no EP could run the model: ${probe.figures.map((f) => `${f.ep}: ${f.note}`).join('; ')}` };
+      const failure = probe.failure ?? {
+        ok: false as const,
+        code: 'EP_UNAVAILABLE' as const,
+        message: `no EP could run the model: ${probe.figures.map((f) => `${f.ep}: ${f.note}`).join('; ')}`,
+      };
       this.noRejoin = true;
       this.send({ type: 'actor-error', code: failure.code, message: failure.message });
       this.fail({ code: failure.code, message: failure.message });
@@ -125,10 +156,20 @@ export class WorkerPage {
       state: 'ready',
       reason: null,
       ep: describeChoice(outcome.ep, probe.figures),
-      adapter: a ? `${a.vendor || 'unknown vendor'} ${a.architecture}${a.description ? ` (${a.description})` : ''}${a.isSoftware ? ' [software]' : ''}` : this.view.adapter,
+      adapter: a
+        ? `${a.vendor || 'unknown vendor'} ` +
+          `${a.architecture}${a.description ? ` (${a.description})` : ''}${a.isSoftware ? ' [software]' : ''}`
+        : this.view.adapter,
     });
     await this.workers.beforeReady?.(chosen.api);
-    this.send({ type: 'ready', ep: outcome.ep, probe: probe.figures, loadMs: outcome.loadMs, warmupMs: outcome.warmupMs, modelFromCache: outcome.modelFromCache });
+    this.send({
+      type: 'ready',
+      ep: outcome.ep,
+      probe: probe.figures,
+      loadMs: outcome.loadMs,
+      warmupMs: outcome.warmupMs,
+      modelFromCache: outcome.modelFromCache,
+    });
   }
 
   private async onBatch(data: ArrayBuffer): Promise<void> {
@@ -142,7 +183,10 @@ export class WorkerPage {
     const { actor, prep, spec } = this;
     if (this.cancelled.delete(header.batchId)) return;
     if (!actor || !prep || !spec) {
-      this.send({ type: 'batch-failed', batchId: header.batchId, code: 'MODEL_LOAD_FAILED', message: 'batch arrived before the model was loaded' }, ws);
+      this.send(
+        { type: 'batch-failed', batchId: header.batchId, code: 'MODEL_LOAD_FAILED', message: 'batch arrived before the model was loaded' },
+        ws,
+      );
       return;
     }
     this.inFlight++;
@@ -173,7 +217,12 @@ export class WorkerPage {
     const images = this.view.images + items.length;
     // Wall-clock rate since the first batch: decoding overlaps inference, so summed stage times would undercount.
     const elapsed = performance.now() - this.firstBatchAt;
-    this.update({ state: this.inFlight > 0 ? 'busy' : 'ready', batches: this.view.batches + 1, images, imagesPerSecond: elapsed > 0 ? (images * 1000) / elapsed : null });
+    this.update({
+      state: this.inFlight > 0 ? 'busy' : 'ready',
+      batches: this.view.batches + 1,
+      images,
+      imagesPerSecond: elapsed > 0 ? (images * 1000) / elapsed : null,
+    });
   }
 
   private onControl(msg: ToActorJson): void {
@@ -226,13 +275,23 @@ export class WorkerPage {
     ws.binaryType = 'arraybuffer';
     ws.addEventListener('open', () => {
       opened = true;
-      this.send({ type: 'hello', protocol: PROTOCOL_VERSION, hostId: this.view.hostId, capabilities: this.caps!, declared: this.params.declared, pinnedEp: this.params.pinnedEp });
+      this.send({
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        hostId: this.view.hostId,
+        capabilities: this.caps!,
+        declared: this.params.declared,
+        pinnedEp: this.params.pinnedEp,
+      });
     });
     ws.addEventListener('message', (ev: MessageEvent<string | ArrayBuffer>) => {
       if (typeof ev.data === 'string') {
         const parsed = parseToActor(ev.data);
         if (!parsed.ok) {
-          this.fail({ code: 'PROTOCOL_ERROR', message: `the coordinator sent a message this page does not understand (${parsed.error}); reload the page to update it` });
+          this.fail({
+            code: 'PROTOCOL_ERROR',
+            message: `the coordinator sent a message this page does not understand (${parsed.error}); reload the page to update it`,
+          });
           return;
         }
         this.onControl(parsed.value);
@@ -246,7 +305,13 @@ export class WorkerPage {
       if (this.view.state === 'finished') return;
       if (!opened) {
         // Refused at the upgrade (wrong token) or the coordinator is gone: nothing to rejoin.
-        this.update({ state: 'disconnected', error: { code: 'UNAUTHORIZED', message: 'the coordinator refused this page or is not running; open the URL it printed (with its token)' } });
+        this.update({
+          state: 'disconnected',
+          error: {
+            code: 'UNAUTHORIZED',
+            message: 'the coordinator refused this page or is not running; open the URL it printed (with its token)',
+          },
+        });
         return;
       }
       const why = `the connection closed (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`;
@@ -257,7 +322,11 @@ export class WorkerPage {
       }
       this.reconnects++;
       const delay = Math.min(10_000, 500 * 2 ** (this.reconnects - 1));
-      this.update({ state: 'reconnecting', actorId: null, reason: `${why}; rejoining in ${(delay / 1000).toFixed(1)}s as a new actor (attempt ${this.reconnects} of ${MAX_RECONNECTS})` });
+      this.update({
+        state: 'reconnecting',
+        actorId: null,
+        reason: `${why}; rejoining in ${(delay / 1000).toFixed(1)}s as a new actor (attempt ${this.reconnects} of ${MAX_RECONNECTS})`,
+      });
       setTimeout(() => this.openSocket(), delay);
     });
   }

@@ -38,11 +38,26 @@ function render(s: JobStatus): void {
   const p = s.progress;
   const pct = p.total ? Math.min(100, (100 * p.done) / p.total) : 0;
   field('bar').style.width = `${pct}%`;
-  field('progress').textContent = `${p.done}${p.total !== null ? ` / ${p.total}` : ''} rows, ${p.errors} errors, ${num(p.imagesPerSecond)} img/s, ${p.elapsedSeconds.toFixed(0)} s${p.finished ? ' — finished' : ''}`;
-  field('pool').textContent = `min ${s.pool.min}, max ${s.pool.max} — ${s.pool.active} active, ${s.pool.standby} standby, ${s.pool.rejected} rejected`;
-  fillTable('hosts', s.hosts.map((h) => [h.id, used(h.used, h.capacity, 'gpus'), used(h.used, h.capacity, 'cpus'), `${gib(h.used.memoryBytes)} / ${gib(h.capacity.memoryBytes)}`]));
+  field('progress').textContent =
+    `${p.done}${p.total !== null ? ` / ${p.total}` : ''} rows, ${p.errors} errors, ${num(p.imagesPerSecond)} ` +
+    `img/s, ${p.elapsedSeconds.toFixed(0)} s${p.finished ? ' — finished' : ''}`;
+  field('pool').textContent =
+    `min ${s.pool.min}, max ${s.pool.max} — ${s.pool.active} active, ${s.pool.standby} standby, ${s.pool.rejected} rejected`;
+  fillTable(
+    'hosts',
+    s.hosts.map((h) => [
+      h.id,
+      used(h.used, h.capacity, 'gpus'),
+      used(h.used, h.capacity, 'cpus'),
+      `${gib(h.used.memoryBytes)} / ${gib(h.capacity.memoryBytes)}`,
+    ]),
+  );
   const sc = s.schedule;
-  field('schedule').textContent = `batch size ${sc.batchSize === 'auto' ? 'auto (sized to each actor\'s speed)' : sc.batchSize}; pool speed ${num(sc.poolImagesPerSecond)} img/s; expected to finish ${sc.expectedSecondsLeft === null ? '–' : sc.expectedSecondsLeft === 0 ? 'now' : `in ${sc.expectedSecondsLeft.toFixed(0)} s`}; ${sc.speculativeCopies} tail copies`;
+  field('schedule').textContent =
+    `batch size ${sc.batchSize === 'auto' ? "auto (sized to each actor's speed)" : sc.batchSize}; pool ` +
+    `speed ${num(sc.poolImagesPerSecond)} img/s; expected to finish ` +
+    `${sc.expectedSecondsLeft === null ? '–' : sc.expectedSecondsLeft === 0 ? 'now' : `in ${sc.expectedSecondsLeft.toFixed(0)} s`}; ` +
+    `${sc.speculativeCopies} tail copies`;
   fillTable(
     'actors',
     s.actors.map((a) => [

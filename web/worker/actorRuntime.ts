@@ -25,7 +25,7 @@ let loaded: Loaded | null = null;
 let device: GPUDevice | null = null;
 let deviceLost: string | null = null;
 /** Batches run one after another: one session, one device queue. */
-let queue: Promise<unknown> = Promise.resolve();
+let serial: Promise<unknown> = Promise.resolve();
 
 async function importOrt(ep: ExecutionProvider): Promise<typeof Ort> {
   // Separate builds: the WebGPU one carries the asyncify runtime, the wasm one the plain (faster) one.
@@ -37,15 +37,23 @@ async function importOrt(ep: ExecutionProvider): Promise<typeof Ort> {
 
 async function requestAdapter(job: JobSpec): Promise<AdapterInfo> {
   if (!('gpu' in navigator) || !navigator.gpu) {
-    throw new TabpoolError('NO_WEBGPU', self.isSecureContext
-      ? 'this browser has no WebGPU (navigator.gpu is missing); use a recent Chrome/Edge, or run the job with --ep wasm'
-      : 'WebGPU needs a secure context: open the page over https (or on localhost)');
+    throw new TabpoolError(
+      'NO_WEBGPU',
+      self.isSecureContext
+        ? 'this browser has no WebGPU (navigator.gpu is missing); use a recent Chrome/Edge, or run the job with --ep wasm'
+        : 'WebGPU needs a secure context: open the page over https (or on localhost)',
+    );
   }
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new TabpoolError('NO_WEBGPU', 'navigator.gpu.requestAdapter() returned no adapter; the GPU may be blocklisted or disabled');
+  if (!adapter)
+    throw new TabpoolError('NO_WEBGPU', 'navigator.gpu.requestAdapter() returned no adapter; the GPU may be blocklisted or disabled');
   const info = describeAdapter(adapter.info, adapter.limits);
   if (info.isSoftware && !job.allowSoftwareGpu) {
-    throw new TabpoolError('SOFTWARE_GPU', `the only WebGPU adapter is software (${info.vendor} ${info.architecture}); run the job with --allow-software-gpu to use it, or --ep wasm`);
+    throw new TabpoolError(
+      'SOFTWARE_GPU',
+      `the only WebGPU adapter is software (${info.vendor} ${info.architecture}); run the job with ` +
+        `--allow-software-gpu to use it, or --ep wasm`,
+    );
   }
   return info;
 }
@@ -75,7 +83,10 @@ async function init(job: JobSpec, ep: ExecutionProvider): Promise<InitOutcome> {
         graphOptimizationLevel: 'all',
       });
     } catch (err) {
-      throw new TabpoolError(ep === 'webgpu' ? 'EP_UNAVAILABLE' : 'MODEL_LOAD_FAILED', `creating the ${ep} session failed: ${(err as Error).message}`);
+      throw new TabpoolError(
+        ep === 'webgpu' ? 'EP_UNAVAILABLE' : 'MODEL_LOAD_FAILED',
+        `creating the ${ep} session failed: ${(err as Error).message}`,
+      );
     }
     if (ep === 'webgpu') {
       device = await ort.env.webgpu.device;
@@ -84,11 +95,22 @@ async function init(job: JobSpec, ep: ExecutionProvider): Promise<InitOutcome> {
       });
     }
     const loadMs = performance.now() - started;
-    loaded = { ort, session, job, spec: preprocessSpecFor(job.inputHeight, job.inputWidth), fixedBatch: fixedBatchOf(session, job.inputName) };
+    loaded = {
+      ort,
+      session,
+      job,
+      spec: preprocessSpecFor(job.inputHeight, job.inputWidth),
+      fixedBatch: fixedBatchOf(session, job.inputName),
+    };
     // Warm up once so shader compilation (seconds on WebGPU) is not billed to the first batch.
     const warm = performance.now();
     const n = loaded.fixedBatch ?? 1;
-    const zeros = new ort.Tensor('float32', new Float32Array(n * 3 * job.inputHeight * job.inputWidth), [n, 3, job.inputHeight, job.inputWidth]);
+    const zeros = new ort.Tensor('float32', new Float32Array(n * 3 * job.inputHeight * job.inputWidth), [
+      n,
+      3,
+      job.inputHeight,
+      job.inputWidth,
+    ]);
     const out = await session.run({ [job.inputName]: zeros });
     for (const t of Object.values(out)) t.dispose();
     return { ok: true, ep: ep, loadMs, warmupMs: performance.now() - warm, modelFromCache: fromCache, adapter };
@@ -140,7 +162,11 @@ async function runPreparedNow(prepared: Prepared): Promise<BatchOutcome> {
     return { ok: false, ...serializeError(err, 'INFERENCE_FAILED') };
   }
   const inferenceMs = performance.now() - started;
-  return { ok: true, items: results as ItemResult[], timing: { decodeMs: prepared.decodeMs, inferenceMs, totalMs: prepared.decodeMs + inferenceMs } };
+  return {
+    ok: true,
+    items: results as ItemResult[],
+    timing: { decodeMs: prepared.decodeMs, inferenceMs, totalMs: prepared.decodeMs + inferenceMs },
+  };
 }
 
 async function measureRaw(batchSize: number, seconds: number): Promise<RawSpeed> {
@@ -164,13 +190,13 @@ export function createActorApi(): ActorWorkerApi {
   return {
     init,
     runPrepared(prepared) {
-      const next = queue.then(() => runPreparedNow(prepared));
-      queue = next.catch(() => undefined);
+      const next = serial.then(() => runPreparedNow(prepared));
+      serial = next.catch(() => undefined);
       return next;
     },
     measureRaw(batchSize, seconds) {
-      const next = queue.then(() => measureRaw(batchSize, seconds));
-      queue = next.catch(() => undefined);
+      const next = serial.then(() => measureRaw(batchSize, seconds));
+      serial = next.catch(() => undefined);
       return next;
     },
   };

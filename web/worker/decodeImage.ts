@@ -21,7 +21,10 @@ export async function decodeImage(bytes: Uint8Array): Promise<Pixels> {
       premultiplyAlpha: 'none',
     });
   } catch (err) {
-    throw new TabpoolError('CORRUPT_IMAGE', `the ${header.format.toUpperCase()} data could not be decoded (${(err as Error).message || 'decoder error'})`);
+    throw new TabpoolError(
+      'CORRUPT_IMAGE',
+      `the ${header.format.toUpperCase()} data could not be decoded (${(err as Error).message || 'decoder error'})`,
+    );
   }
   try {
     const { width, height } = bitmap;

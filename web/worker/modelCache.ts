@@ -42,7 +42,10 @@ export async function loadModel(url: string, sha256: string): Promise<{ bytes: A
   const bytes = await response.arrayBuffer();
   const actual = await sha256Hex(bytes);
   if (actual !== sha256) {
-    throw new TabpoolError('MODEL_HASH_MISMATCH', `the model from ${url} has sha256 ${actual}, expected ${sha256}; the download was corrupted or the file changed`);
+    throw new TabpoolError(
+      'MODEL_HASH_MISMATCH',
+      `the model from ${url} has sha256 ${actual}, expected ${sha256}; the download was corrupted or the file changed`,
+    );
   }
   await cache?.put(key, new Response(bytes.slice(0), { headers: { 'content-type': 'application/octet-stream' } })).catch(() => undefined);
   return { bytes, fromCache: false };

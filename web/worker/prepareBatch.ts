@@ -45,10 +45,14 @@ async function fetchInput(url: string): Promise<Uint8Array> {
   try {
     res = await fetch(url, { mode: 'cors', credentials: 'omit', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
   } catch (err) {
-    throw new TabpoolError('TAB_FETCH_FAILED', `the tab could not fetch ${url} (${(err as Error).message || 'network error'}; a CORS refusal looks like this too)`);
+    throw new TabpoolError(
+      'TAB_FETCH_FAILED',
+      `the tab could not fetch ${url} (${(err as Error).message || 'network error'}; a CORS refusal looks like this too)`,
+    );
   }
   if (!res.ok) throw new TabpoolError('TAB_FETCH_FAILED', `the tab's fetch of ${url} answered HTTP ${res.status}`);
   const declared = Number(res.headers.get('content-length') ?? 0);
-  if (declared > MAX_INPUT_BYTES) throw new TabpoolError('IMAGE_TOO_LARGE', `${url} is ${declared} bytes, over the ${MAX_INPUT_BYTES}-byte input limit`);
+  if (declared > MAX_INPUT_BYTES)
+    throw new TabpoolError('IMAGE_TOO_LARGE', `${url} is ${declared} bytes, over the ${MAX_INPUT_BYTES}-byte input limit`);
   return new Uint8Array(await res.arrayBuffer());
 }

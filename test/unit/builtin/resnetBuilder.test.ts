@@ -97,10 +97,20 @@ test('follows the torchvision ResNet-18 topology with plain operators only', () 
   const model = buildResNet();
   const graph = graphOf(model);
   const ops = graph.nodes.map((n) => n.opType);
-  assert.ok(ops.every((op) => PLAIN_OPS.has(op)), `unexpected operators: ${ops.filter((op) => !PLAIN_OPS.has(op)).join(', ')}`);
+  assert.ok(
+    ops.every((op) => PLAIN_OPS.has(op)),
+    `unexpected operators: ${ops.filter((op) => !PLAIN_OPS.has(op)).join(', ')}`,
+  );
   const count = (op: string): number => ops.filter((o) => o === op).length;
   assert.deepEqual(
-    { Conv: count('Conv'), BatchNormalization: count('BatchNormalization'), Relu: count('Relu'), Add: count('Add'), MaxPool: count('MaxPool'), Gemm: count('Gemm') },
+    {
+      Conv: count('Conv'),
+      BatchNormalization: count('BatchNormalization'),
+      Relu: count('Relu'),
+      Add: count('Add'),
+      MaxPool: count('MaxPool'),
+      Gemm: count('Gemm'),
+    },
     { Conv: 20, BatchNormalization: 20, Relu: 17, Add: 8, MaxPool: 1, Gemm: 1 },
   );
   const dims = (name: string): number[] | undefined => graph.initializers.find((t) => t.name === name)?.dims;
@@ -113,10 +123,16 @@ test('follows the torchvision ResNet-18 topology with plain operators only', () 
 
 test('declares float32 input [batch, 3, 224, 224] and output [batch, 1000] with a symbolic batch', () => {
   const { inputs, outputs } = graphOf(buildResNet());
-  assert.deepEqual(inputs.map((v) => v.name), ['input']);
+  assert.deepEqual(
+    inputs.map((v) => v.name),
+    ['input'],
+  );
   assert.equal(inputs[0]?.type?.tensorType?.elemType, 1);
   assert.deepEqual(dimsOf(inputs[0]!), ['batch', 3, 224, 224]);
-  assert.deepEqual(outputs.map((v) => v.name), ['logits']);
+  assert.deepEqual(
+    outputs.map((v) => v.name),
+    ['logits'],
+  );
   assert.equal(outputs[0]?.type?.tensorType?.elemType, 1);
   assert.deepEqual(dimsOf(outputs[0]!), ['batch', 1000]);
 });
@@ -135,7 +151,10 @@ for (const opset of [11, 13, 17]) {
   test(`loads at opset ${opset} in onnxruntime-node and gives [N, 1000] for N = 1 and 3`, async () => {
     const options = opset === 13 ? { opset, inputName: 'pixels', outputName: 'scores' } : { opset };
     const model = buildResNet(options);
-    assert.deepEqual(decodeModel(model).opsetImport?.map((o) => Number(o.version)), [opset]);
+    assert.deepEqual(
+      decodeModel(model).opsetImport?.map((o) => Number(o.version)),
+      [opset],
+    );
     for (const n of [1, 3]) {
       const logits = await run(model, input(n, 224), [n, 3, 224, 224], options);
       assert.deepEqual(logits.dims, [n, 1000]);

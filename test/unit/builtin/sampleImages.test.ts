@@ -37,7 +37,12 @@ async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   return entries
     .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1).split('\\').join('/'))
+    .map((e) =>
+      join(e.parentPath, e.name)
+        .slice(dir.length + 1)
+        .split('\\')
+        .join('/'),
+    )
     .sort();
 }
 
@@ -85,7 +90,10 @@ test('reuses an existing dataset without rewriting it or leaving temporary folde
   const before = (await stat(join(dir, sampleNames()[0]!))).mtimeMs;
   assert.equal(await ensureSampleDataset(scratch), dir);
   assert.equal((await stat(join(dir, sampleNames()[0]!))).mtimeMs, before);
-  assert.deepEqual((await readdir(scratch)).filter((n) => n.includes('sample')), ['sample']);
+  assert.deepEqual(
+    (await readdir(scratch)).filter((n) => n.includes('sample')),
+    ['sample'],
+  );
 });
 
 test('varies sizes and aspect ratios: portrait, landscape and square, 96..640 px, some exactly 256 short', () => {
@@ -97,7 +105,10 @@ test('varies sizes and aspect ratios: portrait, landscape and square, 96..640 px
   assert.ok(specs.filter((s) => Math.min(s.width, s.height) === 256).length >= 32, 'shorter side 256');
   assert.ok(new Set(specs.map((s) => `${s.width}x${s.height}`)).size >= 100, 'many distinct sizes');
   assert.equal(new Set(specs.map((s) => s.background)).size, 12, 'every kind of background');
-  assert.deepEqual(new Set(specs.map((s) => s.pngLayout).filter((l) => l !== null)), new Set(['rgb8', 'rgba8', 'grey8', 'rgb16', 'grey16']));
+  assert.deepEqual(
+    new Set(specs.map((s) => s.pngLayout).filter((l) => l !== null)),
+    new Set(['rgb8', 'rgba8', 'grey8', 'rgb16', 'grey16']),
+  );
 });
 
 test('decodeImage decodes every PNG layout of the dataset to exactly the painted pixels', async () => {
@@ -113,7 +124,9 @@ test('decodeImage decodes every PNG layout of the dataset to exactly the painted
 
 test('16-bit PNGs hold real 16-bit data whose high byte is the painted pixel too', async () => {
   const dir = await ensureSampleDataset(scratch);
-  const wide = Array.from({ length: SAMPLE_COUNT }, (_, i) => sampleSpec(i)).filter((s) => s.pngLayout === 'rgb16' || s.pngLayout === 'grey16');
+  const wide = Array.from({ length: SAMPLE_COUNT }, (_, i) => sampleSpec(i)).filter(
+    (s) => s.pngLayout === 'rgb16' || s.pngLayout === 'grey16',
+  );
   assert.ok(wide.length >= 20);
   for (const spec of wide) {
     const png = PNG.sync.read(await readFile(join(dir, spec.name)), { skipRescale: true });
@@ -169,10 +182,7 @@ test('decodeImage decodes palette PNGs (with tRNS) and grey+alpha PNGs', () => {
   ]);
   const px = decodeImage(file);
   assert.deepEqual([px.width, px.height, px.channels], [3, 2, 4]);
-  assert.deepEqual(
-    [...px.data],
-    [255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 128, 0, 0, 255, 128, 0, 255, 0, 255, 255, 0, 0, 255],
-  );
+  assert.deepEqual([...px.data], [255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 128, 0, 0, 255, 128, 0, 255, 0, 255, 255, 0, 0, 255]);
 
   const greyAlpha = new PNG({ width: 2, height: 1, colorType: 4, inputColorType: 4, bitDepth: 8 });
   greyAlpha.data = Buffer.from([10, 255, 200, 7]);

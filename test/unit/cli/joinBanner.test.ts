@@ -68,7 +68,10 @@ function readBack(lines: string[]): boolean[][] {
       assert.ok(pair, `unexpected character ${JSON.stringify(c)} in the QR code`);
       return pair;
     });
-    rows.push(cells.map(([top]) => top), cells.map(([, bottom]) => bottom));
+    rows.push(
+      cells.map(([top]) => top),
+      cells.map(([, bottom]) => bottom),
+    );
   }
   return rows;
 }
@@ -78,7 +81,10 @@ test('the QR code holds exactly the symbol qrcode makes for the URL, with a ligh
     const lines = terminalQr(url);
     const rows = readBack(lines);
     const side = rows[0]!.length;
-    assert.ok(rows.every((r) => r.length === side), 'every line is as wide as the code');
+    assert.ok(
+      rows.every((r) => r.length === side),
+      'every line is as wide as the code',
+    );
     const size = side - 2 * QR_MARGIN;
     const inside = (x: number, y: number): boolean => x >= QR_MARGIN && y >= QR_MARGIN && x < QR_MARGIN + size && y < QR_MARGIN + size;
     rows.forEach((r, y) => r.forEach((dark, x) => !inside(x, y) && assert.equal(dark, false, `quiet zone dark at ${x},${y}`)));

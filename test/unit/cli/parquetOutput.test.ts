@@ -26,7 +26,20 @@ before(async () => {
 after(() => fs.rm(tmp, { recursive: true, force: true }));
 
 async function run(out: string, extra: string[] = [], actors = { mode: 'real' as const }): Promise<void> {
-  const c = await startCoordinator(['--model', 'resnet18-tiny', '--data', data, '--out', out, '--batch-size', '4', '--pool', '2', '--logits', ...extra]);
+  const c = await startCoordinator([
+    '--model',
+    'resnet18-tiny',
+    '--data',
+    data,
+    '--out',
+    out,
+    '--batch-size',
+    '4',
+    '--pool',
+    '2',
+    '--logits',
+    ...extra,
+  ]);
   await startActors(c.workerUrl, 2, actors);
   assert.equal(await c.exited, 0, c.stderr());
 }
@@ -46,7 +59,11 @@ test('a Parquet dataset reads back, by an independent reader, as the JSONL outpu
     assert.equal(p.class, row.class, row.id);
     assert.equal(p.label, row.label, row.id);
     assert.equal(p.score, row.score, row.id);
-    assert.deepEqual(p.topk, row.topk!.map((e) => ({ class: e.class, score: e.score })), row.id);
+    assert.deepEqual(
+      p.topk,
+      row.topk!.map((e) => ({ class: e.class, score: e.score })),
+      row.id,
+    );
     assert.deepEqual(p.logits, row.logits, row.id);
     assert.equal(p.error_code, null);
   }
@@ -54,7 +71,22 @@ test('a Parquet dataset reads back, by an independent reader, as the JSONL outpu
 
 test('a Parquet job SIGKILLed mid-run and resumed gives every input exactly once', async () => {
   const out = path.join(tmp, 'killed.parquet');
-  const c = await startCoordinator(['--model', 'resnet18-tiny', '--data', data, '--out', out, '--batch-size', '4', '--pool', '2', '--rows-per-part', '8', '--verify', '1']);
+  const c = await startCoordinator([
+    '--model',
+    'resnet18-tiny',
+    '--data',
+    data,
+    '--out',
+    out,
+    '--batch-size',
+    '4',
+    '--pool',
+    '2',
+    '--rows-per-part',
+    '8',
+    '--verify',
+    '1',
+  ]);
   let answered = 0;
   await startActors(c.workerUrl, 2, {
     mode: 'real',
@@ -69,7 +101,21 @@ test('a Parquet job SIGKILLed mid-run and resumed gives every input exactly once
   await c.exited;
   const before = (await readDataset(out)).length;
   assert.ok(before > 0 && before < IMAGES, `${before} rows committed before the kill`);
-  const again = await startCoordinator(['--model', 'resnet18-tiny', '--data', data, '--out', out, '--batch-size', '4', '--pool', '2', '--rows-per-part', '8', '--resume']);
+  const again = await startCoordinator([
+    '--model',
+    'resnet18-tiny',
+    '--data',
+    data,
+    '--out',
+    out,
+    '--batch-size',
+    '4',
+    '--pool',
+    '2',
+    '--rows-per-part',
+    '8',
+    '--resume',
+  ]);
   await startActors(again.workerUrl, 2, { mode: 'real' });
   assert.equal(await again.exited, 0, again.stderr());
   const ids = (await readDataset(out)).map((r) => r.id as string);

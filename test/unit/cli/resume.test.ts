@@ -43,7 +43,23 @@ after(async () => {
  * kill lands at a known row count: resuming works with verification on, held rows simply recomputed.
  */
 async function coordinatorFor(out: string, ...extra: string[]): Promise<RunningCoordinator> {
-  const c = await startCoordinator(['--model', 'resnet18-tiny', '--launch', '0', '--data', data, '--out', out, '--batch-size', String(BATCH_SIZE), '--pool', '2', '--verify', '1', ...extra]);
+  const c = await startCoordinator([
+    '--model',
+    'resnet18-tiny',
+    '--launch',
+    '0',
+    '--data',
+    data,
+    '--out',
+    out,
+    '--batch-size',
+    String(BATCH_SIZE),
+    '--pool',
+    '2',
+    '--verify',
+    '1',
+    ...extra,
+  ]);
   running.add(c);
   void c.exited.then(() => running.delete(c));
   return c;
@@ -68,7 +84,10 @@ async function resumeToCompletion(out: string): Promise<{ skipped: number; stder
   const code = await c.exited;
   assert.equal(code, 0, c.stderr().slice(-4000));
   await actors.closed;
-  assert.deepEqual(actors.actors.flatMap((a) => a.problems), []);
+  assert.deepEqual(
+    actors.actors.flatMap((a) => a.problems),
+    [],
+  );
   const summary = /done: (\d+) rows \(\d+ predictions, 0 errors, (\d+) already done before --resume\)/.exec(c.stdout());
   assert.ok(summary, c.stdout());
   assert.equal(Number(summary[1]) + Number(summary[2]), IMAGES, 'rows written now and before add up to the dataset');
@@ -142,18 +161,19 @@ test('Ctrl-C drains to exit 130 with whole rows only, and --resume completes the
   assert.equal(skipped, rows.length);
 });
 
-test(
-  'Ctrl-C hands out no new batches: only those already on actors finish',
-  async () => {
-    const { c, hold, actors } = await interruptAfterTenBatches(path.join(tmp, 'no-new-batches.jsonl'));
-    // The actors hold every batch past the tenth, so nothing was dispatched since the rows landed.
-    const given = actors.actors.reduce((n, a) => n + a.batchIds.length, 0);
-    hold.release();
-    assert.equal(await c.exited, 130);
-    await actors.closed;
-    assert.equal(actors.actors.reduce((n, a) => n + a.batchIds.length, 0), given, 'batches dispatched after Ctrl-C');
-  },
-);
+test('Ctrl-C hands out no new batches: only those already on actors finish', async () => {
+  const { c, hold, actors } = await interruptAfterTenBatches(path.join(tmp, 'no-new-batches.jsonl'));
+  // The actors hold every batch past the tenth, so nothing was dispatched since the rows landed.
+  const given = actors.actors.reduce((n, a) => n + a.batchIds.length, 0);
+  hold.release();
+  assert.equal(await c.exited, 130);
+  await actors.closed;
+  assert.equal(
+    actors.actors.reduce((n, a) => n + a.batchIds.length, 0),
+    given,
+    'batches dispatched after Ctrl-C',
+  );
+});
 
 test('a second Ctrl-C stops at once with exit 130, leaving whole rows that --resume completes', async () => {
   const out = path.join(tmp, 'stopped.jsonl');

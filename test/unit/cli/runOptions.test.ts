@@ -20,11 +20,27 @@ const cases: [string, string[], RegExp][] = [
   ['a GPU budget over 1', ['run', '--launch', '2', '--num-gpus', '2'], /--num-gpus 2: a tab drives one WebGPU adapter/],
   ['an empty dataset', ['run', '--launch', '2', '--data', path.join(dataDir, 'empty')], /DATA_NOT_FOUND|DATA_EMPTY/],
   ['a missing data path', ['run', '--launch', '2', '--data', '/no/such/dir'], /DATA_NOT_FOUND: --data \/no\/such\/dir/],
-  ['--rows-per-part without a .parquet output', ['run', '--launch', '2', '--out', 'x.csv', '--rows-per-part', '10'], /--rows-per-part sizes the part files of a \.parquet output/],
-  ['--resume with --overwrite', ['run', '--launch', '2', '--resume', '--overwrite'], /--resume finishes the output that is there, --overwrite replaces it/],
+  [
+    '--rows-per-part without a .parquet output',
+    ['run', '--launch', '2', '--out', 'x.csv', '--rows-per-part', '10'],
+    /--rows-per-part sizes the part files of a \.parquet output/,
+  ],
+  [
+    '--resume with --overwrite',
+    ['run', '--launch', '2', '--resume', '--overwrite'],
+    /--resume finishes the output that is there, --overwrite replaces it/,
+  ],
   ['--allow-software-gpu with --ep wasm', ['run', '--launch', '2', '--ep', 'wasm', '--allow-software-gpu'], /--ep wasm uses none/],
-  ['a stall timeout that is not a duration', ['run', '--launch', '2', '--stall-timeout', 'soon'], /--stall-timeout "soon" is not valid: expected a duration/],
-  ['a model file that is not ONNX', ['run', '--launch', '2', '--data', dataDir, '--model', 'package.json'], /MODEL_NOT_ONNX: .*package\.json/],
+  [
+    'a stall timeout that is not a duration',
+    ['run', '--launch', '2', '--stall-timeout', 'soon'],
+    /--stall-timeout "soon" is not valid: expected a duration/,
+  ],
+  [
+    'a model file that is not ONNX',
+    ['run', '--launch', '2', '--data', dataDir, '--model', 'package.json'],
+    /MODEL_NOT_ONNX: .*package\.json/,
+  ],
 ];
 
 for (const [what, args, message] of cases) {

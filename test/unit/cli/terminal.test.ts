@@ -10,7 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CACHE_DIR, ROOT, startCoordinator } from '../../support/coordinatorProcess.ts';
-import { renderScreen, runCliInPseudoTerminal, withoutEscapes, type PseudoTerminalRun, type TerminalSize } from '../../support/pseudoTerminal.ts';
+import {
+  renderScreen,
+  runCliInPseudoTerminal,
+  withoutEscapes,
+  type PseudoTerminalRun,
+  type TerminalSize,
+} from '../../support/pseudoTerminal.ts';
 import { startActors, type ActorGroup } from '../../support/simulatedActor.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
 
@@ -40,7 +46,23 @@ after(async () => {
 });
 
 function cliArgs(dataDir: string, out: string, ...extra: string[]): string[] {
-  return ['run', '--model', 'resnet18-tiny', '--data', dataDir, '--out', path.join(tmp, out), '--overwrite', '--cache-dir', CACHE_DIR, '--port', '0', '--verify', '0', ...extra];
+  return [
+    'run',
+    '--model',
+    'resnet18-tiny',
+    '--data',
+    dataDir,
+    '--out',
+    path.join(tmp, out),
+    '--overwrite',
+    '--cache-dir',
+    CACHE_DIR,
+    '--port',
+    '0',
+    '--verify',
+    '0',
+    ...extra,
+  ];
 }
 
 function inTerminal(args: string[], size: TerminalSize): PseudoTerminalRun {
@@ -64,7 +86,11 @@ function barFrames(output: string): { done: number; total: number; eta: string }
  * it (`stalled` is the screen then); then they answer, slowly enough that the bar is redrawn a
  * few times, and the job runs to its end (`screen`).
  */
-async function workInTerminal(size: TerminalSize, out: string, lateHost: string): Promise<{ code: number; output: string; stalled: string[]; screen: string[] }> {
+async function workInTerminal(
+  size: TerminalSize,
+  out: string,
+  lateHost: string,
+): Promise<{ code: number; output: string; stalled: string[]; screen: string[] }> {
   const run = inTerminal(cliArgs(data, out, '--batch-size', '4', '--pool', '2'), size);
   const [, workerUrl] = await run.waitFor(/worker page \(open in any browser to join\): (\S+)/);
   let release: () => void = () => undefined;
@@ -124,7 +150,11 @@ describe('in a terminal, a job no tab joins', () => {
   });
 
   test('prints the NO_ACTORS error from the first column of its own line and exits 1', () => {
-    assert.equal(screen.filter((l) => l.startsWith('tabpool: NO_ACTORS: no actor was ready after --join-timeout 2s')).length, 1, show(screen));
+    assert.equal(
+      screen.filter((l) => l.startsWith('tabpool: NO_ACTORS: no actor was ready after --join-timeout 2s')).length,
+      1,
+      show(screen),
+    );
     assert.equal(screen.filter((l) => l.includes('NO_ACTORS')).length, 1, show(screen));
     assert.equal(code, 1);
   });
@@ -144,8 +174,14 @@ describe('in a terminal, a job that runs', () => {
     assert.equal(screen.filter((l) => BAR_TEXT.test(l)).length, 1, `the bar left copies of itself${show(screen)}`);
     const logs = screen.filter((l) => l.includes('actor-'));
     for (const id of ['actor-1', 'actor-2']) {
-      assert.ok(logs.some((l) => new RegExp(`^${id} joined from host sim-\\S+: admitted \\(wasm\\)$`).test(l)), `${id} joined${show(screen)}`);
-      assert.ok(logs.some((l) => new RegExp(`^${id} ready on wasm: model (?:downloaded|from cache), loaded in \\S+s, warm-up \\S+s$`).test(l)), `${id} ready${show(screen)}`);
+      assert.ok(
+        logs.some((l) => new RegExp(`^${id} joined from host sim-\\S+: admitted \\(wasm\\)$`).test(l)),
+        `${id} joined${show(screen)}`,
+      );
+      assert.ok(
+        logs.some((l) => new RegExp(`^${id} ready on wasm: model (?:downloaded|from cache), loaded in \\S+s, warm-up \\S+s$`).test(l)),
+        `${id} ready${show(screen)}`,
+      );
     }
     const late = screen.findIndex((l) => /^actor-3 joined from host late-host: /.test(l));
     assert.ok(late >= 0 && late < bar, `the log line printed while the bar was up is not whole above it${show(screen)}`);
@@ -187,7 +223,10 @@ describe('in a terminal, a job that runs', () => {
     assert.equal(screen.filter((l) => STATUS_LINE.test(l)).length, 1, show(screen));
     const summary = screen.findIndex((l) => /^done: 300 rows \(300 predictions, 0 errors\) in [\d.]+s — [\d.]+ img\/s$/.test(l));
     assert.ok(summary > screen.findIndex((l) => BAR_TEXT.test(l)), show(screen));
-    assert.ok(screen.some((l) => l === `output: ${path.join(tmp, 'work.jsonl')}`), show(screen));
+    assert.ok(
+      screen.some((l) => l === `output: ${path.join(tmp, 'work.jsonl')}`),
+      show(screen),
+    );
     assert.equal(result.code, 0);
   });
 });
@@ -275,7 +314,21 @@ async function piped(args: string[]): Promise<{ code: number; stdout: string; st
 
 describe('on pipes (CI)', () => {
   test('prints plain lines, no bar and no escape sequences, and ends with a progress line', async () => {
-    const c = await startCoordinator(['--model', 'resnet18-tiny', '--data', data, '--out', path.join(tmp, 'ci.jsonl'), '--overwrite', '--batch-size', '4', '--pool', '2', '--verify', '0']);
+    const c = await startCoordinator([
+      '--model',
+      'resnet18-tiny',
+      '--data',
+      data,
+      '--out',
+      path.join(tmp, 'ci.jsonl'),
+      '--overwrite',
+      '--batch-size',
+      '4',
+      '--pool',
+      '2',
+      '--verify',
+      '0',
+    ]);
     cleanups.push(() => c.kill('SIGKILL'));
     const group = await startActors(c.workerUrl, 2, { mode: 'instant' });
     cleanups.push(() => group.actors.forEach((a) => a.terminate()));

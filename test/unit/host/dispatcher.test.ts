@@ -65,7 +65,12 @@ test('two actors slower than one input per 1.5 s each get an input at once (the 
   const pool = poolOf([0.038, 0.027], [false, false], sent);
   const queue = new Workload(3);
   for (let i = 0; i < 4; i++) queue.add({ id: `i${i}`, source: `i${i}.png`, bytes: TINY_PNG });
-  const dispatcher = new Dispatcher(pool, queue, newHostStats(), { batchSize: 'auto', maxBatch: 64, fixedBatch: null, maxTasksInFlight: 2 });
+  const dispatcher = new Dispatcher(pool, queue, newHostStats(), {
+    batchSize: 'auto',
+    maxBatch: 64,
+    fixedBatch: null,
+    maxTasksInFlight: 2,
+  });
   assert.ok(dispatcher.run(0, true, 4) >= 1);
   assert.ok(queue.heldCount('actor-1') >= 1, 'the faster of the two has an input');
   // A second later the faster one is busy for a while: the slower one is now first for one more.

@@ -15,7 +15,13 @@ test('after one --stall-timeout of no progress it says why (speeds, batch sizes,
   assert.equal(w.tick(59_000, stalled), null);
   const warn = w.tick(60_000, stalled);
   assert.equal(warn?.kind, 'warn');
-  assert.match(warn!.report, /no progress for 1m00s: 4 input\(s\) pending, 1 ready actor\(s\), none holding a batch \(actor-1 on host h1, webgpu, 0\.038 img\/s \(its own estimate\), last batch none\)/);
+  assert.match(
+    warn!.report,
+    new RegExp(
+      String.raw`no progress for 1m00s: 4 input\(s\) pending, 1 ready actor\(s\), none holding a batch ` +
+        String.raw`\(actor-1 on host h1, webgpu, 0\.038 img/s \(its own estimate\), last batch none\)`,
+    ),
+  );
   assert.equal(w.report, warn!.report, 'the status page shows the same words');
   assert.equal(w.tick(61_000, stalled), null, 'said once');
   assert.equal(w.tick(120_000, stalled)?.kind, 'fail');

@@ -9,13 +9,19 @@ import { okItems, startJob, TINY_PNG, type FakeLink, type Harness } from '../../
 function answerRefusing(h: Harness, link: FakeLink, batchId: number, refused: (i: number) => boolean): void {
   const b = link.batches.find((x) => x.batchId === batchId)!;
   link.answered.add(batchId);
-  const items: ItemResult[] = okItems(b.items).map((r, i) => (refused(i) ? { ok: false, code: 'TAB_FETCH_FAILED', message: 'TypeError: Failed to fetch (CORS)' } : r));
+  const items: ItemResult[] = okItems(b.items).map((r, i) =>
+    refused(i) ? { ok: false, code: 'TAB_FETCH_FAILED', message: 'TypeError: Failed to fetch (CORS)' } : r,
+  );
   h.job.onMessage(link, { type: 'result', batchId, items, timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 } });
 }
 
 test('URL inputs go to tabs as URLs; one a tab cannot fetch is fetched by the coordinator and sent again with its bytes', async () => {
   const read: string[] = [];
-  const h = startJob(8, { batchSize: 4, maxTasksInFlight: 1 }, { urls: true, read: async (source) => (read.push(source), { bytes: TINY_PNG }) });
+  const h = startJob(
+    8,
+    { batchSize: 4, maxTasksInFlight: 1 },
+    { urls: true, read: async (source) => (read.push(source), { bytes: TINY_PNG }) },
+  );
   await h.job.allReadIn;
   assert.deepEqual(read, [], 'the coordinator reads no URL input up front');
   const tab = h.join();
@@ -30,13 +36,20 @@ test('URL inputs go to tabs as URLs; one a tab cannot fetch is fetched by the co
   }
   await h.job.done;
   const ids = h.sink.rows.map((r) => r.id).sort();
-  assert.deepEqual(ids, Array.from({ length: 8 }, (_, i) => `img-${String(i).padStart(4, '0')}`));
+  assert.deepEqual(
+    ids,
+    Array.from({ length: 8 }, (_, i) => `img-${String(i).padStart(4, '0')}`),
+  );
   assert.equal(h.sink.rows.filter((r) => r.error).length, 0);
   assert.equal(h.job.host.stats.fetchedHere, 1);
 });
 
 test('an input neither the tab nor the coordinator can fetch gets one error row naming both failures', async () => {
-  const h = startJob(4, { batchSize: 4, maxTasksInFlight: 1, pool: { min: 1, max: 1 } }, { urls: true, read: async (source) => ({ error: { code: 'UNREADABLE_FILE', message: `${source}: HTTP 404` } }) });
+  const h = startJob(
+    4,
+    { batchSize: 4, maxTasksInFlight: 1, pool: { min: 1, max: 1 } },
+    { urls: true, read: async (source) => ({ error: { code: 'UNREADABLE_FILE', message: `${source}: HTTP 404` } }) },
+  );
   await h.job.allReadIn;
   const tab = h.join();
   await h.settle();
@@ -50,7 +63,13 @@ test('an input neither the tab nor the coordinator can fetch gets one error row 
   assert.equal(h.sink.rows.length, 4);
   assert.equal(bad.length, 1);
   assert.equal(bad[0]!.error!.code, 'UNREADABLE_FILE');
-  assert.match(bad[0]!.error!.message, /^img-0000: neither a tab nor the coordinator could fetch https:\/\/images\.test\/0\.png: the tab said .*CORS.*; the coordinator got .*HTTP 404/);
+  assert.match(
+    bad[0]!.error!.message,
+    new RegExp(
+      String.raw`^img-0000: neither a tab nor the coordinator could fetch https://images\.test/0\.png: ` +
+        String.raw`the tab said .*CORS.*; the coordinator got .*HTTP 404`,
+    ),
+  );
 });
 
 test('a tab claiming it could not fetch an input that was sent inline is refused as a bad result', async () => {

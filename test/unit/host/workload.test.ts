@@ -81,7 +81,7 @@ test('a batch held twice completes once; the other copy is cancelled and its lat
   const done = q.complete(b.id, 'fast')!;
   assert.deepEqual(done.cancelled, ['slow']);
   const late = q.lookup(b.id, 'slow');
-  assert.ok(late !== null && 'late' in late, 'the cancelled copy\'s answer is late, not a violation');
+  assert.ok(late !== null && 'late' in late, "the cancelled copy's answer is late, not a violation");
   assert.equal(q.lookup(b.id, 'slow'), null, 'a second late answer is a violation');
   assert.ok(q.empty);
 });

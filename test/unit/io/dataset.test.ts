@@ -18,7 +18,8 @@ async function collect(target: string): Promise<{ id: string; source: string }[]
 test('walks a folder recursively, ids relative to it, images only, hidden files skipped', async () => {
   const dir = await tmpdir();
   await fs.mkdir(path.join(dir, 'sub', 'deeper'), { recursive: true });
-  for (const f of ['a.png', 'b.JPG', 'notes.txt', '.hidden.png', 'sub/c.jpeg', 'sub/deeper/d.webp']) await fs.writeFile(path.join(dir, f), 'x');
+  for (const f of ['a.png', 'b.JPG', 'notes.txt', '.hidden.png', 'sub/c.jpeg', 'sub/deeper/d.webp'])
+    await fs.writeFile(path.join(dir, f), 'x');
   const items = await collect(dir);
   assert.deepEqual(items.map((i) => i.id).sort(), ['a.png', 'b.JPG', 'sub/c.jpeg', 'sub/deeper/d.webp']);
   assert.equal(items.find((i) => i.id === 'sub/c.jpeg')!.source, path.join(dir, 'sub', 'c.jpeg'));
@@ -29,19 +30,34 @@ test('reads .txt, .jsonl and .csv manifests, paths relative to the manifest', as
   await fs.writeFile(path.join(dir, 'm.txt'), 'x/a.png\n\n# comment\nb.png\n');
   await fs.writeFile(path.join(dir, 'm.jsonl'), '{"id":"one","path":"a.png"}\n{"path":"b.png"}\n');
   await fs.writeFile(path.join(dir, 'm.csv'), 'id,path\n"q,1",a.png\nq2,b.png\n');
-  assert.deepEqual(await collect(path.join(dir, 'm.txt')), [{ id: 'x/a.png', source: path.join(dir, 'x/a.png') }, { id: 'b.png', source: path.join(dir, 'b.png') }]);
-  assert.deepEqual((await collect(path.join(dir, 'm.jsonl'))).map((i) => i.id), ['one', 'b.png']);
-  assert.deepEqual((await collect(path.join(dir, 'm.csv'))).map((i) => i.id), ['q,1', 'q2']);
+  assert.deepEqual(await collect(path.join(dir, 'm.txt')), [
+    { id: 'x/a.png', source: path.join(dir, 'x/a.png') },
+    { id: 'b.png', source: path.join(dir, 'b.png') },
+  ]);
+  assert.deepEqual(
+    (await collect(path.join(dir, 'm.jsonl'))).map((i) => i.id),
+    ['one', 'b.png'],
+  );
+  assert.deepEqual(
+    (await collect(path.join(dir, 'm.csv'))).map((i) => i.id),
+    ['q,1', 'q2'],
+  );
 });
 
 test('a missing path fails fast with DATA_NOT_FOUND naming it', async () => {
-  await assert.rejects(openDataset('/no/such/place'), (e: Error & { code?: string }) => e.code === 'DATA_NOT_FOUND' && /\/no\/such\/place/.test(e.message));
+  await assert.rejects(
+    openDataset('/no/such/place'),
+    (e: Error & { code?: string }) => e.code === 'DATA_NOT_FOUND' && /\/no\/such\/place/.test(e.message),
+  );
 });
 
 test('a manifest line that is not JSON names the file and line', async () => {
   const dir = await tmpdir();
   await fs.writeFile(path.join(dir, 'm.jsonl'), '{"path":"a.png"}\nnot json\n');
-  await assert.rejects(collect(path.join(dir, 'm.jsonl')), (e: Error & { code?: string }) => e.code === 'BAD_MANIFEST' && /m\.jsonl:2/.test(e.message));
+  await assert.rejects(
+    collect(path.join(dir, 'm.jsonl')),
+    (e: Error & { code?: string }) => e.code === 'BAD_MANIFEST' && /m\.jsonl:2/.test(e.message),
+  );
 });
 
 test('counts without keeping the items', async () => {

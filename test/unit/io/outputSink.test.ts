@@ -11,15 +11,36 @@ async function tmpfile(name: string): Promise<string> {
   return path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-out-')), name);
 }
 
-const pred = (id: string) => predictionRow(id, [{ class: 207, score: 0.8 }, { class: 1, score: 0.1 }], IMAGENET_LABELS);
+const pred = (id: string) =>
+  predictionRow(
+    id,
+    [
+      { class: 207, score: 0.8 },
+      { class: 1, score: 0.1 },
+    ],
+    IMAGENET_LABELS,
+  );
 
 test('writes one JSON line per row, predictions and errors alike', async () => {
   const out = await tmpfile('o.jsonl');
   const sink = await OutputSink.open(out, 'jsonl', { resume: false, overwrite: false, logits: false });
   await sink.write([pred('a.png'), errorRow('b.png', { code: 'CORRUPT_IMAGE', message: 'b.png: truncated' })]);
   await sink.close();
-  const rows = (await fs.readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(rows[0], { id: 'a.png', class: 207, label: 'golden retriever', score: 0.8, topk: [{ class: 207, label: 'golden retriever', score: 0.8 }, { class: 1, label: 'goldfish', score: 0.1 }], error: null });
+  const rows = (await fs.readFile(out, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(rows[0], {
+    id: 'a.png',
+    class: 207,
+    label: 'golden retriever',
+    score: 0.8,
+    topk: [
+      { class: 207, label: 'golden retriever', score: 0.8 },
+      { class: 1, label: 'goldfish', score: 0.1 },
+    ],
+    error: null,
+  });
   assert.deepEqual(rows[1], { id: 'b.png', error: { code: 'CORRUPT_IMAGE', message: 'b.png: truncated' } });
   assert.equal('class' in rows[1], false);
 });
@@ -49,7 +70,10 @@ test('resume skips ids already written and cuts a torn last line', async () => {
   assert.equal(sink.repairedTornLine, true);
   await sink.write([pred('c')]);
   await sink.close();
-  const ids = (await fs.readFile(out, 'utf8')).trim().split('\n').map((l) => JSON.parse(l).id);
+  const ids = (await fs.readFile(out, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).id);
   assert.deepEqual(ids, ['a', 'b', 'c']);
 });
 
@@ -67,12 +91,24 @@ test('resume counts the error rows already written, so a resumed job still exits
 });
 
 /** Ids a CSV must quote: a resume has to read each back whole. */
-const AWKWARD_IDS = ['plain.png', 'comma,in.png', 'quote"in.png', 'newline\nin.png', 'crlf\r\nin.png', 'tab\tin.png', 'back\\slash.png', 'ünïcode 画像.png', ' spaced .png'];
+const AWKWARD_IDS = [
+  'plain.png',
+  'comma,in.png',
+  'quote"in.png',
+  'newline\nin.png',
+  'crlf\r\nin.png',
+  'tab\tin.png',
+  'back\\slash.png',
+  'ünïcode 画像.png',
+  ' spaced .png',
+];
 
 test('CSV --resume keeps every complete record, whatever the ids hold', async () => {
   const out = await tmpfile('o.csv');
   const first = await OutputSink.open(out, 'csv', { resume: false, overwrite: false, logits: false });
-  await first.write(AWKWARD_IDS.map((id, i) => (i % 3 === 2 ? errorRow(id, { code: 'CORRUPT_IMAGE', message: `${id}: bad, "really"\nbad` }) : pred(id))));
+  await first.write(
+    AWKWARD_IDS.map((id, i) => (i % 3 === 2 ? errorRow(id, { code: 'CORRUPT_IMAGE', message: `${id}: bad, "really"\nbad` }) : pred(id))),
+  );
   await first.close();
   const before = await fs.readFile(out);
   const again = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, logits: false });
@@ -112,5 +148,8 @@ test('CSV with --logits writes a logits column (a JSON array), and --resume refu
   const again = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, logits: true });
   assert.deepEqual([...again.done].sort(), ['a', 'b']);
   await again.close();
-  await assert.rejects(OutputSink.open(out, 'csv', { resume: true, overwrite: false, logits: false }), /has the columns .*logits.*resume with the flags of the first run/);
+  await assert.rejects(
+    OutputSink.open(out, 'csv', { resume: true, overwrite: false, logits: false }),
+    /has the columns .*logits.*resume with the flags of the first run/,
+  );
 });

@@ -27,11 +27,33 @@ const NO_TIMER = { maxDelayMs: 600_000 };
 /** A write that never resolves is a failure, not a hang. */
 const LIMIT = { timeout: 20_000 };
 
-const pred = (id: string, logits?: number[]) => predictionRow(id, [{ class: 207, score: 0.1 + 0.2 }, { class: 1, score: 1 / 3 }, { class: 999, score: 1e-300 }], IMAGENET_LABELS, logits);
+const pred = (id: string, logits?: number[]) =>
+  predictionRow(
+    id,
+    [
+      { class: 207, score: 0.1 + 0.2 },
+      { class: 1, score: 1 / 3 },
+      { class: 999, score: 1e-300 },
+    ],
+    IMAGENET_LABELS,
+    logits,
+  );
 const fail = (id: string) => errorRow(id, { code: 'CORRUPT_IMAGE', message: `${id}: truncated, "really"\nbad` });
 
 /** Ids that break naive text formats, all of which a Parquet string column must keep whole. */
-const AWKWARD_IDS = ['plain.png', 'comma,in.png', 'quote"in.png', 'newline\nin.png', 'crlf\r\nin.png', 'tab\tin.png', 'back\\slash.png', 'ünïcode 画像.png', '😀 emoji.png', ' spaced .png', ''];
+const AWKWARD_IDS = [
+  'plain.png',
+  'comma,in.png',
+  'quote"in.png',
+  'newline\nin.png',
+  'crlf\r\nin.png',
+  'tab\tin.png',
+  'back\\slash.png',
+  'ünïcode 画像.png',
+  '😀 emoji.png',
+  ' spaced .png',
+  '',
+];
 
 /** What the Parquet row must hold for a row of the JSONL output. */
 function expectedFromJsonl(row: OutputRow, logits: boolean): Record<string, unknown> {
@@ -49,7 +71,10 @@ function expectedFromJsonl(row: OutputRow, logits: boolean): Record<string, unkn
   return expected;
 }
 
-/** Opens a sink that is closed after the test whatever happens, so a failed assertion cannot leave a part timer holding the process open. */
+/**
+ * Opens a sink that is closed after the test whatever happens, so a failed assertion cannot leave a part
+ * timer holding the process open.
+ */
 async function openSink(t: TestContext, dir: string, opts: ParquetSinkOptions, tuning: ParquetSinkTuning): Promise<ParquetSink> {
   const sink = await ParquetSink.open(dir, opts, tuning);
   t.after(() => sink.close().catch(() => undefined));
@@ -72,7 +97,10 @@ test('an independent reader gets back exactly the values of the JSONL output of 
     await text.write(rows);
     await text.close();
     await writeDataset(dir, rows, 4, { ...FRESH, logits, numClasses: 5 });
-    const fromJsonl = (await fs.readFile(jsonl, 'utf8')).trim().split('\n').map((l) => expectedFromJsonl(JSON.parse(l) as OutputRow, logits));
+    const fromJsonl = (await fs.readFile(jsonl, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => expectedFromJsonl(JSON.parse(l) as OutputRow, logits));
     assert.deepEqual(await readDataset(dir), fromJsonl, `logits ${logits}`);
   }
 });
@@ -84,7 +112,10 @@ test('columns have the documented types, topk a list of struct{class, score} in 
   const ffi = table.schema.intoFFI();
   const described = describeArrow(new DataView(wasmMemory().buffer), ffi.addr());
   ffi.free();
-  assert.equal(described, '+s<id:u,class?:i,label?:u,score?:g,topk?:+l<element:+s<class:i,score:g>>,error_code?:u,error_message?:u,logits?:+l<element:g>>');
+  assert.equal(
+    described,
+    '+s<id:u,class?:i,label?:u,score?:g,topk?:+l<element:+s<class:i,score:g>>,error_code?:u,error_message?:u,logits?:+l<element:g>>',
+  );
 });
 
 test('commits a part whole every rowsPerPart rows and leaves no temporary file', LIMIT, async (t) => {
@@ -98,10 +129,16 @@ test('commits a part whole every rowsPerPart rows and leaves no temporary file',
   await sink.close();
   await last;
   const parts = await committedParts(dir);
-  assert.deepEqual(parts.map((p) => p.slice(0, 10)), ['part-00000', 'part-00001', 'part-00002', 'part-00003']);
+  assert.deepEqual(
+    parts.map((p) => p.slice(0, 10)),
+    ['part-00000', 'part-00001', 'part-00002', 'part-00003'],
+  );
   const perPart = await Promise.all(parts.map(async (p) => (await readPart(path.join(dir, p))).map((r) => r.id)));
   assert.deepEqual(perPart, [ids.slice(0, 3), ids.slice(3, 6), ids.slice(6, 9), ids.slice(9)]);
-  assert.deepEqual((await fs.readdir(dir)).filter((n) => !parts.includes(n)), []);
+  assert.deepEqual(
+    (await fs.readdir(dir)).filter((n) => !parts.includes(n)),
+    [],
+  );
 });
 
 test('a write resolves only once the part holding its rows is committed', LIMIT, async (t) => {
@@ -114,12 +151,18 @@ test('a write resolves only once the part holding its rows is committed', LIMIT,
   // Rows spanning a cut: this write waits for the second part too.
   const second = sink.write([pred('c'), pred('d')]);
   await first;
-  assert.deepEqual((await readDataset(dir)).map((r) => r.id), ['a', 'b', 'c']);
+  assert.deepEqual(
+    (await readDataset(dir)).map((r) => r.id),
+    ['a', 'b', 'c'],
+  );
   assert.equal(await Promise.race([second.then(() => 'resolved'), Promise.resolve('pending')]), 'pending');
   await sink.flushed();
   await second;
   assert.equal(settled, true);
-  assert.deepEqual((await readDataset(dir)).map((r) => r.id), ['a', 'b', 'c', 'd']);
+  assert.deepEqual(
+    (await readDataset(dir)).map((r) => r.id),
+    ['a', 'b', 'c', 'd'],
+  );
   await sink.close();
 });
 
@@ -127,25 +170,41 @@ test('commits a part maxDelayMs after its first row when no more rows come', LIM
   const dir = path.join(await tmpdir(), 'preds.parquet');
   const sink = await openSink(t, dir, FRESH, { rowsPerPart: 1000, maxDelayMs: 1 });
   await sink.write([pred('a'), fail('b')]);
-  assert.deepEqual((await readDataset(dir)).map((r) => r.id), ['a', 'b']);
+  assert.deepEqual(
+    (await readDataset(dir)).map((r) => r.id),
+    ['a', 'b'],
+  );
   await sink.close();
   assert.equal((await committedParts(dir)).length, 1);
 });
 
-test('resume ignores and removes a half-written part, keeps the committed ids, and numbers new parts after the highest', LIMIT, async (t) => {
-  const dir = path.join(await tmpdir(), 'preds.parquet');
-  await writeDataset(dir, [pred('a'), fail('b'), pred('c'), pred('d'), fail('e')], 2);
-  await fs.writeFile(path.join(dir, '.part-00009-x.parquet.tmp'), 'PAR1 half a part');
-  const sink = await openSink(t, dir, RESUME, { rowsPerPart: 2, ...NO_TIMER });
-  assert.deepEqual([...sink.done].sort(), ['a', 'b', 'c', 'd', 'e']);
-  assert.equal(sink.doneErrors, 2);
-  assert.equal(sink.repairedTornLine, true);
-  assert.equal((await fs.readdir(dir)).some((n) => n.endsWith('.tmp')), false);
-  await writeRest(sink, [pred('f')]);
-  const parts = await committedParts(dir);
-  assert.deepEqual(parts.map((p) => p.slice(0, 10)), ['part-00000', 'part-00001', 'part-00002', 'part-00003']);
-  assert.deepEqual((await readPart(path.join(dir, parts[3]!))).map((r) => r.id), ['f']);
-});
+test(
+  'resume ignores and removes a half-written part, keeps the committed ids, and numbers new parts after the highest',
+  LIMIT,
+  async (t) => {
+    const dir = path.join(await tmpdir(), 'preds.parquet');
+    await writeDataset(dir, [pred('a'), fail('b'), pred('c'), pred('d'), fail('e')], 2);
+    await fs.writeFile(path.join(dir, '.part-00009-x.parquet.tmp'), 'PAR1 half a part');
+    const sink = await openSink(t, dir, RESUME, { rowsPerPart: 2, ...NO_TIMER });
+    assert.deepEqual([...sink.done].sort(), ['a', 'b', 'c', 'd', 'e']);
+    assert.equal(sink.doneErrors, 2);
+    assert.equal(sink.repairedTornLine, true);
+    assert.equal(
+      (await fs.readdir(dir)).some((n) => n.endsWith('.tmp')),
+      false,
+    );
+    await writeRest(sink, [pred('f')]);
+    const parts = await committedParts(dir);
+    assert.deepEqual(
+      parts.map((p) => p.slice(0, 10)),
+      ['part-00000', 'part-00001', 'part-00002', 'part-00003'],
+    );
+    assert.deepEqual(
+      (await readPart(path.join(dir, parts[3]!))).map((r) => r.id),
+      ['f'],
+    );
+  },
+);
 
 async function writeRest(sink: ParquetSink, rows: OutputRow[]): Promise<void> {
   const written = sink.write(rows);
@@ -160,11 +219,16 @@ async function crashMidJob(t: TestContext, dir: string, committed: string[], buf
     import { ParquetSink } from ${JSON.stringify(sinkModule)};
     const [dir, committed, buffered] = JSON.parse(process.argv[1]);
     const row = (id) => ({ id, class: 1, label: 'goldfish', score: 0.5, topk: [{ class: 1, label: 'goldfish', score: 0.5 }], error: null });
-    const sink = await ParquetSink.open(dir, { resume: false, overwrite: false, logits: false, numClasses: 1000 }, { rowsPerPart: 3, maxDelayMs: 600000 });
+    const fresh = { resume: false, overwrite: false, logits: false, numClasses: 1000 };
+    const sink = await ParquetSink.open(dir, fresh, { rowsPerPart: 3, maxDelayMs: 600000 });
     await sink.write(committed.map(row));
     void sink.write(buffered.map(row));
     process.stdout.write('committed\\n');`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify([dir, committed, buffered])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script, JSON.stringify([dir, committed, buffered])],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   t.after(() => child.kill('SIGKILL'));
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
   let said = '';
@@ -185,7 +249,10 @@ test('after a SIGKILL mid-job, resume counts only committed rows and finishing g
   await crashMidJob(t, dir, all.slice(0, 6), all.slice(6, 8));
   const sink = await openSink(t, dir, RESUME, { rowsPerPart: 3, ...NO_TIMER });
   assert.deepEqual([...sink.done].sort(), all.slice(0, 6).sort());
-  await writeRest(sink, all.filter((id) => !sink.done.has(id)).map((id) => pred(id)));
+  await writeRest(
+    sink,
+    all.filter((id) => !sink.done.has(id)).map((id) => pred(id)),
+  );
   const ids = (await readDataset(dir)).map((r) => r.id as string);
   assert.deepEqual([...ids].sort(), [...all].sort());
   assert.equal(new Set(ids).size, ids.length);
@@ -194,11 +261,17 @@ test('after a SIGKILL mid-job, resume counts only committed rows and finishing g
 test('refuses an existing dataset without --resume or --overwrite; --overwrite starts afresh', LIMIT, async (t) => {
   const dir = path.join(await tmpdir(), 'preds.parquet');
   await writeDataset(dir, [pred('old-1'), pred('old-2'), pred('old-3')], 2);
-  await assert.rejects(ParquetSink.open(dir, FRESH), (err: unknown) => err instanceof TabpoolError && err.code === 'BAD_ARGUMENT' && /--resume.*--overwrite/.test(err.message));
+  await assert.rejects(
+    ParquetSink.open(dir, FRESH),
+    (err: unknown) => err instanceof TabpoolError && err.code === 'BAD_ARGUMENT' && /--resume.*--overwrite/.test(err.message),
+  );
   const sink = await openSink(t, dir, { ...FRESH, overwrite: true }, { rowsPerPart: 2, ...NO_TIMER });
   assert.equal(sink.done.size, 0);
   await writeRest(sink, [pred('new')]);
-  assert.deepEqual((await readDataset(dir)).map((r) => r.id), ['new']);
+  assert.deepEqual(
+    (await readDataset(dir)).map((r) => r.id),
+    ['new'],
+  );
   assert.equal((await committedParts(dir)).length, 1);
 });
 
@@ -222,7 +295,11 @@ test('a committed part that cannot be read fails resume with a message naming th
   const damaged = (await committedParts(dir))[1]!;
   const bytes = await fs.readFile(path.join(dir, damaged));
   await fs.writeFile(path.join(dir, damaged), bytes.subarray(0, bytes.length - 20));
-  await assert.rejects(ParquetSink.open(dir, RESUME), (err: unknown) => err instanceof TabpoolError && err.code === 'BAD_ARGUMENT' && err.message.includes(damaged) && /restore it/.test(err.message));
+  await assert.rejects(
+    ParquetSink.open(dir, RESUME),
+    (err: unknown) =>
+      err instanceof TabpoolError && err.code === 'BAD_ARGUMENT' && err.message.includes(damaged) && /restore it/.test(err.message),
+  );
 });
 
 test('resume refuses parts written with a different --logits setting', LIMIT, async () => {

@@ -50,7 +50,9 @@ function expectedSignature(url: URL, secret: string): string {
     .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0))
     .map(([k, v]) => `${k}=${v}`)
     .join('&');
-  const canonical = ['GET', url.pathname, canonicalQuery, `host:${url.host}\n`, q.get('X-Amz-SignedHeaders'), 'UNSIGNED-PAYLOAD'].join('\n');
+  const canonical = ['GET', url.pathname, canonicalQuery, `host:${url.host}\n`, q.get('X-Amz-SignedHeaders'), 'UNSIGNED-PAYLOAD'].join(
+    '\n',
+  );
   const scope = `${date}/${region}/${service}/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', q.get('X-Amz-Date'), scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
   const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data).digest();
@@ -73,31 +75,70 @@ test('presigns s3://bucket/key as a path-style SigV4 GET that the specification 
   assert.deepEqual(parseS3('s3://b/k/x.png'), { bucket: 'b', key: 'k/x.png' });
 });
 
-test('a job over s3:// inputs on an S3-compatible store: actors fetch presigned URLs and the coordinator sends no image bytes', async () => {
-  const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
-  const files = await writeTestPngs(path.join(tmp, 'images'), 12, 64, 64, 91);
-  const s3 = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET } });
-  await s3.send(new CreateBucketCommand({ Bucket: 'photos' }));
-  for (const f of files) await s3.send(new PutObjectCommand({ Bucket: 'photos', Key: `set/${f.id}`, Body: await fs.readFile(f.path) }));
-  const manifest = path.join(tmp, 'manifest.jsonl');
-  await fs.writeFile(manifest, files.map((f) => JSON.stringify({ id: f.id, path: `s3://photos/set/${f.id}` })).join('\n') + '\n');
-  const out = path.join(tmp, 'out.jsonl');
-  const summary = path.join(tmp, 'summary.json');
-  const c = await startCoordinator(['--model', 'resnet18-tiny', '--data', manifest, '--out', out, '--batch-size', '4', '--pool', '2', '--s3-endpoint', endpoint, '--summary-json', summary], { env });
-  const actors = await startActors(c.workerUrl, 2, { mode: 'real' });
-  assert.equal(await c.exited, 0, c.stderr());
-  assert.deepEqual(actors.actors.flatMap((a) => a.problems), []);
-  await assertCompleteAndCorrect(out, files, await referencePredictions(model.path, files));
-  const s = JSON.parse(await fs.readFile(summary, 'utf8')) as { wire: { fileBytesPerImage: number } };
-  assert.equal(s.wire.fileBytesPerImage, 0);
-});
+test(
+  'a job over s3:// inputs on an S3-compatible store: actors fetch presigned URLs and the coordinator ' + 'sends no image bytes',
+  async () => {
+    const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
+    const files = await writeTestPngs(path.join(tmp, 'images'), 12, 64, 64, 91);
+    const s3 = new S3Client({
+      region: 'us-east-1',
+      endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET },
+    });
+    await s3.send(new CreateBucketCommand({ Bucket: 'photos' }));
+    for (const f of files) await s3.send(new PutObjectCommand({ Bucket: 'photos', Key: `set/${f.id}`, Body: await fs.readFile(f.path) }));
+    const manifest = path.join(tmp, 'manifest.jsonl');
+    await fs.writeFile(manifest, files.map((f) => JSON.stringify({ id: f.id, path: `s3://photos/set/${f.id}` })).join('\n') + '\n');
+    const out = path.join(tmp, 'out.jsonl');
+    const summary = path.join(tmp, 'summary.json');
+    const c = await startCoordinator(
+      [
+        '--model',
+        'resnet18-tiny',
+        '--data',
+        manifest,
+        '--out',
+        out,
+        '--batch-size',
+        '4',
+        '--pool',
+        '2',
+        '--s3-endpoint',
+        endpoint,
+        '--summary-json',
+        summary,
+      ],
+      { env },
+    );
+    const actors = await startActors(c.workerUrl, 2, { mode: 'real' });
+    assert.equal(await c.exited, 0, c.stderr());
+    assert.deepEqual(
+      actors.actors.flatMap((a) => a.problems),
+      [],
+    );
+    await assertCompleteAndCorrect(out, files, await referencePredictions(model.path, files));
+    const s = JSON.parse(await fs.readFile(summary, 'utf8')) as { wire: { fileBytesPerImage: number } };
+    assert.equal(s.wire.fileBytesPerImage, 0);
+  },
+);
 
 test('s3:// inputs without credentials fail before anything starts, exit 2, saying where credentials are looked for', async () => {
   const manifest = path.join(tmp, 'nocreds.txt');
   await fs.writeFile(manifest, 's3://photos/set/t000.png\n');
-  const c = await startCoordinator(['--model', 'resnet18-tiny', '--data', manifest, '--out', path.join(tmp, 'x.jsonl'), '--s3-endpoint', endpoint], {
-    env: { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'tabpool-no-such-profile', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true' },
-  }).catch((err: Error) => err);
+  const c = await startCoordinator(
+    ['--model', 'resnet18-tiny', '--data', manifest, '--out', path.join(tmp, 'x.jsonl'), '--s3-endpoint', endpoint],
+    {
+      env: {
+        AWS_ACCESS_KEY_ID: '',
+        AWS_SECRET_ACCESS_KEY: '',
+        AWS_PROFILE: 'tabpool-no-such-profile',
+        AWS_CONFIG_FILE: '/nonexistent',
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+    },
+  ).catch((err: Error) => err);
   assert.ok(c instanceof Error, 'the coordinator must not start listening');
   assert.match(c.message, /exited 2 before listening/);
   assert.match(c.message, /BAD_ARGUMENT: the dataset names s3:\/\/ inputs but no AWS credentials were found/);

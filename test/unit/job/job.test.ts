@@ -67,7 +67,7 @@ test('gives a tab 10 minutes for its first batch: a slow start (shader compilati
   assert.equal(a.closed?.code, CLOSE.evicted);
 });
 
-test('once measured, a batch may take 10× the actor\'s own time per image, and never less than 60 s', async () => {
+test("once measured, a batch may take 10× the actor's own time per image, and never less than 60 s", async () => {
   const h = startJob(12, { batchSize: 4, maxTasksInFlight: 1 });
   await h.job.allReadIn;
   const a = h.join();
@@ -121,7 +121,12 @@ test('refuses a result that does not fit its batch: the liar is closed with 4002
   const liar = h.join();
   await h.settle();
   const batch = liar.batches[0]!;
-  h.job.onMessage(liar, { type: 'result', batchId: batch.batchId, items: okItems(batch.items, 99), timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 } });
+  h.job.onMessage(liar, {
+    type: 'result',
+    batchId: batch.batchId,
+    items: okItems(batch.items, 99),
+    timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 },
+  });
   assert.equal(liar.closed?.code, CLOSE.badResult);
   assert.match(liar.closed!.reason, /class 99 out of range/);
   await h.settle();
@@ -137,7 +142,10 @@ test('a result for a batch the actor does not hold is a protocol violation', asy
   await h.job.allReadIn;
   const a = h.join();
   await h.settle();
-  assert.throws(() => h.job.onMessage(a, { type: 'result', batchId: 999, items: okItems(1), timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 } }), /does not hold/);
+  assert.throws(
+    () => h.job.onMessage(a, { type: 'result', batchId: 999, items: okItems(1), timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 } }),
+    /does not hold/,
+  );
 });
 
 test('at --join-timeout with fewer actors than the pool minimum, starts with those and says so', async () => {
@@ -199,7 +207,10 @@ test('batch sizes follow measured speed: a 10× faster actor gets batches severa
   await h.settle();
   const slow = h.join('slow', caps(), true, 10);
   const fast = h.join('fast', caps(), true, 100);
-  await simulate(h, [{ link: slow, speed: 10 }, { link: fast, speed: 100 }]);
+  await simulate(h, [
+    { link: slow, speed: 10 },
+    { link: fast, speed: 100 },
+  ]);
   await h.job.done;
   assertEveryInputOnce(h, 3000);
   const steady = (l: typeof slow) => l.batches.slice(2, -4).map((b) => b.items);
@@ -209,12 +220,15 @@ test('batch sizes follow measured speed: a 10× faster actor gets batches severa
   assert.ok(mean(steady(fast)) >= 50, `fast: ${steady(fast).join(',')}`);
 });
 
-test('a mixed pool finishes close to the ideal time: images ÷ the sum of the actors\' speeds', async () => {
+test("a mixed pool finishes close to the ideal time: images ÷ the sum of the actors' speeds", async () => {
   const h = startJob(2000, { batchSize: 'auto', pool: { min: 3, max: 3 } });
   await h.settle();
   const speeds = [100, 10, 1];
   const links = speeds.map((v, i) => h.join(`h${i}`, caps(), true, v));
-  const ms = await simulate(h, links.map((link, i) => ({ link, speed: speeds[i]! })));
+  const ms = await simulate(
+    h,
+    links.map((link, i) => ({ link, speed: speeds[i]! })),
+  );
   await h.job.done;
   assertEveryInputOnce(h, 2000);
   const ideal = (2000 / 111) * 1000;
@@ -226,7 +240,10 @@ test('an actor too slow to finish even one input before the rest of the pool fin
   await h.settle();
   const fast = h.join('fast', caps(), true, 100);
   const crawler = h.join('crawler', caps(), true, 0.1);
-  await simulate(h, [{ link: fast, speed: 100 }, { link: crawler, speed: 0.1 }]);
+  await simulate(h, [
+    { link: fast, speed: 100 },
+    { link: crawler, speed: 0.1 },
+  ]);
   await h.job.done;
   assertEveryInputOnce(h, 50);
   assert.deepEqual(crawler.batches, []);
@@ -238,12 +255,15 @@ test('a slow actor holding the tail is covered by an idle one; the copy yields o
   // The slow tab claimed to be fast (its probe), so it gets real work before its pace is known.
   const slow = h.join('slow', caps(), true, 50);
   const fast = h.join('fast', caps(), true, 50);
-  const ms = await simulate(h, [{ link: slow, speed: 0.5 }, { link: fast, speed: 50 }]);
+  const ms = await simulate(h, [
+    { link: slow, speed: 0.5 },
+    { link: fast, speed: 50 },
+  ]);
   await h.job.done;
   assertEveryInputOnce(h, 40);
   const cancels = slow.json.filter((m) => m.type === 'cancel');
   assert.ok(cancels.length > 0, 'the slow copy was cancelled');
-  assert.ok(ms < 40 / 50 * 1000 * 2 + 1000, `the job waited for the slow tab: ${ms} ms`);
+  assert.ok(ms < (40 / 50) * 1000 * 2 + 1000, `the job waited for the slow tab: ${ms} ms`);
   // Its cancelled batch answers late: ignored, not a failure, and no second row.
   const late = cancels[0]!.type === 'cancel' ? cancels[0]!.batchId : -1;
   h.answer(slow, late);
@@ -261,7 +281,10 @@ test('a pool whose only actors take 30 s and 40 s an input starts at once and fi
   const b = h.join('b', caps(), true, 1 / 40);
   await h.settle();
   assert.ok(a.batches.length + b.batches.length > 0, 'work was sent as soon as both were ready');
-  const ms = await simulate(h, [{ link: a, speed: 1 / 30 }, { link: b, speed: 1 / 40 }]);
+  const ms = await simulate(h, [
+    { link: a, speed: 1 / 30 },
+    { link: b, speed: 1 / 40 },
+  ]);
   assertEveryInputOnce(h, 4);
   await h.job.done;
   assert.ok(b.batches.length > 0, 'the slower one helped too');

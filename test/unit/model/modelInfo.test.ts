@@ -51,9 +51,7 @@ function classifier(spec: Spec = {}): Uint8Array {
     weight('fc.bias', [10]),
   ];
   const inputs = spec.inputs ?? [tensor('data', ['N', 3, 8, 8])];
-  const graphInputs = spec.keepInitializersAsInputs
-    ? [...inputs, ...initializer.map((t) => tensor(t.name!, t.dims as number[]))]
-    : inputs;
+  const graphInputs = spec.keepInitializersAsInputs ? [...inputs, ...initializer.map((t) => tensor(t.name!, t.dims as number[]))] : inputs;
   const model: onnxProto.onnx.IModelProto = {
     irVersion: 8,
     producerName: 'pytorch',
@@ -67,9 +65,12 @@ function classifier(spec: Spec = {}): Uint8Array {
         node('Relu', ['n'], ['r']),
         node('GlobalAveragePool', ['r'], ['p']),
         node('Flatten', ['p'], ['f']),
-        node('Gemm', ['f', 'fc.weight', 'fc.bias'], [(spec.outputs ?? [])[0]?.name ?? 'logits'], [
-          { name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 },
-        ]),
+        node(
+          'Gemm',
+          ['f', 'fc.weight', 'fc.bias'],
+          [(spec.outputs ?? [])[0]?.name ?? 'logits'],
+          [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
+        ),
       ],
       initializer,
       input: graphInputs,
@@ -151,7 +152,14 @@ describe('inspectModel', () => {
     const inputs = [tensor('input_ids', ['batch', 'seq'], INT64), tensor('attention_mask', ['batch', 'seq'], INT64)];
     const err = refusal(() => inspectModel(classifier({ inputs }), 'models/bert.onnx'));
     assert.equal(err.code, 'MODEL_NOT_CLASSIFIER');
-    assertMentions(err.message, 'models/bert.onnx', '2 inputs', '"input_ids" int64 [batch, seq]', '"attention_mask"', '[batch, 3, height, width]');
+    assertMentions(
+      err.message,
+      'models/bert.onnx',
+      '2 inputs',
+      '"input_ids" int64 [batch, seq]',
+      '"attention_mask"',
+      '[batch, 3, height, width]',
+    );
   });
 
   it('refuses a rank-3 input, showing its shape', () => {

@@ -17,7 +17,10 @@ test('the built-in model (seeded weights) labels its classes as bare indices, ne
   const model = await resolveModel('resnet18-tiny', CACHE_DIR);
   assert.equal(model.builtin, true);
   assert.equal(model.labels.length, 1000);
-  assert.deepEqual(model.labels.filter((l) => IMAGENET.has(l)), []);
+  assert.deepEqual(
+    model.labels.filter((l) => IMAGENET.has(l)),
+    [],
+  );
   assert.ok(model.labels.every((l, i) => l === `class ${i}`));
 });
 
@@ -33,13 +36,30 @@ test('a job on the built-in model writes rows with no ImageNet names, and its su
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-labels-'));
   await writeTestPngs(path.join(dir, 'data'), 6, 32, 32);
   const out = path.join(dir, 'out.jsonl');
-  const c = await startCoordinator(['--model', 'resnet18-tiny', '--data', path.join(dir, 'data'), '--out', out, '--batch-size', '2', '--verify', '0']);
+  const c = await startCoordinator([
+    '--model',
+    'resnet18-tiny',
+    '--data',
+    path.join(dir, 'data'),
+    '--out',
+    out,
+    '--batch-size',
+    '2',
+    '--verify',
+    '0',
+  ]);
   await startActors(c.workerUrl, 1, { mode: 'instant' });
   assert.equal(await c.exited, 0, c.stderr());
   const rows = await readRows(out);
   assert.equal(rows.length, 6);
   const labels = rows.flatMap((r) => [r.label!, ...r.topk!.map((e) => e.label)]);
-  assert.deepEqual(labels.filter((l) => IMAGENET.has(l)), []);
-  assert.ok(labels.every((l) => /^class \d+$/.test(l)), labels.join(', '));
+  assert.deepEqual(
+    labels.filter((l) => IMAGENET.has(l)),
+    [],
+  );
+  assert.ok(
+    labels.every((l) => /^class \d+$/.test(l)),
+    labels.join(', '),
+  );
   assert.equal(c.stdout().match(/not ImageNet predictions/g)?.length, 1, c.stdout());
 });

@@ -6,9 +6,26 @@ import { poolPolicy, type EpSettings } from '../../../coordinator/pool/epPolicy.
 import type { Capabilities } from '../../../shared/protocol.ts';
 
 const GiB = 2 ** 30;
-const settings = (o: Partial<EpSettings> = {}): EpSettings => ({ pool: { min: 1, max: 8 }, ep: 'auto', allowSoftwareGpu: false, numGpus: null, numCpus: null, actorMemory: GiB, ...o });
+const settings = (o: Partial<EpSettings> = {}): EpSettings => ({
+  pool: { min: 1, max: 8 },
+  ep: 'auto',
+  allowSoftwareGpu: false,
+  numGpus: null,
+  numCpus: null,
+  actorMemory: GiB,
+  ...o,
+});
 const caps = (gpu: 'hw' | 'sw' | null, secureContext = true): Capabilities => ({
-  webgpu: gpu ? { vendor: 'v', architecture: gpu === 'sw' ? 'swiftshader' : 'ampere', device: '', description: '', isSoftware: gpu === 'sw', limits: {} } : null,
+  webgpu: gpu
+    ? {
+        vendor: 'v',
+        architecture: gpu === 'sw' ? 'swiftshader' : 'ampere',
+        device: '',
+        description: '',
+        isSoftware: gpu === 'sw',
+        limits: {},
+      }
+    : null,
   hardwareConcurrency: 8,
   deviceMemoryGiB: 8,
   crossOriginIsolated: true,
@@ -21,7 +38,11 @@ test('--ep auto offers WebGPU and wasm to a tab with a usable GPU, so it can mea
   const p = poolPolicy(settings());
   assert.deepEqual(p.offer(caps('hw'), null), { eps: ['webgpu', 'wasm'] });
   assert.deepEqual(p.offer(caps('sw'), null), { eps: ['wasm'] }, 'a software adapter is not usable without --allow-software-gpu');
-  assert.deepEqual(poolPolicy(settings({ allowSoftwareGpu: true })).offer(caps('sw'), null), { eps: ['webgpu', 'wasm'] }, '--allow-software-gpu allows it, and does not force it');
+  assert.deepEqual(
+    poolPolicy(settings({ allowSoftwareGpu: true })).offer(caps('sw'), null),
+    { eps: ['webgpu', 'wasm'] },
+    '--allow-software-gpu allows it, and does not force it',
+  );
   assert.deepEqual(p.offer(caps(null), null), { eps: ['wasm'] });
 });
 

@@ -11,7 +11,15 @@ const SECRET = 'a'.repeat(64);
 test('a unit keeps its inline bytes, URLs and blob names through encode and decode', () => {
   const a = new Uint8Array([1, 2, 3]);
   const b = new Uint8Array([9, 8]);
-  const body = encodeUnit({ v: 1, unit: 7, ids: ['a', 'u', 'big', 'b'], items: [{ byteLength: 3 }, { url: 'https://x.test/u.png' }, { blob: 'unit-7-2', byteLength: 5_000_000 }, { byteLength: 2 }] }, [a, b]);
+  const body = encodeUnit(
+    {
+      v: 1,
+      unit: 7,
+      ids: ['a', 'u', 'big', 'b'],
+      items: [{ byteLength: 3 }, { url: 'https://x.test/u.png' }, { blob: 'unit-7-2', byteLength: 5_000_000 }, { byteLength: 2 }],
+    },
+    [a, b],
+  );
   const d = decodeUnit(body);
   assert.ok(d.ok, !d.ok ? d.error : '');
   assert.equal(d.value.header.unit, 7);
@@ -33,9 +41,20 @@ test('a truncated unit, a lying length and a header that is not JSON are refused
 });
 
 test('a result with an answer outside the schema is refused', () => {
-  const good = { v: 1 as const, unit: 3, gateway: 'gw-1', answers: [{ id: 'a', actor: 'gw-1/actor-1', host: 'h', ep: 'wasm' as const, result: { ok: true as const, topk: [{ class: 1, score: 0.5 }] } }] };
+  const good = {
+    v: 1 as const,
+    unit: 3,
+    gateway: 'gw-1',
+    answers: [
+      { id: 'a', actor: 'gw-1/actor-1', host: 'h', ep: 'wasm' as const, result: { ok: true as const, topk: [{ class: 1, score: 0.5 }] } },
+    ],
+  };
   assert.ok(decodeResult(encodeResult(good)).ok);
-  const bad = decodeResult(new TextEncoder().encode(JSON.stringify({ ...good, answers: [{ ...good.answers[0], result: { ok: true, topk: [{ class: -1, score: 2 }] } }] })));
+  const bad = decodeResult(
+    new TextEncoder().encode(
+      JSON.stringify({ ...good, answers: [{ ...good.answers[0], result: { ok: true, topk: [{ class: -1, score: 2 }] } }] }),
+    ),
+  );
   assert.ok(!bad.ok);
   assert.ok(!decodeResult(new Uint8Array([0xff, 0xfe])).ok, 'bytes that are not UTF-8');
 });

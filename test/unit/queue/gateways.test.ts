@@ -29,7 +29,10 @@ let tmp: string;
 let data: string;
 let files: { id: string; path: string }[];
 let reference: Map<string, ReferencePrediction>;
-const procs = new QueueProcesses(() => nats.url, () => data);
+const procs = new QueueProcesses(
+  () => nats.url,
+  () => data,
+);
 
 before(async () => {
   nats = await startNats();
@@ -69,22 +72,25 @@ function statusOf(a: SimulatedActor): string | null {
   return null;
 }
 
-test('a gateway SIGKILLed mid-job loses nothing: its batches go to another gateway, every input once, top-1 equal to onnxruntime-node', async () => {
-  const out = path.join(tmp, 'failover.jsonl');
-  const run = await procs.run('failover', out, '--ack-wait', '2s');
-  const a = await procs.gateway('failover');
-  // A's actors answer a few batches, then sit on the ones they hold (and A on the ones it took for them).
-  await startActors(a.workerUrl, 2, actorsHoldingAfter(3).options);
-  await until('rows from gateway A', async () => (await rowsIn(out)) >= 12);
-  a.kill('SIGKILL');
-  assert.equal(await a.exited, 128);
-  const b = await procs.gateway('failover');
-  await startActors(b.workerUrl, 2, { mode: 'real' });
-  assert.equal(await run.exited, 0, run.stderr());
-  await assertCompleteAndCorrect(out, files, reference);
-  assert.equal(await b.exited, 0, 'gateway B exits once the job is done');
-  assert.match(run.stdout(), /gw-[0-9a-f]+\/actor-\d \(wasm, host [^)]+\): \d+ images/);
-});
+test(
+  'a gateway SIGKILLed mid-job loses nothing: its batches go to another gateway, every input once, top-1 ' + 'equal to onnxruntime-node',
+  async () => {
+    const out = path.join(tmp, 'failover.jsonl');
+    const run = await procs.run('failover', out, '--ack-wait', '2s');
+    const a = await procs.gateway('failover');
+    // A's actors answer a few batches, then sit on the ones they hold (and A on the ones it took for them).
+    await startActors(a.workerUrl, 2, actorsHoldingAfter(3).options);
+    await until('rows from gateway A', async () => (await rowsIn(out)) >= 12);
+    a.kill('SIGKILL');
+    assert.equal(await a.exited, 128);
+    const b = await procs.gateway('failover');
+    await startActors(b.workerUrl, 2, { mode: 'real' });
+    assert.equal(await run.exited, 0, run.stderr());
+    await assertCompleteAndCorrect(out, files, reference);
+    assert.equal(await b.exited, 0, 'gateway B exits once the job is done');
+    assert.match(run.stdout(), /gw-[0-9a-f]+\/actor-\d \(wasm, host [^)]+\): \d+ images/);
+  },
+);
 
 test('an actor lost inside a live gateway hands its batch back at once, not after ack_wait', async () => {
   const out = path.join(tmp, 'nak.jsonl');
@@ -101,23 +107,24 @@ test('an actor lost inside a live gateway hands its batch back at once, not afte
   assert.match(a.stderr(), /unit \d+ handed back to the queue for any gateway: no actor here can take it now/);
 });
 
-test('the pool and each host\'s budget count the actors of every gateway', async () => {
+test("the pool and each host's budget count the actors of every gateway", async () => {
   const out = path.join(tmp, 'pool.jsonl');
   const run = await procs.run('pool', out, '--pool', '2', '--ep', 'wasm', '--num-cpus', '1');
   const a = await procs.gateway('pool');
   const b = await procs.gateway('pool');
   const hold: SimulatedActorOptions['onBatch'] = async (_b, actor) => void (await actor.closed);
   const onA = (await startActors(a.workerUrl, 1, { mode: 'real', hostId: 'shared-host', declared: { cpus: 1 }, onBatch: hold })).actors[0]!;
-  await until('A\'s actor admitted', () => statusOf(onA) === 'admitted');
+  await until("A's actor admitted", () => statusOf(onA) === 'admitted');
   // Same host, other gateway: the host's one CPU is taken.
-  const sameHost = (await startActors(b.workerUrl, 1, { mode: 'real', hostId: 'shared-host', declared: { cpus: 1 }, onBatch: hold })).actors[0]!;
-  await until('B\'s same-host actor answered', () => statusOf(sameHost) !== null);
+  const sameHost = (await startActors(b.workerUrl, 1, { mode: 'real', hostId: 'shared-host', declared: { cpus: 1 }, onBatch: hold }))
+    .actors[0]!;
+  await until("B's same-host actor answered", () => statusOf(sameHost) !== null);
   assert.equal(statusOf(sameHost), 'standby');
   const second = (await startActors(b.workerUrl, 1, { mode: 'real', hostId: 'host-2', declared: { cpus: 1 }, onBatch: hold })).actors[0]!;
-  await until('B\'s second actor admitted', () => statusOf(second) === 'admitted');
+  await until("B's second actor admitted", () => statusOf(second) === 'admitted');
   // Two actors in the job: a third, on a third host and either gateway, waits.
   const third = (await startActors(a.workerUrl, 1, { mode: 'real', hostId: 'host-3', declared: { cpus: 1 }, onBatch: hold })).actors[0]!;
-  await until('A\'s third actor answered', () => statusOf(third) !== null);
+  await until("A's third actor answered", () => statusOf(third) !== null);
   assert.equal(statusOf(third), 'standby');
   assert.match(JSON.stringify(third.received), /pool is full/);
   // A's first actor leaves: a slot and the shared host's CPU come free, and an actor on standby takes them.
@@ -126,7 +133,7 @@ test('the pool and each host\'s budget count the actors of every gateway', async
   run.kill('SIGKILL');
 });
 
-test('foreign and malformed messages on the job\'s subjects are refused with a logged reason and leave the output right', async () => {
+test("foreign and malformed messages on the job's subjects are refused with a logged reason and leave the output right", async () => {
   const out = path.join(tmp, 'foreign.jsonl');
   const run = await procs.run('foreign', out);
   const a = await procs.gateway('foreign');
@@ -136,7 +143,18 @@ test('foreign and malformed messages on the job\'s subjects are refused with a l
   forged.set('Tabpool-Sig', 'ab'.repeat(32));
   await js.publish('tabpool.foreign.work', new TextEncoder().encode('not a unit'));
   await js.publish('tabpool.foreign.work', new TextEncoder().encode('{"v":1}'), { headers: forged });
-  await js.publish('tabpool.foreign.results', new TextEncoder().encode(JSON.stringify({ v: 1, unit: 1, gateway: 'x', answers: [{ id: files[0]!.id, actor: 'x', host: 'x', ep: 'wasm', result: { ok: true, topk: [{ class: 999, score: 1 }] } }] })), { headers: forged });
+  await js.publish(
+    'tabpool.foreign.results',
+    new TextEncoder().encode(
+      JSON.stringify({
+        v: 1,
+        unit: 1,
+        gateway: 'x',
+        answers: [{ id: files[0]!.id, actor: 'x', host: 'x', ep: 'wasm', result: { ok: true, topk: [{ class: 999, score: 1 }] } }],
+      }),
+    ),
+    { headers: forged },
+  );
   await nc.close();
   await startActors(a.workerUrl, 2, { mode: 'real' });
   assert.equal(await run.exited, 0, run.stderr());
@@ -149,13 +167,16 @@ test('a job name already on the queue is refused without --resume, and a gateway
   const out = path.join(tmp, 'again.jsonl');
   const again = await procs.run('failover', out).catch((e: Error) => e);
   assert.ok(again instanceof Error, 'run must exit before listening');
-  assert.match(again.message, /job failover already exists on nats:\/\/127\.0\.0\.1:\d+ \(phase done\): add --resume to continue it, or choose another --job/);
+  assert.match(
+    again.message,
+    /job failover already exists on nats:\/\/127\.0\.0\.1:\d+ \(phase done\): add --resume to continue it, or choose another --job/,
+  );
   const lost = await procs.gateway('nosuchjob', '--wait', '1s').catch((e: Error) => e);
   assert.ok(lost instanceof Error);
   assert.match(lost.message, /no job nosuchjob on nats:\/\/127\.0\.0\.1:\d+ after 1s: start it with tabpool run --queue/);
 });
 
-test('inputs larger than the server\'s maximum message go through the object store', async () => {
+test("inputs larger than the server's maximum message go through the object store", async () => {
   // A server taking at most 256 KiB a message, and images of about 600 KiB each beside small ones.
   const small = await startNats({ maxPayload: 256 * 1024 });
   const bigData = path.join(tmp, 'big');
@@ -163,7 +184,10 @@ test('inputs larger than the server\'s maximum message go through the object sto
   const sizes = await Promise.all(bigFiles.map(async (f) => (await fs.stat(f.path)).size));
   assert.ok(sizes.filter((s) => s > 256 * 1024).length === 3, `three inputs larger than a message (${sizes.join(', ')} bytes)`);
   const bigReference = await referencePredictions((await ensureBuiltinModel(CACHE_DIR, 'tiny')).path, bigFiles);
-  const large = new QueueProcesses(() => small.url, () => bigData);
+  const large = new QueueProcesses(
+    () => small.url,
+    () => bigData,
+  );
   try {
     const out = path.join(tmp, 'big.jsonl');
     const run = await large.run('big', out);

@@ -30,7 +30,10 @@ let tmp: string;
 let data: string;
 let files: { id: string; path: string }[];
 let reference: Map<string, ReferencePrediction>;
-const procs = new QueueProcesses(() => nats.url, () => data);
+const procs = new QueueProcesses(
+  () => nats.url,
+  () => data,
+);
 
 before(async () => {
   nats = await startNats();

@@ -11,7 +11,15 @@ function iface(address: string, internal = false): NetworkInterfaceInfo {
   const v4 = address.includes('.');
   return v4
     ? { address, family: 'IPv4', internal, netmask: '255.255.255.0', mac: '00:00:00:00:00:00', cidr: `${address}/24` }
-    : { address, family: 'IPv6', internal, netmask: 'ffff:ffff:ffff:ffff::', mac: '00:00:00:00:00:00', cidr: `${address}/64`, scopeid: address.startsWith('fe80') ? 2 : 0 };
+    : {
+        address,
+        family: 'IPv6',
+        internal,
+        netmask: 'ffff:ffff:ffff:ffff::',
+        mac: '00:00:00:00:00:00',
+        cidr: `${address}/64`,
+        scopeid: address.startsWith('fe80') ? 2 : 0,
+      };
 }
 
 /** A workstation: loopback, a LAN card with IPv4, a global and a link-local IPv6, Wi-Fi, and a Docker bridge listed first. */
@@ -38,7 +46,10 @@ test(':: (dual-stack) adds the global IPv6 addresses, bracketed, after the LAN I
 
 test('a wildcard on a machine with no network prints localhost and says only this machine can join', () => {
   assert.deepEqual(reachableHosts('0.0.0.0', LOOPBACK_ONLY), { urlsHosts: ['localhost'], loopbackOnly: true });
-  assert.deepEqual(reachableHosts('::', { lo: [iface('::1', true)], eth0: [iface('fe80::1')] }), { urlsHosts: ['localhost'], loopbackOnly: true });
+  assert.deepEqual(reachableHosts('::', { lo: [iface('::1', true)], eth0: [iface('fe80::1')] }), {
+    urlsHosts: ['localhost'],
+    loopbackOnly: true,
+  });
 });
 
 test('a loopback --host is printed as given, and only this machine can join', () => {
@@ -55,15 +66,30 @@ test('a specific --host address or name is printed as given', () => {
 });
 
 test('loopback is 127.0.0.0/8, ::1 in any spelling, and localhost', () => {
-  for (const h of ['127.0.0.1', '127.8.9.10', '::1', '0:0:0:0:0:0:0:1', '[::1]', '::ffff:127.0.0.1', 'localhost', 'LOCALHOST', 'app.localhost']) assert.ok(isLoopbackHost(h), h);
-  for (const h of ['0.0.0.0', '::', '10.0.0.1', '128.0.0.1', '::2', 'fe80::1', 'gpu-box', 'localhost.example.com']) assert.ok(!isLoopbackHost(h), h);
+  for (const h of [
+    '127.0.0.1',
+    '127.8.9.10',
+    '::1',
+    '0:0:0:0:0:0:0:1',
+    '[::1]',
+    '::ffff:127.0.0.1',
+    'localhost',
+    'LOCALHOST',
+    'app.localhost',
+  ])
+    assert.ok(isLoopbackHost(h), h);
+  for (const h of ['0.0.0.0', '::', '10.0.0.1', '128.0.0.1', '::2', 'fe80::1', 'gpu-box', 'localhost.example.com'])
+    assert.ok(!isLoopbackHost(h), h);
 });
 
-test('the certificate covers the host name, its short and .local forms, localhost, loopback and every interface address but link-local', () => {
-  const names = certNames('0.0.0.0', WORKSTATION, 'GPU-Box.lan');
-  assert.deepEqual(names.hostnames, ['gpu-box.lan', 'gpu-box', 'gpu-box.local', 'localhost']);
-  assert.deepEqual(names.addresses, ['127.0.0.1', '::1', '172.17.0.1', '192.168.1.20', '2001:db8::20', '10.0.0.7']);
-});
+test(
+  'the certificate covers the host name, its short and .local forms, localhost, loopback and every ' + 'interface address but link-local',
+  () => {
+    const names = certNames('0.0.0.0', WORKSTATION, 'GPU-Box.lan');
+    assert.deepEqual(names.hostnames, ['gpu-box.lan', 'gpu-box', 'gpu-box.local', 'localhost']);
+    assert.deepEqual(names.addresses, ['127.0.0.1', '::1', '172.17.0.1', '192.168.1.20', '2001:db8::20', '10.0.0.7']);
+  },
+);
 
 test('every host the URLs use is one the certificate covers', () => {
   for (const listen of ['0.0.0.0', '::', '10.0.0.7', '127.0.0.1', '::1', 'gpu-box.lan']) {

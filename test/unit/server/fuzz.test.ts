@@ -73,7 +73,10 @@ function batchId(rand: Rand): number {
 }
 
 function topk(rand: Rand): { class: number; score: number }[] {
-  return Array.from({ length: 1 + int(rand, 7) }, () => ({ class: pick(rand, [int(rand, NUM_CLASSES), NUM_CLASSES + int(rand, 200_000)]), score: rand() }));
+  return Array.from({ length: 1 + int(rand, 7) }, () => ({
+    class: pick(rand, [int(rand, NUM_CLASSES), NUM_CLASSES + int(rand, 200_000)]),
+    score: rand(),
+  }));
 }
 
 /** A well-formed message of each kind the coordinator accepts, filled with random values. */
@@ -82,16 +85,30 @@ function template(rand: Rand): Record<string, unknown> {
     case 0:
       return { ...helloMessage(`fuzz-${int(rand, 5)}`) } as unknown as Record<string, unknown>;
     case 1:
-      return { type: 'ready', ep: pick(rand, ['wasm', 'webgpu']), probe: [], loadMs: rand() * 100, warmupMs: 0, modelFromCache: rand() < 0.5 };
+      return {
+        type: 'ready',
+        ep: pick(rand, ['wasm', 'webgpu']),
+        probe: [],
+        loadMs: rand() * 100,
+        warmupMs: 0,
+        modelFromCache: rand() < 0.5,
+      };
     case 2: {
       const n = 1 + int(rand, 7);
       const items = Array.from({ length: n }, () =>
-        rand() < 0.8 ? { ok: true, topk: topk(rand), ...(rand() < 0.2 ? { logits: [0.1, 0.2] } : {}) } : { ok: false, code: 'CORRUPT_IMAGE', message: 'fuzz' },
+        rand() < 0.8
+          ? { ok: true, topk: topk(rand), ...(rand() < 0.2 ? { logits: [0.1, 0.2] } : {}) }
+          : { ok: false, code: 'CORRUPT_IMAGE', message: 'fuzz' },
       );
       return { type: 'result', batchId: batchId(rand), items, timing: { decodeMs: 1, inferenceMs: 1, totalMs: 2 } };
     }
     case 3:
-      return { type: 'batch-failed', batchId: batchId(rand), code: pick(rand, ['INFERENCE_FAILED', 'DEVICE_LOST', 'NOPE']), message: 'fuzz' };
+      return {
+        type: 'batch-failed',
+        batchId: batchId(rand),
+        code: pick(rand, ['INFERENCE_FAILED', 'DEVICE_LOST', 'NOPE']),
+        message: 'fuzz',
+      };
     default:
       return { type: 'actor-error', code: pick(rand, ['MODEL_LOAD_FAILED', 'PROTOCOL_ERROR']), message: 'fuzz' };
   }
@@ -114,14 +131,16 @@ function mutate(rand: Rand, msg: Record<string, unknown>): Record<string, unknow
   const times = 1 + int(rand, 3);
   for (let i = 0; i < times && all.length > 0; i++) {
     const p = pick(rand, all);
-    const parent = p.slice(0, -1).reduce<unknown>((o, k) => (o as Record<string | number, unknown>)?.[k], msg) as Record<string | number, unknown> | undefined;
+    const parent = p.slice(0, -1).reduce<unknown>((o, k) => (o as Record<string | number, unknown>)?.[k], msg) as
+      Record<string | number, unknown> | undefined;
     if (!parent || typeof parent !== 'object') continue;
     const key = p[p.length - 1]!;
     const op = int(rand, 4);
     if (op === 0) delete parent[key];
     else if (op === 1) parent[key] = nasty(rand);
     else if (op === 2) parent[`${String(key)}_extra`] = nasty(rand);
-    else if (key === 'type') parent[key] = pick(rand, ['hello', 'ready', 'result', 'batch-failed', 'actor-error', 'batch', 'welcome', 'shutdown', '', 'HELLO']);
+    else if (key === 'type')
+      parent[key] = pick(rand, ['hello', 'ready', 'result', 'batch-failed', 'actor-error', 'batch', 'welcome', 'shutdown', '', 'HELLO']);
     else parent[key] = JSON.parse(JSON.stringify(parent[key] ?? null)) as unknown;
   }
   return msg;
@@ -140,9 +159,19 @@ function hostileFrame(rand: Rand): { data: string | Uint8Array; binary: boolean 
     const open = pick(rand, ['[', '{"type":']);
     return { data: rand() < 0.5 ? open.repeat(d) : `${open.repeat(d)}1${(open === '[' ? ']' : '}').repeat(d)}`, binary: false };
   }
-  if (r < 0.88) return { data: `{"type":"result","batchId":${pick(rand, ['1e999', '-1e999', '123456789012345678901234567890', '1.5', '0x10', 'NaN'])},"items":[],"timing":{}}`, binary: false };
+  if (r < 0.88)
+    return {
+      data:
+        `{"type":"result","batchId":${pick(rand, ['1e999', '-1e999', '123456789012345678901234567890', '1.5', '0x10', 'NaN'])},` +
+        '"items":[],"timing":{}}',
+      binary: false,
+    };
   if (r < 0.92) return { data: JSON.stringify(nasty(rand)) ?? 'undefined', binary: false };
-  if (r < 0.96) return { data: pick(rand, ['', ' ', 'null', '[]', '{}', '"hello"', '{"type":"hello"}', '{"__proto__":{"type":"hello"}}']), binary: false };
+  if (r < 0.96)
+    return {
+      data: pick(rand, ['', ' ', 'null', '[]', '{}', '"hello"', '{"type":"hello"}', '{"__proto__":{"type":"hello"}}']),
+      binary: false,
+    };
   // A batch frame sent back at the coordinator.
   const header = Buffer.from(JSON.stringify({ type: 'batch', batchId: batchId(rand), items: [{ byteLength: 3 }] }));
   const frame = Buffer.alloc(4 + header.length + 3);
@@ -159,7 +188,9 @@ function resultCouldBeAccepted(text: string): boolean {
   const parsed = parseToCoordinator(text);
   if (!parsed.ok || parsed.value.type !== 'result') return false;
   const r: ResultMessage = parsed.value;
-  const refused = r.items.length > BATCH_SIZE || r.items.some((i) => i.ok && (i.topk.length > TOP_K || i.logits !== undefined || i.topk.some((e) => e.class >= NUM_CLASSES)));
+  const refused =
+    r.items.length > BATCH_SIZE ||
+    r.items.some((i) => i.ok && (i.topk.length > TOP_K || i.logits !== undefined || i.topk.some((e) => e.class >= NUM_CLASSES)));
   return !refused;
 }
 
@@ -223,7 +254,10 @@ function rawTcp(rand: Rand, port: number): Promise<void> {
   const payloads = [
     Buffer.from(Uint8Array.from({ length: 1 + int(rand, 2048) }, () => int(rand, 256))),
     Buffer.from('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
-    Buffer.from('GET /ws?token=nope HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n\r\n'),
+    Buffer.from(
+      'GET /ws?token=nope HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: ' +
+        '13\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n\r\n',
+    ),
     Buffer.from(`GET /${'a'.repeat(20_000)} HTTP/1.1\r\n\r\n`),
   ];
   return new Promise((resolve) => {
@@ -243,67 +277,98 @@ after(async () => {
   if (tmp) await fs.rm(tmp, { recursive: true, force: true });
 });
 
-test('survives thousands of random and mutated messages while a job runs, and its output stays complete and correct', { timeout: 90_000 }, async (t) => {
-  const started = Date.now();
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-fuzz-'));
-  const out = path.join(tmp, 'out.jsonl');
-  const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
-  const files = await writeTestPngs(path.join(tmp, 'data'), 48, 64, 64, 9);
-  const reference = await referencePredictions(model.path, files);
-  // Connections that become actors fail the batches they hold; each such failure counts against
-  // the batch, so the retry budget must exceed how many of them can take the same batch.
-  coordinator = await startCoordinator(['--model', 'resnet18-tiny', '--launch', '0', '--data', path.join(tmp, 'data'), '--out', out, '--batch-size', String(BATCH_SIZE), '--top-k', String(TOP_K), '--max-retries', '100', '--verify', '0']);
-  const port = Number(new URL(coordinator.workerUrl).port);
+test(
+  'survives thousands of random and mutated messages while a job runs, and its output stays complete and correct',
+  { timeout: 90_000 },
+  async (t) => {
+    const started = Date.now();
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-fuzz-'));
+    const out = path.join(tmp, 'out.jsonl');
+    const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
+    const files = await writeTestPngs(path.join(tmp, 'data'), 48, 64, 64, 9);
+    const reference = await referencePredictions(model.path, files);
+    // Connections that become actors fail the batches they hold; each such failure counts against
+    // the batch, so the retry budget must exceed how many of them can take the same batch.
+    coordinator = await startCoordinator([
+      '--model',
+      'resnet18-tiny',
+      '--launch',
+      '0',
+      '--data',
+      path.join(tmp, 'data'),
+      '--out',
+      out,
+      '--batch-size',
+      String(BATCH_SIZE),
+      '--top-k',
+      String(TOP_K),
+      '--max-retries',
+      '100',
+      '--verify',
+      '0',
+    ]);
+    const port = Number(new URL(coordinator.workerUrl).port);
 
-  // The honest actors keep pace with the fuzzing: answer j waits for j/batches of the connections,
-  // so the job is running from the first hostile frame to the last and cannot end before it.
-  const batches = files.length / BATCH_SIZE;
-  let finishedConnections = 0;
-  let answers = 0;
-  const waiters: (() => void)[] = [];
-  const progressed = (): void => {
-    finishedConnections++;
-    for (const w of waiters.splice(0)) w();
-  };
-  const paced = async (): Promise<void> => {
-    const j = ++answers;
-    const needed = Math.min(CONNECTIONS, Math.floor((j * CONNECTIONS) / batches));
-    while (finishedConnections < needed) await new Promise<void>((resolve) => waiters.push(resolve));
-  };
-  const honest = await startActors(coordinator.workerUrl, 2, {
-    mode: 'real',
-    onBatch: async (batch, actor) => {
-      await paced();
-      actor.send(await actor.answer(batch));
-    },
-  });
+    // The honest actors keep pace with the fuzzing: answer j waits for j/batches of the connections,
+    // so the job is running from the first hostile frame to the last and cannot end before it.
+    const batches = files.length / BATCH_SIZE;
+    let finishedConnections = 0;
+    let answers = 0;
+    const waiters: (() => void)[] = [];
+    const progressed = (): void => {
+      finishedConnections++;
+      for (const w of waiters.splice(0)) w();
+    };
+    const paced = async (): Promise<void> => {
+      const j = ++answers;
+      const needed = Math.min(CONNECTIONS, Math.floor((j * CONNECTIONS) / batches));
+      while (finishedConnections < needed) await new Promise<void>((resolve) => waiters.push(resolve));
+    };
+    const honest = await startActors(coordinator.workerUrl, 2, {
+      mode: 'real',
+      onBatch: async (batch, actor) => {
+        await paced();
+        actor.send(await actor.answer(batch));
+      },
+    });
 
-  const rand = mulberry32(SEED);
-  const stats: FuzzStats = { connections: 0, frames: 0, closeCodes: new Map(), heldBatches: 0 };
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < CONNECTIONS) {
-      next++;
-      const r = mulberry32(Math.floor(rand() * 2 ** 32));
-      if (r() < 0.03) await rawTcp(r, port);
-      await fuzzConnection(r, coordinator!.workerUrl, stats);
-      progressed();
-    }
-  };
-  await Promise.all(Array.from({ length: PARALLEL }, lane));
-  const context = `seed ${SEED}: ${stats.connections} connections, ${stats.frames} frames, ${stats.heldBatches} batches held by hostile actors, close codes ${JSON.stringify([...stats.closeCodes])}`;
+    const rand = mulberry32(SEED);
+    const stats: FuzzStats = { connections: 0, frames: 0, closeCodes: new Map(), heldBatches: 0 };
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < CONNECTIONS) {
+        next++;
+        const r = mulberry32(Math.floor(rand() * 2 ** 32));
+        if (r() < 0.03) await rawTcp(r, port);
+        await fuzzConnection(r, coordinator!.workerUrl, stats);
+        progressed();
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL }, lane));
+    const context =
+      `seed ${SEED}: ${stats.connections} connections, ${stats.frames} frames, ${stats.heldBatches} batches ` +
+      `held by hostile actors, close codes ${JSON.stringify([...stats.closeCodes])}`;
 
-  assert.equal(coordinator.process.exitCode, null, `the coordinator died under fuzzing (${context}):\n${coordinator.stderr().slice(-4000)}`);
-  const status = await fetch(coordinator.statusUrl.replace('/?', '/api/status?'));
-  assert.equal(status.status, 200, context);
-  assert.ok(stats.frames >= 2000, `only ${stats.frames} frames were sent (${context})`);
+    assert.equal(
+      coordinator.process.exitCode,
+      null,
+      `the coordinator died under fuzzing (${context}):\n${coordinator.stderr().slice(-4000)}`,
+    );
+    const status = await fetch(coordinator.statusUrl.replace('/?', '/api/status?'));
+    assert.equal(status.status, 200, context);
+    assert.ok(stats.frames >= 2000, `only ${stats.frames} frames were sent (${context})`);
 
-  const code = await coordinator.exited;
-  assert.equal(code, 0, `${context}\n${coordinator.stderr().slice(-4000)}`);
-  await honest.closed;
-  assert.deepEqual(honest.actors.flatMap((a) => a.problems), [], context);
-  await assertCompleteAndCorrect(out, files, reference);
-  assert.doesNotMatch(coordinator.stderr(), /Uncaught|TypeError|RangeError|ReferenceError/, context);
-  assert.ok(Date.now() - started < 60_000, `took ${Date.now() - started} ms (${context})`);
-  t.diagnostic(context);
-});
+    const code = await coordinator.exited;
+    assert.equal(code, 0, `${context}\n${coordinator.stderr().slice(-4000)}`);
+    await honest.closed;
+    assert.deepEqual(
+      honest.actors.flatMap((a) => a.problems),
+      [],
+      context,
+    );
+    await assertCompleteAndCorrect(out, files, reference);
+    assert.doesNotMatch(coordinator.stderr(), /Uncaught|TypeError|RangeError|ReferenceError/, context);
+    assert.ok(Date.now() - started < 60_000, `took ${Date.now() - started} ms (${context})`);
+    t.diagnostic(context);
+  },
+);

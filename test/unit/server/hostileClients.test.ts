@@ -13,7 +13,13 @@ import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.t
 import { CACHE_DIR, startCoordinator, waitForLog, type RunningCoordinator } from '../../support/coordinatorProcess.ts';
 import { assertCompleteAndCorrect } from '../../support/outputCheck.ts';
 import { referencePredictions, type ReferencePrediction } from '../../support/reference.ts';
-import { SimulatedActor, startActors, type ActorGroup, type ReceivedBatch, type SimulatedActorOptions } from '../../support/simulatedActor.ts';
+import {
+  SimulatedActor,
+  startActors,
+  type ActorGroup,
+  type ReceivedBatch,
+  type SimulatedActorOptions,
+} from '../../support/simulatedActor.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
 
 const CLOSE_POLICY = 1008;
@@ -37,7 +43,26 @@ before(async () => {
   reference = await referencePredictions(model.path, files);
   // Every hostile client below fails the batches it held, and those failures count against the
   // batches: with the default --max-retries 3, honest inputs could end as RETRIES_EXHAUSTED.
-  coordinator = await startCoordinator(['--model', 'resnet18-tiny', '--launch', '0', '--data', path.join(tmp, 'data'), '--out', out, '--batch-size', '4', '--pool', '1..16', '--max-retries', '30', '--max-messages-per-second', '200', '--verify', '0']);
+  coordinator = await startCoordinator([
+    '--model',
+    'resnet18-tiny',
+    '--launch',
+    '0',
+    '--data',
+    path.join(tmp, 'data'),
+    '--out',
+    out,
+    '--batch-size',
+    '4',
+    '--pool',
+    '1..16',
+    '--max-retries',
+    '30',
+    '--max-messages-per-second',
+    '200',
+    '--verify',
+    '0',
+  ]);
   const gate = new Promise<void>((resolve) => (releaseHonest = resolve));
   honest = await startActors(coordinator.workerUrl, 2, {
     mode: 'real',
@@ -58,7 +83,10 @@ after(async () => {
 });
 
 /** A hostile actor that misbehaves once, on its first batch (so it holds work when it does). */
-function hostile(mode: SimulatedActorOptions['mode'], misbehave: (batch: ReceivedBatch, actor: SimulatedActor) => void | Promise<void>): SimulatedActor {
+function hostile(
+  mode: SimulatedActorOptions['mode'],
+  misbehave: (batch: ReceivedBatch, actor: SimulatedActor) => void | Promise<void>,
+): SimulatedActor {
   let done = false;
   return new SimulatedActor(coordinator!.workerUrl, {
     mode,
@@ -199,9 +227,13 @@ describe('a coordinator facing hostile clients', () => {
       assert.ok(a.batchIds.length > 0, 'the hostile client was given work before it misbehaved');
       await waitForLog(coordinator!, c.logged);
       // Its batches are back in the queue: a bad result's batch at once, the rest when the socket closes.
-      const requeued = c.code === CLOSE_BAD_RESULT ? `${a.actorId} left: socket closed \\(` : `${a.actorId} left: socket closed \\(\\d+[^\\n]*; [1-9]\\d* batch\\(es\\) requeued`;
+      const requeued =
+        c.code === CLOSE_BAD_RESULT
+          ? `${a.actorId} left: socket closed \\(`
+          : `${a.actorId} left: socket closed \\(\\d+[^\\n]*; [1-9]\\d* batch\\(es\\) requeued`;
       await waitForLog(coordinator!, new RegExp(requeued));
-      if (c.loggedOnce) assert.equal(coordinator!.stderr().match(new RegExp(c.logged, 'g'))?.length, 1, 'frames after the violation were still acted on');
+      if (c.loggedOnce)
+        assert.equal(coordinator!.stderr().match(new RegExp(c.logged, 'g'))?.length, 1, 'frames after the violation were still acted on');
     });
   }
 
@@ -210,8 +242,14 @@ describe('a coordinator facing hostile clients', () => {
     const code = await coordinator!.exited;
     assert.equal(code, 0, coordinator!.stderr().slice(-4000));
     const closings = await honest!.closed;
-    assert.deepEqual(closings.map((c) => c.code), [4000, 4000]);
-    assert.deepEqual(honest!.actors.flatMap((a) => a.problems), []);
+    assert.deepEqual(
+      closings.map((c) => c.code),
+      [4000, 4000],
+    );
+    assert.deepEqual(
+      honest!.actors.flatMap((a) => a.problems),
+      [],
+    );
     await assertCompleteAndCorrect(out, files, reference);
     assert.doesNotMatch(coordinator!.stderr(), /Uncaught|TypeError|RangeError/);
   });

@@ -166,11 +166,17 @@ test('a cache directory that cannot be written fails with a message naming the w
   // A file where the folder should be: refused even to root, which writes into any folder.
   const cache = freshCacheDir();
   await fs.writeFile(cache, 'not a folder');
-  await assert.rejects(ensureSelfSignedCert(cache, NAMES, NOW), (e: unknown) => e instanceof TabpoolError && e.message.includes('--cache-dir') && e.message.includes('--tls-cert'));
+  await assert.rejects(
+    ensureSelfSignedCert(cache, NAMES, NOW),
+    (e: unknown) => e instanceof TabpoolError && e.message.includes('--cache-dir') && e.message.includes('--tls-cert'),
+  );
 });
 
 test('an address that is not an IP address is refused', async () => {
-  await assert.rejects(ensureSelfSignedCert(freshCacheDir(), { hostnames: [], addresses: ['gpu-box'] }, NOW), (e: unknown) => e instanceof TabpoolError && e.code === 'BAD_ARGUMENT');
+  await assert.rejects(
+    ensureSelfSignedCert(freshCacheDir(), { hostnames: [], addresses: ['gpu-box'] }, NOW),
+    (e: unknown) => e instanceof TabpoolError && e.code === 'BAD_ARGUMENT',
+  );
 });
 
 /** GETs `/` over https trusting only `ca`; resolves with the body or rejects with the TLS error. */
@@ -186,16 +192,26 @@ function get(port: number, host: string, servername: string | undefined, ca: str
   });
 }
 
-test('an https server with it is accepted by a client that trusts it, by name and by address, and refused for a name it does not cover', async (t) => {
-  const made = await ensureSelfSignedCert(freshCacheDir(), NAMES);
-  const server = https.createServer({ cert: made.cert, key: made.key }, (_req, res) => res.end('joined'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const { port } = server.address() as AddressInfo;
-  assert.equal(await get(port, '127.0.0.1', 'localhost', made.cert), 'joined');
-  assert.equal(await get(port, '127.0.0.1', 'gpu-box', made.cert), 'joined');
-  assert.equal(await get(port, '127.0.0.1', undefined, made.cert), 'joined', 'by IP address: checked against the IP entries');
-  await assert.rejects(get(port, '127.0.0.1', 'elsewhere.example', made.cert), (e: NodeJS.ErrnoException) => e.code === 'ERR_TLS_CERT_ALTNAME_INVALID');
-  const stranger = await ensureSelfSignedCert(freshCacheDir(), NAMES);
-  await assert.rejects(get(port, '127.0.0.1', 'localhost', stranger.cert), (e: NodeJS.ErrnoException) => e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT', 'a client trusting another certificate refuses it');
-});
+test(
+  'an https server with it is accepted by a client that trusts it, by name and by address, and refused ' + 'for a name it does not cover',
+  async (t) => {
+    const made = await ensureSelfSignedCert(freshCacheDir(), NAMES);
+    const server = https.createServer({ cert: made.cert, key: made.key }, (_req, res) => res.end('joined'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as AddressInfo;
+    assert.equal(await get(port, '127.0.0.1', 'localhost', made.cert), 'joined');
+    assert.equal(await get(port, '127.0.0.1', 'gpu-box', made.cert), 'joined');
+    assert.equal(await get(port, '127.0.0.1', undefined, made.cert), 'joined', 'by IP address: checked against the IP entries');
+    await assert.rejects(
+      get(port, '127.0.0.1', 'elsewhere.example', made.cert),
+      (e: NodeJS.ErrnoException) => e.code === 'ERR_TLS_CERT_ALTNAME_INVALID',
+    );
+    const stranger = await ensureSelfSignedCert(freshCacheDir(), NAMES);
+    await assert.rejects(
+      get(port, '127.0.0.1', 'localhost', stranger.cert),
+      (e: NodeJS.ErrnoException) => e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'a client trusting another certificate refuses it',
+    );
+  },
+);

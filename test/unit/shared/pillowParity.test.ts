@@ -64,7 +64,10 @@ const pillow: Promise<{ version: string; results: PillowResult[] }> = (async () 
   await Promise.all(cases.map((c, i) => writeFile(manifest[i]!.png, encodePng(c.png))));
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
   const { stdout } = await run(PYTHON, [SCRIPT, join(dir, 'manifest.json')], { maxBuffer: 1 << 24, timeout: 300_000 });
-  const results = stdout.trim().split('\n').map((line) => JSON.parse(line) as PillowResult);
+  const results = stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as PillowResult);
   assert.equal(results.length, cases.length);
   return { version, results };
 })();

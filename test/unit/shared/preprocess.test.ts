@@ -25,7 +25,7 @@ function noise(width: number, height: number, seed: number): Pixels {
   return { width, height, channels: 4, data };
 }
 
-test('the resize keeps torchvision\'s 256/224 ratio for other input sizes', () => {
+test("the resize keeps torchvision's 256/224 ratio for other input sizes", () => {
   assert.equal(preprocessSpecFor(224, 224).resizeShorter, 256);
   assert.equal(preprocessSpecFor(299, 299).resizeShorter, 342);
   assert.equal(preprocessSpecFor(224, 448).resizeShorter, 256);
@@ -54,7 +54,11 @@ test('the centre crop rounds halves to even, and pads a crop larger than the ima
 test('a 256×256 image is only cropped and normalised, in float32 as torch does it', () => {
   const px = noise(256, 256, 1);
   const t = preprocess(px, preprocessSpecFor(224, 224));
-  for (const [y, x, c] of [[0, 0, 0], [100, 37, 1], [223, 223, 2]] as const) {
+  for (const [y, x, c] of [
+    [0, 0, 0],
+    [100, 37, 1],
+    [223, 223, 2],
+  ] as const) {
     const v = px.data[((y + 16) * 256 + (x + 16)) * 4 + c]!;
     const want = Math.fround(Math.fround(Math.fround(v / 255) - Math.fround(IMAGENET_MEAN[c])) / Math.fround(IMAGENET_STD[c]));
     assert.equal(t[c * 224 * 224 + y * 224 + x], want);
@@ -63,12 +67,20 @@ test('a 256×256 image is only cropped and normalised, in float32 as torch does 
 
 test('a region of the resize is the same bytes as that part of the whole resize', () => {
   const px = noise(97, 61, 2);
-  for (const [outW, outH] of [[40, 25], [200, 130], [97, 30], [50, 61]] as const) {
+  for (const [outW, outH] of [
+    [40, 25],
+    [200, 130],
+    [97, 30],
+    [50, 61],
+  ] as const) {
     const whole = pillowResizeRegion(px, outW, outH, 0, 0, outW, outH);
     const [left, top, w, h] = [Math.floor(outW / 3), Math.floor(outH / 4), Math.ceil(outW / 2), Math.ceil(outH / 2)];
     const part = pillowResizeRegion(px, outW, outH, left, top, w, h);
     for (let y = 0; y < h; y++) {
-      assert.deepEqual(part.subarray(y * w * 3, (y + 1) * w * 3), whole.subarray(((top + y) * outW + left) * 3, ((top + y) * outW + left + w) * 3));
+      assert.deepEqual(
+        part.subarray(y * w * 3, (y + 1) * w * 3),
+        whole.subarray(((top + y) * outW + left) * 3, ((top + y) * outW + left + w) * 3),
+      );
     }
   }
   assert.throws(() => pillowResizeRegion(px, 40, 25, 30, 0, 11, 1), RangeError);
@@ -78,7 +90,10 @@ test('RGB and RGBA pixels give the same tensor (alpha is ignored)', () => {
   const rgba = noise(50, 40, 4);
   const rgb = new Uint8Array(50 * 40 * 3);
   for (let i = 0; i < 50 * 40; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = rgba.data[i * 4 + c]!;
-  assert.deepEqual(preprocess(rgba, preprocessSpecFor(32, 32)), preprocess({ width: 50, height: 40, channels: 3, data: rgb }, preprocessSpecFor(32, 32)));
+  assert.deepEqual(
+    preprocess(rgba, preprocessSpecFor(32, 32)),
+    preprocess({ width: 50, height: 40, channels: 3, data: rgb }, preprocessSpecFor(32, 32)),
+  );
 });
 
 test('RGBA pixels at an odd byte offset give the same tensor (the 32-bit read path is only for aligned data)', () => {

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseToActor, parseToCoordinator } from '../../../shared/protocol.ts';
 
-const goodResult = { type: 'result', batchId: 3, items: [{ ok: true, topk: [{ class: 5, score: 0.9 }] }, { ok: false, code: 'CORRUPT_IMAGE', message: 'x' }], timing: { decodeMs: 1, inferenceMs: 2, totalMs: 3 } };
+const goodResult = {
+  type: 'result',
+  batchId: 3,
+  items: [
+    { ok: true, topk: [{ class: 5, score: 0.9 }] },
+    { ok: false, code: 'CORRUPT_IMAGE', message: 'x' },
+  ],
+  timing: { decodeMs: 1, inferenceMs: 2, totalMs: 3 },
+};
 
 test('accepts a well-formed result with a prediction and an error item', () => {
   const r = parseToCoordinator(JSON.stringify(goodResult));

@@ -25,8 +25,26 @@ const ALLOWED: Record<string, string[]> = {
   'coordinator/host': ['shared', 'coordinator/host', 'coordinator/pool', 'coordinator/io'],
   'coordinator/verify': ['shared', 'coordinator/verify', 'coordinator/io'],
   // A job in this process, and what every job has (its output, rows, status).
-  'coordinator/job': ['shared', 'coordinator/job', 'coordinator/host', 'coordinator/pool', 'coordinator/io', 'coordinator/verify', 'coordinator/jobOptions.ts'],
-  'coordinator/queue': ['shared', 'coordinator/queue', 'coordinator/host', 'coordinator/job', 'coordinator/pool', 'coordinator/io', 'coordinator/model', 'coordinator/verify', 'coordinator/jobOptions.ts'],
+  'coordinator/job': [
+    'shared',
+    'coordinator/job',
+    'coordinator/host',
+    'coordinator/pool',
+    'coordinator/io',
+    'coordinator/verify',
+    'coordinator/jobOptions.ts',
+  ],
+  'coordinator/queue': [
+    'shared',
+    'coordinator/queue',
+    'coordinator/host',
+    'coordinator/job',
+    'coordinator/pool',
+    'coordinator/io',
+    'coordinator/model',
+    'coordinator/verify',
+    'coordinator/jobOptions.ts',
+  ],
   'coordinator/cli': ['shared', 'coordinator'],
   'web/workerApi.ts': ['shared'],
   'web/page': ['shared', 'web/page', 'web/workerApi.ts'],
@@ -62,7 +80,11 @@ function ruleFor(file: string): string {
 
 function relativeImports(file: string): string[] {
   const text = readFileSync(path.join(ROOT, file), 'utf8');
-  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'";]*?from\s+'(\.[^']+)'/g), ...text.matchAll(/import\('(\.[^']+)'\)/g), ...text.matchAll(/new URL\('(\.[^']+)'/g)].map((m) => m[1]!);
+  const specs = [
+    ...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'";]*?from\s+'(\.[^']+)'/g),
+    ...text.matchAll(/import\('(\.[^']+)'\)/g),
+    ...text.matchAll(/new URL\('(\.[^']+)'/g),
+  ].map((m) => m[1]!);
   return specs.map((s) => path.posix.normalize(path.posix.join(path.posix.dirname(file), s)));
 }
 
@@ -97,7 +119,9 @@ test('no module imports itself back through others: the import graph has no cycl
 });
 
 test('coordinator/ has at most three files at its top', () => {
-  const top = readdirSync(path.join(ROOT, 'coordinator')).filter((f) => statSync(path.join(ROOT, 'coordinator', f)).isFile() && f.endsWith('.ts'));
+  const top = readdirSync(path.join(ROOT, 'coordinator')).filter(
+    (f) => statSync(path.join(ROOT, 'coordinator', f)).isFile() && f.endsWith('.ts'),
+  );
   assert.ok(top.length <= 3, `coordinator/ holds ${top.join(', ')}`);
 });
 
@@ -109,19 +133,41 @@ test(`no source file is over ${MAX_LINES} lines (data tables aside)`, () => {
   assert.deepEqual(long, []);
 });
 
+/** The formatter's width (.prettierrc.json): Prettier breaks code there, strings are broken by hand. */
+const MAX_WIDTH = 140;
+
+test(`no line is over ${MAX_WIDTH} characters (data tables and URLs aside)`, () => {
+  const wide = [...ALL, ...sources('test'), ...sources('bench')]
+    .filter((f) => !DATA_TABLES.has(f))
+    .flatMap((f) =>
+      readFileSync(path.join(ROOT, f), 'utf8')
+        .split('\n')
+        .map((line, i) => [f, i + 1, line] as const),
+    )
+    .filter(([, , line]) => line.length > MAX_WIDTH && !/https?:\/\//.test(line))
+    .map(([f, n, line]) => `${f}:${n} (${line.length})`);
+  assert.deepEqual(wide, []);
+});
+
 test('web/ names no route and no close code by hand: both come from shared/', () => {
   const literals: string[] = [];
   for (const file of ALL.filter((f) => f.startsWith('web/'))) {
     const text = readFileSync(path.join(ROOT, file), 'utf8');
-    for (const m of text.matchAll(/'\/(?:ws|api\/status|worker\/|model\/|assets\/)[^']*'|\.close\(\s*\d+/g)) literals.push(`${file}: ${m[0]}`);
+    for (const m of text.matchAll(/'\/(?:ws|api\/status|worker\/|model\/|assets\/)[^']*'|\.close\(\s*\d+/g))
+      literals.push(`${file}: ${m[0]}`);
   }
   assert.deepEqual(literals, []);
 });
 
 test('the shipped pages carry no test hooks; the test build does', async () => {
-  const scan = (dir: string): string => readdirSync(path.join(dir, 'assets')).filter((f) => f.endsWith('.js')).map((f) => readFileSync(path.join(dir, 'assets', f), 'utf8')).join('\n');
+  const scan = (dir: string): string =>
+    readdirSync(path.join(dir, 'assets'))
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => readFileSync(path.join(dir, 'assets', f), 'utf8'))
+      .join('\n');
   const shipped = scan(await ensureWebBuild('production'));
-  for (const hook of ['__tabpool', 'simulated worker crash', 'holdReady']) assert.ok(!shipped.includes(hook), `the default build contains ${hook}`);
+  for (const hook of ['__tabpool', 'simulated worker crash', 'holdReady'])
+    assert.ok(!shipped.includes(hook), `the default build contains ${hook}`);
   const testBuild = scan(await ensureWebBuild('test'));
   assert.ok(testBuild.includes('__tabpool'), 'the test build lost its hooks');
 });

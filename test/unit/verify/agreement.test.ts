@@ -28,5 +28,8 @@ test('a model whose probabilities are all small: a shifted class is still caught
 });
 
 test('an error where the reference predicts is a disagreement', () => {
-  assert.match(classifierDisagreement('a', { ok: false, code: 'CORRUPT_IMAGE', message: 'x' }, probs())!, /the tab answered CORRUPT_IMAGE, but the reference predicts it/);
+  assert.match(
+    classifierDisagreement('a', { ok: false, code: 'CORRUPT_IMAGE', message: 'x' }, probs())!,
+    /the tab answered CORRUPT_IMAGE, but the reference predicts it/,
+  );
 });

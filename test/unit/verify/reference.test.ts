@@ -25,7 +25,15 @@ test('a model with its batch fixed to 1 is checked input by input: five inputs, 
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-ref-'));
   const modelPath = path.join(dir, 'batch1.onnx');
   await fs.writeFile(modelPath, buildResNet({ variant: 'tiny', batch: 1 }));
-  const reference = new Reference({ modelPath, inputName: 'input', outputName: 'logits', height: 64, width: 64, numClasses: 1000, fixedBatch: 1 });
+  const reference = new Reference({
+    modelPath,
+    inputName: 'input',
+    outputName: 'logits',
+    height: 64,
+    width: 64,
+    numClasses: 1000,
+    fixedBatch: 1,
+  });
   try {
     const images = [1, 2, 3, 4, 5].map(png);
     const probs = await reference.probabilities(images.map((i) => i.bytes));
