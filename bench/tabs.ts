@@ -71,8 +71,15 @@ export async function tabsRun(o: TabsRun): Promise<TabsResult> {
     await Promise.all(
       pages.map((p) => p.waitForFunction(() => window.__tabpool?.held() === true, null, { timeout: 600_000, polling: 100 })),
     );
-    const measure = (seconds: number): Promise<{ images: number; ms: number }[]> =>
-      Promise.all(pages.map((p) => p.evaluate(([b, s]) => window.__tabpool!.measureRaw(b, s), [o.batchSize, seconds] as const)));
+    const measure = async (seconds: number): Promise<{ images: number; ms: number }[]> => {
+      const got = await Promise.all(
+        pages.map((p) => p.evaluate(([b, s]) => window.__tabpool!.measureRaw(b, s), [o.batchSize, seconds] as const)),
+      );
+      return got.map((r) => {
+        if (!r) throw new Error('the actor has no raw speed (a records actor)');
+        return r;
+      });
+    };
     await measure(o.warmSeconds);
     const raw = (await measure(o.rawSeconds)).map((r) => (r.images * 1000) / r.ms);
     await Promise.all(pages.map((p) => p.evaluate(() => window.__tabpool!.release())));

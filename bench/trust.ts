@@ -20,13 +20,24 @@ export interface TrustOptions {
   notes: string[];
 }
 
+/** A lie: every class the row names shifted by one, scores untouched, the row well-formed. */
+function shiftClasses(row: Record<string, unknown>): void {
+  const topk = row.topk as { class: number; label: string }[];
+  for (const e of topk) {
+    e.class = (e.class + 1) % 1000;
+    e.label = `class ${e.class}`;
+  }
+  row.class = topk[0]!.class;
+  row.label = topk[0]!.label;
+}
+
 function liar(lieShare: number, seed: number): SimulatedActorOptions {
   const rand = mulberry32(seed);
   return {
     mode: 'real',
     onBatch: async (batch, actor) => {
       const honest = await actor.answer(batch);
-      if (rand() < lieShare) for (const item of honest.items) if (item.ok) for (const e of item.topk) e.class = (e.class + 1) % 1000;
+      if (rand() < lieShare) for (const item of honest.items) if (item.ok) shiftClasses(item.row);
       actor.send(honest);
     },
   };

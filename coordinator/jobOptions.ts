@@ -13,8 +13,12 @@ export type EpChoice = 'auto' | 'webgpu' | 'wasm';
 export type OutputFormat = 'jsonl' | 'csv' | 'parquet';
 
 export interface JobOptions {
-  /** `resnet18` (the built-in) or a path to an .onnx file. */
-  model: string;
+  /** A built-in model's name or a path to an .onnx file; null: the built-in classifier's resnet18, or no model for a user's actor. */
+  model: string | null;
+  /** A user's actor module (--actor), or null for the built-in classifier. */
+  actor: string | null;
+  /** --actor-config, parsed (`ctx.config`); null without one. */
+  actorConfig: unknown;
   /** A directory, a manifest file, or null for the built-in sample dataset. */
   data: string | null;
   out: string;

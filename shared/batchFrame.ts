@@ -12,10 +12,11 @@ export type BatchInput = Uint8Array | { url: string };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-export function encodeBatchFrame(batchId: number, items: readonly BatchInput[]): Uint8Array {
+export function encodeBatchFrame(batchId: number, ids: readonly string[], items: readonly BatchInput[]): Uint8Array {
   const header: BatchHeader = {
     type: 'batch',
     batchId,
+    ids: [...ids],
     items: items.map((b) => ('url' in b ? { url: b.url } : { byteLength: b.byteLength })),
   };
   const headerBytes = encoder.encode(JSON.stringify(header));

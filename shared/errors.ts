@@ -19,6 +19,12 @@ export const ERROR_CODES = {
   IMAGE_TOO_LARGE: { kind: 'input', meaning: 'the image header claims dimensions over the decode limit (decompression bomb guard)' },
   INFERENCE_FAILED: { kind: 'input', meaning: 'the model failed on this input' },
   RETRIES_EXHAUSTED: { kind: 'input', meaning: 'the input failed on every actor it was sent to' },
+  ACTOR_ERROR: {
+    kind: 'input',
+    meaning: "the actor's own code (its init or call) failed or returned rows that do not match its declared outputs",
+  },
+  BAD_RECORD: { kind: 'input', meaning: 'the record is not a JSON object, or could not be read from the dataset' },
+  RECORD_TOO_LARGE: { kind: 'input', meaning: 'the record is over the size a record may have' },
   TAB_FETCH_FAILED: {
     kind: 'input',
     meaning:
@@ -32,6 +38,10 @@ export const ERROR_CODES = {
   MODEL_NOT_FOUND: { kind: 'usage', meaning: 'the --model file does not exist' },
   MODEL_NOT_ONNX: { kind: 'usage', meaning: 'the --model file is not an ONNX model' },
   MODEL_NOT_CLASSIFIER: { kind: 'usage', meaning: 'the model is not a single-input image classifier' },
+  BAD_ACTOR: {
+    kind: 'usage',
+    meaning: 'the --actor module is missing, does not load, or does not declare an actor class as tabpool expects',
+  },
   MODEL_OPSET_UNSUPPORTED: {
     kind: 'usage',
     meaning: 'the model declares no ai.onnx opset, or one older than 7 (the oldest onnxruntime runs)',

@@ -10,10 +10,9 @@
 import { z } from 'zod';
 import { ERROR_CODE_NAMES } from './errors.ts';
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 const MAX_ITEMS = 4096;
-const MAX_CLASSES = 100_000;
 const shortString = z.string().max(512);
 const nonNegative = z.number().nonnegative();
 const errorCode = z.enum(ERROR_CODE_NAMES);
@@ -55,15 +54,9 @@ const declaredResources = z.object({
 });
 export type DeclaredResources = z.infer<typeof declaredResources>;
 
-const topKEntry = z.object({ class: z.number().int().min(0).max(MAX_CLASSES), score: z.number().min(0).max(1) });
-export type TopKEntry = z.infer<typeof topKEntry>;
-
+/** One input's answer: the row the actor computed (checked against its declared columns, shared/columns.ts), or why it has none. */
 export const itemResultSchema = z.discriminatedUnion('ok', [
-  z.object({
-    ok: z.literal(true),
-    topk: z.array(topKEntry).min(1).max(1000),
-    logits: z.array(z.number()).max(MAX_CLASSES).optional(),
-  }),
+  z.object({ ok: z.literal(true), row: z.record(z.string().max(64), z.unknown()) }),
   z.object({ ok: z.literal(false), code: errorCode, message: z.string().max(2048) }),
 ]);
 export type ItemResult = z.infer<typeof itemResultSchema>;
@@ -128,26 +121,42 @@ export type ResultMessage = z.infer<typeof result>;
 
 // ---------------------------------------------------------------- coordinator → actor
 
-/** Everything an actor needs to load the model and answer batches. */
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+/** A file a tab fetches once and keeps (Cache Storage, by sha256): the model, or a user's actor module. */
+const fetchedFile = z.object({ url: z.string(), sha256, bytes: z.number().int().positive() });
+
+/** How image inputs are preprocessed (torchvision's PIL recipe, shared/preprocess.ts). */
+export const preprocessSpecSchema = z.object({
+  height: z.number().int().positive().max(8192),
+  width: z.number().int().positive().max(8192),
+  resizeShorter: z.number().int().positive().max(16384),
+  mean: z.tuple([z.number(), z.number(), z.number()]),
+  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+});
+
+/** Everything an actor needs to load the job's actor and answer batches. */
 export const jobSpecSchema = z.object({
-  modelUrl: z.string(),
-  modelSha256: z.string().regex(/^[0-9a-f]{64}$/),
-  modelBytes: z.number().int().positive(),
+  /** The --model file, or null for an actor that loads none. */
+  model: fetchedFile.nullable(),
+  /** The actor's class: the built-in classifier, or the user's module (bundled, fetched like the model). */
+  actor: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('builtin'), name: z.literal('classifier') }),
+    fetchedFile.extend({ kind: z.literal('module') }),
+  ]),
+  /** `ctx.config`: --actor-config, or the classifier's settings. */
+  config: z.unknown(),
+  inputs: z.enum(['image', 'record']),
+  /** For image inputs: the tensor the actor gets. */
+  preprocess: preprocessSpecSchema.nullable(),
+  /** The actor's columns (name → type), as the coordinator parsed them: the tab checks each row against them before it sends it. */
+  outputs: z.record(z.string(), z.string()),
   /**
    * The EPs this tab may run, in the job's order of preference. With more than one (--ep auto and
-   * a usable WebGPU adapter) the tab measures each on the model and keeps the faster.
+   * a usable WebGPU adapter) the tab measures each on the actor and keeps the faster.
    */
   eps: z.array(executionProviderSchema).min(1).max(2),
-  inputName: z.string(),
-  outputName: z.string(),
-  inputHeight: z.number().int().positive(),
-  inputWidth: z.number().int().positive(),
-  numClasses: z.number().int().positive(),
-  topK: z.number().int().positive(),
   /** wasm threads for this actor (from --num-cpus). */
   numThreads: z.number().int().positive(),
-  /** Send the full logits vector back with each item (for --logits and tests). */
-  returnLogits: z.boolean(),
   allowSoftwareGpu: z.boolean(),
 });
 export type JobSpec = z.infer<typeof jobSpecSchema>;
@@ -185,28 +194,32 @@ export type ToActorJson = z.infer<typeof toActorSchema>;
 export type WelcomeMessage = z.infer<typeof welcome>;
 
 /** Header of a binary batch frame (the image bytes follow it in the same frame). */
-export const batchHeaderSchema = z.object({
-  type: z.literal('batch'),
-  batchId: z.number().int().nonnegative(),
-  /**
-   * Each item, in order: the byte length of its bytes (concatenated after the header), or the
-   * http(s) URL the tab fetches it from (CORS).
-   */
-  items: z
-    .array(
-      z.union([
-        z.object({ byteLength: z.number().int().nonnegative() }),
-        z.object({
-          url: z
-            .string()
-            .max(8192)
-            .regex(/^https?:\/\//),
-        }),
-      ]),
-    )
-    .min(1)
-    .max(MAX_ITEMS),
-});
+export const batchHeaderSchema = z
+  .object({
+    type: z.literal('batch'),
+    batchId: z.number().int().nonnegative(),
+    /** The inputs' ids, in order (the actor's `batch.ids`). */
+    ids: z.array(z.string().max(4096)).min(1).max(MAX_ITEMS),
+    /**
+     * Each item, in order: the byte length of its bytes (concatenated after the header), or the
+     * http(s) URL the tab fetches it from (CORS).
+     */
+    items: z
+      .array(
+        z.union([
+          z.object({ byteLength: z.number().int().nonnegative() }),
+          z.object({
+            url: z
+              .string()
+              .max(8192)
+              .regex(/^https?:\/\//),
+          }),
+        ]),
+      )
+      .min(1)
+      .max(MAX_ITEMS),
+  })
+  .refine((h) => h.ids.length === h.items.length, 'ids and items differ in length');
 export type BatchHeader = z.infer<typeof batchHeaderSchema>;
 
 // ---------------------------------------------------------------- parsing

@@ -15,6 +15,8 @@ export const ROUTES = {
   assets: '/assets/',
   /** The model file, by sha256. */
   modelPrefix: '/model/',
+  /** A user's actor module (bundled), by sha256. */
+  actorPrefix: '/actor/',
 } as const;
 
 /** The query parameter that carries the job token. */
@@ -22,6 +24,10 @@ export const TOKEN_PARAM = 'token';
 
 export function modelPath(sha256: string): string {
   return `${ROUTES.modelPrefix}${sha256}.onnx`;
+}
+
+export function actorPath(sha256: string): string {
+  return `${ROUTES.actorPrefix}${sha256}.js`;
 }
 
 /** `http(s)://host:port/…` → the actor socket's `ws(s)://host:port/ws?token=…`. */

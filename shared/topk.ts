@@ -1,5 +1,9 @@
 /** Softmax and top-k over one row of logits, stable for large magnitudes. */
-import type { TopKEntry } from './protocol.ts';
+/** A class and its probability. */
+export interface TopKEntry {
+  class: number;
+  score: number;
+}
 
 export function softmaxTopK(logits: ArrayLike<number>, k: number): TopKEntry[] {
   const n = logits.length;

@@ -15,35 +15,47 @@ export type BatchOutcome = { ok: true; items: ItemResult[]; timing: { decodeMs: 
 /** Where each item sits in the transferred frame buffer, or the URL the worker fetches it from. */
 export type ItemSlice = { offset: number; length: number } | { url: string };
 
-/** A batch made ready for the model: the packed input tensor and, per input, an error or its row. */
-export interface Prepared {
-  /** `rows.length` images, NCHW, densely packed. */
-  input: Float32Array;
-  /** Index in the batch of each image in `input`, in order. */
+interface PreparedBase {
+  /** The inputs' ids, in batch order. */
+  ids: string[];
+  /** Index in the batch of each input the actor gets, in order (the others failed to prepare). */
   rows: number[];
   /** Per input: why it could not be prepared, or null. */
   errors: (SerializedError | null)[];
   decodeMs: number;
 }
 
-/** The preprocessing worker: decode and preprocess, off the inference worker's thread. */
+/** A batch made ready for the actor: the packed image tensor, or the parsed records. */
+export type Prepared =
+  | (PreparedBase & {
+      kind: 'image';
+      /** `rows.length` images, NCHW, densely packed. */ input: Float32Array;
+      height: number;
+      width: number;
+    })
+  | (PreparedBase & { kind: 'record'; records: Record<string, unknown>[] });
+
+/** The preprocessing worker: decode and preprocess (or parse records), off the actor worker's thread. */
 export interface PrepareWorkerApi {
   /** `frame` is transferred, and so is the returned tensor. */
-  prepare(frame: ArrayBuffer, slices: ItemSlice[], height: number, width: number): Promise<Prepared>;
+  prepare(frame: ArrayBuffer, slices: ItemSlice[], ids: string[], job: Pick<JobSpec, 'inputs' | 'preprocess'>): Promise<Prepared>;
 }
 
-/** `session.run` alone on a ready-made tensor, repeated: the model's speed on this actor. */
+/** The actor's `call` alone on a ready-made batch, repeated: its speed on this tab. */
 export interface RawSpeed {
   images: number;
   ms: number;
 }
 
-/** The actor worker: one ORT session, kept for every batch. */
+/** The actor worker: one instance of the job's actor class, kept for every batch. */
 export interface ActorWorkerApi {
-  /** Fetches (or reads from cache) the model, verifies its sha256, creates the session on `ep`, warms it up. */
+  /**
+   * Fetches (or reads from cache) the model and the actor module, verifies their sha256, makes the actor on
+   * `ep` (its `init`), warms it up.
+   */
   init(job: JobSpec, ep: ExecutionProvider): Promise<InitOutcome>;
-  /** Runs one prepared batch (the tensor is transferred, not copied) and returns an item per input. */
+  /** Runs one prepared batch through `call` (the tensor is transferred, not copied) and returns an item per input. */
   runPrepared(prepared: Prepared): Promise<BatchOutcome>;
-  /** Measures `session.run` alone on a ready-made tensor of `batchSize` for about `seconds`. */
-  measureRaw(batchSize: number, seconds: number): Promise<RawSpeed>;
+  /** Measures `call` alone on a ready-made batch of `batchSize` images for about `seconds` (image actors; null for records). */
+  measureRaw(batchSize: number, seconds: number): Promise<RawSpeed | null>;
 }

@@ -36,6 +36,8 @@ export interface BuildResNetOptions {
   opset?: number;
   /** A fixed batch dimension (many zoo exports have 1); default symbolic (`batch`). */
   batch?: number;
+  /** End at the pooled features ([batch, 512] for resnet18) instead of the classes: an embeddings model. */
+  features?: boolean;
 }
 
 export const DEFAULT_OPSET = 17;
@@ -153,18 +155,22 @@ export function encodeResNet(weights: ResNetWeights, options: BuildResNetOptions
     x = emitRelu(e, `${block.name}.relu_1`, sum);
   }
   e.nodes.push(node('GlobalAveragePool', '/avgpool/GlobalAveragePool', [x], ['/avgpool/GlobalAveragePool_output_0']));
-  e.nodes.push(node('Flatten', '/Flatten', ['/avgpool/GlobalAveragePool_output_0'], ['/Flatten_output_0'], [intAttr('axis', 1)]));
-  e.initializers.push(floatTensor('fc.weight', [t.classes, t.features], tensor(weights, 'fc.weight')));
-  e.initializers.push(floatTensor('fc.bias', [t.classes], tensor(weights, 'fc.bias')));
-  e.nodes.push(
-    node(
-      'Gemm',
-      '/fc/Gemm',
-      ['/Flatten_output_0', 'fc.weight', 'fc.bias'],
-      [outputName],
-      [floatAttr('alpha', 1), floatAttr('beta', 1), intAttr('transB', 1)],
-    ),
-  );
+  const features = options.features === true;
+  const flat = features ? (options.outputName ?? 'features') : '/Flatten_output_0';
+  e.nodes.push(node('Flatten', '/Flatten', ['/avgpool/GlobalAveragePool_output_0'], [flat], [intAttr('axis', 1)]));
+  if (!features) {
+    e.initializers.push(floatTensor('fc.weight', [t.classes, t.features], tensor(weights, 'fc.weight')));
+    e.initializers.push(floatTensor('fc.bias', [t.classes], tensor(weights, 'fc.bias')));
+    e.nodes.push(
+      node(
+        'Gemm',
+        '/fc/Gemm',
+        ['/Flatten_output_0', 'fc.weight', 'fc.bias'],
+        [outputName],
+        [floatAttr('alpha', 1), floatAttr('beta', 1), intAttr('transB', 1)],
+      ),
+    );
+  }
 
   return encodeModel({
     irVersion: irVersionForOpset(opset),
@@ -180,7 +186,9 @@ export function encodeResNet(weights: ResNetWeights, options: BuildResNetOptions
       node: e.nodes,
       initializer: e.initializers,
       input: [floatValueInfo(inputName, [options.batch ?? BATCH_DIM, 3, t.inputSize, t.inputSize])],
-      output: [floatValueInfo(outputName, [options.batch ?? BATCH_DIM, t.classes])],
+      output: [
+        floatValueInfo(flat === '/Flatten_output_0' ? outputName : flat, [options.batch ?? BATCH_DIM, features ? t.features : t.classes]),
+      ],
     },
   });
 }
@@ -193,9 +201,9 @@ export function buildResNet(options: BuildResNetOptions = {}): Uint8Array {
   return encodeResNet(builtinWeights(options.variant ?? 'resnet18'), options);
 }
 
-/** Where `ensureBuiltinModel` keeps a variant: `<cacheDir>/models/<variant>.onnx`. */
-export function builtinModelPath(cacheDir: string, variant: ResNetVariant): string {
-  return join(cacheDir, 'models', `${variant}.onnx`);
+/** Where `ensureBuiltinModel` keeps a variant: `<cacheDir>/models/<variant>[-features].onnx`. */
+export function builtinModelPath(cacheDir: string, variant: ResNetVariant, features = false): string {
+  return join(cacheDir, 'models', `${variant}${features ? '-features' : ''}.onnx`);
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -218,15 +226,19 @@ function isCurrent(bytes: Uint8Array): boolean {
  * temporary name and renamed into place, so a crash never leaves a truncated model behind and
  * concurrent callers each see a whole file. The first build blocks the event loop for seconds.
  */
-export async function ensureBuiltinModel(cacheDir: string, variant: ResNetVariant): Promise<{ path: string; sha256: string }> {
-  const path = builtinModelPath(cacheDir, variant);
+export async function ensureBuiltinModel(
+  cacheDir: string,
+  variant: ResNetVariant,
+  features = false,
+): Promise<{ path: string; sha256: string }> {
+  const path = builtinModelPath(cacheDir, variant, features);
   try {
     const existing = await readFile(path);
     if (isCurrent(existing)) return { path, sha256: sha256Hex(existing) };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const bytes = buildResNet({ variant });
+  const bytes = buildResNet({ variant, features });
   await mkdir(join(cacheDir, 'models'), { recursive: true });
   const tmp = `${path}.${process.pid}-${Date.now().toString(36)}.tmp`;
   try {

@@ -5,14 +5,16 @@
  * and exits when the job is done (0) or failed (1); Ctrl-C (or SIGTERM) hands its batches back
  * and exits 130.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { formatError, serializeError, TabpoolError } from '../../shared/errors.ts';
 import { findChromium, launchTabs, type LaunchedTabs } from '../browser/launcher.ts';
 import { ensureWebBuild } from '../browser/webBuild.ts';
 import { Gateway } from '../queue/gateway.ts';
-import { connectQueue, getModel, readState, tabSpec, waitForSpec, type QueueJob } from '../queue/jobStore.ts';
+import { connectQueue, readContent, readState, waitForSpec, type QueueJob } from '../queue/jobStore.ts';
+import { actorClassOf, rowRules } from '../actor/actorFromContent.ts';
+import { maxAnswerBytes, servedFiles, tabSpecFor } from '../actor/tabSpec.ts';
 import { jobResources, parseQueueUrl } from '../queue/names.ts';
 import { jobStatus } from '../job/jobStatus.ts';
 import { newJobStats } from '../job/jobStats.ts';
@@ -74,13 +76,14 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
       say(`gateway: job ${f.job} is already done; nothing to serve`);
       return EXIT.ok;
     }
-    const modelBytes = await getModel(q, spec.tab.modelSha256);
-    if (createHash('sha256').update(modelBytes).digest('hex') !== spec.tab.modelSha256)
-      throw new TabpoolError('JOB_FAILED', `the model in job ${f.job}'s object store does not match its sha256; restart the job`);
+    const content = await readContent(q, spec);
+    const cacheDir = path.resolve(f.cacheDir);
+    const cls = await actorClassOf(content, cacheDir);
     const webRoot = await ensureWebBuild();
     const token = f.token ?? randomBytes(18).toString('base64url');
     const gatewayId = `gw-${randomBytes(3).toString('hex')}`;
-    const running = new Gateway({ q, spec, gatewayId, jobSpec: tabSpec(spec, token), log });
+    const jobSpec = tabSpecFor(content, token, { numThreads: spec.tab.numThreads, allowSoftwareGpu: spec.tab.allowSoftwareGpu });
+    const running = new Gateway({ q, spec, gatewayId, jobSpec, rules: rowRules(cls, content), log });
     gateway = running;
     await running.start();
     const stats = newJobStats(Date.now(), 0, 0);
@@ -95,11 +98,11 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
         quiet: f.quiet === true,
       },
       {
-        cacheDir: path.resolve(f.cacheDir),
+        cacheDir,
         token,
         webRoot,
-        maxPayload: 8 * 2 ** 20 + (spec.tab.returnLogits ? 4096 * spec.tab.numClasses * 32 : 0),
-        model: { sha256: spec.tab.modelSha256, bytes: modelBytes },
+        maxPayload: maxAnswerBytes(content.columns, spec.maxBatch),
+        files: servedFiles(content),
         status: (join) => {
           stats.done = running.counts.inputs;
           return jobStatus(

@@ -1,33 +1,32 @@
 /**
- * `tabpool run`: resolve and check everything (model, data, output) before any browser starts,
- * then serve, launch or wait for tabs, run the job, print the summary, and return the exit code.
+ * `tabpool run`: resolve and check everything (actor, model, data, output) before any browser
+ * starts (jobPlan.ts), then serve, launch or wait for tabs, run the job, print the summary, and
+ * return the exit code.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { formatError, serializeError, TabpoolError } from '../../shared/errors.ts';
 import { formatBytes } from '../../shared/units.ts';
+import { rowRules } from '../actor/actorFromContent.ts';
+import { maxAnswerBytes, servedFiles, tabSpecFor } from '../actor/tabSpec.ts';
 import { findChromium, launchTabs, type LaunchedTabs } from '../browser/launcher.ts';
 import { ensureWebBuild } from '../browser/webBuild.ts';
-import { ensureSampleDataset } from '../builtin/sampleImages.ts';
-import { countDataset, openDataset } from '../io/dataset.ts';
-import { s3Settings, s3UrlResolver } from '../io/s3Inputs.ts';
+import { TARGET_BATCH_SECONDS } from '../host/batchPlan.ts';
 import { readInput } from '../io/inputReader.ts';
 import { openSink, type JobSink } from '../io/outputSink.ts';
-import { Reference } from '../verify/reference.ts';
-import { classifierDisagreement } from '../verify/agreement.ts';
-import { classifierReference } from '../verify/referenceInputs.ts';
-import type { VerifySettings } from '../job/jobOutput.ts';
-import type { JobOptions } from '../jobOptions.ts';
-import { estimateActorMemory, jobSpecFor, maxBatchFor, resolveModel, type ResolvedModel } from '../model/modelSource.ts';
-import { AUTO_MAX_BATCH, TARGET_BATCH_SECONDS } from '../host/batchPlan.ts';
 import { Job } from '../job/job.ts';
-import type { CoordinatorServer } from '../server/httpServer.ts';
+import type { RunningJob } from '../job/runningJob.ts';
+import type { JobOptions } from '../jobOptions.ts';
+import type { ResolvedModel } from '../model/modelSource.ts';
 import { AUTO_UNIT_SIZE, QueueRun } from '../queue/queueRun.ts';
 import { freshJobName, openQueueJob, type OpenedQueueJob } from '../queue/queueSetup.ts';
-import type { RunningJob } from '../job/runningJob.ts';
-import { serveTabs } from './serveTabs.ts';
+import type { CoordinatorServer } from '../server/httpServer.ts';
+import { actorVerification, referenceConfigOf } from '../verify/actorVerification.ts';
+import { Reference } from '../verify/reference.ts';
 import { EXIT, exitCodeFor } from './exitCodes.ts';
+import { describePlan, planJob } from './jobPlan.ts';
+import { serveTabs } from './serveTabs.ts';
 import { summarize, summaryLines, type RunSummary } from './summary.ts';
 import { createLiveView, type LiveView } from './terminal.ts';
 
@@ -83,71 +82,57 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     // Everything that can be wrong with the job's inputs fails here, before any browser starts.
     if (options.launch > 0) findChromium();
     const cacheDir = path.resolve(options.cacheDir);
-    const dataDir = options.data ?? (await ensureSampleDataset(cacheDir));
-    const dataset = await openDataset(dataDir);
-    const count = await countDataset(dataset);
-    const total = count.total;
-    if (total === 0)
-      throw new TabpoolError(
-        'DATA_EMPTY',
-        `--data ${dataDir} has no inputs (looked for .png .jpg .jpeg .gif .webp .bmp files, or manifest lines); ` +
-          `point it at a folder of images`,
-      );
-    const resolveUrl = count.s3 > 0 ? await s3UrlResolver(s3Settings(options.s3Endpoint)) : undefined;
-    if (options.s3Endpoint !== null && count.s3 === 0)
-      log(`note: --s3-endpoint ${options.s3Endpoint} is not used: the dataset names no s3:// inputs`);
-    model = await resolveModel(options.model, cacheDir);
-    for (const note of model.info.notes) log(`note: ${note}`);
-    if (options.topK > model.info.numClasses)
-      log(
-        `note: --top-k ${options.topK} is more than the model's ${model.info.numClasses} classes; rows name all ${model.info.numClasses}`,
-      );
+    const plan = await planJob(options, cacheDir);
+    const { actor, dataset, resolveUrl, actorMemory, maxBatch } = plan;
+    const total = plan.count.total;
+    model = plan.model;
+    for (const note of plan.notes) log(`note: ${note}`);
     const webRoot = await ensureWebBuild();
     sink = await openSink(options.out, options.format, {
       resume: options.resume,
       overwrite: options.overwrite,
-      logits: options.logits,
-      numClasses: model.info.numClasses,
+      columns: actor.columns,
       rowsPerPart: options.rowsPerPart,
     });
     if (sink.repairedTornLine) log(`resume: dropped a torn last record from ${options.out} (a crash mid-write)`);
     if (options.resume) log(`resume: ${sink.done.size} rows already in ${options.out}; they are skipped`);
-
-    const actorMemory =
-      options.memoryBytes ?? estimateActorMemory(model, options.batchSize === 'auto' ? AUTO_MAX_BATCH : options.batchSize);
-    const maxBatch = Math.min(AUTO_MAX_BATCH, maxBatchFor(model, actorMemory));
     const token = options.token ?? randomBytes(18).toString('base64url');
-    // The trusted reference runs the model here, in a worker thread, for the checks (--verify).
+    // The trusted reference: the job's own actor class, here, in a worker thread (--verify).
+    const verified = { cls: actor.cls, config: actor.config, columns: actor.columns };
     reference =
       options.verifyRate > 0
         ? new Reference({
-            modelPath: model.path,
-            inputName: model.info.inputName,
-            outputName: model.info.outputName,
-            height: model.info.inputShape.height,
-            width: model.info.inputShape.width,
-            numClasses: model.info.numClasses,
-            fixedBatch: model.info.inputShape.batch,
+            actor: actor.module ? { kind: 'module', file: actor.module.file } : { kind: 'builtin' },
+            modelPath: model?.path ?? null,
+            config: referenceConfigOf(verified),
+            inputs: actor.inputs,
+            preprocess: actor.preprocess,
           })
         : null;
-    const verify: VerifySettings<Float32Array> | undefined = reference
-      ? {
-          rate: options.verifyRate,
-          reference: classifierReference((bytes) => reference!.probabilities(bytes), readInput, resolveUrl ?? (async (s: string) => s)),
-          compare: classifierDisagreement,
-        }
+    const verify = reference
+      ? actorVerification(verified, reference, { rate: options.verifyRate, read: readInput, resolveUrl: resolveUrl ?? (async (s) => s) })
       : undefined;
+    const rules = rowRules(actor.cls, actor);
+    const fixedBatch = model?.info?.inputShape.batch ?? null;
     const events = { log, progress: () => job && view.update(job.progress()) };
     let runningJob: RunningJob;
     if (options.queue) {
       const name = options.job ?? freshJobName();
-      queued = await openQueueJob(options, name, model, { actorMemory, maxBatch }, token, log);
-      const unitSize =
-        model.info.inputShape.batch ?? (options.batchSize === 'auto' ? Math.min(AUTO_UNIT_SIZE, maxBatch) : options.batchSize);
+      const published = {
+        name: `${actor.name}${model ? ` on ${model.name}` : ''}`,
+        content: plan.content,
+        fixedBatch,
+        actorMemory,
+        maxBatch,
+        rules,
+      };
+      queued = await openQueueJob(options, name, published, token, log);
+      const unitSize = fixedBatch ?? (options.batchSize === 'auto' ? Math.min(AUTO_UNIT_SIZE, maxBatch) : options.batchSize);
       runningJob = new QueueRun({
         ...queued,
         options,
-        labels: model.labels,
+        rules,
+        keepBytes: actor.inputs === 'record',
         dataset,
         sink,
         events,
@@ -162,15 +147,13 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
           `gateway --queue ${options.queue.join(',')} --job ${name} --launch K`,
       );
     } else {
-      const jobModel = {
-        numClasses: model.info.numClasses,
-        labels: model.labels,
-        spec: jobSpecFor(model, options, token),
-        fixedBatch: model.info.inputShape.batch,
-      };
+      const spec = tabSpecFor(plan.content, token, {
+        numThreads: Math.max(1, Math.round(options.numCpus ?? 1)),
+        allowSoftwareGpu: options.allowSoftwareGpu,
+      });
       runningJob = new Job({
         options,
-        model: jobModel,
+        actor: { spec, fixedBatch, rules },
         dataset,
         sink,
         events,
@@ -186,21 +169,14 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
       cacheDir,
       token,
       webRoot,
-      maxPayload:
-        8 * 2 ** 20 + (options.logits ? (options.batchSize === 'auto' ? maxBatch : options.batchSize) * model.info.numClasses * 32 : 0),
-      model: { sha256: model.sha256, bytes: model.bytes },
+      maxPayload: maxAnswerBytes(actor.columns, options.batchSize === 'auto' ? maxBatch : options.batchSize),
+      files: servedFiles(plan.content),
       status: (join) => runningJob.status(join),
       target: () => runningJob,
       log,
     });
     server = served.server;
-    const m = model.info;
-    say(
-      `tabpool: ${model.name} (${m.inputName} [N,3,${m.inputShape.height},${m.inputShape.width}] → ` +
-        `${m.outputName} [N,${m.numClasses}], ${formatBytes(model.bytes.byteLength)}, sha256 ${model.sha256.slice(0, 12)}…) ` +
-        `over ${total} inputs from ${dataset.describe}` +
-        (count.http + count.s3 ? ` (${count.http + count.s3} fetched by the tabs themselves)` : ''),
-    );
+    say(describePlan(plan));
     const batching =
       options.batchSize === 'auto'
         ? `auto (each actor's measured speed × ${TARGET_BATCH_SECONDS} s, up to ${maxBatch})`

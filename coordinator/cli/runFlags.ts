@@ -10,7 +10,15 @@ export const DEFAULT_CACHE = process.env.TABPOOL_CACHE ?? path.join(process.cwd(
 export function runCommand() {
   return new Command('run')
     .description('run a job: predictions for every input, one row each')
-    .option('--model <path|resnet18>', 'ONNX image classifier, or the built-in resnet18 (resnet18-tiny for tests)', 'resnet18')
+    .option(
+      '--model <path|name>',
+      'an ONNX model, or a built-in: resnet18 (the default classifier), resnet18-tiny, resnet18-features, scorer',
+    )
+    .option(
+      '--actor <module>',
+      'your own actor: a .ts or .js module whose default export is a class with init(ctx) and call(batch) (README: Your own actor)',
+    )
+    .option('--actor-config <json>', 'JSON passed to your actor as ctx.config')
     .option('--data <dir|manifest>', 'folder of images, or a .txt/.jsonl/.csv manifest (default: the built-in 256-image sample)')
     .option('--out <file>', 'output: a .jsonl or .csv file, or a .parquet dataset (a directory of part files)', 'predictions.jsonl')
     .option('--overwrite', 'replace --out if it exists')
@@ -31,7 +39,7 @@ export function runCommand() {
     .option('--launch <k>', 'open K local headless Chromium tabs (0 = wait for browsers to join)', '0')
     .option('--host <host>', 'address to listen on (0.0.0.0 for other machines: use TLS)', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', '0')
-    .option('--top-k <k>', 'classes per row', '5')
+    .option('--top-k <k>', 'classes per row (the built-in classifier; default 5)')
     .option('--num-gpus <x>', 'GPUs each actor reserves on its host (fractions share: 0.5 = two per GPU); default 1 on webgpu, 0 on wasm')
     .option(
       '--num-cpus <x>',

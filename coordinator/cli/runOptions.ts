@@ -87,6 +87,14 @@ function refuseIgnoredFlags(raw: RunFlags, out: string): void {
     );
   if (raw.resume === true && raw.overwrite === true)
     refuse('--resume finishes the output that is there, --overwrite replaces it: pass one of them');
+  if (raw.actor !== undefined && (raw.topK !== undefined || raw.logits === true)) {
+    refuse(
+      `${raw.topK !== undefined ? '--top-k' : '--logits'} shapes the built-in classifier's rows; with --actor ` +
+        `your actor declares its own columns: drop the flag, or pass what you need in --actor-config`,
+    );
+  }
+  if (raw.actor === undefined && raw.actorConfig !== undefined)
+    refuse('--actor-config is passed to an --actor module; the built-in classifier takes --top-k and --logits');
   if (raw.allowSoftwareGpu === true && raw.ep === 'wasm')
     refuse('--allow-software-gpu accepts a software WebGPU adapter, but --ep wasm uses none: drop one of them');
 }
@@ -128,8 +136,18 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
     throw new TabpoolError('BAD_ARGUMENT', '--resume with --queue needs --job NAME: the name the interrupted run printed');
   const ackWaitMs = duration('--ack-wait', raw.ackWait);
   if (ackWaitMs < 1000) throw bad('--ack-wait', raw.ackWait, 'at least 1s');
+  let actorConfig: unknown = null;
+  if (raw.actorConfig !== undefined) {
+    try {
+      actorConfig = JSON.parse(raw.actorConfig);
+    } catch (err) {
+      throw bad('--actor-config', raw.actorConfig, `JSON (${(err as Error).message}), e.g. '{"threshold": 0.5}'`);
+    }
+  }
   return {
-    model: raw.model,
+    model: raw.model ?? null,
+    actor: raw.actor ?? null,
+    actorConfig,
     data: raw.data ?? null,
     out,
     format: outputFormatOf(out),
@@ -142,7 +160,7 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
     launch: int('--launch', raw.launch, 0, 64),
     host: raw.host,
     port: int('--port', raw.port, 0, 65535),
-    topK: int('--top-k', raw.topK, 1, 1000),
+    topK: int('--top-k', raw.topK ?? '5', 1, 1000),
     numGpus,
     numCpus,
     memoryBytes,

@@ -10,7 +10,7 @@ import type { ActorLink } from '../pool/actor.ts';
 import type { ToCoordinator } from '../../shared/protocol.ts';
 import { attachActorSocket } from '../server/actorSocket.ts';
 import { certNames, reachableHosts } from '../server/addresses.ts';
-import { startServer, type CoordinatorServer } from '../server/httpServer.ts';
+import { startServer, type CoordinatorServer, type ServedFile } from '../server/httpServer.ts';
 import { certificateFingerprint, ensureSelfSignedCert } from '../server/tlsCert.ts';
 import { joinBanner } from './joinBanner.ts';
 
@@ -48,7 +48,7 @@ export async function serveTabs(
     token: string;
     webRoot: string;
     maxPayload: number;
-    model: { sha256: string; bytes: Uint8Array };
+    files: ServedFile[];
     status(join: JobStatus['join']): JobStatus;
     target: () => TabTarget;
     log(line: string): void;
@@ -63,7 +63,7 @@ export async function serveTabs(
     webRoot: a.webRoot,
     tls,
     maxPayload: a.maxPayload,
-    model: a.model,
+    files: a.files,
     status: () => a.status(join),
     onSocket: (ws, remote) => {
       const t = a.target();

@@ -254,7 +254,7 @@ export class ActorHost {
     const problem = checkResult(
       held.batch.items.map((i) => 'bytes' in i),
       msg.items,
-      this.d.settings.limits,
+      this.d.settings.rules,
     );
     if (problem) {
       // Nothing of a bad result counts: eviction sends its batch back for someone else.
@@ -289,7 +289,8 @@ export class ActorHost {
     if (!this.workload.holds(batchId, actor.id)) throw new Error(`batch-failed for batch ${batchId}, which this actor does not hold`);
     this.d.events.log(`${actor.id} failed batch ${batchId}: ${formatError(error)}`);
     this.requeue(batchId, actor, error, error.code === 'DEVICE_LOST' ? 'actor' : 'input');
-    actor.failures++;
+    // The actor's own code failing is the user's, not the tab's: it never evicts (nor bars) a tab.
+    if (error.code !== 'ACTOR_ERROR') actor.failures++;
     if (error.code === 'DEVICE_LOST' || actor.failures >= MAX_ACTOR_FAILURES) {
       this.evict(actor, CLOSE.evicted, error.code === 'DEVICE_LOST' ? 'GPU device lost' : `${actor.failures} failed batches in a row`);
     }
@@ -305,10 +306,13 @@ export class ActorHost {
     const outcome = this.workload.fail(batchId, actor.id, error, blame);
     if (outcome?.kind === 'give-up') {
       const { item } = outcome;
-      this.d.sink.failed(item, {
-        code: 'RETRIES_EXHAUSTED',
-        message: `${item.id}: failed on every try (--max-retries ${this.d.settings.maxRetries}); last error ${formatError(error)}`,
-      });
+      const tries = `on every try (--max-retries ${this.d.settings.maxRetries})`;
+      this.d.sink.failed(
+        item,
+        error.code === 'ACTOR_ERROR'
+          ? { code: 'ACTOR_ERROR', message: `${item.id}: ${error.message} (${tries})` }
+          : { code: 'RETRIES_EXHAUSTED', message: `${item.id}: failed ${tries}; last error ${formatError(error)}` },
+      );
     }
   }
 

@@ -183,7 +183,11 @@ export class Dispatcher {
   private send(a: Actor, batch: Batch, now: number): void {
     a.lastDispatchAt = now;
     a.lastBatchSize = batch.items.length;
-    const frame = encodeBatchFrame(batch.id, batch.items.map(wireInput));
+    const frame = encodeBatchFrame(
+      batch.id,
+      batch.items.map((i) => i.id),
+      batch.items.map(wireInput),
+    );
     a.link.sendBinary(frame);
     const wire = this.stats.wire;
     wire.batches++;

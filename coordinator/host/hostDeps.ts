@@ -5,7 +5,7 @@ import type { ActorPool, PoolPolicy } from '../pool/actorPool.ts';
 import type { Actor } from '../pool/actor.ts';
 import type { Clock } from './clock.ts';
 import type { HostIntake, ResultSink, SharedPool, WorkSource } from './ports.ts';
-import type { ResultLimits } from './resultCheck.ts';
+import type { RowRules } from './resultCheck.ts';
 import type { StallVerdict } from './stallWatch.ts';
 
 export interface HostSettings {
@@ -21,7 +21,8 @@ export interface HostSettings {
   stallTimeoutMs: number;
   /** Dispatch starts once this many actors are ready (here, or across the job when the pool is shared). */
   poolMin: number;
-  limits: ResultLimits;
+  /** What each answered row must be. */
+  rules: RowRules;
 }
 
 /** What the host tells its owner. */

@@ -8,13 +8,17 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parse } from 'csv-parse';
-import { TabpoolError } from '../../shared/errors.ts';
+import { TabpoolError, type SerializedError } from '../../shared/errors.ts';
 
 /** One input: a stable id (the output row's key) and where its bytes are. */
 export interface DatasetItem {
   id: string;
-  /** Absolute file path, an http(s) URL, or s3://bucket/key. */
+  /** Absolute file path, an http(s) URL, s3://bucket/key, or `record:<file>#<row>`. */
   source: string;
+  /** A record's JSON, read with the dataset (records datasets only). */
+  bytes?: Uint8Array;
+  /** Why this row is no input (a records file's bad line): it gets this error row. */
+  error?: SerializedError;
 }
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.gif', '.webp', '.bmp']);

@@ -7,6 +7,7 @@ import type { SerializedError } from '../../shared/errors.ts';
 import { sniffImage } from '../../shared/imageHeader.ts';
 import { isRemoteSource, type Dataset, type DatasetItem } from './dataset.ts';
 import { IdSet } from './idSet.ts';
+import { MAX_RECORD_BYTES } from './recordLimits.ts';
 import type { InlineItem, UrlItem } from './inputItem.ts';
 import { readInput, type ReadResult } from './inputReader.ts';
 import { errorRow, type OutputRow } from './outputRow.ts';
@@ -89,6 +90,21 @@ export async function readDatasetItem(
   read: InputReader = readInput,
   resolveUrl: UrlResolver = async (source) => source,
 ): Promise<InlineItem | UrlItem | { error: SerializedError }> {
+  if (item.error) return { error: item.error };
+  if (item.bytes) {
+    // A record, read with the dataset: size-checked here, parsed by the actor's tab.
+    if (item.bytes.byteLength > MAX_RECORD_BYTES) {
+      return {
+        error: {
+          code: 'RECORD_TOO_LARGE',
+          message:
+            `${item.id}: the record is ${item.bytes.byteLength} bytes of JSON, over the ${MAX_RECORD_BYTES}-byte ` +
+            `limit; split it, or send a URL to the data instead`,
+        },
+      };
+    }
+    return { id: item.id, source: item.source, bytes: item.bytes };
+  }
   if (isRemoteSource(item.source)) {
     // Bytes on HTTP or object storage go from there to the tab, not through the coordinator.
     try {

@@ -10,6 +10,7 @@
 import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { SerializedError } from '../../shared/errors.ts';
+import { readRecordAt } from './recordDataset.ts';
 
 /** Larger files are refused before reading: no image a classifier needs is this big. */
 export const MAX_INPUT_BYTES = 256 * 2 ** 20;
@@ -51,6 +52,7 @@ async function readAsync(source: string): Promise<ReadResult> {
 }
 
 export async function readInput(source: string): Promise<ReadResult> {
+  if (source.startsWith('record:')) return readRecordAt(source);
   try {
     if (/^https?:\/\//i.test(source)) {
       const res = await fetch(source, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });

@@ -1,35 +1,22 @@
-/** One output row per input: a prediction, or a named error. */
+/**
+ * One output row per input: the actor's declared columns (`{ id, ...columns, error: null }`), or a
+ * named error (`{ id, error: { code, message } }`).
+ */
 import type { SerializedError } from '../../shared/errors.ts';
-import type { ItemResult, TopKEntry } from '../../shared/protocol.ts';
+import type { ItemResult } from '../../shared/protocol.ts';
 import type { IdLookup } from './idSet.ts';
 
-export interface LabeledEntry {
-  class: number;
-  label: string;
-  score: number;
-}
-
-export type OutputRow =
-  | { id: string; class: number; label: string; score: number; topk: LabeledEntry[]; logits?: number[]; error: null }
-  | { id: string; error: SerializedError };
-
-export function predictionRow(id: string, topk: readonly TopKEntry[], labels: readonly string[], logits?: number[]): OutputRow {
-  const entries = topk.map((e) => ({ class: e.class, label: labels[e.class] ?? `class ${e.class}`, score: e.score }));
-  const best = entries[0]!;
-  const row: OutputRow = { id, class: best.class, label: best.label, score: best.score, topk: entries, error: null };
-  if (logits) row.logits = logits;
-  return row;
-}
+export type OutputRow = ({ id: string; error: null } & { [column: string]: unknown }) | { id: string; error: SerializedError };
 
 export function errorRow(id: string, error: SerializedError): OutputRow {
   return { id, error };
 }
 
 /** The rows of a checked result: one per input of the batch, in order. */
-export function rowsForResult(ids: readonly string[], items: readonly ItemResult[], labels: readonly string[]): OutputRow[] {
+export function rowsForResult(ids: readonly string[], items: readonly ItemResult[]): OutputRow[] {
   return ids.map((id, i) => {
     const r = items[i]!;
-    return r.ok ? predictionRow(id, r.topk, labels, r.logits) : errorRow(id, { code: r.code, message: `${id}: ${r.message}` });
+    return r.ok ? ({ id, ...r.row, error: null } as OutputRow) : errorRow(id, { code: r.code, message: `${id}: ${r.message}` });
   });
 }
 

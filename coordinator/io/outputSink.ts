@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import { TabpoolError } from '../../shared/errors.ts';
 import type { OutputFormat } from '../jobOptions.ts';
+import type { Column } from '../../shared/columns.ts';
 import { IdSet, type IdLookup } from './idSet.ts';
 import { ParquetSink } from './parquetSink.ts';
 import type { OutputRow, RowSink } from './outputRow.ts';
@@ -19,7 +20,7 @@ export class OutputSink implements RowSink {
   private constructor(
     private readonly file: fs.FileHandle,
     private readonly format: Exclude<OutputFormat, 'parquet'>,
-    private readonly logits: boolean,
+    private readonly columns: readonly Column[],
     /** Ids already in the file when the job started (resume). */
     readonly done: IdLookup,
     /** How many of those rows are error rows (they count toward the exit code of a resumed job). */
@@ -30,7 +31,7 @@ export class OutputSink implements RowSink {
   static async open(
     out: string,
     format: Exclude<OutputFormat, 'parquet'>,
-    opts: { resume: boolean; overwrite: boolean; logits: boolean },
+    opts: { resume: boolean; overwrite: boolean; columns: readonly Column[] },
   ): Promise<OutputSink> {
     let existing: Buffer | null = null;
     try {
@@ -53,11 +54,11 @@ export class OutputSink implements RowSink {
     try {
       if (existing !== null && opts.resume) {
         const written = await readWrittenRows(existing, format);
-        if (format === 'csv' && written.header && written.header.join(',') !== csvColumns(opts.logits).join(',')) {
+        if (format === 'csv' && written.header && written.header.join(',') !== csvColumns(opts.columns).join(',')) {
           throw new TabpoolError(
             'BAD_ARGUMENT',
             `--resume: ${out} has the columns ${written.header.join(', ')}, but this job writes ` +
-              `${csvColumns(opts.logits).join(', ')}; resume with the flags of the first run (--logits ` +
+              `${csvColumns(opts.columns).join(', ')}; resume with the flags of the first run (--logits ` +
               `${written.header.includes('logits') ? 'on' : 'off'}), or use another --out`,
           );
         }
@@ -74,8 +75,8 @@ export class OutputSink implements RowSink {
     } catch (err) {
       throw new TabpoolError('BAD_ARGUMENT', `--out ${out} cannot be written: ${(err as Error).message}`);
     }
-    const sink = new OutputSink(file, format, opts.logits, done, doneErrors, torn);
-    if (format === 'csv' && (await file.stat()).size === 0) await sink.append(csvHeader(csvColumns(opts.logits)));
+    const sink = new OutputSink(file, format, opts.columns, done, doneErrors, torn);
+    if (format === 'csv' && (await file.stat()).size === 0) await sink.append(csvHeader(csvColumns(opts.columns)));
     return sink;
   }
 
@@ -85,7 +86,7 @@ export class OutputSink implements RowSink {
    * write, not per batch.
    */
   write(rows: readonly OutputRow[]): Promise<void> {
-    return this.append(formatRows(rows, this.format, this.logits));
+    return this.append(formatRows(rows, this.format, this.columns));
   }
 
   private append(text: string): Promise<void> {
@@ -130,7 +131,7 @@ export type JobSink = OutputSink | ParquetSink;
 export async function openSink(
   out: string,
   format: OutputFormat,
-  opts: { resume: boolean; overwrite: boolean; logits: boolean; numClasses: number; rowsPerPart: number | null },
+  opts: { resume: boolean; overwrite: boolean; columns: readonly Column[]; rowsPerPart: number | null },
 ): Promise<JobSink> {
   return format === 'parquet'
     ? ParquetSink.open(out, opts, opts.rowsPerPart === null ? {} : { rowsPerPart: opts.rowsPerPart })

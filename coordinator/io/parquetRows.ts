@@ -8,12 +8,12 @@
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { ColumnSource, SchemaElement } from 'hyparquet-writer';
+import type { Column } from '../../shared/columns.ts';
 import type { OutputRow } from './outputRow.ts';
 
-/** Top-level columns of a part, in order; `logits` only with --logits. */
-export function partColumns(logits: boolean): string[] {
-  const columns = ['id', 'class', 'label', 'score', 'topk', 'error_code', 'error_message'];
-  return logits ? [...columns, 'logits'] : columns;
+/** Top-level columns of a part, in order: the id, the actor's declared columns, the error's code and message. */
+export function partColumns(columns: readonly Column[]): string[] {
+  return ['id', ...columns.map((c) => c.name), 'error_code', 'error_message'];
 }
 
 const text = (name: string, repetition: 'REQUIRED' | 'OPTIONAL'): SchemaElement => ({
@@ -31,43 +31,73 @@ const list = (name: string, element: SchemaElement[]): SchemaElement[] => [
   ...element,
 ];
 
+const PRIMITIVE: Record<'float32' | 'float64' | 'int32' | 'int64' | 'bool', SchemaElement['type']> = {
+  float32: 'FLOAT',
+  float64: 'DOUBLE',
+  int32: 'INT32',
+  int64: 'INT64',
+  bool: 'BOOLEAN',
+};
+
 /**
- * The schema of every part. Columns only predictions have are null on error rows and the other way
- * round. Logits are DOUBLE so that they read back equal to the JSON output of the same job.
+ * A declared column as Parquet: scalars as their type, vectors as LIST<element>, JSON as JSON text, top-k as
+ * LIST<STRUCT<class, score>>.
  */
-export function partSchema(logits: boolean): SchemaElement[] {
+function columnSchema(c: Column): SchemaElement[] {
+  const { spec, name } = c;
+  if (spec.kind === 'vector') return list(name, [{ name: 'element', type: PRIMITIVE[spec.element], repetition_type: 'REQUIRED' }]);
+  switch (spec.type) {
+    case 'string':
+      return [text(name, 'OPTIONAL')];
+    case 'json':
+      return [{ name, type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' }, repetition_type: 'OPTIONAL' }];
+    case 'topk':
+      return list(name, [
+        { name: 'element', repetition_type: 'REQUIRED', num_children: 2 },
+        { name: 'class', type: 'INT32', repetition_type: 'REQUIRED' },
+        { name: 'score', type: 'DOUBLE', repetition_type: 'REQUIRED' },
+      ]);
+    default:
+      return [{ name, type: PRIMITIVE[spec.type], repetition_type: 'OPTIONAL' }];
+  }
+}
+
+/** The schema of every part. Declared columns are null on error rows, the error's on the others. */
+export function partSchema(columns: readonly Column[]): SchemaElement[] {
   return [
-    { name: 'root', num_children: partColumns(logits).length },
+    { name: 'root', num_children: partColumns(columns).length },
     text('id', 'REQUIRED'),
-    { name: 'class', type: 'INT32', repetition_type: 'OPTIONAL' },
-    text('label', 'OPTIONAL'),
-    { name: 'score', type: 'DOUBLE', repetition_type: 'OPTIONAL' },
-    ...list('topk', [
-      { name: 'element', repetition_type: 'REQUIRED', num_children: 2 },
-      { name: 'class', type: 'INT32', repetition_type: 'REQUIRED' },
-      { name: 'score', type: 'DOUBLE', repetition_type: 'REQUIRED' },
-    ]),
+    ...columns.flatMap(columnSchema),
     text('error_code', 'OPTIONAL'),
     text('error_message', 'OPTIONAL'),
-    ...(logits ? list('logits', [{ name: 'element', type: 'DOUBLE', repetition_type: 'REQUIRED' }]) : []),
   ];
 }
 
+/** A row's value of `c` as the writer takes it (int64 as bigint, JSON as text, top-k without labels). */
+function parquetValue(c: Column, v: unknown): unknown {
+  if (c.spec.kind === 'vector') return v;
+  if (c.spec.type === 'int64') return BigInt(v as number);
+  if (c.spec.type === 'json') return JSON.stringify(v);
+  if (c.spec.type === 'topk') return (v as { class: number; score: number }[]).map((e) => ({ class: e.class, score: e.score }));
+  return v;
+}
+
 /** The bytes of a whole part file holding `rows` (one row group). */
-export function encodePart(rows: readonly OutputRow[], logits: boolean): Uint8Array {
+export function encodePart(rows: readonly OutputRow[], columns: readonly Column[]): Uint8Array {
   const column = (name: string, value: (row: OutputRow) => unknown): ColumnSource => ({ name, data: rows.map(value) });
   const columnData = [
     column('id', (r) => r.id),
-    column('class', (r) => (r.error === null ? r.class : null)),
-    column('label', (r) => (r.error === null ? r.label : null)),
-    column('score', (r) => (r.error === null ? r.score : null)),
-    column('topk', (r) => (r.error === null ? r.topk.map((e) => ({ class: e.class, score: e.score })) : null)),
+    ...columns.map((c) => column(c.name, (r) => (r.error === null ? parquetValue(c, (r as Record<string, unknown>)[c.name]) : null))),
     column('error_code', (r) => (r.error === null ? null : r.error.code)),
     column('error_message', (r) => (r.error === null ? null : r.error.message)),
   ];
-  if (logits) columnData.push(column('logits', (r) => (r.error === null ? (r.logits ?? null) : null)));
-  const buffer = parquetWriteBuffer({ schema: partSchema(logits), columnData, rowGroupSize: Math.max(1, rows.length) });
+  const buffer = parquetWriteBuffer({ schema: partSchema(columns), columnData, rowGroupSize: Math.max(1, rows.length) });
   return new Uint8Array(buffer);
+}
+
+/** Values a row holds in its vectors: parts are cut so that one holds about a million. */
+export function valuesPerRow(columns: readonly Column[]): number {
+  return columns.reduce((n, c) => n + (c.spec.kind === 'vector' ? c.spec.length : 1), 0);
 }
 
 /** What a committed part holds, as far as resume needs to know. */

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { TabpoolError } from '../../shared/errors.ts';
 import { IdSet, type IdLookup } from './idSet.ts';
 import type { OutputRow, RowSink } from './outputRow.ts';
-import { encodePart, partColumns, readPartIds } from './parquetRows.ts';
+import type { Column } from '../../shared/columns.ts';
+import { encodePart, partColumns, readPartIds, valuesPerRow } from './parquetRows.ts';
 
 /** A committed part: `part-00003-<run>.parquet`. */
 const PART = /^part-(\d+)-.+\.parquet$/;
@@ -20,27 +21,25 @@ const TEMP = /^\.part-\d+-.*\.parquet\.tmp$/;
 
 const DEFAULT_ROWS_PER_PART = 20_000;
 /**
- * With --logits a part holds at most about this many logit values: encoding is synchronous, about
- * 0.3 s per million values, and the coordinator's event loop waits for it.
+ * A part holds at most about this many values (vectors count each element): encoding is
+ * synchronous, about 0.3 s per million values, and the coordinator's event loop waits for it.
  */
-const LOGIT_VALUES_PER_PART = 1_000_000;
+const VALUES_PER_PART = 1_000_000;
 const DEFAULT_MAX_DELAY_MS = 10_000;
 
 /** How the job asks for its output. */
 export interface ParquetSinkOptions {
   resume: boolean;
   overwrite: boolean;
-  /** Write a `logits` column. */
-  logits: boolean;
-  /** Length of each logits vector; sizes parts when `logits` is on. */
-  numClasses: number;
+  /** The actor's declared columns: the parts' schema, and with long vectors, smaller parts. */
+  columns: readonly Column[];
 }
 
 /** When a part is cut; the defaults suit jobs, tests pass small values. */
 export interface ParquetSinkTuning {
   /**
-   * Commit a part once this many rows are buffered (default 20,000; fewer with --logits, so that a part holds
-   * about a million logit values).
+   * Commit a part once this many rows are buffered (default 20,000; fewer with vector columns, so that a part
+   * holds about a million values).
    */
   rowsPerPart?: number;
   /** Commit a part this long after its first row was buffered (default 10 s). */
@@ -73,7 +72,7 @@ export class ParquetSink implements RowSink {
 
   private constructor(
     private readonly out: string,
-    private readonly logits: boolean,
+    private readonly columns: readonly Column[],
     private readonly rowsPerPart: number,
     private readonly maxDelayMs: number,
     private nextPart: number,
@@ -93,10 +92,7 @@ export class ParquetSink implements RowSink {
    */
   static async open(out: string, opts: ParquetSinkOptions, tuning: ParquetSinkTuning = {}): Promise<ParquetSink> {
     const rowsPerPart =
-      tuning.rowsPerPart ??
-      (opts.logits
-        ? Math.max(1, Math.min(DEFAULT_ROWS_PER_PART, Math.floor(LOGIT_VALUES_PER_PART / opts.numClasses)))
-        : DEFAULT_ROWS_PER_PART);
+      tuning.rowsPerPart ?? Math.max(1, Math.min(DEFAULT_ROWS_PER_PART, Math.floor(VALUES_PER_PART / valuesPerRow(opts.columns))));
     const maxDelayMs = tuning.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
     if (!Number.isInteger(rowsPerPart) || rowsPerPart < 1 || !(maxDelayMs >= 0)) {
       throw new TabpoolError(
@@ -128,7 +124,7 @@ export class ParquetSink implements RowSink {
     let nextPart = 0;
     if (opts.resume) {
       for (const name of parts) {
-        doneErrors += await readCommittedPart(out, name, opts.logits, done);
+        doneErrors += await readCommittedPart(out, name, opts.columns, done);
         nextPart = partNumber(name) + 1;
       }
     }
@@ -141,7 +137,7 @@ export class ParquetSink implements RowSink {
       throw new TabpoolError('BAD_ARGUMENT', `--out ${out} cannot be written: ${(err as Error).message}`);
     }
     const runId = randomBytes(4).toString('hex');
-    return new ParquetSink(out, opts.logits, rowsPerPart, maxDelayMs, nextPart, runId, done, doneErrors, opts.resume && temps.length > 0);
+    return new ParquetSink(out, opts.columns, rowsPerPart, maxDelayMs, nextPart, runId, done, doneErrors, opts.resume && temps.length > 0);
   }
 
   /**
@@ -228,7 +224,7 @@ export class ParquetSink implements RowSink {
     const name = `part-${String(this.nextPart++).padStart(5, '0')}-${this.runId}.parquet`;
     const temp = path.join(this.out, `.${name}.tmp`);
     try {
-      const bytes = encodePart(rows, this.logits);
+      const bytes = encodePart(rows, this.columns);
       const file = await fs.open(temp, 'wx');
       try {
         await file.writeFile(bytes);
@@ -275,7 +271,7 @@ async function listDataset(out: string, overwrite: boolean): Promise<string[]> {
 }
 
 /** Adds the ids of a committed part to `done` and returns how many of the new ones are error rows. */
-async function readCommittedPart(out: string, name: string, logits: boolean, done: IdSet): Promise<number> {
+async function readCommittedPart(out: string, name: string, columns: readonly Column[], done: IdSet): Promise<number> {
   let part;
   try {
     part = await readPartIds(path.join(out, name));
@@ -287,13 +283,12 @@ async function readCommittedPart(out: string, name: string, logits: boolean, don
         `it out of ${out} to have --resume redo its rows`,
     );
   }
-  const expected = partColumns(logits);
+  const expected = partColumns(columns);
   if (part.columns.join() !== expected.join()) {
-    const flag = part.columns.includes('logits') ? 'with' : 'without';
     throw new TabpoolError(
       'BAD_ARGUMENT',
       `--out ${out}: ${name} has columns ${part.columns.join(', ')}, not ${expected.join(', ')}; resume ` +
-        `${flag} --logits like the job that wrote it, or pass --overwrite`,
+        'with the actor and flags of the job that wrote it (--logits, --actor, --actor-config), or pass --overwrite',
     );
   }
   let errors = 0;

@@ -7,28 +7,53 @@
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import type { OutputFormat } from '../jobOptions.ts';
+import type { Column } from '../../shared/columns.ts';
 import { IdSet } from './idSet.ts';
 import type { OutputRow } from './outputRow.ts';
 
-const CSV_COLUMNS = ['id', 'class', 'label', 'score', 'topk', 'error_code', 'error_message'] as const;
-
-/** The CSV columns of a job: with --logits, a `logits` column holding each row's vector as a JSON array. */
-export function csvColumns(logits: boolean): string[] {
-  return logits ? [...CSV_COLUMNS, 'logits'] : [...CSV_COLUMNS];
+/** The CSV columns of a job: its id, the actor's declared columns, then the error's code and message. */
+export function csvColumns(columns: readonly Column[]): string[] {
+  return ['id', ...columns.map((c) => c.name), 'error_code', 'error_message'];
 }
 
-export function csvHeader(columns: readonly string[]): string {
-  return stringify([[...columns]], { record_delimiter: '\n' });
+export function csvHeader(names: readonly string[]): string {
+  return stringify([[...names]], { record_delimiter: '\n' });
 }
 
-export function formatRows(rows: readonly OutputRow[], format: Exclude<OutputFormat, 'parquet'>, logits = false): string {
+/**
+ * One value in a CSV cell: numbers and strings as they are, booleans as true/false, vectors and
+ * JSON JSON-encoded in the cell, a top-k list compactly as `[[class, score], …]` (scores to 6 places).
+ */
+function cell(c: Column, v: unknown): string | number {
+  if (c.spec.kind === 'vector') return JSON.stringify(v);
+  switch (c.spec.type) {
+    case 'float32':
+    case 'float64':
+    case 'int32':
+    case 'int64':
+      return v as number;
+    case 'bool':
+      return v ? 'true' : 'false';
+    case 'string':
+      return v as string;
+    case 'json':
+      return JSON.stringify(v);
+    case 'topk':
+      return JSON.stringify((v as { class: number; score: number }[]).map((e) => [e.class, Number(e.score.toFixed(6))]));
+    default: {
+      const never: never = c.spec.type;
+      return String(never);
+    }
+  }
+}
+
+/** Rows as JSON Lines (`{id, ...columns, error}`) or CSV records. */
+export function formatRows(rows: readonly OutputRow[], format: Exclude<OutputFormat, 'parquet'>, columns: readonly Column[]): string {
   if (format === 'jsonl') return rows.map((r) => `${JSON.stringify(r)}\n`).join('');
   const records = rows.map((row) => {
-    const cells: (string | number)[] = row.error
-      ? [row.id, '', '', '', '', row.error.code, row.error.message]
-      : [row.id, row.class, row.label, row.score, JSON.stringify(row.topk.map((e) => [e.class, Number(e.score.toFixed(6))])), '', ''];
-    if (logits) cells.push(row.error === null && row.logits ? JSON.stringify(row.logits) : '');
-    return cells;
+    if (row.error) return [row.id, ...columns.map(() => ''), row.error.code, row.error.message];
+    const r = row as Record<string, unknown>;
+    return [row.id, ...columns.map((c) => cell(c, r[c.name])), '', ''];
   });
   return stringify(records, { record_delimiter: '\n', quoted_match: /[\t\\]/ });
 }
@@ -96,7 +121,7 @@ async function readCsv(bytes: Buffer): Promise<WrittenRows> {
         header = record;
       } else {
         ids.add(record[0]!);
-        if (record[5]) errors++;
+        if (record[columns - 2]) errors++;
       }
       intactBytes = context.bytes;
       return null;

@@ -51,7 +51,6 @@ export class Job implements RunningJob {
     this.output = new JobOutput(
       deps.sink,
       this.stats,
-      deps.model.labels,
       o.out,
       {
         progress: (stats) => deps.events.progress(stats),
@@ -69,16 +68,16 @@ export class Job implements RunningJob {
       settings: {
         batchSize: o.batchSize,
         maxBatch: deps.maxBatch,
-        fixedBatch: deps.model.fixedBatch,
+        fixedBatch: deps.actor.fixedBatch,
         maxTasksInFlight: o.maxTasksInFlight,
         maxRetries: o.maxRetries,
         batchTimeoutMs: o.batchTimeoutMs,
         stallTimeoutMs: o.stallTimeoutMs,
         poolMin: o.pool.min,
-        limits: { numClasses: deps.model.numClasses, topK: o.topK, logits: o.logits },
+        rules: deps.actor.rules,
       },
       policy: poolPolicy({ ...o, actorMemory: deps.actorMemory }),
-      spec: (eps) => deps.model.spec(eps),
+      spec: (eps) => deps.actor.spec(eps),
       source: (intake) =>
         (this.source = new DatasetSource(intake, {
           dataset: deps.dataset,

@@ -5,6 +5,7 @@ import type { Dataset } from '../io/dataset.ts';
 import type { RowSink } from '../io/outputRow.ts';
 import type { JobOptions } from '../jobOptions.ts';
 import type { Clock } from '../host/clock.ts';
+import type { RowRules } from '../host/resultCheck.ts';
 import type { VerifySettings } from './jobOutput.ts';
 import type { JobStats } from './jobStats.ts';
 
@@ -13,19 +14,18 @@ export interface JobEvents {
   progress(stats: JobStats): void;
 }
 
-/** What the job needs to know of the model: its classes, and the spec an actor loads it by. */
-export interface JobModel {
-  numClasses: number;
-  labels: readonly string[];
-  /** The spec a tab loads the model by, offered these EPs. */
+/** What the job needs to know of its actor: the spec a tab loads it by, how batches are cut for its model, what its rows must be. */
+export interface JobActor {
+  /** The spec a tab loads the actor and model by, offered these EPs. */
   spec(eps: ExecutionProvider[]): JobSpec;
-  /** The model's batch dimension when it is fixed, else null. */
+  /** The model's batch dimension when it is fixed, else null (batches are cut in multiples of it). */
   fixedBatch: number | null;
+  rules: RowRules;
 }
 
 export interface JobDeps {
   options: JobOptions;
-  model: JobModel;
+  actor: JobActor;
   dataset: Dataset;
   sink: RowSink;
   events: JobEvents;

@@ -8,7 +8,9 @@ import { TabpoolError } from '../../shared/errors.ts';
 import type { ItemResult } from '../../shared/protocol.ts';
 import type { InputItem } from '../io/inputItem.ts';
 import { rowsForResult, type OutputRow, type RowSink } from '../io/outputRow.ts';
-import { Verifier, type Caught, type VerifyStats } from '../verify/verifier.ts';
+import { Verifier, type Caught, type VerifySettings, type VerifyStats } from '../verify/verifier.ts';
+
+export type { VerifySettings };
 import type { JobStats } from './jobStats.ts';
 
 export interface OutputHooks {
@@ -36,17 +38,6 @@ export interface OutputPorts {
   redo(items: InputItem[]): void;
 }
 
-/** Verification (--verify above 0): how often, the trusted reference, and how an answer is compared with it. */
-export interface VerifySettings<R = unknown> {
-  /** Fraction of each actor's batches checked after its probation (--verify). */
-  rate: number;
-  /** The reference's answers for these inputs (null: the coordinator cannot fetch or decode one). */
-  reference(items: InputItem[]): Promise<(R | null)[]>;
-  /** What is wrong with a tab's answer against the reference's, or null. */
-  compare(id: string, answer: ItemResult, reference: R): string | null;
-  random?: () => number;
-}
-
 export interface BarredActor {
   actor: string;
   host: string;
@@ -62,7 +53,6 @@ export class JobOutput {
   constructor(
     private readonly sink: RowSink,
     private readonly stats: JobStats,
-    private readonly labels: readonly string[],
     private readonly out: string,
     private readonly hooks: OutputHooks,
     verify?: { settings: VerifySettings; ports: OutputPorts },
@@ -80,7 +70,6 @@ export class JobOutput {
     const rows = rowsForResult(
       inputs.map((i) => i.id),
       results,
-      this.labels,
     );
     this.answeredRows += rows.length;
     if (this.verifier) this.verifier.accept(actorId, hostId, inputs, results, rows);

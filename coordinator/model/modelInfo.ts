@@ -262,3 +262,22 @@ export function inspectModel(bytes: Uint8Array, source: string): ModelInfo {
     producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(),
   };
 }
+
+/**
+ * For a user's actor, whose model may be anything: checks the file is an ONNX model onnxruntime can
+ * run (refused as inspectModel refuses it otherwise) and returns the static height and width of its
+ * first input shaped [batch, 3, H, W], the default input size of an image actor, or null.
+ */
+export function imageInputSize(bytes: Uint8Array, source: string): { height: number; width: number } | null {
+  const model = decode(bytes, source);
+  opsetOf(model, source);
+  const graph = model.graph!;
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+  for (const input of (graph.input ?? []).filter((v) => !initializers.has(v.name ?? ''))) {
+    const dims = dimsOf(input);
+    if (!dims || dims.length !== 4) continue;
+    const [, c, h, w] = dims.map(staticDim);
+    if ((c === 3 || c === null) && h && w) return { height: h, width: w };
+  }
+  return null;
+}

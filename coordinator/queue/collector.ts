@@ -10,7 +10,7 @@ import type { ItemResult } from '../../shared/protocol.ts';
 import type { InputItem } from '../io/inputItem.ts';
 import { errorRow, type OutputRow } from '../io/outputRow.ts';
 import type { JobOutput } from '../job/jobOutput.ts';
-import { checkResult, type ResultLimits } from '../host/resultCheck.ts';
+import { checkResult, type RowRules } from '../host/resultCheck.ts';
 import { decodeResult, SIGNATURE_HEADER, signedBy, type UnitResult } from './envelope.ts';
 import type { QueueJob } from './jobStore.ts';
 import { forgetUnit } from './publisher.ts';
@@ -26,7 +26,7 @@ export interface TrackedUnit {
 }
 
 export interface CollectorDeps {
-  limits: ResultLimits;
+  rules: RowRules;
   output: JobOutput;
   log(line: string): void;
   /** A unit whose result had to be refused though its own gateway sent it: its inputs go on the queue again. */
@@ -203,7 +203,7 @@ export class Collector {
     return checkResult(
       r.answers.map(() => true),
       r.answers.map((a) => a.result),
-      this.d.limits,
+      this.d.rules,
     );
   }
 }

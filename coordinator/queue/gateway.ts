@@ -9,6 +9,7 @@ import { TabpoolError } from '../../shared/errors.ts';
 import type { ExecutionProvider, JobSpec, ToCoordinator } from '../../shared/protocol.ts';
 import { ActorHost } from '../host/actorHost.ts';
 import type { Clock } from '../host/clock.ts';
+import type { RowRules } from '../host/resultCheck.ts';
 import type { InputReader } from '../io/datasetFeeder.ts';
 import { readInput } from '../io/inputReader.ts';
 import type { ActorLink } from '../pool/actor.ts';
@@ -22,8 +23,10 @@ export interface GatewayDeps {
   q: QueueJob;
   spec: QueueJobSpec;
   gatewayId: string;
-  /** The spec a tab loads the model by, for the EPs it is offered. */
+  /** The spec a tab loads the actor and model by, for the EPs it is offered. */
   jobSpec(eps: ExecutionProvider[]): JobSpec;
+  /** What each row its tabs send must be (the declared columns, the actor's own check). */
+  rules: RowRules;
   log(line: string): void;
   clock?: Clock;
   /** How the URL fallback fetches what no tab could (tests replace it). */
@@ -69,7 +72,7 @@ export class Gateway {
         batchTimeoutMs: s.batchTimeoutMs,
         stallTimeoutMs: s.stallTimeoutMs,
         poolMin: s.pool.min,
-        limits: { numClasses: s.tab.numClasses, topK: s.tab.topK, logits: s.tab.returnLogits },
+        rules: d.rules,
       },
       policy: { ...policy, elsewhere: () => this.global.elsewhere() },
       spec: (eps) => d.jobSpec(eps),

@@ -3,7 +3,7 @@
  * attached to by gateways), the job spec every gateway serves its tabs from, the model file, and
  * the job's state (running, draining, done). Everything read from the network is validated.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -19,17 +19,31 @@ import { Objm, type ObjectStore } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { TabpoolError } from '../../shared/errors.ts';
-import { jobSpecSchema, type ExecutionProvider, type JobSpec } from '../../shared/protocol.ts';
-import { modelPath, TOKEN_PARAM } from '../../shared/routes.ts';
+import { parseOutputs } from '../../shared/columns.ts';
+import { preprocessSpecSchema } from '../../shared/protocol.ts';
+import type { JobContent } from '../actor/tabSpec.ts';
 import { jobResources, type JobResources } from './names.ts';
 
 /** What a gateway needs to serve the job's tabs, published by `run`. */
+const fileRef = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().positive() });
+
 const specSchema = z.object({
   v: z.literal(1),
   secret: z.string().length(64),
+  /** The actor and model, in words, for messages (`built-in classifier on resnet18`). */
   modelName: z.string(),
   /** What a tab loads the model by, but where from (each gateway serves it) and which EPs (each actor is offered). */
-  tab: jobSpecSchema.omit({ modelUrl: true, eps: true }),
+  /** What a tab loads, but where from (each gateway serves the files from the object store) and which EPs (each actor is offered). */
+  tab: z.object({
+    model: fileRef.nullable(),
+    module: fileRef.nullable(),
+    config: z.unknown(),
+    inputs: z.enum(['image', 'record']),
+    preprocess: preprocessSpecSchema.nullable(),
+    outputs: z.record(z.string(), z.string()),
+    numThreads: z.number().int().positive(),
+    allowSoftwareGpu: z.boolean(),
+  }),
   ep: z.enum(['auto', 'webgpu', 'wasm']),
   allowSoftwareGpu: z.boolean(),
   numGpus: z.number().nullable(),
@@ -233,19 +247,34 @@ export async function watchState(q: QueueJob, on: (s: QueueJobState) => void): P
   return () => watch.stop();
 }
 
-export async function putModel(q: QueueJob, sha256: string, bytes: Uint8Array): Promise<void> {
-  const name = `model-${sha256}`;
+/** A job file (the model, or the actor module) in the job's object store, by its sha256. */
+export async function putFile(q: QueueJob, kind: 'model' | 'actor', sha256: string, bytes: Uint8Array): Promise<void> {
+  const name = `${kind}-${sha256}`;
   if (await q.blobs.info(name)) return;
   await q.blobs.putBlob({ name }, bytes);
 }
 
-export async function getModel(q: QueueJob, sha256: string): Promise<Uint8Array> {
-  const bytes = await q.blobs.getBlob(`model-${sha256}`);
-  if (!bytes) throw new TabpoolError('JOB_FAILED', `the model ${sha256.slice(0, 12)}… is not in job ${q.names.job}'s object store`);
+/** A job file back from the object store, its sha256 checked. */
+export async function getFile(q: QueueJob, kind: 'model' | 'actor', sha256: string): Promise<Uint8Array> {
+  const bytes = await q.blobs.getBlob(`${kind}-${sha256}`);
+  if (!bytes) throw new TabpoolError('JOB_FAILED', `the ${kind} ${sha256.slice(0, 12)}… is not in job ${q.names.job}'s object store`);
+  if (createHash('sha256').update(bytes).digest('hex') !== sha256) {
+    throw new TabpoolError('JOB_FAILED', `the ${kind} in job ${q.names.job}'s object store does not match its sha256; restart the job`);
+  }
   return bytes;
 }
 
-/** The spec this gateway's tabs load the model by: the job's, with the model served here under this gateway's token. */
-export function tabSpec(spec: QueueJobSpec, token: string): (eps: ExecutionProvider[]) => JobSpec {
-  return (eps) => ({ ...spec.tab, modelUrl: `${modelPath(spec.tab.modelSha256)}?${TOKEN_PARAM}=${token}`, eps });
+/** The job's content as a gateway serves it: the spec's tab part, with the model's and module's bytes. */
+export async function readContent(q: QueueJob, spec: QueueJobSpec): Promise<JobContent> {
+  const t = spec.tab;
+  const parsed = parseOutputs(t.outputs);
+  if (!parsed.ok) throw new TabpoolError('JOB_FAILED', `job ${q.names.job}'s outputs do not parse: ${parsed.error}`);
+  return {
+    model: t.model && { sha256: t.model.sha256, bytes: await getFile(q, 'model', t.model.sha256) },
+    module: t.module && { sha256: t.module.sha256, bytes: await getFile(q, 'actor', t.module.sha256) },
+    config: t.config,
+    inputs: t.inputs,
+    preprocess: t.preprocess,
+    columns: parsed.columns,
+  };
 }

@@ -21,6 +21,7 @@ import type { JobOptions } from '../jobOptions.ts';
 import type { ActorLink } from '../pool/actor.ts';
 import { withoutBytes, type InputItem } from '../io/inputItem.ts';
 import type { JobEvents } from '../job/jobDeps.ts';
+import type { RowRules } from '../host/resultCheck.ts';
 import type { VerifySettings } from '../job/jobOutput.ts';
 import { JobOutput, type Barring } from '../job/jobOutput.ts';
 import { newJobStats, type JobStats } from '../job/jobStats.ts';
@@ -44,7 +45,10 @@ export interface QueueRunDeps {
   /** This run's incarnation of the job (jobStore.nextIncarnation). */
   incarnation: number;
   options: JobOptions;
-  labels: readonly string[];
+  /** What each row must be (the declared columns, the actor's own check). */
+  rules: RowRules;
+  /** Records stay whole in the collector (they are small, and cannot be read again cheaply); images keep only their source. */
+  keepBytes: boolean;
   dataset: Dataset;
   sink: RowSink;
   events: JobEvents;
@@ -101,7 +105,6 @@ export class QueueRun implements RunningJob {
     this.output = new JobOutput(
       sink,
       this.stats,
-      d.labels,
       o.out,
       {
         progress: (s) => d.events.progress(s),
@@ -117,7 +120,7 @@ export class QueueRun implements RunningJob {
       d.q,
       d.spec.secret,
       {
-        limits: { numClasses: d.spec.tab.numClasses, topK: d.spec.tab.topK, logits: d.spec.tab.returnLogits },
+        rules: d.rules,
         output: this.output,
         log: (l) => d.events.log(l),
         redo: (items) => void this.redo(items),
@@ -125,7 +128,12 @@ export class QueueRun implements RunningJob {
       first,
     );
     // The collector keeps each input's id and source, not its bytes: a check or a redo reads it again.
-    this.publisher = new Publisher(d.q, d.spec.secret, d.unitSize, first, (u) => this.collector.track(u.id, u.items.map(withoutBytes)));
+    this.publisher = new Publisher(d.q, d.spec.secret, d.unitSize, first, (u) =>
+      this.collector.track(
+        u.id,
+        u.items.map((i) => (d.keepBytes ? i : withoutBytes(i))),
+      ),
+    );
     this.window = Math.max(16, o.pool.max * o.maxTasksInFlight * 2);
     this.feeder = new DatasetFeeder(
       d.dataset,

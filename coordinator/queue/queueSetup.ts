@@ -6,19 +6,19 @@
 import { randomBytes } from 'node:crypto';
 import { TabpoolError } from '../../shared/errors.ts';
 import type { JobOptions } from '../jobOptions.ts';
-import { jobSpecFor, type ResolvedModel } from '../model/modelSource.ts';
+import { outputsRecord, tabSpecFor, type JobContent } from '../actor/tabSpec.ts';
+import type { RowRules } from '../host/resultCheck.ts';
 import { Gateway } from './gateway.ts';
 import {
   connectQueue,
   ensureStreams,
   newSecret,
   nextIncarnation,
-  putModel,
+  putFile,
   putSpec,
   putState,
   readSpec,
   readState,
-  tabSpec,
   type QueueJob,
   type QueueJobSpec,
 } from './jobStore.ts';
@@ -38,15 +38,26 @@ export function freshJobName(): string {
   return `job-${randomBytes(4).toString('hex')}`;
 }
 
+/** What `run` publishes of the job for every gateway: its actor and model, and what each actor reserves. */
+export interface PublishedJob {
+  /** In words, for messages: `built-in classifier on resnet18`. */
+  name: string;
+  content: JobContent;
+  /** The model's fixed batch dimension, or null. */
+  fixedBatch: number | null;
+  actorMemory: number;
+  maxBatch: number;
+  rules: RowRules;
+}
+
 export async function openQueueJob(
   o: JobOptions,
   job: string,
-  model: ResolvedModel,
-  budget: { actorMemory: number; maxBatch: number },
+  published: PublishedJob,
   token: string,
   log: (line: string) => void,
 ): Promise<OpenedQueueJob> {
-  const { actorMemory, maxBatch } = budget;
+  const { content, actorMemory, maxBatch } = published;
   const q = await connectQueue(o.queue!, job);
   try {
     const existing = await readSpec(q);
@@ -57,20 +68,30 @@ export async function openQueueJob(
           `to continue it, or choose another --job`,
       );
     }
-    if (existing && existing.tab.modelSha256 !== model.sha256) {
+    const same = (a: { sha256: string } | null, b: { sha256: string } | null): boolean => (a?.sha256 ?? null) === (b?.sha256 ?? null);
+    if (existing && (!same(existing.tab.model, content.model) || !same(existing.tab.module, content.module))) {
       throw new TabpoolError(
         'BAD_ARGUMENT',
-        `job ${job} runs model ${existing.modelName} (sha256 ${existing.tab.modelSha256.slice(0, 12)}…), not ` +
-          `${model.name} (${model.sha256.slice(0, 12)}…): resume it with the same --model`,
+        `job ${job} runs ${existing.modelName}, not ${published.name} (another model or actor module): resume ` +
+          `it with the same --model and --actor`,
       );
     }
-    const { modelUrl: _url, eps: _eps, ...tab } = jobSpecFor(model, o, token)(['wasm']);
+    const numThreads = Math.max(1, Math.round(o.numCpus ?? 1));
     const spec: QueueJobSpec = {
       v: 1,
       // A resumed job keeps its secret: gateways still running sign and check with it.
       secret: existing?.secret ?? newSecret(),
-      modelName: model.name,
-      tab,
+      modelName: published.name,
+      tab: {
+        model: content.model && { sha256: content.model.sha256, bytes: content.model.bytes.byteLength },
+        module: content.module && { sha256: content.module.sha256, bytes: content.module.bytes.byteLength },
+        config: content.config,
+        inputs: content.inputs,
+        preprocess: content.preprocess && { ...content.preprocess, mean: [...content.preprocess.mean], std: [...content.preprocess.std] },
+        outputs: outputsRecord(content.columns),
+        numThreads,
+        allowSoftwareGpu: o.allowSoftwareGpu,
+      },
       ep: o.ep,
       allowSoftwareGpu: o.allowSoftwareGpu,
       numGpus: o.numGpus,
@@ -83,16 +104,18 @@ export async function openQueueJob(
       maxRetries: o.maxRetries,
       batchSize: o.batchSize,
       maxBatch,
-      fixedBatch: model.info.inputShape.batch,
+      fixedBatch: published.fixedBatch,
       stallTimeoutMs: o.stallTimeoutMs,
     };
     await ensureStreams(q, o.ackWaitMs);
-    await putModel(q, model.sha256, model.bytes);
+    if (content.model) await putFile(q, 'model', content.model.sha256, content.model.bytes);
+    if (content.module) await putFile(q, 'actor', content.module.sha256, content.module.bytes);
     await putSpec(q, spec);
     const incarnation = await nextIncarnation(q);
     const barred = existing ? (await readState(q)).barred : [];
     await putState(q, { phase: 'running', reason: null, barred });
-    const gateway = new Gateway({ q, spec, gatewayId: `run-${randomBytes(3).toString('hex')}`, jobSpec: tabSpec(spec, token), log });
+    const jobSpec = tabSpecFor(content, token, { numThreads, allowSoftwareGpu: o.allowSoftwareGpu });
+    const gateway = new Gateway({ q, spec, gatewayId: `run-${randomBytes(3).toString('hex')}`, jobSpec, rules: published.rules, log });
     await gateway.start();
     return {
       q,

@@ -9,7 +9,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { modelPath, ROUTES, TOKEN_PARAM } from '../../shared/routes.ts';
+import { ROUTES, TOKEN_PARAM } from '../../shared/routes.ts';
 import type { JobStatus } from '../../shared/status.ts';
 import { ISOLATION_HEADERS, send, serveStatic } from './staticFiles.ts';
 
@@ -22,7 +22,8 @@ export interface ServerOptions {
   tls: { cert: string | Buffer; key: string | Buffer } | null;
   /** Largest message accepted from a client, in bytes. */
   maxPayload: number;
-  model: { sha256: string; bytes: Uint8Array };
+  /** The job's files tabs fetch with the token (the model, a user's actor module), by route. */
+  files: ServedFile[];
   status(): JobStatus;
   onSocket(ws: WebSocket, remote: string): void;
   log(line: string): void;
@@ -61,9 +62,17 @@ function originAllowed(origin: string | undefined, hostHeader: string | undefine
   }
 }
 
+/** A file of the job's, served by content (its sha256 is its name and ETag), to token holders only. */
+export interface ServedFile {
+  route: string;
+  sha256: string;
+  bytes: Uint8Array;
+  contentType: string;
+}
+
 export async function startServer(opts: ServerOptions): Promise<CoordinatorServer> {
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false });
-  const model = modelPath(opts.model.sha256);
+  const files = new Map(opts.files.map((f) => [f.route, f]));
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const token = url.searchParams.get(TOKEN_PARAM);
@@ -84,20 +93,21 @@ export async function startServer(opts: ServerOptions): Promise<CoordinatorServe
       if (!tokenMatches(token, opts.token)) return send(res, 401, JSON.stringify({ error: 'missing or wrong token' }), 'application/json');
       return send(res, 200, JSON.stringify(opts.status()), 'application/json');
     }
-    if (route === model) {
+    const file = files.get(route);
+    if (file) {
       if (!tokenMatches(token, opts.token)) return send(res, 401, 'missing or wrong token');
-      if (req.headers['if-none-match'] === `"${opts.model.sha256}"`) {
+      if (req.headers['if-none-match'] === `"${file.sha256}"`) {
         res.writeHead(304, ISOLATION_HEADERS);
         return void res.end();
       }
       res.writeHead(200, {
         ...ISOLATION_HEADERS,
-        'Content-Type': 'application/octet-stream',
-        'Content-Length': opts.model.bytes.byteLength,
-        ETag: `"${opts.model.sha256}"`,
+        'Content-Type': file.contentType,
+        'Content-Length': file.bytes.byteLength,
+        ETag: `"${file.sha256}"`,
         'Cache-Control': 'private, max-age=31536000, immutable',
       });
-      return void res.end(opts.model.bytes);
+      return void res.end(file.bytes);
     }
     return send(res, 404, 'not found');
   };

@@ -1,8 +1,9 @@
 /**
- * The coordinator's own model, the trusted reference verification compares tabs against. It runs
- * in a worker thread (referenceWorker.ts); this is the main thread's handle on it.
+ * The coordinator's own copy of the job's actor, the trusted reference verification compares tabs
+ * against. It runs in a worker thread (referenceWorker.ts); this is the main thread's handle on it.
  */
 import { Worker } from 'node:worker_threads';
+import type { NodeInput } from '../actor/nodeActor.ts';
 import type { ReferenceInit, ReferenceReply, ReferenceRequest } from './referenceWorker.ts';
 
 export type { ReferenceInit };
@@ -10,7 +11,7 @@ export type { ReferenceInit };
 export class Reference {
   private readonly worker: Worker;
   private readonly ready: Promise<void>;
-  private readonly pending = new Map<number, { resolve(p: (Float32Array | null)[]): void; reject(e: Error): void }>();
+  private readonly pending = new Map<number, { resolve(rows: ReferenceReply['rows']): void; reject(e: Error): void }>();
   private nextId = 1;
   private failed: Error | null = null;
 
@@ -33,7 +34,7 @@ export class Reference {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
       if (m.error) p?.reject(new Error(`the reference model failed: ${m.error}`));
-      else p?.resolve(m.probs);
+      else p?.resolve(m.rows);
     });
     this.worker.on('error', (err) => {
       this.failed = err;
@@ -42,8 +43,8 @@ export class Reference {
     });
   }
 
-  /** Each input's class probabilities by the reference, or null where it could not decode the input. */
-  async probabilities(inputs: Uint8Array[]): Promise<(Float32Array | null)[]> {
+  /** Each input's row by the reference, or null where it could not make the input ready (decode it). */
+  async rows(inputs: NodeInput[]): Promise<ReferenceReply['rows']> {
     await this.ready;
     if (this.failed) throw this.failed;
     const id = this.nextId++;

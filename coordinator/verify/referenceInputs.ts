@@ -16,21 +16,20 @@ export async function bytesForCheck(item: InputItem, read: InputReader, resolveU
   }
 }
 
-/**
- * The built-in classifier's reference: each input's class probabilities by the coordinator's own
- * model (`probabilities`, on the bytes it could get), null where it could get or decode none.
- */
-export function classifierReference(
-  probabilities: (bytes: Uint8Array[]) => Promise<(Float32Array | null)[]>,
+type Row = Record<string, unknown>;
+
+/** The reference's rows for items: the actor run here (`rows`) on the bytes it could get, null where it could get or make ready none. */
+export function referenceRows(
+  rows: (inputs: { id: string; bytes: Uint8Array }[]) => Promise<(Row | null)[]>,
   read: InputReader,
   resolveUrl: UrlResolver,
 ) {
-  return async (items: InputItem[]): Promise<(Float32Array | null)[]> => {
+  return async (items: InputItem[]): Promise<(Row | null)[]> => {
     const bytes = await Promise.all(items.map((i) => bytesForCheck(i, read, resolveUrl)));
     const have = bytes.flatMap((b, i) => (b ? [i] : []));
-    const probs = have.length > 0 ? await probabilities(have.map((i) => bytes[i]!)) : [];
-    const out: (Float32Array | null)[] = items.map(() => null);
-    for (const [j, i] of have.entries()) out[i] = probs[j] ?? null;
+    const got = have.length > 0 ? await rows(have.map((i) => ({ id: items[i]!.id, bytes: bytes[i]! }))) : [];
+    const out: (Row | null)[] = items.map(() => null);
+    for (const [j, i] of have.entries()) out[i] = got[j] ?? null;
     return out;
   };
 }

@@ -23,6 +23,7 @@
  * HELD_LIMIT rows released (README, "Trust").
  */
 import type { ItemResult } from '../../shared/protocol.ts';
+import type { InputItem } from '../io/inputItem.ts';
 import type { OutputRow } from '../io/outputRow.ts';
 
 export const PROBATION = 3;
@@ -267,4 +268,15 @@ function shuffled<T>(xs: T[], random: () => number): T[] {
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
+}
+
+/** Verification (--verify above 0): how often, the trusted reference, and how an answer is compared with it. */
+export interface VerifySettings<R = unknown> {
+  /** Fraction of each actor's batches checked after its probation (--verify). */
+  rate: number;
+  /** The reference's answers for these inputs (null: the coordinator cannot fetch or decode one). */
+  reference(items: InputItem[]): Promise<(R | null)[]>;
+  /** What is wrong with a tab's answer against the reference's, or null. */
+  compare(id: string, answer: ItemResult, reference: R): string | null;
+  random?: () => number;
 }

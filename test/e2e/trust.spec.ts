@@ -27,8 +27,17 @@ async function openLyingTab(where: Browser | BrowserContext, url: string): Promi
     const server = ws.connectToServer();
     ws.onMessage((message) => {
       if (typeof message === 'string') {
-        const msg = JSON.parse(message) as { type: string; items?: { ok: boolean; topk?: { class: number }[] }[] };
-        if (msg.type === 'result') for (const item of msg.items ?? []) for (const e of item.topk ?? []) e.class = (e.class + 1) % 1000;
+        const msg = JSON.parse(message) as {
+          type: string;
+          items?: { ok: boolean; row?: { class: number; label: string; topk: { class: number; label: string }[] } }[];
+        };
+        if (msg.type === 'result') {
+          for (const item of msg.items ?? []) {
+            if (!item.row) continue;
+            for (const e of item.row.topk) [e.class, e.label] = [(e.class + 1) % 1000, `class ${(e.class + 1) % 1000}`];
+            [item.row.class, item.row.label] = [item.row.topk[0]!.class, item.row.topk[0]!.label];
+          }
+        }
         server.send(JSON.stringify(msg));
       } else server.send(message);
     });

@@ -55,7 +55,7 @@ test(
           expect(summary.wire.fileBytesPerImage, 'no image byte went through the coordinator').toBe(0);
         } else {
           expect(new Set(fromNode.map((r) => r.path)).size, 'the coordinator fetched every input the tabs could not').toBe(files.length);
-          expect(c.stderr()).toMatch(/could not fetch \d+ URL input\(s\) itself \(CORS or network\); the coordinator fetches them instead/);
+          expect(c.stderr()).toMatch(/could not fetch \d+ URL input\(s\) itself \(CORS or network\); they are fetched here instead/);
         }
         const rows = await readRows(out);
         expect(rows.map((r) => r.id).sort()).toEqual(files.map((f) => `${server.origin}/${f.id}`).sort());

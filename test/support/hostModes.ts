@@ -10,7 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { Gateway } from '../../coordinator/queue/gateway.ts';
-import { connectQueue, tabSpec, waitForSpec, type QueueJob } from '../../coordinator/queue/jobStore.ts';
+import { connectQueue, readContent, waitForSpec, type QueueJob } from '../../coordinator/queue/jobStore.ts';
+import { actorClassOf, rowRules } from '../../coordinator/actor/actorFromContent.ts';
+import { tabSpecFor } from '../../coordinator/actor/tabSpec.ts';
+import { CACHE_DIR } from './coordinatorProcess.ts';
 import type { InputReader } from '../../coordinator/io/datasetFeeder.ts';
 import type { JobOptions } from '../../coordinator/jobOptions.ts';
 import type { ItemResult } from '../../shared/protocol.ts';
@@ -147,13 +150,15 @@ export function onQueue(nats: () => NatsServer): Mode {
       ]);
       const q: QueueJob = await connectQueue([nats().url], name);
       const spec = (await waitForSpec(q, 30_000))!;
+      const content = await readContent(q, spec);
       const clock = new FakeClock();
       const logs: string[] = [];
       const gateway = new Gateway({
         q,
         spec,
         gatewayId: 'gw-test',
-        jobSpec: tabSpec(spec, 'token'),
+        jobSpec: tabSpecFor(content, 'token', { numThreads: 1, allowSoftwareGpu: false }),
+        rules: rowRules(await actorClassOf(content, CACHE_DIR), content),
         log: (l) => logs.push(l),
         clock,
         read: job.urls?.read,

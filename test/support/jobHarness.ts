@@ -21,8 +21,14 @@ import type { OutputRow, RowSink } from '../../coordinator/io/outputRow.ts';
 import type { JobOptions } from '../../coordinator/jobOptions.ts';
 import type { ActorLink } from '../../coordinator/pool/actor.ts';
 import { Job } from '../../coordinator/job/job.ts';
-import { classifierDisagreement } from '../../coordinator/verify/agreement.ts';
-import { classifierReference } from '../../coordinator/verify/referenceInputs.ts';
+import { referenceRows } from '../../coordinator/verify/referenceInputs.ts';
+import { rowComparison } from '../../coordinator/verify/actorVerification.ts';
+import { rowRules } from '../../coordinator/actor/actorFromContent.ts';
+import { tabSpecFor } from '../../coordinator/actor/tabSpec.ts';
+import Classifier, { type ClassifierConfig } from '../../actors/classifier.ts';
+import type { ActorClass } from '../../shared/actorApi.ts';
+import { parseOutputs } from '../../shared/columns.ts';
+import { preprocessSpecFor } from '../../shared/preprocess.ts';
 import { FakeClock } from './fakeClock.ts';
 
 /** A valid 8×8 PNG: every fake input is these bytes. */
@@ -32,6 +38,8 @@ export const TINY_PNG = new Uint8Array(
 
 export const DEFAULT_OPTIONS: JobOptions = {
   model: 'fake',
+  actor: null,
+  actorConfig: null,
   data: null,
   out: 'memory',
   format: 'jsonl',
@@ -131,23 +139,30 @@ export function hello(hostId: string, c: Capabilities = caps()): HelloMessage {
 
 const NUM_CLASSES = 10;
 
-function spec(eps: ExecutionProvider[]): JobSpec {
-  return {
-    modelUrl: '/model/x.onnx',
-    modelSha256: '0'.repeat(64),
-    modelBytes: 1,
-    eps,
-    inputName: 'input',
-    outputName: 'logits',
-    inputHeight: 8,
-    inputWidth: 8,
-    numClasses: NUM_CLASSES,
-    topK: 2,
-    numThreads: 1,
-    returnLogits: false,
-    allowSoftwareGpu: false,
-  };
-}
+/** The built-in classifier over a 10-class model, as the fake tabs' job. */
+const CONFIG: ClassifierConfig = {
+  inputName: 'input',
+  outputName: 'logits',
+  numClasses: NUM_CLASSES,
+  topK: 2,
+  logits: false,
+  labels: 'index',
+  fixedBatch: null,
+};
+const CLASSIFIER = Classifier as unknown as ActorClass;
+const COLUMNS = (parseOutputs(Classifier.outputs(CONFIG)) as Extract<ReturnType<typeof parseOutputs>, { ok: true }>).columns;
+const spec = tabSpecFor(
+  {
+    model: { sha256: '0'.repeat(64), bytes: new Uint8Array(1) },
+    module: null,
+    config: CONFIG,
+    inputs: 'image',
+    preprocess: preprocessSpecFor(8, 8),
+    columns: COLUMNS,
+  },
+  'token',
+  { numThreads: 1, allowSoftwareGpu: false },
+);
 
 export interface Harness {
   job: Job;
@@ -162,14 +177,13 @@ export interface Harness {
   settle(): Promise<void>;
 }
 
+/** A classifier row: class `cls` at 0.9, the next at 0.05 (what the fake reference predicts for class 1). */
 export function okItems(n: number, cls = 1): ItemResult[] {
-  return Array.from({ length: n }, () => ({
-    ok: true as const,
-    topk: [
-      { class: cls, score: 0.9 },
-      { class: (cls + 1) % NUM_CLASSES, score: 0.05 },
-    ],
-  }));
+  const topk = [
+    { class: cls, label: `class ${cls}`, score: 0.9 },
+    { class: (cls + 1) % NUM_CLASSES, label: `class ${(cls + 1) % NUM_CLASSES}`, score: 0.05 },
+  ];
+  return Array.from({ length: n }, () => ({ ok: true as const, row: { class: cls, label: `class ${cls}`, score: 0.9, topk } }));
 }
 
 let hosts = 0;
@@ -197,7 +211,7 @@ export function startJob(
   };
   const job = new Job({
     options: { ...DEFAULT_OPTIONS, ...options },
-    model: { numClasses: NUM_CLASSES, labels: Array.from({ length: NUM_CLASSES }, (_, i) => `class ${i}`), spec, fixedBatch: null },
+    actor: { spec, fixedBatch: null, rules: rowRules(CLASSIFIER, { columns: COLUMNS, config: CONFIG }) },
     dataset,
     sink,
     events: { log: (l) => logs.push(l), progress: () => undefined },
@@ -208,12 +222,13 @@ export function startJob(
     verify: io.verify && {
       rate: io.verify.rate,
       random: io.verify.random,
-      reference: classifierReference(
-        io.verify.reference,
+      // The fake reference's probabilities, as the classifier's reference row carries them (logits whose softmax they are).
+      reference: referenceRows(
+        async (inputs) => (await io.verify!.reference(inputs.map((i) => i.bytes))).map((p) => p && { logits: Array.from(p, Math.log) }),
         async () => ({ bytes: TINY_PNG }),
         async (s) => s,
       ),
-      compare: classifierDisagreement,
+      compare: rowComparison({ cls: CLASSIFIER, config: CONFIG, columns: COLUMNS }),
     },
   });
   job.done.catch(() => undefined);

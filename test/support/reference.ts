@@ -7,8 +7,8 @@ import fs from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { preprocessInto, preprocessSpecFor } from '../../shared/preprocess.ts';
 import { inspectModel } from '../../coordinator/model/modelInfo.ts';
-import { decodeImage } from '../../coordinator/verify/decodeImage.ts';
-import { decodeForReference } from '../../coordinator/verify/referenceDecode.ts';
+import { decodeImage } from '../../coordinator/io/decodeImage.ts';
+import { decodeForReference } from '../../coordinator/io/chromiumDecode.ts';
 
 export interface ReferencePrediction {
   top1: number;

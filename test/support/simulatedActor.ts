@@ -5,10 +5,16 @@
  * and fuzz tests). Hooks let a test make one misbehave; every actor can be closed on demand.
  */
 import { createHash } from 'node:crypto';
-import * as ort from 'onnxruntime-node';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import WebSocket, { type RawData } from 'ws';
+import Classifier from '../../actors/classifier.ts';
+import { callNode, nodeActor } from '../../coordinator/actor/nodeActor.ts';
+import type { Actor, ActorClass } from '../../shared/actorApi.ts';
 import { decodeBatchFrame, sliceItems, type BatchInput } from '../../shared/batchFrame.ts';
-import { preprocessInto, preprocessSpecFor } from '../../shared/preprocess.ts';
+import { parseOutputs, type Column } from '../../shared/columns.ts';
 import {
   parseBatchHeader,
   parseToActor,
@@ -21,14 +27,13 @@ import {
   type ToActorJson,
   type ToCoordinator,
 } from '../../shared/protocol.ts';
-import { softmaxTopK } from '../../shared/topk.ts';
-import { decodeImage } from '../../coordinator/verify/decodeImage.ts';
 
 export type ActorMode = 'real' | 'instant';
 
-/** A batch as the actor received it: its id and the image bytes of each item. */
+/** A batch as the actor received it: its id, its inputs' ids and the bytes of each item. */
 export interface ReceivedBatch {
   batchId: number;
+  ids: string[];
   /** Each item's bytes, or the URL a tab would fetch. */
   items: BatchInput[];
 }
@@ -89,7 +94,8 @@ export function helloMessage(hostId: string): HelloMessage {
 let nextHost = 0;
 
 interface LoadedModel {
-  session: ort.InferenceSession;
+  actor: Actor;
+  columns: Column[];
   job: JobSpec;
 }
 
@@ -142,7 +148,6 @@ export class SimulatedActor {
     this.opened.catch(() => undefined);
     this.closed = new Promise((resolve) => {
       this.ws.once('close', (code, reason) => {
-        void this.model?.then((m) => m.session.release()).catch(() => undefined);
         resolve({ code, reason: reason.toString() });
       });
     });
@@ -221,17 +226,30 @@ export class SimulatedActor {
     );
   }
 
+  /** Fetches a job file with the token, as a tab does, and checks its sha256. */
+  private async fetchFile(ref: { url: string; sha256: string }): Promise<Uint8Array> {
+    const url = new URL(ref.url, this.workerUrl);
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`GET ${url.pathname} answered ${res.status}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    if (sha !== ref.sha256) throw new Error(`${url.pathname} has sha256 ${sha}, not the job's ${ref.sha256}`);
+    return bytes;
+  }
+
+  /** The job's actor, made as a tab makes it (here on onnxruntime-node): the model and the module fetched, `init` run. */
   private loadModel(job: JobSpec): Promise<LoadedModel> {
     this.model ??= (async () => {
-      const url = new URL(job.modelUrl, this.workerUrl);
-      if (!url.searchParams.has('token')) url.searchParams.set('token', new URL(this.workerUrl).searchParams.get('token') ?? '');
-      const res = await fetch(url);
-      if (!res.ok) throw new Error(`GET ${url.pathname} answered ${res.status}`);
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      const sha = createHash('sha256').update(bytes).digest('hex');
-      if (sha !== job.modelSha256) throw new Error(`model sha256 ${sha} does not match the job's ${job.modelSha256}`);
-      const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-      return { session, job };
+      const model = job.model ? await this.fetchFile(job.model) : null;
+      let cls = Classifier as unknown as ActorClass;
+      if (job.actor.kind === 'module') {
+        const file = path.join(os.tmpdir(), `tabpool-sim-actor-${job.actor.sha256}.mjs`);
+        await fs.writeFile(file, await this.fetchFile(job.actor));
+        cls = ((await import(pathToFileURL(file).href)) as { default: ActorClass }).default;
+      }
+      const parsed = parseOutputs(job.outputs);
+      if (!parsed.ok) throw new Error(parsed.error);
+      return { actor: await nodeActor(cls, { model, config: job.config, role: 'tab' }), columns: parsed.columns, job };
     })();
     return this.model;
   }
@@ -242,7 +260,7 @@ export class SimulatedActor {
       const { header, payloadOffset } = decodeBatchFrame(frame);
       const parsed = parseBatchHeader(header);
       if (!parsed.ok) throw new Error(parsed.error);
-      batch = { batchId: parsed.value.batchId, items: sliceItems(frame, payloadOffset, parsed.value) };
+      batch = { batchId: parsed.value.batchId, ids: parsed.value.ids, items: sliceItems(frame, payloadOffset, parsed.value) };
     } catch (err) {
       this.problems.push(`bad batch frame: ${(err as Error).message}`);
       return;
@@ -277,46 +295,32 @@ export class SimulatedActor {
         timing: { decodeMs: 0, inferenceMs: 0, totalMs: 0 },
       };
     }
-    const { session } = await this.model!;
-    const spec = preprocessSpecFor(job.inputHeight, job.inputWidth);
-    const per = 3 * spec.height * spec.width;
+    const { actor, columns } = await this.model!;
     const results: (ItemResult | null)[] = batch.items.map(() => null);
-    const rows: number[] = [];
-    const input = new Float32Array(batch.items.length * per);
+    const inputs: { id: string; bytes: Uint8Array; at: number }[] = [];
     for (const [i, item] of batch.items.entries()) {
-      try {
-        let bytes: Uint8Array;
-        if ('url' in item) {
-          // As a tab does: fetch it, and say so when that fails, so the coordinator fetches it instead.
-          const res = await fetch(item.url).catch((err: Error) => err);
-          if (res instanceof Error || !res.ok) {
-            results[i] = {
-              ok: false,
-              code: 'TAB_FETCH_FAILED',
-              message: `could not fetch ${item.url}: ${res instanceof Error ? res.message : `HTTP ${res.status}`}`,
-            };
-            continue;
-          }
-          bytes = new Uint8Array(await res.arrayBuffer());
-        } else bytes = item;
-        preprocessInto(decodeImage(bytes), spec, input, rows.length * per);
-        rows.push(i);
-      } catch (err) {
-        results[i] = { ok: false, code: 'CORRUPT_IMAGE', message: (err as Error).message.slice(0, 2000) };
+      if (!('url' in item)) {
+        inputs.push({ id: batch.ids[i]!, bytes: item, at: i });
+        continue;
       }
+      // As a tab does: fetch it, and say so when that fails, so the coordinator fetches it instead.
+      const res = await fetch(item.url).catch((err: Error) => err);
+      if (res instanceof Error || !res.ok) {
+        results[i] = {
+          ok: false,
+          code: 'TAB_FETCH_FAILED',
+          message: `could not fetch ${item.url}: ${res instanceof Error ? res.message : `HTTP ${res.status}`}`,
+        };
+        continue;
+      }
+      inputs.push({ id: batch.ids[i]!, bytes: new Uint8Array(await res.arrayBuffer()), at: i });
     }
     const decodeMs = performance.now() - started;
     const inferStart = performance.now();
-    if (rows.length > 0) {
-      const tensor = new ort.Tensor('float32', input.subarray(0, rows.length * per), [rows.length, 3, spec.height, spec.width]);
-      const out = await session.run({ [job.inputName]: tensor });
-      const logits = out[job.outputName]!.data as Float32Array;
-      for (const [j, i] of rows.entries()) {
-        const row = logits.subarray(j * job.numClasses, (j + 1) * job.numClasses);
-        const item: ItemResult = { ok: true, topk: softmaxTopK(row, job.topK) };
-        if (job.returnLogits) item.logits = Array.from(row);
-        results[i] = item;
-      }
+    const rows = inputs.length > 0 ? await callNode(actor, columns, inputs, job.inputs, job.preprocess) : [];
+    for (const [j, input] of inputs.entries()) {
+      const row = rows[j];
+      results[input.at] = row ? { ok: true, row } : { ok: false, code: 'CORRUPT_IMAGE', message: `${input.id} could not be decoded` };
     }
     const inferenceMs = performance.now() - inferStart;
     return {
@@ -328,11 +332,20 @@ export class SimulatedActor {
   }
 }
 
-/** A fixed, plausible prediction: class 0 first, scores falling and summing below 1. */
+/** A fixed, plausible row for the declared columns: class 0 first for a top-k, zeros, empty strings. */
 function instantItem(job: JobSpec): ItemResult {
-  const k = Math.min(job.topK, job.numClasses);
-  const topk = Array.from({ length: k }, (_, i) => ({ class: i, score: 0.5 / 2 ** i }));
-  return job.returnLogits ? { ok: true, topk, logits: Array.from({ length: job.numClasses }, (_, i) => -i / 10) } : { ok: true, topk };
+  const parsed = parseOutputs(job.outputs);
+  if (!parsed.ok) throw new Error(parsed.error);
+  const row: Record<string, unknown> = {};
+  for (const c of parsed.columns) {
+    if (c.spec.kind === 'vector') row[c.name] = new Array(c.spec.length).fill(0);
+    else if (c.spec.type === 'topk') row[c.name] = [{ class: 0, label: 'class 0', score: 0.5 }];
+    else if (c.spec.type === 'bool') row[c.name] = false;
+    else if (c.spec.type === 'string') row[c.name] = c.name === 'label' ? 'class 0' : '';
+    else if (c.spec.type === 'json') row[c.name] = null;
+    else row[c.name] = c.name === 'score' ? 0.5 : 0;
+  }
+  return { ok: true, row };
 }
 
 export interface ActorGroup {

@@ -1,6 +1,6 @@
 /**
- * The EP choice by measurement (--ep auto): the tab loads the job's own model on each EP it may
- * use, warms it up, times `session.run` on a ready-made tensor briefly, and keeps the faster. Each
+ * The EP choice by measurement (--ep auto): the tab makes the job's own actor on each EP it may
+ * use, warms it up, times its `call` on a ready-made batch briefly, and keeps the faster. Each
  * EP gets its own worker, so a slow one is stopped by terminating its worker: a software WebGPU
  * adapter that needs minutes for the model cannot hold the tab for more than PROBE_LIMIT_MS.
  */
@@ -67,7 +67,13 @@ export async function loadFastest(
       }
       const actor = { worker, api, outcome };
       if (eps.length === 1) return { chosen: actor, failure: null, figures };
-      const raw = await within<RawSpeed>(api.measureRaw(PROBE_BATCH, PROBE_SECONDS), limit - (performance.now() - started));
+      const raw = await within<RawSpeed | null>(api.measureRaw(PROBE_BATCH, PROBE_SECONDS), limit - (performance.now() - started));
+      if (raw === null) {
+        // Records: no input to measure with before the first batch. The first EP that loads is kept.
+        figures.push({ ep, imagesPerSecond: null, note: 'not measured: a records actor has no input to time before its first batch' });
+        for (const l of loaded) l.actor.worker.terminate();
+        return { chosen: actor, failure: null, figures };
+      }
       const imagesPerSecond = (raw.images * 1000) / raw.ms;
       figures.push({
         ep,

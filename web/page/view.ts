@@ -10,6 +10,8 @@ export interface ViewState {
   batches: number;
   images: number;
   imagesPerSecond: number | null;
+  /** `img` for image inputs, `item` for records: the page speaks of what the job reads. */
+  unit: 'img' | 'item';
   model: string;
   reason: string | null;
   /** What a person should know about this browser whatever the state (no WebGPU and why, bad URL parameters). */
@@ -31,7 +33,7 @@ export function render(v: ViewState): void {
   setField('ep', v.ep);
   setField('batches', String(v.batches));
   setField('images', String(v.images));
-  setField('rate', v.imagesPerSecond === null ? '–' : `${v.imagesPerSecond.toFixed(2)} img/s`);
+  setField('rate', v.imagesPerSecond === null ? '–' : `${v.imagesPerSecond.toFixed(2)} ${v.unit}/s`);
   setField('model', v.model);
   const reason = setField('reason', v.reason ?? '');
   if (reason) reason.hidden = !v.reason;

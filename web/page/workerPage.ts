@@ -45,7 +45,7 @@ export class WorkerPage {
   private actor: Comlink.Remote<ActorWorkerApi> | null = null;
   private prepWorker: Worker | null = null;
   private prep: Comlink.Remote<PrepareWorkerApi> | null = null;
-  private spec: { height: number; width: number } | null = null;
+  private spec: Pick<JobSpec, 'inputs' | 'preprocess'> | null = null;
   private socket: WebSocket | null = null;
   private caps: Capabilities | null = null;
   private reconnects = 0;
@@ -66,6 +66,7 @@ export class WorkerPage {
       batches: 0,
       images: 0,
       imagesPerSecond: null,
+      unit: 'img',
       model: '–',
       reason: null,
       notice: this.params.warnings.length ? this.params.warnings.join('; ') : null,
@@ -110,7 +111,7 @@ export class WorkerPage {
     this.update({
       state: 'loading',
       ep: eps.join(' or '),
-      model: `${job.modelSha256.slice(0, 12)}… (${formatBytes(job.modelBytes)})`,
+      model: describeJob(job),
       reason: null,
       error: null,
     });
@@ -126,7 +127,8 @@ export class WorkerPage {
     this.prepWorker = this.workers.prepare();
     this.prepWorker.addEventListener('error', onCrash('preprocessing'));
     this.prep = Comlink.wrap<PrepareWorkerApi>(this.prepWorker);
-    this.spec = { height: job.inputHeight, width: job.inputWidth };
+    this.spec = { inputs: job.inputs, preprocess: job.preprocess };
+    this.update({ unit: job.inputs === 'image' ? 'img' : 'item' });
     const probe = await loadFastest(
       job,
       eps,
@@ -196,11 +198,11 @@ export class WorkerPage {
     let outcome: BatchOutcome;
     try {
       // Two workers, two stages: this batch is decoded while the previous one runs on the model.
-      const prepared = await prep.prepare(Comlink.transfer(data, [data]), slices, spec.height, spec.width);
+      const prepared = await prep.prepare(Comlink.transfer(data, [data]), slices, header.ids, spec);
       if (ws !== this.socket || !this.actor) return;
       // Another actor answered it meanwhile: the model is spared the work.
       if (this.cancelled.delete(header.batchId)) return;
-      outcome = await actor.runPrepared(Comlink.transfer(prepared, [prepared.input.buffer]));
+      outcome = await actor.runPrepared(prepared.kind === 'image' ? Comlink.transfer(prepared, [prepared.input.buffer]) : prepared);
     } catch (err) {
       outcome = { ok: false, code: 'INFERENCE_FAILED', message: `the batch failed in a worker: ${(err as Error).message}` };
     } finally {
@@ -337,4 +339,11 @@ export function describeChoice(ep: ExecutionProvider, figures: readonly EpFigure
   if (figures.length === 0) return ep;
   const parts = figures.map((f) => `${f.ep} ${f.imagesPerSecond !== null ? `${f.imagesPerSecond.toFixed(1)} img/s` : f.note}`);
   return `${ep} (measured: ${parts.join(', ')})`;
+}
+
+/** What the tab loads: the actor (built-in or the user's module) and the model, with their sizes. */
+function describeJob(job: JobSpec): string {
+  const actor =
+    job.actor.kind === 'builtin' ? 'built-in classifier' : `actor ${job.actor.sha256.slice(0, 12)}… (${formatBytes(job.actor.bytes)})`;
+  return job.model ? `${actor}, model ${job.model.sha256.slice(0, 12)}… (${formatBytes(job.model.bytes)})` : `${actor}, no model`;
 }

@@ -16,10 +16,10 @@ export interface TabpoolTestHooks {
   freezeWorker(): Promise<void>;
   /**
    * Benchmark: with `&holdReady=1` in the URL the tab loads the model and waits here before it
-   * says ready. `measureRaw` times `session.run` alone meanwhile; `release` lets it join the work.
+   * says ready. `measureRaw` times the actor's `call` alone meanwhile; `release` lets it join the work.
    */
   held(): boolean;
-  measureRaw(batchSize: number, seconds: number): Promise<RawSpeed>;
+  measureRaw(batchSize: number, seconds: number): Promise<RawSpeed | null>;
   release(): void;
 }
 

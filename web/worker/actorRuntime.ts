@@ -1,30 +1,31 @@
 /**
- * The actor's runtime, inside its worker: one onnxruntime-web session, created once and kept for
- * every batch (the "stateful actor" of Ray Data's ActorPoolStrategy). It runs tensors that
- * prepare.worker.ts made, so decoding the next batch overlaps inference of this one.
+ * The actor's runtime, inside its worker: one instance of the job's actor class, made once (its
+ * `init`, Ray's `__init__`) and kept for every batch (its `call`, Ray's `__call__`): the "stateful
+ * actor" of Ray Data's ActorPoolStrategy. The class is the built-in classifier or the user's module,
+ * fetched once by sha256 and cached like the model. Each row `call` returns is checked against the
+ * declared columns here, before it is sent: a bad row is the actor's error (retried, then an
+ * ACTOR_ERROR row for the input alone), never sent as an answer.
  */
 import type * as Ort from 'onnxruntime-web';
-import { serializeError, TabpoolError } from '../../shared/errors.ts';
-import { preprocessSpecFor, type PreprocessSpec } from '../../shared/preprocess.ts';
-import type { AdapterInfo, ExecutionProvider, ItemResult, JobSpec } from '../../shared/protocol.ts';
-import { softmaxTopK } from '../../shared/topk.ts';
-import type { ActorWorkerApi, BatchOutcome, InitOutcome, Prepared, RawSpeed } from '../workerApi.ts';
-import { loadModel } from './modelCache.ts';
+import Classifier from '../../actors/classifier.ts';
 import { describeAdapter } from '../../shared/adapterInfo.ts';
+import type { Actor, ActorClass } from '../../shared/actorApi.ts';
+import { parseOutputs, toWireRow, type Column } from '../../shared/columns.ts';
+import { serializeError, TabpoolError } from '../../shared/errors.ts';
+import type { AdapterInfo, ExecutionProvider, ItemResult, JobSpec } from '../../shared/protocol.ts';
+import type { ActorWorkerApi, BatchOutcome, InitOutcome, Prepared, RawSpeed } from '../workerApi.ts';
+import { loadFile } from './modelCache.ts';
 
 interface Loaded {
-  ort: typeof Ort;
-  session: Ort.InferenceSession;
+  actor: Actor;
   job: JobSpec;
-  spec: PreprocessSpec;
-  /** The model's batch dimension when it is fixed (1 for many zoo exports), else null. */
-  fixedBatch: number | null;
+  columns: Column[];
 }
 
 let loaded: Loaded | null = null;
 let device: GPUDevice | null = null;
 let deviceLost: string | null = null;
-/** Batches run one after another: one session, one device queue. */
+/** Batches run one after another: one actor, one device queue. */
 let serial: Promise<unknown> = Promise.resolve();
 
 async function importOrt(ep: ExecutionProvider): Promise<typeof Ort> {
@@ -58,11 +59,34 @@ async function requestAdapter(job: JobSpec): Promise<AdapterInfo> {
   return info;
 }
 
-function fixedBatchOf(session: Ort.InferenceSession, inputName: string): number | null {
-  const meta = session.inputMetadata.find((m) => m.name === inputName);
-  if (!meta || !meta.isTensor) return null;
-  const dim = meta.shape[0];
-  return typeof dim === 'number' && dim > 0 ? dim : null;
+/** The job's actor class: the built-in, or the user's module (bundled by the coordinator) imported from its verified bytes. */
+async function actorClass(job: JobSpec): Promise<{ cls: ActorClass; fromCache: boolean }> {
+  if (job.actor.kind === 'builtin') return { cls: Classifier as unknown as ActorClass, fromCache: true };
+  const { bytes, fromCache } = await loadFile(job.actor.url, job.actor.sha256, 'actor module');
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'text/javascript' }));
+  try {
+    const mod = (await import(/* @vite-ignore */ url)) as { default?: unknown };
+    if (typeof mod.default !== 'function') throw new TabpoolError('ACTOR_ERROR', 'the actor module has no default export class');
+    return { cls: mod.default as ActorClass, fromCache };
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+/** A batch of zero images of the job's input size: the warm-up (shader compilation is not billed to the first batch) and the raw speed. */
+function zeros(job: JobSpec, n: number): Prepared {
+  const p = job.preprocess!;
+  const ids = Array.from({ length: n }, (_, i) => `warm-up-${i}`);
+  return {
+    kind: 'image',
+    ids,
+    input: new Float32Array(n * 3 * p.height * p.width),
+    height: p.height,
+    width: p.width,
+    rows: ids.map((_, i) => i),
+    errors: ids.map(() => null),
+    decodeMs: 0,
+  };
 }
 
 async function init(job: JobSpec, ep: ExecutionProvider): Promise<InitOutcome> {
@@ -70,64 +94,45 @@ async function init(job: JobSpec, ep: ExecutionProvider): Promise<InitOutcome> {
     const started = performance.now();
     const ort = await importOrt(ep);
     let adapter: AdapterInfo | null = null;
-    if (ep === 'webgpu') {
-      adapter = await requestAdapter(job);
-    } else {
-      ort.env.wasm.numThreads = self.crossOriginIsolated ? job.numThreads : 1;
-    }
-    const { bytes, fromCache } = await loadModel(job.modelUrl, job.modelSha256);
-    let session: Ort.InferenceSession;
+    if (ep === 'webgpu') adapter = await requestAdapter(job);
+    else ort.env.wasm.numThreads = self.crossOriginIsolated ? job.numThreads : 1;
+    const model = job.model ? await loadFile(job.model.url, job.model.sha256, 'model') : null;
+    const { cls } = await actorClass(job);
+    const parsed = parseOutputs(job.outputs);
+    if (!parsed.ok) throw new TabpoolError('ACTOR_ERROR', `the job's outputs do not parse here: ${parsed.error}`);
+    const actor = new cls();
     try {
-      session = await ort.InferenceSession.create(new Uint8Array(bytes), {
-        executionProviders: [ep],
-        graphOptimizationLevel: 'all',
+      await actor.init({
+        ort: ort as never,
+        model: model ? new Uint8Array(model.bytes) : null,
+        sessionOptions: { executionProviders: [ep], graphOptimizationLevel: 'all' },
+        ep,
+        config: job.config,
+        role: 'tab',
       });
     } catch (err) {
-      throw new TabpoolError(
-        ep === 'webgpu' ? 'EP_UNAVAILABLE' : 'MODEL_LOAD_FAILED',
-        `creating the ${ep} session failed: ${(err as Error).message}`,
-      );
+      // The built-in's init is its session: failing there is the EP's or the model's fault; a user's init may fail for its own reasons.
+      const code = job.actor.kind === 'module' ? 'ACTOR_ERROR' : ep === 'webgpu' ? 'EP_UNAVAILABLE' : 'MODEL_LOAD_FAILED';
+      throw new TabpoolError(code, `the actor's init failed on ${ep}: ${(err as Error).message ?? String(err)}`);
     }
     if (ep === 'webgpu') {
-      device = await ort.env.webgpu.device;
-      void device.lost.then((info) => {
+      // An actor that made no WebGPU session has no device to watch: do not wait for one.
+      device = await Promise.race([ort.env.webgpu.device, new Promise<null>((r) => setTimeout(() => r(null), 1000))]);
+      void device?.lost.then((info) => {
         deviceLost = `${info.reason}: ${info.message || 'no message'}`;
       });
     }
+    loaded = { actor, job, columns: parsed.columns };
     const loadMs = performance.now() - started;
-    loaded = {
-      ort,
-      session,
-      job,
-      spec: preprocessSpecFor(job.inputHeight, job.inputWidth),
-      fixedBatch: fixedBatchOf(session, job.inputName),
-    };
-    // Warm up once so shader compilation (seconds on WebGPU) is not billed to the first batch.
     const warm = performance.now();
-    const n = loaded.fixedBatch ?? 1;
-    const zeros = new ort.Tensor('float32', new Float32Array(n * 3 * job.inputHeight * job.inputWidth), [
-      n,
-      3,
-      job.inputHeight,
-      job.inputWidth,
-    ]);
-    const out = await session.run({ [job.inputName]: zeros });
-    for (const t of Object.values(out)) t.dispose();
-    return { ok: true, ep: ep, loadMs, warmupMs: performance.now() - warm, modelFromCache: fromCache, adapter };
+    if (job.inputs === 'image') {
+      const out = await runPreparedNow(zeros(job, 1));
+      if (!out.ok) throw new TabpoolError(out.code, `the warm-up batch failed: ${out.message}`);
+    }
+    return { ok: true, ep, loadMs, warmupMs: performance.now() - warm, modelFromCache: model?.fromCache ?? true, adapter };
   } catch (err) {
     return { ok: false, ...serializeError(err, 'MODEL_LOAD_FAILED') };
   }
-}
-
-async function infer(l: Loaded, input: Float32Array, n: number): Promise<Float32Array> {
-  const { ort, session, job } = l;
-  const tensor = new ort.Tensor('float32', input, [n, 3, job.inputHeight, job.inputWidth]);
-  const out = await session.run({ [job.inputName]: tensor }, [job.outputName]);
-  const logits = out[job.outputName];
-  if (!logits) throw new TabpoolError('INFERENCE_FAILED', `the model returned no output named ${job.outputName}`);
-  const data = (await logits.getData()) as Float32Array;
-  logits.dispose();
-  return data;
 }
 
 async function runPreparedNow(prepared: Prepared): Promise<BatchOutcome> {
@@ -135,31 +140,32 @@ async function runPreparedNow(prepared: Prepared): Promise<BatchOutcome> {
   if (!l) return { ok: false, code: 'MODEL_LOAD_FAILED', message: 'runPrepared called before init' };
   if (deviceLost) return { ok: false, code: 'DEVICE_LOST', message: `the WebGPU device was lost (${deviceLost})` };
   const started = performance.now();
-  const { job, spec } = l;
-  const { input, rows, errors } = prepared;
-  const per = 3 * spec.height * spec.width;
-  const results: (ItemResult | null)[] = errors.map((e) => (e ? { ok: false, ...e } : null));
-  try {
-    const step = l.fixedBatch ?? Math.max(rows.length, 1);
-    for (let first = 0; first < rows.length; first += step) {
-      const n = Math.min(step, rows.length - first);
-      let chunk = input.subarray(first * per, (first + n) * per);
-      if (l.fixedBatch && n < l.fixedBatch) {
-        const padded = new Float32Array(l.fixedBatch * per);
-        padded.set(chunk);
-        chunk = padded;
-      }
-      const logits = await infer(l, chunk, l.fixedBatch ?? n);
-      for (let j = 0; j < n; j++) {
-        const row = logits.subarray(j * job.numClasses, (j + 1) * job.numClasses);
-        const item: ItemResult = { ok: true, topk: softmaxTopK(row, Math.min(job.topK, job.numClasses)) };
-        if (job.returnLogits) item.logits = Array.from(row);
-        results[rows[first + j]!] = item;
-      }
+  const results: (ItemResult | null)[] = prepared.errors.map((e) => (e ? { ok: false, ...e } : null));
+  const ids = prepared.rows.map((i) => prepared.ids[i]!);
+  if (ids.length > 0) {
+    let rows: unknown;
+    try {
+      rows =
+        prepared.kind === 'image'
+          ? await l.actor.call({ ids, size: ids.length, images: prepared.input, shape: [ids.length, 3, prepared.height, prepared.width] })
+          : await l.actor.call({ ids, size: ids.length, records: prepared.records });
+    } catch (err) {
+      if (deviceLost) return { ok: false, code: 'DEVICE_LOST', message: `the WebGPU device was lost (${deviceLost})` };
+      return { ok: false, code: 'ACTOR_ERROR', message: `the actor's call failed: ${(err as Error).message ?? String(err)}` };
     }
-  } catch (err) {
-    if (deviceLost) return { ok: false, code: 'DEVICE_LOST', message: `the WebGPU device was lost (${deviceLost})` };
-    return { ok: false, ...serializeError(err, 'INFERENCE_FAILED') };
+    if (!Array.isArray(rows) || rows.length !== ids.length) {
+      const got = Array.isArray(rows) ? `${rows.length} rows` : typeof rows;
+      return {
+        ok: false,
+        code: 'ACTOR_ERROR',
+        message: `the actor's call returned ${got} for a batch of ${ids.length}: return one row per input, in order`,
+      };
+    }
+    for (const [j, row] of rows.entries()) {
+      const wire = toWireRow(l.columns, row);
+      if ('error' in wire) return { ok: false, code: 'ACTOR_ERROR', message: `the actor's row for ${ids[j]}: ${wire.error}` };
+      results[prepared.rows[j]!] = { ok: true, row: wire.row };
+    }
   }
   const inferenceMs = performance.now() - started;
   return {
@@ -169,40 +175,36 @@ async function runPreparedNow(prepared: Prepared): Promise<BatchOutcome> {
   };
 }
 
-async function measureRaw(batchSize: number, seconds: number): Promise<RawSpeed> {
+async function measureRaw(batchSize: number, seconds: number): Promise<RawSpeed | null> {
   const l = loaded;
   if (!l) throw new Error('measureRaw called before init');
-  const n = l.fixedBatch ?? batchSize;
-  const input = new Float32Array(n * 3 * l.spec.height * l.spec.width);
-  for (let i = 0; i < input.length; i++) input[i] = ((i * 2654435761) % 1000) / 500 - 1;
-  await infer(l, input, n);
+  if (l.job.inputs !== 'image') return null;
+  await runPreparedNow(zeros(l.job, batchSize));
   let images = 0;
   const start = performance.now();
   while (performance.now() - start < seconds * 1000) {
-    await infer(l, input, n);
-    images += n;
+    const out = await runPreparedNow(zeros(l.job, batchSize));
+    if (!out.ok) throw new TabpoolError(out.code, out.message);
+    images += batchSize;
   }
   return { images, ms: performance.now() - start };
 }
 
-/** The actor worker's API: one session, batches run one after another on it. */
+/** The actor worker's API: one actor, batches run one after another on it. */
 export function createActorApi(): ActorWorkerApi {
+  const inTurn = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = serial.then(fn);
+    serial = next.catch(() => undefined);
+    return next;
+  };
   return {
     init,
-    runPrepared(prepared) {
-      const next = serial.then(() => runPreparedNow(prepared));
-      serial = next.catch(() => undefined);
-      return next;
-    },
-    measureRaw(batchSize, seconds) {
-      const next = serial.then(() => measureRaw(batchSize, seconds));
-      serial = next.catch(() => undefined);
-      return next;
-    },
+    runPrepared: (prepared) => inTurn(() => runPreparedNow(prepared)),
+    measureRaw: (batchSize, seconds) => inTurn(() => measureRaw(batchSize, seconds)),
   };
 }
 
-/** The WebGPU device the session runs on, or null on wasm (test builds destroy it to simulate a lost GPU). */
+/** The WebGPU device the actor runs on, or null on wasm (test builds destroy it to simulate a lost GPU). */
 export function currentDevice(): GPUDevice | null {
   return device;
 }

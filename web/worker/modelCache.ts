@@ -1,7 +1,8 @@
 /**
- * The model bytes, fetched once per browser profile: Cache Storage keyed by sha256, so a tab that
- * reconnects (or a second tab of the same profile) loads from disk instead of the network.
- * Every load, cached or not, is verified against the sha256 the coordinator announced.
+ * The job's files (the model, a user's actor module), fetched once per browser profile: Cache
+ * Storage keyed by sha256, so a tab that reconnects (or a second tab of the same profile, or a
+ * later job with the same file) loads from disk instead of the network. Every load, cached or
+ * not, is verified against the sha256 the coordinator announced.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { TabpoolError } from '../../shared/errors.ts';
@@ -23,7 +24,7 @@ async function openCache(): Promise<Cache | null> {
   }
 }
 
-export async function loadModel(url: string, sha256: string): Promise<{ bytes: ArrayBuffer; fromCache: boolean }> {
+export async function loadFile(url: string, sha256: string, what = 'model'): Promise<{ bytes: ArrayBuffer; fromCache: boolean }> {
   const cache = await openCache();
   const key = `/tabpool-model/${sha256}`;
   const cached = await cache?.match(key);
@@ -36,15 +37,15 @@ export async function loadModel(url: string, sha256: string): Promise<{ bytes: A
   try {
     response = await fetch(url);
   } catch (err) {
-    throw new TabpoolError('MODEL_LOAD_FAILED', `could not fetch the model from ${url}: ${(err as Error).message}`);
+    throw new TabpoolError('MODEL_LOAD_FAILED', `could not fetch the ${what} from ${url}: ${(err as Error).message}`);
   }
-  if (!response.ok) throw new TabpoolError('MODEL_LOAD_FAILED', `fetching the model from ${url} returned HTTP ${response.status}`);
+  if (!response.ok) throw new TabpoolError('MODEL_LOAD_FAILED', `fetching the ${what} from ${url} returned HTTP ${response.status}`);
   const bytes = await response.arrayBuffer();
   const actual = await sha256Hex(bytes);
   if (actual !== sha256) {
     throw new TabpoolError(
       'MODEL_HASH_MISMATCH',
-      `the model from ${url} has sha256 ${actual}, expected ${sha256}; the download was corrupted or the file changed`,
+      `the ${what} from ${url} has sha256 ${actual}, expected ${sha256}; the download was corrupted or the file changed`,
     );
   }
   await cache?.put(key, new Response(bytes.slice(0), { headers: { 'content-type': 'application/octet-stream' } })).catch(() => undefined);

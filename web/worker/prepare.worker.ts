@@ -7,9 +7,9 @@ import type { PrepareWorkerApi } from '../workerApi.ts';
 import { prepareBatch } from './prepareBatch.ts';
 
 const api: PrepareWorkerApi = {
-  async prepare(frame, slices, height, width) {
-    const prepared = await prepareBatch(frame, slices, height, width);
-    return Comlink.transfer(prepared, [prepared.input.buffer]);
+  async prepare(frame, slices, ids, job) {
+    const prepared = await prepareBatch(frame, slices, ids, job);
+    return prepared.kind === 'image' ? Comlink.transfer(prepared, [prepared.input.buffer]) : prepared;
   },
 };
 

@@ -4,14 +4,23 @@
  * are packed densely.
  */
 import { serializeError, TabpoolError } from '../../shared/errors.ts';
-import { preprocessInto, preprocessSpecFor } from '../../shared/preprocess.ts';
+import { preprocessInto, type PreprocessSpec } from '../../shared/preprocess.ts';
+import type { JobSpec } from '../../shared/protocol.ts';
 import type { Prepared, ItemSlice } from '../workerApi.ts';
 import { decodeImage } from './decodeImage.ts';
 
-export async function prepareBatch(frame: ArrayBuffer, slices: ItemSlice[], height: number, width: number): Promise<Prepared> {
+export async function prepareBatch(
+  frame: ArrayBuffer,
+  slices: ItemSlice[],
+  ids: string[],
+  job: Pick<JobSpec, 'inputs' | 'preprocess'>,
+): Promise<Prepared> {
+  return job.inputs === 'record' ? prepareRecords(frame, slices, ids) : prepareImages(frame, slices, ids, job.preprocess!);
+}
+
+async function prepareImages(frame: ArrayBuffer, slices: ItemSlice[], ids: string[], spec: PreprocessSpec): Promise<Prepared> {
   const started = performance.now();
-  const spec = preprocessSpecFor(height, width);
-  const per = 3 * height * width;
+  const per = 3 * spec.height * spec.width;
   const input = new Float32Array(slices.length * per);
   const rows: number[] = [];
   const errors: Prepared['errors'] = new Array(slices.length).fill(null);
@@ -29,7 +38,30 @@ export async function prepareBatch(frame: ArrayBuffer, slices: ItemSlice[], heig
       errors[i] = serializeError(err, 'CORRUPT_IMAGE');
     }
   }
-  return { input, rows, errors, decodeMs: performance.now() - started };
+  return { kind: 'image', ids, input, height: spec.height, width: spec.width, rows, errors, decodeMs: performance.now() - started };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Records travel as UTF-8 JSON, one per item (the coordinator parsed and size-checked each already). */
+function prepareRecords(frame: ArrayBuffer, slices: ItemSlice[], ids: string[]): Prepared {
+  const started = performance.now();
+  const records: Record<string, unknown>[] = [];
+  const rows: number[] = [];
+  const errors: Prepared['errors'] = new Array(slices.length).fill(null);
+  for (const [i, s] of slices.entries()) {
+    try {
+      if ('url' in s) throw new TabpoolError('BAD_RECORD', 'a record cannot be a URL');
+      const value: unknown = JSON.parse(utf8.decode(new Uint8Array(frame, s.offset, s.length)));
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw new TabpoolError('BAD_RECORD', 'a record must be a JSON object');
+      records.push(value as Record<string, unknown>);
+      rows.push(i);
+    } catch (err) {
+      errors[i] = serializeError(err, 'BAD_RECORD');
+    }
+  }
+  return { kind: 'record', ids, records, rows, errors, decodeMs: performance.now() - started };
 }
 
 /** Bytes over this size are refused, as the coordinator refuses them. */

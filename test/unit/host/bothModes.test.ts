@@ -10,7 +10,8 @@ import { CLOSE } from '../../../shared/closeCodes.ts';
 import { LOAD_DEADLINE_MS } from '../../../coordinator/host/deadlines.ts';
 import { inProcess, ODD_PNG, onQueue, type Mode, type ModeRun } from '../../support/hostModes.ts';
 import type { FakeLink } from '../../support/jobHarness.ts';
-import { TINY_PNG } from '../../support/jobHarness.ts';
+import { okItems, TINY_PNG } from '../../support/jobHarness.ts';
+import type { ItemResult } from '../../../shared/protocol.ts';
 import { startNats, type NatsServer } from '../../support/natsServer.ts';
 
 let nats: NatsServer;
@@ -170,9 +171,7 @@ for (const mode of modes) {
           run.answer(
             tab,
             b.batchId,
-            b.sizes.map((s) =>
-              s === 0 ? { ok: false, code: 'TAB_FETCH_FAILED', message: 'CORS refused' } : { ok: true, topk: [{ class: 1, score: 0.9 }] },
-            ),
+            b.sizes.map((s): ItemResult => (s === 0 ? { ok: false, code: 'TAB_FETCH_FAILED', message: 'CORS refused' } : okItems(1)[0]!)),
           );
         }
         return finished;

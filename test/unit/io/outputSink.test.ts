@@ -3,7 +3,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { errorRow, predictionRow, type OutputRow } from '../../../coordinator/io/outputRow.ts';
+import { errorRow, type OutputRow } from '../../../coordinator/io/outputRow.ts';
+import { classifierColumns, predictionRow } from '../../support/classifierRows.ts';
 import { OutputSink } from '../../../coordinator/io/outputSink.ts';
 import { IMAGENET_LABELS } from '../../../shared/imagenetLabels.ts';
 
@@ -23,7 +24,7 @@ const pred = (id: string) =>
 
 test('writes one JSON line per row, predictions and errors alike', async () => {
   const out = await tmpfile('o.jsonl');
-  const sink = await OutputSink.open(out, 'jsonl', { resume: false, overwrite: false, logits: false });
+  const sink = await OutputSink.open(out, 'jsonl', { resume: false, overwrite: false, columns: classifierColumns() });
   await sink.write([pred('a.png'), errorRow('b.png', { code: 'CORRUPT_IMAGE', message: 'b.png: truncated' })]);
   await sink.close();
   const rows = (await fs.readFile(out, 'utf8'))
@@ -47,7 +48,7 @@ test('writes one JSON line per row, predictions and errors alike', async () => {
 
 test('writes CSV with a header and quotes ids that need it', async () => {
   const out = await tmpfile('o.csv');
-  const sink = await OutputSink.open(out, 'csv', { resume: false, overwrite: false, logits: false });
+  const sink = await OutputSink.open(out, 'csv', { resume: false, overwrite: false, columns: classifierColumns() });
   await sink.write([pred('x,"y".png'), errorRow('z.png', { code: 'NOT_AN_IMAGE', message: 'z' })]);
   await sink.close();
   const lines = (await fs.readFile(out, 'utf8')).trim().split('\n');
@@ -59,13 +60,16 @@ test('writes CSV with a header and quotes ids that need it', async () => {
 test('refuses to replace an existing output unless told to resume or overwrite', async () => {
   const out = await tmpfile('o.jsonl');
   await fs.writeFile(out, '{"id":"a","error":null}\n');
-  await assert.rejects(OutputSink.open(out, 'jsonl', { resume: false, overwrite: false, logits: false }), /--resume|--overwrite/);
+  await assert.rejects(
+    OutputSink.open(out, 'jsonl', { resume: false, overwrite: false, columns: classifierColumns() }),
+    /--resume|--overwrite/,
+  );
 });
 
 test('resume skips ids already written and cuts a torn last line', async () => {
   const out = await tmpfile('o.jsonl');
   await fs.writeFile(out, `${JSON.stringify(pred('a'))}\n${JSON.stringify(pred('b'))}\n{"id":"c","cla`);
-  const sink = await OutputSink.open(out, 'jsonl', { resume: true, overwrite: false, logits: false });
+  const sink = await OutputSink.open(out, 'jsonl', { resume: true, overwrite: false, columns: classifierColumns() });
   assert.deepEqual([...sink.done].sort(), ['a', 'b']);
   assert.equal(sink.repairedTornLine, true);
   await sink.write([pred('c')]);
@@ -80,10 +84,10 @@ test('resume skips ids already written and cuts a torn last line', async () => {
 test('resume counts the error rows already written, so a resumed job still exits 3 for them', async () => {
   for (const format of ['jsonl', 'csv'] as const) {
     const out = await tmpfile(`o.${format}`);
-    const first = await OutputSink.open(out, format, { resume: false, overwrite: false, logits: false });
+    const first = await OutputSink.open(out, format, { resume: false, overwrite: false, columns: classifierColumns() });
     await first.write([pred('a'), errorRow('b', { code: 'CORRUPT_IMAGE', message: 'b: bad, really' })]);
     await first.close();
-    const again = await OutputSink.open(out, format, { resume: true, overwrite: false, logits: false });
+    const again = await OutputSink.open(out, format, { resume: true, overwrite: false, columns: classifierColumns() });
     assert.deepEqual([...again.done].sort(), ['a', 'b']);
     assert.equal(again.doneErrors, 1, format);
     await again.close();
@@ -105,13 +109,13 @@ const AWKWARD_IDS = [
 
 test('CSV --resume keeps every complete record, whatever the ids hold', async () => {
   const out = await tmpfile('o.csv');
-  const first = await OutputSink.open(out, 'csv', { resume: false, overwrite: false, logits: false });
+  const first = await OutputSink.open(out, 'csv', { resume: false, overwrite: false, columns: classifierColumns() });
   await first.write(
     AWKWARD_IDS.map((id, i) => (i % 3 === 2 ? errorRow(id, { code: 'CORRUPT_IMAGE', message: `${id}: bad, "really"\nbad` }) : pred(id))),
   );
   await first.close();
   const before = await fs.readFile(out);
-  const again = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, logits: false });
+  const again = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, columns: classifierColumns() });
   assert.deepEqual([...again.done].sort(), [...AWKWARD_IDS].sort());
   assert.equal(again.doneErrors, 3);
   assert.equal(again.repairedTornLine, false);
@@ -121,16 +125,16 @@ test('CSV --resume keeps every complete record, whatever the ids hold', async ()
 
 test('CSV --resume cuts a record a crash left inside an open quote, and keeps the rest', async () => {
   const out = await tmpfile('o.csv');
-  const first = await OutputSink.open(out, 'csv', { resume: false, overwrite: false, logits: false });
+  const first = await OutputSink.open(out, 'csv', { resume: false, overwrite: false, columns: classifierColumns() });
   await first.write(AWKWARD_IDS.map((id) => pred(id)));
   await first.close();
   await fs.appendFile(out, '"torn\nid.png",207,golden ret');
-  const again = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, logits: false });
+  const again = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, columns: classifierColumns() });
   assert.deepEqual([...again.done].sort(), [...AWKWARD_IDS].sort());
   assert.equal(again.repairedTornLine, true);
   await again.write([pred('torn\nid.png')]);
   await again.close();
-  const third = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, logits: false });
+  const third = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, columns: classifierColumns() });
   assert.deepEqual([...third.done].sort(), [...AWKWARD_IDS, 'torn\nid.png'].sort());
   assert.equal(third.repairedTornLine, false);
   await third.close();
@@ -138,18 +142,18 @@ test('CSV --resume cuts a record a crash left inside an open quote, and keeps th
 
 test('CSV with --logits writes a logits column (a JSON array), and --resume refuses a file written without it', async () => {
   const out = await tmpfile('o.csv');
-  const sink = await OutputSink.open(out, 'csv', { resume: false, overwrite: false, logits: true });
+  const sink = await OutputSink.open(out, 'csv', { resume: false, overwrite: false, columns: classifierColumns(3) });
   await sink.write([{ ...pred('a'), logits: [0.5, -1.25, 3] } as OutputRow, errorRow('b', { code: 'CORRUPT_IMAGE', message: 'b: bad' })]);
   await sink.close();
   const [header, a, b] = (await fs.readFile(out, 'utf8')).trim().split('\n');
-  assert.equal(header, 'id,class,label,score,topk,error_code,error_message,logits');
-  assert.match(a!, /,"\[0\.5,-1\.25,3\]"$/);
-  assert.match(b!, /,CORRUPT_IMAGE,b: bad,$/);
-  const again = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, logits: true });
+  assert.equal(header, 'id,class,label,score,topk,logits,error_code,error_message');
+  assert.match(a!, /,"\[0\.5,-1\.25,3\]",,$/);
+  assert.match(b!, /,,CORRUPT_IMAGE,b: bad$/);
+  const again = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, columns: classifierColumns(3) });
   assert.deepEqual([...again.done].sort(), ['a', 'b']);
   await again.close();
   await assert.rejects(
-    OutputSink.open(out, 'csv', { resume: true, overwrite: false, logits: false }),
+    OutputSink.open(out, 'csv', { resume: true, overwrite: false, columns: classifierColumns() }),
     /has the columns .*logits.*resume with the flags of the first run/,
   );
 });

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { errorRow, predictionRow, type OutputRow } from '../../../coordinator/io/outputRow.ts';
+import { errorRow, type OutputRow } from '../../../coordinator/io/outputRow.ts';
+import { classifierColumns, predictionRow } from '../../support/classifierRows.ts';
 import { OutputSink } from '../../../coordinator/io/outputSink.ts';
 import { ParquetSink, type ParquetSinkOptions, type ParquetSinkTuning } from '../../../coordinator/io/parquetSink.ts';
 import { TabpoolError } from '../../../shared/errors.ts';
@@ -20,7 +21,7 @@ async function tmpdir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-parquet-'));
 }
 
-const FRESH: ParquetSinkOptions = { resume: false, overwrite: false, logits: false, numClasses: 1000 };
+const FRESH: ParquetSinkOptions = { resume: false, overwrite: false, columns: classifierColumns() };
 const RESUME: ParquetSinkOptions = { ...FRESH, resume: true };
 /** Long enough that no part is cut by time while a test runs; tests that need time cuts pass their own. */
 const NO_TIMER = { maxDelayMs: 600_000 };
@@ -57,17 +58,18 @@ const AWKWARD_IDS = [
 
 /** What the Parquet row must hold for a row of the JSONL output. */
 function expectedFromJsonl(row: OutputRow, logits: boolean): Record<string, unknown> {
+  const r = row as Record<string, unknown> & OutputRow;
   const ok = row.error === null;
   const expected: Record<string, unknown> = {
     id: row.id,
-    class: ok ? row.class : null,
-    label: ok ? row.label : null,
-    score: ok ? row.score : null,
-    topk: ok ? row.topk.map((e) => ({ class: e.class, score: e.score })) : null,
-    error_code: ok ? null : row.error.code,
-    error_message: ok ? null : row.error.message,
+    class: ok ? r.class : null,
+    label: ok ? r.label : null,
+    score: ok ? r.score : null,
+    topk: ok ? (r.topk as { class: number; score: number }[]).map((e) => ({ class: e.class, score: e.score })) : null,
   };
-  if (logits) expected.logits = ok ? (row.logits ?? null) : null;
+  if (logits) expected.logits = ok ? (r.logits ?? null) : null;
+  expected.error_code = ok ? null : (row.error as { code: string }).code;
+  expected.error_message = ok ? null : (row.error as { message: string }).message;
   return expected;
 }
 
@@ -93,10 +95,11 @@ test('an independent reader gets back exactly the values of the JSONL output of 
     const rows = AWKWARD_IDS.map((id, i) => (i % 3 === 1 ? fail(id) : pred(id, logits ? [-1.5, 0, 1e308, 5e-324, 0.1 + 0.2] : undefined)));
     const dir = path.join(await tmpdir(), 'preds.parquet');
     const jsonl = path.join(path.dirname(dir), 'preds.jsonl');
-    const text = await OutputSink.open(jsonl, 'jsonl', { resume: false, overwrite: false, logits: false });
+    const columns = classifierColumns(logits ? 5 : null);
+    const text = await OutputSink.open(jsonl, 'jsonl', { resume: false, overwrite: false, columns });
     await text.write(rows);
     await text.close();
-    await writeDataset(dir, rows, 4, { ...FRESH, logits, numClasses: 5 });
+    await writeDataset(dir, rows, 4, { ...FRESH, columns });
     const fromJsonl = (await fs.readFile(jsonl, 'utf8'))
       .trim()
       .split('\n')
@@ -107,14 +110,14 @@ test('an independent reader gets back exactly the values of the JSONL output of 
 
 test('columns have the documented types, topk a list of struct{class, score} in the standard LIST layout', LIMIT, async () => {
   const dir = path.join(await tmpdir(), 'preds.parquet');
-  await writeDataset(dir, [pred('a', [1, 2]), fail('b')], 10, { ...FRESH, logits: true, numClasses: 2 });
+  await writeDataset(dir, [pred('a', [1, 2]), fail('b')], 10, { ...FRESH, columns: classifierColumns(2) });
   const table = readParquet(new Uint8Array(await fs.readFile(path.join(dir, (await committedParts(dir))[0]!))));
   const ffi = table.schema.intoFFI();
   const described = describeArrow(new DataView(wasmMemory().buffer), ffi.addr());
   ffi.free();
   assert.equal(
     described,
-    '+s<id:u,class?:i,label?:u,score?:g,topk?:+l<element:+s<class:i,score:g>>,error_code?:u,error_message?:u,logits?:+l<element:g>>',
+    '+s<id:u,class?:i,label?:u,score?:g,topk?:+l<element:+s<class:i,score:g>>,logits?:+l<element:g>,error_code?:u,error_message?:u>',
   );
 });
 
@@ -215,11 +218,13 @@ async function writeRest(sink: ParquetSink, rows: OutputRow[]): Promise<void> {
 /** Runs a sink in a child process that commits `committed` rows, buffers `buffered` more, and is then SIGKILLed. */
 async function crashMidJob(t: TestContext, dir: string, committed: string[], buffered: string[]): Promise<void> {
   const sinkModule = fileURLToPath(new URL('../../../coordinator/io/parquetSink.ts', import.meta.url));
+  const rowsModule = fileURLToPath(new URL('../../support/classifierRows.ts', import.meta.url));
   const script = `
     import { ParquetSink } from ${JSON.stringify(sinkModule)};
+    import { classifierColumns } from ${JSON.stringify(rowsModule)};
     const [dir, committed, buffered] = JSON.parse(process.argv[1]);
     const row = (id) => ({ id, class: 1, label: 'goldfish', score: 0.5, topk: [{ class: 1, label: 'goldfish', score: 0.5 }], error: null });
-    const fresh = { resume: false, overwrite: false, logits: false, numClasses: 1000 };
+    const fresh = { resume: false, overwrite: false, columns: classifierColumns() };
     const sink = await ParquetSink.open(dir, fresh, { rowsPerPart: 3, maxDelayMs: 600000 });
     await sink.write(committed.map(row));
     void sink.write(buffered.map(row));
@@ -302,10 +307,13 @@ test('a committed part that cannot be read fails resume with a message naming th
   );
 });
 
-test('resume refuses parts written with a different --logits setting', LIMIT, async () => {
+test('resume refuses parts written with other columns (another --logits setting or actor)', LIMIT, async () => {
   const dir = path.join(await tmpdir(), 'preds.parquet');
   await writeDataset(dir, [pred('a')], 2);
-  await assert.rejects(ParquetSink.open(dir, { ...RESUME, logits: true }), /resume without --logits/);
+  await assert.rejects(
+    ParquetSink.open(dir, { ...RESUME, columns: classifierColumns(1000) }),
+    /resume with the actor and flags of the job that wrote it/,
+  );
 });
 
 test('a part that cannot be committed rejects every waiting write, and later writes too', LIMIT, async (t) => {

@@ -45,15 +45,11 @@ test('a result with an answer outside the schema is refused', () => {
     v: 1 as const,
     unit: 3,
     gateway: 'gw-1',
-    answers: [
-      { id: 'a', actor: 'gw-1/actor-1', host: 'h', ep: 'wasm' as const, result: { ok: true as const, topk: [{ class: 1, score: 0.5 }] } },
-    ],
+    answers: [{ id: 'a', actor: 'gw-1/actor-1', host: 'h', ep: 'wasm' as const, result: { ok: true as const, row: { class: 1 } } }],
   };
   assert.ok(decodeResult(encodeResult(good)).ok);
   const bad = decodeResult(
-    new TextEncoder().encode(
-      JSON.stringify({ ...good, answers: [{ ...good.answers[0], result: { ok: true, topk: [{ class: -1, score: 2 }] } }] }),
-    ),
+    new TextEncoder().encode(JSON.stringify({ ...good, answers: [{ ...good.answers[0], result: { ok: true, row: 'not a row' } }] })),
   );
   assert.ok(!bad.ok);
   assert.ok(!decodeResult(new Uint8Array([0xff, 0xfe])).ok, 'bytes that are not UTF-8');

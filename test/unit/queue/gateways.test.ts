@@ -150,7 +150,7 @@ test("foreign and malformed messages on the job's subjects are refused with a lo
         v: 1,
         unit: 1,
         gateway: 'x',
-        answers: [{ id: files[0]!.id, actor: 'x', host: 'x', ep: 'wasm', result: { ok: true, topk: [{ class: 999, score: 1 }] } }],
+        answers: [{ id: files[0]!.id, actor: 'x', host: 'x', ep: 'wasm', result: { ok: true, row: { class: 999 } } }],
       }),
     ),
     { headers: forged },

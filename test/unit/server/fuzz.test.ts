@@ -72,11 +72,17 @@ function batchId(rand: Rand): number {
   return pick(rand, [int(rand, 40), int(rand, 40), 0, -1, 2 ** 31, 1e300, 0.5]);
 }
 
-function topk(rand: Rand): { class: number; score: number }[] {
-  return Array.from({ length: 1 + int(rand, 7) }, () => ({
-    class: pick(rand, [int(rand, NUM_CLASSES), NUM_CLASSES + int(rand, 200_000)]),
-    score: rand(),
-  }));
+function topk(rand: Rand): { class: number; label: string; score: number }[] {
+  return Array.from({ length: 1 + int(rand, 7) }, () => {
+    const c = pick(rand, [int(rand, NUM_CLASSES), NUM_CLASSES + int(rand, 200_000)]);
+    return { class: c, label: `class ${c}`, score: rand() };
+  });
+}
+
+/** A classifier row, sometimes wrong (a class out of range, too many classes, a logits column it did not declare). */
+function row(rand: Rand): Record<string, unknown> {
+  const k = topk(rand);
+  return { class: k[0]!.class, label: k[0]!.label, score: k[0]!.score, topk: k, ...(rand() < 0.2 ? { logits: [0.1, 0.2] } : {}) };
 }
 
 /** A well-formed message of each kind the coordinator accepts, filled with random values. */
@@ -96,9 +102,7 @@ function template(rand: Rand): Record<string, unknown> {
     case 2: {
       const n = 1 + int(rand, 7);
       const items = Array.from({ length: n }, () =>
-        rand() < 0.8
-          ? { ok: true, topk: topk(rand), ...(rand() < 0.2 ? { logits: [0.1, 0.2] } : {}) }
-          : { ok: false, code: 'CORRUPT_IMAGE', message: 'fuzz' },
+        rand() < 0.8 ? { ok: true, row: row(rand) } : { ok: false, code: 'CORRUPT_IMAGE', message: 'fuzz' },
       );
       return { type: 'result', batchId: batchId(rand), items, timing: { decodeMs: 1, inferenceMs: 1, totalMs: 2 } };
     }
@@ -190,7 +194,12 @@ function resultCouldBeAccepted(text: string): boolean {
   const r: ResultMessage = parsed.value;
   const refused =
     r.items.length > BATCH_SIZE ||
-    r.items.some((i) => i.ok && (i.topk.length > TOP_K || i.logits !== undefined || i.topk.some((e) => e.class >= NUM_CLASSES)));
+    r.items.some((i) => {
+      if (!i.ok) return false;
+      const k = i.row.topk as { class: number }[];
+      if (!Array.isArray(k)) return true;
+      return k.length > TOP_K || i.row.logits !== undefined || k.some((e) => e.class >= NUM_CLASSES);
+    });
   return !refused;
 }
 

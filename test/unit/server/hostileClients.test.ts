@@ -177,17 +177,19 @@ const cases: Case[] = [
     logged: /closing actor-\d+: bad result: items\.0: class 1000 out of range/,
     misbehave: async (b, a) => {
       const r = await a.answer(b);
-      a.send({ ...r, items: r.items.map(() => ({ ok: true, topk: [{ class: 1000, score: 0.9 }] })) });
+      const topk = [{ class: 1000, label: 'class 1000', score: 0.9 }];
+      a.send({ ...r, items: r.items.map(() => ({ ok: true, row: { class: 1000, label: 'class 1000', score: 0.9, topk } })) });
     },
   },
   {
     what: 'a result with a NaN score (null on the wire)',
-    code: CLOSE_POLICY,
-    reason: /^invalid message: items\.0\.topk\.0\.score: .*received null/,
-    logged: /closing [\d.:]+: invalid message: items\.0\.topk\.0\.score: /,
+    code: CLOSE_BAD_RESULT,
+    reason: /^bad result: items\.0: column score: expected a number \(float64\), got null/,
+    logged: /closing actor-\d+: bad result: items\.0: column score: expected a number/,
     misbehave: async (b, a) => {
       const r = await a.answer(b);
-      a.send({ ...r, items: r.items.map(() => ({ ok: true, topk: [{ class: 1, score: NaN }] })) });
+      const topk = [{ class: 1, label: 'class 1', score: 0.9 }];
+      a.send({ ...r, items: r.items.map(() => ({ ok: true, row: { class: 1, label: 'class 1', score: NaN, topk } })) });
     },
   },
   {

@@ -5,7 +5,7 @@
  * our code element for element, exact equality:
  *
  * 1. from Pillow's own decoded pixels: the 8-bit image after resize + crop, then the tensor;
- * 2. Pillow's decode against pngjs's (coordinator/verify/decodeImage.ts), by the law each layout
+ * 2. Pillow's decode against pngjs's (coordinator/io/decodeImage.ts), by the law each layout
  *    is expected to follow (see DecodeLaw);
  * 3. end to end from pngjs's pixels, where the decodes agree (elsewhere the difference is reported).
  *
@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { decodeImage } from '../../../coordinator/verify/decodeImage.ts';
+import { decodeImage } from '../../../coordinator/io/decodeImage.ts';
 import { preprocess, resizeAndCrop, type Pixels } from '../../../shared/preprocess.ts';
 import { parityCases, type DecodeLaw, type ParityCase } from '../../support/pillowParityImages.ts';
 import { encodePng, pngChannels } from '../../support/pngEncode.ts';

@@ -1,0 +1,53 @@
+/**
+ * Verification for the job's actor: the coordinator's own copy of the class (reference.ts, with the
+ * class's referenceConfig) computes a sample of each tab's inputs, and a tab's row is compared with
+ * the reference's by the class's own `agree`, or per declared column (columnAgreement.ts).
+ */
+import type { ActorClass } from '../../shared/actorApi.ts';
+import type { Column } from '../../shared/columns.ts';
+import type { InputReader, UrlResolver } from '../io/datasetFeeder.ts';
+import type { VerifySettings } from './verifier.ts';
+import { rowDisagreement } from './columnAgreement.ts';
+import type { Reference } from './reference.ts';
+import { referenceRows } from './referenceInputs.ts';
+
+type Row = Record<string, unknown>;
+
+export interface VerifiedActor {
+  cls: ActorClass;
+  config: unknown;
+  columns: readonly Column[];
+}
+
+/** The config the reference copy of `actor` runs with. */
+export function referenceConfigOf(actor: VerifiedActor): unknown {
+  return actor.cls.referenceConfig ? actor.cls.referenceConfig(actor.config) : actor.config;
+}
+
+/** How a tab's answer is compared with the reference's row: the class's own `agree`, or per declared column. */
+export function rowComparison(actor: VerifiedActor): VerifySettings<Row>['compare'] {
+  return (id, answer, ref) => {
+    if (!answer.ok) return `${id}: the tab answered ${answer.code}, but the reference computed a row`;
+    let verdict: string | boolean | null;
+    try {
+      verdict = actor.cls.agree ? actor.cls.agree(answer.row, ref, actor.config) : rowDisagreement(actor.columns, answer.row, ref);
+    } catch (err) {
+      verdict = `the actor's agree threw: ${(err as Error).message}`;
+    }
+    if (verdict === null || verdict === true) return null;
+    return `${id}: ${verdict === false ? "the actor's agree says the rows differ" : verdict}`;
+  };
+}
+
+export function actorVerification(
+  actor: VerifiedActor,
+  reference: Reference,
+  o: { rate: number; read: InputReader; resolveUrl: UrlResolver; random?: () => number },
+): VerifySettings<Row> {
+  return {
+    rate: o.rate,
+    random: o.random,
+    reference: referenceRows((inputs) => reference.rows(inputs), o.read, o.resolveUrl),
+    compare: rowComparison(actor),
+  };
+}
