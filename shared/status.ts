@@ -53,6 +53,8 @@ export interface JobStatus {
    * SHA-256 fingerprint when the job serves a self-signed one.
    */
   join: { workerUrls: string[]; tlsFingerprint: string | null };
+  /** The job's actor (`built-in classifier`, or the user's module), and what it reads: images, or records. */
+  job: { name: string; inputs: 'image' | 'record' };
   pool: { min: number; max: number; active: number; standby: number; rejected: number };
   hosts: HostStatus[];
   actors: ActorStatus[];

@@ -41,7 +41,6 @@ export async function bundleActor(source: string, cacheDir: string): Promise<Bun
         minify: false,
         target: 'es2022',
         lib: { entry, formats: ['es'], fileName: 'actor' },
-        rollupOptions: { output: { inlineDynamicImports: true } },
       },
     });
     const outputs = (Array.isArray(out) ? out : [out]) as { output: { type: string; code?: string }[] }[];

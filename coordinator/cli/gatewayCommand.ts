@@ -110,6 +110,7 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
               host: running.host,
               stats,
               settings: { pool: spec.pool, verifyRate: 0, batchSize: spec.batchSize },
+              actor: { name: spec.modelName, inputs: spec.tab.inputs },
               output: null,
               isFinished: running.phase === 'done',
             },

@@ -46,6 +46,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
   let queued: OpenedQueueJob | null = null;
   let reference: Reference | null = null;
   let model: ResolvedModel | null = null;
+  let actorDescribed: RunSummary['actor'] = null;
   let interrupts = 0;
   // The job reports progress as rows are written; this brings up the bar as soon as work starts,
   // before the first row, and keeps its rate and ETA current while no row comes.
@@ -67,6 +68,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
       {
         ...base,
         model: model && { name: model.name, sha256: model.sha256, builtin: model.builtin },
+        actor: actorDescribed,
         output: path.resolve(options.out),
         verify,
       },
@@ -86,6 +88,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
     const { actor, dataset, resolveUrl, actorMemory, maxBatch } = plan;
     const total = plan.count.total;
     model = plan.model;
+    actorDescribed = { name: actor.name, inputs: actor.inputs };
     for (const note of plan.notes) log(`note: ${note}`);
     const webRoot = await ensureWebBuild();
     sink = await openSink(options.out, options.format, {
@@ -132,6 +135,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
         ...queued,
         options,
         rules,
+        actor: { name: actor.name, inputs: actor.inputs },
         keepBytes: actor.inputs === 'record',
         dataset,
         sink,
@@ -153,7 +157,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
       });
       runningJob = new Job({
         options,
-        actor: { spec, fixedBatch, rules },
+        actor: { spec, fixedBatch, rules, name: actor.name, inputs: actor.inputs },
         dataset,
         sink,
         events,

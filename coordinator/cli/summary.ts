@@ -12,6 +12,8 @@ export interface RunSummary {
   exitCode: number;
   error: SerializedError | null;
   model: { name: string; sha256: string; builtin: boolean } | null;
+  /** The actor (`built-in classifier` or the module), and what it reads: the summary speaks of images, or of items. */
+  actor: { name: string; inputs: 'image' | 'record' } | null;
   output: string;
   rows: { written: number; predictions: number; errors: number; resumedRows: number; resumedErrors: number };
   elapsedSeconds: number | null;
@@ -38,7 +40,7 @@ export interface RunSummary {
 }
 
 export function summarize(
-  base: Pick<RunSummary, 'status' | 'exitCode' | 'error' | 'model' | 'output' | 'verify'>,
+  base: Pick<RunSummary, 'status' | 'exitCode' | 'error' | 'model' | 'actor' | 'output' | 'verify'>,
   m: JobFigures | null,
 ): RunSummary {
   const s = m?.stats ?? null;
@@ -83,16 +85,19 @@ const ms = (v: number | null, digits: number): string => (v === null ? '–' : `
 export function summaryLines(r: RunSummary): string[] {
   const lines: string[] = [''];
   const { rows } = r;
+  const images = r.actor?.inputs !== 'record';
+  const perSecond = images ? 'img/s' : 'items/s';
+  const unit = images ? 'images' : 'items';
   const rate = r.elapsedSeconds ? rows.written / Math.max(r.elapsedSeconds, 1e-9) : 0;
   lines.push(
     `${r.status}: ${rows.written} rows (${rows.predictions} predictions, ${rows.errors} ` +
       `errors${rows.resumedRows ? `, ${rows.resumedRows} already done before --resume` : ''}) in ` +
-      `${(r.elapsedSeconds ?? 0).toFixed(1)}s — ${rate.toFixed(2)} img/s`,
+      `${(r.elapsedSeconds ?? 0).toFixed(1)}s — ${rate.toFixed(2)} ${perSecond}`,
   );
   if (rows.resumedErrors > 0) lines.push(`${rows.resumedErrors} of the rows from before --resume are errors`);
   if (r.timeToFirstPredictionSeconds !== null) lines.push(`time to first prediction: ${r.timeToFirstPredictionSeconds.toFixed(1)}s`);
   if (r.steadyImagesPerSecond !== null)
-    lines.push(`steady throughput (from the pool being ready to the last row): ${r.steadyImagesPerSecond.toFixed(2)} img/s`);
+    lines.push(`steady throughput (from the pool being ready to the last row): ${r.steadyImagesPerSecond.toFixed(2)} ${perSecond}`);
   const d = r.dispatch;
   if (d && d.batches > 0) {
     lines.push(
@@ -123,11 +128,14 @@ export function summaryLines(r: RunSummary): string[] {
       lines.push(`  ${v.unverifiedRows} row(s) written unverified: no input of their actor's could be checked (the log names them)`);
     for (const b of v.barredActors) lines.push(`  barred: ${b.reason}`);
   } else lines.push("verification: off (--verify 0): the tabs' answers were trusted as they came");
-  if (r.decodeMsPerImage !== null) lines.push(`worker decode + preprocess: ${r.decodeMsPerImage.toFixed(2)} ms/image`);
+  if (r.decodeMsPerImage !== null)
+    lines.push(
+      `worker ${images ? 'decode + preprocess' : 'record parsing'}: ${r.decodeMsPerImage.toFixed(2)} ms/${images ? 'image' : 'item'}`,
+    );
   for (const a of r.actors)
     lines.push(
-      `  ${a.id} (${a.ep}, host ${a.host}): ${a.images} images in ${a.batches} ` +
-        `batches${a.imagesPerSecond !== null ? `, ${a.imagesPerSecond.toFixed(2)} img/s` : ''}`,
+      `  ${a.id} (${a.ep}, host ${a.host}): ${a.images} ${unit} in ${a.batches} ` +
+        `batches${a.imagesPerSecond !== null ? `, ${a.imagesPerSecond.toFixed(2)} ${perSecond}` : ''}`,
     );
   if (r.model?.builtin) {
     lines.push(

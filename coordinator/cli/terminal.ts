@@ -13,6 +13,8 @@ export interface Progress {
   errors: number;
   /** Wall-clock ms when dispatch began, or null while no work runs. */
   workStartedAt: number | null;
+  /** What a row is of: images (img/s) or other items (items/s). */
+  unit?: 'img' | 'item';
 }
 
 /** The live view of a running job; its lines for a person go through it while the job runs. */
@@ -52,7 +54,7 @@ function eta(p: Progress, now: number): string {
 export function describeProgress(p: Progress, now = Date.now()): string {
   const r = rate(p, now);
   const of = p.total === null ? `${p.done} rows` : `${p.done}/${p.total} rows (${((100 * p.done) / Math.max(1, p.total)).toFixed(1)}%)`;
-  return `${of} | ${r === null ? '–' : r.toFixed(1)} img/s | ${p.errors} errors | ETA ${eta(p, now)}`;
+  return `${of} | ${r === null ? '–' : r.toFixed(1)} ${p.unit === 'item' ? 'items' : 'img'}/s | ${p.errors} errors | ETA ${eta(p, now)}`;
 }
 
 /** The view for `mode`, writing to `stream` (stderr: stdout may carry the `--json` summary). */

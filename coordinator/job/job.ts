@@ -159,7 +159,13 @@ export class Job implements RunningJob {
   }
 
   progress(): JobProgress {
-    return { total: this.stats.total, done: this.stats.done, errors: this.stats.errors, workStartedAt: this.host.stats.workStartedAt };
+    return {
+      total: this.stats.total,
+      done: this.stats.done,
+      errors: this.stats.errors,
+      workStartedAt: this.host.stats.workStartedAt,
+      unit: this.deps.actor.inputs === 'image' ? 'img' : 'item',
+    };
   }
 
   figures(): JobFigures {
@@ -174,7 +180,17 @@ export class Job implements RunningJob {
   }
 
   status(join: JobStatus['join']): JobStatus {
-    return jobStatus({ host: this.host, stats: this.stats, settings: this.options, output: this.output, isFinished: this.finished }, join);
+    return jobStatus(
+      {
+        host: this.host,
+        stats: this.stats,
+        settings: this.options,
+        output: this.output,
+        isFinished: this.finished,
+        actor: { name: this.deps.actor.name, inputs: this.deps.actor.inputs },
+      },
+      join,
+    );
   }
 
   onMessage(link: ActorLink, msg: ToCoordinator, receivedAt?: number): void {

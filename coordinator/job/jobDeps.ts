@@ -21,6 +21,9 @@ export interface JobActor {
   /** The model's batch dimension when it is fixed, else null (batches are cut in multiples of it). */
   fixedBatch: number | null;
   rules: RowRules;
+  /** For messages and the status page: the actor's name, and what it reads. */
+  name: string;
+  inputs: 'image' | 'record';
 }
 
 export interface JobDeps {

@@ -16,6 +16,8 @@ export interface StatusSource {
   /** The job's rows and their verification; null where this process writes none (a gateway). */
   output: Pick<JobOutput, 'trustOf' | 'verifyStats' | 'heldRows' | 'barred'> | null;
   isFinished: boolean;
+  /** The job's actor, and what it reads (the page speaks of img/s or items/s). */
+  actor: { name: string; inputs: 'image' | 'record' };
 }
 
 function actorStatus(a: Actor, inFlight: number, trust: ActorStatus['trust']): ActorStatus {
@@ -55,6 +57,7 @@ export function jobStatus(job: StatusSource, join: JobStatus['join'], wallNow = 
   const left = stats.total === null ? null : Math.max(0, stats.total - stats.done);
   return {
     join,
+    job: job.actor,
     pool: {
       min: job.settings.pool.min,
       max: job.settings.pool.max,

@@ -15,6 +15,7 @@ export interface JobProgress {
   done: number;
   errors: number;
   workStartedAt: number | null;
+  unit: 'img' | 'item';
 }
 
 /** What the run measured, for its summary. */

@@ -49,6 +49,8 @@ export interface QueueRunDeps {
   rules: RowRules;
   /** Records stay whole in the collector (they are small, and cannot be read again cheaply); images keep only their source. */
   keepBytes: boolean;
+  /** For messages and the status page: the actor's name, and what it reads. */
+  actor: { name: string; inputs: 'image' | 'record' };
   dataset: Dataset;
   sink: RowSink;
   events: JobEvents;
@@ -169,7 +171,13 @@ export class QueueRun implements RunningJob {
   }
 
   progress(): JobProgress {
-    return { total: this.stats.total, done: this.stats.done, errors: this.stats.errors, workStartedAt: this.workStartedAt };
+    return {
+      total: this.stats.total,
+      done: this.stats.done,
+      errors: this.stats.errors,
+      workStartedAt: this.workStartedAt,
+      unit: this.d.actor.inputs === 'image' ? 'img' : 'item',
+    };
   }
 
   /**
@@ -193,7 +201,14 @@ export class QueueRun implements RunningJob {
   /** The status page of this process: its own gateway's tabs, and the job's rows. */
   status(join: JobStatus['join']): JobStatus {
     return jobStatus(
-      { host: this.d.gateway.host, stats: this.stats, settings: this.options, output: this.output, isFinished: this.finished },
+      {
+        host: this.d.gateway.host,
+        stats: this.stats,
+        settings: this.options,
+        output: this.output,
+        isFinished: this.finished,
+        actor: this.d.actor,
+      },
       join,
     );
   }

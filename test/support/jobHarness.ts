@@ -211,7 +211,13 @@ export function startJob(
   };
   const job = new Job({
     options: { ...DEFAULT_OPTIONS, ...options },
-    actor: { spec, fixedBatch: null, rules: rowRules(CLASSIFIER, { columns: COLUMNS, config: CONFIG }) },
+    actor: {
+      spec,
+      fixedBatch: null,
+      rules: rowRules(CLASSIFIER, { columns: COLUMNS, config: CONFIG }),
+      name: 'built-in classifier',
+      inputs: 'image',
+    },
     dataset,
     sink,
     events: { log: (l) => logs.push(l), progress: () => undefined },

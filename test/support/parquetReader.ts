@@ -35,6 +35,9 @@ function decodeArrow(mem: DataView, schema: number, array: number): unknown[] {
     else if (format === 'u') out.push(new TextDecoder().decode(new Uint8Array(mem.buffer, buffer(2) + at(i), at(i + 1) - at(i))));
     else if (format === 'i') out.push(at(i));
     else if (format === 'g') out.push(mem.getFloat64(buffer(1) + 8 * (offset + i), true));
+    else if (format === 'f') out.push(mem.getFloat32(buffer(1) + 4 * (offset + i), true));
+    else if (format === 'l') out.push(Number(mem.getBigInt64(buffer(1) + 8 * (offset + i), true)));
+    else if (format === 'b') out.push(((mem.getUint8(buffer(1) + ((offset + i) >> 3)) >> ((offset + i) & 7)) & 1) === 1);
     else if (format === '+l') out.push(kids[0]!.values.slice(at(i), at(i + 1)));
     else if (format === '+s') out.push(Object.fromEntries(kids.map((c) => [c.name, c.values[offset + i]])));
     else throw new Error(`Arrow format ${format} is not one the sink should produce`);

@@ -276,7 +276,20 @@ export class SimulatedActor {
         await new Promise((r) => setTimeout(r, (batch.items.length * 1000) / this.options.imagesPerSecond!));
       if (!this.isOpen || this.cancelled.has(batch.batchId)) return;
       if (this.options.onBatch) return this.options.onBatch(batch, this);
-      this.send(await this.answer(batch));
+      let answer: ResultMessage;
+      try {
+        answer = await this.answer(batch);
+      } catch (err) {
+        // As a tab does: the actor's own code failing is that batch's ACTOR_ERROR, to retry and isolate.
+        this.send({
+          type: 'batch-failed',
+          batchId: batch.batchId,
+          code: 'ACTOR_ERROR',
+          message: `the actor's call failed: ${(err as Error).message}`,
+        });
+        return;
+      }
+      this.send(answer);
       this.answered++;
     });
     this.chain = next.catch((err: unknown) => void this.problems.push(`batch ${batch.batchId}: ${(err as Error).message}`));

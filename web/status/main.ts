@@ -36,11 +36,12 @@ const used = (u: ResourcesStatus, c: ResourcesStatus, key: 'gpus' | 'cpus'): str
 function render(s: JobStatus): void {
   renderJoin(s.join);
   const p = s.progress;
+  const rate = s.job.inputs === 'image' ? 'img/s' : 'items/s';
   const pct = p.total ? Math.min(100, (100 * p.done) / p.total) : 0;
   field('bar').style.width = `${pct}%`;
   field('progress').textContent =
-    `${p.done}${p.total !== null ? ` / ${p.total}` : ''} rows, ${p.errors} errors, ${num(p.imagesPerSecond)} ` +
-    `img/s, ${p.elapsedSeconds.toFixed(0)} s${p.finished ? ' — finished' : ''}`;
+    `${s.job.name}: ${p.done}${p.total !== null ? ` / ${p.total}` : ''} rows, ${p.errors} errors, ${num(p.imagesPerSecond)} ` +
+    `${rate}, ${p.elapsedSeconds.toFixed(0)} s${p.finished ? ' — finished' : ''}`;
   field('pool').textContent =
     `min ${s.pool.min}, max ${s.pool.max} — ${s.pool.active} active, ${s.pool.standby} standby, ${s.pool.rejected} rejected`;
   fillTable(
@@ -55,7 +56,7 @@ function render(s: JobStatus): void {
   const sc = s.schedule;
   field('schedule').textContent =
     `batch size ${sc.batchSize === 'auto' ? "auto (sized to each actor's speed)" : sc.batchSize}; pool ` +
-    `speed ${num(sc.poolImagesPerSecond)} img/s; expected to finish ` +
+    `speed ${num(sc.poolImagesPerSecond)} ${rate}; expected to finish ` +
     `${sc.expectedSecondsLeft === null ? '–' : sc.expectedSecondsLeft === 0 ? 'now' : `in ${sc.expectedSecondsLeft.toFixed(0)} s`}; ` +
     `${sc.speculativeCopies} tail copies`;
   fillTable(
@@ -65,7 +66,7 @@ function render(s: JobStatus): void {
       a.host,
       a.state,
       a.ep ?? (a.offered.length ? `${a.offered.join(' or ')}?` : '–'),
-      a.probe.map((f) => `${f.ep}: ${f.imagesPerSecond === null ? f.note : `${f.imagesPerSecond.toFixed(1)} img/s`}`).join('; ') || '–',
+      a.probe.map((f) => `${f.ep}: ${f.imagesPerSecond === null ? f.note : `${f.imagesPerSecond.toFixed(1)} ${rate}`}`).join('; ') || '–',
       a.adapter ?? '–',
       a.speed === null ? '–' : `${a.speed.toFixed(2)}${a.speedMeasured ? '' : ' (reported)'}`,
       a.batchSize ?? '–',

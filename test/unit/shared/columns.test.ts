@@ -56,7 +56,7 @@ test('rows are checked column by column: missing, of another type, not finite, t
   assert.match(checkRow(columns({ k: 'topk' }), { k: [{ class: 1, label: 'x', score: 1.5 }] })!, /\[0\]\.score: expected a probability/);
 });
 
-test('a tab sends typed arrays as arrays and safe bigints as numbers; a NaN is the actor\'s error, named', () => {
+test("a tab sends typed arrays as arrays and safe bigints as numbers; a NaN is the actor's error, named", () => {
   const c = columns({ v: 'float32[2]', n: 'int64' });
   assert.deepEqual(toWireRow(c, { v: new Float32Array([0.5, 1]), n: 7n }), { row: { v: [0.5, 1], n: 7 } });
   assert.deepEqual(toWireRow(c, { v: [NaN, 1], n: 1 }), { error: 'column v: [0]: expected a finite float32, got NaN' });

@@ -33,7 +33,6 @@ test('refuses unknown types, unknown error codes and non-JSON', () => {
   assert.match(!notJson.ok ? notJson.error : '', /not JSON/);
 });
 
-
 test('parses the coordinator’s shutdown message on the page side', () => {
   const r = parseToActor(JSON.stringify({ type: 'shutdown', reason: 'done' }));
   assert.ok(r.ok);

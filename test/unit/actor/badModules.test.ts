@@ -1,0 +1,106 @@
+/**
+ * A bad actor module fails before any browser starts, exit 2, naming the file and the fault, in
+ * seconds: missing, a syntax error, no default class, no init or call, a bad outputs declaration,
+ * inputs that do not match the dataset, an init or a call that throws (the dry run, in Node).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../../support/coordinatorProcess.ts';
+import { writeTestPngs } from '../../support/testImages.ts';
+
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-actors-'));
+const images = path.join(dir, 'images');
+await writeTestPngs(images, 2, 32, 32);
+const records = path.join(dir, 'records.jsonl');
+await fs.writeFile(records, '{"id":"r1","x":1}\n');
+
+const good = `export default class A {
+  static inputs = 'image';
+  static outputs = { n: 'int32' };
+  async init() {}
+  async call(b) { return b.ids.map(() => ({ n: 1 })); }
+}`;
+
+async function module(name: string, text: string): Promise<string> {
+  const file = path.join(dir, name);
+  await fs.writeFile(file, text);
+  return file;
+}
+
+const cases: [string, () => Promise<string>, RegExp, string?][] = [
+  ['a module that does not exist', async () => path.join(dir, 'nope.ts'), /BAD_ACTOR: --actor .*nope\.ts: no such file/],
+  ['a syntax error', () => module('syntax.ts', 'export default class A { call( {'), /BAD_ACTOR: --actor .*syntax\.ts: does not compile/],
+  ['no default export', () => module('nodefault.ts', 'export class A {}'), /BAD_ACTOR: --actor .*nodefault\.ts: has no default export/],
+  ['a default export that is no class', () => module('notclass.ts', 'export default 42;'), /its default export is number, not a class/],
+  ['no call method', () => module('nocall.ts', good.replace(/async call[^\n]*\n/, '')), /class A has no call method/],
+  ['no init method', () => module('noinit.ts', good.replace('async init() {}', '')), /class A has no init method/],
+  [
+    'a bad outputs declaration',
+    () => module('outputs.ts', good.replace("{ n: 'int32' }", "{ n: 'float16' }")),
+    /static outputs: column n: unknown type "float16"/,
+  ],
+  [
+    'inputs that are neither image nor record',
+    () => module('inputs.ts', good.replace("'image'", "'audio'")),
+    /static inputs must be 'image' or 'record'; got "audio"/,
+  ],
+  [
+    'a records actor on a folder of images',
+    () => module('records.ts', good.replace("'image'", "'record'")),
+    /the actor reads records .*static inputs = 'image'/,
+    images,
+  ],
+  ['an image actor on a records file', () => module('images.ts', good), /BAD_MANIFEST|is not JSON|has no "path"/, records],
+  [
+    'an init that throws',
+    () => module('initthrows.ts', good.replace('async init() {}', "async init() { throw new Error('no weights'); }")),
+    /its init failed in the dry run .*: no weights/,
+  ],
+  [
+    'a call that throws',
+    () => module('callthrows.ts', good.replace('return b.ids.map(() => ({ n: 1 }));', "throw new Error('bad input');")),
+    /its call on the first input \(.*\) failed in the dry run: bad input/,
+  ],
+  [
+    'rows of the wrong shape',
+    () => module('shape.ts', good.replace('({ n: 1 })', "({ n: 'one' })")),
+    /failed in the dry run: the row for .*: column n: expected a number \(int32\)/,
+  ],
+];
+
+for (const [what, make, message, data] of cases) {
+  test(`refuses ${what}: exit 2 before any browser starts, naming the file and the fault`, async () => {
+    const started = Date.now();
+    const r = await runCli([
+      'run',
+      '--launch',
+      '2',
+      '--actor',
+      await make(),
+      '--data',
+      data ?? images,
+      '--out',
+      path.join(dir, 'out.jsonl'),
+      '--overwrite',
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stdout, /worker page/);
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+  });
+}
+
+test("--top-k and --logits are the built-in classifier's: refused with --actor", async () => {
+  const r = await runCli(['run', '--launch', '2', '--actor', await module('ok.ts', good), '--data', images, '--logits']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--logits shapes the built-in classifier's rows/);
+});
+
+test('--actor-config that is not JSON is refused, naming it', async () => {
+  const r = await runCli(['run', '--launch', '2', '--actor', await module('ok2.ts', good), '--data', images, '--actor-config', '{nope']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--actor-config "\{nope" is not valid: expected JSON/);
+});
