@@ -147,6 +147,11 @@ export class JobOutput {
         this.write(rows);
       },
       caught: (c) => this.caught(c, ports),
+      refused: (actorId, inputs) => {
+        this.hooks.log(`${inputs.length} answer(s) of ${actorId}, barred, came after the bar: computed again elsewhere`);
+        this.answeredRows -= inputs.length;
+        ports.redo(inputs);
+      },
       failed: (err) =>
         this.hooks.fail(
           new TabpoolError(

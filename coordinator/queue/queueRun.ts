@@ -269,6 +269,8 @@ export class QueueRun implements RunningJob {
   /** Inputs whose answers were thrown away (a refused result, a barred host): on the queue again, as a new unit. */
   private async redo(items: InputItem[]): Promise<void> {
     if (this.finished) return;
+    // Their old unit no longer waits for them (it is acked once its other rows are written); a new unit does.
+    for (const i of items) this.collector.moved(i.id);
     const read = await this.readAgain(items.map((i) => ({ id: i.id, source: i.source })));
     if (read.length > 0) this.publisher.publish(read);
   }

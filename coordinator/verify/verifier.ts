@@ -76,6 +76,11 @@ export interface VerifierHooks<I extends Checkable, R> {
   /** Rows that passed (or that no check could cover, marked by `unverified`): write them. */
   release(rows: OutputRow[], unverified: boolean): void;
   caught(c: Caught<I>): void;
+  /**
+   * Answers of an actor already barred, or of a barred host, that came after the bar (on a queue the bar
+   * reaches the gateways a moment later): thrown away unread, their inputs computed again elsewhere.
+   */
+  refused(actorId: string, inputs: I[]): void;
   /** The reference itself failed (not the tab): the job cannot verify. */
   failed(err: Error): void;
   /** A check ended (the job may be done). */
@@ -99,6 +104,8 @@ export class Verifier<I extends Checkable, R> {
   private readonly actors = new Map<string, ActorTrust<I>>();
   /** Hosts with an actor caught lying: a second one bars the host. */
   private readonly struck = new Set<string>();
+  /** Hosts barred whole (a second liar): an actor of theirs that answers later is refused too. */
+  private readonly barredHosts = new Set<string>();
   private seq = 0;
   private running = 0;
   readonly stats: VerifyStats = {
@@ -141,7 +148,8 @@ export class Verifier<I extends Checkable, R> {
         actorId,
         (a = { hostId, passed: 0, batches: 0, held: [], heldRows: 0, checking: 0, requalifyAfter: 0, inconclusiveAt: 0, liar: false }),
       );
-    if (a.liar) return;
+    if (this.barredHosts.has(hostId)) a.liar = true;
+    if (a.liar) return this.hooks.refused(actorId, inputs);
     const held: HeldBatch<I> = { seq: ++this.seq, inputs, answers, rows };
     a.held.push(held);
     a.heldRows += rows.length;
@@ -235,6 +243,7 @@ export class Verifier<I extends Checkable, R> {
   private bar(actorId: string, a: ActorTrust<I>, detail: string): void {
     const hostBarred = this.struck.has(a.hostId);
     this.struck.add(a.hostId);
+    if (hostBarred) this.barredHosts.add(a.hostId);
     const discarded = this.discard(a);
     for (const other of this.actors.values()) {
       if (other === a || other.liar || other.hostId !== a.hostId) continue;

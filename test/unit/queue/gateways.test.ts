@@ -20,6 +20,7 @@ import { assertCompleteAndCorrect } from '../../support/outputCheck.ts';
 import { referencePredictions, type ReferencePrediction } from '../../support/reference.ts';
 import { actorsHoldingAfter, startActors, type SimulatedActor, type SimulatedActorOptions } from '../../support/simulatedActor.ts';
 import { PNG } from 'pngjs';
+import { CLOSE } from '../../../shared/closeCodes.ts';
 import { mulberry32, writeTestPngs } from '../../support/testImages.ts';
 
 const IMAGES = 80;
@@ -199,4 +200,36 @@ test("inputs larger than the server's maximum message go through the object stor
     await large.killAll();
     await small.stop();
   }
+});
+
+/** Answers honestly but moves every input's top class to the next one: a tab sending wrong results. */
+const shiftsClasses: SimulatedActorOptions = {
+  mode: 'real',
+  hostId: 'liar-host',
+  onBatch: async (batch, actor) => {
+    const r = await actor.answer(batch);
+    for (const item of r.items) {
+      if (!item.ok) continue;
+      const topk = item.row.topk as { class: number; label: string; score: number }[];
+      topk[0]!.class = (topk[0]!.class + 1) % 1000;
+      item.row.class = topk[0]!.class;
+    }
+    actor.send(r);
+  },
+};
+
+test('verification on the queue (default --verify): a host lying on two gateways is barred on both, no lie written, every row right', async () => {
+  const out = path.join(tmp, 'verified.jsonl');
+  const run = await procs.run('verified', out, '--verify', '0.05');
+  const a = await procs.gateway('verified');
+  const b = await procs.gateway('verified');
+  const onA = (await startActors(a.workerUrl, 1, shiftsClasses)).actors[0]!;
+  const onB = (await startActors(b.workerUrl, 1, shiftsClasses)).actors[0]!;
+  await startActors(b.workerUrl, 2, { mode: 'real' });
+  assert.equal(await run.exited, 0, run.stderr());
+  await assertCompleteAndCorrect(out, files, reference);
+  // The first liar is barred alone; its host's actor on the other gateway lies too, and the host goes.
+  assert.equal((await onA.closed).code, CLOSE.barred);
+  assert.equal((await onB.closed).code, CLOSE.barred);
+  assert.match(run.stderr(), /host liar-host .*barred|barred .*host liar-host/i);
 });
