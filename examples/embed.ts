@@ -9,7 +9,7 @@
  * `--actor-config '{"dim": 64}'` for a model with other than 512 features (resnet18-tiny-features).
  */
 import type * as Ort from 'onnxruntime-common';
-import type { ActorContext, ActorRow, ImageBatch } from '../shared/actorApi.ts';
+import type { ActorContext, ActorRow, ImageBatch } from 'tabpool/actor';
 
 interface Config {
   dim?: number;

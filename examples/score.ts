@@ -9,7 +9,7 @@
  * gets an ACTOR_ERROR row naming it; the others are scored.
  */
 import type * as Ort from 'onnxruntime-common';
-import type { ActorContext, ActorRow, RecordBatch } from '../shared/actorApi.ts';
+import type { ActorContext, ActorRow, RecordBatch } from 'tabpool/actor';
 
 const FEATURES = 8;
 

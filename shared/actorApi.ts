@@ -4,10 +4,10 @@
  * `__call__`: once per batch, one row per input), and static declarations of what it reads and
  * writes. The same class runs in every tab (onnxruntime-web as `ctx.ort`) and, for verification,
  * in the coordinator (onnxruntime-node as `ctx.ort`). These are the types TypeScript users write
- * it against; `tabpool` exports them.
+ * it against, exported as `tabpool/actor` (package.json `exports`).
  *
  * ```ts
- * import type { ActorContext, ImageBatch } from 'tabpool';
+ * import type { ActorContext, ImageBatch } from 'tabpool/actor';
  * export default class Embedder {
  *   static inputs = 'image';
  *   static outputs = { embedding: 'float32[512]', norm: 'float64' };

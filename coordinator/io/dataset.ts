@@ -23,6 +23,8 @@ export interface DatasetItem {
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.gif', '.webp', '.bmp']);
 const MANIFEST_EXTENSIONS = new Set(['.txt', '.lst', '.jsonl', '.ndjson', '.csv']);
+/** A manifest without paths is often a file of records meant for an actor that takes them. */
+const RECORDS_HINT = "; if these rows are records, not image paths, run an actor that declares static inputs = 'record' (--actor)";
 
 export interface Dataset {
   /** What the user named, for messages. */
@@ -68,7 +70,10 @@ async function* readCsvManifest(file: string): AsyncGenerator<DatasetItem> {
       const lower = record.map((c) => c.trim().toLowerCase());
       const p = lower.findIndex((c) => c === 'path' || c === 'url');
       if (p < 0)
-        throw new TabpoolError('BAD_MANIFEST', `${where}: the CSV header needs a "path" (or "url") column; found ${lower.join(', ')}`);
+        throw new TabpoolError(
+          'BAD_MANIFEST',
+          `${where}: the CSV header needs a "path" (or "url") column; found ${lower.join(', ')}` + RECORDS_HINT,
+        );
       columns = { id: lower.indexOf('id'), path: p };
       continue;
     }
@@ -99,7 +104,7 @@ async function* readLineManifest(file: string): AsyncGenerator<DatasetItem> {
       }
       const rec = obj as { id?: unknown; path?: unknown; url?: unknown };
       const ref = typeof rec.path === 'string' ? rec.path : typeof rec.url === 'string' ? rec.url : null;
-      if (!ref) throw new TabpoolError('BAD_MANIFEST', `${where} has no "path" or "url" string`);
+      if (!ref) throw new TabpoolError('BAD_MANIFEST', `${where} has no "path" or "url" string` + RECORDS_HINT);
       yield { id: typeof rec.id === 'string' || typeof rec.id === 'number' ? String(rec.id) : ref, source: resolveSource(base, ref) };
     } else {
       yield { id: line, source: resolveSource(base, line) };

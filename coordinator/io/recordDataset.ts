@@ -72,10 +72,22 @@ async function* jsonl(file: string): AsyncGenerator<DatasetItem> {
   }
 }
 
+const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/**
+ * A CSV cell as a record field: unquoted numbers and `true`/`false` become numbers and booleans;
+ * quoted cells, the id (`007` stays `007`) and everything else stay strings.
+ */
+function cast(value: string, context: { quoting: boolean; column: number | string }): unknown {
+  if (context.quoting || context.column === 'id') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return NUMBER.test(value) ? Number(value) : value;
+}
+
 async function* csv(file: string): AsyncGenerator<DatasetItem> {
-  // cast: numbers and booleans become numbers and booleans; everything else stays a string.
   const records = createReadStream(file).pipe(
-    parse({ bom: true, columns: true, cast: true, skip_empty_lines: true, relax_column_count: true, info: true }),
+    parse({ bom: true, columns: true, cast, skip_empty_lines: true, relax_column_count: true, info: true }),
   );
   let row = 0;
   for await (const { record, info } of records as AsyncIterable<{ record: Record<string, unknown>; info: { lines: number } }>) {
@@ -114,18 +126,63 @@ export async function openRecords(target: string): Promise<Dataset> {
   return { describe: full, uniqueIds: false, items: () => rows(full) };
 }
 
+/**
+ * Where the last re-read of each file stopped: re-reads come mostly in row order (a resumed job's
+ * units, a barred actor's inputs), so each continues the scan the one before left off, and a whole
+ * resume reads a JSONL or CSV file about once. Parquet reads the wanted row's chunk directly.
+ */
+const cursors = new Map<string, { rows: AsyncGenerator<DatasetItem>; next: number }>();
+const locks = new Map<string, Promise<unknown>>();
+
+async function scanTo(file: string, want: number): Promise<DatasetItem | null> {
+  let c = cursors.get(file);
+  if (!c || c.next > want) {
+    await c?.rows.return(undefined);
+    c = { rows: rows(file), next: 0 };
+    cursors.set(file, c);
+  }
+  while (c.next <= want) {
+    const r = await c.rows.next();
+    if (r.done) {
+      cursors.delete(file);
+      return null;
+    }
+    c.next++;
+    if (c.next - 1 === want) return r.value;
+  }
+  return null;
+}
+
+async function parquetRow(file: string, want: number): Promise<DatasetItem | null> {
+  const source = await asyncBufferFromFile(file);
+  const metadata = await parquetMetadataAsync(source);
+  if (want >= Number(metadata.num_rows)) return null;
+  const [r] = await parquetReadObjects({ file: source, metadata, rowStart: want, rowEnd: want + 1 });
+  return item(file, want, r, `${file} row ${want}`);
+}
+
 /** Reads record `row` of `file` again (a check, a resumed unit): its JSON bytes, or why not. */
 export async function readRecordAt(source: string): Promise<{ bytes: Uint8Array } | { error: SerializedError }> {
   const m = /^record:(.*)#(\d+)$/.exec(source);
   if (!m) return { error: { code: 'BAD_RECORD', message: `${source} does not name a record` } };
+  const file = m[1]!;
   const want = Number(m[2]);
   try {
-    for await (const it of rows(m[1]!)) {
-      if (it.source !== source) continue;
-      return it.bytes ? { bytes: it.bytes } : { error: it.error! };
+    let found: DatasetItem | null;
+    if (path.extname(file).toLowerCase() === '.parquet') found = await parquetRow(file, want);
+    else {
+      // One scan of a file at a time: concurrent re-reads wait their turn on its cursor.
+      const mine = (locks.get(file) ?? Promise.resolve()).then(() => scanTo(file, want));
+      locks.set(
+        file,
+        mine.catch(() => undefined),
+      );
+      found = await mine;
     }
+    if (found) return found.bytes ? { bytes: found.bytes } : { error: found.error! };
   } catch (err) {
-    return { error: { code: 'UNREADABLE_FILE', message: `${m[1]} could not be read (${(err as Error).message})` } };
+    cursors.delete(file);
+    return { error: { code: 'UNREADABLE_FILE', message: `${file} could not be read (${(err as Error).message})` } };
   }
-  return { error: { code: 'UNREADABLE_FILE', message: `${m[1]} has no row ${want} any more` } };
+  return { error: { code: 'UNREADABLE_FILE', message: `${file} has no row ${want} any more` } };
 }
