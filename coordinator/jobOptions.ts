@@ -50,6 +50,8 @@ export interface JobOptions {
   maxRetries: number;
   /** Share of each actor's batches checked against the coordinator's own model (0: trust the tabs). */
   verifyRate: number;
+  /** Cores the coordinator's own reference may use (its threads): it decides between tabs that differ, and checks where no peer can. */
+  verifyCpu: number;
   /** Messages a second one client may send before it is cut off as a flood. */
   maxMessagesPerSecond: number;
   logits: boolean;

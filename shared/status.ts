@@ -86,6 +86,13 @@ export interface JobStatus {
     uncheckable: number;
     /** Rows written with no check covering them. */
     unverifiedRows: number;
+    /** Checks computed by an actor of another host. */
+    peerChecks: number;
+    /** Peer checks whose two answers differed, decided by the coordinator's reference. */
+    arbitrations: number;
+    /** Inputs the coordinator's own reference computed, and of them, to decide between two tabs. */
+    referenceInputs: number;
+    arbitrationInputs: number;
     rowsHeld: number;
     /** Actors caught lying (closed; their rows recomputed), and hosts barred because two of their actors lied. */
     barredActors: { actor: string; host: string; reason: string }[];

@@ -11,13 +11,16 @@ import { preprocessInto, type PreprocessSpec } from '../../shared/preprocess.ts'
 import { decodeForReference } from '../io/chromiumDecode.ts';
 
 /** An instance of `cls` after its `init`, on onnxruntime-node. */
-export async function nodeActor(cls: ActorClass, a: { model: Uint8Array | null; config: unknown; role: ActorRole }): Promise<Actor> {
+export async function nodeActor(
+  cls: ActorClass,
+  a: { model: Uint8Array | null; config: unknown; role: ActorRole; threads?: number },
+): Promise<Actor> {
   const actor = new cls();
   await actor.init({
     ort: ort as never,
     model: a.model,
-    // One thread: the coordinator must not take the cores the tabs on this machine use.
-    sessionOptions: { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' },
+    // One thread unless told (--verify-cpu): the coordinator must not take the cores the tabs on this machine use.
+    sessionOptions: { executionProviders: ['cpu'], intraOpNumThreads: a.threads ?? 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' },
     ep: 'cpu',
     config: a.config,
     role: a.role,

@@ -110,6 +110,7 @@ export async function runJob(options: JobOptions, hooks: RunHooks = {}): Promise
             config: referenceConfigOf(verified),
             inputs: actor.inputs,
             preprocess: actor.preprocess,
+            threads: options.verifyCpu,
           })
         : null;
     const verify = reference

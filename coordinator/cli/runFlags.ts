@@ -64,6 +64,12 @@ export function runCommand() {
         '(new actors: always); 0 trusts the tabs, 1 checks every input',
       '0.05',
     )
+    .option(
+      '--verify-cpu <n>',
+      "cores the coordinator's own copy of the actor may use: it decides when two tabs' answers differ, and checks " +
+        'where no other host has an actor (checks run on actors of other hosts first)',
+      '1',
+    )
     .option('--max-retries <n>', 'failures before a batch is split, and an input given an error row', '3')
     .option('--max-messages-per-second <n>', 'a client sending more than this is cut off as a flood', '2000')
     .option('--logits', 'write the full logits vector in each row')

@@ -170,6 +170,7 @@ export function parseRunOptions(raw: RunFlags): JobOptions {
     batchTimeoutMs: raw.batchTimeout === undefined ? null : duration('--batch-timeout', raw.batchTimeout),
     maxRetries: int('--max-retries', raw.maxRetries, 0, 100),
     verifyRate: fraction('--verify', raw.verify),
+    verifyCpu: int('--verify-cpu', raw.verifyCpu, 1, 256),
     maxMessagesPerSecond: int('--max-messages-per-second', raw.maxMessagesPerSecond, 10, 10_000_000),
     logits: raw.logits === true,
     resume: raw.resume === true,

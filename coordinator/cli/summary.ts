@@ -115,9 +115,11 @@ export function summaryLines(r: RunSummary): string[] {
   const v = r.verify;
   if (v) {
     lines.push(
-      `verification (--verify ${v.rate}): ${v.batchesChecked} checks (${v.inputsChecked} inputs compared) ` +
-        `against the coordinator's own model; ${v.disagreements} disagreement(s); ${v.barredActors.length} ` +
+      `verification (--verify ${v.rate}): ${v.batchesChecked} checks (${v.inputsChecked} inputs compared), ` +
+        `${v.peerChecks} of them by actors of other hosts; ${v.disagreements} disagreement(s); ${v.barredActors.length} ` +
         `actor(s) and ${v.barredHosts.length} host(s) barred`,
+      `  the coordinator's own model computed ${v.referenceInputs} input(s), ${v.arbitrationInputs} of them to decide ` +
+        `between two tabs (${v.arbitrations} time(s))`,
     );
     if (v.uncheckable > 0 || v.inconclusive > 0)
       lines.push(

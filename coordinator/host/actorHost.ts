@@ -4,10 +4,8 @@
  * workload: inputs waiting and batches out), dispatch (speed-sized batches, tail copies),
  * deadlines, isolation of failing inputs, the URL fallback, the no-progress watchdog and the
  * status of its actors. Modes differ only in what they plug in (ports.ts): where work comes from,
- * where answers go, and whether the pool is shared with other processes.
- *
- * Built as ws builds one WebSocket class for the sockets a client and a server make: how the
- * work arrives differs, what is done with a tab does not.
+ * where answers go, and whether the pool is shared with other processes (as ws builds one
+ * WebSocket class for the sockets a client and a server make). It also sends peer checks.
  */
 import { CLOSE, type CloseCode } from '../../shared/closeCodes.ts';
 import { formatError, type SerializedError } from '../../shared/errors.ts';
@@ -18,9 +16,11 @@ import type { Actor, ActorLink } from '../pool/actor.ts';
 import { Admission } from './admission.ts';
 import { systemClock, type Clock, type Timer } from './clock.ts';
 import { dueEviction } from './deadlines.ts';
+import { giveUpError, readyLine } from './actorLines.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { newHostStats, type HostStats } from './hostStats.ts';
 import type { HostDeps, HostEvents, HostSettings } from './hostDeps.ts';
+import { PeerChecks, type PeerAnswer } from './peerChecks.ts';
 import type { WorkSource } from './ports.ts';
 import { checkResult } from './resultCheck.ts';
 import { StallWatch } from './stallWatch.ts';
@@ -38,6 +38,7 @@ export class ActorHost {
   private readonly workload: Workload;
   private readonly dispatcher: Dispatcher;
   private readonly fallback: UrlFallback;
+  private readonly peers: PeerChecks;
   private readonly stall: StallWatch;
   private readonly source: WorkSource;
   private readonly clock: Clock;
@@ -68,6 +69,7 @@ export class ActorHost {
       { batchSize: s.batchSize, maxBatch: s.maxBatch, fixedBatch: s.fixedBatch, maxTasksInFlight: s.maxTasksInFlight },
       (l) => d.events.log(l),
     );
+    this.peers = new PeerChecks(this.pool, this.workload, s.maxTasksInFlight, (a, batch, now) => this.dispatcher.send(a, batch, now));
     this.stall = new StallWatch(s.stallTimeoutMs);
     this.fallback = new UrlFallback({
       read: d.read,
@@ -96,7 +98,6 @@ export class ActorHost {
     return this.workload.empty && this.fallback.pending === 0;
   }
 
-  /** Batches out on actors. */
   get inFlight(): number {
     return this.workload.inFlightCount;
   }
@@ -113,6 +114,11 @@ export class ActorHost {
   /** The watchdog's words while the host is stalled, else null. */
   get stalledReport(): string | null {
     return this.stall.report;
+  }
+
+  /** A peer check: `items` computed by an actor of a host other than `notHost` (null: none can). */
+  peerCheck(items: InputItem[], notHost: string): Promise<PeerAnswer | null> {
+    return this.started && !this.stopped ? this.peers.request(items, notHost, this.clock.now()) : Promise.resolve(null);
   }
 
   /** Inputs whose answers were thrown away (their actor lied): first in line again. */
@@ -145,6 +151,7 @@ export class ActorHost {
   /** Every tab told why and closed; timers off. */
   shutdown(reason: string): void {
     this.stopped = true;
+    this.peers.cancelAll();
     this.admission.stop();
     this.timer.cancel();
     for (const a of [...this.pool.actors.values()]) {
@@ -230,13 +237,7 @@ export class ActorHost {
     const measured = msg.probe.find((f) => f.ep === msg.ep)?.imagesPerSecond ?? null;
     actor.speed.setPrior(measured ?? (msg.warmupMs > 0 ? 1000 / msg.warmupMs : null));
     this.admission.announce(this.pool.settle(actor, msg.ep));
-    const figure = (f: ReadyMessage['probe'][number]): string =>
-      `${f.ep} ${f.imagesPerSecond !== null ? `${f.imagesPerSecond.toFixed(1)} img/s` : f.note}`;
-    const figures = msg.probe.length ? ` (measured ${msg.probe.map(figure).join(', ')})` : '';
-    this.d.events.log(
-      `${actor.id} ready on ${msg.ep}${figures}: model ${msg.modelFromCache ? 'from cache' : 'downloaded'}, ` +
-        `loaded in ${(msg.loadMs / 1000).toFixed(1)}s, warm-up ${(msg.warmupMs / 1000).toFixed(1)}s`,
-    );
+    this.d.events.log(readyLine(actor.id, msg));
     void this.admission.sync().then(() => {
       if (!this.started && this.admission.readyCount() >= this.d.settings.poolMin) this.startWork();
       else this.schedule();
@@ -272,17 +273,23 @@ export class ActorHost {
     actor.roundTripMs += roundTrip;
     actor.lastResultAt = this.clock.wall();
     this.answers++;
+    if (batch.check) batch.check({ actorId: actor.id, results: msg.items });
+    else this.deliver(actor, batch.items, msg);
+    if (this.schedule() > 0) this.stats.dispatchLatency.add(this.clock.now() - receivedAt);
+    this.d.events.changed();
+  }
+
+  /** A batch's answers, to the output: URL inputs no tab could fetch are fetched here and sent again. */
+  private deliver(actor: Actor, items: InputItem[], msg: ResultMessage): void {
     this.stats.decodeMs += msg.timing.decodeMs;
-    this.stats.decodedImages += batch.items.length;
+    this.stats.decodedImages += items.length;
     this.stats.firstResultAt ??= this.clock.wall();
-    const answered = this.fallback.takeFailures(batch.items, msg.items);
+    const answered = this.fallback.takeFailures(items, msg.items);
     if (answered.refetched)
       this.d.events.log(
         `${actor.id} could not fetch ${answered.refetched} URL input(s) itself (CORS or network); they are fetched here instead`,
       );
     if (answered.items.length > 0) this.d.sink.answered(actor, answered.items, answered.results);
-    if (this.schedule() > 0) this.stats.dispatchLatency.add(this.clock.now() - receivedAt);
-    this.d.events.changed();
   }
 
   private onBatchFailed(actor: Actor, batchId: number, error: SerializedError): void {
@@ -304,16 +311,7 @@ export class ActorHost {
   private requeue(batchId: number, actor: Actor, error: SerializedError, blame: FailureBlame): void {
     if (this.stopped) return;
     const outcome = this.workload.fail(batchId, actor.id, error, blame);
-    if (outcome?.kind === 'give-up') {
-      const { item } = outcome;
-      const tries = `on every try (--max-retries ${this.d.settings.maxRetries})`;
-      this.d.sink.failed(
-        item,
-        error.code === 'ACTOR_ERROR'
-          ? { code: 'ACTOR_ERROR', message: `${item.id}: ${error.message} (${tries})` }
-          : { code: 'RETRIES_EXHAUSTED', message: `${item.id}: failed ${tries}; last error ${formatError(error)}` },
-      );
-    }
+    if (outcome?.kind === 'give-up') this.d.sink.failed(outcome.item, giveUpError(outcome.item, error, this.d.settings.maxRetries));
   }
 
   /** Closes an actor's socket with `code` and takes it out of the pool; its batches run elsewhere. */
@@ -362,7 +360,9 @@ export class ActorHost {
 
   /** Gives pending inputs to ready actors; returns the batches sent. */
   schedule(): number {
-    if (!this.started || this.stopped || this.draining) return 0;
+    if (!this.started || this.stopped) return 0;
+    this.peers.run(this.clock.now());
+    if (this.draining) return 0;
     const unfinished = Math.max(this.workload.remainingItems(), this.d.unfinished?.() ?? 0);
     const sent = this.dispatcher.run(this.clock.now(), this.source.exhausted, unfinished);
     this.source.wake();

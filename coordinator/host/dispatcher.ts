@@ -138,12 +138,13 @@ export class Dispatcher {
    */
   private tailCopies(idle: Actor[], now: number): number {
     if (idle.length === 0) return 0;
-    const byHolder = new Map<string, { batchId: number; items: number; sentAt: number }[]>();
+    const byHolder = new Map<string, { batchId: number; items: number; sentAt: number; copyable: boolean }[]>();
     for (const h of this.workload.held()) {
       if (this.workload.copies(h.batch.id) > 1) continue;
       let list = byHolder.get(h.actorId);
       if (!list) byHolder.set(h.actorId, (list = []));
-      list.push({ batchId: h.batch.id, items: h.batch.items.length, sentAt: h.sentAt });
+      // A peer check takes its holder's time but is never copied.
+      list.push({ batchId: h.batch.id, items: h.batch.items.length, sentAt: h.sentAt, copyable: !h.batch.check });
     }
     const candidates: (CopyCandidate & { holder: string })[] = [];
     for (const [holderId, batches] of byHolder) {
@@ -158,7 +159,7 @@ export class Dispatcher {
         at = speed === null ? Infinity : start + (b.items * 1000) / speed;
         // Past its expected time the holder is slower than we thought: assume it is at most half done.
         if (at < now) at = now + (now - start);
-        candidates.push({ batchId: b.batchId, items: b.items, expectedAt: at, holder: holderId });
+        if (b.copyable) candidates.push({ batchId: b.batchId, items: b.items, expectedAt: at, holder: holderId });
       }
     }
     candidates.sort((x, y) => y.expectedAt - x.expectedAt);
@@ -180,7 +181,7 @@ export class Dispatcher {
     return sent;
   }
 
-  private send(a: Actor, batch: Batch, now: number): void {
+  send(a: Actor, batch: Batch, now: number): void {
     a.lastDispatchAt = now;
     a.lastBatchSize = batch.items.length;
     const frame = encodeBatchFrame(

@@ -9,6 +9,7 @@
  * job's tail); the first valid answer completes it and the other copy is cancelled.
  */
 import type { SerializedError } from '../../shared/errors.ts';
+import type { ItemResult } from '../../shared/protocol.ts';
 import { bytesOf, type InputItem } from '../io/inputItem.ts';
 import type { HostIntake } from './ports.ts';
 
@@ -22,6 +23,11 @@ export interface Batch {
    */
   attempts: number;
   lastError: SerializedError | null;
+  /**
+   * A peer check (peerChecks.ts): another actor's inputs computed again, answered to the verifier
+   * rather than written. It is never retried, split or copied: lost, it answers null.
+   */
+  check?: (answer: { actorId: string; results: ItemResult[] } | null) => void;
 }
 
 /** One actor's copy of a batch. */
@@ -37,7 +43,9 @@ export type RequeueOutcome =
   | { kind: 'split'; into: number }
   | { kind: 'give-up'; item: InputItem; error: SerializedError }
   /** Another actor still holds a copy: nothing goes back to the queue. */
-  | { kind: 'still-held' };
+  | { kind: 'still-held' }
+  /** A peer check's copy failed: it answered null, and nothing goes back to the queue. */
+  | { kind: 'check-lost' };
 
 export interface Completion {
   batch: Batch;
@@ -86,7 +94,7 @@ export class Workload {
 
   /** Whether any of these inputs is out on an actor now. */
   anyInFlight(ids: ReadonlySet<string>): boolean {
-    for (const f of this.inFlight.values()) for (const i of f.batch.items) if (ids.has(i.id)) return true;
+    for (const f of this.inFlight.values()) if (!f.batch.check) for (const i of f.batch.items) if (ids.has(i.id)) return true;
     return false;
   }
 
@@ -133,7 +141,7 @@ export class Workload {
   /** Inputs not yet finished: waiting plus out on actors. */
   remainingItems(): number {
     let n = this.pendingItems;
-    for (const f of this.inFlight.values()) n += f.batch.items.length;
+    for (const f of this.inFlight.values()) if (!f.batch.check) n += f.batch.items.length;
     return n;
   }
 
@@ -168,6 +176,14 @@ export class Workload {
       }
       batch = { id: this.nextId++, items, attempts: 0, lastError: null };
     }
+    this.inFlight.set(batch.id, { batch, holders: new Map() });
+    this.hold(batch.id, actorId, now);
+    return batch;
+  }
+
+  /** Sends `actorId` a peer check of `items`: held like any batch (a slot, a deadline), answered to `check`. */
+  addCheck(items: InputItem[], actorId: string, now: number, check: NonNullable<Batch['check']>): Batch {
+    const batch: Batch = { id: this.nextId++, items, attempts: 0, lastError: null, check };
     this.inFlight.set(batch.id, { batch, holders: new Map() });
     this.hold(batch.id, actorId, now);
     return batch;
@@ -284,6 +300,11 @@ export class Workload {
     if (!f || !f.holders.has(actorId)) return null;
     this.unhold(batchId, actorId);
     const batch = f.batch;
+    if (batch.check) {
+      this.inFlight.delete(batchId);
+      batch.check(null);
+      return { kind: 'check-lost' };
+    }
     batch.attempts += blame === 'input' ? 1 : ACTOR_LOSS_WEIGHT;
     batch.lastError = error;
     if (f.holders.size > 0) return { kind: 'still-held' };

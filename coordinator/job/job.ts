@@ -47,7 +47,11 @@ export class Job implements RunningJob {
     this.clock = deps.clock ?? systemClock;
     this.stats = newJobStats(this.clock.wall(), deps.sink.done.size, deps.skippedErrors ?? 0);
     const log = (line: string): void => deps.events.log(line);
-    const ports = { bar: (b: Barring) => this.bar(b), redo: (items: InputItem[]) => this.host.redo(items) };
+    const ports = {
+      bar: (b: Barring) => this.bar(b),
+      redo: (items: InputItem[]) => this.host.redo(items),
+      peer: (items: InputItem[], notHost: string) => this.host.peerCheck(items, notHost),
+    };
     this.output = new JobOutput(
       deps.sink,
       this.stats,

@@ -8,7 +8,7 @@ import { TabpoolError } from '../../shared/errors.ts';
 import type { ItemResult } from '../../shared/protocol.ts';
 import type { InputItem } from '../io/inputItem.ts';
 import { rowsForResult, type OutputRow, type RowSink } from '../io/outputRow.ts';
-import { Verifier, type Caught, type VerifySettings, type VerifyStats } from '../verify/verifier.ts';
+import { Verifier, type Caught, type PeerAnswer, type VerifySettings, type VerifyStats } from '../verify/verifier.ts';
 
 export type { VerifySettings };
 import type { JobStats } from './jobStats.ts';
@@ -36,6 +36,8 @@ export interface OutputPorts {
   bar(b: Barring): void;
   /** Inputs whose answers were thrown away (their actor lied): compute them again. */
   redo(items: InputItem[]): void;
+  /** A peer check: the inputs computed by an actor of another host (null: none can); absent, the reference checks all. */
+  peer?(items: InputItem[], notHost: string): Promise<PeerAnswer | null>;
 }
 
 export interface BarredActor {
@@ -147,6 +149,8 @@ export class JobOutput {
         this.write(rows);
       },
       caught: (c) => this.caught(c, ports),
+      peer: ports.peer && ((items, notHost) => ports.peer!(items, notHost)),
+      comparePeers: v.comparePeers && ((id, a, b) => v.comparePeers!(id, a, b)),
       refused: (actorId, inputs) => {
         this.hooks.log(`${inputs.length} answer(s) of ${actorId}, barred, came after the bar: computed again elsewhere`);
         this.answeredRows -= inputs.length;

@@ -39,6 +39,21 @@ export function rowComparison(actor: VerifiedActor): VerifySettings<Row>['compar
   };
 }
 
+/**
+ * How two tabs' answers are compared (a peer check): per declared column, with the tolerances of
+ * columnAgreement.ts; two error answers agree when their codes do. The class's own `agree` is for a
+ * tab against the reference (whose config may give it more columns), so it is not used here: a
+ * difference is only a reason to ask the reference, which decides with `agree`.
+ */
+export function peerComparison(actor: VerifiedActor): NonNullable<VerifySettings<Row>['comparePeers']> {
+  return (id, a, b) => {
+    if (!a.ok || !b.ok)
+      return a.ok === b.ok && !a.ok && !b.ok && a.code === b.code ? null : `${id}: one tab answered with a row, one with an error`;
+    const d = rowDisagreement(actor.columns, a.row, b.row);
+    return d === null ? null : `${id}: ${d}`;
+  };
+}
+
 export function actorVerification(
   actor: VerifiedActor,
   reference: Reference,
@@ -49,5 +64,6 @@ export function actorVerification(
     random: o.random,
     reference: referenceRows((inputs) => reference.rows(inputs), o.read, o.resolveUrl),
     compare: rowComparison(actor),
+    comparePeers: peerComparison(actor),
   };
 }

@@ -21,6 +21,8 @@ export interface ReferenceInit {
   config: unknown;
   inputs: 'image' | 'record';
   preprocess: PreprocessSpec | null;
+  /** Threads of the reference's session (--verify-cpu). */
+  threads: number;
 }
 
 export interface ReferenceRequest {
@@ -42,7 +44,7 @@ const parsed = parseOutputs(outputsFor(cls.outputs, init.config));
 if (!parsed.ok) throw new Error(`the reference's outputs: ${parsed.error}`);
 const columns = parsed.columns;
 const model = init.modelPath ? new Uint8Array(await fs.readFile(init.modelPath)) : null;
-const actor = await nodeActor(cls, { model, config: init.config, role: 'reference' });
+const actor = await nodeActor(cls, { model, config: init.config, role: 'reference', threads: init.threads });
 // Requests run one at a time: one actor, like a tab's.
 let serial: Promise<unknown> = Promise.resolve();
 

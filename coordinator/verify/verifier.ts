@@ -1,12 +1,20 @@
 /**
- * Trust no tab. Every actor's rows are held, not written, until a check of that actor passes: the
- * coordinator computes a random sample of the actor's inputs with its own model (the trusted
- * reference) and compares. An actor cannot tell which of its batches are checked: nothing it is
- * sent or asked differs.
+ * Trust no tab. Every actor's rows are held, not written, until a check of that actor passes: a
+ * random sample of the actor's inputs is computed again and compared. Where the compute is: by an
+ * actor on another host (a peer check, as BOINC replicates work), when there is one; the
+ * coordinator's own copy of the actor (the trusted reference) decides when the two disagree, and
+ * checks alone in a pool of one host. An actor cannot tell which of its batches are checked, nor
+ * that a batch it is sent is someone else's check: nothing it is sent or asked differs.
  *
  * - Probation: an actor's first PROBATION batches are always checked.
- * - Then each batch is checked with probability `rate` (--verify), and always once an actor holds
- *   HELD_LIMIT unverified rows, so no more than about that many rows ride on one check.
+ * - Then each batch is checked with probability `rate` (--verify), lowered for a host as its checks
+ *   keep passing (halved every TRUSTED_STEP passes, down to rate × RATE_FLOOR; back to `rate` at a
+ *   lie), and always once an actor holds HELD_LIMIT unverified rows, so no more than about that many
+ *   rows ride on one check, whatever the rate.
+ * - A peer check passes when the peer's rows agree with the actor's (per declared column). When
+ *   they differ, the reference computes those inputs and bars whichever of the two disagrees with
+ *   it (both, or neither: then EP differences, and the check passes). Two liars on two hosts telling
+ *   the same lie would pass one another; a lie each tells alone does not.
  * - A check compares up to SAMPLE inputs (all of them with --verify 1), drawn at random from the
  *   batch. An input the reference cannot fetch or decode is not compared; the check draws others
  *   instead, from the batch and then from the actor's earlier held batches. A check that compared
@@ -25,16 +33,18 @@
 import type { ItemResult } from '../../shared/protocol.ts';
 import type { InputItem } from '../io/inputItem.ts';
 import type { OutputRow } from '../io/outputRow.ts';
+import type { Caught, Checkable, VerifierHooks, VerifyStats } from './verifierPorts.ts';
+
+export type { Caught, Checkable, PeerAnswer, VerifierHooks, VerifySettings, VerifyStats } from './verifierPorts.ts';
 
 export const PROBATION = 3;
 export const HELD_LIMIT = 256;
 export const SAMPLE = 4;
 export const DEFAULT_RATE = 0.05;
-
-/** An input as the verifier keeps it: its id and whatever the reference needs to compute it. */
-export interface Checkable {
-  id: string;
-}
+/** A host's check rate halves after this many passed checks in a row... */
+export const TRUSTED_STEP = 32;
+/** ...down to this share of --verify. */
+export const RATE_FLOOR = 0.25;
 
 interface HeldBatch<I extends Checkable> {
   seq: number;
@@ -58,48 +68,6 @@ interface ActorTrust<I extends Checkable> {
   liar: boolean;
 }
 
-/** What a lie costs: who, why, the inputs of the rows thrown away, and whether the whole host is now barred. */
-export interface Caught<I extends Checkable> {
-  actorId: string;
-  hostId: string;
-  detail: string;
-  discarded: I[];
-  /** A second actor of the host lied: the host is barred, not only the actor. */
-  hostBarred: boolean;
-}
-
-export interface VerifierHooks<I extends Checkable, R> {
-  /** The reference's answers for these inputs, in order; null for one it cannot fetch or decode. */
-  reference(inputs: I[]): Promise<(R | null)[]>;
-  /** What is wrong with the tab's answer for input `id` against the reference's, or null. */
-  compare(id: string, answer: ItemResult, reference: R): string | null;
-  /** Rows that passed (or that no check could cover, marked by `unverified`): write them. */
-  release(rows: OutputRow[], unverified: boolean): void;
-  caught(c: Caught<I>): void;
-  /**
-   * Answers of an actor already barred, or of a barred host, that came after the bar (on a queue the bar
-   * reaches the gateways a moment later): thrown away unread, their inputs computed again elsewhere.
-   */
-  refused(actorId: string, inputs: I[]): void;
-  /** The reference itself failed (not the tab): the job cannot verify. */
-  failed(err: Error): void;
-  /** A check ended (the job may be done). */
-  settled(): void;
-  random?: () => number;
-}
-
-export interface VerifyStats {
-  batchesChecked: number;
-  inputsChecked: number;
-  disagreements: number;
-  /** Checks that could compare no input (the reference decodes or fetches none of those tried): no pass. */
-  inconclusive: number;
-  /** Inputs the reference could not fetch or decode when a check drew them. */
-  uncheckable: number;
-  /** Rows written without any check covering them (every input the actor held was uncheckable). */
-  unverifiedRows: number;
-}
-
 export class Verifier<I extends Checkable, R> {
   private readonly actors = new Map<string, ActorTrust<I>>();
   /** Hosts with an actor caught lying: a second one bars the host. */
@@ -115,7 +83,13 @@ export class Verifier<I extends Checkable, R> {
     inconclusive: 0,
     uncheckable: 0,
     unverifiedRows: 0,
+    peerChecks: 0,
+    arbitrations: 0,
+    referenceInputs: 0,
+    arbitrationInputs: 0,
   };
+  /** Checks passed in a row by each host's actors (the adaptive rate). */
+  private readonly hostPasses = new Map<string, number>();
 
   constructor(
     private readonly rate: number,
@@ -134,6 +108,13 @@ export class Verifier<I extends Checkable, R> {
     return this.running;
   }
 
+  /** The chance a batch of `hostId`'s past probation is checked: --verify, lowered as the host's checks keep passing. */
+  rateFor(hostId: string): number {
+    if (this.rate >= 1) return 1;
+    const steps = Math.floor((this.hostPasses.get(hostId) ?? 0) / TRUSTED_STEP);
+    return Math.max(this.rate * RATE_FLOOR, this.rate * 0.5 ** steps);
+  }
+
   /** Passed checks of `actorId` (probation ends at PROBATION). */
   trustOf(actorId: string): { passed: number; onProbation: boolean; heldRows: number } {
     const a = this.actors.get(actorId);
@@ -142,12 +123,7 @@ export class Verifier<I extends Checkable, R> {
 
   /** A checked result of `actorId`: its rows are held, and the batch may be checked. */
   accept(actorId: string, hostId: string, inputs: I[], answers: ItemResult[], rows: OutputRow[]): void {
-    let a = this.actors.get(actorId);
-    if (!a)
-      this.actors.set(
-        actorId,
-        (a = { hostId, passed: 0, batches: 0, held: [], heldRows: 0, checking: 0, requalifyAfter: 0, inconclusiveAt: 0, liar: false }),
-      );
+    const a = this.trustOf_(actorId, hostId);
     if (this.barredHosts.has(hostId)) a.liar = true;
     if (a.liar) return this.hooks.refused(actorId, inputs);
     const held: HeldBatch<I> = { seq: ++this.seq, inputs, answers, rows };
@@ -155,7 +131,17 @@ export class Verifier<I extends Checkable, R> {
     a.heldRows += rows.length;
     a.batches++;
     const random = this.hooks.random ?? Math.random;
-    if (a.passed < PROBATION || random() < this.rate || a.heldRows >= HELD_LIMIT) this.check(actorId, a, held, false);
+    if (a.passed < PROBATION || random() < this.rateFor(hostId) || a.heldRows >= HELD_LIMIT) this.check(actorId, a, held, false);
+  }
+
+  private trustOf_(actorId: string, hostId: string): ActorTrust<I> {
+    let a = this.actors.get(actorId);
+    if (!a)
+      this.actors.set(
+        actorId,
+        (a = { hostId, passed: 0, batches: 0, held: [], heldRows: 0, checking: 0, requalifyAfter: 0, inconclusiveAt: 0, liar: false }),
+      );
+    return a;
   }
 
   /** The job's end: each actor's last held batch, not yet covered by a check, is checked now. */
@@ -185,6 +171,12 @@ export class Verifier<I extends Checkable, R> {
     // With --verify 1 every input of the batch; otherwise SAMPLE of them, drawn at random. Inputs the
     // reference cannot check are replaced by others: the batch's own first, then earlier held batches'.
     const want = this.rate >= 1 ? batch.inputs.length : Math.min(SAMPLE, batch.inputs.length);
+    if (this.hooks.peer && this.hooks.comparePeers) {
+      const outcome = await this.peerCheck(actorId, a, batch, shuffled(indices(batch), random).slice(0, want));
+      if (outcome === 'lied' || a.liar) return;
+      if (outcome === 'inconclusive') return this.inconclusive(a, batch, final);
+      if (outcome === 'agreed') return this.passed(a, batch, startedAt);
+    }
     const pool = [
       ...shuffled(indices(batch), random),
       ...a.held
@@ -198,6 +190,7 @@ export class Verifier<I extends Checkable, R> {
       const draw = pool.slice(next, next + want - compared.length);
       next += draw.length;
       const refs = await this.hooks.reference(draw.map((d) => d.held.inputs[d.i]!));
+      this.stats.referenceInputs += draw.length;
       for (const [j, ref] of refs.entries()) {
         const d = draw[j]!;
         if (ref === null) this.stats.uncheckable++;
@@ -205,13 +198,7 @@ export class Verifier<I extends Checkable, R> {
       }
     }
     if (a.liar) return;
-    if (compared.length === 0) {
-      this.stats.inconclusive++;
-      a.inconclusiveAt = Math.max(a.inconclusiveAt, batch.seq);
-      // Nothing this actor holds can be checked: at the end (or past the held limit) its rows are written, marked unverified.
-      if (final || a.heldRows >= HELD_LIMIT) this.release(a, batch.seq, true);
-      return;
-    }
+    if (compared.length === 0) return this.inconclusive(a, batch, final);
     this.stats.batchesChecked++;
     this.stats.inputsChecked += compared.length;
     for (const c of compared) {
@@ -221,10 +208,83 @@ export class Verifier<I extends Checkable, R> {
         return this.bar(actorId, a, detail);
       }
     }
+    this.passed(a, batch, startedAt);
+  }
+
+  private passed(a: ActorTrust<I>, batch: HeldBatch<I>, startedAt: number): void {
     // Started before the actor went back on probation: it vouches for nothing held now.
     if (startedAt <= a.requalifyAfter) return;
     a.passed++;
+    this.hostPasses.set(a.hostId, (this.hostPasses.get(a.hostId) ?? 0) + 1);
     this.release(a, batch.seq, false);
+  }
+
+  private inconclusive(a: ActorTrust<I>, batch: HeldBatch<I>, final: boolean): void {
+    this.stats.inconclusive++;
+    a.inconclusiveAt = Math.max(a.inconclusiveAt, batch.seq);
+    // Nothing this actor holds can be checked: at the end (or past the held limit) its rows are written, marked unverified.
+    if (final || a.heldRows >= HELD_LIMIT) this.release(a, batch.seq, true);
+  }
+
+  /**
+   * A peer check of `drawn` inputs of `batch`: `agreed`, `lied` (someone was barred: the actor, and
+   * the peer too if it was the one wrong), `inconclusive` (they differ where the reference cannot
+   * decide), or `no-peer` (no other host's actor could answer: the reference checks instead).
+   */
+  private async peerCheck(
+    actorId: string,
+    a: ActorTrust<I>,
+    batch: HeldBatch<I>,
+    drawn: { held: HeldBatch<I>; i: number }[],
+  ): Promise<'agreed' | 'lied' | 'inconclusive' | 'no-peer'> {
+    const inputs = drawn.map((d) => batch.inputs[d.i]!);
+    // A peer lost mid-check (it left, or was barred) hands the check to another before the reference takes it.
+    const peer = (await this.hooks.peer!(inputs, a.hostId)) ?? (a.liar ? null : await this.hooks.peer!(inputs, a.hostId));
+    if (!peer || a.liar) return 'no-peer';
+    const differ: { input: I; mine: ItemResult; theirs: ItemResult }[] = [];
+    let compared = 0;
+    for (const [k, d] of drawn.entries()) {
+      const mine = batch.answers[d.i]!;
+      const theirs = peer.answers[k]!;
+      // A peer that could not fetch a URL input compares nothing for it.
+      if (!theirs.ok && theirs.code === 'TAB_FETCH_FAILED') continue;
+      compared++;
+      if (this.hooks.comparePeers!(inputs[k]!.id, mine, theirs)) differ.push({ input: inputs[k]!, mine, theirs });
+    }
+    if (compared === 0) return 'no-peer';
+    this.stats.peerChecks++;
+    this.stats.batchesChecked++;
+    this.stats.inputsChecked += compared;
+    if (differ.length === 0) return 'agreed';
+    // Two tabs differ: the reference decides who is wrong.
+    this.stats.arbitrations++;
+    this.stats.referenceInputs += differ.length;
+    this.stats.arbitrationInputs += differ.length;
+    const refs = await this.hooks.reference(differ.map((x) => x.input));
+    let mineWrong: string | null = null;
+    let theirsWrong: string | null = null;
+    let undecided = 0;
+    for (const [j, x] of differ.entries()) {
+      const ref = refs[j];
+      if (ref === null || ref === undefined) {
+        this.stats.uncheckable++;
+        undecided++;
+        continue;
+      }
+      mineWrong ??= this.hooks.compare(x.input.id, x.mine, ref);
+      theirsWrong ??= this.hooks.compare(x.input.id, x.theirs, ref);
+    }
+    if (theirsWrong) {
+      this.stats.disagreements++;
+      const p = this.trustOf_(peer.actorId, peer.hostId);
+      if (!p.liar) this.bar(peer.actorId, p, theirsWrong);
+    }
+    if (mineWrong && !a.liar) {
+      this.stats.disagreements++;
+      this.bar(actorId, a, mineWrong);
+    }
+    if (mineWrong || a.liar) return 'lied';
+    return undecided > 0 ? 'inconclusive' : 'agreed';
   }
 
   private release(a: ActorTrust<I>, upTo: number, unverified: boolean): void {
@@ -241,6 +301,7 @@ export class Verifier<I extends Checkable, R> {
    * actors back on probation; a second bars the host and discards its actors' held rows too.
    */
   private bar(actorId: string, a: ActorTrust<I>, detail: string): void {
+    this.hostPasses.delete(a.hostId);
     const hostBarred = this.struck.has(a.hostId);
     this.struck.add(a.hostId);
     if (hostBarred) this.barredHosts.add(a.hostId);
@@ -277,15 +338,4 @@ function shuffled<T>(xs: T[], random: () => number): T[] {
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
-}
-
-/** Verification (--verify above 0): how often, the trusted reference, and how an answer is compared with it. */
-export interface VerifySettings<R = unknown> {
-  /** Fraction of each actor's batches checked after its probation (--verify). */
-  rate: number;
-  /** The reference's answers for these inputs (null: the coordinator cannot fetch or decode one). */
-  reference(items: InputItem[]): Promise<(R | null)[]>;
-  /** What is wrong with a tab's answer against the reference's, or null. */
-  compare(id: string, answer: ItemResult, reference: R): string | null;
-  random?: () => number;
 }

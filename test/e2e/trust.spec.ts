@@ -3,7 +3,8 @@
  * by one, scores untouched, the messages well-formed) among honest tabs gets none of its answers
  * into the output and is barred (itself: the honest tabs of its browser profile stay); a liar on
  * CMYK JPEGs and BMPs is caught as well; a model whose batch is fixed to 1 is verified as it runs;
- * honest tabs on different EPs never disagree with the reference.
+ * with tabs on three hosts, checks run on the tabs themselves and the coordinator's reference only
+ * decides between two that differ; honest tabs on different EPs never disagree with the reference.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -139,7 +140,9 @@ test("a model whose batch is fixed to 1 is verified as the tabs run it: rows equ
     '--summary-json',
     summary,
   ]);
-  for (let i = 0; i < 2; i++) await openTab(browser, c.workerUrl);
+  // Both tabs in one browser profile (one host): no peer can check, so the coordinator's reference does.
+  const host = await browser.newContext();
+  for (let i = 0; i < 2; i++) await openTab(host, c.workerUrl);
   expect(await c.exited, c.stderr()).toBe(0);
   const reference = await referencePredictions(modelPath, files);
   const rows = await readRows(out);
@@ -147,7 +150,41 @@ test("a model whose batch is fixed to 1 is verified as the tabs run it: rows equ
   expect(rows.filter((r) => r.error !== null || r.class !== reference.get(r.id)!.top1).map((r) => r.id)).toEqual([]);
   const s = JSON.parse(await fs.readFile(summary, 'utf8')) as RunSummary;
   expect(s.verify!.inputsChecked).toBeGreaterThan(0);
+  expect(s.verify!.referenceInputs, 'the reference ran the batch-1 model').toBeGreaterThan(0);
   expect(s.verify!.disagreements).toBe(0);
+});
+
+test('a lying tab among honest tabs on three hosts is caught by a peer check; the reference ran only to decide', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
+  const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
+  const files = await writeTestPngs(path.join(tmp, 'data'), 48, 64, 64, 113);
+  const out = path.join(tmp, 'out.jsonl');
+  const summary = path.join(tmp, 'summary.json');
+  const c = await start([
+    ...['--model', 'resnet18-tiny', '--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm'],
+    ...['--pool', '3', '--batch-size', '4', '--summary-json', summary],
+  ]);
+  // Three browser profiles: three hosts, each able to check the others.
+  await openLyingTab(browser, c.workerUrl);
+  for (let i = 0; i < 2; i++) await openTab(browser, c.workerUrl);
+  const status = await (await browser.newContext()).newPage();
+  await status.goto(c.statusUrl);
+  expect(await c.exited, c.stderr()).toBe(0);
+  const reference = await referencePredictions(model.path, files);
+  const rows = await readRows(out);
+  expect(rows.map((r) => r.id).sort()).toEqual(files.map((f) => f.id).sort());
+  expect(rows.filter((r) => r.error !== null || r.class !== reference.get(r.id)!.top1).map((r) => r.id)).toEqual([]);
+  const s = JSON.parse(await fs.readFile(summary, 'utf8')) as RunSummary;
+  const v = s.verify!;
+  expect(v.barredActors).toHaveLength(1);
+  expect(v.peerChecks, 'checks ran on the tabs').toBeGreaterThan(0);
+  expect(v.arbitrations).toBeGreaterThan(0);
+  expect(v.referenceInputs, 'the coordinator computed only to decide between two tabs').toBe(v.arbitrationInputs);
+  expect(c.stdout() + c.stderr()).toMatch(/by actors of other hosts/);
+  await expect(status.locator('[data-field="verify"]')).toContainText('by actors of other hosts');
 });
 
 test('honest tabs on wasm and on WebGPU never disagree with the reference, with every input checked', async ({

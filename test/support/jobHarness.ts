@@ -22,7 +22,7 @@ import type { JobOptions } from '../../coordinator/jobOptions.ts';
 import type { ActorLink } from '../../coordinator/pool/actor.ts';
 import { Job } from '../../coordinator/job/job.ts';
 import { referenceRows } from '../../coordinator/verify/referenceInputs.ts';
-import { rowComparison } from '../../coordinator/verify/actorVerification.ts';
+import { peerComparison, rowComparison } from '../../coordinator/verify/actorVerification.ts';
 import { rowRules } from '../../coordinator/actor/actorFromContent.ts';
 import { tabSpecFor } from '../../coordinator/actor/tabSpec.ts';
 import Classifier, { type ClassifierConfig } from '../../actors/classifier.ts';
@@ -62,6 +62,7 @@ export const DEFAULT_OPTIONS: JobOptions = {
   batchTimeoutMs: null,
   maxRetries: 3,
   verifyRate: 0,
+  verifyCpu: 1,
   maxMessagesPerSecond: 2000,
   logits: false,
   resume: false,
@@ -92,7 +93,7 @@ export class MemorySink implements RowSink {
 export class FakeLink implements ActorLink {
   readonly json: ToActorJson[] = [];
   /** Batches sent to it: id, item count, each item's byte length (0 for a URL) and when (the test clock's ms), in order. */
-  readonly batches: { batchId: number; items: number; sizes: number[]; sentAt: number }[] = [];
+  readonly batches: { batchId: number; items: number; ids: string[]; sizes: number[]; sentAt: number }[] = [];
   constructor(private readonly clock?: FakeClock) {}
   closed: { code: CloseCode; reason: string } | null = null;
   /** Batch ids the test has answered on this link. */
@@ -105,7 +106,8 @@ export class FakeLink implements ActorLink {
     const parsed = parseBatchHeader(header);
     if (!parsed.ok) throw new Error(parsed.error);
     const sizes = parsed.value.items.map((i) => ('byteLength' in i ? i.byteLength : 0));
-    this.batches.push({ batchId: parsed.value.batchId, items: parsed.value.items.length, sizes, sentAt: this.clock?.now() ?? 0 });
+    const { batchId, ids, items } = parsed.value;
+    this.batches.push({ batchId, items: items.length, ids, sizes, sentAt: this.clock?.now() ?? 0 });
   }
   close(code: CloseCode, reason: string): void {
     this.closed ??= { code, reason };
@@ -195,7 +197,13 @@ export function startJob(
   io: {
     urls?: boolean;
     read?: InputReader;
-    verify?: { rate: number; reference(bytes: Uint8Array[]): Promise<(Float32Array | null)[]>; random: () => number };
+    verify?: {
+      rate: number;
+      reference(bytes: Uint8Array[]): Promise<(Float32Array | null)[]>;
+      random: () => number;
+      /** Checks go to actors of other hosts first (peer checks), as in a real job. */
+      peers?: boolean;
+    };
   } = {},
 ): Harness {
   const clock = new FakeClock();
@@ -235,6 +243,7 @@ export function startJob(
         async (s) => s,
       ),
       compare: rowComparison({ cls: CLASSIFIER, config: CONFIG, columns: COLUMNS }),
+      comparePeers: io.verify.peers ? peerComparison({ cls: CLASSIFIER, config: CONFIG, columns: COLUMNS }) : undefined,
     },
   });
   job.done.catch(() => undefined);

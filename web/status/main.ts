@@ -59,6 +59,18 @@ function render(s: JobStatus): void {
     `speed ${num(sc.poolImagesPerSecond)} ${rate}; expected to finish ` +
     `${sc.expectedSecondsLeft === null ? '–' : sc.expectedSecondsLeft === 0 ? 'now' : `in ${sc.expectedSecondsLeft.toFixed(0)} s`}; ` +
     `${sc.speculativeCopies} tail copies`;
+  const stalled = field('stalled');
+  stalled.hidden = sc.stalled === null;
+  stalled.textContent = sc.stalled === null ? '' : `stalled: ${sc.stalled}`;
+  const v = s.verify;
+  const barred = [...v.barredActors.map((b) => b.actor), ...v.barredHosts.map((b) => `host ${b.host}`)];
+  field('verify').textContent =
+    v.rate === 0
+      ? 'off (--verify 0): the tabs are trusted'
+      : `--verify ${v.rate}: ${v.batchesChecked} checks (${v.inputsChecked} inputs), ${v.peerChecks} by actors of other hosts; ` +
+        `the coordinator computed ${v.referenceInputs} input(s), ${v.arbitrationInputs} to decide between two tabs; ` +
+        `${v.disagreements} disagreement(s), ${v.inconclusive} inconclusive, ${v.unverifiedRows} row(s) unverified, ` +
+        `${v.rowsHeld} held; barred: ${barred.join(', ') || 'none'}`;
   fillTable(
     'actors',
     s.actors.map((a) => [

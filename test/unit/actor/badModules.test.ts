@@ -53,7 +53,12 @@ const cases: [string, () => Promise<string>, RegExp, string?][] = [
     /the actor reads records .*static inputs = 'image'/,
     images,
   ],
-  ['an image actor on a records file', () => module('images.ts', good), /BAD_MANIFEST|is not JSON|has no "path"/, records],
+  [
+    'an image actor on a records file',
+    () => module('images.ts', good),
+    /BAD_MANIFEST: .*records\.jsonl:1 has no "path" or "url" string; if these rows are records, .*static inputs = 'record'/,
+    records,
+  ],
   [
     'an init that throws',
     () => module('initthrows.ts', good.replace('async init() {}', "async init() { throw new Error('no weights'); }")),

@@ -33,7 +33,7 @@ function recordOf(it: { bytes?: Uint8Array } | { error: unknown }): Record<strin
   return JSON.parse(decoder.decode(it.bytes)) as Record<string, unknown>;
 }
 
-test('JSON Lines: ids from the id field or the row number, a line that is not JSON is its own BAD_RECORD, blank lines skipped', async () => {
+test('JSON Lines: ids from the id field or the row number; a line that is not JSON is its BAD_RECORD; blank lines skipped', async () => {
   const file = path.join(tmp, 'r.jsonl');
   await fs.writeFile(file, '{"id":"a","x":1}\n\n{"x":2}\nnot json\n[1,2]\n{"id":7,"x":[0.5,1.5]}\n');
   const items = await all(file);

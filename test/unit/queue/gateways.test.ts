@@ -218,7 +218,7 @@ const shiftsClasses: SimulatedActorOptions = {
   },
 };
 
-test('verification on the queue (default --verify): a host lying on two gateways is barred on both, no lie written, every row right', async () => {
+test('queue verification (default --verify): a host lying on two gateways is barred on both; every row right', async () => {
   const out = path.join(tmp, 'verified.jsonl');
   const run = await procs.run('verified', out, '--verify', '0.05');
   const a = await procs.gateway('verified');

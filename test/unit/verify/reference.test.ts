@@ -32,6 +32,7 @@ test('a model with its batch fixed to 1 is checked input by input: five inputs, 
     config,
     inputs: 'image',
     preprocess: preprocessSpecFor(64, 64),
+    threads: 1,
   });
   try {
     const images = [1, 2, 3, 4, 5].map(png);
