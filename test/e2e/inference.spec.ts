@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser } from '@playwright/test';
 import { buildResNet, ensureBuiltinModel } from '../../coordinator/builtin/resnetBuilder.ts';
+import { workerUrlWith } from '../../shared/pageParams.ts';
 import { CACHE_DIR } from '../support/coordinatorProcess.ts';
 import { maxRelativeDifference, readRows, referencePredictions } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
@@ -59,7 +60,11 @@ test('two WebGPU tabs (SwiftShader), seconds an image each, start at once and pr
   await expectMatchesReference(model.path, files, out);
 });
 
-test('two wasm tabs predict 64 images as onnxruntime-node does', async ({ browser, tmp, coordinator: start }) => {
+test('two wasm tabs, one preparing its batches on 3 workers, predict 64 images as onnxruntime-node does', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 64, 224, 224, 23);
   const out = path.join(tmp, 'out.jsonl');
@@ -77,9 +82,12 @@ test('two wasm tabs predict 64 images as onnxruntime-node does', async ({ browse
     '--logits',
     '--quiet',
   ]);
-  await openTabs(browser, coordinator.workerUrl, 2);
+  await openTab(browser, coordinator.workerUrl);
+  // Batches split across three preprocessing workers must pack into the same tensors as one worker's.
+  const split = await openTab(browser, workerUrlWith(coordinator.workerUrl, { prepare: 3 }));
   expect(await coordinator.exited, coordinator.stderr()).toBe(0);
   await expectMatchesReference(model.path, files, out);
+  await expect(split.locator('[data-field="feed"]')).toContainText('3 preprocessing worker(s)');
 });
 
 test('a model with other tensor names and BatchNormalization nodes loads unchanged', async ({ browser, tmp, coordinator: start }) => {

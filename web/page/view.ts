@@ -10,6 +10,8 @@ export interface ViewState {
   batches: number;
   images: number;
   imagesPerSecond: number | null;
+  /** How the model is fed: preprocessing workers, and the share of time it sat waiting for input. */
+  feed: string;
   /** `img` for image inputs, `item` for records: the page speaks of what the job reads. */
   unit: 'img' | 'item';
   model: string;
@@ -34,6 +36,7 @@ export function render(v: ViewState): void {
   setField('batches', String(v.batches));
   setField('images', String(v.images));
   setField('rate', v.imagesPerSecond === null ? '–' : `${v.imagesPerSecond.toFixed(2)} ${v.unit}/s`);
+  setField('feed', v.feed);
   setField('model', v.model);
   const reason = setField('reason', v.reason ?? '');
   if (reason) reason.hidden = !v.reason;

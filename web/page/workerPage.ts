@@ -22,9 +22,11 @@ import {
 } from '../../shared/protocol.ts';
 import { socketUrl } from '../../shared/routes.ts';
 import { formatBytes } from '../../shared/units.ts';
-import type { ActorWorkerApi, BatchOutcome, PrepareWorkerApi } from '../workerApi.ts';
+import type { ActorWorkerApi, BatchOutcome } from '../workerApi.ts';
 import { capabilities, hostId, noWebGpuExplanation } from './capabilities.ts';
 import { loadFastest } from './epProbe.ts';
+import { InputWait } from './inputWait.ts';
+import { PreparePool, prepareWorkerCount } from './preparePool.ts';
 import { render, type ViewState } from './view.ts';
 
 const MAX_RECONNECTS = 10;
@@ -43,8 +45,8 @@ export class WorkerPage {
   private firstBatchAt: number | null = null;
   private worker: Worker | null = null;
   private actor: Comlink.Remote<ActorWorkerApi> | null = null;
-  private prepWorker: Worker | null = null;
-  private prep: Comlink.Remote<PrepareWorkerApi> | null = null;
+  private prep: PreparePool | null = null;
+  private readonly wait = new InputWait();
   private spec: Pick<JobSpec, 'inputs' | 'preprocess'> | null = null;
   private socket: WebSocket | null = null;
   private caps: Capabilities | null = null;
@@ -66,6 +68,7 @@ export class WorkerPage {
       batches: 0,
       images: 0,
       imagesPerSecond: null,
+      feed: '–',
       unit: 'img',
       model: '–',
       reason: null,
@@ -124,9 +127,12 @@ export class WorkerPage {
         this.fail(error);
         this.socket?.close(CLOSE.workerCrashed, 'worker crashed');
       };
-    this.prepWorker = this.workers.prepare();
-    this.prepWorker.addEventListener('error', onCrash('preprocessing'));
-    this.prep = Comlink.wrap<PrepareWorkerApi>(this.prepWorker);
+    const cpus = this.params.declared.cpus ?? navigator.hardwareConcurrency ?? 2;
+    this.prep = new PreparePool(
+      () => this.workers.prepare(),
+      prepareWorkerCount(cpus, this.params.prepareWorkers),
+      onCrash('preprocessing'),
+    );
     this.spec = { inputs: job.inputs, preprocess: job.preprocess };
     this.update({ unit: job.inputs === 'image' ? 'img' : 'item' });
     const probe = await loadFastest(
@@ -197,12 +203,16 @@ export class WorkerPage {
     const slices = items.map((b) => ('url' in b ? { url: b.url } : { offset: b.byteOffset, length: b.byteLength }));
     let outcome: BatchOutcome;
     try {
-      // Two workers, two stages: this batch is decoded while the previous one runs on the model.
-      const prepared = await prep.prepare(Comlink.transfer(data, [data]), slices, header.ids, spec);
+      // Two stages on their own workers: this batch is decoded while the previous one runs on the model.
+      this.wait.preparing(+1);
+      const prepared = await prep.prepare(data, slices, header.ids, spec).finally(() => this.wait.preparing(-1));
       if (ws !== this.socket || !this.actor) return;
       // Another actor answered it meanwhile: the model is spared the work.
       if (this.cancelled.delete(header.batchId)) return;
-      outcome = await actor.runPrepared(prepared.kind === 'image' ? Comlink.transfer(prepared, [prepared.input.buffer]) : prepared);
+      this.wait.running(+1);
+      outcome = await actor
+        .runPrepared(prepared.kind === 'image' ? Comlink.transfer(prepared, [prepared.input.buffer]) : prepared)
+        .finally(() => this.wait.running(-1));
     } catch (err) {
       outcome = { ok: false, code: 'INFERENCE_FAILED', message: `the batch failed in a worker: ${(err as Error).message}` };
     } finally {
@@ -224,6 +234,7 @@ export class WorkerPage {
       batches: this.view.batches + 1,
       images,
       imagesPerSecond: elapsed > 0 ? (images * 1000) / elapsed : null,
+      feed: `${prep.size} preprocessing worker(s); the model waited for input ${this.wait.percent().toFixed(0)}% of the time`,
     });
   }
 
@@ -260,9 +271,8 @@ export class WorkerPage {
 
   private resetActor(): void {
     this.worker?.terminate();
-    this.prepWorker?.terminate();
+    this.prep?.terminate();
     this.worker = null;
-    this.prepWorker = null;
     this.actor = null;
     this.prep = null;
     this.spec = null;
