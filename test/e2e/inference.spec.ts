@@ -8,7 +8,8 @@ import type { Browser } from '@playwright/test';
 import { buildResNet, ensureBuiltinModel } from '../../coordinator/builtin/resnetBuilder.ts';
 import { workerUrlWith } from '../../shared/pageParams.ts';
 import { CACHE_DIR } from '../support/coordinatorProcess.ts';
-import { maxRelativeDifference, readRows, referencePredictions } from '../support/reference.ts';
+import { pillowPredictions } from '../support/pillowReference.ts';
+import { maxRelativeDifference, readRows, referencePredictions, type ReferencePrediction } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
 import { expect, openTab, test } from './fixtures.ts';
 
@@ -17,10 +18,15 @@ async function openTabs(browser: Browser, url: string, count: number): Promise<v
   for (let i = 0; i < count; i++) await openTab(browser, url);
 }
 
-async function expectMatchesReference(modelPath: string, files: { id: string; path: string }[], out: string): Promise<void> {
+async function expectMatchesReference(
+  modelPath: string,
+  files: { id: string; path: string }[],
+  out: string,
+  reference?: Map<string, ReferencePrediction>,
+): Promise<void> {
   const rows = await readRows(out);
   expect(rows.map((r) => r.id).sort()).toEqual(files.map((f) => f.id).sort());
-  const reference = await referencePredictions(modelPath, files);
+  reference ??= await referencePredictions(modelPath, files);
   for (const row of rows) {
     const ref = reference.get(row.id)!;
     expect(row.error, `${row.id} has an error row`).toBeNull();
@@ -60,13 +66,29 @@ test('two WebGPU tabs (SwiftShader), seconds an image each, start at once and pr
   await expectMatchesReference(model.path, files, out);
 });
 
-test('two wasm tabs, one preparing its batches on 3 workers, predict 64 images as onnxruntime-node does', async ({
+/** Sizes that need resampling every way: down, up, odd aspect ratios, tiny, wider than tall and taller than wide. */
+const AWKWARD = [
+  [37, 211],
+  [300, 64],
+  [97, 97],
+  [512, 256],
+  [224, 224],
+  [1000, 50],
+  [255, 257],
+  [64, 400],
+] as const;
+
+test("two wasm tabs, one preparing on 3 workers, give onnxruntime-node's logits on Pillow's tensors for 64 awkward images", async ({
   browser,
   tmp,
   coordinator: start,
 }) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
-  const files = await writeTestPngs(path.join(tmp, 'data'), 64, 224, 224, 23);
+  const files: { id: string; path: string }[] = [];
+  for (const [k, [w, h]] of AWKWARD.entries()) {
+    const sub = `${w}x${h}`;
+    for (const f of await writeTestPngs(path.join(tmp, 'data', sub), 8, w, h, 23 + k)) files.push({ id: `${sub}/${f.id}`, path: f.path });
+  }
   const out = path.join(tmp, 'out.jsonl');
   const coordinator = await start([
     '--data',
@@ -86,7 +108,8 @@ test('two wasm tabs, one preparing its batches on 3 workers, predict 64 images a
   // Batches split across three preprocessing workers must pack into the same tensors as one worker's.
   const split = await openTab(browser, workerUrlWith(coordinator.workerUrl, { prepare: 3 }));
   expect(await coordinator.exited, coordinator.stderr()).toBe(0);
-  await expectMatchesReference(model.path, files, out);
+  // The reference is Pillow's own resize and crop (torchvision's recipe), not this project's code.
+  await expectMatchesReference(model.path, files, out, await pillowPredictions(model.path, files));
   await expect(split.locator('[data-field="feed"]')).toContainText('3 preprocessing worker(s)');
 });
 
