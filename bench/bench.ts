@@ -3,6 +3,9 @@
  * with tabs, how far one coordinator goes, and how it compares with onnxruntime-node on this
  * machine. Every ratio is measured within this one run. Writes bench/results.json and
  * bench/RESULTS.md with the machine's description.
+ *
+ * Sections (SECTIONS below): `--skip-<section>` leaves one out; `--only=<section>[,<section>…]` runs
+ * those alone and prints their results and report on stdout, writing no results files.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -14,17 +17,20 @@ import { ensureWebBuild } from '../coordinator/browser/webBuild.ts';
 import { ensureBuiltinModel } from '../coordinator/builtin/resnetBuilder.ts';
 import { ensureSampleDataset, sampleNames } from '../coordinator/builtin/sampleImages.ts';
 import { CACHE_DIR, ROOT } from '../test/support/coordinatorProcess.ts';
+import { benchActors } from './actors.ts';
 import { benchCoordinator } from './coordinatorCapacity.ts';
 import { benchMixed } from './mixed.ts';
 import { benchQueue } from './queue.ts';
 import { markdown, nest } from './report.ts';
-import { tabsRun, type TabsResult } from './tabs.ts';
+import { benchResumeMemory } from './resumeMemory.ts';
+import { benchWebgpu, tabsRun, type TabsResult } from './tabs.ts';
 import { benchTrust } from './trust.ts';
 
 const quick = process.argv.includes('--quick');
 const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
 const results: Record<string, number> = {};
 const notes: string[] = [];
+let adapter = 'not measured';
 
 async function nativeCpu(modelPath: string, batchSize: number, seconds: number, size = 224): Promise<number> {
   const session = await ort.InferenceSession.create(modelPath);
@@ -72,6 +78,18 @@ async function manifestOf(sampleDir: string, count: number, name: string): Promi
   return file;
 }
 
+/** Sections, in the order they run: `--only=a,b` runs those alone (and writes no results files), `--skip-X` leaves X out. */
+const SECTIONS = ['tabs', 'webgpu', 'native', 'actor', 'trust', 'mixed', 'coordinator', 'resume', 'queue'] as const;
+type Section = (typeof SECTIONS)[number];
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',')
+  .filter(Boolean);
+for (const s of only ?? [])
+  if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: no section ${s} (${SECTIONS.join(', ')})`);
+const runs = (s: Section): boolean => (only ? only.includes(s) : !process.argv.includes(`--skip-${s}`));
+
 async function main(): Promise<void> {
   const started = Date.now();
   const full = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
@@ -83,72 +101,82 @@ async function main(): Promise<void> {
   const batchSize = 16;
   const raw = { warmSeconds: quick ? 3 : 5, rawSeconds: quick ? 6 : 10 };
 
-  const runs: Record<string, TabsResult> = {};
-  for (const k of [1, 2]) {
-    log(`wasm, ${k} tab(s), full ResNet-18, ${count} images…`);
-    runs[k] = await tabsRun({ model: 'resnet18', data: manifest, ep: 'wasm', tabs: k, batchSize, ...raw, extra: ['--verify', '0'] });
-    log(`  steady ${runs[k]!.imgPerSec.toFixed(2)} img/s, raw ${runs[k]!.rawPerTab.map((r) => r.toFixed(2)).join(' + ')} img/s`);
+  if (runs('tabs')) {
+    const k: Record<number, TabsResult> = {};
+    for (const n of [1, 2]) {
+      log(`wasm, ${n} tab(s), full ResNet-18, ${count} images…`);
+      k[n] = await tabsRun({ model: 'resnet18', data: manifest, ep: 'wasm', tabs: n, batchSize, ...raw, extra: ['--verify', '0'] });
+      log(
+        `  steady ${k[n]!.imgPerSec.toFixed(2)} img/s, raw ${k[n]!.rawPerTab.map((r) => r.toFixed(2)).join(' + ')} img/s, ` +
+          `the model inside the job ${k[n]!.inPipelinePerTab.map((r) => r.toFixed(2)).join(' + ')} img/s`,
+      );
+    }
+    const k1 = k[1]!;
+    const k2 = k[2]!;
+    results['raw.wasm.k1.imgPerSec'] = k1.rawSum;
+    results['raw.wasm.k2.imgPerSec'] = k2.rawSum;
+    results['e2e.wasm.k1.imgPerSec'] = k1.imgPerSec;
+    results['e2e.wasm.k2.imgPerSec'] = k2.imgPerSec;
+    results['efficiency.wasm.k1'] = k1.imgPerSec / k1.rawSum;
+    results['efficiency.wasm.k2'] = k2.imgPerSec / k2.rawSum;
+    results['scaling.wasm.k2OverK1'] = k2.imgPerSec / k1.imgPerSec;
+    results['wire.bytesPerImage'] = k2.wireBytesPerImage;
+    results['wire.fileBytesPerImage'] = k2.fileBytesPerImage;
+    results['wire.overhead'] = k2.wireBytesPerImage / k2.fileBytesPerImage - 1;
+    results['preprocess.msPerImage'] = k1.preprocessMsPerImage;
+    const sumOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+    results['raw.wasm.k1.inPipelineImgPerSec'] = sumOf(k1.inPipelinePerTab);
+    results['raw.wasm.k2.inPipelineImgPerSec'] = sumOf(k2.inPipelinePerTab);
+    notes.push(
+      "raw.*.inPipelineImgPerSec: each tab's model inside the job, its images ÷ the sum of the inference times its results " +
+        "reported (the bench reads them off the page's socket), summed over the tabs: the ceiling's speed while the job ran, " +
+        'decode and all sharing the cores.',
+    );
+
+    log('wasm, 2 tabs, with the default verification…');
+    const verified = await tabsRun({ model: 'resnet18', data: manifest, ep: 'wasm', tabs: 2, batchSize, ...raw });
+    results['verify.overhead'] = verified.imgPerSec / k2.imgPerSec;
+    results['e2e.wasm.k2.verified.imgPerSec'] = verified.imgPerSec;
+    notes.push(
+      `verify.overhead: steady throughput of 2 wasm tabs with the default --verify ÷ the same with --verify ` +
+        `0 (${verified.summary.verify?.inputsChecked ?? '?'} of ${count} inputs checked on the coordinator, ` +
+        `whose reference shares the 2 cores with the tabs).`,
+    );
   }
-  const k1 = runs[1]!;
-  const k2 = runs[2]!;
-  results['raw.wasm.k1.imgPerSec'] = k1.rawSum;
-  results['raw.wasm.k2.imgPerSec'] = k2.rawSum;
-  results['e2e.wasm.k1.imgPerSec'] = k1.imgPerSec;
-  results['e2e.wasm.k2.imgPerSec'] = k2.imgPerSec;
-  results['efficiency.wasm.k1'] = k1.imgPerSec / k1.rawSum;
-  results['efficiency.wasm.k2'] = k2.imgPerSec / k2.rawSum;
-  results['scaling.wasm.k2OverK1'] = k2.imgPerSec / k1.imgPerSec;
-  results['wire.bytesPerImage'] = k2.wireBytesPerImage;
-  results['wire.fileBytesPerImage'] = k2.fileBytesPerImage;
-  results['wire.overhead'] = k2.wireBytesPerImage / k2.fileBytesPerImage - 1;
-  results['preprocess.msPerImage'] = k1.preprocessMsPerImage;
 
-  log('wasm, 2 tabs, with the default verification…');
-  const verified = await tabsRun({ model: 'resnet18', data: manifest, ep: 'wasm', tabs: 2, batchSize, ...raw });
-  results['verify.overhead'] = verified.imgPerSec / k2.imgPerSec;
-  results['e2e.wasm.k2.verified.imgPerSec'] = verified.imgPerSec;
-  notes.push(
-    `verify.overhead: steady throughput of 2 wasm tabs with the default --verify ÷ the same with --verify ` +
-      `0 (${verified.summary.verify?.inputsChecked ?? '?'} of ${count} inputs checked on the coordinator, ` +
-      `whose reference shares the 2 cores with the tabs).`,
-  );
+  if (runs('webgpu')) {
+    log('webgpu (software adapter), 1 tab, test-sized model…');
+    const gpu = await benchWebgpu({ quick, log, notes, manifestOf: (n, name) => manifestOf(sampleDir, n, name), batchSize });
+    adapter = gpu.adapter;
+    Object.assign(results, gpu.results);
+  }
 
-  // SwiftShader runs the full model at ~0.1 img/s: the WebGPU row uses the test-sized model.
-  log('webgpu (software adapter), 1 tab, test-sized model…');
-  const gpuManifest = await manifestOf(sampleDir, quick ? 64 : 256, 'bench-gpu');
-  const gpu = await tabsRun({
-    model: 'resnet18-tiny',
-    data: gpuManifest,
-    ep: 'webgpu',
-    tabs: 1,
-    batchSize,
-    ...raw,
-    extra: ['--allow-software-gpu', '--verify', '0'],
-  });
-  results['raw.webgpu.k1.imgPerSec'] = gpu.rawSum;
-  results['e2e.webgpu.k1.imgPerSec'] = gpu.imgPerSec;
-  results['efficiency.webgpu.k1'] = gpu.imgPerSec / gpu.rawSum;
-  notes.push(
-    `WebGPU rows: adapter "${gpu.adapter}"; test-sized model (64×64 input) because the full ResNet-18 runs ~0.1 img/s on SwiftShader.`,
-  );
+  if (runs('native')) {
+    log('onnxruntime-node (CPU), same models…');
+    results['native.cpu.imgPerSec'] = await nativeCpu(full.path, batchSize, quick ? 4 : 10);
+    results['native.cpu.tiny.imgPerSec'] = await nativeCpu(tiny.path, batchSize, quick ? 3 : 10, 64);
+    if (results['e2e.wasm.k2.imgPerSec'] !== undefined)
+      results['ratio.wasm.k2VsNative'] = results['e2e.wasm.k2.imgPerSec'] / results['native.cpu.imgPerSec'];
+    if (results['e2e.webgpu.k1.imgPerSec'] !== undefined)
+      results['ratio.webgpu.k1VsNative'] = results['e2e.webgpu.k1.imgPerSec'] / results['native.cpu.tiny.imgPerSec'];
+    notes.push(
+      'native.cpu: onnxruntime-node session.run on ready-made tensors (its default threads, both cores), ' +
+        'batch 16; ratio.wasm.k2VsNative compares the 2-tab end-to-end run with it; native.cpu.tiny and ' +
+        'ratio.webgpu.k1VsNative do the same for the test-sized model the WebGPU row uses.',
+    );
+  }
 
-  log('onnxruntime-node (CPU), same models…');
-  results['native.cpu.imgPerSec'] = await nativeCpu(full.path, batchSize, quick ? 4 : 10);
-  results['ratio.wasm.k2VsNative'] = k2.imgPerSec / results['native.cpu.imgPerSec'];
-  results['native.cpu.tiny.imgPerSec'] = await nativeCpu(tiny.path, batchSize, quick ? 3 : 10, 64);
-  results['ratio.webgpu.k1VsNative'] = gpu.imgPerSec / results['native.cpu.tiny.imgPerSec'];
-  notes.push(
-    'native.cpu: onnxruntime-node session.run on ready-made tensors (its default threads, both cores), ' +
-      'batch 16; ratio.wasm.k2VsNative compares the 2-tab end-to-end run with it; native.cpu.tiny and ' +
-      'ratio.webgpu.k1VsNative do the same for the test-sized model the WebGPU row uses.',
-  );
+  if (runs('actor')) {
+    log('your own actor: embeddings (examples/embed.ts) and records (examples/score.ts)…');
+    Object.assign(results, await benchActors({ quick, log, notes, manifest, count, raw }));
+  }
 
-  if (!process.argv.includes('--skip-trust')) {
-    log('trust: a liar among honest actors…');
+  if (runs('trust')) {
+    log('trust: liars among honest actors…');
     Object.assign(results, await benchTrust({ quick, log, notes }));
   }
 
-  if (!process.argv.includes('--skip-mixed')) {
+  if (runs('mixed')) {
     log('mixed pools…');
     Object.assign(
       results,
@@ -156,18 +184,29 @@ async function main(): Promise<void> {
     );
   }
 
-  if (!process.argv.includes('--skip-coordinator')) {
+  if (runs('coordinator')) {
     log('coordinator capacity (simulated actors)…');
     Object.assign(results, await benchCoordinator({ quick, log, notes }));
   }
 
-  if (!process.argv.includes('--skip-queue')) {
+  if (runs('resume')) {
+    log('resume memory and the id set…');
+    Object.assign(results, await benchResumeMemory({ quick, log, notes }));
+  }
+
+  if (runs('queue')) {
     log('queue (NATS JetStream, simulated actors)…');
     Object.assign(results, await benchQueue({ quick, log, notes }));
   }
 
-  const m = { ...machine(), adapter: gpu.adapter };
+  const m = { ...machine(), adapter };
   const seconds = Math.round((Date.now() - started) / 1000);
+  if (only) {
+    // A partial run: printed, never written over the full run's files.
+    process.stdout.write(`${JSON.stringify({ only, seconds, results, notes }, null, 2)}\n`);
+    process.stdout.write(markdown(m, results, notes, quick, seconds));
+    return;
+  }
   const report = { machine: m, quick, date: new Date().toISOString(), seconds, results: nest(results), notes };
   await fs.writeFile(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(report, null, 2) + '\n');
   await fs.writeFile(path.join(ROOT, 'bench', 'RESULTS.md'), markdown(m, results, notes, quick, seconds));

@@ -2,9 +2,10 @@
  * Coordinator capacity: how many batches a second one coordinator hands to 1, 100 and 1000
  * actors that answer at once (Node clients speaking the real protocol), its own cost per dispatch
  * (a result frame arriving → the next batch frame handed to the socket) and the batch round trip,
- * both p99, and its peak memory over a 10k- and a 1M-input manifest. The actors cost nothing, so
- * every number here is the coordinator's own ceiling. Figures come from the coordinator's JSON
- * summary (--summary-json), not from scraping its text.
+ * both p99, the bytes on the actors' sockets a second (counted by their TCP sockets over a window of
+ * batches, bench/window.ts), and its peak memory over a 10k- and a 1M-input manifest. The actors
+ * cost nothing, so every number here is the coordinator's own ceiling. The other figures come from
+ * the coordinator's JSON summary (--summary-json), not from scraping its text.
  */
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -15,6 +16,7 @@ import type { RunSummary } from '../coordinator/cli/summary.ts';
 import { startCoordinator } from '../test/support/coordinatorProcess.ts';
 import { SimulatedActor } from '../test/support/simulatedActor.ts';
 import { writeTestPngs } from '../test/support/testImages.ts';
+import { CountedWindow, SocketBytes } from './window.ts';
 
 export interface BenchOptions {
   quick: boolean;
@@ -26,11 +28,15 @@ interface RunResult {
   /** Frame bytes sent per input (the summary's wire figure). */
   bytesPerImage: number;
   dispatchPerSec: number;
+  /** Bytes on the actors' sockets (both ways) a second and a batch, over the counted window; the share the coordinator sent. */
   mbPerSec: number;
+  socketBytesPerBatch: number;
+  toActorsShare: number;
   p99DispatchMs: number;
   p99RoundTripMs: number;
   peakRssMB: number;
   batches: number;
+  summary: RunSummary | null;
 }
 
 /** Connecting more at once overruns the listen backlog (511), and refused SYNs retry a second later. */
@@ -65,7 +71,13 @@ export async function readPeakRssMB(pid: number): Promise<number | null> {
 }
 
 /** Connects `count` instant actors in waves; `onBatch` sees every batch before it is answered. */
-export async function connectActors(workerUrl: string, count: number, onReady: () => void, onBatch: () => void): Promise<SimulatedActor[]> {
+export async function connectActors(
+  workerUrl: string,
+  count: number,
+  onReady: () => void,
+  onBatch: () => void,
+  meter?: SocketBytes,
+): Promise<SimulatedActor[]> {
   const actors: SimulatedActor[] = [];
   for (let start = 0; start < count; start += CONNECT_WAVE) {
     const wave = Array.from({ length: Math.min(CONNECT_WAVE, count - start) }, (_, i) => {
@@ -79,10 +91,20 @@ export async function connectActors(workerUrl: string, count: number, onReady: (
         },
       });
     });
+    if (meter) for (const a of wave) meter.attach(a.ws);
     actors.push(...wave);
     await Promise.all(wave.map((a) => a.opened));
   }
   return actors;
+}
+
+/** What a run may add: more flags, and an output left in place (for --resume). */
+export interface RunExtra {
+  args?: string[];
+  /** The output path; when given, it is kept as it is (not removed first). */
+  out?: string;
+  /** The inputs the run dispatches: the socket bytes are counted over its first 95% of batches (from every actor ready). */
+  items?: number;
 }
 
 /** One coordinator run: `actors` instant actors over a manifest of `items` inputs. */
@@ -94,10 +116,11 @@ export async function runOnce(
   timeoutMs: number,
   dir: string,
   o: BenchOptions,
+  extra: RunExtra = {},
 ): Promise<RunResult> {
-  const out = path.join(dir, `out-${label}.jsonl`);
+  const out = extra.out ?? path.join(dir, `out-${label}.jsonl`);
   const summaryFile = path.join(dir, `summary-${label}.json`);
-  await fs.rm(out, { force: true });
+  if (!extra.out) await fs.rm(out, { force: true });
   await fs.rm(summaryFile, { force: true });
   // Instant actors answer far faster than any model: lift the per-socket flood limit (default 2000/s) for them.
   const args = [
@@ -120,6 +143,7 @@ export async function runOnce(
     summaryFile,
     '--verify',
     '0',
+    ...(extra.args ?? []),
   ];
   // Node 20 refuses --cpu-prof in NODE_OPTIONS: BENCH_COORDINATOR_NODE_OPTIONS="--import ./bench/cpuProfileHook.mjs"
   // profiles the coordinator.
@@ -133,6 +157,8 @@ export async function runOnce(
   let batches = 0;
   let batchesAtT0 = 0;
   let lastBatchAt = 0;
+  const meter = new SocketBytes();
+  const counted = new CountedWindow(extra.items ? Math.floor(0.95 * Math.ceil(extra.items / batchSize)) : Infinity, () => meter.now());
   const timeout = setTimeout(() => {
     o.notes.push(
       `${label}: cut off after ${(timeoutMs / 1000).toFixed(0)}s; its throughput covers the part that ran, its p99s are missing`,
@@ -148,12 +174,15 @@ export async function runOnce(
         if (++ready === actors) {
           t0 = performance.now();
           batchesAtT0 = batches;
+          counted.open(batches);
         }
       },
       () => {
         batches++;
         lastBatchAt = performance.now();
+        counted.batch(batches);
       },
+      meter,
     );
     const code = await c.exited;
     if (code !== 0 && code !== 128)
@@ -167,19 +196,25 @@ export async function runOnce(
   const summary = JSON.parse(await fs.readFile(summaryFile, 'utf8').catch(() => 'null')) as RunSummary | null;
   const steadySeconds = (lastBatchAt - t0) / 1000;
   const dispatchPerSec = t0 > 0 && steadySeconds > 0 ? (batches - batchesAtT0) / steadySeconds : NaN;
-  const bytesPerBatch = (summary?.wire?.bytesPerImage ?? NaN) * batchSize;
+  // Bytes on the sockets, both ways, over exactly the window's batches.
+  const span = counted.span();
+  const socketBytes = span ? span.end.toActors - span.start.toActors + span.end.fromActors - span.start.fromActors : NaN;
   const r: RunResult = {
     bytesPerImage: summary?.wire?.bytesPerImage ?? NaN,
     dispatchPerSec,
-    mbPerSec: (dispatchPerSec * bytesPerBatch) / MB,
+    mbPerSec: span ? socketBytes / span.seconds / MB : NaN,
+    socketBytesPerBatch: span ? socketBytes / span.batches : NaN,
+    toActorsShare: span ? (span.end.toActors - span.start.toActors) / socketBytes : NaN,
     p99DispatchMs: summary?.dispatch?.p99Ms ?? NaN,
     p99RoundTripMs: summary?.dispatch?.roundTripP99Ms ?? NaN,
     peakRssMB: peakRss,
     batches,
+    summary,
   };
   o.log(
     `  ${label}: ${batches} batches, ${dispatchPerSec.toFixed(0)}/s steady, dispatch p99 ${r.p99DispatchMs.toFixed(3)} ` +
-      `ms, round trip p99 ${r.p99RoundTripMs.toFixed(1)} ms, peak RSS ${peakRss.toFixed(0)} MB`,
+      `ms, round trip p99 ${r.p99RoundTripMs.toFixed(1)} ms, peak RSS ${peakRss.toFixed(0)} MB` +
+      (span ? `, ${r.mbPerSec.toFixed(2)} MB/s on the sockets (${r.socketBytesPerBatch.toFixed(0)} B a batch)` : ''),
   );
   return r;
 }
@@ -204,7 +239,7 @@ export async function benchCoordinator(o: BenchOptions): Promise<Record<string, 
     const run = async (label: string, actors: number, items: number, batchSize: number, timeoutMs: number): Promise<RunResult | null> => {
       o.log(`${label}: ${actors} actor(s), ${items} inputs, batch size ${batchSize}`);
       try {
-        return await runOnce(label, actors, await manifestOf(items), batchSize, timeoutMs, dir, o);
+        return await runOnce(label, actors, await manifestOf(items), batchSize, timeoutMs, dir, o, { items });
       } catch (err) {
         o.notes.push(`${label}: failed: ${(err as Error).message.split('\n')[0]}`);
         return null;
@@ -214,13 +249,24 @@ export async function benchCoordinator(o: BenchOptions): Promise<Record<string, 
     const calibrate = await run('calibrate', 100, 5_000, 1, 60_000);
     const rate = calibrate && Number.isFinite(calibrate.dispatchPerSec) ? calibrate.dispatchPerSec : 5_000;
     const items = Math.round(Math.min(o.quick ? 150_000 : 1_000_000, Math.max(5_000, rate * steadyTarget)) / 1000) * 1000;
+    const wire: string[] = [];
     for (const actors of [1, 100, 1000]) {
       const r = await run(`a${actors}`, actors, items, 1, o.quick ? 90_000 : 600_000);
       result[`coordinator.a${actors}.dispatchPerSec`] = r?.dispatchPerSec ?? NaN;
       result[`coordinator.a${actors}.mbPerSec`] = r?.mbPerSec ?? NaN;
       result[`coordinator.a${actors}.p99DispatchMs`] = r?.p99DispatchMs ?? NaN;
       result[`coordinator.a${actors}.p99RoundTripMs`] = r?.p99RoundTripMs ?? NaN;
+      if (r)
+        wire.push(
+          `a${actors} ${r.mbPerSec.toFixed(2)} MB/s, ${r.socketBytesPerBatch.toFixed(0)} B a batch ` +
+            `(${(r.toActorsShare * 100).toFixed(0)}% of it to the actors)`,
+        );
     }
+    o.notes.push(
+      "coordinator.aN.mbPerSec: bytes on the simulated actors' TCP sockets, both ways (batch frames, results, WebSocket " +
+        "headers; as Node's socket counters see them), over the batches from every actor ready to the 95th percent of the " +
+        `job's batches, ÷ that window's time; 32×32 PNGs, batch size 1: ${wire.join('; ')}.`,
+    );
     // URL inputs (as on a CDN or a bucket): instant actors do not fetch them, so this is the coordinator's own cost.
     const urls = path.join(dir, 'manifest-urls.jsonl');
     await writeManifest(
@@ -230,7 +276,7 @@ export async function benchCoordinator(o: BenchOptions): Promise<Record<string, 
       (i) => `https://images.example.com/dataset/shard-${String(i % 1000).padStart(4, '0')}/image-${String(i).padStart(8, '0')}.jpg`,
     );
     o.log(`u100: 100 actor(s), ${items} URL inputs, batch size 1`);
-    const u = await runOnce('u100', 100, urls, 1, o.quick ? 90_000 : 600_000, dir, o).catch(
+    const u = await runOnce('u100', 100, urls, 1, o.quick ? 90_000 : 600_000, dir, o, { items }).catch(
       (err: Error) => (o.notes.push(`u100: failed: ${err.message.split('\n')[0]}`), null),
     );
     result['coordinator.urlInputs.a100.dispatchPerSec'] = u?.dispatchPerSec ?? NaN;

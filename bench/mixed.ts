@@ -1,9 +1,11 @@
 /**
  * Mixed pools. `mixed.makespanOverIdeal`: 100 simulated actors speaking the real protocol, speeds
  * spread 1:10:100, job time ÷ (images ÷ the sum of their speeds), with --batch-size auto and, beside
- * it, a fixed --batch-size 16. `mixed.tabs.slowdown`: real tabs, two wasm tabs from a browser
- * without WebGPU, then the same two plus a tab from a browser whose only adapter is SwiftShader,
- * pinned to it with &ep=webgpu: mixed job time ÷ two-tab job time.
+ * it, a fixed --batch-size 16; each actor reports its exact speed when ready (`.noPrior`: none
+ * reports one; `.wrongPrior`: all claim 10 img/s), so the figures show what measuring buys.
+ * `mixed.tabs.slowdown`: real tabs, two wasm tabs from a browser without WebGPU, then the same two
+ * plus a tab from a browser whose only adapter is SwiftShader, pinned to it with &ep=webgpu: mixed
+ * job time ÷ two-tab job time.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -27,10 +29,15 @@ export interface MixedOptions {
 
 const ACTORS = 100;
 const SPREAD = [1, 10, 100] as const;
+/** What every actor claims under `wrongPrior`: right for the middle third, 10× off for the others. */
+const WRONG_PRIOR = 10;
 
 async function summaryOf(file: string): Promise<RunSummary> {
   return JSON.parse(await fs.readFile(file, 'utf8')) as RunSummary;
 }
+
+/** What each actor reports as its own speed when ready: its true speed, nothing, or one figure for all. */
+type Prior = 'exact' | 'none' | number;
 
 /** One job over `images` tiny inputs with ACTORS simulated actors at speeds base × 1, 10, 100. */
 async function simulatedRun(
@@ -41,6 +48,7 @@ async function simulatedRun(
   batchSize: string,
   label: string,
   o: MixedOptions,
+  prior: Prior = 'exact',
 ): Promise<number> {
   const summary = path.join(dir, `summary-${label}.json`);
   const args = [
@@ -65,9 +73,11 @@ async function simulatedRun(
   ];
   const c = await startCoordinator(args);
   const speeds = Array.from({ length: ACTORS }, (_, i) => base * SPREAD[i % SPREAD.length]!);
-  // Each reports its speed as a tab's EP probe would, and works at it.
+  // Each works at its speed, and reports it as a tab's EP probe would (or reports nothing, or the same wrong figure).
+  const reported = (v: number): number | undefined => (prior === 'exact' ? v : prior === 'none' ? undefined : prior);
   const actors = speeds.map(
-    (v, i) => new SimulatedActor(c.workerUrl, { mode: 'instant', hostId: `mixed-${label}-${i}`, imagesPerSecond: v, reportSpeed: v }),
+    (v, i) =>
+      new SimulatedActor(c.workerUrl, { mode: 'instant', hostId: `mixed-${label}-${i}`, imagesPerSecond: v, reportSpeed: reported(v) }),
   );
   try {
     const code = await c.exited;
@@ -103,12 +113,22 @@ async function makespan(o: MixedOptions): Promise<Record<string, number>> {
     o.log(`mixed: ${ACTORS} simulated actors at ${SPREAD.join(':')} × ${base} img/s (sum ${total} img/s), ${images} images`);
     const auto = await simulatedRun(dir, manifest, images, base, 'auto', 'auto', o);
     const fixed = await simulatedRun(dir, manifest, images, base, '16', 'fixed16', o);
+    const noPrior = await simulatedRun(dir, manifest, images, base, 'auto', 'noPrior', o, 'none');
+    const wrongPrior = await simulatedRun(dir, manifest, images, base, 'auto', 'wrongPrior', o, WRONG_PRIOR);
     o.notes.push(
       `mixed.makespanOverIdeal: ${ACTORS} simulated actors (real protocol) at ${SPREAD.join(':')} img/s, ` +
-        `${images} images (${seconds} s ideal); job time from the pool being ready to the last row. Each ` +
-        `reports its own speed when ready, as a tab's EP measurement does.`,
+        `${images} images (${seconds} s ideal: images ÷ the sum of their true speeds); job time from the pool being ready ` +
+        `to the last row. The plain figure and fixedBatch16: each reports its own speed when ready, as a tab's EP ` +
+        `measurement does. noPrior: none reports a speed (the coordinator knows only what it measures from results): ` +
+        `${noPrior.toFixed(3)}×; wrongPrior: every one claims ${WRONG_PRIOR} img/s: ${wrongPrior.toFixed(3)}×, against ` +
+        `${auto.toFixed(3)}× with exact figures, all --batch-size auto.`,
     );
-    return { 'mixed.makespanOverIdeal': auto, 'mixed.makespanOverIdeal.fixedBatch16': fixed };
+    return {
+      'mixed.makespanOverIdeal': auto,
+      'mixed.makespanOverIdeal.fixedBatch16': fixed,
+      'mixed.makespanOverIdeal.noPrior': noPrior,
+      'mixed.makespanOverIdeal.wrongPrior': wrongPrior,
+    };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -3,8 +3,9 @@
  * (`queue.gateways{1,2}.dispatchPerSec`: 100 instant actors speaking the real protocol, batch size
  * 1, a real nats-server), and the cost of the hop (`queue.hopOverheadMs`: one actor in series,
  * the time per batch with --queue minus the time without). Every process shares this machine's
- * cores, so the CPU each one spent per dispatch (`queue.cpuMsPerDispatch.*`, from /proc) is what
- * projects to N machines: gateways scale out, `run` and the NATS server are shared by all.
+ * cores, so the CPU each one spent per dispatch (`queue.cpuMsPerDispatch.*`, from /proc, over a
+ * counted window of batches) is what projects to N machines: gateways scale out, `run` and the NATS
+ * server are shared by all. `queue.gateway.a1000.*`: one gateway serving 1,000 instant actors.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -15,23 +16,15 @@ import { startNats } from '../test/support/natsServer.ts';
 import type { SimulatedActor } from '../test/support/simulatedActor.ts';
 import { writeTestPngs } from '../test/support/testImages.ts';
 import { connectActors, runOnce, writeManifest, type BenchOptions } from './coordinatorCapacity.ts';
-
-/** CPU seconds (user + system) a process has used so far; NaN once it is gone. */
-async function cpuSeconds(pid: number): Promise<number> {
-  try {
-    const fields = (await fs.readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
-    // After the command: field 3 is state, so utime and stime (fields 14 and 15) are at 11 and 12.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
+import { CountedWindow, cpuSecondsNow } from './window.ts';
 
 interface QueueRun {
   dispatchPerSec: number;
   batches: number;
-  /** CPU ms per dispatch over the steady window: run, each gateway together, the NATS server. */
+  /** CPU ms per dispatch over the counted window: run, the gateways together, the NATS server. */
   cpuMs: { run: number; gateways: number; nats: number };
+  /** The counted window: batches in it and its seconds. */
+  window: { batches: number; seconds: number } | null;
 }
 
 async function queueRun(
@@ -39,6 +32,7 @@ async function queueRun(
   gateways: number,
   actors: number,
   manifest: string,
+  items: number,
   dir: string,
   timeoutMs: number,
   o: BenchOptions,
@@ -87,14 +81,14 @@ async function queueRun(
     let atT0 = 0;
     let t0 = 0;
     let last = 0;
-    let cpu0: number[] = [];
     const pids = [run.process.pid!, ...procs.slice(1).map((p) => p.process.pid!), nats.pid];
+    // CPU read at once (from /proc) when every actor is ready and at the 95th percent of the job's batches (batch size 1),
+    // so CPU per dispatch divides what was spent over exactly the batches counted.
+    const counted = new CountedWindow(Math.floor(0.95 * items), () => pids.map(cpuSecondsNow));
     const timer = setTimeout(() => {
       o.notes.push(`${label}: cut off after ${(timeoutMs / 1000).toFixed(0)}s; its figures cover the part that ran`);
       run.kill('SIGKILL');
     }, timeoutMs);
-    // The run's last CPU reading is taken as the last batch is handed out, before the process ends.
-    let cpu1: number[] = [];
     for (let g = 0; g < gateways; g++) {
       const share = Math.floor(actors / gateways) + (g < actors % gateways ? 1 : 0);
       const wave = await connectActors(
@@ -104,13 +98,13 @@ async function queueRun(
           if (++ready === actors) {
             t0 = performance.now();
             atT0 = batches;
-            void Promise.all(pids.map(cpuSeconds)).then((c) => (cpu0 = c));
+            counted.open(batches);
           }
         },
         () => {
           batches++;
           last = performance.now();
-          if (batches % 500 === 0) void Promise.all(pids.map(cpuSeconds)).then((c) => (cpu1 = c));
+          counted.batch(batches);
         },
       );
       connected = connected.concat(wave);
@@ -122,12 +116,15 @@ async function queueRun(
     if (s && s.rows.written !== batches && code === 0) o.notes.push(`${label}: ${s.rows.written} rows for ${batches} batches handed out`);
     const seconds = (last - t0) / 1000;
     const dispatched = batches - atT0;
-    const perDispatch = (i: number): number => (cpu1.length && cpu0.length ? ((cpu1[i]! - cpu0[i]!) * 1000) / dispatched : NaN);
+    const span = counted.span();
+    if (!span) o.notes.push(`${label}: the CPU window (every actor ready → batch ${counted.endAt}) never closed`);
+    const perDispatch = (i: number): number => (span ? ((span.end[i]! - span.start[i]!) * 1000) / span.batches : NaN);
     const gatewayMs = procs.slice(1).reduce((n, _p, g) => n + perDispatch(1 + g), 0);
     const r = {
       dispatchPerSec: t0 > 0 && seconds > 0 ? dispatched / seconds : NaN,
       batches,
       cpuMs: { run: perDispatch(0), gateways: gatewayMs, nats: perDispatch(pids.length - 1) },
+      window: span ? { batches: span.batches, seconds: span.seconds } : null,
     };
     o.log(
       `  ${label}: ${batches} batches, ${r.dispatchPerSec.toFixed(0)}/s steady; CPU ms per dispatch: run ` +
@@ -153,12 +150,19 @@ export async function benchQueue(o: BenchOptions): Promise<Record<string, number
       await writeManifest(file, n, pngs);
       return file;
     };
-    const load = await manifest(o.quick ? 8_000 : 30_000);
+    const loadItems = o.quick ? 8_000 : 30_000;
+    const load = await manifest(loadItems);
     const timeout = o.quick ? 120_000 : 400_000;
     o.log('queue: 1 gateway, 100 actors, batch size 1');
-    const g1 = await queueRun('g1', 1, 100, load, dir, timeout, o);
+    const g1 = await queueRun('g1', 1, 100, load, loadItems, dir, timeout, o);
     o.log('queue: 2 gateways, 50 actors each, batch size 1');
-    const g2 = await queueRun('g2', 2, 100, load, dir, timeout, o);
+    const g2 = await queueRun('g2', 2, 100, load, loadItems, dir, timeout, o);
+    // One gateway with many actors: the gateway's own cost per dispatch at 1,000 sockets, not 50.
+    const manyItems = o.quick ? 15_000 : 60_000;
+    o.log('queue: 1 gateway, 1000 actors, batch size 1');
+    const a1000 = await queueRun('g1-a1000', 1, 1000, await manifest(manyItems), manyItems, dir, timeout, o);
+    result['queue.gateway.a1000.dispatchPerSec'] = a1000.dispatchPerSec;
+    result['queue.gateway.a1000.cpuMsPerDispatch'] = a1000.cpuMs.gateways;
     result['queue.gateways1.dispatchPerSec'] = g1.dispatchPerSec;
     result['queue.gateways2.dispatchPerSec'] = g2.dispatchPerSec;
     result['queue.cpuMsPerDispatch.run'] = g2.cpuMs.run;
@@ -170,7 +174,7 @@ export async function benchQueue(o: BenchOptions): Promise<Record<string, number
     const hopManifest = await manifest(hopItems);
     o.log('queue hop: 1 actor, batch size 1, without and with --queue');
     const local = await runOnce('hop-local', 1, hopManifest, 1, timeout, dir, o);
-    const queued = await queueRun('hop-queue', 1, 1, hopManifest, dir, timeout, o);
+    const queued = await queueRun('hop-queue', 1, 1, hopManifest, hopItems, dir, timeout, o);
     result['queue.hopOverheadMs'] = 1000 / queued.dispatchPerSec - 1000 / local.dispatchPerSec;
     result['queue.a1.dispatchPerSec'] = queued.dispatchPerSec;
     result['queue.local.a1.dispatchPerSec'] = local.dispatchPerSec;
@@ -178,15 +182,22 @@ export async function benchQueue(o: BenchOptions): Promise<Record<string, number
     const perCoreGateway = 1000 / g2.cpuMs.gateways;
     const runCeiling = 1000 / g2.cpuMs.run;
     const natsCeiling = 1000 / g2.cpuMs.nats;
+    const windowOf = (r: QueueRun): string =>
+      r.window ? `${r.window.batches} batches over ${r.window.seconds.toFixed(1)} s` : 'no window (cut off)';
     o.notes.push(
       `queue: everything on this machine's ${os.cpus().length} cores (nats-server, run, the gateways and ` +
-        `the 100 simulated actors), so 2 gateways cannot scale here. ` +
-        `CPU per dispatch over the 2-gateway run: run ${g2.cpuMs.run.toFixed(3)} ms, gateways ` +
-        `${g2.cpuMs.gateways.toFixed(3)} ms, nats-server ${g2.cpuMs.nats.toFixed(3)} ms. ` +
-        `A gateway on a core of its own would carry ~${perCoreGateway.toFixed(0)} dispatches/s; N gateway ` +
-        `machines add that each until the shared parts saturate: run at ~${runCeiling.toFixed(0)}/s on one ` +
-        `core, nats-server at ~${natsCeiling.toFixed(0)}/s on one core (it uses more cores when it has them). ` +
-        'At batch size 1; a batch of B inputs divides every per-dispatch cost by about B.',
+        `the simulated actors), so 2 gateways cannot scale here. Actor counts: queue.gateways1 100 actors on 1 gateway, ` +
+        `queue.gateways2 and queue.cpuMsPerDispatch.* 100 actors as 50 on each of 2 gateways, queue.gateway.a1000.* ` +
+        `1,000 actors on 1 gateway, all instant, batch size 1. CPU per dispatch (user + system from /proc, read when every ` +
+        `actor is ready and at the 95th percent of the job's batches, ÷ the batches between: ${windowOf(g2)} for the ` +
+        `2-gateway run, ${windowOf(a1000)} for 1,000 actors): run ${g2.cpuMs.run.toFixed(3)} ms, gateways ` +
+        `${g2.cpuMs.gateways.toFixed(3)} ms, nats-server ${g2.cpuMs.nats.toFixed(3)} ms at 50 actors a gateway; the ` +
+        `gateway ${a1000.cpuMs.gateways.toFixed(3)} ms at 1,000 (run ${a1000.cpuMs.run.toFixed(3)} ms, nats-server ` +
+        `${a1000.cpuMs.nats.toFixed(3)} ms). A gateway on a core of its own would carry ~${perCoreGateway.toFixed(0)} ` +
+        `dispatches/s at 50 actors, ~${(1000 / a1000.cpuMs.gateways).toFixed(0)}/s at 1,000; N gateway machines add that ` +
+        `each until the shared parts saturate: run at ~${runCeiling.toFixed(0)}/s on one core, nats-server at ` +
+        `~${natsCeiling.toFixed(0)}/s on one core (it uses more cores when it has them). At batch size 1; a batch of B ` +
+        'inputs divides every per-dispatch cost by about B.',
     );
     o.notes.push(
       `queue.hopOverheadMs: one actor answering at once, batch size 1: ${(1000 / local.dispatchPerSec).toFixed(2)} ` +
