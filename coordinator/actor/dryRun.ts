@@ -6,7 +6,7 @@
  */
 import { TabpoolError } from '../../shared/errors.ts';
 import type { ResolvedModel } from '../model/modelSource.ts';
-import { callNode, nodeActor } from './nodeActor.ts';
+import { callNode, nodeActor, releaseNodeActor } from './nodeActor.ts';
 import type { ResolvedActor } from './resolveActor.ts';
 
 export async function dryRun(
@@ -21,12 +21,17 @@ export async function dryRun(
   } catch (err) {
     throw bad(`its init failed in the dry run (onnxruntime-node, before any browser starts): ${(err as Error).message}`);
   }
-  if (!first) return 'dry run: init passed; no input to call it on';
+  if (!first) {
+    await releaseNodeActor(instance);
+    return 'dry run: init passed; no input to call it on';
+  }
   let rows;
   try {
     rows = await callNode(instance, actor.columns, [first], actor.inputs, actor.preprocess);
   } catch (err) {
     throw bad(`its call on the first input (${first.id}) failed in the dry run: ${(err as Error).message}`);
+  } finally {
+    await releaseNodeActor(instance);
   }
   const row = rows[0];
   if (!row) return `dry run: init passed; the first input (${first.id}) could not be decoded here, so call was not tried`;

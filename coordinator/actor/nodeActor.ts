@@ -10,14 +10,30 @@ import { toWireRow, type Column } from '../../shared/columns.ts';
 import { preprocessInto, type PreprocessSpec } from '../../shared/preprocess.ts';
 import { decodeForReference } from '../io/chromiumDecode.ts';
 
+/** The sessions each Node actor opened through `ctx.ort`, released by releaseNodeActor. */
+const opened = new WeakMap<Actor, ort.InferenceSession[]>();
+
 /** An instance of `cls` after its `init`, on onnxruntime-node. */
 export async function nodeActor(
   cls: ActorClass,
   a: { model: Uint8Array | null; config: unknown; role: ActorRole; threads?: number },
 ): Promise<Actor> {
   const actor = new cls();
+  const sessions: ort.InferenceSession[] = [];
+  opened.set(actor, sessions);
+  // ctx.ort is onnxruntime-node with InferenceSession.create tracked, so the sessions can be released before a
+  // worker thread ends: terminating one that holds a live session aborts the whole process (Napi::Error in teardown).
+  const create = (async (...args: Parameters<typeof ort.InferenceSession.create>) => {
+    const session = await ort.InferenceSession.create(...args);
+    sessions.push(session);
+    return session;
+  }) as typeof ort.InferenceSession.create;
+  const tracked = {
+    ...ort,
+    InferenceSession: Object.create(ort.InferenceSession, { create: { value: create } }) as typeof ort.InferenceSession,
+  };
   await actor.init({
-    ort: ort as never,
+    ort: tracked as never,
     model: a.model,
     // One thread unless told (--verify-cpu): the coordinator must not take the cores the tabs on this machine use.
     sessionOptions: { executionProviders: ['cpu'], intraOpNumThreads: a.threads ?? 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' },
@@ -26,6 +42,12 @@ export async function nodeActor(
     role: a.role,
   });
   return actor;
+}
+
+/** Releases every session the actor opened; it must not be called again after this. */
+export async function releaseNodeActor(actor: Actor): Promise<void> {
+  for (const session of opened.get(actor) ?? []) await session.release().catch(() => undefined);
+  opened.delete(actor);
 }
 
 export interface NodeInput {

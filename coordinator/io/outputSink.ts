@@ -33,15 +33,15 @@ export class OutputSink implements RowSink {
     format: Exclude<OutputFormat, 'parquet'>,
     opts: { resume: boolean; overwrite: boolean; columns: readonly Column[] },
   ): Promise<OutputSink> {
-    let existing: Buffer | null = null;
+    let existing: { size: number } | null = null;
     try {
-      existing = await fs.readFile(out);
+      existing = await fs.stat(out);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw new TabpoolError('BAD_ARGUMENT', `--out ${out} cannot be read: ${(err as Error).message}`);
       }
     }
-    if (existing !== null && existing.length > 0 && !opts.resume && !opts.overwrite) {
+    if (existing !== null && existing.size > 0 && !opts.resume && !opts.overwrite) {
       throw new TabpoolError(
         'BAD_ARGUMENT',
         `--out ${out} already exists; pass --resume to finish that job, --overwrite to start again, or another --out`,
@@ -53,7 +53,9 @@ export class OutputSink implements RowSink {
     let file: fs.FileHandle;
     try {
       if (existing !== null && opts.resume) {
-        const written = await readWrittenRows(existing, format);
+        const written = await readWrittenRows(out, format).catch((err: Error) => {
+          throw new TabpoolError('BAD_ARGUMENT', `--out ${out} cannot be read: ${err.message}`);
+        });
         if (format === 'csv' && written.header && written.header.join(',') !== csvColumns(opts.columns).join(',')) {
           throw new TabpoolError(
             'BAD_ARGUMENT',
@@ -73,6 +75,7 @@ export class OutputSink implements RowSink {
         file = await fs.open(out, 'w');
       }
     } catch (err) {
+      if (err instanceof TabpoolError) throw err;
       throw new TabpoolError('BAD_ARGUMENT', `--out ${out} cannot be written: ${(err as Error).message}`);
     }
     const sink = new OutputSink(file, format, opts.columns, done, doneErrors, torn);

@@ -4,6 +4,8 @@
  * Reading back is what --resume does: it keeps every complete record and finds where a crash
  * cut the file short.
  */
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import type { OutputFormat } from '../jobOptions.ts';
@@ -70,47 +72,73 @@ export interface WrittenRows {
   torn: boolean;
 }
 
-export async function readWrittenRows(bytes: Buffer, format: Exclude<OutputFormat, 'parquet'>): Promise<WrittenRows> {
-  return format === 'jsonl' ? readJsonl(bytes) : readCsv(bytes);
+/**
+ * What an output file holds, read as a stream (a resumed job's output may be gigabytes; only its
+ * ids are kept, in the compact exact set).
+ */
+export async function readWrittenRows(file: string, format: Exclude<OutputFormat, 'parquet'>): Promise<WrittenRows> {
+  return format === 'jsonl' ? readJsonl(file) : readCsv(file);
 }
 
-function readJsonl(bytes: Buffer): WrittenRows {
+const CHUNK = 1 << 20;
+
+async function readJsonl(file: string): Promise<WrittenRows> {
   const ids = new IdSet();
   let errors = 0;
   let intactBytes = 0;
-  let start = 0;
-  for (;;) {
-    const end = bytes.indexOf(0x0a, start);
-    if (end < 0) break;
-    let row: { id?: unknown; error?: unknown } | null = null;
-    try {
-      row = JSON.parse(bytes.subarray(start, end).toString('utf8')) as { id?: unknown; error?: unknown };
-    } catch {
-      row = null;
+  let size = 0;
+  let pending: Buffer = Buffer.alloc(0);
+  let stopped = false;
+  for await (const chunk of createReadStream(file, { highWaterMark: CHUNK }) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (stopped) continue;
+    const bytes = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    let start = 0;
+    for (;;) {
+      const end = bytes.indexOf(0x0a, start);
+      if (end < 0) break;
+      let row: { id?: unknown; error?: unknown } | null = null;
+      try {
+        row = JSON.parse(bytes.subarray(start, end).toString('utf8')) as { id?: unknown; error?: unknown };
+      } catch {
+        row = null;
+      }
+      // A line that does not parse can only be the one a crash cut short; anything after it is suspect.
+      if (!row || typeof row.id !== 'string') {
+        stopped = true;
+        break;
+      }
+      ids.add(row.id);
+      if (row.error) errors++;
+      intactBytes += end + 1 - start;
+      start = end + 1;
     }
-    // A line that does not parse can only be the one a crash cut short; anything after it is suspect.
-    if (!row || typeof row.id !== 'string') break;
-    ids.add(row.id);
-    if (row.error) errors++;
-    start = end + 1;
-    intactBytes = start;
+    pending = stopped ? Buffer.alloc(0) : Buffer.from(bytes.subarray(start));
   }
-  return { ids, header: null, errors, intactBytes, torn: intactBytes < bytes.length };
+  return { ids, header: null, errors, intactBytes, torn: intactBytes < size };
 }
 
-async function readCsv(bytes: Buffer): Promise<WrittenRows> {
+async function readCsv(file: string): Promise<WrittenRows> {
   const ids = new IdSet();
   let header: string[] | null = null;
   let errors = 0;
   let intactBytes = 0;
   let columns: number | null = null;
   let broken = false;
+  const { size } = await fs.stat(file);
+  // Whether the file ends with a newline: its last record is whole only then.
+  const last = Buffer.alloc(1);
+  if (size > 0) {
+    const h = await fs.open(file, 'r');
+    await h.read(last, 0, 1, size - 1);
+    await h.close();
+  }
   const parser = parse({
     relax_column_count: true,
     on_record: (record: string[], context: { bytes: number }) => {
       if (broken) return null;
       // A record counts only when whole: all its columns, ended by a newline inside the file.
-      const ended = context.bytes <= bytes.length && bytes[context.bytes - 1] === 0x0a;
+      const ended = context.bytes < size || (context.bytes === size && last[0] === 0x0a);
       if ((columns !== null && record.length !== columns) || !ended) {
         broken = true;
         return null;
@@ -132,7 +160,7 @@ async function readCsv(bytes: Buffer): Promise<WrittenRows> {
     // A quote left open by a crash mid-record: the records before it stand.
     parser.on('error', () => resolve());
     parser.resume();
-    parser.end(bytes);
+    createReadStream(file, { highWaterMark: CHUNK }).pipe(parser);
   });
-  return { ids, header, errors, intactBytes, torn: intactBytes < bytes.length };
+  return { ids, header, errors, intactBytes, torn: intactBytes < size };
 }

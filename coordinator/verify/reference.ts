@@ -2,6 +2,7 @@
  * The coordinator's own copy of the job's actor, the trusted reference verification compares tabs
  * against. It runs in a worker thread (referenceWorker.ts); this is the main thread's handle on it.
  */
+import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { NodeInput } from '../actor/nodeActor.ts';
 import type { ReferenceInit, ReferenceReply, ReferenceRequest } from './referenceWorker.ts';
@@ -14,6 +15,7 @@ export class Reference {
   private readonly pending = new Map<number, { resolve(rows: ReferenceReply['rows']): void; reject(e: Error): void }>();
   private nextId = 1;
   private failed: Error | null = null;
+  private exited = false;
 
   constructor(init: ReferenceInit) {
     // The coordinator runs its TypeScript through tsx; a worker thread needs the loader registered too.
@@ -24,6 +26,7 @@ export class Reference {
       workerData: init,
     });
     this.worker.unref();
+    this.worker.once('exit', () => (this.exited = true));
     this.ready = new Promise((resolve, reject) => {
       this.worker.once('message', () => resolve());
       this.worker.once('error', reject);
@@ -54,7 +57,16 @@ export class Reference {
     });
   }
 
+  /**
+   * Ends the thread after its sessions are released: a worker terminated while it holds an onnxruntime-node
+   * session can abort the whole process as it exits. Terminated only if it does not end within a few seconds.
+   */
   async close(): Promise<void> {
-    await this.worker.terminate();
+    if (this.exited) return;
+    const exited = once(this.worker, 'exit');
+    this.worker.postMessage({ close: true } satisfies ReferenceRequest);
+    const timer = setTimeout(() => void this.worker.terminate(), 5000);
+    await exited;
+    clearTimeout(timer);
   }
 }

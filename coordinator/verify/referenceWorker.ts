@@ -11,7 +11,7 @@ import Classifier from '../../actors/classifier.ts';
 import type { ActorClass } from '../../shared/actorApi.ts';
 import { outputsFor, parseOutputs } from '../../shared/columns.ts';
 import type { PreprocessSpec } from '../../shared/preprocess.ts';
-import { callNode, nodeActor, type NodeInput } from '../actor/nodeActor.ts';
+import { callNode, nodeActor, releaseNodeActor, type NodeInput } from '../actor/nodeActor.ts';
 
 export interface ReferenceInit {
   /** The built-in classifier, or the bundled module's file. */
@@ -25,10 +25,7 @@ export interface ReferenceInit {
   threads: number;
 }
 
-export interface ReferenceRequest {
-  id: number;
-  inputs: NodeInput[];
-}
+export type ReferenceRequest = { id: number; inputs: NodeInput[] } | { close: true };
 
 export interface ReferenceReply {
   id: number;
@@ -58,6 +55,11 @@ async function answer(req: ReferenceRequest): Promise<ReferenceReply> {
 }
 
 parentPort!.on('message', (req: ReferenceRequest) => {
+  if ('close' in req) {
+    // Asked to end: finish what is queued, release the sessions, and let the thread's loop run out.
+    serial = serial.then(() => releaseNodeActor(actor)).then(() => parentPort!.close());
+    return;
+  }
   serial = serial.then(() =>
     answer(req).then(
       (reply) => parentPort!.postMessage(reply),

@@ -374,7 +374,11 @@ export async function startActors(workerUrl: string, count: number, options: Sim
   return { actors, closed: Promise.all(actors.map((a) => a.closed)) };
 }
 
-/** Actors that answer `limit` batches between them, then hold every further one until `release()` or their socket closes. */
+/**
+ * Actors that answer `limit` batches between them, then hold every further one until `release()` or their socket closes.
+ * They share one host: a one-host pool is checked by the coordinator's reference alone, so no peer check (an ordinary
+ * batch to the actor) uses up the limit and `limit` batches answered are `limit` batches of rows.
+ */
 export function actorsHoldingAfter(limit: number): { options: SimulatedActorOptions; release(): void } {
   let answered = 0;
   let release: () => void = () => undefined;
@@ -383,6 +387,8 @@ export function actorsHoldingAfter(limit: number): { options: SimulatedActorOpti
     release,
     options: {
       mode: 'real',
+      hostId: `holding-${process.pid}-${++nextHost}`,
+      declared: { cpus: 8, gpus: 2, memoryBytes: 16 * 2 ** 30 },
       onBatch: async (batch, actor) => {
         if (answered >= limit) await Promise.race([released, actor.closed]);
         if (!actor.isOpen) return;

@@ -196,9 +196,12 @@ function resultCouldBeAccepted(text: string): boolean {
     r.items.length > BATCH_SIZE ||
     r.items.some((i) => {
       if (!i.ok) return false;
-      const k = i.row.topk as { class: number }[];
+      const k = i.row.topk as ({ class: unknown } | null)[];
       if (!Array.isArray(k)) return true;
-      return k.length > TOP_K || i.row.logits !== undefined || k.some((e) => e.class >= NUM_CLASSES);
+      // A mutated entry that is not an object with a numeric class is refused by the row's column check.
+      const bad = (e: { class: unknown } | null) =>
+        typeof e !== 'object' || e === null || typeof e.class !== 'number' || e.class >= NUM_CLASSES;
+      return k.length > TOP_K || i.row.logits !== undefined || k.some(bad);
     });
   return !refused;
 }
