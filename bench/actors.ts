@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import type { RunSummary } from '../coordinator/cli/summary.ts';
+import type { RunSummary } from '../coordinator/api/summary.ts';
 import { ROOT, startCoordinator } from '../test/support/coordinatorProcess.ts';
 import { mulberry32 } from '../test/support/testImages.ts';
 import { tabsRun } from './tabs.ts';

@@ -12,7 +12,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import type { RunSummary } from '../coordinator/cli/summary.ts';
+import type { RunSummary } from '../coordinator/api/summary.ts';
 import { startCoordinator } from '../test/support/coordinatorProcess.ts';
 import { SimulatedActor } from '../test/support/simulatedActor.ts';
 import { writeTestPngs } from '../test/support/testImages.ts';

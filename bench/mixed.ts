@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { chromiumArgs, findChromium } from '../coordinator/browser/launcher.ts';
-import type { RunSummary } from '../coordinator/cli/summary.ts';
+import type { RunSummary } from '../coordinator/api/summary.ts';
 import { workerUrlWith } from '../shared/pageParams.ts';
 import { startCoordinator } from '../test/support/coordinatorProcess.ts';
 import { SimulatedActor } from '../test/support/simulatedActor.ts';

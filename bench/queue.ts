@@ -10,7 +10,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { RunSummary } from '../coordinator/cli/summary.ts';
+import type { RunSummary } from '../coordinator/api/summary.ts';
 import { startCoordinator, type RunningCoordinator } from '../test/support/coordinatorProcess.ts';
 import { startNats } from '../test/support/natsServer.ts';
 import type { SimulatedActor } from '../test/support/simulatedActor.ts';

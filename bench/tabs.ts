@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { chromiumArgs, findChromium } from '../coordinator/browser/launcher.ts';
-import type { RunSummary } from '../coordinator/cli/summary.ts';
+import type { RunSummary } from '../coordinator/api/summary.ts';
 import { startCoordinator } from '../test/support/coordinatorProcess.ts';
 import type {} from '../web/testing/hooks.ts';
 

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureBuiltinModel } from '../coordinator/builtin/resnetBuilder.ts';
 import { CLOSE } from '../shared/closeCodes.ts';
-import type { RunSummary } from '../coordinator/cli/summary.ts';
+import type { RunSummary } from '../coordinator/api/summary.ts';
 import type { ItemResult, ResultMessage } from '../shared/protocol.ts';
 import { CACHE_DIR, startCoordinator } from '../test/support/coordinatorProcess.ts';
 import { readRows, referencePredictions } from '../test/support/reference.ts';

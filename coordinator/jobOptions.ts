@@ -1,5 +1,5 @@
 /**
- * A job's settings, as the CLI parsed and checked them (cli/runOptions.ts). Types only, importing
+ * A job's settings, as the CLI parsed and checked them (api/runOptions.ts). Types only, importing
  * nothing: every part of the coordinator reads these, and none of them needs the parser.
  */
 /** Ray's ActorPoolStrategy size: work starts at `min` ready actors, the pool grows to `max`. */
@@ -12,7 +12,8 @@ export type EpChoice = 'auto' | 'webgpu' | 'wasm';
 /** JSON Lines or CSV (one file), or a Parquet dataset (a directory of part files). */
 export type OutputFormat = 'jsonl' | 'csv' | 'parquet';
 
-export interface JobOptions {
+/** What the job means: its actor, model, data, output, pool, budgets, verification. The same whoever runs it (CLI or API). */
+export interface JobSettings {
   /** A built-in model's name or a path to an .onnx file; null: the built-in classifier's resnet18, or no model for a user's actor. */
   model: string | null;
   /** A user's actor module (--actor), or null for the built-in classifier. */
@@ -31,9 +32,6 @@ export interface JobOptions {
   pool: PoolSize;
   ep: EpChoice;
   allowSoftwareGpu: boolean;
-  launch: number;
-  host: string;
-  port: number;
   topK: number;
   /** Per-actor budget; null = default for the EP (1 GPU for webgpu, 0 for wasm). */
   numGpus: number | null;
@@ -52,27 +50,45 @@ export interface JobOptions {
   verifyRate: number;
   /** Cores the coordinator's own reference may use (its threads): it decides between tabs that differ, and checks where no peer can. */
   verifyCpu: number;
-  /** Messages a second one client may send before it is cut off as a flood. */
-  maxMessagesPerSecond: number;
   logits: boolean;
   resume: boolean;
   cacheDir: string;
-  token: string | null;
   /** An S3-compatible endpoint for s3:// inputs (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS itself). */
   s3Endpoint: string | null;
-  /** `self-signed`: tabpool makes (and keeps) a certificate for this machine; else --tls-cert/--tls-key, or none. */
-  tls: 'self-signed' | null;
-  tlsCert: string | null;
-  tlsKey: string | null;
   /** NATS servers of the job's work queue (--queue); null: one process, no NATS. */
   queue: string[] | null;
   /** The job's name on the queue (--job); null: a fresh one. */
   job: string | null;
   /** With --queue: how long a gateway may hold a batch without a sign of life before JetStream gives it to another. */
   ackWaitMs: number;
+}
+
+/** Where the job listens for tabs and how it lets them in: the address, TLS, the join token, and local tabs it launches. */
+export interface ServeSettings {
+  /** Local headless Chromium tabs to open (0: wait for browsers to join). */
+  launch: number;
+  host: string;
+  port: number;
+  /** Messages a second one client may send before it is cut off as a flood. */
+  maxMessagesPerSecond: number;
+  token: string | null;
+  /** `self-signed`: tabpool makes (and keeps) a certificate for this machine; else --tls-cert/--tls-key, or none. */
+  tls: 'self-signed' | null;
+  tlsCert: string | null;
+  tlsKey: string | null;
+}
+
+/** How the command line shows a job; the API has none of these (it prints nothing unless given a logger). */
+export interface Presentation {
   quiet: boolean;
   /** Print the summary as one JSON object on stdout (instead of text). */
   json: boolean;
   /** Also write the JSON summary to this file. */
   summaryJson: string | null;
 }
+
+/** A job as the coordinator runs it: what it means and where it serves. */
+export type JobOptions = JobSettings & ServeSettings;
+
+/** `tabpool run`'s flags, checked: the job, its serving, and how the command line shows it. */
+export type RunOptions = JobOptions & Presentation;

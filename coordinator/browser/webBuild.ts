@@ -28,6 +28,7 @@ export function webBuildDir(mode: WebBuildMode): string {
 
 export async function ensureWebBuild(
   mode: WebBuildMode = process.env.TABPOOL_WEB_BUILD === 'test' ? 'test' : 'production',
+  log: (line: string) => void = (line) => void process.stderr.write(`${line}\n`),
 ): Promise<string> {
   const dir = webBuildDir(mode);
   const index = path.join(dir, 'index.html');
@@ -40,7 +41,7 @@ export async function ensureWebBuild(
     );
     if (sources <= built) return dir;
   }
-  process.stderr.write(`building the ${mode === 'test' ? 'test build of the ' : ''}pages (vite build)…\n`);
+  log(`building the ${mode === 'test' ? 'test build of the ' : ''}pages (vite build)…`);
   const { build } = await import('vite');
   await build({ configFile: path.join(ROOT, 'vite.config.ts'), mode, logLevel: 'warn' });
   return dir;

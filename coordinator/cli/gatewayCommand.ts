@@ -19,10 +19,10 @@ import { jobResources, parseQueueUrl } from '../queue/names.ts';
 import { jobStatus } from '../job/jobStatus.ts';
 import { newJobStats } from '../job/jobStats.ts';
 import type { CoordinatorServer } from '../server/httpServer.ts';
-import { EXIT, exitCodeFor } from './exitCodes.ts';
-import { DEFAULT_CACHE } from './runFlags.ts';
-import { checkServing, duration, int } from './runOptions.ts';
-import { serveTabs } from './serveTabs.ts';
+import { EXIT, exitCodeFor } from '../api/exitCodes.ts';
+import { DEFAULT_CACHE } from '../api/runFlags.ts';
+import { checkServing, duration, int } from '../api/runOptions.ts';
+import { serveTabs } from '../api/serveTabs.ts';
 
 export function gatewayCommand() {
   return new Command('gateway')
@@ -95,7 +95,7 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
         tlsCert: f.tlsCert ?? null,
         tlsKey: f.tlsKey ?? null,
         maxMessagesPerSecond: int('--max-messages-per-second', f.maxMessagesPerSecond, 10),
-        quiet: f.quiet === true,
+        qr: process.stderr.isTTY === true && f.quiet !== true,
       },
       {
         cacheDir,

@@ -6,11 +6,11 @@ import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { formatError, serializeError } from '../../shared/errors.ts';
 import { ensureBuiltinModel } from '../builtin/resnetBuilder.ts';
-import { EXIT } from './exitCodes.ts';
+import { EXIT } from '../api/exitCodes.ts';
 import { gatewayCommand, runGateway } from './gatewayCommand.ts';
 import { runJob } from './runCommand.ts';
-import { DEFAULT_CACHE, runCommand } from './runFlags.ts';
-import { parseRunOptions } from './runOptions.ts';
+import { DEFAULT_CACHE, runCommand } from '../api/runFlags.ts';
+import { parseRunOptions } from '../api/runOptions.ts';
 
 function program(setExit: (code: number) => void): Command {
   const cli = new Command('tabpool')

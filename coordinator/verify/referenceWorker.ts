@@ -25,7 +25,12 @@ export interface ReferenceInit {
   threads: number;
 }
 
-export type ReferenceRequest = { id: number; inputs: NodeInput[] } | { close: true };
+export type ReferenceRequest = CheckRequest | { close: true };
+
+interface CheckRequest {
+  id: number;
+  inputs: NodeInput[];
+}
 
 export interface ReferenceReply {
   id: number;
@@ -45,7 +50,7 @@ const actor = await nodeActor(cls, { model, config: init.config, role: 'referenc
 // Requests run one at a time: one actor, like a tab's.
 let serial: Promise<unknown> = Promise.resolve();
 
-async function answer(req: ReferenceRequest): Promise<ReferenceReply> {
+async function answer(req: CheckRequest): Promise<ReferenceReply> {
   try {
     return { id: req.id, rows: await callNode(actor, columns, req.inputs, init.inputs, init.preprocess), error: null };
   } catch {

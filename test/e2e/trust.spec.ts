@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from '@playwright/test';
 import { buildResNet, ensureBuiltinModel } from '../../coordinator/builtin/resnetBuilder.ts';
-import type { RunSummary } from '../../coordinator/cli/summary.ts';
+import type { RunSummary } from '../../coordinator/api/summary.ts';
 import { workerUrlWith } from '../../shared/pageParams.ts';
 import { ROUTES } from '../../shared/routes.ts';
 import { CACHE_DIR } from '../support/coordinatorProcess.ts';

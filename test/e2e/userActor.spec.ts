@@ -11,7 +11,7 @@ import type { Browser, Page } from '@playwright/test';
 import { ensureBuiltinModel } from '../../coordinator/builtin/resnetBuilder.ts';
 import { ensureScorer } from '../../coordinator/builtin/scorerBuilder.ts';
 import { sampleRecordsText } from '../../coordinator/builtin/sampleRecords.ts';
-import type { RunSummary } from '../../coordinator/cli/summary.ts';
+import type { RunSummary } from '../../coordinator/api/summary.ts';
 import { workerUrlWith } from '../../shared/pageParams.ts';
 import { ROUTES } from '../../shared/routes.ts';
 import { CACHE_DIR, ROOT } from '../support/coordinatorProcess.ts';

@@ -75,9 +75,6 @@ export const DEFAULT_OPTIONS: JobOptions = {
   queue: null,
   job: null,
   ackWaitMs: 30_000,
-  quiet: true,
-  json: false,
-  summaryJson: null,
 };
 
 export class MemorySink implements RowSink {

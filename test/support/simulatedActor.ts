@@ -375,9 +375,8 @@ export async function startActors(workerUrl: string, count: number, options: Sim
 }
 
 /**
- * Actors that answer `limit` batches between them, then hold every further one until `release()` or their socket closes.
- * They share one host: a one-host pool is checked by the coordinator's reference alone, so no peer check (an ordinary
- * batch to the actor) uses up the limit and `limit` batches answered are `limit` batches of rows.
+ * Actors that answer `limit` batches between them, then hold every further one until `release()` or their socket closes. One host:
+ * only the reference checks a one-host pool, so no peer check (an ordinary batch) uses up the limit; `limit` batches are rows.
  */
 export function actorsHoldingAfter(limit: number): { options: SimulatedActorOptions; release(): void } {
   let answered = 0;

@@ -1,6 +1,6 @@
 /**
  * The flags of `tabpool run`, declared once: commander (with extra-typings) infers the raw option
- * types from these declarations, and cli/runOptions.ts turns them into checked JobOptions.
+ * types from these declarations, and api/runOptions.ts turns them into checked JobOptions.
  */
 import path from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';

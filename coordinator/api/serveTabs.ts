@@ -21,7 +21,8 @@ export interface ServeOptions {
   tlsCert: string | null;
   tlsKey: string | null;
   maxMessagesPerSecond: number;
-  quiet: boolean;
+  /** Draw a QR code of the worker URL in the banner (the CLI: a terminal, not --quiet). Never on a loopback-only address. */
+  qr: boolean;
 }
 
 export interface TabTarget {
@@ -84,7 +85,7 @@ export async function serveTabs(
     workerUrls: join.workerUrls,
     statusUrl: withToken(origins[0]!, ROUTES.statusPage, a.token),
     tlsFingerprint: join.tlsFingerprint,
-    qr: process.stderr.isTTY === true && !reach.loopbackOnly && !o.quiet,
+    qr: o.qr && !reach.loopbackOnly,
   });
   const notes =
     !reach.loopbackOnly && !tls

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { TabpoolError } from '../../shared/errors.ts';
 import { parseSize } from '../../shared/units.ts';
-import type { JobOptions, OutputFormat, PoolSize } from '../jobOptions.ts';
+import type { OutputFormat, PoolSize, RunOptions } from '../jobOptions.ts';
 import type { RunFlags } from './runFlags.ts';
 import { jobResources, parseQueueUrl } from '../queue/names.ts';
 
@@ -99,7 +99,7 @@ function refuseIgnoredFlags(raw: RunFlags, out: string): void {
     refuse('--allow-software-gpu accepts a software WebGPU adapter, but --ep wasm uses none: drop one of them');
 }
 
-export function parseRunOptions(raw: RunFlags): JobOptions {
+export function parseRunOptions(raw: RunFlags): RunOptions {
   const ep = raw.ep;
   if (ep !== 'auto' && ep !== 'webgpu' && ep !== 'wasm') throw bad('--ep', ep, 'auto, webgpu or wasm');
   const out = raw.out ?? 'predictions.jsonl';
