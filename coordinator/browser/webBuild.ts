@@ -8,8 +8,17 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TabpoolError } from '../../shared/errors.ts';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The package's root: the clone, or the installed package (this file is then dist/lib/coordinator/browser/webBuild.js). */
+export const ROOT = packageRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
 
 export type WebBuildMode = 'production' | 'test';
 
@@ -32,7 +41,16 @@ export async function ensureWebBuild(
 ): Promise<string> {
   const dir = webBuildDir(mode);
   const index = path.join(dir, 'index.html');
-  if (existsSync(index) && existsSync(path.join(dir, 'status.html'))) {
+  const built = existsSync(index) && existsSync(path.join(dir, 'status.html'));
+  // An installed package carries the pages prebuilt and not their sources: they are served as they are.
+  if (!existsSync(path.join(ROOT, 'web'))) {
+    if (built) return dir;
+    throw new TabpoolError(
+      'JOB_FAILED',
+      `the worker and status pages are missing from ${dir}: reinstall tabpool (its package carries them)`,
+    );
+  }
+  if (built) {
     const built = statSync(index).mtimeMs;
     const sources = Math.max(
       newestMtime(path.join(ROOT, 'web')),

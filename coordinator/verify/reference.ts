@@ -18,13 +18,14 @@ export class Reference {
   private exited = false;
 
   constructor(init: ReferenceInit) {
-    // The coordinator runs its TypeScript through tsx; a worker thread needs the loader registered too.
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./referenceWorker.ts', import.meta.url).href;
-    this.worker = new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); })`, {
-      eval: true,
-      workerData: init,
-    });
+    // From the clone the coordinator runs its TypeScript through tsx, and the worker thread needs the loader
+    // registered too; the installed package is compiled JavaScript and needs none.
+    const compiled = import.meta.url.endsWith('.js');
+    const entry = new URL(compiled ? './referenceWorker.js' : './referenceWorker.ts', import.meta.url);
+    const viaTsx = (): string =>
+      `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
+      `.then((t) => { t.register(); return import(${JSON.stringify(entry.href)}); })`;
+    this.worker = compiled ? new Worker(entry, { workerData: init }) : new Worker(viaTsx(), { eval: true, workerData: init });
     this.worker.unref();
     this.worker.once('exit', () => (this.exited = true));
     this.ready = new Promise((resolve, reject) => {
