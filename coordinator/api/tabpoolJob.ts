@@ -14,7 +14,8 @@ import type { JobStatus } from '../../shared/status.ts';
 import { formatBytes } from '../../shared/units.ts';
 import { rowRules } from '../actor/actorFromContent.ts';
 import { maxAnswerBytes, servedFiles, tabSpecFor } from '../actor/tabSpec.ts';
-import { findChromium, launchTabs, type LaunchedTabs } from '../browser/launcher.ts';
+import { ensureChromium } from '../browser/getBrowser.ts';
+import { launchTabs, type LaunchedTabs } from '../browser/launcher.ts';
 import { ensureWebBuild } from '../browser/webBuild.ts';
 import { TARGET_BATCH_SECONDS } from '../host/batchPlan.ts';
 import { readInput } from '../io/inputReader.ts';
@@ -161,7 +162,7 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
     try {
       if (this.pendingStop === 'cancel') throw new TabpoolError('JOB_FAILED', this.cancelReason);
       // Everything that can be wrong with the job's inputs fails here, before any browser starts.
-      if (options.launch > 0) findChromium();
+      if (options.launch > 0) await ensureChromium(log);
       const cacheDir = path.resolve(options.cacheDir);
       const plan = await planJob(options, cacheDir);
       const { actor, dataset, resolveUrl, actorMemory, maxBatch } = plan;

@@ -1,7 +1,8 @@
 /**
  * `--launch K`: K local headless Chromium tabs through Playwright. Each tab gets its own browser
  * context (its own profile, so its own host in the pool), and WebGPU is switched on. The browser
- * is found on the machine (TABPOOL_CHROMIUM, then the usual names on PATH); nothing is downloaded.
+ * is found on the machine (TABPOOL_CHROMIUM, the usual names on PATH, then Playwright's own download);
+ * getBrowser.ts gets one when there is none.
  */
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
@@ -23,11 +24,23 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): string {
       if (isExecutable(file)) return file;
     }
   }
+  // A Chromium that Playwright downloaded (getBrowser.ts, or `npx playwright-core install chromium`).
+  const downloaded = playwrightChromium();
+  if (downloaded) return downloaded;
   throw new TabpoolError(
     'BROWSER_NOT_FOUND',
     `no Chromium-family browser on PATH (looked for ${CANDIDATES.join(', ')}); install one (Debian: apt-get ` +
       `install chromium), set TABPOOL_CHROMIUM=/path/to/chrome, or use --launch 0 and open the printed URL in any browser`,
   );
+}
+
+function playwrightChromium(): string | null {
+  try {
+    const file = chromium.executablePath();
+    return isExecutable(file) ? file : null;
+  } catch {
+    return null;
+  }
 }
 
 function isExecutable(file: string): boolean {

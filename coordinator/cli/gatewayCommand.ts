@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { formatError, serializeError, TabpoolError } from '../../shared/errors.ts';
-import { findChromium, launchTabs, type LaunchedTabs } from '../browser/launcher.ts';
+import { ensureChromium } from '../browser/getBrowser.ts';
+import { launchTabs, type LaunchedTabs } from '../browser/launcher.ts';
 import { ensureWebBuild } from '../browser/webBuild.ts';
 import { Gateway } from '../queue/gateway.ts';
 import { connectQueue, readContent, readState, waitForSpec, type QueueJob } from '../queue/jobStore.ts';
@@ -61,7 +62,7 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
     const port = int('--port', f.port, 0, 65535);
     const waitMs = duration('--wait', f.wait);
     checkServing(f);
-    if (launch > 0) findChromium();
+    if (launch > 0) await ensureChromium((line) => void process.stderr.write(`${line}\n`));
 
     q = await connectQueue(servers, f.job);
     const spec = await waitForSpec(q, waitMs);

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { aptInstaller } from '../../coordinator/browser/getBrowser.ts';
 
 export interface NatsServer {
   url: string;
@@ -16,12 +17,27 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-function binary(): string {
+function installed(): string | null {
   for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin'])) {
     const p = path.join(dir, 'nats-server');
     if (existsSync(p)) return p;
   }
-  throw new Error('nats-server is not installed: apt-get install nats-server (.ci/run does this)');
+  return null;
+}
+
+let installing: Promise<void> | null = null;
+
+/** nats-server, installed first (Debian's package, as root) when it is not there; otherwise the command to run. */
+async function binary(): Promise<string> {
+  const found = installed();
+  if (found) return found;
+  const apt = aptInstaller();
+  if (!apt) throw new Error('nats-server is not installed: run `sudo apt-get install nats-server` (Debian), or put nats-server on PATH');
+  process.stderr.write('nats-server is not installed: installing Debian’s package (apt-get install nats-server, as root)…\n');
+  await (installing ??= apt('nats-server'));
+  const now = installed();
+  if (!now) throw new Error('apt-get install nats-server finished but no nats-server is on PATH');
+  return now;
 }
 
 async function freePort(): Promise<number> {
@@ -45,7 +61,7 @@ export async function startNats(opts: { maxPayload?: number } = {}): Promise<Nat
     await fs.writeFile(conf, `max_payload: ${opts.maxPayload}\n`);
     args.push('-c', conf);
   }
-  const child: ChildProcess = spawn(binary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(await binary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
   await new Promise<void>((resolve, reject) => {
