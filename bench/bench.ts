@@ -18,6 +18,7 @@ import { ensureBuiltinModel } from '../coordinator/builtin/resnetBuilder.ts';
 import { ensureSampleDataset, sampleNames } from '../coordinator/builtin/sampleImages.ts';
 import { CACHE_DIR, ROOT } from '../test/support/coordinatorProcess.ts';
 import { benchActors } from './actors.ts';
+import { benchAtSpeed } from './atSpeed.ts';
 import { benchCoordinator } from './coordinatorCapacity.ts';
 import { benchMixed } from './mixed.ts';
 import { benchQueue } from './queue.ts';
@@ -79,7 +80,7 @@ async function manifestOf(sampleDir: string, count: number, name: string): Promi
 }
 
 /** Sections, in the order they run: `--only=a,b` runs those alone (and writes no results files), `--skip-X` leaves X out. */
-const SECTIONS = ['tabs', 'webgpu', 'native', 'actor', 'trust', 'mixed', 'coordinator', 'resume', 'queue'] as const;
+const SECTIONS = ['tabs', 'webgpu', 'native', 'actor', 'trust', 'atSpeed', 'mixed', 'coordinator', 'resume', 'queue'] as const;
 type Section = (typeof SECTIONS)[number];
 const only = process.argv
   .find((a) => a.startsWith('--only='))
@@ -174,6 +175,11 @@ async function main(): Promise<void> {
   if (runs('trust')) {
     log('trust: liars among honest actors…');
     Object.assign(results, await benchTrust({ quick, log, notes }));
+  }
+
+  if (runs('atSpeed')) {
+    log("verification at the pool's speed (100 simulated actors on 10 hosts)…");
+    Object.assign(results, await benchAtSpeed({ quick, log, notes }));
   }
 
   if (runs('mixed')) {

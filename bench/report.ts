@@ -143,6 +143,47 @@ const TARGETS: Target[] = [
       `${f(r['verify.tenPercent.wrongRowsWritten'], 0)} wrong rows were written.`,
   },
   {
+    name: 'verification cost at the pool’s speed (100 simulated actors, 10 hosts, 500 img/s each, a 10% liar)',
+    key: 'verify.atSpeed.overhead',
+    goal: '≥ 0.95',
+    met: (r) => r['verify.atSpeed.overhead']! >= 0.95,
+    why: (r) =>
+      `${f(r['verify.atSpeed.imgPerSec'], 0)} img/s verified against ${f(r['verify.atSpeed.unverified.imgPerSec'], 0)} ` +
+      `without, of a ${f(r['verify.atSpeed.targetImgPerSec'], 0)} img/s target load; the coordinator used ` +
+      `${f(r['verify.atSpeed.coordinatorCpuCores'])} cores verified and ${f(r['verify.atSpeed.unverified.coordinatorCpuCores'])} ` +
+      `without, the actors ${f(r['verify.atSpeed.actorsCpuCores'])}, batches averaged ${f(r['verify.atSpeed.inputsPerBatch'], 1)} ` +
+      `inputs verified and ${f(r['verify.atSpeed.unverified.inputsPerBatch'], 1)} without (64 at full speed), and the actors ` +
+      `held no batch ${f(100 * r['verify.atSpeed.actorsIdleShare']!, 0)}% and ` +
+      `${f(100 * r['verify.atSpeed.unverified.actorsIdleShare']!, 0)}% of the time.`,
+  },
+  {
+    name: 'coordinator CPU during the verified run at the pool’s speed (cores: CPU time ÷ wall time)',
+    key: 'verify.atSpeed.coordinatorCpuCores',
+    goal: '≤ 1',
+    met: (r) => r['verify.atSpeed.coordinatorCpuCores']! <= 1,
+    why: (r) =>
+      `${f(r['verify.atSpeed.coordinatorCpuCores'])} cores verified, ${f(r['verify.atSpeed.unverified.coordinatorCpuCores'])} ` +
+      `with --verify 0, at ${f(r['verify.atSpeed.imgPerSec'], 0)} and ${f(r['verify.atSpeed.unverified.imgPerSec'], 0)} img/s ` +
+      `(${f(r['verify.atSpeed.coordinatorCpuMsPerImage'], 3)} and ${f(r['verify.atSpeed.unverified.coordinatorCpuMsPerImage'], 3)} ` +
+      `ms of its CPU a row).`,
+  },
+  {
+    name: 'wrong rows the 10% liar among 100 actors at speed gets into the output (one liar: one sample)',
+    key: 'verify.atSpeed.wrongRows',
+    goal: "within the README's bound: mean ≤ (1 − q) × 256 = 230.4 per liar",
+    met: (r) => r['verify.atSpeed.wrongRows']! <= (1 - 0.1) * 256,
+    why: (r) =>
+      `${f(r['verify.atSpeed.wrongRows'], 0)} wrong rows from one liar (${r['verify.atSpeed.liarCaught'] ? 'barred' : 'never barred'}); ` +
+      `the mean over the trust section's liars: ${f(r['verify.wrongRowsPerLiar.tenPercent'], 1)}.`,
+  },
+  {
+    name: 'wrong rows a liar on every batch among 100 actors at speed gets into the output',
+    key: 'verify.atSpeed.wrongRowsEveryBatch',
+    goal: '0',
+    met: (r) => r['verify.atSpeed.wrongRowsEveryBatch'] === 0,
+    why: (r) => `${f(r['verify.atSpeed.wrongRowsEveryBatch'], 0)} wrong rows.`,
+  },
+  {
     name: "your own actor: embeddings throughput over the same actor's raw speed, 2 wasm tabs",
     key: 'actor.embed.efficiency',
     goal: '≥ 0.95',
