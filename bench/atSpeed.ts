@@ -21,7 +21,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureBuiltinModel } from '../coordinator/builtin/resnetBuilder.ts';
-import type { RunSummary } from '../coordinator/cli/summary.ts';
+import type { RunSummary } from '../coordinator/api/summary.ts';
 import { AUTO_MAX_BATCH, TARGET_BATCH_SECONDS } from '../coordinator/host/batchPlan.ts';
 import { CLOSE } from '../shared/closeCodes.ts';
 import type { ItemResult, ResultMessage } from '../shared/protocol.ts';
