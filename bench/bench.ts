@@ -20,6 +20,7 @@ import { CACHE_DIR, ROOT } from '../test/support/coordinatorProcess.ts';
 import { benchActors } from './actors.ts';
 import { benchAtSpeed } from './atSpeed.ts';
 import { benchCoordinator } from './coordinatorCapacity.ts';
+import { benchFeed } from './feed.ts';
 import { benchMixed } from './mixed.ts';
 import { benchQueue } from './queue.ts';
 import { markdown, nest } from './report.ts';
@@ -80,7 +81,7 @@ async function manifestOf(sampleDir: string, count: number, name: string): Promi
 }
 
 /** Sections, in the order they run: `--only=a,b` runs those alone (and writes no results files), `--skip-X` leaves X out. */
-const SECTIONS = ['tabs', 'webgpu', 'native', 'actor', 'trust', 'atSpeed', 'mixed', 'coordinator', 'resume', 'queue'] as const;
+const SECTIONS = ['tabs', 'webgpu', 'native', 'feed', 'actor', 'trust', 'atSpeed', 'mixed', 'coordinator', 'resume', 'queue'] as const;
 type Section = (typeof SECTIONS)[number];
 const only = process.argv
   .find((a) => a.startsWith('--only='))
@@ -165,6 +166,11 @@ async function main(): Promise<void> {
         'batch 16; ratio.wasm.k2VsNative compares the 2-tab end-to-end run with it; native.cpu.tiny and ' +
         'ratio.webgpu.k1VsNative do the same for the test-sized model the WebGPU row uses.',
     );
+  }
+
+  if (runs('feed')) {
+    log("the tab's feed: its prepare workers against sharp on as many cores…");
+    Object.assign(results, await benchFeed({ quick, log, notes, sampleDir, manifestOf: (n, name) => manifestOf(sampleDir, n, name) }));
   }
 
   if (runs('actor')) {
