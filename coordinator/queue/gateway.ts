@@ -83,6 +83,7 @@ export class Gateway {
           gatewayId: d.gatewayId,
           taking: () => !this.stopped && this.state.phase === 'running',
           started: () => this.host.isStarted,
+          hasActors: () => this.host.pool.active().length > 0,
           log: d.log,
         })),
       sink: {
@@ -92,8 +93,8 @@ export class Gateway {
       shared: (pool) => ({ sync: () => syncPool(this.global, pool, d.gatewayId, s.pool.max), readyCount: () => this.global.readyCount() }),
       events: {
         log: d.log,
-        changed: () => this.work.trim(this.state.phase !== 'running'),
-        emptied: () => this.work.trim(false),
+        changed: () => this.work.trim(this.state.phase !== 'running' ? 'all' : 'excess'),
+        emptied: () => this.work.trim('empty'),
         stalled: (v) => {
           if (v.kind !== 'fail') return;
           this.failure = new TabpoolError(
@@ -151,7 +152,7 @@ export class Gateway {
     // Draining: units not started go back (a resumed run's gateways do them); started ones finish.
     if (st.phase !== 'running') {
       this.host.drain();
-      this.work.trim(true);
+      this.work.trim('all');
     } else if (!this.stopped) this.host.resume();
     if (st.phase === 'done' || st.phase === 'failed')
       this.host.shutdown(st.phase === 'done' ? 'the job is done; thank you — this tab can be closed' : `the job failed: ${st.reason}`);
@@ -165,7 +166,7 @@ export class Gateway {
     clearInterval(this.ticker);
     this.stopWatch?.();
     this.host.drain();
-    this.work.trim(true);
+    this.work.trim('all');
     this.units.stop();
     await this.global.stop();
   }

@@ -32,6 +32,7 @@ import { Collector } from './collector.ts';
 import type { Gateway } from './gateway.ts';
 import { putState, UNITS_PER_INCARNATION, type QueueJob, type QueueJobSpec, type QueueJobState } from './jobStore.ts';
 import { forgetUnit, Publisher, recordedUnits } from './publisher.ts';
+import { RunWatch } from './runWatch.ts';
 
 /**
  * Inputs per unit with --batch-size auto: units are cut before any actor's speed is known (they may
@@ -84,6 +85,7 @@ export class QueueRun implements RunningJob {
   private draining = false;
   private finished = false;
   private noActorsSince: number | null = null;
+  private readonly watch: RunWatch;
   private timer: NodeJS.Timeout | null = null;
   private resolveDone!: () => void;
   private rejectDone!: (e: unknown) => void;
@@ -94,12 +96,14 @@ export class QueueRun implements RunningJob {
     this.read = d.read ?? readInput;
     this.resolveUrl = d.resolveUrl ?? (async (s) => s);
     this.stats = newJobStats(Date.now(), d.sink.done.size, d.skippedErrors);
+    this.watch = new RunWatch(o.stallTimeoutMs, Date.now());
     // Rows are durable once the sink's write resolves: only then are their results acked.
     const sink: RowSink = {
       done: d.sink.done,
       write: async (rows) => {
         await d.sink.write(rows);
         this.collector.written(rows.map((r) => r.id));
+        this.watch.progressed(Date.now());
       },
       flushed: () => d.sink.flushed(),
     };
@@ -313,7 +317,18 @@ export class QueueRun implements RunningJob {
       }
     }
     if (this.draining) await this.drainedYet();
+    else this.watchProgress(global.readyCount(), global.gateways);
     this.checkDone();
+  }
+
+  private watchProgress(readyActors: number, gateways: number): void {
+    const c = this.collector;
+    const v = this.watch.check({ pending: c.pending, answeredPending: c.answeredPending, readyActors, gateways }, Date.now());
+    if (!v) return;
+    const limit = `--stall-timeout ${this.options.stallTimeoutMs / 1000}s`;
+    if (v.kind === 'warn') return this.d.events.log(`stalled: ${v.report}; failing if nothing changes for another ${limit}`);
+    const resume = `--resume --job ${this.d.q.names.job}`;
+    this.fail(new TabpoolError('STALLED', `${v.report}; ${limit} passed twice: the job stops, and ${resume} continues it`));
   }
 
   /** Draining ends when no gateway holds a unit and every result that came is written. */

@@ -34,6 +34,8 @@ export interface UnitWorkDeps {
   taking(): boolean;
   /** Whether dispatch has begun (the job's pool has its minimum ready). */
   started(): boolean;
+  /** Whether any actor is active here: a unit that arrives when none is goes straight back. */
+  hasActors(): boolean;
   log(line: string): void;
 }
 
@@ -86,6 +88,13 @@ export class UnitWork implements WorkSource, ResultSink {
       unit.msg.nak(5_000);
       return;
     }
+    if (!this.d.hasActors()) {
+      // A take that was waiting when the last actor here left: nothing here would run the unit (and nothing would give it back).
+      this.counts.givenBack++;
+      this.d.log(`unit ${n} handed back to the queue for any gateway: no actor is left here`);
+      unit.msg.nak(1_000);
+      return;
+    }
     const items: InputItem[] = unit.header.ids.map((id, i) => {
       const input = unit.inputs[i]!;
       return input instanceof Uint8Array ? { id, source: `unit ${n} input ${i}`, bytes: input } : { id, source: input.url, url: input.url };
@@ -129,18 +138,28 @@ export class UnitWork implements WorkSource, ResultSink {
   }
 
   /**
-   * Units that should go back to the queue now: with `all` (a drain, a stop), every unit nothing
-   * of which is out on an actor; otherwise the untouched units beyond what the actors here can
-   * take (an actor left), newest first.
+   * Units that should go back to the queue now. `all` (a drain, a stop): every unit nothing of which is
+   * out on an actor. `empty` (no actor is left here, say the last was barred): every unit, those some
+   * answers came for too, since nothing here will finish them (the answers are dropped; the unit is
+   * computed again elsewhere, whole). `excess` (an actor left): the untouched units beyond what the
+   * actors here can take, newest first.
    */
-  trim(all: boolean): void {
-    let excess = all ? Infinity : this.intake.pendingItems - this.intake.freeCapacity();
+  trim(mode: 'all' | 'empty' | 'excess'): void {
+    let excess = mode === 'excess' ? this.intake.pendingItems - this.intake.freeCapacity() : Infinity;
     for (const h of [...this.held.values()].reverse()) {
       if (excess <= 0) return;
-      if (!all && h.answers.size > 0) continue;
-      if (!this.intake.withdraw(h.ids)) continue;
+      if (mode === 'excess' && h.answers.size > 0) continue;
+      const open = new Set([...h.ids].filter((id) => !h.answers.has(id)));
+      // Held units always wait for some answer; the inputs they wait for must not be out on an actor.
+      if (!this.intake.withdraw(open)) continue;
       excess -= h.ids.size;
-      this.giveBack(h, all ? 'the job drains or this gateway stops' : 'no actor here can take it now');
+      const why =
+        mode === 'all'
+          ? 'the job drains or this gateway stops'
+          : mode === 'empty'
+            ? 'no actor is left here'
+            : 'no actor here can take it now';
+      this.giveBack(h, why);
     }
   }
 

@@ -218,6 +218,39 @@ const shiftsClasses: SimulatedActorOptions = {
   },
 };
 
+test('a gateway whose last actor leaves mid-unit gives the unit back, answers and all: another gateway finishes the job', async () => {
+  const out = path.join(tmp, 'left-mid-unit.jsonl');
+  // Units of 16 cut into batches sized to a slow actor's speed (2 img/s: ~3 inputs), so one unit is answered in part.
+  const run = await procs.run('left-mid-unit', out, '--batch-size', 'auto');
+  const a = await procs.gateway('left-mid-unit');
+  const b = await procs.gateway('left-mid-unit');
+  let answered = 0;
+  const leaver = (
+    await startActors(a.workerUrl, 1, {
+      mode: 'real',
+      reportSpeed: 2,
+      onBatch: async (batch, actor) => {
+        if (answered++ === 0) return actor.send(await actor.answer(batch));
+        actor.close(1000, 'leaving mid-unit');
+      },
+    })
+  ).actors[0]!;
+  await leaver.closed;
+  await startActors(b.workerUrl, 2, { mode: 'real' });
+  // Before the fix A kept the part-answered unit alive for ever and run waited: bounded here, so the test fails instead.
+  const ended = await Promise.race([
+    run.exited,
+    new Promise<string>((r) => setTimeout(() => r('still running after 90 s'), 90_000).unref()),
+  ]);
+  assert.equal(
+    ended,
+    0,
+    `${String(ended)}\nrun: ${run.stderr().slice(-3000)}\nA: ${a.stderr().slice(-2000)}\nB: ${b.stderr().slice(-2000)}`,
+  );
+  await assertCompleteAndCorrect(out, files, reference);
+  assert.match(a.stderr(), /handed back to the queue for any gateway: no actor is left here/);
+});
+
 test('queue verification (default --verify): a host lying on two gateways is barred on both; every row right', async () => {
   const out = path.join(tmp, 'verified.jsonl');
   const run = await procs.run('verified', out, '--verify', '0.05');
