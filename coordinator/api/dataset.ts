@@ -16,7 +16,10 @@ import { DEFAULT_CACHE } from './runFlags.ts';
 import { checkedOptions, type MapBatchesOptions, type WriteOptions } from './apiOptions.ts';
 import { TabpoolJob, type Logger } from './tabpoolJob.ts';
 
-/** An actor: its class (sent to tabs as its source: it may not use imports or outer variables), a module's path, or the built-in classifier. */
+/**
+ * An actor: its class (sent to tabs as its source: it may not use imports or outer variables), a module's path,
+ * or the built-in classifier.
+ */
 export type ActorRef = string | (abstract new () => unknown) | typeof Classifier;
 
 /** One output row, as the JSONL output holds it: the id, then the actor's columns (or `error`). */

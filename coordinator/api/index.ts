@@ -4,7 +4,9 @@
  *
  * ```ts
  * import { readImages, ActorPool } from 'tabpool';
- * const job = readImages('./images').mapBatches('./embed.ts', { compute: ActorPool({ min: 2, max: 8 }), launch: 2 }).writeParquet('emb.parquet');
+ * const job = readImages('./images')
+ *   .mapBatches('./embed.ts', { compute: ActorPool({ min: 2, max: 8 }), launch: 2 })
+ *   .writeParquet('emb.parquet');
  * const { workerUrl } = await job.started;
  * const summary = await job.done;
  * ```

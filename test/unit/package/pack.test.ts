@@ -45,7 +45,7 @@ before(async () => {
 });
 after(() => fs.rm(tmp, { recursive: true, force: true }));
 
-test('installed from its tarball into an empty project, `npx tabpool run --launch 2` runs the demo: every sample image, as onnxruntime-node predicts', async () => {
+test('installed from its tarball in an empty project, `npx tabpool run --launch 2` runs the demo as onnxruntime-node predicts', async () => {
   const out = path.join(project, 'predictions.jsonl');
   const { stdout } = await run('npx', ['tabpool', 'run', '--launch', '2', '--out', out], { cwd: project, env, maxBuffer: 64 << 20 });
   assert.match(stdout, /done: 256 rows \(256 predictions, 0 errors\)/);
@@ -55,7 +55,7 @@ test('installed from its tarball into an empty project, `npx tabpool run --launc
   await assertCompleteAndCorrect(out, files, await referencePredictions(model.path, files, 'chromium'));
 });
 
-test('installed, a script using the API (readImages → mapBatches → writeJsonl, launch: 2) gets rows as onnxruntime-node predicts, printing nothing', async () => {
+test('installed, an API script (readImages → mapBatches → writeJsonl) gets rows as onnxruntime-node, printing nothing', async () => {
   const data = path.join(tmp, 'images');
   const files = await writeTestPngs(data, 16, 64, 64, 5);
   const script = path.join(project, 'job.mjs');
