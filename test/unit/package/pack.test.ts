@@ -45,7 +45,7 @@ before(async () => {
 });
 after(() => fs.rm(tmp, { recursive: true, force: true }));
 
-test('installed from its tarball in an empty project, `npx tabpool run --launch 2` runs the demo as onnxruntime-node predicts', async () => {
+test('installed from its tarball in a new project, `npx tabpool run --launch 2` runs the demo as onnxruntime-node predicts', async () => {
   const out = path.join(project, 'predictions.jsonl');
   const { stdout } = await run('npx', ['tabpool', 'run', '--launch', '2', '--out', out], { cwd: project, env, maxBuffer: 64 << 20 });
   assert.match(stdout, /done: 256 rows \(256 predictions, 0 errors\)/);
