@@ -86,12 +86,12 @@ async function readJsonl(file: string): Promise<WrittenRows> {
   const ids = new IdSet();
   let errors = 0;
   let intactBytes = 0;
-  let size = 0;
+  const { size } = await fs.stat(file);
   let pending: Buffer = Buffer.alloc(0);
   let stopped = false;
   for await (const chunk of createReadStream(file, { highWaterMark: CHUNK }) as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (stopped) continue;
+    // Past a line that does not parse nothing is kept: the rest of the file is not read.
+    if (stopped) break;
     const bytes = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     let start = 0;
     for (;;) {
