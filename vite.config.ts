@@ -1,8 +1,8 @@
 import { defineConfig, type Plugin } from 'vite';
 
 /**
- * The coordinator serves two pages from one build: the worker page (index.html, at /worker/) and
- * the status page (status.html, at /). `--mode test` makes the test build (dist/web-test): the
+ * The coordinator serves three pages from one build: the worker page (index.html, at /worker/),
+ * a job's status page (status.html, at /) and a standing pool's (pool.html, at / on tabpool serve). `--mode test` makes the test build (dist/web-test): the
  * same pages with the worker page's entry swapped for web/testing/main.ts, which adds the hooks
  * end-to-end tests drive. The default build never contains them.
  */
@@ -24,7 +24,7 @@ export default defineConfig(({ mode }) => ({
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 2000,
-    rollupOptions: { input: { index: 'web/index.html', status: 'web/status.html' } },
+    rollupOptions: { input: { index: 'web/index.html', status: 'web/status.html', pool: 'web/pool.html' } },
   },
   worker: { format: 'es' },
   logLevel: 'warn',

@@ -61,6 +61,9 @@ export interface JobSettings {
   job: string | null;
   /** With --queue: how long a gateway may hold a batch without a sign of life before JetStream gives it to another. */
   ackWaitMs: number;
+  /** On a standing pool: the job's share of actors beyond the minimums (--weight), and its place in line (--priority). */
+  weight: number;
+  priority: number;
 }
 
 /** Where the job listens for tabs and how it lets them in: the address, TLS, the join token, and local tabs it launches. */
@@ -76,6 +79,10 @@ export interface ServeSettings {
   tls: 'self-signed' | null;
   tlsCert: string | null;
   tlsKey: string | null;
+  /** A standing pool's head (--on): its tabs serve the job, and this process serves none. Null: serve here. */
+  on: string | null;
+  /** The head's submit token (--submit-token or TABPOOL_SUBMIT_TOKEN). */
+  submitToken: string | null;
 }
 
 /** How the command line shows a job; the API has none of these (it prints nothing unless given a logger). */

@@ -19,6 +19,8 @@ export const CLOSE = {
   workerCrashed: 4003,
   /** Coordinator → page: its answers disagreed with the trusted reference; it (or its whole host) is barred from the job. */
   barred: 4004,
+  /** Coordinator → standing pool: the job hands this actor back at a batch boundary (the pool gives it to another job). */
+  released: 4005,
 } as const;
 
 export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];

@@ -64,6 +64,10 @@ export const ERROR_CODES = {
   DEVICE_LOST: { kind: 'actor', meaning: 'the WebGPU device was lost' },
   PROTOCOL_ERROR: { kind: 'actor', meaning: 'a message broke the protocol' },
   UNAUTHORIZED: { kind: 'actor', meaning: 'the join token is missing or wrong' },
+  // A standing pool (tabpool serve) and the jobs submitted to it.
+  SUBMIT_REFUSED: { kind: 'usage', meaning: 'the head refused the submit token (missing or wrong), or the request' },
+  HEAD_UNREACHABLE: { kind: 'job', meaning: 'the standing pool at --on could not be reached (or stopped answering)' },
+  JOB_NOT_FOUND: { kind: 'usage', meaning: 'the head has no job by that id' },
 } as const satisfies Record<string, { kind: ErrorKind; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

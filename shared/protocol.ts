@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { ERROR_CODE_NAMES } from './errors.ts';
 
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 const MAX_ITEMS = 4096;
 const shortString = z.string().max(512);
@@ -161,7 +161,8 @@ export const jobSpecSchema = z.object({
 });
 export type JobSpec = z.infer<typeof jobSpecSchema>;
 
-export const admissionStatusSchema = z.enum(['admitted', 'standby', 'rejected']);
+/** `idle`: in a standing pool (`tabpool serve`), joined and serving no job; it keeps its socket and waits for one. */
+export const admissionStatusSchema = z.enum(['admitted', 'standby', 'rejected', 'idle']);
 export type AdmissionStatus = z.infer<typeof admissionStatusSchema>;
 
 /** First answer to `hello`: who the tab is in the pool and, when admitted, the job. */
@@ -173,6 +174,8 @@ const welcome = z.object({
   /** Why the tab is standing by or rejected, in words with the numbers. */
   reason: z.string().nullable(),
   job: jobSpecSchema.nullable(),
+  /** In a standing pool: the job this tab now serves (`name (id)`), or null while idle. Absent from a job's own coordinator. */
+  serving: shortString.nullable().optional(),
 });
 
 /** A standby tab was promoted, or an admitted one demoted; `job` comes with a promotion. */
@@ -181,6 +184,7 @@ const admission = z.object({
   status: admissionStatusSchema,
   reason: z.string().nullable(),
   job: jobSpecSchema.nullable(),
+  serving: shortString.nullable().optional(),
 });
 
 /** The job is over (or the coordinator is shutting down); the page shows the reason and stops. */

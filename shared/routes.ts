@@ -17,6 +17,13 @@ export const ROUTES = {
   modelPrefix: '/model/',
   /** A user's actor module (bundled), by sha256. */
   actorPrefix: '/actor/',
+  // A standing pool's head (tabpool serve) also has these; they take the submit token, never the join token.
+  /** The WebSocket a submitting process (`tabpool run --on`) speaks shared/poolProtocol.ts over. */
+  submitSocket: '/submit',
+  /** `GET`: the head's jobs (`JobRecord[]`); `POST /api/jobs/ID/cancel`: drains one. */
+  jobsApi: '/api/jobs',
+  /** `HEAD`/`PUT /api/files/SHA256`: a job's model or actor module, uploaded once and kept by content. */
+  filesApi: '/api/files/',
 } as const;
 
 /** The query parameter that carries the job token. */

@@ -71,6 +71,11 @@ export interface MapBatchesOptions {
   tlsCert?: string;
   tlsKey?: string;
   maxMessagesPerSecond?: number;
+  /** A standing pool's head (tabpool serve): the job runs on its tabs (--on), with its submit token, weight and priority. */
+  on?: string;
+  submitToken?: string;
+  weight?: number;
+  priority?: number;
 }
 
 /** What the write methods take. */
@@ -117,6 +122,10 @@ const OPTIONS: readonly string[] = [
   'tlsCert',
   'tlsKey',
   'maxMessagesPerSecond',
+  'on',
+  'submitToken',
+  'weight',
+  'priority',
 ] satisfies (keyof MapBatchesOptions)[];
 
 const camel = (flag: string): string => flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());

@@ -92,6 +92,14 @@ export function runCommand() {
     )
     .option('--job <name>', "with --queue: the job's name, for gateways and --resume (default: a fresh name, printed)")
     .option('--ack-wait <duration>', 'with --queue: a batch whose gateway shows no sign of life this long goes to another gateway', '30s')
+    .option(
+      '--on <url>',
+      'run on a standing pool (tabpool serve at URL): its tabs serve the job; the data is read and the output ' +
+        'written here, as without --on',
+    )
+    .option('--submit-token <token>', "with --on: the head's submit token (default: TABPOOL_SUBMIT_TOKEN)")
+    .option('--weight <w>', "with --on: this job's share of the pool's actors beyond every job's minimum, relative to the others'", '1')
+    .option('--priority <p>', 'with --on: a job waiting for actors gets the next one freed, highest priority first (-1000..1000)', '0')
     .option('--quiet', 'no live view or actor logs; only the summary')
     .option('--json', 'print the summary as one JSON object on stdout (logs stay on stderr)')
     .option('--summary-json <file>', 'also write the summary as JSON to this file');

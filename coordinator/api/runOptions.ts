@@ -2,6 +2,7 @@
  * The job's settings, checked before anything starts: a bad flag fails here, with the fix in the
  * message, before any browser is launched or any file written.
  */
+import { headOrigin } from '../remote/remotePool.ts';
 import path from 'node:path';
 import { TabpoolError } from '../../shared/errors.ts';
 import { parseSize } from '../../shared/units.ts';
@@ -134,6 +135,7 @@ export function parseRunOptions(raw: RunFlags): RunOptions {
   if (raw.job !== undefined) jobResources(raw.job);
   if (queue && raw.resume === true && raw.job === undefined)
     throw new TabpoolError('BAD_ARGUMENT', '--resume with --queue needs --job NAME: the name the interrupted run printed');
+  const standing = standingPool(raw);
   const ackWaitMs = duration('--ack-wait', raw.ackWait);
   if (ackWaitMs < 1000) throw bad('--ack-wait', raw.ackWait, 'at least 1s');
   let actorConfig: unknown = null;
@@ -183,8 +185,39 @@ export function parseRunOptions(raw: RunFlags): RunOptions {
     queue,
     job: raw.job ?? null,
     ackWaitMs,
+    ...standing,
     quiet: raw.quiet === true,
     json: raw.json === true,
     summaryJson: raw.summaryJson ?? null,
   };
+}
+
+/** --on and what goes with it: the submit token, the job's weight and priority; refused where they would do nothing. */
+function standingPool(raw: RunFlags): { on: string | null; submitToken: string | null; weight: number; priority: number } {
+  const weight = Number(raw.weight);
+  if (!Number.isFinite(weight) || weight <= 0 || weight > 1e6) throw bad('--weight', raw.weight, 'a positive number, e.g. 1 or 2.5');
+  const priority = int('--priority', raw.priority, -1000, 1000);
+  if (raw.on === undefined) {
+    if (raw.submitToken !== undefined || weight !== 1 || priority !== 0)
+      throw new TabpoolError('BAD_ARGUMENT', '--submit-token, --weight and --priority are for a job on a standing pool: add --on URL');
+    return { on: null, submitToken: null, weight, priority };
+  }
+  const on = headOrigin(raw.on);
+  if (raw.queue !== undefined)
+    throw new TabpoolError(
+      'BAD_ARGUMENT',
+      '--on runs the job on a standing pool and --queue on NATS; choose one (tabpool serve --queue is the pool on NATS)',
+    );
+  if (raw.launch !== '0')
+    throw new TabpoolError(
+      'BAD_ARGUMENT',
+      `--launch opens tabs for this process, which serves none with --on; launch them on the head (tabpool serve --launch ${raw.launch})`,
+    );
+  const submitToken = raw.submitToken ?? process.env.TABPOOL_SUBMIT_TOKEN ?? null;
+  if (submitToken === null)
+    throw new TabpoolError(
+      'BAD_ARGUMENT',
+      "--on needs the head's submit token: --submit-token TOKEN or TABPOOL_SUBMIT_TOKEN (tabpool serve printed it)",
+    );
+  return { on, submitToken, weight, priority };
 }

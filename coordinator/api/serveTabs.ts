@@ -3,15 +3,14 @@
  * worker page, the model and the actor sockets, the URLs other machines reach it by, and the banner
  * a person joins with.
  */
-import fs from 'node:fs/promises';
 import { ROUTES, withToken } from '../../shared/routes.ts';
 import type { JobStatus } from '../../shared/status.ts';
 import type { ActorLink } from '../pool/actor.ts';
 import type { ToCoordinator } from '../../shared/protocol.ts';
 import { attachActorSocket } from '../server/actorSocket.ts';
-import { certNames, reachableHosts } from '../server/addresses.ts';
+import { reachableHosts } from '../server/addresses.ts';
 import { startServer, type CoordinatorServer, type ServedFile } from '../server/httpServer.ts';
-import { certificateFingerprint, ensureSelfSignedCert } from '../server/tlsCert.ts';
+import { tlsFor } from '../server/tlsCert.ts';
 import { joinBanner } from './joinBanner.ts';
 
 export interface ServeOptions {
@@ -92,22 +91,4 @@ export async function serveTabs(
       ? ['note: browsers on other machines get WebGPU only over https; add --tls self-signed (they can still run wasm over http)']
       : [];
   return { server, workerUrl: withToken(server.origin, ROUTES.workerPage, a.token), join, tls: tls !== null, banner, notes };
-}
-
-/** The certificate to serve https with, and its fingerprint: made for this machine (--tls self-signed), or given. */
-async function tlsFor(
-  o: ServeOptions,
-  cacheDir: string,
-  log: (line: string) => void,
-): Promise<{ cert: string | Buffer; key: string | Buffer; fingerprint: string } | null> {
-  if (o.tls === 'self-signed') {
-    const made = await ensureSelfSignedCert(cacheDir, certNames(o.host));
-    log(`TLS: ${made.reused ? 'reusing the' : 'made a'} self-signed certificate for this machine's names and addresses, ${made.path}`);
-    return { cert: made.cert, key: made.key, fingerprint: made.fingerprint256 };
-  }
-  if (o.tlsCert && o.tlsKey) {
-    const cert = await fs.readFile(o.tlsCert);
-    return { cert, key: await fs.readFile(o.tlsKey), fingerprint: certificateFingerprint(cert) };
-  }
-  return null;
 }

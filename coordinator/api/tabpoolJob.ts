@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { serializeError, TabpoolError } from '../../shared/errors.ts';
+import { formatError, serializeError, TabpoolError } from '../../shared/errors.ts';
 import type { JobStatus } from '../../shared/status.ts';
 import { formatBytes } from '../../shared/units.ts';
 import { rowRules } from '../actor/actorFromContent.ts';
@@ -29,6 +29,8 @@ import { freshJobName, openQueueJob, type OpenedQueueJob } from '../queue/queueS
 import type { CoordinatorServer } from '../server/httpServer.ts';
 import { actorVerification, referenceConfigOf } from '../verify/actorVerification.ts';
 import { Reference } from '../verify/reference.ts';
+import { RemotePool } from '../remote/remotePool.ts';
+import { ROUTES } from '../../shared/routes.ts';
 import { EXIT, exitCodeFor } from './exitCodes.ts';
 import { describePlan, planJob } from './jobPlan.ts';
 import { serveTabs } from './serveTabs.ts';
@@ -137,7 +139,13 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
     let reference: Reference | null = null;
     let model: ResolvedModel | null = null;
     let actorDescribed: RunSummary['actor'] = null;
-    const tick = setInterval(() => this.running && this.emit('progress', this.running.progress()), 1000);
+    let remote: RemotePool | null = null;
+    const tick = setInterval(() => {
+      if (!this.running) return;
+      const p = this.running.progress();
+      this.emit('progress', p);
+      remote?.progress({ total: p.total, done: p.done, errors: p.errors });
+    }, 1000);
     tick.unref();
     const finish = (base: Pick<RunSummary, 'status' | 'exitCode' | 'error'>): RunSummary => {
       clearInterval(tick);
@@ -231,7 +239,36 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
             `gateway --queue ${options.queue.join(',')} --job ${name} --launch K`,
         );
       } else {
-        const spec = tabSpecFor(plan.content, token, {
+        // On a standing pool the head serves the job's files to its tabs with a grant of the job's own.
+        remote = options.on
+          ? new RemotePool(
+              options.on,
+              options.submitToken ?? '',
+              {
+                name: `${actor.name}${model ? ` on ${model.name}` : ''}`,
+                placement: {
+                  pool: options.pool,
+                  ep: options.ep,
+                  allowSoftwareGpu: options.allowSoftwareGpu,
+                  numGpus: options.numGpus,
+                  numCpus: options.numCpus,
+                  actorMemory,
+                  weight: options.weight,
+                  priority: options.priority,
+                },
+                out: path.resolve(options.out),
+                total: plan.count.total,
+                files: [plan.content.model, plan.content.module].filter((f) => f !== null),
+              },
+              {
+                onMessage: (l, m, at) => job.onMessage(l, m, at),
+                onClose: (l, c, r) => job.onClose(l, c, r),
+                retire: (l, r) => (job as Job).retire(l, r),
+              },
+              { log, cancel: () => this.drain(), fail: (err) => job.fail(err) },
+            )
+          : null;
+        const spec = tabSpecFor(plan.content, remote?.grant ?? token, {
           numThreads: Math.max(1, Math.round(options.numCpus ?? 1)),
           allowSoftwareGpu: options.allowSoftwareGpu,
         });
@@ -247,6 +284,29 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
           resolveUrl,
           verify,
         });
+      }
+      if (remote) {
+        await remote.start();
+        say(describePlan(plan));
+        say(
+          `on the standing pool at ${options.on} as job ${remote.jobId}: its tabs serve it; ` +
+            `this process reads the data and writes ${options.out}`,
+        );
+        this.running = job;
+        this.startedWith = { workerUrl: `${options.on}${ROUTES.workerPage}`, join: { workerUrls: [], tlsFingerprint: null }, banner: [] };
+        this.markStarted(this.startedWith);
+        this.emit('started', this.startedWith);
+        job.start(plan.count.total);
+        const stop = this.pendingStop as 'drain' | 'cancel' | null;
+        if (stop === 'drain') job.drain();
+        if (stop === 'cancel') job.fail(new TabpoolError('JOB_FAILED', this.cancelReason));
+        await job.done;
+        await sink.close();
+        sink = null;
+        const s = job.figures().stats;
+        remote.finish(job.interrupted ? 'cancelled' : 'done', job.interrupted ? 'drained; --resume finishes it' : `${s.done} rows`);
+        if (job.interrupted) return finish({ status: 'interrupted', exitCode: EXIT.interrupted, error: null });
+        return finish({ status: 'done', exitCode: s.errors + s.skippedErrors > 0 ? EXIT.someErrors : EXIT.ok, error: null });
       }
       const served = await serveTabs(
         { ...options, qr },
@@ -301,12 +361,14 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
       this.running?.fail(e);
       this.failStart(e);
       const error = serializeError(e, 'JOB_FAILED');
+      remote?.finish(this.cancelled ? 'cancelled' : 'failed', formatError(error));
       const summary = finish({ status: 'failed', exitCode: this.cancelled ? EXIT.interrupted : exitCodeFor(error.code), error });
       throw new JobFailedError(new TabpoolError(error.code, error.message), summary);
     } finally {
       clearInterval(tick);
       await sink?.close().catch(() => undefined);
       await launched?.close();
+      remote?.close();
       await server?.close();
       await queued?.close();
       await reference?.close();

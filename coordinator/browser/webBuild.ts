@@ -41,7 +41,7 @@ export async function ensureWebBuild(
 ): Promise<string> {
   const dir = webBuildDir(mode);
   const index = path.join(dir, 'index.html');
-  const built = existsSync(index) && existsSync(path.join(dir, 'status.html'));
+  const built = existsSync(index) && existsSync(path.join(dir, 'status.html')) && existsSync(path.join(dir, 'pool.html'));
   // An installed package carries the pages prebuilt and not their sources: they are served as they are.
   if (!existsSync(path.join(ROOT, 'web'))) {
     if (built) return dir;

@@ -9,6 +9,8 @@ import { ensureBuiltinModel } from '../builtin/resnetBuilder.ts';
 import { EXIT } from '../api/exitCodes.ts';
 import { gatewayCommand, runGateway } from './gatewayCommand.ts';
 import { runJob } from './runCommand.ts';
+import { cancelCommand, jobsCommand, runCancel, runJobs } from './jobsCommand.ts';
+import { runServe, serveCommand } from './serveCommand.ts';
 import { DEFAULT_CACHE, runCommand } from '../api/runFlags.ts';
 import { parseRunOptions } from '../api/runOptions.ts';
 
@@ -33,6 +35,22 @@ function program(setExit: (code: number) => void): Command {
       .action(async (flags) => {
         setExit(await runGateway(flags));
       }),
+  );
+
+  cli.addCommand(
+    serveCommand()
+      .copyInheritedSettings(cli)
+      .action(async (flags) => setExit(await runServe(flags))),
+  );
+  cli.addCommand(
+    jobsCommand()
+      .copyInheritedSettings(cli)
+      .action(async (flags) => setExit(await runJobs(flags))),
+  );
+  cli.addCommand(
+    cancelCommand()
+      .copyInheritedSettings(cli)
+      .action(async (id, flags) => setExit(await runCancel(id, flags))),
   );
 
   const model = cli.command('model').description('the built-in model');

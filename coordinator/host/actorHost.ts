@@ -1,11 +1,9 @@
 /**
  * The actor host: the one place tabs are served, whatever the mode. It owns the links to tabs
- * (hello, version check, admission, ready, eviction), every actor's bookkeeping, its work (the
- * workload: inputs waiting and batches out), dispatch (speed-sized batches, tail copies),
- * deadlines, isolation of failing inputs, the URL fallback, the no-progress watchdog and the
- * status of its actors. Modes differ only in what they plug in (ports.ts): where work comes from,
- * where answers go, and whether the pool is shared with other processes (as ws builds one
- * WebSocket class for the sockets a client and a server make). It also sends peer checks.
+ * (hello, admission, ready, eviction, hand-back), every actor's bookkeeping, its work (the
+ * workload), dispatch, deadlines, isolation of failing inputs, the URL fallback, the watchdog and
+ * peer checks. Modes differ only in what they plug in (ports.ts): where work comes from, where
+ * answers go, and whether the pool is shared with other processes.
  */
 import { CLOSE, type CloseCode } from '../../shared/closeCodes.ts';
 import { formatError, type SerializedError } from '../../shared/errors.ts';
@@ -23,7 +21,7 @@ import type { HostDeps, HostEvents, HostSettings } from './hostDeps.ts';
 import { PeerChecks, type PeerAnswer } from './peerChecks.ts';
 import type { WorkSource } from './ports.ts';
 import { checkResult } from './resultCheck.ts';
-import { StallWatch } from './stallWatch.ts';
+import { stallWarning, StallWatch } from './stallWatch.ts';
 import { UrlFallback } from './urlFallback.ts';
 import { intakeOf, Workload, type FailureBlame } from './workload.ts';
 
@@ -97,11 +95,9 @@ export class ActorHost {
   get idle(): boolean {
     return this.workload.empty && this.fallback.pending === 0;
   }
-
   get inFlight(): number {
     return this.workload.inFlightCount;
   }
-
   get isStarted(): boolean {
     return this.started;
   }
@@ -110,12 +106,10 @@ export class ActorHost {
   heldCount(actorId: string): number {
     return this.workload.heldCount(actorId);
   }
-
   /** The watchdog's words while the host is stalled, else null. */
   get stalledReport(): string | null {
     return this.stall.report;
   }
-
   /** A peer check: `items` computed by an actor of a host other than `notHost` (null: none can). */
   peerCheck(items: InputItem[], notHost: string): Promise<PeerAnswer | null> {
     return this.started && !this.stopped ? this.peers.request(items, notHost, this.clock.now()) : Promise.resolve(null);
@@ -126,7 +120,6 @@ export class ActorHost {
     this.workload.requeue(items);
     this.schedule();
   }
-
   /** Dispatch begins, even below the pool's minimum (the owner's join timeout passed). */
   startWork(): void {
     if (this.started || this.stopped) return;
@@ -140,7 +133,6 @@ export class ActorHost {
   drain(): void {
     this.draining = true;
   }
-
   /** Dispatch again after a drain (a gateway whose job a resumed run took up again). */
   resume(): void {
     if (!this.draining || this.stopped) return;
@@ -159,7 +151,6 @@ export class ActorHost {
       a.link.close(CLOSE.jobDone, 'job done');
     }
   }
-
   /** Closes an actor (or, `host`, every actor of a host, whose tabs are refused from now on) that lied. */
   bar(target: { actorId: string } | { hostId: string }, reason: string): void {
     if ('hostId' in target) this.pool.barHost(target.hostId, reason);
@@ -168,6 +159,20 @@ export class ActorHost {
       a.link.sendJson({ type: 'shutdown', reason });
       this.evict(a, CLOSE.barred, 'barred: wrong results');
     }
+  }
+
+  /** A standing pool wants this tab back: no new batch; it leaves (CLOSE.released) once its batches are in. */
+  retire(link: ActorLink, reason: string): void {
+    const actor = this.links.get(link);
+    if (!actor || actor.retiring) return;
+    actor.retiring = true;
+    actor.reason = reason;
+    this.d.events.log(`${actor.id} is handed back to the pool (${reason}) once its ${this.workload.heldCount(actor.id)} batch(es) are in`);
+    this.leaveIfRetired(actor);
+  }
+  private leaveIfRetired(actor: Actor): void {
+    if (actor.retiring && actor.state !== 'gone' && this.workload.heldCount(actor.id) === 0)
+      this.evict(actor, CLOSE.released, 'handed back');
   }
 
   // ------------------------------------------------------------------ messages
@@ -250,7 +255,7 @@ export class ActorHost {
     if ('late' in held) {
       // Someone else answered first; this copy is no failure, and it still tells us the actor's pace.
       actor.speed.record(held.late.batch.items.length, held.late.sentAt, receivedAt);
-      return;
+      return this.leaveIfRetired(actor);
     }
     const problem = checkResult(
       held.batch.items.map((i) => 'bytes' in i),
@@ -275,6 +280,7 @@ export class ActorHost {
     this.answers++;
     if (batch.check) batch.check({ actorId: actor.id, results: msg.items });
     else this.deliver(actor, batch.items, msg);
+    this.leaveIfRetired(actor);
     if (this.schedule() > 0) this.stats.dispatchLatency.add(this.clock.now() - receivedAt);
     this.d.events.changed();
   }
@@ -301,6 +307,7 @@ export class ActorHost {
     if (error.code === 'DEVICE_LOST' || actor.failures >= MAX_ACTOR_FAILURES) {
       this.evict(actor, CLOSE.evicted, error.code === 'DEVICE_LOST' ? 'GPU device lost' : `${actor.failures} failed batches in a row`);
     }
+    this.leaveIfRetired(actor);
     this.schedule();
     this.d.events.changed();
   }
@@ -369,10 +376,7 @@ export class ActorHost {
     return sent;
   }
 
-  /**
-   * Once a second: evicts an actor past its deadline or stuck loading, plans again (time makes a slow
-   * holder's batch worth a copy), and watches for no progress.
-   */
+  /** Once a second: evicts an actor past its deadline or stuck loading, plans again, and watches for no progress. */
   private tick(): void {
     if (this.stopped) return;
     this.schedule();
@@ -389,10 +393,7 @@ export class ActorHost {
       answers: this.answers,
       otherWork: this.fallback.pending > 0 || (this.d.busyElsewhere?.() ?? false),
     });
-    if (verdict?.kind === 'warn')
-      this.d.events.log(
-        `stalled: ${verdict.report}; this fails with STALLED if it lasts another --stall-timeout ${this.d.settings.stallTimeoutMs / 1000}s`,
-      );
+    if (verdict?.kind === 'warn') this.d.events.log(stallWarning(verdict.report, this.d.settings.stallTimeoutMs));
     if (verdict) this.d.events.stalled(verdict);
   }
 }

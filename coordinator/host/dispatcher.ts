@@ -43,7 +43,7 @@ export class Dispatcher {
     const perBatch = this.settings.batchSize === 'auto' ? this.settings.maxBatch : this.settings.batchSize;
     let slots = 0;
     for (const a of this.pool.actors.values())
-      if (a.state === 'ready') slots += Math.max(0, this.settings.maxTasksInFlight - this.workload.heldCount(a.id));
+      if (a.state === 'ready' && !a.retiring) slots += Math.max(0, this.settings.maxTasksInFlight - this.workload.heldCount(a.id));
     return slots * perBatch;
   }
 
@@ -75,7 +75,7 @@ export class Dispatcher {
     let first = { id: '', at: Infinity };
     let second = Infinity;
     for (const a of this.pool.actors.values()) {
-      if (a.state !== 'ready') continue;
+      if (a.state !== 'ready' || a.retiring) continue;
       ready++;
       const v = a.speed.imagesPerSecond ?? 0;
       totalSpeed += v;

@@ -61,7 +61,7 @@ export class PeerChecks {
       let bestHeld = Infinity;
       let otherHost = false;
       for (const a of this.pool.actors.values()) {
-        if (a.state !== 'ready' || a.hostId === w.notHost) continue;
+        if (a.state !== 'ready' || a.retiring || a.hostId === w.notHost) continue;
         otherHost = true;
         const held = this.workload.heldCount(a.id);
         if (held >= this.maxTasksInFlight) continue;

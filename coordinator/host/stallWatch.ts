@@ -22,6 +22,11 @@ export interface StallFacts {
 
 export type StallVerdict = { kind: 'warn'; report: string } | { kind: 'fail'; report: string } | null;
 
+/** The warning's words, as every host logs them. */
+export function stallWarning(report: string, timeoutMs: number): string {
+  return `stalled: ${report}; this fails with STALLED if it lasts another --stall-timeout ${timeoutMs / 1000}s`;
+}
+
 export class StallWatch {
   private since: number | null = null;
   private answers: number | null = null;

@@ -205,6 +205,11 @@ export class Job implements RunningJob {
     this.host.onClose(link, code, reason);
   }
 
+  /** A standing pool's head wants this tab back (another job's share): it leaves at a batch boundary. */
+  retire(link: ActorLink, reason: string): void {
+    this.host.retire(link, reason);
+  }
+
   /** An actor lied (the output's verifier caught it): it, or with `hostBarred` its whole host, is closed and refused. */
   private bar(b: Barring): void {
     this.host.bar(b.hostBarred ? { hostId: b.hostId } : { actorId: b.actorId }, b.reason);

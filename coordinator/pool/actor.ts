@@ -43,6 +43,8 @@ export interface Actor {
   failures: number;
   /** Monotonic time of its last dispatch: ties go to the actor that waited longest. */
   lastDispatchAt: number;
+  /** Handed back to a standing pool: no new batches; it leaves once those it holds are answered. */
+  retiring: boolean;
 }
 
 export function newActor(id: string, hostId: string, link: ActorLink, now: number): Actor {
@@ -67,6 +69,7 @@ export function newActor(id: string, hostId: string, link: ActorLink, now: numbe
     roundTripMs: 0,
     failures: 0,
     lastDispatchAt: 0,
+    retiring: false,
   };
 }
 

@@ -43,7 +43,7 @@ export function tokenMatches(given: string | null, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+export function refuseUpgrade(socket: Duplex, status: number, text: string): void {
   socket.write(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: ` +
       `text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
@@ -52,7 +52,7 @@ function refuseUpgrade(socket: Duplex, status: number, text: string): void {
 }
 
 /** The Origin a browser sends must name this server (same host:port as the Host header). */
-function originAllowed(origin: string | undefined, hostHeader: string | undefined): boolean {
+export function originAllowed(origin: string | undefined, hostHeader: string | undefined): boolean {
   if (origin === undefined) return true; // Non-browser clients (Node, curl) send none; the token still applies.
   if (!hostHeader) return false;
   try {

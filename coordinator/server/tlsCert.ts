@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { generate } from 'selfsigned';
 import { TabpoolError } from '../../shared/errors.ts';
-import type { CertNames } from './addresses.ts';
+import { certNames, type CertNames } from './addresses.ts';
 
 /** A certificate and key ready for https.createServer, and where they are kept. */
 export interface SelfSignedCert {
@@ -164,4 +164,22 @@ async function writeAtomically(file: string, data: string, mode: number): Promis
     await fs.rm(tmp, { force: true });
     throw e;
   }
+}
+
+/** The certificate to serve https with, and its fingerprint: made for this machine (--tls self-signed), or given. */
+export async function tlsFor(
+  o: { host: string; tls: 'self-signed' | null; tlsCert: string | null; tlsKey: string | null },
+  cacheDir: string,
+  log: (line: string) => void,
+): Promise<{ cert: string | Buffer; key: string | Buffer; fingerprint: string } | null> {
+  if (o.tls === 'self-signed') {
+    const made = await ensureSelfSignedCert(cacheDir, certNames(o.host));
+    log(`TLS: ${made.reused ? 'reusing the' : 'made a'} self-signed certificate for this machine's names and addresses, ${made.path}`);
+    return { cert: made.cert, key: made.key, fingerprint: made.fingerprint256 };
+  }
+  if (o.tlsCert && o.tlsKey) {
+    const cert = await fs.readFile(o.tlsCert);
+    return { cert, key: await fs.readFile(o.tlsKey), fingerprint: certificateFingerprint(cert) };
+  }
+  return null;
 }

@@ -75,6 +75,10 @@ export const DEFAULT_OPTIONS: JobOptions = {
   queue: null,
   job: null,
   ackWaitMs: 30_000,
+  weight: 1,
+  priority: 0,
+  on: null,
+  submitToken: null,
 };
 
 export class MemorySink implements RowSink {

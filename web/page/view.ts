@@ -3,6 +3,8 @@ import { formatError, type SerializedError } from '../../shared/errors.ts';
 
 export interface ViewState {
   state: string;
+  /** On a standing pool: the job this tab serves now (`name (id)`), or null (idle, or a job's own coordinator). */
+  serving: string | null;
   actorId: string | null;
   hostId: string;
   adapter: string;
@@ -29,6 +31,7 @@ function setField(name: string, text: string): HTMLElement | null {
 
 export function render(v: ViewState): void {
   setField('state', v.state);
+  setField('serving', v.serving ?? '–');
   setField('actor', v.actorId ?? '–');
   setField('host', v.hostId);
   setField('adapter', v.adapter);

@@ -52,6 +52,10 @@ export class WorkerPage {
   private caps: Capabilities | null = null;
   private reconnects = 0;
   private noRejoin = false;
+  /** Joined a standing pool (tabpool serve): it rejoins whenever the head is back, however long that takes. */
+  private standing = false;
+  /** Bumped whenever the actor is let go: a batch started for an earlier actor (another job) is dropped. */
+  private generation = 0;
   private inFlight = 0;
   /** Batches another actor answered first: skipped or their results dropped. */
   private readonly cancelled = new Set<number>();
@@ -61,6 +65,7 @@ export class WorkerPage {
     this.params = readPageParams((name) => q.get(name));
     this.view = {
       state: 'connecting',
+      serving: null,
       actorId: null,
       hostId: hostId(),
       adapter: '–',
@@ -135,6 +140,7 @@ export class WorkerPage {
     );
     this.spec = { inputs: job.inputs, preprocess: job.preprocess };
     this.update({ unit: job.inputs === 'image' ? 'img' : 'item' });
+    const generation = this.generation;
     const probe = await loadFastest(
       job,
       eps,
@@ -142,6 +148,11 @@ export class WorkerPage {
       (step) => this.update({ reason: step }),
     );
     const chosen = probe.chosen;
+    if (generation !== this.generation) {
+      // Let go while it loaded (its job ended, or the pool took it back): this actor is no one's.
+      chosen?.worker.terminate();
+      return;
+    }
     if (!chosen) {
       // No WebGPU, a software adapter, a bad model: rejoining would fail the same way.
       const failure = probe.failure ?? {
@@ -149,7 +160,8 @@ export class WorkerPage {
         code: 'EP_UNAVAILABLE' as const,
         message: `no EP could run the model: ${probe.figures.map((f) => `${f.ep}: ${f.note}`).join('; ')}`,
       };
-      this.noRejoin = true;
+      // A standing pool's tab stays: another job may well run here.
+      if (!this.standing) this.noRejoin = true;
       this.send({ type: 'actor-error', code: failure.code, message: failure.message });
       this.fail({ code: failure.code, message: failure.message });
       return;
@@ -188,7 +200,8 @@ export class WorkerPage {
     if (!parsed.ok) throw new Error(`bad batch header: ${parsed.error}`);
     const header = parsed.value;
     const items = sliceItems(frame, payloadOffset, header);
-    const { actor, prep, spec } = this;
+    const { actor, prep, spec, generation } = this;
+    const stale = (): boolean => ws !== this.socket || generation !== this.generation;
     if (this.cancelled.delete(header.batchId)) return;
     if (!actor || !prep || !spec) {
       this.send(
@@ -206,7 +219,7 @@ export class WorkerPage {
       // Two stages on their own workers: this batch is decoded while the previous one runs on the model.
       this.wait.preparing(+1);
       const prepared = await prep.prepare(data, slices, header.ids, spec).finally(() => this.wait.preparing(-1));
-      if (ws !== this.socket || !this.actor) return;
+      if (stale() || !this.actor) return;
       // Another actor answered it meanwhile: the model is spared the work.
       if (this.cancelled.delete(header.batchId)) return;
       this.wait.running(+1);
@@ -218,7 +231,7 @@ export class WorkerPage {
     } finally {
       this.inFlight = Math.max(0, this.inFlight - 1);
     }
-    if (ws !== this.socket) return;
+    if (stale()) return;
     if (this.cancelled.delete(header.batchId)) return;
     if (!outcome.ok) {
       this.send({ type: 'batch-failed', batchId: header.batchId, code: outcome.code, message: outcome.message }, ws);
@@ -242,10 +255,10 @@ export class WorkerPage {
     switch (msg.type) {
       case 'welcome':
         this.update({ actorId: msg.actorId });
-        this.onAdmission(msg.status, msg.reason, msg.job);
+        this.onAdmission(msg.status, msg.reason, msg.job, msg.serving ?? null);
         return;
       case 'admission':
-        this.onAdmission(msg.status, msg.reason, msg.job);
+        this.onAdmission(msg.status, msg.reason, msg.job, msg.serving ?? null);
         return;
       case 'shutdown':
         this.update({ state: 'finished', reason: msg.reason });
@@ -261,15 +274,25 @@ export class WorkerPage {
     }
   }
 
-  private onAdmission(status: AdmissionStatus, reason: string | null, job: JobSpec | null): void {
+  private onAdmission(status: AdmissionStatus, reason: string | null, job: JobSpec | null, serving: string | null): void {
     if (status === 'admitted' && job) {
+      if (serving !== null) this.update({ serving });
       if (!this.actor) void this.startActor(job);
+      return;
+    }
+    if (status === 'idle') {
+      // A standing pool: the job it served is over (or it has none yet); the page stays, its actor goes.
+      this.standing = true;
+      this.resetActor();
+      this.reconnects = 0;
+      this.update({ state: 'idle', serving: null, reason, error: null });
       return;
     }
     this.update({ state: status, reason });
   }
 
   private resetActor(): void {
+    this.generation++;
     this.worker?.terminate();
     this.prep?.terminate();
     this.worker = null;
@@ -315,7 +338,7 @@ export class WorkerPage {
       if (this.socket !== ws) return;
       this.resetActor();
       if (this.view.state === 'finished') return;
-      if (!opened) {
+      if (!opened && !this.standing) {
         // Refused at the upgrade (wrong token) or the coordinator is gone: nothing to rejoin.
         this.update({
           state: 'disconnected',
@@ -328,7 +351,9 @@ export class WorkerPage {
       }
       const why = `the connection closed (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`;
       // Closed for breaking the protocol: rejoining would only repeat it.
-      if (this.noRejoin || NO_REJOIN_CODES.has(ev.code) || this.reconnects >= MAX_RECONNECTS) {
+      // A standing pool's tab keeps trying: the head restarting must not need a person to reopen it.
+      const givenUp = !this.standing && this.reconnects >= MAX_RECONNECTS;
+      if (this.noRejoin || NO_REJOIN_CODES.has(ev.code) || givenUp) {
         this.update({ state: 'disconnected', error: this.view.error ?? { code: 'PROTOCOL_ERROR', message: why } });
         return;
       }
@@ -337,7 +362,10 @@ export class WorkerPage {
       this.update({
         state: 'reconnecting',
         actorId: null,
-        reason: `${why}; rejoining in ${(delay / 1000).toFixed(1)}s as a new actor (attempt ${this.reconnects} of ${MAX_RECONNECTS})`,
+        serving: null,
+        reason: this.standing
+          ? `${why}; rejoining the pool in ${(delay / 1000).toFixed(1)}s (attempt ${this.reconnects})`
+          : `${why}; rejoining in ${(delay / 1000).toFixed(1)}s as a new actor (attempt ${this.reconnects} of ${MAX_RECONNECTS})`,
       });
       setTimeout(() => this.openSocket(), delay);
     });

@@ -72,16 +72,22 @@ const ALLOWED: Record<string, string[]> = {
     'coordinator/model',
     'coordinator/pool',
     'coordinator/queue',
+    'coordinator/remote',
     'coordinator/server',
     'coordinator/verify',
     'coordinator/jobOptions.ts',
   ],
+  // A standing pool's head (tabpool serve): tabs that stay, placement across jobs, the relay.
+  'coordinator/head': ['shared', 'coordinator/head', 'coordinator/pool', 'coordinator/server', 'coordinator/browser'],
+  // The submitting side of a standing pool (run --on): the head's tabs as links for the job's own host.
+  'coordinator/remote': ['shared', 'coordinator/remote', 'coordinator/pool'],
   'coordinator/cli': ['shared', 'coordinator'],
   'web/workerApi.ts': ['shared'],
   'web/page': ['shared', 'web/page', 'web/workerApi.ts'],
   // The shipped entry starts the workers (new Worker(new URL(…))); nothing else in the page reaches into them.
   'web/page/main.ts': ['web/page', 'web/worker'],
   'web/status': ['shared', 'web/status'],
+  'web/pool': ['shared', 'web/pool'],
   'web/worker': ['shared', 'actors', 'web/worker', 'web/workerApi.ts'],
   'web/testing': ['shared', 'actors', 'web/testing', 'web/page', 'web/worker', 'web/workerApi.ts'],
 };

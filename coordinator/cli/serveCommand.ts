@@ -1,0 +1,86 @@
+/**
+ * `tabpool serve`: a standing pool. Tabs open its worker URL once and stay joined between jobs;
+ * jobs come from `tabpool run --on URL` (with the submit token it prints) and go. It runs until
+ * Ctrl-C or SIGTERM; its --state keeps the tokens and jobs across a restart, so tabs and
+ * submitting processes reconnect by themselves. `tabpool jobs` and `tabpool cancel` talk to it.
+ */
+import { Command, Option } from '@commander-js/extra-typings';
+import { formatError, serializeError } from '../../shared/errors.ts';
+import { EXIT, exitCodeFor } from '../api/exitCodes.ts';
+import { checkServing, duration, int } from '../api/runOptions.ts';
+import { ensureChromium } from '../browser/getBrowser.ts';
+import { startHead } from '../head/startHead.ts';
+
+export function serveCommand() {
+  return new Command('serve')
+    .description('a standing pool: tabs join once and stay; jobs run on it with tabpool run --on URL')
+    .option('--host <host>', 'address to listen on (0.0.0.0 for other machines: use TLS)', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', '0')
+    .addOption(
+      new Option('--tls <mode>', 'serve https with a certificate tabpool makes for this machine').choices(['self-signed'] as const),
+    )
+    .option('--tls-cert <file>', 'serve https with this certificate')
+    .option('--tls-key <file>', 'private key for --tls-cert')
+    .option(
+      '--state <dir>',
+      'where the tokens, the jobs and their files are kept; the same --state after a restart loses nothing',
+      '.tabpool/head',
+    )
+    .option('--token <token>', 'join token: it lets a browser serve (default: random, kept in --state)')
+    .option('--submit-token <token>', 'submit token: it lets tabpool run --on, jobs and cancel in (default: random, kept in --state)')
+    .option('--launch <k>', 'open K local headless Chromium tabs that join the pool', '0')
+    .option('--submitter-timeout <duration>', 'a job whose submitting process is gone this long fails (resumable with --resume)', '60s')
+    .option('--max-messages-per-second <n>', 'a client sending more than this is cut off as a flood', '2000')
+    .option('--max-upload <bytes>', 'largest model or actor module a job may upload', String(4 * 2 ** 30))
+    .option('--quiet', 'no pool logs; only the URLs');
+}
+
+export type ServeFlags = ReturnType<ReturnType<typeof serveCommand>['opts']>;
+
+export async function runServe(f: ServeFlags, signal?: AbortSignal): Promise<number> {
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  const log = (line: string): void => void (f.quiet ? undefined : process.stderr.write(`${line}\n`));
+  try {
+    checkServing(f);
+    if (f.submitToken !== undefined) checkServing({ token: f.submitToken });
+    const launch = int('--launch', f.launch, 0, 64);
+    if (launch > 0) await ensureChromium(log);
+    const head = await startHead(
+      {
+        host: f.host,
+        port: int('--port', f.port, 0, 65535),
+        tls: f.tls ?? null,
+        tlsCert: f.tlsCert ?? null,
+        tlsKey: f.tlsKey ?? null,
+        stateDir: f.state,
+        token: f.token ?? null,
+        submitToken: f.submitToken ?? null,
+        launch,
+        submitterTimeoutMs: duration('--submitter-timeout', f.submitterTimeout),
+        maxMessagesPerSecond: int('--max-messages-per-second', f.maxMessagesPerSecond, 10, 10_000_000),
+        maxUploadBytes: int('--max-upload', f.maxUpload, 1, Number.MAX_SAFE_INTEGER),
+      },
+      log,
+    );
+    say(`tabpool serve: a standing pool at ${head.origin} (state in ${f.state})`);
+    say(`join (open in any browser; tabs stay joined between jobs):`);
+    for (const u of head.workerUrls) say(`  ${u}`);
+    say(`submit token: ${head.submitToken}`);
+    say(`  run a job on it: tabpool run --on ${head.origin} --submit-token ${head.submitToken} …`);
+    say(`  list and cancel: tabpool jobs --on ${head.origin}; tabpool cancel JOB --on ${head.origin}`);
+    say(`status page: ${head.statusUrl}`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      signal?.addEventListener('abort', stop);
+    });
+    log('tabpool serve: stopping; tabs rejoin when it is started again with the same --state');
+    await head.close();
+    return EXIT.ok;
+  } catch (err) {
+    const e = serializeError(err, 'BAD_ARGUMENT');
+    process.stderr.write(`tabpool serve: ${formatError(e)}\n`);
+    return exitCodeFor(e.code);
+  }
+}

@@ -1,0 +1,386 @@
+/**
+ * A standing pool's head (`tabpool serve`): tabs join it once and stay; jobs come and go. Each
+ * job runs in the process that submitted it (`tabpool run --on`), which reads the dataset, runs
+ * its actor host and writes its rows as always; the head lends it tabs, one numbered channel per
+ * tab, relaying the tab's own protocol both ways, and takes them back at batch boundaries. The
+ * head owns placement (placement.ts: budgets per host across jobs, minimums, weights,
+ * priorities), the jobs' records (kept in --state) and the pool's status.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { decodeBatchFrame } from '../../shared/batchFrame.ts';
+import { CLOSE, type CloseCode } from '../../shared/closeCodes.ts';
+import { POOL_PROTOCOL_VERSION, splitChannelFrame, type SubmitMessage, type ToHead } from '../../shared/poolProtocol.ts';
+import type { PoolStatus } from '../../shared/poolStatus.ts';
+import { PROTOCOL_VERSION, parseToActor, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
+import type { ActorLink } from '../pool/actor.ts';
+import { poolPolicy } from '../pool/epPolicy.ts';
+import type { HeadState } from './headState.ts';
+import { place, shares, type PlacedJob } from './placement.ts';
+import { IDLE_REASON, makeIdle, newTab, placedTab, retime, tabStatus, type PoolTab } from './poolTabs.ts';
+import { isTerminal, jobsStatus, newPoolJob, submittedJob, type PoolJob, type SubmitLink } from './poolJobs.ts';
+
+export type { SubmitLink };
+
+export interface HeadOptions {
+  /** A job whose submitting process went away and did not come back in this long fails (resumable). */
+  submitterTimeoutMs: number;
+  log(line: string): void;
+  now?: () => number;
+}
+
+/** Codes a job closes a tab with for breaking the protocol: the tab's own socket closes with it. */
+const VIOLATIONS: ReadonlySet<number> = new Set([CLOSE.badResult, CLOSE.policyViolation, CLOSE.unsupportedData, CLOSE.tooBig]);
+
+export class Head {
+  private readonly tabs = new Map<ActorLink, PoolTab>();
+  private readonly jobs = new Map<string, PoolJob>();
+  private readonly now: () => number;
+  private readonly sampler: NodeJS.Timeout;
+  private readonly startedAt: number;
+  private tabSeq = 0;
+  private channelSeq = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly state: HeadState,
+    private readonly o: HeadOptions,
+  ) {
+    this.now = o.now ?? Date.now;
+    this.startedAt = this.now();
+    // Jobs that were running when the head stopped wait for their submitting processes to reconnect.
+    for (const stored of state.jobs.values()) {
+      if (isTerminal(stored.record.status)) continue;
+      const job = newPoolJob(stored, poolPolicy(stored.record.placement));
+      this.jobs.set(stored.record.id, job);
+      this.disconnected(job, 'the head restarted');
+    }
+    this.sampler = setInterval(() => {
+      for (const j of this.jobs.values()) if (!isTerminal(j.stored.record.status)) j.series.sample(this.now(), j.stored.record.done);
+    }, 5000);
+    this.sampler.unref();
+  }
+
+  // ------------------------------------------------------------------ tabs
+
+  /** A validated message from a tab's socket. Throws on a protocol violation (the socket layer closes it). */
+  onTabMessage(link: ActorLink, msg: ToCoordinator): void {
+    const tab = this.tabs.get(link);
+    if (msg.type === 'hello') {
+      if (tab) throw new Error('hello sent twice');
+      if (msg.protocol !== PROTOCOL_VERSION) {
+        link.sendJson({
+          type: 'shutdown',
+          reason: `this page speaks protocol ${msg.protocol}, the head ${PROTOCOL_VERSION}; reload the page`,
+        });
+        return link.close(CLOSE.policyViolation, 'protocol version mismatch');
+      }
+      const t = newTab(`tab-${++this.tabSeq}`, link, msg, this.now());
+      this.tabs.set(link, t);
+      link.sendJson({
+        type: 'welcome',
+        protocol: PROTOCOL_VERSION,
+        actorId: t.id,
+        status: 'idle',
+        reason: IDLE_REASON,
+        job: null,
+        serving: null,
+      });
+      this.o.log(`${t.id} joined (host ${msg.hostId}); ${this.tabs.size} tab(s) in the pool`);
+      return this.schedule();
+    }
+    if (!tab) throw new Error(`${msg.type} before hello`);
+    const job = tab.job === null ? undefined : this.jobs.get(tab.job);
+    // An answer for a job the tab no longer serves is dropped: it belongs to an actor that is gone.
+    if (!job?.conn || tab.channel === null) return;
+    if (msg.type === 'ready') {
+      tab.state = tab.releasing ? 'releasing' : 'ready';
+      tab.ep = msg.ep;
+      tab.modelFromCache = msg.modelFromCache;
+      tab.budget = job.policy.budgetFor(msg.ep);
+      if (job.stored.record.status === 'queued') this.setStatus(job, 'running', null);
+    } else if (msg.type === 'result' || msg.type === 'batch-failed') {
+      if (tab.inFlight.delete(msg.batchId) && msg.type === 'result') {
+        tab.batches++;
+        tab.items += msg.items.length;
+      }
+    } else if (msg.type === 'actor-error') {
+      // It cannot load this job's actor: offering it again would fail the same way.
+      job.excludedTabs.add(tab.id);
+    }
+    retime(tab, this.now());
+    job.conn.send({ type: 'tab-text', channel: tab.channel, text: JSON.stringify(msg) });
+  }
+
+  onTabClose(link: ActorLink, code: number, reason: string): void {
+    const tab = this.tabs.get(link);
+    if (!tab) return;
+    this.tabs.delete(link);
+    const job = tab.job === null ? undefined : this.jobs.get(tab.job);
+    if (job && tab.channel !== null) {
+      job.channels.delete(tab.channel);
+      job.conn?.send({ type: 'tab-close', channel: tab.channel, code, reason });
+    }
+    this.o.log(`${tab.id} left (${code}${reason ? ` ${reason}` : ''}); ${this.tabs.size} tab(s) in the pool`);
+    this.schedule();
+  }
+
+  // ------------------------------------------------------------------ submitting processes
+
+  /** A submitting process connected; returns what its socket layer feeds (messages validated there). */
+  onSubmitter(conn: SubmitLink): { message(msg: ToHead): void; binary(data: Uint8Array): void; closed(): void } {
+    let job: PoolJob | null = null;
+    return {
+      message: (msg) => {
+        if (msg.type === 'submit') {
+          if (job) throw new Error('submit sent twice');
+          job = this.submit(conn, msg);
+          return;
+        }
+        if (!job) throw new Error(`${msg.type} before submit`);
+        this.fromSubmitter(job, msg);
+      },
+      binary: (data) => {
+        const split = splitChannelFrame(data);
+        const tab = split && job?.channels.get(split.channel);
+        if (!split || !tab) return;
+        const header = decodeBatchFrame(split.frame).header as { batchId?: unknown };
+        if (typeof header.batchId === 'number') tab.inFlight.add(header.batchId);
+        retime(tab, this.now());
+        tab.link.sendBinary(split.frame);
+      },
+      closed: () => {
+        if (job && job.conn === conn) this.disconnected(job, 'its submitting process disconnected');
+      },
+    };
+  }
+
+  private submit(conn: SubmitLink, msg: SubmitMessage): PoolJob | null {
+    const refuse = (code: 'SUBMIT_REFUSED' | 'JOB_FAILED', message: string): null => {
+      conn.send({ type: 'refused', code, message });
+      conn.close(CLOSE.normal, 'refused');
+      return null;
+    };
+    if (msg.protocol !== POOL_PROTOCOL_VERSION)
+      return refuse(
+        'SUBMIT_REFUSED',
+        `this tabpool speaks pool protocol ${msg.protocol}, the head ${POOL_PROTOCOL_VERSION}; use the same version`,
+      );
+    const missing = msg.files.filter((f) => !this.state.hasFile(f));
+    if (missing.length)
+      return refuse('SUBMIT_REFUSED', `the head has no file ${missing.join(', ')}; upload it first (${'PUT /api/files/'})`);
+    const known = this.jobs.get(msg.jobId) ?? null;
+    const stored = this.state.jobs.get(msg.jobId);
+    if (stored && !known)
+      return refuse('JOB_FAILED', `job ${msg.jobId} already ended (${stored.record.status}); run it again with --resume`);
+    if (known) {
+      const a = Buffer.from(known.stored.secret);
+      const b = Buffer.from(msg.secret);
+      if (a.length !== b.length || !timingSafeEqual(a, b)) return refuse('SUBMIT_REFUSED', `job ${msg.jobId} belongs to another process`);
+      known.conn?.close(CLOSE.normal, 'replaced by a reconnect');
+      known.conn = conn;
+      clearTimeout(known.expiry ?? undefined);
+      known.expiry = null;
+      this.setStatus(known, 'queued', null);
+      conn.send({ type: 'accepted', jobId: msg.jobId, reattached: true });
+      this.o.log(`job ${msg.jobId} (${known.stored.record.name}): its submitting process is back`);
+      this.schedule();
+      return known;
+    }
+    const job = newPoolJob(submittedJob(msg, this.now()), poolPolicy(msg.placement));
+    job.conn = conn;
+    this.jobs.set(job.stored.record.id, job);
+    this.state.upsert(job.stored);
+    conn.send({ type: 'accepted', jobId: msg.jobId, reattached: false });
+    const p = msg.placement;
+    this.o.log(`job ${msg.jobId} (${msg.name}) submitted: pool ${p.pool.min}..${p.pool.max}, weight ${p.weight}, priority ${p.priority}`);
+    this.schedule();
+    return job;
+  }
+
+  private fromSubmitter(job: PoolJob, msg: Exclude<ToHead, SubmitMessage>): void {
+    switch (msg.type) {
+      case 'progress': {
+        const r = job.stored.record;
+        Object.assign(r, { total: msg.total, done: msg.done, errors: msg.errors });
+        this.state.save();
+        return;
+      }
+      case 'finished':
+        this.setStatus(job, msg.status, msg.message);
+        this.endJob(job, `${job.stored.record.name}: ${msg.status}`);
+        job.conn = null;
+        return;
+      case 'tab-text':
+        return this.toTab(job, msg.channel, msg.text);
+      case 'tab-close': {
+        const tab = job.channels.get(msg.channel);
+        if (!tab) return;
+        job.channels.delete(msg.channel);
+        if (msg.code === CLOSE.barred) job.excludedTabs.add(tab.id);
+        if (VIOLATIONS.has(msg.code)) tab.link.close(msg.code as CloseCode, msg.reason);
+        else makeIdle(tab, `${IDLE_REASON} (${job.stored.record.name}: ${msg.reason || 'released'})`, this.now());
+        return this.schedule();
+      }
+      default: {
+        const check: never = msg;
+        throw new Error(`unhandled message ${JSON.stringify(check)}`);
+      }
+    }
+  }
+
+  /** A job's message to one of its tabs: relayed, but only what a tab lent to a job may hear. */
+  private toTab(job: PoolJob, channel: number, text: string): void {
+    const tab = job.channels.get(channel);
+    if (!tab) return;
+    const parsed = parseToActor(text);
+    if (!parsed.ok) throw new Error(`bad message for ${tab.id}: ${parsed.error}`);
+    const msg: ToActorJson = parsed.value;
+    const serving = `${job.stored.record.name} (${job.stored.record.id})`;
+    switch (msg.type) {
+      case 'welcome':
+      case 'admission':
+        if (msg.status !== 'admitted') {
+          // The job will not use it (its pool is full, the host is barred, no EP fits): it goes back.
+          job.excludedTabs.add(tab.id);
+          job.channels.delete(channel);
+          job.conn?.send({ type: 'tab-close', channel, code: CLOSE.normal, reason: 'not taken by the job' });
+          makeIdle(tab, `${IDLE_REASON} (${serving} did not take it: ${msg.reason ?? msg.status})`, this.now());
+          return this.schedule();
+        }
+        tab.state = 'loading';
+        retime(tab, this.now());
+        return tab.link.sendJson({ ...msg, serving });
+      case 'shutdown':
+        // The job ends; the tab does not: its channel's close makes it idle.
+        return;
+      case 'cancel':
+        return tab.link.sendJson(msg);
+      default: {
+        const check: never = msg;
+        throw new Error(`unhandled message ${JSON.stringify(check)}`);
+      }
+    }
+  }
+
+  /** The job's submitting process is gone: its tabs go back to the pool now; it may reattach until the timeout. */
+  private disconnected(job: PoolJob, why: string): void {
+    job.conn = null;
+    this.endJob(job, `${IDLE_REASON} (${job.stored.record.name}: ${why})`);
+    const s = this.o.submitterTimeoutMs / 1000;
+    this.setStatus(job, 'disconnected', `${why}; waiting ${s}s for it to reconnect`);
+    clearTimeout(job.expiry ?? undefined);
+    job.expiry = setTimeout(() => {
+      if (job.conn) return;
+      this.setStatus(
+        job,
+        'failed',
+        `${why} and did not come back within ${s}s; its rows so far are written, and the same run with --resume finishes it`,
+      );
+      this.jobs.delete(job.stored.record.id);
+    }, this.o.submitterTimeoutMs);
+    job.expiry.unref();
+  }
+
+  private endJob(job: PoolJob, idleReason: string): void {
+    for (const tab of job.channels.values()) makeIdle(tab, idleReason, this.now());
+    job.channels.clear();
+    if (isTerminal(job.stored.record.status)) {
+      clearTimeout(job.expiry ?? undefined);
+      this.jobs.delete(job.stored.record.id);
+    }
+    this.schedule();
+  }
+
+  private setStatus(job: PoolJob, status: PoolJob['stored']['record']['status'], message: string | null): void {
+    const r = job.stored.record;
+    r.status = status;
+    r.message = message;
+    if (isTerminal(status)) r.endedAt = this.now();
+    this.state.upsert(job.stored);
+  }
+
+  /** `tabpool cancel JOB`: the job drains (its submitting process finishes the batches out and ends, resumable). */
+  cancel(jobId: string): PoolJob['stored']['record'] | null {
+    const job = this.jobs.get(jobId);
+    if (!job) return this.state.jobs.get(jobId)?.record ?? null;
+    if (job.conn) {
+      job.conn.send({ type: 'cancel', reason: 'cancelled with tabpool cancel' });
+      job.stored.record.message = 'cancel requested: batches out finish, then it ends (--resume finishes it)';
+    } else {
+      this.setStatus(job, 'cancelled', 'cancelled while its submitting process was away; --resume finishes it');
+      this.endJob(job, IDLE_REASON);
+    }
+    return job.stored.record;
+  }
+
+  // ------------------------------------------------------------------ placement
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.place();
+    });
+  }
+
+  private placedJobs(): PlacedJob[] {
+    return [...this.jobs.values()].map((j) => ({
+      id: j.stored.record.id,
+      placement: j.stored.record.placement,
+      policy: j.policy,
+      submittedAt: j.stored.record.submittedAt,
+      open: j.conn !== null && (j.stored.record.status === 'queued' || j.stored.record.status === 'running'),
+      excludedTabs: j.excludedTabs,
+      excludedHosts: j.excludedHosts,
+    }));
+  }
+
+  private place(): void {
+    const tabs = [...this.tabs.values()];
+    const byId = new Map(tabs.map((t) => [t.id, t]));
+    const plan = place(tabs.map(placedTab), this.placedJobs());
+    for (const a of plan.assign) {
+      const tab = byId.get(a.tab)!;
+      const job = this.jobs.get(a.job)!;
+      const channel = ++this.channelSeq;
+      Object.assign(tab, { job: a.job, channel, budget: a.budget, state: 'loading', releasing: null });
+      job.channels.set(channel, tab);
+      retime(tab, this.now());
+      const hello = a.pinWasm ? { ...tab.hello, pinnedEp: 'wasm' as const } : tab.hello;
+      job.conn!.send({ type: 'tab-open', channel, hostId: tab.hello.hostId, tabId: tab.id });
+      job.conn!.send({ type: 'tab-text', channel, text: JSON.stringify(hello) });
+    }
+    for (const r of plan.release) {
+      const tab = byId.get(r.tab)!;
+      const job = this.jobs.get(r.job)!;
+      tab.releasing = r.for;
+      if (tab.state === 'ready') tab.state = 'releasing';
+      job.conn?.send({ type: 'release', channel: tab.channel!, reason: `job ${r.for} is below its share` });
+    }
+  }
+
+  /** Whether `grant` is a live job's, and the job has this file: only its tabs are told the grant. */
+  grantAllows(grant: string, sha256: string): boolean {
+    for (const j of this.jobs.values()) if (j.stored.grant === grant && j.stored.files.includes(sha256)) return true;
+    return false;
+  }
+
+  // ------------------------------------------------------------------ status
+
+  status(join: { workerUrls: string[]; tlsFingerprint: string | null }): PoolStatus {
+    const now = this.now();
+    const tabs = [...this.tabs.values()];
+    const placed = this.placedJobs();
+    return {
+      head: { startedAt: this.startedAt, ...join },
+      ...jobsStatus(tabs, this.state.records(), this.jobs, shares(placed, tabs.length)),
+      tabs: tabs.map((t) => tabStatus(t, now)),
+    };
+  }
+
+  close(): void {
+    clearInterval(this.sampler);
+    for (const j of this.jobs.values()) clearTimeout(j.expiry ?? undefined);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * What a standing pool's head keeps in --state DIR, so that a restart (even SIGKILL) loses
+ * nothing: its two tokens (tabs and submitting processes reconnect with the ones they hold), every
+ * job's record and the secrets a reattach proves itself with, and the jobs' files by sha256.
+ * head.json is replaced atomically (write, then rename); a file is kept only once its hash matches.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { TabpoolError } from '../../shared/errors.ts';
+import { jobRecordSchema, type JobRecord } from '../../shared/poolProtocol.ts';
+
+const storedJob = z.object({ record: jobRecordSchema, secret: z.string(), grant: z.string(), files: z.array(z.string()) });
+export type StoredJob = z.infer<typeof storedJob>;
+const stateSchema = z.object({ version: z.literal(1), joinToken: z.string(), submitToken: z.string(), jobs: z.array(storedJob) });
+
+/** Finished jobs kept in the list (and in head.json); older ones are forgotten. */
+const KEEP_FINISHED = 500;
+
+export class HeadState {
+  private writing: Promise<void> = Promise.resolve();
+  private dirty = false;
+  /** The last write that failed (a full disk), for the head to report; null once one succeeds. */
+  lastWriteError: string | null = null;
+
+  private constructor(
+    readonly dir: string,
+    readonly joinToken: string,
+    readonly submitToken: string,
+    readonly jobs: Map<string, StoredJob>,
+  ) {}
+
+  /** Opens (or makes) the state in `dir`; a token given on the command line wins over the stored one and is stored. */
+  static async open(dir: string, given: { joinToken: string | null; submitToken: string | null }): Promise<HeadState> {
+    await fsp.mkdir(path.join(dir, 'files'), { recursive: true });
+    const file = path.join(dir, 'head.json');
+    let stored: z.infer<typeof stateSchema> | null = null;
+    if (fs.existsSync(file)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(await fsp.readFile(file, 'utf8'));
+      } catch (err) {
+        throw new TabpoolError(
+          'BAD_ARGUMENT',
+          `--state ${dir}: head.json is not JSON (${(err as Error).message}); move it aside to start afresh`,
+        );
+      }
+      const r = stateSchema.safeParse(parsed);
+      if (!r.success)
+        throw new TabpoolError('BAD_ARGUMENT', `--state ${dir}: head.json is not a tabpool head's state; move it aside to start afresh`);
+      stored = r.data;
+    }
+    const token = (): string => randomBytes(18).toString('base64url');
+    const state = new HeadState(
+      dir,
+      given.joinToken ?? stored?.joinToken ?? token(),
+      given.submitToken ?? stored?.submitToken ?? token(),
+      new Map((stored?.jobs ?? []).map((j) => [j.record.id, j])),
+    );
+    if (state.joinToken === state.submitToken)
+      throw new TabpoolError(
+        'BAD_ARGUMENT',
+        '--token and --submit-token must differ: a tab holding the join token must not be able to submit',
+      );
+    await state.saveNow();
+    return state;
+  }
+
+  filePath(sha256: string): string {
+    return path.join(this.dir, 'files', sha256);
+  }
+
+  hasFile(sha256: string): boolean {
+    return fs.existsSync(this.filePath(sha256));
+  }
+
+  /** Stores an uploaded file under its hash; refuses bytes whose hash is not `sha256`. */
+  async putFile(sha256: string, bytes: Buffer): Promise<void> {
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== sha256) throw new TabpoolError('SUBMIT_REFUSED', `the upload's sha256 is ${actual}, not ${sha256}`);
+    const tmp = `${this.filePath(sha256)}.${process.pid}.tmp`;
+    await fsp.writeFile(tmp, bytes);
+    await fsp.rename(tmp, this.filePath(sha256));
+  }
+
+  upsert(job: StoredJob): void {
+    this.jobs.set(job.record.id, job);
+    const finished = [...this.jobs.values()].filter((j) => j.record.endedAt !== null).sort((a, b) => a.record.endedAt! - b.record.endedAt!);
+    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.jobs.delete(j.record.id);
+    this.save();
+  }
+
+  records(): JobRecord[] {
+    return [...this.jobs.values()].map((j) => j.record).sort((a, b) => a.submittedAt - b.submittedAt);
+  }
+
+  /** Writes head.json soon (writes are serialized; a burst of changes is one write). */
+  save(): void {
+    if (this.dirty) return;
+    this.dirty = true;
+    this.writing = this.writing.then(() => {
+      this.dirty = false;
+      return this.write().then(
+        () => void (this.lastWriteError = null),
+        (err: unknown) => void (this.lastWriteError = `could not write ${this.dir}/head.json: ${(err as Error).message}`),
+      );
+    });
+  }
+
+  async saveNow(): Promise<void> {
+    this.save();
+    await this.writing;
+  }
+
+  private async write(): Promise<void> {
+    const body = { version: 1 as const, joinToken: this.joinToken, submitToken: this.submitToken, jobs: [...this.jobs.values()] };
+    const file = path.join(this.dir, 'head.json');
+    const tmp = `${file}.${process.pid}.tmp`;
+    await fsp.writeFile(tmp, `${JSON.stringify(body)}\n`, { mode: 0o600 });
+    await fsp.rename(tmp, file);
+  }
+}
