@@ -304,6 +304,8 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
         await sink.close();
         sink = null;
         const s = job.figures().stats;
+        const last = job.progress();
+        remote.progress({ total: last.total, done: last.done, errors: last.errors });
         remote.finish(job.interrupted ? 'cancelled' : 'done', job.interrupted ? 'drained; --resume finishes it' : `${s.done} rows`);
         if (job.interrupted) return finish({ status: 'interrupted', exitCode: EXIT.interrupted, error: null });
         return finish({ status: 'done', exitCode: s.errors + s.skippedErrors > 0 ? EXIT.someErrors : EXIT.ok, error: null });
@@ -361,6 +363,8 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
       this.running?.fail(e);
       this.failStart(e);
       const error = serializeError(e, 'JOB_FAILED');
+      const last = this.running?.progress();
+      if (last) remote?.progress({ total: last.total, done: last.done, errors: last.errors });
       remote?.finish(this.cancelled ? 'cancelled' : 'failed', formatError(error));
       const summary = finish({ status: 'failed', exitCode: this.cancelled ? EXIT.interrupted : exitCodeFor(error.code), error });
       throw new JobFailedError(new TabpoolError(error.code, error.message), summary);

@@ -15,6 +15,7 @@ import { PROTOCOL_VERSION, parseToActor, type ToActorJson, type ToCoordinator } 
 import type { ActorLink } from '../pool/actor.ts';
 import { poolPolicy } from '../pool/epPolicy.ts';
 import type { HeadState } from './headState.ts';
+import type { RateSeries } from './timeSplit.ts';
 import { place, shares, type PlacedJob } from './placement.ts';
 import { IDLE_REASON, makeIdle, newTab, placedTab, retime, tabStatus, type PoolTab } from './poolTabs.ts';
 import { isTerminal, jobsStatus, newPoolJob, submittedJob, type PoolJob, type SubmitLink } from './poolJobs.ts';
@@ -28,12 +29,19 @@ export interface HeadOptions {
   now?: () => number;
 }
 
+/** Finished jobs whose throughput the status page still plots. */
+const HISTORY = 20;
+/** How often each job's rows are sampled for its throughput plot. */
+const SAMPLE_MS = 2000;
+
 /** Codes a job closes a tab with for breaking the protocol: the tab's own socket closes with it. */
 const VIOLATIONS: ReadonlySet<number> = new Set([CLOSE.badResult, CLOSE.policyViolation, CLOSE.unsupportedData, CLOSE.tooBig]);
 
 export class Head {
   private readonly tabs = new Map<ActorLink, PoolTab>();
   private readonly jobs = new Map<string, PoolJob>();
+  /** Finished jobs' throughput, for the status page (the latest few). */
+  private readonly history = new Map<string, RateSeries>();
   private readonly now: () => number;
   private readonly sampler: NodeJS.Timeout;
   private readonly startedAt: number;
@@ -56,7 +64,7 @@ export class Head {
     }
     this.sampler = setInterval(() => {
       for (const j of this.jobs.values()) if (!isTerminal(j.stored.record.status)) j.series.sample(this.now(), j.stored.record.done);
-    }, 5000);
+    }, SAMPLE_MS);
     this.sampler.unref();
   }
 
@@ -286,7 +294,10 @@ export class Head {
     job.channels.clear();
     if (isTerminal(job.stored.record.status)) {
       clearTimeout(job.expiry ?? undefined);
+      job.series.sample(this.now(), job.stored.record.done);
       this.jobs.delete(job.stored.record.id);
+      this.history.set(job.stored.record.id, job.series);
+      for (const id of [...this.history.keys()].slice(0, Math.max(0, this.history.size - HISTORY))) this.history.delete(id);
     }
     this.schedule();
   }
@@ -374,7 +385,7 @@ export class Head {
     const placed = this.placedJobs();
     return {
       head: { startedAt: this.startedAt, ...join },
-      ...jobsStatus(tabs, this.state.records(), this.jobs, shares(placed, tabs.length)),
+      ...jobsStatus(tabs, this.state.records(), this.jobs, this.history, shares(placed, tabs.length)),
       tabs: tabs.map((t) => tabStatus(t, now)),
     };
   }

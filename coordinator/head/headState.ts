@@ -14,7 +14,14 @@ import { jobRecordSchema, type JobRecord } from '../../shared/poolProtocol.ts';
 
 const storedJob = z.object({ record: jobRecordSchema, secret: z.string(), grant: z.string(), files: z.array(z.string()) });
 export type StoredJob = z.infer<typeof storedJob>;
-const stateSchema = z.object({ version: z.literal(1), joinToken: z.string(), submitToken: z.string(), jobs: z.array(storedJob) });
+const stateSchema = z.object({
+  version: z.literal(1),
+  joinToken: z.string(),
+  submitToken: z.string(),
+  /** The port it last listened on: a restart without --port takes it again, so tabs find it. */
+  port: z.number().int().min(0).max(65535).optional(),
+  jobs: z.array(storedJob),
+});
 
 /** Finished jobs kept in the list (and in head.json); older ones are forgotten. */
 const KEEP_FINISHED = 500;
@@ -22,6 +29,8 @@ const KEEP_FINISHED = 500;
 export class HeadState {
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
+  /** The port it listens on (kept, for a restart). */
+  port = 0;
   /** The last write that failed (a full disk), for the head to report; null once one succeeds. */
   lastWriteError: string | null = null;
 
@@ -64,6 +73,7 @@ export class HeadState {
         'BAD_ARGUMENT',
         '--token and --submit-token must differ: a tab holding the join token must not be able to submit',
       );
+    state.port = stored?.port ?? 0;
     await state.saveNow();
     return state;
   }
@@ -115,7 +125,13 @@ export class HeadState {
   }
 
   private async write(): Promise<void> {
-    const body = { version: 1 as const, joinToken: this.joinToken, submitToken: this.submitToken, jobs: [...this.jobs.values()] };
+    const body = {
+      version: 1 as const,
+      joinToken: this.joinToken,
+      submitToken: this.submitToken,
+      port: this.port,
+      jobs: [...this.jobs.values()],
+    };
     const file = path.join(this.dir, 'head.json');
     const tmp = `${file}.${process.pid}.tmp`;
     await fsp.writeFile(tmp, `${JSON.stringify(body)}\n`, { mode: 0o600 });

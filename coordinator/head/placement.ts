@@ -70,7 +70,8 @@ export function shares(jobs: readonly PlacedJob[], tabs: number): Map<string, nu
     for (const j of open) {
       const have = t.get(j.id)!;
       if (have >= j.placement.pool.max) continue;
-      const key = (have - Math.min(j.placement.pool.min, have)) / j.placement.weight;
+      // D'Hondt: the next actor goes where it adds least over the weight (ties: priority, then age).
+      const key = (have - Math.min(j.placement.pool.min, have) + 1) / j.placement.weight;
       if (key < bestKey - 1e-12) {
         best = j;
         bestKey = key;
@@ -128,29 +129,41 @@ export function place(tabs: readonly PlacedTab[], jobs: readonly PlacedJob[]): P
   }
   // A job below its share, with no idle tab it could use: the job furthest over its share hands one back.
   for (const j of [...open].sort(byPriority)) {
-    const pending = state.filter((t) => t.releasing === j.id).length;
-    if (held(j.id) + pending >= target.get(j.id)!) continue;
-    const donors = state
-      .filter((t) => t.job !== null && t.job !== j.id && t.releasing === null)
-      .filter((t) => {
-        const owner = open.find((o) => o.id === t.job);
-        return !owner || held(owner.id) > target.get(owner.id)!;
-      })
-      .filter(
-        (t) =>
-          fitFor(
-            { ...t, job: null },
-            j,
-            state.map((s) => (s.id === t.id ? { ...s, job: null } : s)),
-          ) !== null,
-      )
-      .sort((a, b) => over(b, target, held) - over(a, target, held) || b.joinedAt - a.joinedAt);
-    const donor = donors[0];
-    if (!donor) continue;
-    donor.releasing = j.id;
-    plan.release.push({ tab: donor.id, job: donor.job!, for: j.id });
+    for (;;) {
+      const pending = state.filter((t) => t.releasing === j.id).length;
+      if (held(j.id) + pending >= target.get(j.id)!) break;
+      const donor = donorFor(j, state, open, target, held);
+      if (!donor) break;
+      donor.releasing = j.id;
+      plan.release.push({ tab: donor.id, job: donor.job!, for: j.id });
+    }
   }
   return plan;
+}
+
+/** The tab to hand back for `j`: one of the job furthest over its share, that `j` could use once it is freed. */
+function donorFor(
+  j: PlacedJob,
+  state: PlacedTab[],
+  open: readonly PlacedJob[],
+  target: Map<string, number>,
+  held: (j: string) => number,
+): PlacedTab | undefined {
+  return state
+    .filter((t) => t.job !== null && t.job !== j.id && t.releasing === null)
+    .filter((t) => {
+      const owner = open.find((o) => o.id === t.job);
+      return owner !== undefined && held(owner.id) > target.get(owner.id)!;
+    })
+    .filter(
+      (t) =>
+        fitFor(
+          { ...t, job: null },
+          j,
+          state.map((s) => (s.id === t.id ? { ...s, job: null } : s)),
+        ) !== null,
+    )
+    .sort((a, b) => over(b, target, held) - over(a, target, held) || b.joinedAt - a.joinedAt)[0];
 }
 
 function over(t: PlacedTab, target: Map<string, number>, held: (j: string) => number): number {

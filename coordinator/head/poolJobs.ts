@@ -84,6 +84,7 @@ export function jobsStatus(
   tabs: readonly PoolTab[],
   records: readonly JobRecord[],
   live: ReadonlyMap<string, PoolJob>,
+  history: ReadonlyMap<string, RateSeries>,
   target: ReadonlyMap<string, number>,
 ): { hosts: PoolHostStatus[]; jobs: PoolJobStatus[] } {
   const hosts = new Map<string, PoolHostStatus & { usedR: Resources }>();
@@ -103,7 +104,8 @@ export function jobsStatus(
   }
   const jobs = records.map((r) => {
     const j = live.get(r.id);
-    return { ...r, actors: j?.channels.size ?? 0, target: target.get(r.id) ?? 0, series: j ? [...j.series.points] : [] };
+    const series = j?.series ?? history.get(r.id);
+    return { ...r, actors: j?.channels.size ?? 0, target: target.get(r.id) ?? 0, series: series ? [...series.points] : [] };
   });
   return { hosts: [...hosts.values()].map(({ usedR, ...h }) => ({ ...h, used: json(usedR) })), jobs };
 }

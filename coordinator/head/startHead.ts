@@ -55,7 +55,8 @@ export async function startHead(s: HeadSettings, log: (line: string) => void): P
   const status = (): PoolStatus => head.status(join);
   const server = await startHeadServer(head, state, {
     host: s.host,
-    port: s.port,
+    // Without --port, the port it had before: tabs and submitting processes reconnect to it.
+    port: s.port || state.port,
     webRoot,
     tls,
     maxMessagesPerSecond: s.maxMessagesPerSecond,
@@ -63,6 +64,8 @@ export async function startHead(s: HeadSettings, log: (line: string) => void): P
     status,
     log,
   });
+  state.port = server.port;
+  await state.saveNow();
   const origins = reachableHosts(s.host).urlsHosts.map((h) => `${tls ? 'https' : 'http'}://${h}:${server.port}`);
   join.workerUrls = origins.map((o) => withToken(o, ROUTES.workerPage, state.joinToken));
   const workerUrl = withToken(server.origin, ROUTES.workerPage, state.joinToken);
