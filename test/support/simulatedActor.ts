@@ -122,6 +122,8 @@ export class SimulatedActor {
   actorId: string | null = null;
   answered = 0;
   private model: Promise<LoadedModel> | null = null;
+  /** Bumped when a standing pool lets its actor go: batches of the earlier actor are dropped. */
+  private generation = 0;
   /** Batches run one at a time, as a worker's single session does. */
   private chain: Promise<void> = Promise.resolve();
 
@@ -192,9 +194,11 @@ export class SimulatedActor {
       case 'welcome':
         this.actorId = msg.actorId;
         if (msg.status === 'admitted' && msg.job) this.admit(msg.job);
+        if (msg.status === 'idle') this.letGo();
         return;
       case 'admission':
         if (msg.status === 'admitted' && msg.job) this.admit(msg.job);
+        if (msg.status === 'idle') this.letGo();
         return;
       case 'shutdown':
         return;
@@ -206,6 +210,14 @@ export class SimulatedActor {
         this.problems.push(`unhandled message ${JSON.stringify(check)}`);
       }
     }
+  }
+
+  /** A standing pool took it back (idle): as a tab does, it drops its actor and any batch it was on. */
+  private letGo(): void {
+    this.generation++;
+    this.job = null;
+    this.model = null;
+    this.cancelled.clear();
   }
 
   private admit(job: JobSpec): void {
@@ -268,13 +280,14 @@ export class SimulatedActor {
     this.batchIds.push(batch.batchId);
     this.batchSizes.push(batch.items.length);
     this.gotFirstBatch(batch);
+    const generation = this.generation;
     const next = this.chain.then(async () => {
-      // A batch cancelled before it started is skipped, as a tab skips it.
-      if (this.cancelled.has(batch.batchId)) return;
+      // A batch cancelled before it started is skipped, as a tab skips it; so is one of an actor let go since.
+      if (this.cancelled.has(batch.batchId) || generation !== this.generation) return;
       if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
       if (this.options.imagesPerSecond)
         await new Promise((r) => setTimeout(r, (batch.items.length * 1000) / this.options.imagesPerSecond!));
-      if (!this.isOpen || this.cancelled.has(batch.batchId)) return;
+      if (!this.isOpen || this.cancelled.has(batch.batchId) || generation !== this.generation) return;
       if (this.options.onBatch) return this.options.onBatch(batch, this);
       let answer: ResultMessage;
       try {
@@ -289,6 +302,7 @@ export class SimulatedActor {
         });
         return;
       }
+      if (generation !== this.generation) return;
       this.send(answer);
       this.answered++;
     });
