@@ -38,7 +38,7 @@ export interface PoolTabStatus {
 
 export interface PoolHostStatus {
   id: string;
-  /** As the first job that could use it counts (a software adapter is a GPU only to jobs that allow one). */
+  /** What it holds, its WebGPU adapter counted as a GPU even when software (a GPU only to jobs that allow one). */
   capacity: ResourcesStatus;
   /** Reserved by every job's actors on it. */
   used: ResourcesStatus;

@@ -92,7 +92,8 @@ export function jobsStatus(
     const id = t.hello.hostId;
     let h = hosts.get(id);
     if (!h) {
-      const capacity = hostCapacity(t.hello.capabilities, t.hello.declared, false);
+      // A software adapter counts as the GPU it is to jobs that allow one (--allow-software-gpu).
+      const capacity = hostCapacity(t.hello.capabilities, t.hello.declared, true);
       h = { id, capacity: json(capacity), used: json(ZERO), usedR: ZERO, gpuActors: 0, tabs: 0 };
       hosts.set(id, h);
     }

@@ -117,3 +117,64 @@ export function waitForLog(
     check();
   });
 }
+
+export interface RunningHeadProcess {
+  process: ChildProcess;
+  origin: string;
+  workerUrl: string;
+  submitToken: string;
+  statusUrl: string;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<number>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** `tabpool serve` as a child process; resolves once it prints its URLs. */
+export async function startHeadProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningHeadProcess> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'tabpool.js'), 'serve', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  const found = await new Promise<Omit<RunningHeadProcess, 'process' | 'stdout' | 'stderr' | 'exited' | 'kill'>>((resolve, reject) => {
+    const check = (): void => {
+      const origin = /a standing pool at (\S+)/.exec(out);
+      const worker = /^ {2}(\S+\/worker\/\S+)$/m.exec(out);
+      const token = /^submit token: (\S+)$/m.exec(out);
+      const statusPage = /^status page: (\S+)$/m.exec(out);
+      if (origin && worker && token && statusPage) {
+        child.stdout!.off('data', check);
+        resolve({ origin: origin[1]!, workerUrl: worker[1]!, submitToken: token[1]!, statusUrl: statusPage[1]! });
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then((code) => reject(new Error(`tabpool serve exited ${code} before listening:\n${out}\n${err}`)));
+  });
+  return {
+    process: child,
+    ...found,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    kill: (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+    },
+  };
+}
+
+/** A CLI process whose output can be read while it runs. */
+export function spawnCli(args: string[]): { stdout(): string; stderr(): string; exited: Promise<number> } {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'tabpool.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  return { stdout: () => out, stderr: () => err, exited };
+}
