@@ -5,11 +5,15 @@
  * submitting processes reconnect by themselves. `tabpool jobs` and `tabpool cancel` talk to it.
  */
 import { Command, Option } from '@commander-js/extra-typings';
-import { formatError, serializeError } from '../../shared/errors.ts';
+import { formatError, serializeError, TabpoolError } from '../../shared/errors.ts';
 import { EXIT, exitCodeFor } from '../api/exitCodes.ts';
 import { checkServing, duration, int } from '../api/runOptions.ts';
 import { ensureChromium } from '../browser/getBrowser.ts';
 import { startHead } from '../head/startHead.ts';
+import { parseQueueUrl } from '../queue/names.ts';
+import { QueuePool } from '../queue/queuePool.ts';
+import { DEFAULT_CACHE } from '../api/runFlags.ts';
+import path from 'node:path';
 
 export function serveCommand() {
   return new Command('serve')
@@ -32,6 +36,11 @@ export function serveCommand() {
     .option('--submitter-timeout <duration>', 'a job whose submitting process is gone this long fails (resumable with --resume)', '60s')
     .option('--max-messages-per-second <n>', 'a client sending more than this is cut off as a flood', '2000')
     .option('--max-upload <bytes>', 'largest model or actor module a job may upload', String(4 * 2 ** 30))
+    .option(
+      '--queue <nats://host:port>',
+      'also serve every job put on this NATS JetStream queue (tabpool run --queue): the same standing pool, across machines',
+    )
+    .option('--cache-dir <dir>', "where a queue job's actor is bundled", DEFAULT_CACHE)
     .option('--quiet', 'no pool logs; only the URLs');
 }
 
@@ -44,6 +53,7 @@ export async function runServe(f: ServeFlags, signal?: AbortSignal): Promise<num
     checkServing(f);
     if (f.submitToken !== undefined) checkServing({ token: f.submitToken });
     const launch = int('--launch', f.launch, 0, 64);
+    const queue = f.queue === undefined ? null : parseQueueUrl(f.queue);
     if (launch > 0) await ensureChromium(log);
     const head = await startHead(
       {
@@ -69,6 +79,15 @@ export async function runServe(f: ServeFlags, signal?: AbortSignal): Promise<num
     say(`  run a job on it: tabpool run --on ${head.origin} --submit-token ${head.submitToken} …`);
     say(`  list and cancel: tabpool jobs --on ${head.origin}; tabpool cancel JOB --on ${head.origin}`);
     say(`status page: ${head.statusUrl}`);
+    let queued: QueuePool | null = null;
+    if (queue) {
+      queued = new QueuePool({ servers: queue, head, cacheDir: path.resolve(f.cacheDir), log });
+      await queued.start().catch(async (err: unknown) => {
+        await head.close();
+        throw new TabpoolError('JOB_FAILED', (err as Error).message);
+      });
+      say(`serving every job on the queue at ${queue.join(',')} (tabpool run --queue ${queue.join(',')} …)`);
+    }
     await new Promise<void>((resolve) => {
       const stop = (): void => resolve();
       process.once('SIGINT', stop);
@@ -76,6 +95,7 @@ export async function runServe(f: ServeFlags, signal?: AbortSignal): Promise<num
       signal?.addEventListener('abort', stop);
     });
     log('tabpool serve: stopping; tabs rejoin when it is started again with the same --state');
+    await queued?.stop();
     await head.close();
     return EXIT.ok;
   } catch (err) {

@@ -40,6 +40,8 @@ export interface RunningHead {
   joinToken: string;
   submitToken: string;
   statusUrl: string;
+  /** Its TLS certificate, when it serves https (a process of its own that submits to it trusts it). */
+  cert: string | Buffer | null;
   head: Head;
   status(): PoolStatus;
   close(): Promise<void>;
@@ -78,6 +80,7 @@ export async function startHead(s: HeadSettings, log: (line: string) => void): P
     joinToken: state.joinToken,
     submitToken: state.submitToken,
     statusUrl: withToken(origins[0] ?? server.origin, ROUTES.statusPage, state.submitToken),
+    cert: tls?.cert ?? null,
     head,
     status,
     close: async () => {

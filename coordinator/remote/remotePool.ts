@@ -8,6 +8,8 @@
  * fails the job (HEAD_UNREACHABLE, resumable).
  */
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import { WebSocket, type RawData } from 'ws';
 import { CLOSE, type CloseCode } from '../../shared/closeCodes.ts';
 import { TabpoolError } from '../../shared/errors.ts';
@@ -74,6 +76,8 @@ export class RemotePool {
     private readonly target: RemoteTarget,
     private readonly events: RemoteEvents,
     private readonly headTimeoutMs = 120_000,
+    /** A certificate to trust for an https head (the head's own, when it submits to itself). */
+    private readonly ca: string | Buffer | null = null,
   ) {}
 
   /** Uploads the files and submits; resolves once the head accepted the job. */
@@ -113,20 +117,20 @@ export class RemotePool {
         `the head at ${this.origin} could not be reached: ${(err as Error).message}; is tabpool serve running there?`,
       );
     };
-    const have = await fetch(url, { method: 'HEAD' }).catch(unreachable);
+    const have = await request(url, 'HEAD', null, this.ca).catch(unreachable);
     if (have.status === 401) throw refusedToken(this.origin);
     if (have.status === 200) return;
-    const put = await fetch(url, { method: 'PUT', body: Buffer.from(f.bytes) }).catch(unreachable);
-    if (!put.ok)
-      throw new TabpoolError(
-        'SUBMIT_REFUSED',
-        `the head refused the upload of ${f.sha256.slice(0, 12)}…: HTTP ${put.status} ${await put.text()}`,
-      );
+    const put = await request(url, 'PUT', f.bytes, this.ca).catch(unreachable);
+    if (put.status !== 201 && put.status !== 200)
+      throw new TabpoolError('SUBMIT_REFUSED', `the head refused the upload of ${f.sha256.slice(0, 12)}…: HTTP ${put.status} ${put.body}`);
   }
 
   private connect(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url(ROUTES.submitSocket).replace(/^http/, 'ws'), { maxPayload: 512 * 2 ** 20 });
+      const ws = new WebSocket(this.url(ROUTES.submitSocket).replace(/^http/, 'ws'), {
+        maxPayload: 512 * 2 ** 20,
+        ...(this.ca ? { ca: this.ca } : {}),
+      });
       this.ws = ws;
       let settled = false;
       let acceptedHere = false;
@@ -280,6 +284,26 @@ export class RemotePool {
       },
     };
   }
+}
+
+/** One HTTP(S) request (node:http, so an https head's own certificate can be trusted with `ca`). */
+function request(
+  url: string,
+  method: 'HEAD' | 'PUT',
+  body: Uint8Array | null,
+  ca: string | Buffer | null,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const send = u.protocol === 'https:' ? https.request : http.request;
+    const req = send(u, { method, ...(ca ? { ca } : {}), headers: body ? { 'content-length': body.byteLength } : {} }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body ?? undefined);
+  });
 }
 
 function refusedToken(origin: string): TabpoolError {

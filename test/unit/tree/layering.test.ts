@@ -49,6 +49,7 @@ const ALLOWED: Record<string, string[]> = {
   'coordinator/queue': [
     'shared',
     'coordinator/queue',
+    'coordinator/remote',
     'coordinator/actor',
     'coordinator/host',
     'coordinator/job',
