@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
+import { Classifier, readImages } from '../../../coordinator/api/index.ts';
 import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.ts';
 import { POOL_PROTOCOL_VERSION, type JobRecord, type ToSubmitter } from '../../../shared/poolProtocol.ts';
 import { PROTOCOL_VERSION, type JobSpec } from '../../../shared/protocol.ts';
@@ -18,6 +19,7 @@ import { ROUTES, TOKEN_PARAM } from '../../../shared/routes.ts';
 import { CACHE_DIR } from '../../support/coordinatorProcess.ts';
 import { scratch, startTestHead, submitJob } from '../../support/headHarness.ts';
 import { rowsIn, until } from '../../support/queueJob.ts';
+import { readDataset } from '../../support/parquetReader.ts';
 import { readRows } from '../../support/reference.ts';
 import { startActors, type SimulatedActorOptions } from '../../support/simulatedActor.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
@@ -83,6 +85,27 @@ test('two tabs joined once serve jobs one after another and two at once; every r
       tabs.actors.every((a) => a.isOpen && a.problems.length === 0),
       JSON.stringify(tabs.actors.map((a) => a.problems)),
     );
+  } finally {
+    for (const a of tabs.actors) a.close();
+    await head.close();
+  }
+});
+
+test('the Node API submits too: readImages → mapBatches(Classifier, { on }) → writeParquet runs on the head; status() and done as without on', async () => {
+  const head = await startTestHead(path.join(dir, 'state-api'));
+  const tabs = await startActors(head.workerUrl, 2, real);
+  const out = path.join(dir, 'api.parquet');
+  try {
+    const job = readImages(data)
+      .mapBatches(Classifier, { on: head.origin, submitToken: head.submitToken, model, ep: 'wasm', verify: 0, cacheDir: CACHE_DIR })
+      .writeParquet(out, { overwrite: true });
+    await job.started;
+    await until('the job running on the head', () => head.status().jobs[0]?.status === 'running');
+    assert.ok((job.status()?.actors.length ?? 0) > 0, "status() lists the head's tabs as the job's actors");
+    const summary = await job.done;
+    assert.equal(summary.status, 'done');
+    assert.equal(summary.rows.written, ids.length);
+    assert.deepEqual((await readDataset(out)).map((r) => r.id).sort(), ids);
   } finally {
     for (const a of tabs.actors) a.close();
     await head.close();
