@@ -71,7 +71,7 @@ export class Head {
   // ------------------------------------------------------------------ tabs
 
   /** A validated message from a tab's socket. Throws on a protocol violation (the socket layer closes it). */
-  onTabMessage(link: ActorLink, msg: ToCoordinator): void {
+  onTabMessage(link: ActorLink, msg: ToCoordinator, text?: string): void {
     const tab = this.tabs.get(link);
     if (msg.type === 'hello') {
       if (tab) throw new Error('hello sent twice');
@@ -116,7 +116,8 @@ export class Head {
       job.excludedTabs.add(tab.id);
     }
     retime(tab, this.now());
-    job.conn.send({ type: 'tab-text', channel: tab.channel, text: JSON.stringify(msg) });
+    // Validated already: passed on as it came (a batch's answers are the largest messages the head relays).
+    job.conn.send({ type: 'tab-text', channel: tab.channel, text: text ?? JSON.stringify(msg) });
   }
 
   onTabClose(link: ActorLink, code: number, reason: string): void {

@@ -146,7 +146,7 @@ export async function startHeadServer(head: Head, state: HeadState, o: HeadServe
           ws,
           remote,
           { maxMessagesPerSecond: o.maxMessagesPerSecond, heartbeatMs: 15_000 },
-          { onMessage: (l, m) => head.onTabMessage(l, m), onClose: (l, c, r) => head.onTabClose(l, c, r), log: o.log },
+          { onMessage: (l, m, _at, text) => head.onTabMessage(l, m, text), onClose: (l, c, r) => head.onTabClose(l, c, r), log: o.log },
         );
       });
     }

@@ -11,7 +11,7 @@
  */
 import type { Capabilities, DeclaredResources, ExecutionProvider } from '../../shared/protocol.ts';
 import type { PoolPolicy } from '../pool/actorPool.ts';
-import { add, hostCapacity, shortfalls, ZERO, type Resources } from '../pool/resources.ts';
+import { add, hostCapacity, shortfalls, subtract, ZERO, type Resources } from '../pool/resources.ts';
 import type { Placement } from '../../shared/poolProtocol.ts';
 
 export interface PlacedTab {
@@ -88,14 +88,15 @@ function byPriority(a: PlacedJob, b: PlacedJob): number {
   return b.placement.priority - a.placement.priority || a.submittedAt - b.submittedAt || (a.id < b.id ? -1 : 1);
 }
 
-/** What `tab` would reserve serving `job` (and whether its hello must pin wasm), or null when it cannot serve it now. */
-export function fitFor(tab: PlacedTab, job: PlacedJob, tabs: readonly PlacedTab[]): Omit<Assignment, 'tab' | 'job'> | null {
+/**
+ * What `tab` would reserve serving `job` (and whether its hello must pin wasm), or null when it
+ * cannot serve it now. `used`: what every job's actors reserve on its host, this tab's own aside.
+ */
+export function fitFor(tab: PlacedTab, job: PlacedJob, used: Resources): Omit<Assignment, 'tab' | 'job'> | null {
   if (job.excludedTabs.has(tab.id) || job.excludedHosts.has(tab.hostId)) return null;
   const offer = job.policy.offer(tab.caps, tab.pinned);
   if (offer.eps === null) return null;
-  const capacity = hostCapacity(tab.caps, tab.declared, job.placement.allowSoftwareGpu);
-  const used = tabs.filter((t) => t.hostId === tab.hostId && t.job !== null && t.id !== tab.id).reduce((u, t) => add(u, t.budget), ZERO);
-  const free = { gpus: capacity.gpus - used.gpus, cpus: capacity.cpus - used.cpus, memoryBytes: capacity.memoryBytes - used.memoryBytes };
+  const free = subtract(hostCapacity(tab.caps, tab.declared, job.placement.allowSoftwareGpu), used);
   const first = job.policy.budgetFor(offer.eps[0]!);
   if (shortfalls(free, first).length === 0) return { pinWasm: false, budget: first };
   if (offer.eps.length > 1 && offer.eps.includes('wasm')) {
@@ -103,6 +104,42 @@ export function fitFor(tab: PlacedTab, job: PlacedJob, tabs: readonly PlacedTab[
     if (shortfalls(free, wasm).length === 0) return { pinWasm: true, budget: wasm };
   }
   return null;
+}
+
+/** Counts kept as decisions are made: each host's reservations, each job's tabs and the tabs coming to it. */
+class Ledger {
+  private readonly used = new Map<string, Resources>();
+  private readonly heldBy = new Map<string, number>();
+  private readonly coming = new Map<string, number>();
+
+  constructor(tabs: readonly PlacedTab[]) {
+    for (const t of tabs) if (t.job !== null) this.take(t, t.job, t.budget, t.releasing);
+  }
+
+  /** What the tab's host has reserved, the tab's own reservation aside. */
+  usedBesides(t: PlacedTab): Resources {
+    const all = this.used.get(t.hostId) ?? ZERO;
+    return t.job === null ? all : subtract(all, t.budget);
+  }
+
+  held(job: string): number {
+    return this.heldBy.get(job) ?? 0;
+  }
+
+  comingTo(job: string): number {
+    return this.coming.get(job) ?? 0;
+  }
+
+  take(t: PlacedTab, job: string, budget: Resources, releasing: string | null = null): void {
+    this.used.set(t.hostId, add(this.used.get(t.hostId) ?? ZERO, budget));
+    if (releasing === null) this.heldBy.set(job, this.held(job) + 1);
+    else this.coming.set(releasing, this.comingTo(releasing) + 1);
+  }
+
+  release(t: PlacedTab, forJob: string): void {
+    this.heldBy.set(t.job!, this.held(t.job!) - 1);
+    this.coming.set(forJob, this.comingTo(forJob) + 1);
+  }
 }
 
 /** Idle tabs to jobs, and tabs to hand back from jobs over their share to jobs below it. */
@@ -113,57 +150,39 @@ export function place(tabs: readonly PlacedTab[], jobs: readonly PlacedJob[]): P
   const target = shares(open, tabs.length);
   // Working copies: each decision is seen by the next.
   const state = tabs.map((t) => ({ ...t }));
-  const held = (jobId: string): number => state.filter((t) => t.job === jobId && t.releasing === null).length;
+  const ledger = new Ledger(state);
+  const held = (jobId: string): number => ledger.held(jobId);
   const idle = state.filter((t) => t.job === null).sort((a, b) => a.joinedAt - b.joinedAt);
   for (const tab of idle) {
+    const used = ledger.usedBesides(tab);
     const ranked = open
       .filter((j) => held(j.id) < j.placement.pool.max)
-      .map((j) => ({ j, fit: fitFor(tab, j, state) }))
+      .map((j) => ({ j, fit: fitFor(tab, j, used) }))
       .filter((c): c is { j: PlacedJob; fit: NonNullable<ReturnType<typeof fitFor>> } => c.fit !== null)
       .sort((a, b) => rank(a.j, b.j, target, held));
     const chosen = ranked[0];
     if (!chosen) continue;
+    ledger.take(tab, chosen.j.id, chosen.fit.budget);
     tab.job = chosen.j.id;
     tab.budget = chosen.fit.budget;
     plan.assign.push({ tab: tab.id, job: chosen.j.id, ...chosen.fit });
   }
   // A job below its share, with no idle tab it could use: the job furthest over its share hands one back.
+  const byId = new Map(open.map((j) => [j.id, j]));
   for (const j of [...open].sort(byPriority)) {
-    for (;;) {
-      const pending = state.filter((t) => t.releasing === j.id).length;
-      if (held(j.id) + pending >= target.get(j.id)!) break;
-      const donor = donorFor(j, state, open, target, held);
+    while (held(j.id) + ledger.comingTo(j.id) < target.get(j.id)!) {
+      const donor = state
+        .filter((t) => t.job !== null && t.job !== j.id && t.releasing === null)
+        .filter((t) => byId.has(t.job!) && held(t.job!) > target.get(t.job!)!)
+        .filter((t) => fitFor({ ...t, job: null }, j, ledger.usedBesides(t)) !== null)
+        .sort((a, b) => over(b, target, held) - over(a, target, held) || b.joinedAt - a.joinedAt)[0];
       if (!donor) break;
+      ledger.release(donor, j.id);
       donor.releasing = j.id;
       plan.release.push({ tab: donor.id, job: donor.job!, for: j.id });
     }
   }
   return plan;
-}
-
-/** The tab to hand back for `j`: one of the job furthest over its share, that `j` could use once it is freed. */
-function donorFor(
-  j: PlacedJob,
-  state: PlacedTab[],
-  open: readonly PlacedJob[],
-  target: Map<string, number>,
-  held: (j: string) => number,
-): PlacedTab | undefined {
-  return state
-    .filter((t) => t.job !== null && t.job !== j.id && t.releasing === null)
-    .filter((t) => {
-      const owner = open.find((o) => o.id === t.job);
-      return owner !== undefined && held(owner.id) > target.get(owner.id)!;
-    })
-    .filter(
-      (t) =>
-        fitFor(
-          { ...t, job: null },
-          j,
-          state.map((s) => (s.id === t.id ? { ...s, job: null } : s)),
-        ) !== null,
-    )
-    .sort((a, b) => over(b, target, held) - over(a, target, held) || b.joinedAt - a.joinedAt)[0];
 }
 
 function over(t: PlacedTab, target: Map<string, number>, held: (j: string) => number): number {

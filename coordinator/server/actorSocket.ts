@@ -16,8 +16,8 @@ export interface SocketLimits {
 }
 
 export interface SocketEvents {
-  /** `receivedAt`: when the frame arrived, before it was parsed (monotonic ms). */
-  onMessage(link: ActorLink, msg: ToCoordinator, receivedAt: number): void;
+  /** `receivedAt`: when the frame arrived, before it was parsed (monotonic ms); `text`: the frame as it came (a relay passes it on). */
+  onMessage(link: ActorLink, msg: ToCoordinator, receivedAt: number, text: string): void;
   onClose(link: ActorLink, code: number, reason: string): void;
   log(line: string): void;
 }
@@ -99,7 +99,7 @@ export function attachActorSocket(ws: WebSocket, remote: string, limits: SocketL
       return;
     }
     try {
-      events.onMessage(link, parsed.value, receivedAt);
+      events.onMessage(link, parsed.value, receivedAt, text);
     } catch (err) {
       violate(CLOSE.policyViolation, `message rejected: ${(err as Error).message}`);
     }

@@ -93,6 +93,11 @@ export function helloMessage(hostId: string): HelloMessage {
 
 let nextHost = 0;
 
+/** A host id no other simulated actor has. */
+export function freshHostId(prefix = 'sim'): string {
+  return `${prefix}-${process.pid}-${++nextHost}`;
+}
+
 interface LoadedModel {
   actor: Actor;
   columns: Column[];
@@ -131,7 +136,7 @@ export class SimulatedActor {
     readonly workerUrl: string,
     readonly options: SimulatedActorOptions,
   ) {
-    this.hostId = options.hostId ?? `sim-${process.pid}-${++nextHost}`;
+    this.hostId = options.hostId ?? freshHostId();
     this.firstBatch = new Promise((resolve) => (this.gotFirstBatch = resolve));
     this.ws = new WebSocket(socketUrlFor(workerUrl), {
       headers: options.origin ? { Origin: options.origin } : {},
@@ -386,28 +391,4 @@ export async function startActors(workerUrl: string, count: number, options: Sim
   const actors = Array.from({ length: count }, () => new SimulatedActor(workerUrl, options));
   await Promise.all(actors.map((a) => a.opened));
   return { actors, closed: Promise.all(actors.map((a) => a.closed)) };
-}
-
-/**
- * Actors that answer `limit` batches between them, then hold every further one until `release()` or their socket closes. One host:
- * only the reference checks a one-host pool, so no peer check (an ordinary batch) uses up the limit; `limit` batches are rows.
- */
-export function actorsHoldingAfter(limit: number): { options: SimulatedActorOptions; release(): void } {
-  let answered = 0;
-  let release: () => void = () => undefined;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  return {
-    release,
-    options: {
-      mode: 'real',
-      hostId: `holding-${process.pid}-${++nextHost}`,
-      declared: { cpus: 8, gpus: 2, memoryBytes: 16 * 2 ** 30 },
-      onBatch: async (batch, actor) => {
-        if (answered >= limit) await Promise.race([released, actor.closed]);
-        if (!actor.isOpen) return;
-        answered++;
-        actor.send(await actor.answer(batch));
-      },
-    },
-  };
 }

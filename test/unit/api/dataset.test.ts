@@ -16,7 +16,8 @@ import { CACHE_DIR, ROOT } from '../../support/coordinatorProcess.ts';
 import { referenceFeatures, relativeL2 } from '../../support/featureReference.ts';
 import { readDataset } from '../../support/parquetReader.ts';
 import { referencePredictions, type ReferencePrediction } from '../../support/reference.ts';
-import { actorsHoldingAfter, startActors } from '../../support/simulatedActor.ts';
+import { startActors } from '../../support/simulatedActor.ts';
+import { actorsHoldingAfter } from '../../support/holdingActors.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
 
 const IMAGES = 24;

@@ -13,7 +13,8 @@ import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.t
 import { CACHE_DIR, startCoordinator, waitForLog, type RunningCoordinator } from '../../support/coordinatorProcess.ts';
 import { assertCompleteAndCorrect, assertNoDuplicates, readWholeRows } from '../../support/outputCheck.ts';
 import { referencePredictions, type ReferencePrediction } from '../../support/reference.ts';
-import { actorsHoldingAfter, startActors } from '../../support/simulatedActor.ts';
+import { startActors } from '../../support/simulatedActor.ts';
+import { actorsHoldingAfter } from '../../support/holdingActors.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
 
 const IMAGES = 200;

@@ -19,7 +19,8 @@ import { startNats, type NatsServer } from '../../support/natsServer.ts';
 import { assertCompleteAndCorrect, assertNoDuplicates, readWholeRows } from '../../support/outputCheck.ts';
 import { QueueProcesses, rowsIn, until } from '../../support/queueJob.ts';
 import { referencePredictions, type ReferencePrediction } from '../../support/reference.ts';
-import { actorsHoldingAfter, startActors } from '../../support/simulatedActor.ts';
+import { startActors } from '../../support/simulatedActor.ts';
+import { actorsHoldingAfter } from '../../support/holdingActors.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
 
 const IMAGES = 80;
