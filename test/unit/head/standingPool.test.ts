@@ -91,7 +91,7 @@ test('two tabs joined once serve jobs one after another and two at once; every r
   }
 });
 
-test('the Node API submits too: readImages → mapBatches(Classifier, { on }) → writeParquet runs on the head, status() and done as ever', async () => {
+test('the Node API submits too: readImages → mapBatches(Classifier, { on }) → writeParquet runs on the head', async () => {
   const head = await startTestHead(path.join(dir, 'state-api'));
   const tabs = await startActors(head.workerUrl, 2, real);
   const out = path.join(dir, 'api.parquet');
