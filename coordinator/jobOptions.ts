@@ -74,6 +74,8 @@ export interface ServeSettings {
   port: number;
   /** Messages a second one client may send before it is cut off as a flood. */
   maxMessagesPerSecond: number;
+  /** A tab silent this long (a closed lid, a frozen process) is dropped and its batches run elsewhere (--heartbeat). */
+  heartbeatMs: number;
   token: string | null;
   /** `self-signed`: tabpool makes (and keeps) a certificate for this machine; else --tls-cert/--tls-key, or none. */
   tls: 'self-signed' | null;

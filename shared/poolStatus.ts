@@ -56,7 +56,8 @@ export interface PoolJobStatus extends JobRecord {
 }
 
 export interface PoolStatus {
-  head: { startedAt: number; workerUrls: string[]; tlsFingerprint: string | null };
+  /** `heartbeatMs`: a tab silent this long is dropped (--heartbeat). */
+  head: { startedAt: number; workerUrls: string[]; tlsFingerprint: string | null; heartbeatMs: number };
   hosts: PoolHostStatus[];
   tabs: PoolTabStatus[];
   jobs: PoolJobStatus[];

@@ -55,7 +55,8 @@ export interface JobStatus {
   join: { workerUrls: string[]; tlsFingerprint: string | null };
   /** The job's actor (`built-in classifier`, or the user's module), and what it reads: images, or records. */
   job: { name: string; inputs: 'image' | 'record' };
-  pool: { min: number; max: number; active: number; standby: number; rejected: number };
+  /** `heartbeatMs`: a tab silent this long is dropped (--heartbeat). */
+  pool: { min: number; max: number; active: number; standby: number; rejected: number; heartbeatMs: number };
   hosts: HostStatus[];
   actors: ActorStatus[];
   progress: {

@@ -71,6 +71,8 @@ export interface MapBatchesOptions {
   tlsCert?: string;
   tlsKey?: string;
   maxMessagesPerSecond?: number;
+  /** A tab silent this long is dropped (--heartbeat; default 15 s). */
+  heartbeat?: Duration;
   /** A standing pool's head (tabpool serve): the job runs on its tabs (--on), with its submit token, weight and priority. */
   on?: string;
   submitToken?: string;
@@ -122,6 +124,7 @@ const OPTIONS: readonly string[] = [
   'tlsCert',
   'tlsKey',
   'maxMessagesPerSecond',
+  'heartbeat',
   'on',
   'submitToken',
   'weight',
@@ -140,7 +143,8 @@ function apiName(flag: string): string {
 function flagValue(name: string, value: unknown): string | boolean {
   if (typeof value === 'boolean') return value;
   if (name === 'actorConfig') return JSON.stringify(value);
-  if (name.endsWith('Timeout') || name === 'ackWait') return typeof value === 'number' ? `${value}ms` : String(value);
+  if (name.endsWith('Timeout') || name === 'ackWait' || name === 'heartbeat')
+    return typeof value === 'number' ? `${value}ms` : String(value);
   return String(value);
 }
 

@@ -72,6 +72,11 @@ export function runCommand() {
     )
     .option('--max-retries <n>', 'failures before a batch is split, and an input given an error row', '3')
     .option('--max-messages-per-second <n>', 'a client sending more than this is cut off as a flood', '2000')
+    .option(
+      '--heartbeat <duration>',
+      'a tab silent this long (no message, no answer to pings: a closed lid, a frozen browser) is dropped; its batches run elsewhere',
+      '15s',
+    )
     .option('--logits', 'write the full logits vector in each row')
     .option('--cache-dir <dir>', 'where the built-in model and sample data are kept', DEFAULT_CACHE)
     .option('--token <token>', 'join token (default: random per job)')

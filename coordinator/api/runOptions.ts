@@ -174,6 +174,7 @@ export function parseRunOptions(raw: RunFlags): RunOptions {
     verifyRate: fraction('--verify', raw.verify),
     verifyCpu: int('--verify-cpu', raw.verifyCpu, 1, 256),
     maxMessagesPerSecond: int('--max-messages-per-second', raw.maxMessagesPerSecond, 10, 10_000_000),
+    heartbeatMs: heartbeat(raw.heartbeat),
     logits: raw.logits === true,
     resume: raw.resume === true,
     cacheDir: raw.cacheDir,
@@ -220,4 +221,11 @@ function standingPool(raw: RunFlags): { on: string | null; submitToken: string |
       "--on needs the head's submit token: --submit-token TOKEN or TABPOOL_SUBMIT_TOKEN (tabpool serve printed it)",
     );
   return { on, submitToken, weight, priority };
+}
+
+/** --heartbeat: at least a second (pings go three times a heartbeat), at most an hour. */
+export function heartbeat(value: string): number {
+  const ms = duration('--heartbeat', value);
+  if (ms < 1000 || ms > 3_600_000) throw bad('--heartbeat', value, 'from 1s to 1h, e.g. 15s');
+  return ms;
 }

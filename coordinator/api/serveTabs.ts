@@ -20,6 +20,8 @@ export interface ServeOptions {
   tlsCert: string | null;
   tlsKey: string | null;
   maxMessagesPerSecond: number;
+  /** A tab silent this long is dropped (--heartbeat). */
+  heartbeatMs: number;
   /** Draw a QR code of the worker URL in the banner (the CLI: a terminal, not --quiet). Never on a loopback-only address. */
   qr: boolean;
 }
@@ -70,7 +72,7 @@ export async function serveTabs(
       attachActorSocket(
         ws,
         remote,
-        { maxMessagesPerSecond: o.maxMessagesPerSecond, heartbeatMs: 15_000 },
+        { maxMessagesPerSecond: o.maxMessagesPerSecond, heartbeatMs: o.heartbeatMs },
         { onMessage: (l, m, at) => t.onMessage(l, m, at), onClose: (l, c, r) => t.onClose(l, c, r), log: a.log },
       );
     },

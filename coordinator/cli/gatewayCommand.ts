@@ -22,7 +22,7 @@ import { newJobStats } from '../job/jobStats.ts';
 import type { CoordinatorServer } from '../server/httpServer.ts';
 import { EXIT, exitCodeFor } from '../api/exitCodes.ts';
 import { DEFAULT_CACHE } from '../api/runFlags.ts';
-import { checkServing, duration, int } from '../api/runOptions.ts';
+import { checkServing, duration, heartbeat, int } from '../api/runOptions.ts';
 import { serveTabs } from '../api/serveTabs.ts';
 
 export function gatewayCommand() {
@@ -40,6 +40,7 @@ export function gatewayCommand() {
     .option('--tls-key <file>', 'private key for --tls-cert')
     .option('--wait <duration>', 'how long to wait for tabpool run to publish the job', '120s')
     .option('--max-messages-per-second <n>', 'a client sending more than this is cut off as a flood', '2000')
+    .option('--heartbeat <duration>', 'a tab silent this long is dropped; its batches go to other actors', '15s')
     .option('--cache-dir <dir>', 'where the TLS certificate is kept', DEFAULT_CACHE)
     .option('--token <token>', 'join token (default: random)')
     .option('--quiet', 'no actor logs; only the worker URL and the end');
@@ -61,6 +62,7 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
     const launch = int('--launch', f.launch, 0, 64);
     const port = int('--port', f.port, 0, 65535);
     const waitMs = duration('--wait', f.wait);
+    const heartbeatMs = heartbeat(f.heartbeat);
     checkServing(f);
     if (launch > 0) await ensureChromium((line) => void process.stderr.write(`${line}\n`));
 
@@ -96,6 +98,7 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
         tlsCert: f.tlsCert ?? null,
         tlsKey: f.tlsKey ?? null,
         maxMessagesPerSecond: int('--max-messages-per-second', f.maxMessagesPerSecond, 10),
+        heartbeatMs,
         qr: process.stderr.isTTY === true && f.quiet !== true,
       },
       {
@@ -110,7 +113,7 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
             {
               host: running.host,
               stats,
-              settings: { pool: spec.pool, verifyRate: 0, batchSize: spec.batchSize },
+              settings: { pool: spec.pool, verifyRate: 0, batchSize: spec.batchSize, heartbeatMs },
               actor: { name: spec.modelName, inputs: spec.tab.inputs },
               output: null,
               isFinished: running.phase === 'done',

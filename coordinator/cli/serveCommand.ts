@@ -7,7 +7,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { formatError, serializeError, TabpoolError } from '../../shared/errors.ts';
 import { EXIT, exitCodeFor } from '../api/exitCodes.ts';
-import { checkServing, duration, int } from '../api/runOptions.ts';
+import { checkServing, duration, heartbeat, int } from '../api/runOptions.ts';
 import { ensureChromium } from '../browser/getBrowser.ts';
 import { startHead } from '../head/startHead.ts';
 import { parseQueueUrl } from '../queue/names.ts';
@@ -35,6 +35,11 @@ export function serveCommand() {
     .option('--launch <k>', 'open K local headless Chromium tabs that join the pool', '0')
     .option('--submitter-timeout <duration>', 'a job whose submitting process is gone this long fails (resumable with --resume)', '60s')
     .option('--max-messages-per-second <n>', 'a client sending more than this is cut off as a flood', '2000')
+    .option(
+      '--heartbeat <duration>',
+      'a tab silent this long (a closed lid, a frozen browser) is dropped; its batches run elsewhere',
+      '15s',
+    )
     .option('--max-upload <bytes>', 'largest model or actor module a job may upload', String(4 * 2 ** 30))
     .option(
       '--queue <nats://host:port>',
@@ -68,6 +73,7 @@ export async function runServe(f: ServeFlags, signal?: AbortSignal): Promise<num
         launch,
         submitterTimeoutMs: duration('--submitter-timeout', f.submitterTimeout),
         maxMessagesPerSecond: int('--max-messages-per-second', f.maxMessagesPerSecond, 10, 10_000_000),
+        heartbeatMs: heartbeat(f.heartbeat),
         maxUploadBytes: int('--max-upload', f.maxUpload, 1, Number.MAX_SAFE_INTEGER),
       },
       log,

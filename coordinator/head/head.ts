@@ -380,7 +380,7 @@ export class Head {
 
   // ------------------------------------------------------------------ status
 
-  status(join: { workerUrls: string[]; tlsFingerprint: string | null }): PoolStatus {
+  status(join: { workerUrls: string[]; tlsFingerprint: string | null; heartbeatMs: number }): PoolStatus {
     const now = this.now();
     const tabs = [...this.tabs.values()];
     const placed = this.placedJobs();

@@ -25,6 +25,7 @@ export interface HeadServerOptions {
   webRoot: string;
   tls: { cert: string | Buffer; key: string | Buffer } | null;
   maxMessagesPerSecond: number;
+  heartbeatMs: number;
   /** The largest upload (a model) the head accepts, in bytes. */
   maxUploadBytes: number;
   status(): unknown;
@@ -145,7 +146,7 @@ export async function startHeadServer(head: Head, state: HeadState, o: HeadServe
         attachActorSocket(
           ws,
           remote,
-          { maxMessagesPerSecond: o.maxMessagesPerSecond, heartbeatMs: 15_000 },
+          { maxMessagesPerSecond: o.maxMessagesPerSecond, heartbeatMs: o.heartbeatMs },
           { onMessage: (l, m, _at, text) => head.onTabMessage(l, m, text), onClose: (l, c, r) => head.onTabClose(l, c, r), log: o.log },
         );
       });

@@ -27,6 +27,8 @@ export interface HeadSettings {
   launch: number;
   submitterTimeoutMs: number;
   maxMessagesPerSecond: number;
+  /** A tab silent this long is dropped (--heartbeat). */
+  heartbeatMs: number;
   maxUploadBytes: number;
   /** A test build of the pages (test hooks), or null for the shipped one. */
   webRoot?: string | null;
@@ -53,7 +55,7 @@ export async function startHead(s: HeadSettings, log: (line: string) => void): P
   const webRoot = s.webRoot ?? (await ensureWebBuild(undefined, log));
   const tls = await tlsFor(s, stateDir, log);
   const head = new Head(state, { submitterTimeoutMs: s.submitterTimeoutMs, log });
-  const join = { workerUrls: [] as string[], tlsFingerprint: tls?.fingerprint ?? null };
+  const join = { workerUrls: [] as string[], tlsFingerprint: tls?.fingerprint ?? null, heartbeatMs: s.heartbeatMs };
   const status = (): PoolStatus => head.status(join);
   const server = await startHeadServer(head, state, {
     host: s.host,
@@ -62,6 +64,7 @@ export async function startHead(s: HeadSettings, log: (line: string) => void): P
     webRoot,
     tls,
     maxMessagesPerSecond: s.maxMessagesPerSecond,
+    heartbeatMs: s.heartbeatMs,
     maxUploadBytes: s.maxUploadBytes,
     status,
     log,

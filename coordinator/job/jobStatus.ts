@@ -12,7 +12,7 @@ export interface StatusSource {
   host: ActorHost;
   /** Rows and times: the job's, or what a gateway counts of the inputs it answered. */
   stats: JobStats;
-  settings: Pick<JobOptions, 'pool' | 'verifyRate' | 'batchSize'>;
+  settings: Pick<JobOptions, 'pool' | 'verifyRate' | 'batchSize' | 'heartbeatMs'>;
   /** The job's rows and their verification; null where this process writes none (a gateway). */
   output: Pick<JobOutput, 'trustOf' | 'verifyStats' | 'heldRows' | 'barred'> | null;
   isFinished: boolean;
@@ -64,6 +64,7 @@ export function jobStatus(job: StatusSource, join: JobStatus['join'], wallNow = 
       active: pool.active().length,
       standby: pool.standby().length,
       rejected: pool.rejected().length,
+      heartbeatMs: job.settings.heartbeatMs,
     },
     hosts: [...pool.hosts.values()].map((x) => ({ id: x.id, declared: { ...x.declared }, capacity: json(x.capacity), used: json(x.used) })),
     actors: [...pool.actors.values()].map((a) => {

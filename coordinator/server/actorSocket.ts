@@ -12,6 +12,7 @@ import type { ActorLink } from '../pool/actor.ts';
 export interface SocketLimits {
   /** Messages per second before a client is treated as a flood. */
   maxMessagesPerSecond: number;
+  /** A tab silent this long (no message, no pong to the pings sent meanwhile) is dropped (--heartbeat). */
   heartbeatMs: number;
 }
 
@@ -28,7 +29,8 @@ export function attachActorSocket(ws: WebSocket, remote: string, limits: SocketL
   let closing = false;
   let windowStart = Date.now();
   let windowCount = 0;
-  let alive = true;
+  /** When anything last came from the client (a message, a pong): a closed lid sends nothing at all. */
+  let lastHeard = performance.now();
 
   const link: ActorLink = {
     sendJson(msg: ToActorJson) {
@@ -60,25 +62,30 @@ export function attachActorSocket(ws: WebSocket, remote: string, limits: SocketL
     events.onClose(link, code, reason);
   };
 
-  const heartbeat = setInterval(() => {
-    if (!alive) {
-      events.log(`terminating ${remote}: no pong within ${limits.heartbeatMs} ms`);
-      ws.terminate();
-      return;
-    }
-    alive = false;
-    ws.ping();
-  }, limits.heartbeatMs);
+  // Pings three times a heartbeat, so a live tab answers well within it whatever its batches' size.
+  const heartbeat = setInterval(
+    () => {
+      const silent = performance.now() - lastHeard;
+      if (silent > limits.heartbeatMs) {
+        events.log(`terminating ${remote}: silent for ${(silent / 1000).toFixed(1)} s (--heartbeat ${limits.heartbeatMs / 1000}s)`);
+        ws.terminate();
+        return;
+      }
+      ws.ping();
+    },
+    Math.max(250, limits.heartbeatMs / 3),
+  );
   heartbeat.unref();
 
   ws.on('pong', () => {
-    alive = true;
+    lastHeard = performance.now();
   });
   ws.on('message', (data: RawData, isBinary: boolean) => {
     // ws still delivers frames that arrive before the client's close reply; a flood would
     // otherwise log one violation per frame, and a result after a bad one would still count.
     if (closed || closing) return;
     const receivedAt = performance.now();
+    lastHeard = receivedAt;
     const now = Date.now();
     if (now - windowStart >= 1000) {
       windowStart = now;

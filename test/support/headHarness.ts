@@ -33,6 +33,7 @@ export async function startTestHead(stateDir: string, o: { submitterTimeoutMs?: 
       launch: 0,
       submitterTimeoutMs: o.submitterTimeoutMs ?? 60_000,
       maxMessagesPerSecond: 100_000,
+      heartbeatMs: 15_000,
       maxUploadBytes: 2 ** 30,
       webRoot,
     },

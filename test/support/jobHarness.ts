@@ -77,6 +77,7 @@ export const DEFAULT_OPTIONS: JobOptions = {
   ackWaitMs: 30_000,
   weight: 1,
   priority: 0,
+  heartbeatMs: 15_000,
   on: null,
   submitToken: null,
 };

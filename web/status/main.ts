@@ -43,7 +43,8 @@ function render(s: JobStatus): void {
     `${s.job.name}: ${p.done}${p.total !== null ? ` / ${p.total}` : ''} rows, ${p.errors} errors, ${num(p.imagesPerSecond)} ` +
     `${rate}, ${p.elapsedSeconds.toFixed(0)} s${p.finished ? ' — finished' : ''}`;
   field('pool').textContent =
-    `min ${s.pool.min}, max ${s.pool.max} — ${s.pool.active} active, ${s.pool.standby} standby, ${s.pool.rejected} rejected`;
+    `min ${s.pool.min}, max ${s.pool.max} — ${s.pool.active} active, ${s.pool.standby} standby, ${s.pool.rejected} rejected; ` +
+    `heartbeat ${s.pool.heartbeatMs / 1000} s (a tab silent that long is dropped, its batches run elsewhere)`;
   fillTable(
     'hosts',
     s.hosts.map((h) => [
