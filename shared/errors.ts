@@ -49,6 +49,10 @@ export const ERROR_CODES = {
   BROWSER_NOT_FOUND: { kind: 'usage', meaning: 'no Chromium-family browser was found to launch' },
   // The job could not finish.
   NO_ACTORS: { kind: 'job', meaning: 'no actor joined before --join-timeout' },
+  OUTPUT_WRITE_FAILED: {
+    kind: 'job',
+    meaning: 'the output could not be written (its disk full, read-only, gone); the rows before are kept and --resume finishes the job',
+  },
   JOB_FAILED: { kind: 'job', meaning: 'the job could not finish' },
   STALLED: {
     kind: 'job',

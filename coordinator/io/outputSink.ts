@@ -9,6 +9,7 @@ import type { OutputFormat } from '../jobOptions.ts';
 import type { Column } from '../../shared/columns.ts';
 import { IdSet, type IdLookup } from './idSet.ts';
 import { ParquetSink } from './parquetSink.ts';
+import { writeFailure } from './writeFailure.ts';
 import type { OutputRow, RowSink } from './outputRow.ts';
 import { csvColumns, csvHeader, formatRows, readWrittenRows } from './rowFormat.ts';
 
@@ -18,6 +19,7 @@ export class OutputSink implements RowSink {
   private waiters: { resolve(): void; reject(e: unknown): void }[] = [];
   private flushing: Promise<void> | null = null;
   private constructor(
+    private readonly out: string,
     private readonly file: fs.FileHandle,
     private readonly format: Exclude<OutputFormat, 'parquet'>,
     private readonly columns: readonly Column[],
@@ -78,7 +80,7 @@ export class OutputSink implements RowSink {
       if (err instanceof TabpoolError) throw err;
       throw new TabpoolError('BAD_ARGUMENT', `--out ${out} cannot be written: ${(err as Error).message}`);
     }
-    const sink = new OutputSink(file, format, opts.columns, done, doneErrors, torn);
+    const sink = new OutputSink(out, file, format, opts.columns, done, doneErrors, torn);
     if (format === 'csv' && (await file.stat()).size === 0) await sink.append(csvHeader(csvColumns(opts.columns)));
     return sink;
   }
@@ -111,7 +113,8 @@ export class OutputSink implements RowSink {
         await this.file.datasync();
         for (const w of waiters) w.resolve();
       } catch (err) {
-        for (const w of waiters) w.reject(err);
+        const failure = writeFailure(this.out, err);
+        for (const w of waiters) w.reject(failure);
       }
     }
     this.flushing = null;

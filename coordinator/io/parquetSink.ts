@@ -5,6 +5,7 @@
  * the directory fsync'd, so a reader or a resumed job sees whole parts or none. A row counts as
  * written once its part is committed. Encoding: see parquetRows.ts.
  */
+import { writeFailure } from './writeFailure.ts';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -236,12 +237,7 @@ export class ParquetSink implements RowSink {
       await syncDir(this.out);
     } catch (err) {
       await fs.rm(temp, { force: true }).catch(() => undefined);
-      throw new TabpoolError(
-        'JOB_FAILED',
-        `--out ${this.out}: ${name} could not be written: ${(err as Error).message}; fix that (disk space, ` +
-          `permissions) and run again with --resume`,
-        { cause: err },
-      );
+      throw writeFailure(`${this.out} (part ${name})`, err);
     }
   }
 }

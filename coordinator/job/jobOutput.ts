@@ -122,7 +122,10 @@ export class JobOutput {
   private write(rows: OutputRow[]): void {
     this.writeNow(rows).then(
       () => this.hooks.written(),
-      (err: unknown) => this.hooks.fail(new TabpoolError('JOB_FAILED', `writing ${this.out} failed: ${(err as Error).message}`)),
+      (err: unknown) =>
+        this.hooks.fail(
+          err instanceof TabpoolError ? err : new TabpoolError('JOB_FAILED', `writing ${this.out} failed: ${(err as Error).message}`),
+        ),
     );
   }
 

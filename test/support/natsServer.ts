@@ -14,6 +14,10 @@ export interface NatsServer {
   url: string;
   port: number;
   pid: number;
+  /** Kills the server (SIGKILL: no flush, no goodbye) and waits for it to be gone; the store stays. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port and the same store (after kill). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,7 +65,29 @@ export async function startNats(opts: { maxPayload?: number } = {}): Promise<Nat
     await fs.writeFile(conf, `max_payload: ${opts.maxPayload}\n`);
     args.push('-c', conf);
   }
-  const child: ChildProcess = spawn(await binary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let running = await launch(await binary(), args);
+  const server: NatsServer = {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    pid: running.child.pid!,
+    kill: async (signal = 'SIGKILL') => {
+      if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill(signal);
+      await running.exited;
+    },
+    restart: async () => {
+      running = await launch(await binary(), args);
+      server.pid = running.child.pid!;
+    },
+    stop: async () => {
+      await server.kill('SIGTERM');
+      await fs.rm(store, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+async function launch(bin: string, args: string[]): Promise<{ child: ChildProcess; exited: Promise<number> }> {
+  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
   await new Promise<void>((resolve, reject) => {
@@ -73,16 +99,5 @@ export async function startNats(opts: { maxPayload?: number } = {}): Promise<Nat
     child.stderr!.on('data', check);
     void exited.then((code) => reject(new Error(`nats-server exited ${code} before it was ready:\n${log}`)));
   });
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    pid: child.pid!,
-    stop: async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
-      await fs.rm(store, { recursive: true, force: true });
-    },
-  };
+  return { child, exited };
 }

@@ -93,15 +93,18 @@ test('two tabs joined once serve jobs one after another and two at once; every r
 
 test('the Node API submits too: readImages → mapBatches(Classifier, { on }) → writeParquet runs on the head', async () => {
   const head = await startTestHead(path.join(dir, 'state-api'));
-  const tabs = await startActors(head.workerUrl, 2, real);
+  // Slow enough that the job is seen running.
+  const tabs = await startActors(head.workerUrl, 2, { mode: 'real', imagesPerSecond: 8 });
   const out = path.join(dir, 'api.parquet');
   try {
     const job = readImages(data)
       .mapBatches(Classifier, { on: head.origin, submitToken: head.submitToken, model, ep: 'wasm', verify: 0, cacheDir: CACHE_DIR })
       .writeParquet(out, { overwrite: true });
     await job.started;
-    await until('the job running on the head', () => head.status().jobs[0]?.status === 'running');
-    assert.ok((job.status()?.actors.length ?? 0) > 0, "status() lists the head's tabs as the job's actors");
+    await until("the head's tabs the job's actors, in the handle's status()", () =>
+      (job.status()?.actors ?? []).some((a) => a.state === 'ready'),
+    );
+    assert.equal(head.status().jobs[0]?.status, 'running');
     const summary = await job.done;
     assert.equal(summary.status, 'done');
     assert.equal(summary.rows.written, ids.length);
