@@ -30,7 +30,8 @@ function render(s: PoolStatus): void {
   const running = s.jobs.filter((j) => j.status === 'running' || j.status === 'queued').length;
   document.querySelector('[data-field="summary"]')!.textContent =
     `${s.tabs.length} tab(s) on ${s.hosts.length} host(s): ${busy} busy, ${s.tabs.length - busy} idle; ` +
-    `${running} job(s) queued or running, ${s.jobs.length} in all; heartbeat ${s.head.heartbeatMs / 1000} s (a tab silent that long is dropped)`;
+    `${running} job(s) queued or running, ${s.jobs.length} in all; ` +
+    `heartbeat ${s.head.heartbeatMs / 1000} s (a tab silent that long is dropped)`;
   fillTable(
     'jobs',
     [...s.jobs]
