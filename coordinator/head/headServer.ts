@@ -16,6 +16,7 @@ import { ROUTES, TOKEN_PARAM } from '../../shared/routes.ts';
 import { attachActorSocket } from '../server/actorSocket.ts';
 import { originAllowed, refuseUpgrade, tokenMatches, type CoordinatorServer } from '../server/httpServer.ts';
 import { ISOLATION_HEADERS, send, serveStatic } from '../server/staticFiles.ts';
+import { DEFAULT_LIMITS, DownloadGate, guardConnections, serverOptions, type ConnectionLimits } from '../server/connectionGuard.ts';
 import type { Head } from './head.ts';
 import type { HeadState } from './headState.ts';
 
@@ -30,6 +31,7 @@ export interface HeadServerOptions {
   maxUploadBytes: number;
   status(): unknown;
   log(line: string): void;
+  limits?: ConnectionLimits;
 }
 
 const FILE_ROUTE = /^\/(model|actor)\/([0-9a-f]{64})\.(onnx|js)$/;
@@ -45,6 +47,8 @@ function refused(res: http.ServerResponse, status: number, code: string, message
 
 export async function startHeadServer(head: Head, state: HeadState, o: HeadServerOptions): Promise<CoordinatorServer> {
   const tabs = new WebSocketServer({ noServer: true, maxPayload: TAB_MAX_PAYLOAD, perMessageDeflate: false });
+  const limits = o.limits ?? DEFAULT_LIMITS;
+  const downloads = new DownloadGate(limits);
   const submitters = new WebSocketServer({ noServer: true, maxPayload: SUBMIT_MAX_PAYLOAD, perMessageDeflate: false });
   const needSubmit = (token: string | null, res: http.ServerResponse): boolean => {
     if (tokenMatches(token, state.submitToken)) return true;
@@ -74,6 +78,7 @@ export async function startHeadServer(head: Head, state: HeadState, o: HeadServe
       }
       const stat = await fs.stat(state.filePath(sha)).catch(() => null);
       if (!stat) return send(res, 404, 'not found');
+      if (!downloads.admit(req, res, ISOLATION_HEADERS)) return;
       res.writeHead(200, {
         ...ISOLATION_HEADERS,
         'Content-Type': file[1] === 'actor' ? 'text/javascript' : 'application/octet-stream',
@@ -130,7 +135,10 @@ export async function startHeadServer(head: Head, state: HeadState, o: HeadServe
       else res.destroy();
     });
   };
-  const server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key }, serve) : http.createServer(serve);
+  const server = o.tls
+    ? https.createServer({ cert: o.tls.cert, key: o.tls.key, ...serverOptions(limits) }, serve)
+    : http.createServer(serverOptions(limits), serve);
+  guardConnections(server, limits, o.log);
   server.on('upgrade', (req, socket, rest) => {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://localhost');

@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ROUTES, TOKEN_PARAM } from '../../shared/routes.ts';
 import type { JobStatus } from '../../shared/status.ts';
+import { DEFAULT_LIMITS, DownloadGate, guardConnections, serverOptions, type ConnectionLimits } from './connectionGuard.ts';
 import { ISOLATION_HEADERS, send, serveStatic } from './staticFiles.ts';
 
 export interface ServerOptions {
@@ -27,6 +28,8 @@ export interface ServerOptions {
   status(): JobStatus;
   onSocket(ws: WebSocket, remote: string): void;
   log(line: string): void;
+  /** Slowloris and flood limits (connectionGuard.ts); the defaults when absent. */
+  limits?: ConnectionLimits;
 }
 
 export interface CoordinatorServer {
@@ -73,6 +76,8 @@ export interface ServedFile {
 export async function startServer(opts: ServerOptions): Promise<CoordinatorServer> {
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false });
   const files = new Map(opts.files.map((f) => [f.route, f]));
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const downloads = new DownloadGate(limits);
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const token = url.searchParams.get(TOKEN_PARAM);
@@ -100,6 +105,7 @@ export async function startServer(opts: ServerOptions): Promise<CoordinatorServe
         res.writeHead(304, ISOLATION_HEADERS);
         return void res.end();
       }
+      if (!downloads.admit(req, res, ISOLATION_HEADERS)) return;
       res.writeHead(200, {
         ...ISOLATION_HEADERS,
         'Content-Type': file.contentType,
@@ -111,7 +117,10 @@ export async function startServer(opts: ServerOptions): Promise<CoordinatorServe
     }
     return send(res, 404, 'not found');
   };
-  const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : http.createServer(handler);
+  const server = opts.tls
+    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, ...serverOptions(limits) }, handler)
+    : http.createServer(serverOptions(limits), handler);
+  guardConnections(server, limits, opts.log);
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://localhost');

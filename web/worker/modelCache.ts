@@ -8,6 +8,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { TabpoolError } from '../../shared/errors.ts';
 
 const CACHE_NAME = 'tabpool-models-v1';
+/** Answers of 429 (the server's download slots all taken) waited out before the load fails: some minutes. */
+const MAX_BUSY_RETRIES = 300;
 
 export async function sha256Hex(bytes: ArrayBuffer): Promise<string> {
   // WebCrypto exists only in secure contexts; a page opened over plain http hashes in JavaScript.
@@ -34,10 +36,17 @@ export async function loadFile(url: string, sha256: string, what = 'model'): Pro
     await cache?.delete(key);
   }
   let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (err) {
-    throw new TabpoolError('MODEL_LOAD_FAILED', `could not fetch the ${what} from ${url}: ${(err as Error).message}`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      response = await fetch(url);
+    } catch (err) {
+      throw new TabpoolError('MODEL_LOAD_FAILED', `could not fetch the ${what} from ${url}: ${(err as Error).message}`);
+    }
+    // The server is sending the file to as many clients as it will at once: wait as it says, and ask again.
+    if (response.status !== 429 || attempt >= MAX_BUSY_RETRIES) break;
+    await response.body?.cancel();
+    const wait = Number(response.headers.get('retry-after'));
+    await new Promise((r) => setTimeout(r, (Number.isFinite(wait) && wait > 0 ? Math.min(wait, 30) : 1) * 1000 * (0.5 + Math.random())));
   }
   if (!response.ok) throw new TabpoolError('MODEL_LOAD_FAILED', `fetching the ${what} from ${url} returned HTTP ${response.status}`);
   const bytes = await response.arrayBuffer();
