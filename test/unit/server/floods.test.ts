@@ -89,7 +89,7 @@ test('headers sent a byte at a time are cut at the header timeout; past 8 such c
   assert.equal(timedOut, LIMITS.maxPendingPerAddress, `cut at the header timeout: ${closed.map((m) => m.toFixed(0)).join(' ')}`);
 });
 
-test('the model fetched over and over: two downloads at a time per address, 429 with Retry-After to the rest; the page loader waits and gets it', async () => {
+test('the model fetched over and over: 2 at a time per address, 429 with Retry-After to the rest; the page loader waits', async () => {
   const flood = await Promise.all(Array.from({ length: 24 }, () => get(MODEL_ROUTE)));
   const served = flood.filter((r) => r.status === 200);
   const busy = flood.filter((r) => r.status === 429);
