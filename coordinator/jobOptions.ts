@@ -61,6 +61,8 @@ export interface JobSettings {
   job: string | null;
   /** With --queue: how long a gateway may hold a batch without a sign of life before JetStream gives it to another. */
   ackWaitMs: number;
+  /** When a tab starts its actor afresh between batches (a new worker, the model from cache): --recycle-after, --recycle-above. */
+  recycle: { afterBatches: number | null; aboveBytes: number | null };
   /** On a standing pool: the job's share of actors beyond the minimums (--weight), and its place in line (--priority). */
   weight: number;
   priority: number;

@@ -134,6 +134,12 @@ export const preprocessSpecSchema = z.object({
   std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
 });
 
+export const recycleSchema = z.object({
+  afterBatches: z.number().int().positive().nullable(),
+  aboveBytes: z.number().positive().nullable(),
+});
+export type RecycleSpec = z.infer<typeof recycleSchema>;
+
 /** Everything an actor needs to load the job's actor and answer batches. */
 export const jobSpecSchema = z.object({
   /** The --model file, or null for an actor that loads none. */
@@ -158,6 +164,12 @@ export const jobSpecSchema = z.object({
   /** wasm threads for this actor (from --num-cpus). */
   numThreads: z.number().int().positive(),
   allowSoftwareGpu: z.boolean(),
+  /**
+   * When the tab starts its actor afresh (a new worker, the model from cache), between batches:
+   * after this many batches (--recycle-after), or once the page holds more than this many bytes
+   * (--recycle-above, where the browser can measure it). Null: never for that reason.
+   */
+  recycle: recycleSchema,
 });
 export type JobSpec = z.infer<typeof jobSpecSchema>;
 

@@ -4,7 +4,7 @@
  * declared columns; and the files this process serves them from.
  */
 import type { Column } from '../../shared/columns.ts';
-import type { ExecutionProvider, JobSpec } from '../../shared/protocol.ts';
+import type { ExecutionProvider, JobSpec, RecycleSpec } from '../../shared/protocol.ts';
 import type { PreprocessSpec } from '../../shared/preprocess.ts';
 import { actorPath, modelPath, TOKEN_PARAM } from '../../shared/routes.ts';
 import type { ServedFile } from '../server/httpServer.ts';
@@ -28,7 +28,7 @@ export function outputsRecord(columns: readonly Column[]): Record<string, string
 export function tabSpecFor(
   c: JobContent,
   token: string,
-  o: { numThreads: number; allowSoftwareGpu: boolean },
+  o: { numThreads: number; allowSoftwareGpu: boolean; recycle: RecycleSpec },
 ): (eps: ExecutionProvider[]) => JobSpec {
   const withToken = (route: string): string => `${route}?${TOKEN_PARAM}=${encodeURIComponent(token)}`;
   const model = c.model ? { url: withToken(modelPath(c.model.sha256)), sha256: c.model.sha256, bytes: c.model.bytes.byteLength } : null;
@@ -54,6 +54,7 @@ export function tabSpecFor(
     eps,
     numThreads: o.numThreads,
     allowSoftwareGpu: o.allowSoftwareGpu,
+    recycle: o.recycle,
   });
 }
 

@@ -71,6 +71,9 @@ export interface MapBatchesOptions {
   tlsCert?: string;
   tlsKey?: string;
   maxMessagesPerSecond?: number;
+  /** A tab starts its actor afresh after this many batches (--recycle-after; 0 never), or above this much memory (--recycle-above). */
+  recycleAfter?: number;
+  recycleAbove?: number | string;
   /** A tab silent this long is dropped (--heartbeat; default 15 s). */
   heartbeat?: Duration;
   /** A standing pool's head (tabpool serve): the job runs on its tabs (--on), with its submit token, weight and priority. */
@@ -125,6 +128,8 @@ const OPTIONS: readonly string[] = [
   'tlsKey',
   'maxMessagesPerSecond',
   'heartbeat',
+  'recycleAfter',
+  'recycleAbove',
   'on',
   'submitToken',
   'weight',

@@ -70,6 +70,16 @@ export function runCommand() {
         'where no other host has an actor (checks run on actors of other hosts first)',
       '1',
     )
+    .option(
+      '--recycle-after <batches>',
+      'each tab starts its actor afresh (a new worker, the model from its cache) after this many batches, between ' +
+        'batches: ORT-web never gives wasm memory back; 0 = never',
+      '10000',
+    )
+    .option(
+      '--recycle-above <size>',
+      "also when the tab's page holds more than this, e.g. 3GiB (measured where the browser can: Chromium, cross-origin isolated)",
+    )
     .option('--max-retries <n>', 'failures before a batch is split, and an input given an error row', '3')
     .option('--max-messages-per-second <n>', 'a client sending more than this is cut off as a flood', '2000')
     .option(

@@ -175,6 +175,10 @@ export function parseRunOptions(raw: RunFlags): RunOptions {
     verifyCpu: int('--verify-cpu', raw.verifyCpu, 1, 256),
     maxMessagesPerSecond: int('--max-messages-per-second', raw.maxMessagesPerSecond, 10, 10_000_000),
     heartbeatMs: heartbeat(raw.heartbeat),
+    recycle: {
+      afterBatches: raw.recycleAfter.trim() === '0' ? null : int('--recycle-after', raw.recycleAfter, 0, 1e9),
+      aboveBytes: raw.recycleAbove === undefined ? null : parseSize(raw.recycleAbove),
+    },
     logits: raw.logits === true,
     resume: raw.resume === true,
     cacheDir: raw.cacheDir,

@@ -270,6 +270,7 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
           : null;
         const spec = tabSpecFor(plan.content, remote?.grant ?? token, {
           numThreads: Math.max(1, Math.round(options.numCpus ?? 1)),
+          recycle: options.recycle,
           allowSoftwareGpu: options.allowSoftwareGpu,
         });
         job = new Job({

@@ -85,7 +85,11 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
     const webRoot = await ensureWebBuild();
     const token = f.token ?? randomBytes(18).toString('base64url');
     const gatewayId = `gw-${randomBytes(3).toString('hex')}`;
-    const jobSpec = tabSpecFor(content, token, { numThreads: spec.tab.numThreads, allowSoftwareGpu: spec.tab.allowSoftwareGpu });
+    const jobSpec = tabSpecFor(content, token, {
+      numThreads: spec.tab.numThreads,
+      allowSoftwareGpu: spec.tab.allowSoftwareGpu,
+      recycle: spec.tab.recycle,
+    });
     const running = new Gateway({ q, spec, gatewayId, jobSpec, rules: rowRules(cls, content), log });
     gateway = running;
     await running.start();

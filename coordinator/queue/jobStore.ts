@@ -20,7 +20,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { TabpoolError } from '../../shared/errors.ts';
 import { parseOutputs } from '../../shared/columns.ts';
-import { preprocessSpecSchema } from '../../shared/protocol.ts';
+import { preprocessSpecSchema, recycleSchema } from '../../shared/protocol.ts';
 import type { JobContent } from '../actor/tabSpec.ts';
 import { jobResources, type JobResources } from './names.ts';
 
@@ -43,6 +43,7 @@ const specSchema = z.object({
     outputs: z.record(z.string(), z.string()),
     numThreads: z.number().int().positive(),
     allowSoftwareGpu: z.boolean(),
+    recycle: recycleSchema.default({ afterBatches: null, aboveBytes: null }),
   }),
   ep: z.enum(['auto', 'webgpu', 'wasm']),
   allowSoftwareGpu: z.boolean(),

@@ -113,7 +113,11 @@ export class QueuePool {
         120_000,
         this.o.head.cert ?? null,
       );
-      const jobSpec = tabSpecFor(content, remote.grant, { numThreads: spec.tab.numThreads, allowSoftwareGpu: spec.tab.allowSoftwareGpu });
+      const jobSpec = tabSpecFor(content, remote.grant, {
+        numThreads: spec.tab.numThreads,
+        allowSoftwareGpu: spec.tab.allowSoftwareGpu,
+        recycle: spec.tab.recycle,
+      });
       gateway = new Gateway({ q, spec, gatewayId, jobSpec, rules: rowRules(cls, content), log: this.o.log });
       await gateway.start();
       await remote.start();

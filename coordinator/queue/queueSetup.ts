@@ -91,6 +91,7 @@ export async function openQueueJob(
         outputs: outputsRecord(content.columns),
         numThreads,
         allowSoftwareGpu: o.allowSoftwareGpu,
+        recycle: o.recycle,
       },
       ep: o.ep,
       allowSoftwareGpu: o.allowSoftwareGpu,
@@ -114,7 +115,7 @@ export async function openQueueJob(
     const incarnation = await nextIncarnation(q);
     const barred = existing ? (await readState(q)).barred : [];
     await putState(q, { phase: 'running', reason: null, barred });
-    const jobSpec = tabSpecFor(content, token, { numThreads, allowSoftwareGpu: o.allowSoftwareGpu });
+    const jobSpec = tabSpecFor(content, token, { numThreads, allowSoftwareGpu: o.allowSoftwareGpu, recycle: o.recycle });
     const gateway = new Gateway({ q, spec, gatewayId: `run-${randomBytes(3).toString('hex')}`, jobSpec, rules: published.rules, log });
     await gateway.start();
     return {

@@ -157,7 +157,11 @@ export function onQueue(nats: () => NatsServer): Mode {
         q,
         spec,
         gatewayId: 'gw-test',
-        jobSpec: tabSpecFor(content, 'token', { numThreads: 1, allowSoftwareGpu: false }),
+        jobSpec: tabSpecFor(content, 'token', {
+          numThreads: 1,
+          allowSoftwareGpu: false,
+          recycle: { afterBatches: null, aboveBytes: null },
+        }),
         rules: rowRules(await actorClassOf(content, CACHE_DIR), content),
         log: (l) => logs.push(l),
         clock,

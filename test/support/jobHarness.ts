@@ -78,6 +78,7 @@ export const DEFAULT_OPTIONS: JobOptions = {
   weight: 1,
   priority: 0,
   heartbeatMs: 15_000,
+  recycle: { afterBatches: null, aboveBytes: null },
   on: null,
   submitToken: null,
 };
@@ -165,7 +166,7 @@ const spec = tabSpecFor(
     columns: COLUMNS,
   },
   'token',
-  { numThreads: 1, allowSoftwareGpu: false },
+  { numThreads: 1, allowSoftwareGpu: false, recycle: { afterBatches: null, aboveBytes: null } },
 );
 
 export interface Harness {

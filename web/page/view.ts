@@ -5,6 +5,8 @@ export interface ViewState {
   state: string;
   /** On a standing pool: the job this tab serves now (`name (id)`), or null (idle, or a job's own coordinator). */
   serving: string | null;
+  /** Times the actor was started afresh (--recycle-after, --recycle-above). */
+  recycled: number;
   actorId: string | null;
   hostId: string;
   adapter: string;
@@ -32,6 +34,7 @@ function setField(name: string, text: string): HTMLElement | null {
 export function render(v: ViewState): void {
   setField('state', v.state);
   setField('serving', v.serving ?? '–');
+  setField('recycled', String(v.recycled));
   setField('actor', v.actorId ?? '–');
   setField('host', v.hostId);
   setField('adapter', v.adapter);

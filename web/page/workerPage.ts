@@ -5,7 +5,7 @@
  */
 import * as Comlink from 'comlink';
 import { decodeBatchFrame, sliceItems } from '../../shared/batchFrame.ts';
-import { CLOSE, NO_REJOIN_CODES } from '../../shared/closeCodes.ts';
+import { CLOSE } from '../../shared/closeCodes.ts';
 import type { SerializedError } from '../../shared/errors.ts';
 import { readPageParams, type PageParams } from '../../shared/pageParams.ts';
 import {
@@ -14,22 +14,21 @@ import {
   PROTOCOL_VERSION,
   type AdmissionStatus,
   type Capabilities,
-  type EpFigure,
   type ExecutionProvider,
   type JobSpec,
   type ToActorJson,
   type ToCoordinator,
 } from '../../shared/protocol.ts';
 import { socketUrl } from '../../shared/routes.ts';
-import { formatBytes } from '../../shared/units.ts';
 import type { ActorWorkerApi, BatchOutcome } from '../workerApi.ts';
 import { capabilities, hostId, noWebGpuExplanation } from './capabilities.ts';
 import { loadFastest } from './epProbe.ts';
 import { InputWait } from './inputWait.ts';
 import { PreparePool, prepareWorkerCount } from './preparePool.ts';
+import { describeChoice, describeJob } from './describe.ts';
+import { afterClose } from './rejoin.ts';
+import { Recycler } from './recycler.ts';
 import { render, type ViewState } from './view.ts';
-
-const MAX_RECONNECTS = 10;
 
 /** How the page makes its workers: the shipped page and the test build each pass their own. */
 export interface WorkerFactories {
@@ -46,6 +45,8 @@ export class WorkerPage {
   private worker: Worker | null = null;
   private actor: Comlink.Remote<ActorWorkerApi> | null = null;
   private prep: PreparePool | null = null;
+  private recycler: Recycler | null = null;
+  private onActorCrash: ((e: ErrorEvent) => void) | null = null;
   private readonly wait = new InputWait();
   private spec: Pick<JobSpec, 'inputs' | 'preprocess'> | null = null;
   private socket: WebSocket | null = null;
@@ -66,6 +67,7 @@ export class WorkerPage {
     this.view = {
       state: 'connecting',
       serving: null,
+      recycled: 0,
       actorId: null,
       hostId: hostId(),
       adapter: '–',
@@ -167,9 +169,15 @@ export class WorkerPage {
       return;
     }
     this.worker = chosen.worker;
-    this.worker.addEventListener('error', onCrash('actor'));
+    this.onActorCrash = onCrash('actor');
+    this.worker.addEventListener('error', this.onActorCrash);
     this.actor = chosen.api;
     const { outcome } = chosen;
+    this.recycler = new Recycler(
+      job.recycle,
+      () => this.freshActor(job, outcome.ep),
+      () => this.update({ recycled: this.recycler?.count ?? 0 }),
+    );
     this.reconnects = 0;
     const a = outcome.adapter;
     this.update({
@@ -192,6 +200,28 @@ export class WorkerPage {
     });
   }
 
+  /** The recycler's fresh actor: loaded (the model from cache) while the old one runs, then swapped in. */
+  private async freshActor(job: JobSpec, ep: ExecutionProvider): Promise<boolean> {
+    const generation = this.generation;
+    const probe = await loadFastest(
+      { ...job, eps: [ep] },
+      [ep],
+      () => this.workers.actor(),
+      () => undefined,
+    );
+    const chosen = probe.chosen;
+    const old = this.actorWorker;
+    if (!chosen || generation !== this.generation || !old || !this.recycler) {
+      chosen?.worker.terminate();
+      return false;
+    }
+    if (this.onActorCrash) chosen.worker.addEventListener('error', this.onActorCrash);
+    this.worker = chosen.worker;
+    this.actor = chosen.api;
+    this.recycler.retire(old.api, old.worker);
+    return true;
+  }
+
   private async onBatch(data: ArrayBuffer): Promise<void> {
     const ws = this.socket;
     const frame = new Uint8Array(data);
@@ -211,6 +241,7 @@ export class WorkerPage {
       return;
     }
     this.inFlight++;
+    const ended = this.recycler?.run(actor);
     this.firstBatchAt ??= performance.now();
     this.update({ state: 'busy' });
     const slices = items.map((b) => ('url' in b ? { url: b.url } : { offset: b.byteOffset, length: b.byteLength }));
@@ -230,6 +261,7 @@ export class WorkerPage {
       outcome = { ok: false, code: 'INFERENCE_FAILED', message: `the batch failed in a worker: ${(err as Error).message}` };
     } finally {
       this.inFlight = Math.max(0, this.inFlight - 1);
+      ended?.();
     }
     if (stale()) return;
     if (this.cancelled.delete(header.batchId)) return;
@@ -239,6 +271,7 @@ export class WorkerPage {
       return;
     }
     this.send({ type: 'result', batchId: header.batchId, items: outcome.items, timing: outcome.timing }, ws);
+    this.recycler?.answered();
     const images = this.view.images + items.length;
     // Wall-clock rate since the first batch: decoding overlaps inference, so summed stage times would undercount.
     const elapsed = performance.now() - this.firstBatchAt;
@@ -293,6 +326,8 @@ export class WorkerPage {
 
   private resetActor(): void {
     this.generation++;
+    this.recycler?.stop();
+    this.recycler = null;
     this.worker?.terminate();
     this.prep?.terminate();
     this.worker = null;
@@ -338,50 +373,12 @@ export class WorkerPage {
       if (this.socket !== ws) return;
       this.resetActor();
       if (this.view.state === 'finished') return;
-      if (!opened && !this.standing) {
-        // Refused at the upgrade (wrong token) or the coordinator is gone: nothing to rejoin.
-        this.update({
-          state: 'disconnected',
-          error: {
-            code: 'UNAUTHORIZED',
-            message: 'the coordinator refused this page or is not running; open the URL it printed (with its token)',
-          },
-        });
-        return;
-      }
-      const why = `the connection closed (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`;
-      // Closed for breaking the protocol: rejoining would only repeat it.
-      // A standing pool's tab keeps trying: the head restarting must not need a person to reopen it.
-      const givenUp = !this.standing && this.reconnects >= MAX_RECONNECTS;
-      if (this.noRejoin || NO_REJOIN_CODES.has(ev.code) || givenUp) {
-        this.update({ state: 'disconnected', error: this.view.error ?? { code: 'PROTOCOL_ERROR', message: why } });
-        return;
-      }
+      const { standing, noRejoin, reconnects } = this;
+      const next = afterClose({ code: ev.code, reason: ev.reason, opened, standing, noRejoin, reconnects, error: this.view.error });
+      if (!next.rejoin) return this.update({ state: 'disconnected', error: next.error });
       this.reconnects++;
-      const delay = Math.min(10_000, 500 * 2 ** (this.reconnects - 1));
-      this.update({
-        state: 'reconnecting',
-        actorId: null,
-        serving: null,
-        reason: this.standing
-          ? `${why}; rejoining the pool in ${(delay / 1000).toFixed(1)}s (attempt ${this.reconnects})`
-          : `${why}; rejoining in ${(delay / 1000).toFixed(1)}s as a new actor (attempt ${this.reconnects} of ${MAX_RECONNECTS})`,
-      });
-      setTimeout(() => this.openSocket(), delay);
+      this.update({ state: 'reconnecting', actorId: null, serving: null, reason: next.reason });
+      setTimeout(() => this.openSocket(), next.delayMs);
     });
   }
-}
-
-/** `wasm (measured: wasm 8.1 img/s, webgpu no result within 20 s)`, or just the EP when none was measured. */
-export function describeChoice(ep: ExecutionProvider, figures: readonly EpFigure[]): string {
-  if (figures.length === 0) return ep;
-  const parts = figures.map((f) => `${f.ep} ${f.imagesPerSecond !== null ? `${f.imagesPerSecond.toFixed(1)} img/s` : f.note}`);
-  return `${ep} (measured: ${parts.join(', ')})`;
-}
-
-/** What the tab loads: the actor (built-in or the user's module) and the model, with their sizes. */
-function describeJob(job: JobSpec): string {
-  const actor =
-    job.actor.kind === 'builtin' ? 'built-in classifier' : `actor ${job.actor.sha256.slice(0, 12)}… (${formatBytes(job.actor.bytes)})`;
-  return job.model ? `${actor}, model ${job.model.sha256.slice(0, 12)}… (${formatBytes(job.model.bytes)})` : `${actor}, no model`;
 }

@@ -176,6 +176,7 @@ test("a job's submitting process that dies has its tabs back at once, and the jo
     eps: ['wasm'],
     numThreads: 1,
     allowSoftwareGpu: false,
+    recycle: { afterBatches: null, aboveBytes: null },
   };
   ws.on('message', (data) => {
     const msg = JSON.parse(String(data)) as ToSubmitter;

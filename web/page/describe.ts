@@ -1,0 +1,17 @@
+/** How the worker page words what it runs: the EP it chose (and what it measured), and the job it loaded. */
+import type { EpFigure, ExecutionProvider, JobSpec } from '../../shared/protocol.ts';
+import { formatBytes } from '../../shared/units.ts';
+
+/** `wasm (measured: wasm 8.1 img/s, webgpu no result within 20 s)`, or just the EP when none was measured. */
+export function describeChoice(ep: ExecutionProvider, figures: readonly EpFigure[]): string {
+  if (figures.length === 0) return ep;
+  const parts = figures.map((f) => `${f.ep} ${f.imagesPerSecond !== null ? `${f.imagesPerSecond.toFixed(1)} img/s` : f.note}`);
+  return `${ep} (measured: ${parts.join(', ')})`;
+}
+
+/** What the tab loads: the actor (built-in or the user's module) and the model, with their sizes. */
+export function describeJob(job: JobSpec): string {
+  const actor =
+    job.actor.kind === 'builtin' ? 'built-in classifier' : `actor ${job.actor.sha256.slice(0, 12)}… (${formatBytes(job.actor.bytes)})`;
+  return job.model ? `${actor}, model ${job.model.sha256.slice(0, 12)}… (${formatBytes(job.model.bytes)})` : `${actor}, no model`;
+}
