@@ -25,6 +25,8 @@ import { benchMixed } from './mixed.ts';
 import { benchQueue } from './queue.ts';
 import { markdown, nest } from './report.ts';
 import { benchResumeMemory } from './resumeMemory.ts';
+import { benchScale } from './scale.ts';
+import { benchTabMemory } from './tabMemory.ts';
 import { benchWebgpu, tabsRun, type TabsResult } from './tabs.ts';
 import { benchTrust } from './trust.ts';
 
@@ -81,7 +83,21 @@ async function manifestOf(sampleDir: string, count: number, name: string): Promi
 }
 
 /** Sections, in the order they run: `--only=a,b` runs those alone (and writes no results files), `--skip-X` leaves X out. */
-const SECTIONS = ['tabs', 'webgpu', 'native', 'feed', 'actor', 'trust', 'atSpeed', 'mixed', 'coordinator', 'resume', 'queue'] as const;
+const SECTIONS = [
+  'tabs',
+  'webgpu',
+  'native',
+  'feed',
+  'actor',
+  'trust',
+  'atSpeed',
+  'mixed',
+  'coordinator',
+  'resume',
+  'queue',
+  'scale',
+  'tabMemory',
+] as const;
 type Section = (typeof SECTIONS)[number];
 const only = process.argv
   .find((a) => a.startsWith('--only='))
@@ -209,6 +225,16 @@ async function main(): Promise<void> {
   if (runs('queue')) {
     log('queue (NATS JetStream, simulated actors)…');
     Object.assign(results, await benchQueue({ quick, log, notes }));
+  }
+
+  if (runs('scale')) {
+    log('ten million inputs, resume at that size, heartbeats…');
+    Object.assign(results, await benchScale({ quick, log, notes }));
+  }
+
+  if (runs('tabMemory')) {
+    log("a tab's memory over a long run…");
+    Object.assign(results, await benchTabMemory({ quick, log, notes }));
   }
 
   const m = { ...machine(), adapter };

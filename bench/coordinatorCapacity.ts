@@ -35,6 +35,9 @@ interface RunResult {
   p99DispatchMs: number;
   p99RoundTripMs: number;
   peakRssMB: number;
+  /** From spawning the coordinator to its worker URL (the dataset planned: counted, ids checked), and to its exit. */
+  startupMs: number;
+  totalMs: number;
   batches: number;
   summary: RunSummary | null;
 }
@@ -148,7 +151,9 @@ export async function runOnce(
   // Node 20 refuses --cpu-prof in NODE_OPTIONS: BENCH_COORDINATOR_NODE_OPTIONS="--import ./bench/cpuProfileHook.mjs"
   // profiles the coordinator.
   const profile = process.env.BENCH_COORDINATOR_NODE_OPTIONS;
+  const spawnedAt = performance.now();
   const c = await startCoordinator(args, { env: profile ? { NODE_OPTIONS: profile } : {} });
+  const startupMs = performance.now() - spawnedAt;
   const pid = c.process.pid!;
   let peakRss = 0;
   const rssTimer = setInterval(() => void readPeakRssMB(pid).then((mb) => (peakRss = Math.max(peakRss, mb ?? 0))), RSS_POLL_MS);
@@ -193,6 +198,7 @@ export async function runOnce(
     c.kill('SIGKILL');
     for (const a of connected) a.terminate();
   }
+  const totalMs = performance.now() - spawnedAt;
   const summary = JSON.parse(await fs.readFile(summaryFile, 'utf8').catch(() => 'null')) as RunSummary | null;
   const steadySeconds = (lastBatchAt - t0) / 1000;
   const dispatchPerSec = t0 > 0 && steadySeconds > 0 ? (batches - batchesAtT0) / steadySeconds : NaN;
@@ -208,6 +214,8 @@ export async function runOnce(
     p99DispatchMs: summary?.dispatch?.p99Ms ?? NaN,
     p99RoundTripMs: summary?.dispatch?.roundTripP99Ms ?? NaN,
     peakRssMB: peakRss,
+    startupMs,
+    totalMs,
     batches,
     summary,
   };

@@ -22,7 +22,7 @@ const RESUME_LEFT = 1_000;
 const MB = 1e6;
 
 /** The rows a finished classifier job wrote for ids i0000000…, top 5 with full-precision scores (as --top-k 5 writes them). */
-async function writeOutput(file: string, rows: number): Promise<void> {
+export async function writeOutput(file: string, rows: number): Promise<void> {
   const rand = mulberry32(0x4e5);
   const out = createWriteStream(file);
   const chunk: string[] = [];
