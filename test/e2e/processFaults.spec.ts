@@ -3,7 +3,7 @@
  * SIGSTOPped (a closed laptop lid: its sockets stay open and nothing is sent) is dropped within
  * --heartbeat, its batches run elsewhere, and after SIGCONT the job ends exact.
  */
-import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from '@playwright/test';
 import { chromiumArgs, findChromium } from '../../coordinator/browser/launcher.ts';
@@ -13,12 +13,20 @@ import { readRows, referencePredictions } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
 import { expect, openTab, status, test } from './fixtures.ts';
 
-/** A process and every descendant, from ps (Chromium's zygote, renderers, GPU and utility processes). */
+/** A process and every descendant (Chromium's zygote, renderers, GPU and utility processes), from /proc. */
 function processTree(root: number): number[] {
-  const table = execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+  const table: [number, number][] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces and parentheses, so read after the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      table.push([Number(entry), ppid]);
+    } catch {
+      // gone meanwhile
+    }
+  }
   const out = [root];
   for (let i = 0; i < out.length; i++) for (const [pid, ppid] of table) if (ppid === out[i]) out.push(pid);
   return out;
