@@ -11,13 +11,13 @@ import { maxRelativeDifference, readRows, referencePredictions } from '../suppor
 import { writeTestPngs } from '../support/testImages.ts';
 import { expect, openTab, test } from './fixtures.ts';
 
-test('--recycle-after 4: the tab restarts its actor every 4 batches, between batches; every input once, as onnxruntime-node', async ({
+test('--recycle-after 40: the tab restarts its actor every 40 batches, between batches; every input once, as onnxruntime-node', async ({
   browser,
   tmp,
   coordinator: start,
 }) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
-  const files = await writeTestPngs(path.join(tmp, 'data'), 40, 64, 64, 61);
+  const files = await writeTestPngs(path.join(tmp, 'data'), 400, 64, 64, 61);
   const out = path.join(tmp, 'out.jsonl');
   const c = await start([
     '--model',
@@ -29,18 +29,18 @@ test('--recycle-after 4: the tab restarts its actor every 4 batches, between bat
     '--ep',
     'wasm',
     '--batch-size',
-    '2',
+    '1',
     '--pool',
     '1',
     '--recycle-after',
-    '4',
+    '40',
     '--logits',
     '--verify',
     '0',
   ]);
   const page = await openTab(browser, c.workerUrl);
   expect(await c.exited, c.stderr()).toBe(0);
-  // 20 batches, a restart every 4 (each one loads while the old actor still runs, so a few batches more may pass).
+  // 400 batches, a restart due every 40 (each loads while the old actor still runs, so more batches may pass meanwhile).
   const restarts = Number(await page.locator('[data-field="recycled"]').textContent());
   expect(restarts, 'restarts of the actor').toBeGreaterThanOrEqual(2);
   expect(c.stderr()).not.toMatch(/failed batch|left mid-batch/);

@@ -38,8 +38,9 @@ test('a browser whose whole process tree is SIGSTOPped is dropped within --heart
   coordinator: start,
 }) => {
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
-  const files = await writeTestPngs(path.join(tmp, 'data'), 32, 224, 224, 31);
+  const files = await writeTestPngs(path.join(tmp, 'data'), 96, 224, 224, 31);
   const out = path.join(tmp, 'out.jsonl');
+  // Enough work that the job outlasts the heartbeat by far: the other tab alone needs ~10 s for it.
   const heartbeat = 3;
   const c = await start([
     '--data',
@@ -67,7 +68,7 @@ test('a browser whose whole process tree is SIGSTOPped is dropped within --heart
     const tree = processTree(server.process().pid!);
     for (const pid of tree) process.kill(pid, 'SIGSTOP');
     const stoppedAt = Date.now();
-    await expect.poll(() => /silent for [0-9.]+ s/.test(c.stderr()), { timeout: 60_000 }).toBe(true);
+    await expect.poll(() => /silent for [0-9.]+ s/.test(c.stderr()), { timeout: 60_000, message: c.stderr() }).toBe(true);
     const detected = (Date.now() - stoppedAt) / 1000;
     // Pings go three times a heartbeat: a silent tab is dropped within 4/3 of it (the poll adds its own interval).
     expect(detected, c.stderr()).toBeLessThan((heartbeat * 4) / 3 + 1.5);
