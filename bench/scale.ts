@@ -90,7 +90,8 @@ async function heartbeatDetect(o: BenchOptions): Promise<number> {
     const seconds = (performance.now() - silentAt) / 1000;
     o.notes.push(
       `heartbeat.detectSeconds: a tab that joined, then went silent (its socket paused: no message, no pong), under the ` +
-        `default --heartbeat 15s (pings every 5 s), until the coordinator logged it dropped: ${seconds.toFixed(1)} s.`,
+        `default --heartbeat 15s (pings every 5 s, silence looked for every 1.25 s), until the coordinator logged it ` +
+        `dropped: ${seconds.toFixed(1)} s.`,
     );
     ws.terminate();
     return seconds;

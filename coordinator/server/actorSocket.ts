@@ -62,7 +62,10 @@ export function attachActorSocket(ws: WebSocket, remote: string, limits: SocketL
     events.onClose(link, code, reason);
   };
 
-  // Pings three times a heartbeat, so a live tab answers well within it whatever its batches' size.
+  // Pings three times a heartbeat, so a live tab answers well within it whatever its batches' size, and
+  // looks for silence twelve times a heartbeat, so a silent one is dropped within 1/12 past it.
+  const TICKS_PER_PING = 4;
+  let ticks = 0;
   const heartbeat = setInterval(
     () => {
       const silent = performance.now() - lastHeard;
@@ -71,9 +74,9 @@ export function attachActorSocket(ws: WebSocket, remote: string, limits: SocketL
         ws.terminate();
         return;
       }
-      ws.ping();
+      if (ticks++ % TICKS_PER_PING === 0) ws.ping();
     },
-    Math.max(250, limits.heartbeatMs / 3),
+    Math.max(100, limits.heartbeatMs / (3 * TICKS_PER_PING)),
   );
   heartbeat.unref();
 
