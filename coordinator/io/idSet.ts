@@ -6,8 +6,9 @@
  * taken for one, whatever their hashes.
  *
  * Memory: the ids' bytes (in an arena that doubles) plus 12 bytes a slot (hash, offset, length),
- * the table kept at most three quarters full (linear probing stays short at that load). The job uses it for repeated manifest ids, and --resume for the ids
- * already written (bench: `resume.m1M`, the set against a Set<string> of the same ids).
+ * the table kept at most three quarters full (linear probing stays short at that load). The job
+ * uses it for repeated manifest ids, and --resume for the ids already written (bench: `resume.m1M`,
+ * the set against a Set<string> of the same ids).
  */
 
 /** What the job asks of the ids already written: one type for the set here and a test's Set<string>. */

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startCoordinator } from '../../support/coordinatorProcess.ts';
 import { committedParts, readDataset } from '../../support/parquetReader.ts';
+import { until } from '../../support/queueJob.ts';
 import { readRows } from '../../support/reference.ts';
 import { startActors } from '../../support/simulatedActor.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
@@ -87,16 +88,18 @@ test('a Parquet job SIGKILLed mid-run and resumed gives every input exactly once
     '--verify',
     '1',
   ]);
-  let answered = 0;
+  // The actors answer until three parts are committed, then stall: the kill lands with parts
+  // committed and rows pending, whatever the machine's speed or which batches the checks picked.
+  let stalled = false;
   await startActors(c.workerUrl, 2, {
     mode: 'real',
+    delayMs: 50,
     onBatch: async (batch, actor) => {
-      // Half the job answered, then the actors stall: the kill lands with parts committed and rows pending.
-      if (++answered > IMAGES / 8) return;
-      actor.send(await actor.answer(batch));
+      if (!stalled) actor.send(await actor.answer(batch));
     },
   });
-  for (let i = 0; i < 400 && (await committedParts(out).catch(() => [])).length < 3; i++) await new Promise((r) => setTimeout(r, 25));
+  await until('three parts committed', async () => (await committedParts(out).catch(() => [])).length >= 3, 90_000);
+  stalled = true;
   c.kill('SIGKILL');
   await c.exited;
   const before = (await readDataset(out)).length;
