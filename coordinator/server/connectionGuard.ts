@@ -3,9 +3,12 @@
  * standing pool's head alike:
  * - headers must arrive whole within `headerTimeoutMs` (a client sending them a byte at a time is
  *   cut off), and the whole request within `requestTimeoutMs`;
- * - an address may hold at most `maxPendingPerAddress` connections that have not yet sent a whole
- *   request (beyond, a new one is closed at once); connections that did (tabs' sockets, keep-alive
- *   fetches) never count, so no legitimate tab is refused;
+ * - an address may hold at most `maxPendingPerAddress` connections that have gone `slowAfterMs`
+ *   without a whole request: a new connection from it closes its oldest such ones first, so a tab
+ *   behind the same NAT as a slowloris still gets in. A burst of fresh connections (a lab's tabs
+ *   rejoining at once after a head restart) is admitted up to `maxBurstPerAddress`; only past that is
+ *   a new one closed at once. Connections that sent a whole request (tabs' sockets, keep-alive
+ *   fetches) never count;
  * - the job's files (the model, a user's actor module) go out to at most `maxDownloads` clients at
  *   once, `maxDownloadsPerAddress` of them from one address; beyond, 429 with Retry-After (the page
  *   waits and retries), so that fetching the model over and over cannot take the server's uplink.
@@ -18,6 +21,10 @@ export interface ConnectionLimits {
   headerTimeoutMs: number;
   requestTimeoutMs: number;
   maxPendingPerAddress: number;
+  /** How long a connection may go without a whole request before it counts as slow. */
+  slowAfterMs: number;
+  /** Connections short of a whole request an address may hold at all, slow or not. */
+  maxBurstPerAddress: number;
   maxDownloads: number;
   maxDownloadsPerAddress: number;
 }
@@ -26,6 +33,8 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
   headerTimeoutMs: 10_000,
   requestTimeoutMs: 120_000,
   maxPendingPerAddress: 32,
+  slowAfterMs: 2_000,
+  maxBurstPerAddress: 1_024,
   maxDownloads: 16,
   maxDownloadsPerAddress: 4,
 };
@@ -39,32 +48,51 @@ export function serverOptions(l: ConnectionLimits): http.ServerOptions {
   };
 }
 
-/** Counts, per address, connections that have not sent a whole request, and refuses past the limit. */
+/**
+ * Keeps, per address, the connections that have not sent a whole request, oldest first (a Map keeps
+ * insertion order); closes the slow ones past the limit, and refuses past the burst limit.
+ */
 export function guardConnections(server: http.Server | https.Server, l: ConnectionLimits, log: (line: string) => void): void {
-  const pending = new Map<string, number>();
-  const counted = new WeakSet<Socket>();
+  const pending = new Map<string, Map<Socket, number>>();
+  const owner = new WeakMap<Socket, string>();
   const settle = (socket: Socket): void => {
-    if (!counted.has(socket)) return;
-    counted.delete(socket);
-    const a = socket.remoteAddress ?? '?';
-    const n = (pending.get(a) ?? 1) - 1;
-    if (n <= 0) pending.delete(a);
-    else pending.set(a, n);
+    const a = owner.get(socket);
+    if (a === undefined) return;
+    owner.delete(socket);
+    const mine = pending.get(a);
+    mine?.delete(socket);
+    if (mine?.size === 0) pending.delete(a);
   };
-  let refusedSince = 0;
+  let warnedAt = 0;
+  const warn = (line: string): void => {
+    if (Date.now() - warnedAt < 10_000) return;
+    warnedAt = Date.now();
+    log(line);
+  };
   server.on('connection', (socket: Socket) => {
     const a = socket.remoteAddress ?? '?';
-    const n = pending.get(a) ?? 0;
-    if (n >= l.maxPendingPerAddress) {
-      if (Date.now() - refusedSince > 10_000) {
-        refusedSince = Date.now();
-        log(`refusing connections from ${a}: ${n} already open without a whole request (slowloris?)`);
+    let mine = pending.get(a);
+    if (!mine) pending.set(a, (mine = new Map()));
+    const now = Date.now();
+    let slow = 0;
+    for (const since of mine.values()) {
+      if (now - since < l.slowAfterMs) break;
+      slow++;
+    }
+    if (slow >= l.maxPendingPerAddress) {
+      warn(`closing slow connections from ${a}: ${slow} open over ${l.slowAfterMs / 1000}s without a whole request (slowloris?)`);
+      for (const old of [...mine.keys()].slice(0, slow - l.maxPendingPerAddress + 1)) {
+        settle(old);
+        old.destroy();
       }
+    }
+    if (mine.size >= l.maxBurstPerAddress) {
+      warn(`refusing connections from ${a}: ${mine.size} already open without a whole request`);
       socket.destroy();
       return;
     }
-    pending.set(a, n + 1);
-    counted.add(socket);
+    mine.set(socket, now);
+    owner.set(socket, a);
     socket.once('close', () => settle(socket));
   });
   // TLS: the plain socket is counted ('connection'); its request arrives on the TLS socket, whose `_parent` is it.
