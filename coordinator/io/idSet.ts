@@ -1,14 +1,15 @@
 /**
  * An exact set of input ids, for spotting ids a manifest repeats, in far less memory than a
- * Set<string>: the ids' UTF-8 bytes sit end to end in one growing arena, and an open-addressing
- * table holds, per slot, an id's 32-bit hash and where its bytes start. A hash match is only a
- * candidate: the bytes are compared before an id counts as seen, so two different ids are never
- * taken for one, whatever their hashes.
+ * Set<string>: each id's UTF-8 bytes, after their length (a varint, one byte for ids under 128
+ * bytes), sit end to end in 1 MiB chunks that are never copied, and an open-addressing table holds,
+ * per slot, an id's 32-bit hash and where it starts. A hash match is only a candidate: the bytes
+ * are compared before an id counts as seen, so two different ids are never taken for one, whatever
+ * their hashes.
  *
- * Memory: the ids' bytes (in an arena that doubles) plus 12 bytes a slot (hash, offset, length),
- * the table kept at most three quarters full (linear probing stays short at that load). The job
- * uses it for repeated manifest ids, and --resume for the ids already written (bench: `resume.m1M`,
- * the set against a Set<string> of the same ids).
+ * Memory: the ids' bytes and a byte or two of length each (wasting at most one chunk), plus 8 bytes
+ * a slot (hash, position), the table kept at most three quarters full (linear probing stays short
+ * at that load). The job uses it for repeated manifest ids, and --resume for the ids already written
+ * (bench: `resume.m1M`, the set against a Set<string> of the same ids).
  */
 
 /** What the job asks of the ids already written: one type for the set here and a test's Set<string>. */
@@ -28,14 +29,19 @@ export const fnv1a: IdHash = (bytes) => {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const EMPTY = 0xffffffff;
+/** A position is a chunk's number (high 12 bits) and an offset in it (low 20 bits). */
+const CHUNK_BITS = 20;
+const CHUNK = 1 << CHUNK_BITS;
+const MAX_CHUNKS = 4095;
 
 export class IdSet {
-  private arena: Uint8Array;
-  private used = 0;
-  /** Per slot: hash, arena offset (EMPTY when free), byte length. */
+  /** 1 MiB each, but for an id longer than that, which gets a chunk of its own. */
+  private readonly chunks: Uint8Array[] = [];
+  /** Bytes used in the last chunk. */
+  private used = CHUNK;
+  /** Per slot: hash, and position (EMPTY when free). */
   private hashes: Uint32Array;
-  private offsets: Uint32Array;
-  private lengths: Uint32Array;
+  private positions: Uint32Array;
   private count = 0;
 
   /** `hash` is replaceable so tests can force collisions. */
@@ -45,18 +51,16 @@ export class IdSet {
   ) {
     const slots = 2 ** Math.ceil(Math.log2(Math.max(16, Math.ceil((capacity * 4) / 3))));
     this.hashes = new Uint32Array(slots);
-    this.offsets = new Uint32Array(slots).fill(EMPTY);
-    this.lengths = new Uint32Array(slots);
-    this.arena = new Uint8Array(Math.max(1024, capacity * 16));
+    this.positions = new Uint32Array(slots).fill(EMPTY);
   }
 
   get size(): number {
     return this.count;
   }
 
-  /** Bytes held (arena and table), for the memory figure. */
+  /** Bytes held (chunks and table), for the memory figure. */
   get bytes(): number {
-    return this.arena.byteLength + this.hashes.byteLength * 3;
+    return this.chunks.reduce((n, c) => n + c.byteLength, 0) + this.hashes.byteLength * 2;
   }
 
   /** Whether exactly this id is in the set. */
@@ -64,17 +68,20 @@ export class IdSet {
     const bytes = encoder.encode(id);
     const h = this.hash(bytes);
     const mask = this.hashes.length - 1;
-    for (let i = h & mask; this.offsets[i] !== EMPTY; i = (i + 1) & mask) {
-      if (this.hashes[i] === h && this.sameBytes(i, bytes)) return true;
+    for (let i = h & mask; this.positions[i] !== EMPTY; i = (i + 1) & mask) {
+      if (this.hashes[i] === h && this.sameBytes(this.positions[i]!, bytes)) return true;
     }
     return false;
   }
 
   /** The ids, in no particular order. */
   *[Symbol.iterator](): Iterator<string> {
-    for (let s = 0; s < this.offsets.length; s++) {
-      const at = this.offsets[s]!;
-      if (at !== EMPTY) yield decoder.decode(this.arena.subarray(at, at + this.lengths[s]!));
+    for (let s = 0; s < this.positions.length; s++) {
+      const at = this.positions[s]!;
+      if (at === EMPTY) continue;
+      const chunk = this.chunks[at >>> CHUNK_BITS]!;
+      const length = readLength(chunk, at & (CHUNK - 1));
+      yield decoder.decode(chunk.subarray(lengthEnd, lengthEnd + length));
     }
   }
 
@@ -84,57 +91,89 @@ export class IdSet {
     const h = this.hash(bytes);
     const mask = this.hashes.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      if (this.offsets[i] === EMPTY) {
+      if (this.positions[i] === EMPTY) {
         if ((this.count + 1) * 4 > this.hashes.length * 3) {
           this.grow();
           return this.add(id);
         }
-        this.offsets[i] = this.store(bytes);
+        this.positions[i] = this.store(bytes);
         this.hashes[i] = h;
-        this.lengths[i] = bytes.length;
         this.count++;
         return true;
       }
-      if (this.hashes[i] === h && this.sameBytes(i, bytes)) return false;
+      if (this.hashes[i] === h && this.sameBytes(this.positions[i]!, bytes)) return false;
     }
   }
 
-  private sameBytes(slot: number, bytes: Uint8Array): boolean {
-    if (this.lengths[slot] !== bytes.length) return false;
-    const at = this.offsets[slot]!;
-    for (let k = 0; k < bytes.length; k++) if (this.arena[at + k] !== bytes[k]) return false;
+  private sameBytes(at: number, bytes: Uint8Array): boolean {
+    const chunk = this.chunks[at >>> CHUNK_BITS]!;
+    const length = readLength(chunk, at & (CHUNK - 1));
+    if (length !== bytes.length) return false;
+    const start = lengthEnd;
+    for (let k = 0; k < length; k++) if (chunk[start + k] !== bytes[k]) return false;
     return true;
   }
 
   private store(bytes: Uint8Array): number {
-    if (this.used + bytes.length > this.arena.length) {
-      let size = this.arena.length * 2;
-      while (this.used + bytes.length > size) size *= 2;
-      if (size > EMPTY) throw new RangeError('IdSet: over 4 GiB of ids');
-      const next = new Uint8Array(size);
-      next.set(this.arena.subarray(0, this.used));
-      this.arena = next;
+    const need = lengthBytes(bytes.length) + bytes.length;
+    if (this.used + need > CHUNK) {
+      if (this.chunks.length >= MAX_CHUNKS) throw new RangeError('IdSet: over 4 GiB of ids');
+      this.chunks.push(new Uint8Array(Math.max(CHUNK, need)));
+      this.used = 0;
     }
-    const at = this.used;
-    this.arena.set(bytes, at);
-    this.used += bytes.length;
-    return at;
+    const chunk = this.chunks[this.chunks.length - 1]!;
+    const at = ((this.chunks.length - 1) << CHUNK_BITS) >>> 0;
+    let o = this.used;
+    for (let n = bytes.length; ; n >>>= 7) {
+      if (n < 0x80) {
+        chunk[o++] = n;
+        break;
+      }
+      chunk[o++] = (n & 0x7f) | 0x80;
+    }
+    chunk.set(bytes, o);
+    // A chunk of its own (an id over 1 MiB) takes no other id after it.
+    this.used = need > CHUNK ? CHUNK : o + bytes.length;
+    return (at | (o - lengthBytes(bytes.length))) >>> 0;
   }
 
   private grow(): void {
-    const { hashes, offsets, lengths } = this;
+    const { hashes, positions } = this;
     const slots = hashes.length * 2;
     this.hashes = new Uint32Array(slots);
-    this.offsets = new Uint32Array(slots).fill(EMPTY);
-    this.lengths = new Uint32Array(slots);
+    this.positions = new Uint32Array(slots).fill(EMPTY);
     const mask = slots - 1;
-    for (let s = 0; s < offsets.length; s++) {
-      if (offsets[s] === EMPTY) continue;
+    for (let s = 0; s < positions.length; s++) {
+      if (positions[s] === EMPTY) continue;
       let i = hashes[s]! & mask;
-      while (this.offsets[i] !== EMPTY) i = (i + 1) & mask;
+      while (this.positions[i] !== EMPTY) i = (i + 1) & mask;
       this.hashes[i] = hashes[s]!;
-      this.offsets[i] = offsets[s]!;
-      this.lengths[i] = lengths[s]!;
+      this.positions[i] = positions[s]!;
+    }
+  }
+}
+
+function lengthBytes(n: number): number {
+  let k = 1;
+  while (n >= 0x80) {
+    n >>>= 7;
+    k++;
+  }
+  return k;
+}
+
+/** Where the id's bytes start, after the length `readLength` last read (no object per lookup). */
+let lengthEnd = 0;
+
+/** The varint length at `o`; sets `lengthEnd`. */
+function readLength(chunk: Uint8Array, o: number): number {
+  let length = 0;
+  for (let shift = 0; ; shift += 7) {
+    const b = chunk[o++]!;
+    length += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) {
+      lengthEnd = o;
+      return length;
     }
   }
 }

@@ -9,6 +9,17 @@ test('spots an id seen before, whatever its characters', () => {
   assert.equal(s.size, 5);
 });
 
+test('ids of every length, past a chunk too, are kept whole and given back by iteration', () => {
+  const s = new IdSet(4);
+  const ids = ['', 'x', 'y'.repeat(127), 'z'.repeat(128), 'w'.repeat(70_000), 'v'.repeat(1_100_000), 'after.png'];
+  for (let i = 0; i < 40_000; i++) ids.push(`fill/${i}-${'q'.repeat(i % 200)}`);
+  for (const id of ids) assert.equal(s.add(id), true, id.slice(0, 20));
+  for (const id of ids) assert.equal(s.has(id), true, id.slice(0, 20));
+  assert.equal(s.has('y'.repeat(128)), false);
+  assert.equal(s.has('v'.repeat(1_099_999)), false);
+  assert.deepEqual([...s].sort(), [...ids].sort());
+});
+
 test('never takes two different ids for one, even when every hash collides', () => {
   const s = new IdSet(4, () => 42);
   const ids = Array.from({ length: 500 }, (_, i) => `img-${i}.png`);
@@ -22,7 +33,7 @@ test('keeps a million ids in a fraction of a Set<string>', () => {
   for (let i = 0; i < 1_000_000; i++) s.add(`images/part-${i % 97}/img-${String(i).padStart(7, '0')}.jpg`);
   assert.equal(s.size, 1_000_000);
   const mb = s.bytes / 1e6;
-  // The ids are ~32 bytes each; the set holds them once plus 12 bytes a slot.
+  // The ids are ~32 bytes each; the set holds them once, a byte of length each, plus 8 bytes a slot.
   process.stdout.write(`# IdSet: ${mb.toFixed(1)} MB for a million 32-byte ids\n`);
   assert.ok(mb < 100, `${mb.toFixed(1)} MB`);
 });
