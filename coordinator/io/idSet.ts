@@ -17,12 +17,13 @@ export interface IdLookup extends Iterable<string> {
   has(id: string): boolean;
   readonly size: number;
 }
-export type IdHash = (bytes: Uint8Array) => number;
+/** A hash of the first `length` bytes. */
+export type IdHash = (bytes: Uint8Array, length: number) => number;
 
 /** FNV-1a over the UTF-8 bytes. */
-export const fnv1a: IdHash = (bytes) => {
+export const fnv1a: IdHash = (bytes, length) => {
   let h = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  for (let i = 0; i < length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
   return h >>> 0;
 };
 
@@ -65,11 +66,11 @@ export class IdSet {
 
   /** Whether exactly this id is in the set. */
   has(id: string): boolean {
-    const bytes = encoder.encode(id);
-    const h = this.hash(bytes);
+    const n = encode(id);
+    const h = this.hash(scratch, n);
     const mask = this.hashes.length - 1;
     for (let i = h & mask; this.positions[i] !== EMPTY; i = (i + 1) & mask) {
-      if (this.hashes[i] === h && this.sameBytes(this.positions[i]!, bytes)) return true;
+      if (this.hashes[i] === h && this.sameBytes(this.positions[i]!, n)) return true;
     }
     return false;
   }
@@ -87,8 +88,8 @@ export class IdSet {
 
   /** Adds `id`; returns false when exactly this id was already there. */
   add(id: string): boolean {
-    const bytes = encoder.encode(id);
-    const h = this.hash(bytes);
+    const n = encode(id);
+    const h = this.hash(scratch, n);
     const mask = this.hashes.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       if (this.positions[i] === EMPTY) {
@@ -96,26 +97,28 @@ export class IdSet {
           this.grow();
           return this.add(id);
         }
-        this.positions[i] = this.store(bytes);
+        this.positions[i] = this.store(n);
         this.hashes[i] = h;
         this.count++;
         return true;
       }
-      if (this.hashes[i] === h && this.sameBytes(this.positions[i]!, bytes)) return false;
+      if (this.hashes[i] === h && this.sameBytes(this.positions[i]!, n)) return false;
     }
   }
 
-  private sameBytes(at: number, bytes: Uint8Array): boolean {
+  /** Whether the id at `at` is the `n` bytes in `scratch`. */
+  private sameBytes(at: number, n: number): boolean {
     const chunk = this.chunks[at >>> CHUNK_BITS]!;
     const length = readLength(chunk, at & (CHUNK - 1));
-    if (length !== bytes.length) return false;
+    if (length !== n) return false;
     const start = lengthEnd;
-    for (let k = 0; k < length; k++) if (chunk[start + k] !== bytes[k]) return false;
+    for (let k = 0; k < length; k++) if (chunk[start + k] !== scratch[k]) return false;
     return true;
   }
 
-  private store(bytes: Uint8Array): number {
-    const need = lengthBytes(bytes.length) + bytes.length;
+  /** Stores the `n` bytes in `scratch`; returns their position. */
+  private store(n: number): number {
+    const need = lengthBytes(n) + n;
     if (this.used + need > CHUNK) {
       if (this.chunks.length >= MAX_CHUNKS) throw new RangeError('IdSet: over 4 GiB of ids');
       this.chunks.push(new Uint8Array(Math.max(CHUNK, need)));
@@ -124,17 +127,18 @@ export class IdSet {
     const chunk = this.chunks[this.chunks.length - 1]!;
     const at = ((this.chunks.length - 1) << CHUNK_BITS) >>> 0;
     let o = this.used;
-    for (let n = bytes.length; ; n >>>= 7) {
-      if (n < 0x80) {
-        chunk[o++] = n;
+    for (let v = n; ; v >>>= 7) {
+      if (v < 0x80) {
+        chunk[o++] = v;
         break;
       }
-      chunk[o++] = (n & 0x7f) | 0x80;
+      chunk[o++] = (v & 0x7f) | 0x80;
     }
-    chunk.set(bytes, o);
+    if (n < 64) for (let k = 0; k < n; k++) chunk[o + k] = scratch[k]!;
+    else chunk.set(scratch.subarray(0, n), o);
     // A chunk of its own (an id over 1 MiB) takes no other id after it.
-    this.used = need > CHUNK ? CHUNK : o + bytes.length;
-    return (at | (o - lengthBytes(bytes.length))) >>> 0;
+    this.used = need > CHUNK ? CHUNK : o + n;
+    return (at | (o - lengthBytes(n))) >>> 0;
   }
 
   private grow(): void {
@@ -151,6 +155,21 @@ export class IdSet {
       this.positions[i] = positions[s]!;
     }
   }
+}
+
+/** The UTF-8 of the id being looked up or added (one buffer, reused: no allocation per call). */
+let scratch = new Uint8Array(1024);
+
+/** Writes `id`'s UTF-8 into `scratch`; returns its length. ASCII is copied directly. */
+function encode(id: string): number {
+  const n = id.length;
+  if (scratch.length < n * 3) scratch = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    const c = id.charCodeAt(i);
+    if (c >= 0x80) return encoder.encodeInto(id, scratch).written;
+    scratch[i] = c;
+  }
+  return n;
 }
 
 function lengthBytes(n: number): number {

@@ -97,11 +97,13 @@ async function readJsonl(file: string): Promise<WrittenRows> {
     for (;;) {
       const end = bytes.indexOf(0x0a, start);
       if (end < 0) break;
-      let row: { id?: unknown; error?: unknown } | null = null;
-      try {
-        row = JSON.parse(bytes.subarray(start, end).toString('utf8')) as { id?: unknown; error?: unknown };
-      } catch {
-        row = null;
+      let row: { id?: unknown; error?: unknown } | null = fastRow(bytes, start, end);
+      if (!row) {
+        try {
+          row = JSON.parse(bytes.subarray(start, end).toString('utf8')) as { id?: unknown; error?: unknown };
+        } catch {
+          row = null;
+        }
       }
       // A line that does not parse can only be the one a crash cut short; anything after it is suspect.
       if (!row || typeof row.id !== 'string') {
@@ -116,6 +118,26 @@ async function readJsonl(file: string): Promise<WrittenRows> {
     pending = stopped ? Buffer.alloc(0) : Buffer.from(bytes.subarray(start));
   }
   return { ids, header: null, errors, intactBytes, torn: intactBytes < size };
+}
+
+const ID_PREFIX = Buffer.from('{"id":"');
+const NO_ERROR_SUFFIX = Buffer.from(',"error":null}');
+
+/**
+ * A row as tabpool writes it (`{"id":"…",…,"error":null}`, the id free of escapes) read without
+ * parsing it whole: a resumed output of ten million rows is read in seconds, not half a minute.
+ * Anything else (an error row, an escaped id, another shape) is left to JSON.parse. A crash can
+ * only cut the file's last line, which has no newline and is never read as a row.
+ */
+function fastRow(bytes: Buffer, start: number, end: number): { id: string; error: null } | null {
+  const from = start + ID_PREFIX.length;
+  if (end - start < ID_PREFIX.length + NO_ERROR_SUFFIX.length + 1) return null;
+  if (bytes.compare(ID_PREFIX, 0, ID_PREFIX.length, start, from) !== 0) return null;
+  if (bytes.compare(NO_ERROR_SUFFIX, 0, NO_ERROR_SUFFIX.length, end - NO_ERROR_SUFFIX.length, end) !== 0) return null;
+  const quote = bytes.indexOf(0x22, from);
+  if (quote < 0 || quote >= end - NO_ERROR_SUFFIX.length) return null;
+  for (let i = from; i < quote; i++) if (bytes[i] === 0x5c || bytes[i]! < 0x20) return null;
+  return { id: bytes.toString('utf8', from, quote), error: null };
 }
 
 async function readCsv(file: string): Promise<WrittenRows> {
