@@ -11,7 +11,7 @@ import type { JobContent } from '../actor/tabSpec.ts';
 import { ensureSampleDataset } from '../builtin/sampleImages.ts';
 import { ensureSampleRecords } from '../builtin/sampleRecords.ts';
 import { AUTO_MAX_BATCH } from '../host/batchPlan.ts';
-import { countDataset, itemsOf, openDataset, type Dataset, type DatasetCount } from '../io/dataset.ts';
+import { countDataset, openDataset, type Dataset, type DatasetCount } from '../io/dataset.ts';
 import { readDatasetItem, type UrlResolver } from '../io/datasetFeeder.ts';
 import { openRecords } from '../io/recordDataset.ts';
 import { s3Settings, s3UrlResolver } from '../io/s3Inputs.ts';
@@ -82,7 +82,7 @@ export async function planJob(o: JobOptions, cacheDir: string): Promise<JobPlan>
 /** The first input the coordinator can read itself (a URL input it cannot fetch is passed over), for the dry run. */
 async function firstInput(dataset: Dataset, resolveUrl: UrlResolver | undefined): Promise<{ id: string; bytes: Uint8Array } | null> {
   let seen = 0;
-  for await (const item of itemsOf(dataset)) {
+  for await (const item of dataset.items()) {
     if (++seen > DRY_RUN_SCAN) break;
     const r = await readDatasetItem(item, undefined, resolveUrl);
     if ('bytes' in r) return { id: r.id, bytes: r.bytes };

@@ -61,24 +61,22 @@ export class DatasetFeeder {
       });
       reads.add(p);
     };
-    chunks: for await (const chunk of this.dataset.chunks()) {
-      for (const item of chunk) {
-        if (t.stopped()) break chunks;
-        if (t.skip.has(item.id)) continue;
-        if (seen && !seen.add(item.id)) {
-          t.log(`input id ${item.id} appears twice in the dataset; the second is skipped (one row per id)`);
-          continue;
-        }
-        start(item);
-        if (reads.size >= READ_CONCURRENCY) await Promise.race(reads);
-        if (errors.length >= 64) {
-          const rows = errors;
-          errors = [];
-          await t.writeErrors(rows);
-        }
-        while (!t.wantsMore() && !t.stopped()) {
-          await new Promise<void>((resolve) => (this.wakeUp = resolve));
-        }
+    for await (const item of this.dataset.items()) {
+      if (t.stopped()) break;
+      if (t.skip.has(item.id)) continue;
+      if (seen && !seen.add(item.id)) {
+        t.log(`input id ${item.id} appears twice in the dataset; the second is skipped (one row per id)`);
+        continue;
+      }
+      start(item);
+      if (reads.size >= READ_CONCURRENCY) await Promise.race(reads);
+      if (errors.length >= 64) {
+        const rows = errors;
+        errors = [];
+        await t.writeErrors(rows);
+      }
+      while (!t.wantsMore() && !t.stopped()) {
+        await new Promise<void>((resolve) => (this.wakeUp = resolve));
       }
     }
     await Promise.all(reads);

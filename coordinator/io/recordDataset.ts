@@ -12,7 +12,7 @@ import readline from 'node:readline';
 import { parse } from 'csv-parse';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { TabpoolError, type SerializedError } from '../../shared/errors.ts';
-import { inChunks, type Dataset, type DatasetItem } from './dataset.ts';
+import type { Dataset, DatasetItem } from './dataset.ts';
 
 export const RECORD_EXTENSIONS = new Set(['.jsonl', '.ndjson', '.csv', '.parquet']);
 /** Parquet rows are read this many at a time. */
@@ -123,7 +123,7 @@ export async function openRecords(target: string): Promise<Dataset> {
         "for a folder of images the actor must declare static inputs = 'image'",
     );
   }
-  return { describe: full, uniqueIds: false, chunks: () => inChunks(rows(full)) };
+  return { describe: full, uniqueIds: false, items: () => rows(full) };
 }
 
 /**

@@ -215,9 +215,9 @@ export function startJob(
   const dataset: Dataset = {
     describe: 'fake',
     uniqueIds: true,
-    async *chunks() {
+    async *items() {
       for (let i = 0; i < items; i++)
-        yield [{ id: `img-${String(i).padStart(4, '0')}`, source: io.urls ? `https://images.test/${i}.png` : `fake://${i}` }];
+        yield { id: `img-${String(i).padStart(4, '0')}`, source: io.urls ? `https://images.test/${i}.png` : `fake://${i}` };
     },
   };
   const job = new Job({

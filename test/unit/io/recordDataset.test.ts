@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { openRecords, readRecordAt } from '../../../coordinator/io/recordDataset.ts';
-import { itemsOf, type DatasetItem } from '../../../coordinator/io/dataset.ts';
+import type { DatasetItem } from '../../../coordinator/io/dataset.ts';
 
 let tmp: string;
 const decoder = new TextDecoder();
@@ -24,7 +24,7 @@ after(async () => fs.rm(tmp, { recursive: true, force: true }));
 
 async function all(file: string): Promise<DatasetItem[]> {
   const out: DatasetItem[] = [];
-  for await (const it of itemsOf(await openRecords(file))) out.push(it);
+  for await (const it of (await openRecords(file)).items()) out.push(it);
   return out;
 }
 
