@@ -1,6 +1,9 @@
 /**
- * Your own actor (issue 18). `actor.embed.*`: the embeddings example (examples/embed.ts on the
- * built-in `resnet18-features`, a 512-value vector an image) in 2 wasm tabs over the sample, to
+ * Your own actor (issues 18 and 29). `actor.rawPixels.*`: a raw-pixel actor (bench/pixelActor.ts,
+ * `preprocess = 'none'`) on resnet18-features in 2 wasm tabs over 224 × 224 PNGs, its steady
+ * throughput against its own `call` on ready-made 224 × 224 images in the same tabs. `actor.embed.*`:
+ * the embeddings example (examples/embed.ts on the built-in `resnet18-features`, a 512-value vector
+ * an image) in 2 wasm tabs over the sample, to
  * Parquet: its steady throughput, and against it the raw speed of the same actor's `call` on a
  * ready-made batch in the same tabs, measured as the classifier's ceiling is (tabs.ts).
  * `actor.records.itemsPerSec`: the records example (examples/score.ts on the built-in `scorer`)
@@ -13,7 +16,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { RunSummary } from '../coordinator/api/summary.ts';
 import { ROOT, startCoordinator } from '../test/support/coordinatorProcess.ts';
-import { mulberry32 } from '../test/support/testImages.ts';
+import { mulberry32, writeTestPngs } from '../test/support/testImages.ts';
 import { tabsRun } from './tabs.ts';
 
 export interface ActorBenchOptions {
@@ -106,6 +109,40 @@ async function records(o: ActorBenchOptions): Promise<Record<string, number>> {
   }
 }
 
+async function rawPixels(o: ActorBenchOptions): Promise<Record<string, number>> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-bench-pixels-'));
+  try {
+    await writeTestPngs(dir, o.count, 224, 224, 0x91e);
+    o.log(`raw pixels: bench/pixelActor.ts (preprocess 'none'), resnet18-features, ${EMBED_TABS} wasm tabs, ${o.count} 224×224 PNGs…`);
+    const r = await tabsRun({
+      model: 'resnet18-features',
+      data: dir,
+      ep: 'wasm',
+      tabs: EMBED_TABS,
+      batchSize: 16,
+      ...o.raw,
+      extra: ['--actor', path.join(ROOT, 'bench', 'pixelActor.ts'), '--verify', '0'],
+    });
+    const s = r.summary;
+    if (s.rows.written !== o.count || s.rows.errors !== 0)
+      o.notes.push(`actor.rawPixels: ${s.rows.written} rows (${s.rows.errors} errors) for ${o.count} images`);
+    o.log(`  steady ${r.imgPerSec.toFixed(2)} images/s, raw ${r.rawPerTab.map((x) => x.toFixed(2)).join(' + ')} images/s`);
+    o.notes.push(
+      `actor.rawPixels: bench/pixelActor.ts (static preprocess = 'none': batch.pixels, the actor normalises them itself) on ` +
+        `resnet18-features, ${EMBED_TABS} wasm tabs, batch 16, --verify 0, ${o.count} seeded 224×224 PNGs; raw = the same ` +
+        `call on ready-made black 224×224 images in the same tabs (${r.rawPerTab.map((x) => x.toFixed(2)).join(' + ')} images/s), ` +
+        `steady ${r.imgPerSec.toFixed(2)} images/s.`,
+    );
+    return {
+      'actor.rawPixels.itemsPerSec': r.imgPerSec,
+      'actor.rawPixels.rawItemsPerSec': r.rawSum,
+      'actor.rawPixels.efficiency': r.imgPerSec / r.rawSum,
+    };
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
 export async function benchActors(o: ActorBenchOptions): Promise<Record<string, number>> {
-  return { ...(await embeddings(o)), ...(await records(o)) };
+  return { ...(await embeddings(o)), ...(await rawPixels(o)), ...(await records(o)) };
 }

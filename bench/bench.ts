@@ -22,6 +22,7 @@ import { benchAtSpeed } from './atSpeed.ts';
 import { benchCoordinator } from './coordinatorCapacity.ts';
 import { benchFeed } from './feed.ts';
 import { benchMixed } from './mixed.ts';
+import { benchModelServe } from './modelServe.ts';
 import { benchQueue } from './queue.ts';
 import { markdown, nest } from './report.ts';
 import { benchResumeMemory } from './resumeMemory.ts';
@@ -89,6 +90,7 @@ const SECTIONS = [
   'native',
   'feed',
   'actor',
+  'modelServe',
   'trust',
   'atSpeed',
   'mixed',
@@ -194,6 +196,9 @@ async function main(): Promise<void> {
     Object.assign(results, await benchActors({ quick, log, notes, manifest, count, raw }));
   }
 
+  if (runs('modelServe')) {
+    Object.assign(results, await benchModelServe({ quick, log, notes }));
+  }
   if (runs('trust')) {
     log('trust: liars among honest actors…');
     Object.assign(results, await benchTrust({ quick, log, notes }));

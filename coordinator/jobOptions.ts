@@ -14,8 +14,13 @@ export type OutputFormat = 'jsonl' | 'csv' | 'parquet';
 
 /** What the job means: its actor, model, data, output, pool, budgets, verification. The same whoever runs it (CLI or API). */
 export interface JobSettings {
-  /** A built-in model's name or a path to an .onnx file; null: the built-in classifier's resnet18, or no model for a user's actor. */
-  model: string | null;
+  /**
+   * Every --model: a built-in model's name or a path to an .onnx file (`ctx.model`), a folder (each file by its
+   * path inside), or NAME=PATH (`ctx.models.NAME`). Empty: the built-in classifier's resnet18, or no files for a user's actor.
+   */
+  models: string[];
+  /** Turn images upright by their EXIF orientation (Pillow's ImageOps.exif_transpose) in the tabs and the reference alike. */
+  exifTranspose: boolean;
   /** A user's actor module (--actor), or null for the built-in classifier. */
   actor: string | null;
   /** --actor-config, parsed (`ctx.config`); null without one. */

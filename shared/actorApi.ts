@@ -19,8 +19,12 @@
  */
 import type * as Ort from 'onnxruntime-common';
 
-/** What an actor reads: decoded, preprocessed images (NCHW float32), or records (plain objects from JSONL, CSV or Parquet). */
-export type ActorInputs = 'image' | 'record';
+/**
+ * What an actor reads: images (a preprocessed NCHW float32 tensor, or with `preprocess = 'none'` the
+ * raw RGB pixels), records (plain objects from JSONL, CSV or Parquet), or files (their bytes as stored,
+ * Ray's `read_binary_files`: audio, documents, tensors, any format the actor decodes itself).
+ */
+export type ActorInputs = 'image' | 'record' | 'file';
 
 /** Where the class runs: a tab, the coordinator checking a tab (verification), or the coordinator's dry run before any browser starts. */
 export type ActorRole = 'tab' | 'reference' | 'dry-run';
@@ -44,13 +48,16 @@ export type OutputDeclaration = Record<string, ColumnType>;
 
 /**
  * How image inputs are preprocessed (torchvision's PIL recipe): resize the shorter side, centre-crop,
- * normalise. Defaults: the model's input size, ImageNet mean and std.
+ * normalise. Defaults: the model's input size, ImageNet mean and std. With `crop: false`, Ray's
+ * `read_images(size=…)` instead: one resize to exactly `size`, the aspect ratio not kept, then normalise.
  */
 export interface PreprocessDeclaration {
-  /** Crop size: `224`, or `[height, width]`. */
+  /** Crop size (or, with `crop: false`, the size resized to): `224`, or `[height, width]`. */
   size?: number | [number, number];
   /** The shorter side is resized to this first (default: size × 256/224). */
   resize?: number;
+  /** False: resize to `size` without keeping the aspect ratio and without a crop (default true). */
+  crop?: boolean;
   mean?: [number, number, number];
   std?: [number, number, number];
 }
@@ -64,8 +71,16 @@ export interface MemoryDeclaration {
 export interface ActorContext<Config = unknown> {
   /** onnxruntime-web in a tab (its WebGPU or wasm build), onnxruntime-node in the coordinator. */
   ort: typeof Ort;
-  /** The --model file's bytes, or null without --model. */
+  /** The file of `--model PATH` (a built-in's too), as bytes: `models.model`; null without one. */
   model: Uint8Array | null;
+  /**
+   * Every file the job names, by name: `--model NAME=PATH` as `models.NAME`, `--model PATH` as
+   * `models.model`, `--model DIR` as each file's path inside the folder (`models['onnx/model.onnx']`).
+   * Any file (ONNX, external weights, a tokenizer, a vocabulary). For a model with external data, pass
+   * the weights as onnxruntime-web takes them, in a tab and in Node alike:
+   * `{ ...ctx.sessionOptions, externalData: [{ path: 'model.onnx_data', data: ctx.models['model.onnx_data'] }] }`.
+   */
+  models: Readonly<Record<string, Uint8Array>>;
   /** Session options for the chosen EP (and threads): pass them to `InferenceSession.create`. */
   sessionOptions: Ort.InferenceSession.SessionOptions;
   /** The execution provider this actor runs: `webgpu` or `wasm` in a tab, `cpu` in the coordinator. */
@@ -87,16 +102,40 @@ export interface ImageBatch extends BatchBase {
   shape: [number, 3, number, number];
 }
 
+/**
+ * An image as stored: RGB bytes, row-major, 3 a pixel (what Pillow's `Image.open(f).convert('RGB')` and Ray's
+ * `read_images(mode="RGB")` give).
+ */
+export interface RgbImage {
+  width: number;
+  height: number;
+  /** `width × height × 3` bytes: R, G, B of the top-left pixel first, then along the row. */
+  data: Uint8Array;
+}
+
+/** Images at their own sizes (`static preprocess = 'none'`): detection, OCR, segmentation, anything that resizes or tiles itself. */
+export interface PixelsBatch extends BatchBase {
+  pixels: RgbImage[];
+}
+
 export interface RecordBatch extends BatchBase {
   records: Record<string, unknown>[];
 }
+
+/** Files as stored (`static inputs = 'file'`): the actor decodes them itself. `ids` name them (a folder's relative paths). */
+export interface FileBatch extends BatchBase {
+  files: Uint8Array[];
+}
+
+/** What `call` gets, by what the class declares. */
+export type ActorBatch = ImageBatch | PixelsBatch | RecordBatch | FileBatch;
 
 /** One output row: a value for every declared column (typed arrays are fine for vectors, bigint for int64). */
 export type ActorRow = Record<string, unknown>;
 
 export interface Actor {
   init(ctx: ActorContext): Promise<void> | void;
-  call(batch: ImageBatch | RecordBatch): Promise<ActorRow[]> | ActorRow[];
+  call(batch: ActorBatch): Promise<ActorRow[]> | ActorRow[];
 }
 
 /** The class itself: what the module's default export must be. */
@@ -105,7 +144,8 @@ export interface ActorClass<Config = unknown> {
   readonly inputs: ActorInputs;
   /** The columns, or a function of --actor-config giving them. */
   readonly outputs: OutputDeclaration | ((config: Config) => OutputDeclaration);
-  readonly preprocess?: PreprocessDeclaration;
+  /** How images reach `call`: a tensor (an object, or nothing for the defaults), or `'none'` for the raw pixels. */
+  readonly preprocess?: PreprocessDeclaration | 'none';
   readonly memory?: MemoryDeclaration;
   /**
    * When a tab's row agrees with the coordinator's row for the same input (verification): null (or

@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   NOT_AN_IMAGE: { kind: 'input', meaning: 'the input is not a PNG, JPEG, GIF, WebP or BMP image' },
   CORRUPT_IMAGE: { kind: 'input', meaning: 'the image is truncated or corrupt and could not be decoded' },
   IMAGE_TOO_LARGE: { kind: 'input', meaning: 'the image header claims dimensions over the decode limit (decompression bomb guard)' },
+  FILE_TOO_LARGE: { kind: 'input', meaning: 'the input file is over the size an input may have (256 MiB)' },
   INFERENCE_FAILED: { kind: 'input', meaning: 'the model failed on this input' },
   RETRIES_EXHAUSTED: { kind: 'input', meaning: 'the input failed on every actor it was sent to' },
   ACTOR_ERROR: {

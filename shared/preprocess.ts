@@ -5,6 +5,8 @@
  *
  *   Resize(resizeShorter) → CenterCrop((height, width)) → ToTensor() → Normalize(mean, std)
  *
+ * or, without the crop (Ray's `read_images(size=(h, w))`), `img.resize((w, h), BILINEAR)` → ToTensor → Normalize.
+ *
  * Resize is Pillow's fixed-point bilinear resize (shared/pillowResample.ts), ToTensor and Normalize
  * are float32 as torch computes them. test/unit/shared/pillowParity.test.ts checks it against
  * Pillow itself, element for element.
@@ -25,7 +27,15 @@ export interface PreprocessSpec {
   resizeShorter: number;
   mean: readonly [number, number, number];
   std: readonly [number, number, number];
+  /**
+   * True: torchvision's Resize(shorter side) then CenterCrop. False: Ray's `read_images(size=…)`, one
+   * Pillow resize to exactly height × width, the aspect ratio not kept, nothing cut off.
+   */
+  crop: boolean;
 }
+
+/** How image inputs reach an actor: a tensor made by `spec`, or `'none'`, the raw RGB pixels. */
+export type ImagePreprocess = PreprocessSpec | 'none';
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
@@ -38,6 +48,7 @@ export function preprocessSpecFor(height: number, width: number): PreprocessSpec
     resizeShorter: Math.round((Math.min(height, width) * 256) / 224),
     mean: IMAGENET_MEAN,
     std: IMAGENET_STD,
+    crop: true,
   };
 }
 
@@ -82,6 +93,7 @@ export function resizeAndCrop(px: Pixels, spec: PreprocessSpec): Rgb8 {
   if (srcW < 1 || srcH < 1) throw new RangeError(`image has no pixels (${srcW}×${srcH})`);
   const cw = spec.width;
   const ch = spec.height;
+  if (!spec.crop) return { width: cw, height: ch, data: pillowResizeRegion(px, cw, ch, 0, 0, cw, ch) };
   const size = resizedSize(srcW, srcH, spec);
   const ox = centerCropOrigin(size.width, cw);
   const oy = centerCropOrigin(size.height, ch);

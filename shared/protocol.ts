@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { ERROR_CODE_NAMES } from './errors.ts';
 
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 const MAX_ITEMS = 4096;
 const shortString = z.string().max(512);
@@ -122,17 +122,27 @@ export type ResultMessage = z.infer<typeof result>;
 // ---------------------------------------------------------------- coordinator → actor
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
-/** A file a tab fetches once and keeps (Cache Storage, by sha256): the model, or a user's actor module. */
-const fetchedFile = z.object({ url: z.string(), sha256, bytes: z.number().int().positive() });
+/** A file a tab fetches once and keeps (Cache Storage, by sha256): a model file, or a user's actor module. */
+const fetchedFile = z.object({ url: z.string(), sha256, bytes: z.number().int().nonnegative() });
 
-/** How image inputs are preprocessed (torchvision's PIL recipe, shared/preprocess.ts). */
+/** A file of the actor's (`ctx.models[name]`): a model, its external weights, a tokenizer, any file the job names. */
+export const namedFileSchema = fetchedFile.extend({ name: z.string().min(1).max(1024) });
+
+/** How image inputs are preprocessed (torchvision's PIL recipe, or Ray's plain resize: shared/preprocess.ts). */
 export const preprocessSpecSchema = z.object({
   height: z.number().int().positive().max(8192),
   width: z.number().int().positive().max(8192),
   resizeShorter: z.number().int().positive().max(16384),
   mean: z.tuple([z.number(), z.number(), z.number()]),
   std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+  crop: z.boolean(),
 });
+
+/** What an actor reads (shared/actorApi.ts ActorInputs). */
+export const actorInputsSchema = z.enum(['image', 'record', 'file']);
+
+/** For image inputs: the tensor the actor gets, or `'none'` for the raw pixels. Null for records and files. */
+export const inputPreprocessSchema = z.union([preprocessSpecSchema, z.literal('none')]).nullable();
 
 export const recycleSchema = z.object({
   afterBatches: z.number().int().positive().nullable(),
@@ -142,8 +152,8 @@ export type RecycleSpec = z.infer<typeof recycleSchema>;
 
 /** Everything an actor needs to load the job's actor and answer batches. */
 export const jobSpecSchema = z.object({
-  /** The --model file, or null for an actor that loads none. */
-  model: fetchedFile.nullable(),
+  /** The job's files (`--model`, each by name: `ctx.models`); empty for an actor that loads none. */
+  files: z.array(namedFileSchema).max(4096),
   /** The actor's class: the built-in classifier, or the user's module (bundled, fetched like the model). */
   actor: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('builtin'), name: z.literal('classifier') }),
@@ -151,9 +161,11 @@ export const jobSpecSchema = z.object({
   ]),
   /** `ctx.config`: --actor-config, or the classifier's settings. */
   config: z.unknown(),
-  inputs: z.enum(['image', 'record']),
-  /** For image inputs: the tensor the actor gets. */
-  preprocess: preprocessSpecSchema.nullable(),
+  inputs: actorInputsSchema,
+  /** For image inputs: the tensor the actor gets, or `'none'` (raw pixels); null for records and files. */
+  preprocess: inputPreprocessSchema,
+  /** Images are turned upright by their EXIF orientation before anything else (--exif-transpose); else as stored. */
+  exifTranspose: z.boolean(),
   /** The actor's columns (name → type), as the coordinator parsed them: the tab checks each row against them before it sends it. */
   outputs: z.record(z.string(), z.string()),
   /**

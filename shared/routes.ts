@@ -13,7 +13,7 @@ export const ROUTES = {
   socket: '/ws',
   /** Hashed build assets of both pages (scripts, workers, wasm). */
   assets: '/assets/',
-  /** The model file, by sha256. */
+  /** A file of the job's (a model, its weights, a tokenizer: `ctx.models`), by sha256. */
   modelPrefix: '/model/',
   /** A user's actor module (bundled), by sha256. */
   actorPrefix: '/actor/',
@@ -30,7 +30,7 @@ export const ROUTES = {
 export const TOKEN_PARAM = 'token';
 
 export function modelPath(sha256: string): string {
-  return `${ROUTES.modelPrefix}${sha256}.onnx`;
+  return `${ROUTES.modelPrefix}${sha256}`;
 }
 
 export function actorPath(sha256: string): string {

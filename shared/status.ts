@@ -2,6 +2,7 @@
  * The job as `GET /api/status` reports it: built by the coordinator, read by the status page, the
  * tests and the benchmark. One type, so all of them agree.
  */
+import type { ActorInputs } from './actorApi.ts';
 import type { EpFigure, ExecutionProvider } from './protocol.ts';
 
 /** Where a tab is in the pool: standby and rejected tabs hold no slot; gone ones left. */
@@ -53,8 +54,11 @@ export interface JobStatus {
    * SHA-256 fingerprint when the job serves a self-signed one.
    */
   join: { workerUrls: string[]; tlsFingerprint: string | null };
-  /** The job's actor (`built-in classifier`, or the user's module), and what it reads: images, or records. */
-  job: { name: string; inputs: 'image' | 'record' };
+  /**
+   * The job's actor (`built-in classifier`, or the user's module), what it reads (images, records or
+   * files), and the files every tab loads (`ctx.models`: name, sha256, size).
+   */
+  job: { name: string; inputs: ActorInputs; files: { name: string; sha256: string; bytes: number }[] };
   /** `heartbeatMs`: a tab silent this long is dropped (--heartbeat). */
   pool: { min: number; max: number; active: number; standby: number; rejected: number; heartbeatMs: number };
   hosts: HostStatus[];

@@ -1,8 +1,9 @@
 /**
  * What an actor class declares, checked before any browser starts: a default-exported class with
- * `init` and `call`, `static inputs` ('image' or 'record'), `static outputs` (columns, or a function
- * of the config giving them), and the optional `preprocess`, `memory`, `agree`, `check` and
- * `referenceConfig`. Each fault is named with the file, so a user fixes it in one try.
+ * `init` and `call`, `static inputs` ('image', 'record' or 'file'), `static outputs` (columns, or a
+ * function of the config giving them), and the optional `preprocess` (an object, or 'none' for raw
+ * pixels), `memory`, `agree`, `check` and `referenceConfig`. Each fault is named with the file, so a
+ * user fixes it in one try.
  */
 import { pathToFileURL } from 'node:url';
 import type { ActorClass, ActorInputs, MemoryDeclaration, PreprocessDeclaration } from '../../shared/actorApi.ts';
@@ -12,7 +13,7 @@ import { TabpoolError } from '../../shared/errors.ts';
 export interface ActorShape {
   inputs: ActorInputs;
   columns: Column[];
-  preprocess: PreprocessDeclaration | null;
+  preprocess: PreprocessDeclaration | 'none' | null;
   memory: MemoryDeclaration | null;
 }
 
@@ -33,10 +34,15 @@ function isTuple3(v: unknown): v is [number, number, number] {
   return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
 }
 
-function checkPreprocess(p: unknown, source: string): PreprocessDeclaration | null {
+function checkPreprocess(p: unknown, source: string): PreprocessDeclaration | 'none' | null {
   if (p === undefined) return null;
+  if (p === 'none') return 'none';
   if (typeof p !== 'object' || p === null)
-    throw bad(source, 'static preprocess must be an object like { size: 224, mean: [...], std: [...] }');
+    throw bad(
+      source,
+      `static preprocess must be 'none' (the raw RGB pixels, as batch.pixels) or an object like { size: 224, mean: [...], ` +
+        `std: [...] } (a tensor, as batch.images); got ${JSON.stringify(p)}`,
+    );
   const d = p as PreprocessDeclaration;
   const dim = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 8192;
   if (d.size !== undefined && !(dim(d.size) || (Array.isArray(d.size) && d.size.length === 2 && d.size.every(dim)))) {
@@ -44,6 +50,13 @@ function checkPreprocess(p: unknown, source: string): PreprocessDeclaration | nu
   }
   if (d.resize !== undefined && !dim(d.resize))
     throw bad(source, `preprocess.resize must be a whole number of pixels; got ${JSON.stringify(d.resize)}`);
+  if (d.crop !== undefined && typeof d.crop !== 'boolean')
+    throw bad(
+      source,
+      `preprocess.crop must be true (resize the shorter side, then centre-crop) or false (resize to size); got ${JSON.stringify(d.crop)}`,
+    );
+  if (d.crop === false && d.resize !== undefined)
+    throw bad(source, 'preprocess.resize sizes the shorter side before a crop; with crop: false the image is resized to size itself');
   if (d.mean !== undefined && !isTuple3(d.mean)) throw bad(source, 'preprocess.mean must be three numbers (R, G, B)');
   if (d.std !== undefined && !(isTuple3(d.std) && d.std.every((x) => x > 0)))
     throw bad(source, 'preprocess.std must be three positive numbers (R, G, B)');
@@ -75,8 +88,12 @@ export function checkActorClass(value: unknown, source: string, config: unknown)
       );
     }
   }
-  if (cls.inputs !== 'image' && cls.inputs !== 'record')
-    throw bad(source, `static inputs must be 'image' or 'record'; got ${JSON.stringify(cls.inputs)}`);
+  if (cls.inputs !== 'image' && cls.inputs !== 'record' && cls.inputs !== 'file')
+    throw bad(
+      source,
+      `static inputs must be 'image' (decoded images), 'record' (rows of JSONL, CSV or Parquet) or 'file' (each file's ` +
+        `bytes, decoded by the actor); got ${JSON.stringify(cls.inputs)}`,
+    );
   let declared: unknown;
   try {
     declared = outputsFor(cls.outputs, config);

@@ -1,28 +1,18 @@
 /**
  * A gateway's copy of the job's actor class, from the content it took off NATS: the built-in, or
- * the module's bundle written to the cache and imported. A gateway checks each row its tabs send
+ * the module's bundle (fetched to the cache) imported. A gateway checks each row its tabs send
  * with the class's own `check`, as `run` does.
  */
-import { existsSync } from 'node:fs';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import Classifier from '../../actors/classifier.ts';
 import type { ActorClass } from '../../shared/actorApi.ts';
 import type { RowRules } from '../host/resultCheck.ts';
 import { checkActorClass, importActorModule } from './actorClass.ts';
 import type { JobContent } from './tabSpec.ts';
 
-export async function actorClassOf(content: JobContent, cacheDir: string): Promise<ActorClass> {
+export async function actorClassOf(content: JobContent): Promise<ActorClass> {
   if (!content.module) return Classifier as unknown as ActorClass;
-  const dir = path.join(cacheDir, 'actors');
-  const file = path.join(dir, `${content.module.sha256}.mjs`);
-  if (!existsSync(file)) {
-    await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(`${file}.${process.pid}.tmp`, content.module.bytes);
-    await fs.rename(`${file}.${process.pid}.tmp`, file);
-  }
   const source = `the job's actor module (${content.module.sha256.slice(0, 12)}…)`;
-  return checkActorClass(await importActorModule(file, source), source, content.config).cls;
+  return checkActorClass(await importActorModule(content.module.path, source), source, content.config).cls;
 }
 
 /** What each row the job's tabs send must be: the declared columns, and the actor's own check with its config. */

@@ -1,28 +1,55 @@
 /**
  * The job's actor class in Node: the coordinator's own instance (onnxruntime-node as `ctx.ort`, one
  * thread, the CPU EP), for the dry run before any browser starts and for verification. Inputs are
- * made ready as a tab makes them: images decoded as Chromium decodes them and preprocessed by the
- * shared (Pillow-exact) pipeline, records parsed from their JSON.
+ * made ready as a tab makes them (nodeInputs.ts): images decoded by the same shared code and
+ * preprocessed by the same (Pillow-exact) pipeline, or their raw pixels; records parsed from their
+ * JSON; files as their bytes.
  */
+import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import type { Actor, ActorClass, ActorRole } from '../../shared/actorApi.ts';
 import { toWireRow, type Column } from '../../shared/columns.ts';
-import { preprocessInto, type PreprocessSpec } from '../../shared/preprocess.ts';
-import { decodeForReference } from '../io/chromiumDecode.ts';
+import { batchFor, type InputKind } from './nodeInputs.ts';
 
 /** The sessions each Node actor opened through `ctx.ort`, released by releaseNodeActor. */
 const opened = new WeakMap<Actor, ort.InferenceSession[]>();
 
+/** A file of the job's as Node's actor reads it: by name, from disk. */
+export interface NodeFile {
+  name: string;
+  path: string;
+}
+
+/**
+ * `ctx.models`: each file read from disk the first time the actor touches it (an actor that needs a
+ * large file only in its tabs costs the coordinator nothing for it), kept for the actor's life.
+ */
+function lazyModels(files: readonly NodeFile[]): Record<string, Uint8Array> {
+  const models: Record<string, Uint8Array> = {};
+  for (const f of files) {
+    let bytes: Uint8Array | null = null;
+    Object.defineProperty(models, f.name, {
+      enumerable: true,
+      get(): Uint8Array {
+        bytes ??= readFileSync(f.path);
+        return bytes;
+      },
+    });
+  }
+  return Object.freeze(models);
+}
+
 /** An instance of `cls` after its `init`, on onnxruntime-node. */
 export async function nodeActor(
   cls: ActorClass,
-  a: { model: Uint8Array | null; config: unknown; role: ActorRole; threads?: number },
+  a: { files: readonly NodeFile[]; config: unknown; role: ActorRole; threads?: number },
 ): Promise<Actor> {
   const actor = new cls();
   const sessions: ort.InferenceSession[] = [];
   opened.set(actor, sessions);
   // ctx.ort is onnxruntime-node with InferenceSession.create tracked, so the sessions can be released before a
   // worker thread ends: terminating one that holds a live session aborts the whole process (Napi::Error in teardown).
+  // onnxruntime-node takes `externalData` from memory as onnxruntime-web does (test/unit/actor/externalData.test.ts).
   const create = (async (...args: Parameters<typeof ort.InferenceSession.create>) => {
     const session = await ort.InferenceSession.create(...args);
     sessions.push(session);
@@ -32,9 +59,11 @@ export async function nodeActor(
     ...ort,
     InferenceSession: Object.create(ort.InferenceSession, { create: { value: create } }) as typeof ort.InferenceSession,
   };
+  const models = lazyModels(a.files);
   await actor.init({
     ort: tracked as never,
-    model: a.model,
+    model: a.files.some((f) => f.name === 'model') ? models.model! : null,
+    models,
     // One thread unless told (--verify-cpu): the coordinator must not take the cores the tabs on this machine use.
     sessionOptions: { executionProviders: ['cpu'], intraOpNumThreads: a.threads ?? 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' },
     ep: 'cpu',
@@ -64,43 +93,12 @@ export async function callNode(
   actor: Actor,
   columns: readonly Column[],
   inputs: readonly NodeInput[],
-  kind: 'image' | 'record',
-  preprocess: PreprocessSpec | null,
+  kind: InputKind,
 ): Promise<(Record<string, unknown> | null)[]> {
   const out: (Record<string, unknown> | null)[] = inputs.map(() => null);
-  const ready: number[] = [];
-  let rows: unknown;
-  if (kind === 'image') {
-    const p = preprocess!;
-    const per = 3 * p.height * p.width;
-    const images = new Float32Array(inputs.length * per);
-    for (const [i, input] of inputs.entries()) {
-      const pixels = await decodeForReference(input.bytes).catch(() => null);
-      if (!pixels) continue;
-      preprocessInto(pixels, p, images, ready.length * per);
-      ready.push(i);
-    }
-    if (ready.length === 0) return out;
-    const ids = ready.map((i) => inputs[i]!.id);
-    rows = await actor.call({
-      ids,
-      size: ids.length,
-      images: images.subarray(0, ready.length * per),
-      shape: [ids.length, 3, p.height, p.width],
-    });
-  } else {
-    const records: Record<string, unknown>[] = [];
-    for (const [i, input] of inputs.entries()) {
-      try {
-        records.push(JSON.parse(new TextDecoder().decode(input.bytes)) as Record<string, unknown>);
-        ready.push(i);
-      } catch {
-        // Not a record here either: the tab's answer (a BAD_RECORD row) is not compared.
-      }
-    }
-    if (ready.length === 0) return out;
-    rows = await actor.call({ ids: ready.map((i) => inputs[i]!.id), size: ready.length, records });
-  }
+  const { batch, ready } = await batchFor(inputs, kind);
+  if (ready.length === 0) return out;
+  const rows: unknown = await actor.call(batch);
   if (!Array.isArray(rows) || rows.length !== ready.length) {
     throw new Error(
       `call returned ${Array.isArray(rows) ? `${rows.length} rows` : typeof rows} for a batch of ${ready.length}: ` +

@@ -4,9 +4,9 @@
  * with the config it runs with (--actor-config) and how its image inputs are preprocessed.
  */
 import Classifier, { type ClassifierConfig } from '../../actors/classifier.ts';
-import type { ActorClass, ActorInputs, MemoryDeclaration } from '../../shared/actorApi.ts';
+import type { ActorClass, ActorInputs, MemoryDeclaration, PreprocessDeclaration } from '../../shared/actorApi.ts';
 import type { Column } from '../../shared/columns.ts';
-import { IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec } from '../../shared/preprocess.ts';
+import { IMAGENET_MEAN, IMAGENET_STD, type ImagePreprocess, type PreprocessSpec } from '../../shared/preprocess.ts';
 import type { ResolvedModel } from '../model/modelSource.ts';
 import { checkActorClass, importActorModule } from './actorClass.ts';
 import { bundleActor, type BundledActor } from './bundleActor.ts';
@@ -21,8 +21,8 @@ export interface ResolvedActor {
   config: unknown;
   inputs: ActorInputs;
   columns: Column[];
-  /** How image inputs are preprocessed; null for records. */
-  preprocess: PreprocessSpec | null;
+  /** How image inputs are made ready (a tensor, or 'none': raw pixels); null for records and files. */
+  preprocess: ImagePreprocess | null;
   memory: MemoryDeclaration | null;
 }
 
@@ -51,31 +51,42 @@ export function builtinClassifier(model: ResolvedModel, o: { topK: number; logit
   };
 }
 
-/** The user's actor module, bundled and checked with its config. */
-export async function userActor(source: string, config: unknown, model: ResolvedModel | null, cacheDir: string): Promise<ResolvedActor> {
+/**
+ * The user's actor module, bundled and checked with its config. `imageSize`: the model's input size
+ * (jobFiles.ts), an image actor's default tensor size.
+ */
+export async function userActor(
+  source: string,
+  config: unknown,
+  imageSize: { height: number; width: number } | null,
+  cacheDir: string,
+): Promise<ResolvedActor> {
   const module = await bundleActor(source, cacheDir);
   const { cls, shape } = checkActorClass(await importActorModule(module.file, source), source, config);
-  let preprocess: PreprocessSpec | null = null;
+  let preprocess: ImagePreprocess | null = null;
   if (shape.inputs === 'image') {
     const d = shape.preprocess ?? {};
-    const size = d.size ?? (model?.imageSize ? [model.imageSize.height, model.imageSize.width] : 224);
-    const [h, w] = typeof size === 'number' ? [size, size] : size;
-    preprocess = imagenet(h, w, d);
+    if (d === 'none') preprocess = 'none';
+    else {
+      const size = d.size ?? (imageSize ? [imageSize.height, imageSize.width] : 224);
+      const [h, w] = typeof size === 'number' ? [size, size] : size;
+      preprocess = imagenet(h, w, d);
+    }
   }
   return { name: source, cls, module, config, inputs: shape.inputs, columns: shape.columns, preprocess, memory: shape.memory };
 }
 
-/** torchvision's recipe at `h`×`w`: the shorter side resized to 256/224 of the crop, ImageNet's mean and std, unless declared otherwise. */
-function imagenet(
-  h: number,
-  w: number,
-  d: { resize?: number; mean?: [number, number, number]; std?: [number, number, number] },
-): PreprocessSpec {
+/**
+ * torchvision's recipe at `h`×`w`: the shorter side resized to 256/224 of the crop, ImageNet's mean and std, unless
+ * declared otherwise; or with `crop: false`, one resize to `h`×`w`.
+ */
+function imagenet(h: number, w: number, d: PreprocessDeclaration): PreprocessSpec {
   return {
     height: h,
     width: w,
     resizeShorter: d.resize ?? Math.round((Math.min(h, w) * 256) / 224),
     mean: d.mean ?? IMAGENET_MEAN,
     std: d.std ?? IMAGENET_STD,
+    crop: d.crop ?? true,
   };
 }

@@ -39,8 +39,13 @@ export interface MapBatchesOptions {
   numCpus?: number;
   /** Memory each actor reserves: bytes, or a size such as '2GiB' (--memory). */
   memory?: number | string;
-  /** A built-in model's name or an .onnx file (--model). */
-  model?: string;
+  /**
+   * The actor's files (--model): a built-in model's name, an .onnx file or a folder; several as a list; named as
+   * `{ cls: 'a.onnx', rec: 'b.onnx' }` (`ctx.models.cls`, `ctx.models.rec`).
+   */
+  model?: string | string[] | Readonly<Record<string, string>>;
+  /** Turn images upright by their EXIF orientation, in the tabs and the reference alike (--exif-transpose). */
+  exifTranspose?: boolean;
   /** Passed to your actor as ctx.config (--actor-config). */
   actorConfig?: unknown;
   /** The built-in classifier's classes per row (--top-k), and its full logits (--logits). */
@@ -102,6 +107,7 @@ const OPTIONS: readonly string[] = [
   'numCpus',
   'memory',
   'model',
+  'exifTranspose',
   'actorConfig',
   'topK',
   'logits',
@@ -144,9 +150,19 @@ function apiName(flag: string): string {
   return RENAMED[name] ?? name;
 }
 
+/** --model's values from the option: a name or path, several, or NAME=PATH for each entry of an object. */
+function modelValues(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
+  if (typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string'))
+    return Object.entries(value as Record<string, string>).map(([name, file]) => `${name}=${file}`);
+  throw new TabpoolError('BAD_ARGUMENT', "model must be a file or built-in name, a list of them, or { name: 'file.onnx', … }");
+}
+
 /** A value as the CLI's flag would carry it. */
-function flagValue(name: string, value: unknown): string | boolean {
+function flagValue(name: string, value: unknown): string | boolean | string[] {
   if (typeof value === 'boolean') return value;
+  if (name === 'model') return modelValues(value);
   if (name === 'actorConfig') return JSON.stringify(value);
   if (name.endsWith('Timeout') || name === 'ackWait' || name === 'heartbeat')
     return typeof value === 'number' ? `${value}ms` : String(value);

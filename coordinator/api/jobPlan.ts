@@ -1,10 +1,11 @@
 /**
  * Everything a job is made of, resolved and checked before any browser starts: the actor (the
  * built-in classifier on --model, or the user's --actor module, bundled, checked and dry-run on
- * the first input), the model, the dataset (images, or records for a records actor), and what each
- * actor reserves. A bad flag, module, model or dataset fails here, exit 2.
+ * its first inputs), its files (every --model), the dataset (images, records or files, as the actor
+ * reads them), and what each actor reserves. A bad flag, module, model or dataset fails here, exit 2.
  */
-import { dryRun } from '../actor/dryRun.ts';
+import { dryRun, DRY_RUN_INPUTS } from '../actor/dryRun.ts';
+import type { NodeInput } from '../actor/nodeActor.ts';
 import { estimateActorMemory, maxBatchFor } from '../actor/actorMemory.ts';
 import { builtinClassifier, userActor, type ResolvedActor } from '../actor/resolveActor.ts';
 import type { JobContent } from '../actor/tabSpec.ts';
@@ -16,15 +17,21 @@ import { readDatasetItem, type UrlResolver } from '../io/datasetFeeder.ts';
 import { openRecords } from '../io/recordDataset.ts';
 import { s3Settings, s3UrlResolver } from '../io/s3Inputs.ts';
 import type { JobOptions } from '../jobOptions.ts';
+import { classifierFiles, resolveActorFiles, totalBytes, type JobFile } from '../model/jobFiles.ts';
 import { resolveModel, type ResolvedModel } from '../model/modelSource.ts';
+import type { ActorInputs } from '../../shared/actorApi.ts';
 import { TabpoolError } from '../../shared/errors.ts';
+import { formatBytes } from '../../shared/units.ts';
 
 export interface JobPlan {
   dataDir: string;
   dataset: Dataset;
   count: DatasetCount;
   resolveUrl: UrlResolver | undefined;
+  /** The file named `model` (`ctx.model`), as a model: the classifier's, or a user actor's single --model. */
   model: ResolvedModel | null;
+  /** Every file the actor gets (`ctx.models`). */
+  files: JobFile[];
   actor: ResolvedActor;
   content: JobContent;
   /** Bytes each actor reserves on its host, and the largest batch that holds (--batch-size auto). */
@@ -37,15 +44,32 @@ export interface JobPlan {
 /** How many dataset rows the dry run looks through for a first input it can use. */
 const DRY_RUN_SCAN = 32;
 
+/** What --data holds by what the actor reads: a hint for an empty dataset. */
+const LOOKED_FOR: Readonly<Record<ActorInputs, [string, string]>> = {
+  image: ['inputs (looked for .png .jpg .jpeg .gif .webp .bmp files, or manifest lines)', 'a folder of images'],
+  record: ['records', 'a file of records'],
+  file: ['files (looked for every file but dotfiles, or manifest lines)', 'a folder of files'],
+};
+
 export async function planJob(o: JobOptions, cacheDir: string): Promise<JobPlan> {
   const notes: string[] = [];
   let model: ResolvedModel | null;
+  let files: JobFile[];
   let actor: ResolvedActor;
   if (o.actor) {
-    model = o.model === null ? null : await resolveModel(o.model, cacheDir, false);
-    actor = await userActor(o.actor, o.actorConfig, model, cacheDir);
+    const resolved = await resolveActorFiles(o.models, cacheDir);
+    model = resolved.model;
+    files = resolved.files;
+    actor = await userActor(o.actor, o.actorConfig, resolved.imageSize, cacheDir);
   } else {
-    model = await resolveModel(o.model ?? 'resnet18', cacheDir, true);
+    if (o.models.length > 1 || (o.models[0] ?? '').includes('='))
+      throw new TabpoolError(
+        'BAD_ARGUMENT',
+        `--model ${o.models.join(' --model ')}: the built-in classifier runs one model; several files (NAME=PATH, a ` +
+          'folder) are for your own actor (--actor)',
+      );
+    model = await resolveModel(o.models[0] ?? 'resnet18', cacheDir, true);
+    files = classifierFiles(model);
     for (const note of model.info!.notes) notes.push(note);
     if (o.topK > model.info!.numClasses)
       notes.push(`--top-k ${o.topK} is more than the model's ${model.info!.numClasses} classes; rows name all ${model.info!.numClasses}`);
@@ -53,56 +77,69 @@ export async function planJob(o: JobOptions, cacheDir: string): Promise<JobPlan>
   }
   const records = actor.inputs === 'record';
   const dataDir = o.data ?? (records ? await ensureSampleRecords(cacheDir) : await ensureSampleDataset(cacheDir));
-  const dataset = records ? await openRecords(dataDir) : await openDataset(dataDir);
+  if (o.data === null && actor.inputs === 'file')
+    throw new TabpoolError(
+      'BAD_ARGUMENT',
+      `--actor ${actor.name} reads files (static inputs = 'file'): pass --data, a folder of them or a manifest`,
+    );
+  const dataset = records ? await openRecords(dataDir) : await openDataset(dataDir, actor.inputs === 'file' ? 'file' : 'image');
   const count = await countDataset(dataset);
   if (count.total === 0) {
-    const looked = records ? 'records' : 'inputs (looked for .png .jpg .jpeg .gif .webp .bmp files, or manifest lines)';
-    throw new TabpoolError(
-      'DATA_EMPTY',
-      `--data ${dataDir} has no ${looked}; point it at ${records ? 'a file of records' : 'a folder of images'}`,
-    );
+    const [looked, fix] = LOOKED_FOR[actor.inputs];
+    throw new TabpoolError('DATA_EMPTY', `--data ${dataDir} has no ${looked}; point it at ${fix}`);
   }
   const resolveUrl = count.s3 > 0 ? await s3UrlResolver(s3Settings(o.s3Endpoint)) : undefined;
   if (o.s3Endpoint !== null && count.s3 === 0) notes.push(`--s3-endpoint ${o.s3Endpoint} is not used: the dataset names no s3:// inputs`);
-  if (actor.module) notes.push(await dryRun(actor, model, await firstInput(dataset, resolveUrl)));
-  const memory = { modelBytes: model?.bytes.byteLength ?? 0, inputs: actor.inputs, preprocess: actor.preprocess, declared: actor.memory };
-  const actorMemory = o.memoryBytes ?? estimateActorMemory(memory, o.batchSize === 'auto' ? AUTO_MAX_BATCH : o.batchSize);
-  const maxBatch = Math.min(AUTO_MAX_BATCH, maxBatchFor(memory, actorMemory));
+  if (o.exifTranspose && actor.inputs !== 'image')
+    notes.push(`--exif-transpose does nothing here: ${actor.name} reads ${actor.inputs}s, not images`);
   const content: JobContent = {
-    model: model && { sha256: model.sha256, bytes: model.bytes },
-    module: actor.module && { sha256: actor.module.sha256, bytes: actor.module.code },
+    files,
+    module: actor.module && { sha256: actor.module.sha256, path: actor.module.file, bytes: actor.module.code.byteLength },
     config: actor.config,
     inputs: actor.inputs,
     preprocess: actor.preprocess,
+    exifTranspose: o.exifTranspose && actor.inputs === 'image',
     columns: actor.columns,
   };
-  return { dataDir, dataset, count, resolveUrl, model, actor, content, actorMemory, maxBatch, notes };
+  if (actor.module) notes.push(await dryRun(actor, files, await firstInputs(dataset, actor.inputs, resolveUrl), content));
+  const memory = { modelBytes: totalBytes(files), inputs: actor.inputs, preprocess: actor.preprocess, declared: actor.memory };
+  const actorMemory = o.memoryBytes ?? estimateActorMemory(memory, o.batchSize === 'auto' ? AUTO_MAX_BATCH : o.batchSize);
+  const maxBatch = Math.min(AUTO_MAX_BATCH, maxBatchFor(memory, actorMemory));
+  return { dataDir, dataset, count, resolveUrl, model, files, actor, content, actorMemory, maxBatch, notes };
 }
 
-/** The first input the coordinator can read itself (a URL input it cannot fetch is passed over), for the dry run. */
-async function firstInput(dataset: Dataset, resolveUrl: UrlResolver | undefined): Promise<{ id: string; bytes: Uint8Array } | null> {
+/** The first inputs the coordinator can read itself (a URL input it cannot fetch is passed over), for the dry run. */
+async function firstInputs(dataset: Dataset, inputs: ActorInputs, resolveUrl: UrlResolver | undefined): Promise<NodeInput[]> {
+  const found: NodeInput[] = [];
   let seen = 0;
   for await (const item of dataset.items()) {
-    if (++seen > DRY_RUN_SCAN) break;
-    const r = await readDatasetItem(item, undefined, resolveUrl);
-    if ('bytes' in r) return { id: r.id, bytes: r.bytes };
+    if (++seen > DRY_RUN_SCAN || found.length >= DRY_RUN_INPUTS) break;
+    const r = await readDatasetItem(item, inputs, undefined, resolveUrl);
+    if ('bytes' in r) found.push({ id: r.id, bytes: r.bytes });
   }
-  return null;
+  return found;
 }
 
 /** The model line of the run's banner: what runs, on what, over what. */
 export function describePlan(p: JobPlan): string {
   const m = p.model;
+  const others = p.files.filter((f) => f.name !== 'model');
+  const named = others
+    .slice(0, 4)
+    .map((f) => `${f.name} (${formatBytes(f.bytes)})`)
+    .join(', ');
+  const more = others.length > 4 ? ` and ${others.length - 4} more` : '';
+  const files = others.length ? `${m ? ' + ' : ''}${others.length} file${others.length === 1 ? '' : 's'}: ${named}${more}` : '';
   const model = m
     ? m.info
       ? `${m.name} (${m.info.inputName} [N,3,${m.info.inputShape.height},${m.info.inputShape.width}] → ` +
-        `${m.info.outputName} [N,${m.info.numClasses}], sha256 ${m.sha256.slice(0, 12)}…)`
-      : `${m.name} (sha256 ${m.sha256.slice(0, 12)}…)`
-    : 'no model';
+        `${m.info.outputName} [N,${m.info.numClasses}], sha256 ${m.sha256.slice(0, 12)}…)${files}`
+      : `${m.name} (sha256 ${m.sha256.slice(0, 12)}…)${files}`
+    : files || 'no model';
   const columns = p.actor.columns.map((c) => `${c.name}: ${c.type}`).join(', ');
   const remote = p.count.http + p.count.s3 ? ` (${p.count.http + p.count.s3} fetched by the tabs themselves)` : '';
   return (
-    `tabpool: ${p.actor.name} on ${model} → ${columns}; ${p.count.total} ${p.actor.inputs === 'record' ? 'records' : 'inputs'} ` +
+    `tabpool: ${p.actor.name} on ${model} → ${columns}; ${p.count.total} ${p.actor.inputs === 'image' ? 'inputs' : `${p.actor.inputs}s`} ` +
     `from ${p.dataset.describe}${remote}`
   );
 }

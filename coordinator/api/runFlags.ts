@@ -11,15 +11,28 @@ export function runCommand() {
   return new Command('run')
     .description('run a job: predictions for every input, one row each')
     .option(
-      '--model <path|name>',
-      'an ONNX model, or a built-in: resnet18 (the default classifier), resnet18-tiny, resnet18-features, scorer',
+      '--model <path|name|NAME=PATH>',
+      'an ONNX model, or a built-in: resnet18 (the default classifier), resnet18-tiny, resnet18-features, scorer; ' +
+        'for your own actor, repeat it: NAME=PATH gives ctx.models.NAME (any file), a folder gives each of its files ' +
+        'by its path inside',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
     )
     .option(
       '--actor <module>',
       'your own actor: a .ts or .js module whose default export is a class with init(ctx) and call(batch) (README: Your own actor)',
     )
     .option('--actor-config <json>', 'JSON passed to your actor as ctx.config')
-    .option('--data <dir|manifest>', 'folder of images, or a .txt/.jsonl/.csv manifest (default: the built-in 256-image sample)')
+    .option(
+      '--data <dir|manifest>',
+      "folder of images (or of any files, for an actor with static inputs = 'file'), or a .txt/.jsonl/.csv manifest " +
+        '(default: the built-in 256-image sample)',
+    )
+    .option(
+      '--exif-transpose',
+      "turn each image upright by its EXIF orientation first, as Pillow's ImageOps.exif_transpose (default: as " +
+        "stored, as Image.open, torchvision's decode_jpeg and Ray's read_images give it)",
+    )
     .option('--out <file>', 'output: a .jsonl or .csv file, or a .parquet dataset (a directory of part files)', 'predictions.jsonl')
     .option('--overwrite', 'replace --out if it exists')
     .option(

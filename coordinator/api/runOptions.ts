@@ -147,7 +147,8 @@ export function parseRunOptions(raw: RunFlags): RunOptions {
     }
   }
   return {
-    model: raw.model ?? null,
+    models: raw.model,
+    exifTranspose: raw.exifTranspose === true,
     actor: raw.actor ?? null,
     actorConfig,
     data: raw.data ?? null,

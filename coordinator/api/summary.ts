@@ -2,6 +2,7 @@
  * The end of a run, for a person (text) and for a program (`--json`, `--summary-json FILE`): the
  * rows, the time, the throughput, the coordinator's dispatch cost, the wire, each actor's share.
  */
+import type { ActorInputs } from '../../shared/actorApi.ts';
 import type { SerializedError } from '../../shared/errors.ts';
 import type { BarredActor } from '../job/jobOutput.ts';
 import type { VerifyStats } from '../verify/verifier.ts';
@@ -13,7 +14,7 @@ export interface RunSummary {
   error: SerializedError | null;
   model: { name: string; sha256: string; builtin: boolean } | null;
   /** The actor (`built-in classifier` or the module), and what it reads: the summary speaks of images, or of items. */
-  actor: { name: string; inputs: 'image' | 'record' } | null;
+  actor: { name: string; inputs: ActorInputs } | null;
   output: string;
   rows: { written: number; predictions: number; errors: number; resumedRows: number; resumedErrors: number };
   elapsedSeconds: number | null;
@@ -85,7 +86,7 @@ const ms = (v: number | null, digits: number): string => (v === null ? '–' : `
 export function summaryLines(r: RunSummary): string[] {
   const lines: string[] = [''];
   const { rows } = r;
-  const images = r.actor?.inputs !== 'record';
+  const images = r.actor === null || r.actor.inputs === 'image';
   const perSecond = images ? 'img/s' : 'items/s';
   const unit = images ? 'images' : 'items';
   const rate = r.elapsedSeconds ? rows.written / Math.max(r.elapsedSeconds, 1e-9) : 0;

@@ -13,7 +13,7 @@ import { formatError, serializeError, TabpoolError } from '../../shared/errors.t
 import type { JobStatus } from '../../shared/status.ts';
 import { formatBytes } from '../../shared/units.ts';
 import { rowRules } from '../actor/actorFromContent.ts';
-import { maxAnswerBytes, servedFiles, tabSpecFor } from '../actor/tabSpec.ts';
+import { maxAnswerBytes, servedFiles, storedFiles, tabSpecFor } from '../actor/tabSpec.ts';
 import { ensureChromium } from '../browser/getBrowser.ts';
 import { launchTabs, type LaunchedTabs } from '../browser/launcher.ts';
 import { ensureWebBuild } from '../browser/webBuild.ts';
@@ -176,6 +176,7 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
       const { actor, dataset, resolveUrl, actorMemory, maxBatch } = plan;
       model = plan.model;
       actorDescribed = { name: actor.name, inputs: actor.inputs };
+      const files = plan.files.map((f) => ({ name: f.name, sha256: f.sha256, bytes: f.bytes }));
       for (const note of plan.notes) log(`note: ${note}`);
       const webRoot = await ensureWebBuild(undefined, log);
       sink = await openSink(options.out, options.format, {
@@ -193,10 +194,9 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
         options.verifyRate > 0
           ? new Reference({
               actor: actor.module ? { kind: 'module', file: actor.module.file } : { kind: 'builtin' },
-              modelPath: model?.path ?? null,
+              files: plan.files.map((f) => ({ name: f.name, path: f.path })),
               config: referenceConfigOf(verified),
-              inputs: actor.inputs,
-              preprocess: actor.preprocess,
+              kind: { inputs: actor.inputs, preprocess: actor.preprocess, exifTranspose: plan.content.exifTranspose },
               threads: options.verifyCpu,
             })
           : null;
@@ -223,7 +223,7 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
           ...queued,
           options,
           rules,
-          actor: { name: actor.name, inputs: actor.inputs },
+          actor: { name: actor.name, inputs: actor.inputs, files },
           keepBytes: actor.inputs === 'record',
           dataset,
           sink,
@@ -258,7 +258,7 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
                 },
                 out: path.resolve(options.out),
                 total: plan.count.total,
-                files: [plan.content.model, plan.content.module].filter((f) => f !== null),
+                files: storedFiles(plan.content),
               },
               {
                 onMessage: (l, m, at) => job.onMessage(l, m, at),
@@ -275,7 +275,7 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
         });
         job = new Job({
           options,
-          actor: { spec, fixedBatch, rules, name: actor.name, inputs: actor.inputs },
+          actor: { spec, fixedBatch, rules, name: actor.name, inputs: actor.inputs, files },
           dataset,
           sink,
           events,

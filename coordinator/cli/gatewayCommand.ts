@@ -79,9 +79,9 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
       say(`gateway: job ${f.job} is already done; nothing to serve`);
       return EXIT.ok;
     }
-    const content = await readContent(q, spec);
     const cacheDir = path.resolve(f.cacheDir);
-    const cls = await actorClassOf(content, cacheDir);
+    const content = await readContent(q, spec, cacheDir);
+    const cls = await actorClassOf(content);
     const webRoot = await ensureWebBuild();
     const token = f.token ?? randomBytes(18).toString('base64url');
     const gatewayId = `gw-${randomBytes(3).toString('hex')}`;
@@ -118,7 +118,7 @@ export async function runGateway(f: GatewayFlags, signal?: AbortSignal): Promise
               host: running.host,
               stats,
               settings: { pool: spec.pool, verifyRate: 0, batchSize: spec.batchSize, heartbeatMs },
-              actor: { name: spec.modelName, inputs: spec.tab.inputs },
+              actor: { name: spec.modelName, inputs: spec.tab.inputs, files: spec.tab.files },
               output: null,
               isFinished: running.phase === 'done',
             },

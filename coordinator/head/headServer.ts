@@ -34,7 +34,7 @@ export interface HeadServerOptions {
   limits?: ConnectionLimits;
 }
 
-const FILE_ROUTE = /^\/(model|actor)\/([0-9a-f]{64})\.(onnx|js)$/;
+const FILE_ROUTE = /^\/(model|actor)\/([0-9a-f]{64})(?:\.(?:onnx|js))?$/;
 const CANCEL_ROUTE = /^\/api\/jobs\/([A-Za-z0-9_-]{1,64})\/cancel$/;
 const UPLOAD_ROUTE = /^\/api\/files\/([0-9a-f]{64})$/;
 /** Batches travel from submitting processes to tabs through the head: room for a large one. */
@@ -112,17 +112,12 @@ export async function startHeadServer(head: Head, state: HeadState, o: HeadServe
       if (!needSubmit(token, res)) return;
       const sha = upload[1]!;
       if (req.method === 'HEAD') return send(res, state.hasFile(sha) ? 200 : 404, '');
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of req as AsyncIterable<Buffer>) {
-        size += chunk.byteLength;
-        if (size > o.maxUploadBytes) return refused(res, 413, 'SUBMIT_REFUSED', `uploads are limited to ${o.maxUploadBytes} bytes`);
-        chunks.push(chunk);
-      }
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > o.maxUploadBytes) return refused(res, 413, 'SUBMIT_REFUSED', `uploads are limited to ${o.maxUploadBytes} bytes`);
       try {
-        await state.putFile(sha, Buffer.concat(chunks));
+        await state.putFile(sha, req as AsyncIterable<Buffer>, o.maxUploadBytes);
       } catch (err) {
-        return refused(res, 400, 'SUBMIT_REFUSED', (err as Error).message);
+        return refused(res, (err as Error).cause === 'too large' ? 413 : 400, 'SUBMIT_REFUSED', (err as Error).message);
       }
       return send(res, 201, '');
     }

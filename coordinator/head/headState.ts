@@ -86,13 +86,31 @@ export class HeadState {
     return fs.existsSync(this.filePath(sha256));
   }
 
-  /** Stores an uploaded file under its hash; refuses bytes whose hash is not `sha256`. */
-  async putFile(sha256: string, bytes: Buffer): Promise<void> {
-    const actual = createHash('sha256').update(bytes).digest('hex');
-    if (actual !== sha256) throw new TabpoolError('SUBMIT_REFUSED', `the upload's sha256 is ${actual}, not ${sha256}`);
-    const tmp = `${this.filePath(sha256)}.${process.pid}.tmp`;
-    await fsp.writeFile(tmp, bytes);
-    await fsp.rename(tmp, this.filePath(sha256));
+  /**
+   * Stores an upload under its hash, written to disk as it arrives (never held whole); refuses bytes whose
+   * hash is not `sha256`, or more than `maxBytes`.
+   */
+  async putFile(sha256: string, body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<void> {
+    const tmp = `${this.filePath(sha256)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    const hash = createHash('sha256');
+    const out = await fsp.open(tmp, 'w');
+    let size = 0;
+    try {
+      for await (const chunk of body) {
+        size += chunk.byteLength;
+        if (size > maxBytes) throw new TabpoolError('SUBMIT_REFUSED', `uploads are limited to ${maxBytes} bytes`, { cause: 'too large' });
+        hash.update(chunk);
+        await out.write(chunk);
+      }
+      await out.close();
+      const actual = hash.digest('hex');
+      if (actual !== sha256) throw new TabpoolError('SUBMIT_REFUSED', `the upload's sha256 is ${actual}, not ${sha256}`);
+      await fsp.rename(tmp, this.filePath(sha256));
+    } catch (err) {
+      await out.close().catch(() => undefined);
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
   }
 
   upsert(job: StoredJob): void {

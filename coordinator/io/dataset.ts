@@ -34,18 +34,24 @@ export interface Dataset {
   items(): AsyncIterable<DatasetItem>;
 }
 
-async function* walk(root: string, dir: string): AsyncGenerator<DatasetItem> {
+/** What a folder dataset holds: image files (by extension), or every file (an actor that reads files). */
+export type FolderKind = 'image' | 'file';
+
+async function* walk(root: string, dir: string, kind: FolderKind): AsyncGenerator<DatasetItem> {
   const handle = await fs.opendir(dir);
   const subdirs: string[] = [];
   for await (const entry of handle) {
     if (entry.name.startsWith('.')) continue;
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) subdirs.push(full);
-    else if ((entry.isFile() || entry.isSymbolicLink()) && IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
+    else if (
+      (entry.isFile() || entry.isSymbolicLink()) &&
+      (kind === 'file' || IMAGE_EXTENSIONS.has(path.extname(entry.name).toLowerCase()))
+    ) {
       yield { id: path.relative(root, full).split(path.sep).join('/'), source: full };
     }
   }
-  for (const sub of subdirs) yield* walk(root, sub);
+  for (const sub of subdirs) yield* walk(root, sub, kind);
 }
 
 /** True for an input the tabs fetch themselves: http(s), or S3 (given to them presigned). */
@@ -112,8 +118,11 @@ async function* readLineManifest(file: string): AsyncGenerator<DatasetItem> {
   }
 }
 
-/** Opens `--data`: checks it exists (fast, before any browser starts) and returns a lazy reader. */
-export async function openDataset(target: string): Promise<Dataset> {
+/**
+ * Opens `--data`: checks it exists (fast, before any browser starts) and returns a lazy reader. A
+ * folder gives its images, or with `kind` 'file' every file in it (dotfiles aside), recursively.
+ */
+export async function openDataset(target: string, kind: FolderKind = 'image'): Promise<Dataset> {
   const full = path.resolve(target);
   let stat;
   try {
@@ -121,14 +130,16 @@ export async function openDataset(target: string): Promise<Dataset> {
   } catch {
     throw new TabpoolError(
       'DATA_NOT_FOUND',
-      `--data ${target}: no such file or directory; pass a folder of images or a manifest (.txt, .jsonl, .csv)`,
+      `--data ${target}: no such file or directory; pass a folder of ${kind === 'file' ? 'files' : 'images'} or a ` +
+        'manifest (.txt, .jsonl, .csv)',
     );
   }
-  if (stat.isDirectory()) return { describe: full, uniqueIds: true, items: () => walk(full, full) };
+  if (stat.isDirectory()) return { describe: full, uniqueIds: true, items: () => walk(full, full, kind) };
   if (!MANIFEST_EXTENSIONS.has(path.extname(full).toLowerCase())) {
     throw new TabpoolError(
       'BAD_ARGUMENT',
-      `--data ${target} is a file but not a manifest; use a folder of images or a .txt, .jsonl or .csv manifest`,
+      `--data ${target} is a file but not a manifest; use a folder of ${kind === 'file' ? 'files' : 'images'} or a .txt, ` +
+        '.jsonl or .csv manifest',
     );
   }
   const csv = path.extname(full).toLowerCase() === '.csv';

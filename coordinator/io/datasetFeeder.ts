@@ -3,6 +3,7 @@
  * time (a file read costs more waiting than work), unreadable or non-image inputs become error
  * rows at once, and reading pauses while the window is full.
  */
+import type { ActorInputs } from '../../shared/actorApi.ts';
 import type { SerializedError } from '../../shared/errors.ts';
 import { sniffImage } from '../../shared/imageHeader.ts';
 import { isRemoteSource, type Dataset, type DatasetItem } from './dataset.ts';
@@ -37,6 +38,7 @@ export class DatasetFeeder {
   constructor(
     private readonly dataset: Dataset,
     private readonly target: FeederTarget,
+    private readonly inputs: ActorInputs,
     private readonly read: InputReader = readInput,
     private readonly resolveUrl: UrlResolver = async (source) => source,
   ) {}
@@ -54,7 +56,7 @@ export class DatasetFeeder {
     const seen = this.dataset.uniqueIds ? null : new IdSet();
     const reads = new Set<Promise<void>>();
     const start = (item: DatasetItem): void => {
-      const p = readDatasetItem(item, this.read, this.resolveUrl).then((r) => {
+      const p = readDatasetItem(item, this.inputs, this.read, this.resolveUrl).then((r) => {
         reads.delete(p);
         if ('error' in r) errors.push(errorRow(item.id, r.error));
         else t.add(r);
@@ -84,9 +86,13 @@ export class DatasetFeeder {
   }
 }
 
-/** An input of the dataset, ready for a batch: its bytes (read and sniffed here) or the URL a tab fetches it from. */
+/**
+ * An input of the dataset, ready for a batch: its bytes (read here; an image's header checked, a
+ * file's size) or the URL a tab fetches it from.
+ */
 export async function readDatasetItem(
   item: DatasetItem,
+  inputs: ActorInputs,
   read: InputReader = readInput,
   resolveUrl: UrlResolver = async (source) => source,
 ): Promise<InlineItem | UrlItem | { error: SerializedError }> {
@@ -114,7 +120,15 @@ export async function readDatasetItem(
     }
   }
   const r = await read(item.source);
-  if ('error' in r) return { error: r.error };
+  if ('error' in r) {
+    // The byte cap is an image's as a file's; a file that is no image is told so by its own code.
+    if (inputs === 'file' && r.error.code === 'IMAGE_TOO_LARGE') return { error: { code: 'FILE_TOO_LARGE', message: r.error.message } };
+    return { error: r.error };
+  }
+  if (inputs === 'file') {
+    if (r.bytes.byteLength === 0) return { error: { code: 'EMPTY_FILE', message: `${item.id}: file is empty (0 bytes)` } };
+    return { id: item.id, bytes: r.bytes, source: item.source };
+  }
   const header = sniffImage(r.bytes);
   if (!header.ok) return { error: { code: header.code, message: `${item.id}: ${header.message}` } };
   return { id: item.id, bytes: r.bytes, source: item.source };

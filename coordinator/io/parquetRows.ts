@@ -73,11 +73,14 @@ export function partSchema(columns: readonly Column[]): SchemaElement[] {
   ];
 }
 
-/** A row's value of `c` as the writer takes it (int64 as bigint, JSON as text, top-k without labels). */
+/**
+ * A row's value of `c` as the writer takes it (int64 as bigint, top-k without labels). A JSON value goes as
+ * it is: the writer encodes a JSON column's values itself (stringifying them here too made each a JSON
+ * string holding the object's text, which DuckDB, pandas and Spark read as a string).
+ */
 function parquetValue(c: Column, v: unknown): unknown {
   if (c.spec.kind === 'vector') return v;
   if (c.spec.type === 'int64') return BigInt(v as number);
-  if (c.spec.type === 'json') return JSON.stringify(v);
   if (c.spec.type === 'topk') return (v as { class: number; score: number }[]).map((e) => ({ class: e.class, score: e.score }));
   return v;
 }

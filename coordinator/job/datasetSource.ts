@@ -3,6 +3,7 @@
  * (items and bytes) into the host. Inputs that cannot be read or are no images get their error rows
  * here, before any tab sees them.
  */
+import type { ActorInputs } from '../../shared/actorApi.ts';
 import type { Dataset } from '../io/dataset.ts';
 import { DatasetFeeder, type InputReader, type UrlResolver } from '../io/datasetFeeder.ts';
 import type { IdLookup } from '../io/idSet.ts';
@@ -14,6 +15,8 @@ const MAX_READ_AHEAD_BYTES = 256 * 2 ** 20;
 
 export interface DatasetSourceDeps {
   dataset: Dataset;
+  /** What the actor reads: how an input is checked as it is read. */
+  inputs: ActorInputs;
   /** Ids already in the output (resume). */
   skip: IdLookup;
   /** Inputs to keep waiting in the host. */
@@ -46,6 +49,7 @@ export class DatasetSource implements WorkSource {
         stopped: () => d.stopped(),
         log: (line) => d.log(line),
       },
+      d.inputs,
       d.read,
       d.resolveUrl,
     );

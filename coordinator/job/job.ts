@@ -85,6 +85,7 @@ export class Job implements RunningJob {
       source: (intake) =>
         (this.source = new DatasetSource(intake, {
           dataset: deps.dataset,
+          inputs: deps.actor.inputs,
           skip: deps.sink.done,
           readAheadItems: Math.max(4, o.pool.max * o.maxTasksInFlight * 2) * perBatch,
           writeErrors: (rows) => this.output.writeUnsent(rows),
@@ -191,7 +192,7 @@ export class Job implements RunningJob {
         settings: this.options,
         output: this.output,
         isFinished: this.finished,
-        actor: { name: this.deps.actor.name, inputs: this.deps.actor.inputs },
+        actor: { name: this.deps.actor.name, inputs: this.deps.actor.inputs, files: this.deps.actor.files },
       },
       join,
     );

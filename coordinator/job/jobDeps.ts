@@ -1,5 +1,7 @@
 /** What a Job is built from: its settings, the model, the data, where rows go, and what it tells. */
+import type { ActorInputs } from '../../shared/actorApi.ts';
 import type { ExecutionProvider, JobSpec } from '../../shared/protocol.ts';
+import type { JobStatus } from '../../shared/status.ts';
 import type { InputReader, UrlResolver } from '../io/datasetFeeder.ts';
 import type { Dataset } from '../io/dataset.ts';
 import type { RowSink } from '../io/outputRow.ts';
@@ -23,7 +25,9 @@ export interface JobActor {
   rules: RowRules;
   /** For messages and the status page: the actor's name, and what it reads. */
   name: string;
-  inputs: 'image' | 'record';
+  inputs: ActorInputs;
+  /** The files each tab loads (`ctx.models`), for the status page. */
+  files: JobStatus['job']['files'];
 }
 
 export interface JobDeps {

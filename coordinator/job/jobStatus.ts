@@ -16,8 +16,8 @@ export interface StatusSource {
   /** The job's rows and their verification; null where this process writes none (a gateway). */
   output: Pick<JobOutput, 'trustOf' | 'verifyStats' | 'heldRows' | 'barred'> | null;
   isFinished: boolean;
-  /** The job's actor, and what it reads (the page speaks of img/s or items/s). */
-  actor: { name: string; inputs: 'image' | 'record' };
+  /** The job's actor, what it reads (the page speaks of img/s or items/s), and its files. */
+  actor: JobStatus['job'];
 }
 
 function actorStatus(a: Actor, inFlight: number, trust: ActorStatus['trust']): ActorStatus {

@@ -1,7 +1,7 @@
 /**
- * Resolves `--model`: the built-in ResNet-18 (built on first use), or a user's ONNX file, read
+ * Resolves one `--model`: the built-in ResNet-18 (built on first use), or a user's ONNX file, read
  * once, hashed, and inspected so a model that is not an image classifier is refused before any
- * tab loads it.
+ * tab loads it. The bytes are not kept: tabs get the file from disk (jobFiles.ts names the files).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -29,7 +29,8 @@ export function classIndexLabels(numClasses: number): string[] {
 export interface ResolvedModel {
   name: string;
   path: string;
-  bytes: Uint8Array;
+  /** Its size. */
+  bytes: number;
   sha256: string;
   /** What the classifier needs of it (the built-in actor only; a user's actor reads its own model). */
   info: ModelInfo | null;
@@ -64,5 +65,14 @@ export async function resolveModel(spec: string, cacheDir: string, classifier = 
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   // The built-in model's weights are seeded, not trained: its classes are indices, not ImageNet's names.
   const labels = !builtin && info?.numClasses === IMAGENET_LABELS.length ? 'imagenet' : 'index';
-  return { name: builtin ? spec : path.basename(file), path: file, bytes, sha256, info, imageSize, labels, builtin: builtin !== undefined };
+  return {
+    name: builtin ? spec : path.basename(file),
+    path: file,
+    bytes: bytes.byteLength,
+    sha256,
+    info,
+    imageSize,
+    labels,
+    builtin: builtin !== undefined,
+  };
 }

@@ -1,9 +1,15 @@
 /**
  * A job on NATS JetStream: its streams, consumers, buckets and object store (created by `run`,
- * attached to by gateways), the job spec every gateway serves its tabs from, the model file, and
- * the job's state (running, draining, done). Everything read from the network is validated.
+ * attached to by gateways), the job spec every gateway serves its tabs from, the job's files (each
+ * streamed into the object store and out of it to the gateway's disk), and the job's state
+ * (running, draining, done). Everything read from the network is validated.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -20,12 +26,12 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { TabpoolError } from '../../shared/errors.ts';
 import { parseOutputs } from '../../shared/columns.ts';
-import { preprocessSpecSchema, recycleSchema } from '../../shared/protocol.ts';
-import type { JobContent } from '../actor/tabSpec.ts';
+import { actorInputsSchema, inputPreprocessSchema, recycleSchema } from '../../shared/protocol.ts';
+import type { JobContent, StoredFile } from '../actor/tabSpec.ts';
 import { jobResources, type JobResources } from './names.ts';
 
 /** What a gateway needs to serve the job's tabs, published by `run`. */
-const fileRef = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().positive() });
+const fileRef = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() });
 
 const specSchema = z.object({
   v: z.literal(1),
@@ -35,11 +41,13 @@ const specSchema = z.object({
   /** What a tab loads the model by, but where from (each gateway serves it) and which EPs (each actor is offered). */
   /** What a tab loads, but where from (each gateway serves the files from the object store) and which EPs (each actor is offered). */
   tab: z.object({
-    model: fileRef.nullable(),
+    /** `ctx.models`, by name. */
+    files: z.array(fileRef.extend({ name: z.string().min(1).max(1024) })).max(4096),
     module: fileRef.nullable(),
     config: z.unknown(),
-    inputs: z.enum(['image', 'record']),
-    preprocess: preprocessSpecSchema.nullable(),
+    inputs: actorInputsSchema,
+    preprocess: inputPreprocessSchema,
+    exifTranspose: z.boolean().default(false),
     outputs: z.record(z.string(), z.string()),
     numThreads: z.number().int().positive(),
     allowSoftwareGpu: z.boolean(),
@@ -248,34 +256,66 @@ export async function watchState(q: QueueJob, on: (s: QueueJobState) => void): P
   return () => watch.stop();
 }
 
-/** A job file (the model, or the actor module) in the job's object store, by its sha256. */
-export async function putFile(q: QueueJob, kind: 'model' | 'actor', sha256: string, bytes: Uint8Array): Promise<void> {
-  const name = `${kind}-${sha256}`;
+/** A job file (a model file, the actor module) into the job's object store, by its sha256, streamed from disk. */
+export async function putFile(q: QueueJob, f: StoredFile): Promise<void> {
+  const name = `file-${f.sha256}`;
   if (await q.blobs.info(name)) return;
-  await q.blobs.putBlob({ name }, bytes);
+  await q.blobs.put({ name }, Readable.toWeb(createReadStream(f.path, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>);
 }
 
-/** A job file back from the object store, its sha256 checked. */
-export async function getFile(q: QueueJob, kind: 'model' | 'actor', sha256: string): Promise<Uint8Array> {
-  const bytes = await q.blobs.getBlob(`${kind}-${sha256}`);
-  if (!bytes) throw new TabpoolError('JOB_FAILED', `the ${kind} ${sha256.slice(0, 12)}… is not in job ${q.names.job}'s object store`);
-  if (createHash('sha256').update(bytes).digest('hex') !== sha256) {
-    throw new TabpoolError('JOB_FAILED', `the ${kind} in job ${q.names.job}'s object store does not match its sha256; restart the job`);
+/**
+ * A job file out of the object store onto this machine's disk (`<cacheDir>/files/<sha256><ext>`, kept), its sha256
+ * checked. The actor module gets `.mjs`, which Node imports as an ES module wherever the cache is.
+ */
+export async function getFile(q: QueueJob, sha256: string, cacheDir: string, ext = ''): Promise<string> {
+  const file = path.join(cacheDir, 'files', `${sha256}${ext}`);
+  if (existsSync(file)) return file;
+  const got = await q.blobs.get(`file-${sha256}`);
+  if (!got) throw new TabpoolError('JOB_FAILED', `the file ${sha256.slice(0, 12)}… is not in job ${q.names.job}'s object store`);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const hash = createHash('sha256');
+  const out = createWriteStream(tmp);
+  try {
+    await pipeline(
+      Readable.fromWeb(got.data as import('node:stream/web').ReadableStream<Uint8Array>),
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          out.write(chunk, done);
+        },
+        final(done) {
+          out.end(done);
+        },
+      }),
+    );
+    const failed = await got.error;
+    if (failed) throw failed;
+    if (hash.digest('hex') !== sha256)
+      throw new TabpoolError('JOB_FAILED', `a file in job ${q.names.job}'s object store does not match its sha256; restart the job`);
+    await fs.rename(tmp, file);
+  } catch (err) {
+    out.destroy();
+    await fs.rm(tmp, { force: true });
+    throw err;
   }
-  return bytes;
+  return file;
 }
 
-/** The job's content as a gateway serves it: the spec's tab part, with the model's and module's bytes. */
-export async function readContent(q: QueueJob, spec: QueueJobSpec): Promise<JobContent> {
+/** The job's content as a gateway serves it: the spec's tab part, its files fetched to `cacheDir`. */
+export async function readContent(q: QueueJob, spec: QueueJobSpec, cacheDir: string): Promise<JobContent> {
   const t = spec.tab;
   const parsed = parseOutputs(t.outputs);
   if (!parsed.ok) throw new TabpoolError('JOB_FAILED', `job ${q.names.job}'s outputs do not parse: ${parsed.error}`);
+  const files = [];
+  for (const f of t.files) files.push({ ...f, path: await getFile(q, f.sha256, cacheDir) });
   return {
-    model: t.model && { sha256: t.model.sha256, bytes: await getFile(q, 'model', t.model.sha256) },
-    module: t.module && { sha256: t.module.sha256, bytes: await getFile(q, 'actor', t.module.sha256) },
+    files,
+    module: t.module && { ...t.module, path: await getFile(q, t.module.sha256, cacheDir, '.mjs') },
     config: t.config,
     inputs: t.inputs,
     preprocess: t.preprocess,
+    exifTranspose: t.exifTranspose,
     columns: parsed.columns,
   };
 }

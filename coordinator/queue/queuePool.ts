@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { actorClassOf, rowRules } from '../actor/actorFromContent.ts';
-import { tabSpecFor } from '../actor/tabSpec.ts';
+import { storedFiles, tabSpecFor } from '../actor/tabSpec.ts';
 import { RemotePool } from '../remote/remotePool.ts';
 import { Gateway } from './gateway.ts';
 import { connectQueue, readContent, readSpec, readState, type QueueJob } from './jobStore.ts';
@@ -80,9 +80,9 @@ export class QueuePool {
         await q.nc.close();
         return;
       }
-      const content = await readContent(q, spec);
-      const cls = await actorClassOf(content, this.o.cacheDir);
-      const files = [content.model, content.module].filter((f) => f !== null);
+      const content = await readContent(q, spec, this.o.cacheDir);
+      const cls = await actorClassOf(content);
+      const files = storedFiles(content);
       const gatewayId = `gw-${randomBytes(3).toString('hex')}`;
       let gateway: Gateway | null = null;
       const remote = new RemotePool(

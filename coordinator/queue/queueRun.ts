@@ -51,7 +51,7 @@ export interface QueueRunDeps {
   /** Records stay whole in the collector (they are small, and cannot be read again cheaply); images keep only their source. */
   keepBytes: boolean;
   /** For messages and the status page: the actor's name, and what it reads. */
-  actor: { name: string; inputs: 'image' | 'record' };
+  actor: JobStatus['job'];
   dataset: Dataset;
   sink: RowSink;
   events: JobEvents;
@@ -151,6 +151,7 @@ export class QueueRun implements RunningJob {
         stopped: () => this.finished || this.draining,
         log: (l) => d.events.log(l),
       },
+      d.actor.inputs,
       this.read,
       this.resolveUrl,
     );
@@ -263,7 +264,7 @@ export class QueueRun implements RunningJob {
   private async readAgain(items: { id: string; source: string }[]): Promise<InputItem[]> {
     const out: InputItem[] = [];
     for (const item of items) {
-      const r = await readDatasetItem(item, this.read, this.resolveUrl);
+      const r = await readDatasetItem(item, this.d.actor.inputs, this.read, this.resolveUrl);
       if ('error' in r) this.output.writeError(errorRow(item.id, r.error));
       else out.push(r);
     }

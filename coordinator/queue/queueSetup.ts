@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { TabpoolError } from '../../shared/errors.ts';
 import type { JobOptions } from '../jobOptions.ts';
-import { outputsRecord, tabSpecFor, type JobContent } from '../actor/tabSpec.ts';
+import { outputsRecord, storedFiles, tabSpecFor, wirePreprocess, type JobContent } from '../actor/tabSpec.ts';
 import type { RowRules } from '../host/resultCheck.ts';
 import { Gateway } from './gateway.ts';
 import {
@@ -68,8 +68,9 @@ export async function openQueueJob(
           `to continue it, or choose another --job`,
       );
     }
-    const same = (a: { sha256: string } | null, b: { sha256: string } | null): boolean => (a?.sha256 ?? null) === (b?.sha256 ?? null);
-    if (existing && (!same(existing.tab.model, content.model) || !same(existing.tab.module, content.module))) {
+    const key = (files: readonly { name: string; sha256: string }[], module: { sha256: string } | null): string =>
+      JSON.stringify([files.map((f) => [f.name, f.sha256]), module?.sha256 ?? null]);
+    if (existing && key(existing.tab.files, existing.tab.module) !== key(content.files, content.module)) {
       throw new TabpoolError(
         'BAD_ARGUMENT',
         `job ${job} runs ${existing.modelName}, not ${published.name} (another model or actor module): resume ` +
@@ -83,11 +84,12 @@ export async function openQueueJob(
       secret: existing?.secret ?? newSecret(),
       modelName: published.name,
       tab: {
-        model: content.model && { sha256: content.model.sha256, bytes: content.model.bytes.byteLength },
-        module: content.module && { sha256: content.module.sha256, bytes: content.module.bytes.byteLength },
+        files: content.files.map((f) => ({ name: f.name, sha256: f.sha256, bytes: f.bytes })),
+        module: content.module && { sha256: content.module.sha256, bytes: content.module.bytes },
         config: content.config,
         inputs: content.inputs,
-        preprocess: content.preprocess && { ...content.preprocess, mean: [...content.preprocess.mean], std: [...content.preprocess.std] },
+        preprocess: wirePreprocess(content.preprocess),
+        exifTranspose: content.exifTranspose,
         outputs: outputsRecord(content.columns),
         numThreads,
         allowSoftwareGpu: o.allowSoftwareGpu,
@@ -109,8 +111,7 @@ export async function openQueueJob(
       stallTimeoutMs: o.stallTimeoutMs,
     };
     await ensureStreams(q, o.ackWaitMs);
-    if (content.model) await putFile(q, 'model', content.model.sha256, content.model.bytes);
-    if (content.module) await putFile(q, 'actor', content.module.sha256, content.module.bytes);
+    for (const f of storedFiles(content)) await putFile(q, f);
     await putSpec(q, spec);
     const incarnation = await nextIncarnation(q);
     const barred = existing ? (await readState(q)).barred : [];

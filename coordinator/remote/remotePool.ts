@@ -8,6 +8,7 @@
  * fails the job (HEAD_UNREACHABLE, resumable).
  */
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { WebSocket, type RawData } from 'ws';
@@ -23,8 +24,8 @@ export interface RemoteJob {
   placement: Placement;
   out: string;
   total: number | null;
-  /** The job's files (model, actor module), uploaded before it is submitted. */
-  files: { sha256: string; bytes: Uint8Array }[];
+  /** The job's files (every model file, the actor module), uploaded before it is submitted, each streamed from disk. */
+  files: { sha256: string; path: string; bytes: number }[];
 }
 
 /** The job's actor host, as the lent tabs reach it (what a socket layer feeds), and the hand-back. */
@@ -109,7 +110,7 @@ export class RemotePool {
     return `${this.origin}${route}?${TOKEN_PARAM}=${encodeURIComponent(this.submitToken)}`;
   }
 
-  private async upload(f: { sha256: string; bytes: Uint8Array }): Promise<void> {
+  private async upload(f: RemoteJob['files'][number]): Promise<void> {
     const url = this.url(`${ROUTES.filesApi}${f.sha256}`);
     const unreachable = (err: unknown): never => {
       throw new TabpoolError(
@@ -120,7 +121,7 @@ export class RemotePool {
     const have = await request(url, 'HEAD', null, this.ca).catch(unreachable);
     if (have.status === 401) throw refusedToken(this.origin);
     if (have.status === 200) return;
-    const put = await request(url, 'PUT', f.bytes, this.ca).catch(unreachable);
+    const put = await request(url, 'PUT', f, this.ca).catch(unreachable);
     if (put.status !== 201 && put.status !== 200)
       throw new TabpoolError('SUBMIT_REFUSED', `the head refused the upload of ${f.sha256.slice(0, 12)}…: HTTP ${put.status} ${put.body}`);
   }
@@ -286,23 +287,29 @@ export class RemotePool {
   }
 }
 
-/** One HTTP(S) request (node:http, so an https head's own certificate can be trusted with `ca`). */
+/**
+ * One HTTP(S) request (node:http, so an https head's own certificate can be trusted with `ca`); a body is a
+ * file on disk, streamed (a model of gigabytes costs a buffer, not its size).
+ */
 function request(
   url: string,
   method: 'HEAD' | 'PUT',
-  body: Uint8Array | null,
+  body: { path: string; bytes: number } | null,
   ca: string | Buffer | null,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const send = u.protocol === 'https:' ? https.request : http.request;
-    const req = send(u, { method, ...(ca ? { ca } : {}), headers: body ? { 'content-length': body.byteLength } : {} }, (res) => {
+    const req = send(u, { method, ...(ca ? { ca } : {}), headers: body ? { 'content-length': body.bytes } : {} }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d: string) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
     });
     req.on('error', reject);
-    req.end(body ?? undefined);
+    if (!body) return void req.end();
+    const file = createReadStream(body.path, { highWaterMark: 1 << 20 });
+    file.on('error', (err) => req.destroy(err));
+    file.pipe(req);
   });
 }
 

@@ -4,6 +4,7 @@
  * job's token or from a foreign Origin.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -65,12 +66,39 @@ export function originAllowed(origin: string | undefined, hostHeader: string | u
   }
 }
 
-/** A file of the job's, served by content (its sha256 is its name and ETag), to token holders only. */
+/** A file of the job's, served by content (its sha256 is its name and ETag), to token holders only, streamed from disk. */
 export interface ServedFile {
   route: string;
   sha256: string;
-  bytes: Uint8Array;
+  path: string;
+  /** Its size. */
+  bytes: number;
   contentType: string;
+}
+
+/**
+ * Sends a job file from disk in chunks (a file of gigabytes costs the coordinator a buffer, not its
+ * size); a file that changed or went since the job started ends the response short, which the tab's
+ * sha256 check then refuses.
+ */
+function streamFile(res: http.ServerResponse, file: ServedFile, log: (line: string) => void): void {
+  const stream = createReadStream(file.path, { highWaterMark: 1 << 20 });
+  stream.once('open', () => {
+    res.writeHead(200, {
+      ...ISOLATION_HEADERS,
+      'Content-Type': file.contentType,
+      'Content-Length': file.bytes,
+      ETag: `"${file.sha256}"`,
+      'Cache-Control': 'private, max-age=31536000, immutable',
+    });
+    stream.pipe(res);
+  });
+  stream.once('error', (err) => {
+    log(`could not send ${file.path}: ${err.message}`);
+    if (!res.headersSent) send(res, 500, 'the file could not be read');
+    else res.destroy();
+  });
+  res.once('close', () => stream.destroy());
 }
 
 export async function startServer(opts: ServerOptions): Promise<CoordinatorServer> {
@@ -106,14 +134,11 @@ export async function startServer(opts: ServerOptions): Promise<CoordinatorServe
         return void res.end();
       }
       if (!downloads.admit(req, res, ISOLATION_HEADERS)) return;
-      res.writeHead(200, {
-        ...ISOLATION_HEADERS,
-        'Content-Type': file.contentType,
-        'Content-Length': file.bytes.byteLength,
-        ETag: `"${file.sha256}"`,
-        'Cache-Control': 'private, max-age=31536000, immutable',
-      });
-      return void res.end(file.bytes);
+      if (req.method === 'HEAD') {
+        res.writeHead(200, { ...ISOLATION_HEADERS, 'Content-Length': file.bytes, ETag: `"${file.sha256}"` });
+        return void res.end();
+      }
+      return void streamFile(res, file, opts.log);
     }
     return send(res, 404, 'not found');
   };

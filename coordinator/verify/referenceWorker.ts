@@ -4,23 +4,23 @@
  * decoded as Chromium decodes them and preprocessed by the same pipeline. It answers a batch with
  * each input's row, or null for an input it cannot make ready here (an image it cannot decode).
  */
-import fs from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import Classifier from '../../actors/classifier.ts';
 import type { ActorClass } from '../../shared/actorApi.ts';
 import { outputsFor, parseOutputs } from '../../shared/columns.ts';
-import type { PreprocessSpec } from '../../shared/preprocess.ts';
-import { callNode, nodeActor, releaseNodeActor, type NodeInput } from '../actor/nodeActor.ts';
+import { callNode, nodeActor, releaseNodeActor, type NodeFile, type NodeInput } from '../actor/nodeActor.ts';
+import type { InputKind } from '../actor/nodeInputs.ts';
 
 export interface ReferenceInit {
   /** The built-in classifier, or the bundled module's file. */
   actor: { kind: 'builtin' } | { kind: 'module'; file: string };
-  modelPath: string | null;
+  /** The job's files (`ctx.models`), read from disk when the actor first touches each. */
+  files: NodeFile[];
   /** The config the reference runs with (the actor's referenceConfig of the job's). */
   config: unknown;
-  inputs: 'image' | 'record';
-  preprocess: PreprocessSpec | null;
+  /** What the inputs are and how images are made ready, as in the tabs. */
+  kind: InputKind;
   /** Threads of the reference's session (--verify-cpu). */
   threads: number;
 }
@@ -45,14 +45,13 @@ const cls = (
 const parsed = parseOutputs(outputsFor(cls.outputs, init.config));
 if (!parsed.ok) throw new Error(`the reference's outputs: ${parsed.error}`);
 const columns = parsed.columns;
-const model = init.modelPath ? new Uint8Array(await fs.readFile(init.modelPath)) : null;
-const actor = await nodeActor(cls, { model, config: init.config, role: 'reference', threads: init.threads });
+const actor = await nodeActor(cls, { files: init.files, config: init.config, role: 'reference', threads: init.threads });
 // Requests run one at a time: one actor, like a tab's.
 let serial: Promise<unknown> = Promise.resolve();
 
 async function answer(req: CheckRequest): Promise<ReferenceReply> {
   try {
-    return { id: req.id, rows: await callNode(actor, columns, req.inputs, init.inputs, init.preprocess), error: null };
+    return { id: req.id, rows: await callNode(actor, columns, req.inputs, init.kind), error: null };
   } catch {
     // The actor's own call failed here on these inputs: they cannot be checked (never counted as compared).
     return { id: req.id, rows: req.inputs.map(() => null), error: null };

@@ -150,7 +150,7 @@ export function onQueue(nats: () => NatsServer): Mode {
       ]);
       const q: QueueJob = await connectQueue([nats().url], name);
       const spec = (await waitForSpec(q, 30_000))!;
-      const content = await readContent(q, spec);
+      const content = await readContent(q, spec, CACHE_DIR);
       const clock = new FakeClock();
       const logs: string[] = [];
       const gateway = new Gateway({
@@ -162,7 +162,7 @@ export function onQueue(nats: () => NatsServer): Mode {
           allowSoftwareGpu: false,
           recycle: { afterBatches: null, aboveBytes: null },
         }),
-        rules: rowRules(await actorClassOf(content, CACHE_DIR), content),
+        rules: rowRules(await actorClassOf(content), content),
         log: (l) => logs.push(l),
         clock,
         read: job.urls?.read,

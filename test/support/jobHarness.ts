@@ -37,7 +37,8 @@ export const TINY_PNG = new Uint8Array(
 );
 
 export const DEFAULT_OPTIONS: JobOptions = {
-  model: 'fake',
+  models: ['fake'],
+  exifTranspose: false,
   actor: null,
   actorConfig: null,
   data: null,
@@ -158,11 +159,12 @@ const CLASSIFIER = Classifier as unknown as ActorClass;
 const COLUMNS = (parseOutputs(Classifier.outputs(CONFIG)) as Extract<ReturnType<typeof parseOutputs>, { ok: true }>).columns;
 const spec = tabSpecFor(
   {
-    model: { sha256: '0'.repeat(64), bytes: new Uint8Array(1) },
+    files: [{ name: 'model', sha256: '0'.repeat(64), path: '/nonexistent/model.onnx', bytes: 1 }],
     module: null,
     config: CONFIG,
     inputs: 'image',
     preprocess: preprocessSpecFor(8, 8),
+    exifTranspose: false,
     columns: COLUMNS,
   },
   'token',
@@ -228,6 +230,7 @@ export function startJob(
       rules: rowRules(CLASSIFIER, { columns: COLUMNS, config: CONFIG }),
       name: 'built-in classifier',
       inputs: 'image',
+      files: [],
     },
     dataset,
     sink,

@@ -1,28 +1,16 @@
 /**
- * The images test/unit/shared/pillowParity.test.ts runs through Pillow and through
- * shared/preprocess.ts: seeded, awkward sizes and every PNG layout, each with how pngjs's decode
- * is expected to relate to Pillow's `Image.open(png).convert('RGB')`.
+ * The images test/unit/shared/pillowParity.test.ts runs through Pillow and through tabpool's
+ * decoding and preprocessing: seeded, awkward sizes, every PNG layout, and both resize recipes
+ * (torchvision's resize + centre crop, and Ray's plain resize to a size).
  */
 import { preprocessSpecFor, type PreprocessSpec } from '../../shared/preprocess.ts';
 import type { PngImage } from './pngEncode.ts';
 import { mulberry32 } from './testImages.ts';
 
-/**
- * - agree: the same RGB bytes.
- * - clamp16: 16-bit grey. Pillow opens it as 'I' (9.x) or 'I;16' (10+), and convert('RGB') clamps
- *   the sample to 0..255 (so nearly every pixel is white); pngjs scales, round(v · 255 / 65535).
- * - highByte16: 16-bit RGB, RGBA and grey + alpha. Pillow keeps the high byte (v >> 8); pngjs
- *   rounds, round(v · 255 / 65535): up to one level apart.
- * - colourKey: grey or RGB with a tRNS colour key. pngjs returns the keyed pixels as 0, 0, 0, 0;
- *   Pillow's convert('RGB') keeps their colour.
- */
-export type DecodeLaw = 'agree' | 'clamp16' | 'highByte16' | 'colourKey';
-
 export interface ParityCase {
   name: string;
   png: PngImage;
   spec: PreprocessSpec;
-  decode: DecodeLaw;
 }
 
 type Style = 'photo' | 'noise' | 'checker' | 'white' | 'black';
@@ -65,7 +53,6 @@ function rgb(width: number, height: number, seed: number, style: Style = 'photo'
     name: `RGB 8-bit ${width}×${height}${style === 'photo' ? '' : ` ${style}`}${label}`,
     png: { width, height, colorType: 2, bitDepth: 8, samples: samples8(width, height, 3, seed, style) },
     spec,
-    decode: 'agree',
   };
 }
 
@@ -85,7 +72,6 @@ function palette(width: number, height: number, bitDepth: 1 | 2 | 4 | 8, seed: n
       transparency: withAlpha ? colours.map((_, i) => (i * 37) % 256) : undefined,
     },
     spec: SPEC,
-    decode: 'agree',
   };
 }
 
@@ -95,7 +81,6 @@ function grey(width: number, height: number, bitDepth: 1 | 2 | 4 | 8 | 16, seed:
     name: `grey ${bitDepth}-bit ${width}×${height}`,
     png: { width, height, colorType: 0, bitDepth, samples },
     spec: SPEC,
-    decode: bitDepth === 16 ? 'clamp16' : 'agree',
   };
 }
 
@@ -135,18 +120,18 @@ export function parityCases(): ParityCase[] {
     rgb(500, 375, 25, 'noise', preprocessSpecFor(96, 96), ', 96×96 input'),
     rgb(50, 30, 26, 'noise', preprocessSpecFor(64, 200), ', 64×200 input (padded both sides of the width)'),
     rgb(640, 480, 27, 'photo', { ...SPEC, mean: [0.5, 0.25, 0.125], std: [0.5, 0.3, 0.7] }, ', its own mean and std'),
+    rgb(640, 480, 28, 'photo', { ...SPEC, crop: false }, ', resized to 224×224 without a crop (Ray read_images(size=…))'),
+    rgb(37, 500, 29, 'noise', { ...preprocessSpecFor(48, 320), crop: false }, ', resized to 48×320 without a crop (upscale one side)'),
     {
       name: 'RGBA 8-bit 320×240 (alpha dropped, not premultiplied)',
       png: { width: 320, height: 240, colorType: 6, bitDepth: 8, samples: samples8(320, 240, 4, 30, 'noise') },
       spec: SPEC,
-      decode: 'agree',
     },
     grey(333, 250, 8, 31),
     {
       name: 'grey + alpha 8-bit 200×300',
       png: { width: 200, height: 300, colorType: 4, bitDepth: 8, samples: samples8(200, 300, 2, 32, 'noise') },
       spec: SPEC,
-      decode: 'agree',
     },
     grey(90, 60, 1, 33),
     grey(61, 45, 2, 34),
@@ -161,37 +146,31 @@ export function parityCases(): ParityCase[] {
       name: 'RGB 16-bit 240×180',
       png: { width: 240, height: 180, colorType: 2, bitDepth: 16, samples: uniform(240 * 180 * 3, 65535, 42) },
       spec: SPEC,
-      decode: 'highByte16',
     },
     {
       name: 'RGB 16-bit 240×180, samples 257·k (exact 8-bit values)',
       png: { width: 240, height: 180, colorType: 2, bitDepth: 16, samples: uniform(240 * 180 * 3, 255, 43).map((v) => v * 257) },
       spec: SPEC,
-      decode: 'agree',
     },
     {
       name: 'RGBA 16-bit 200×150',
       png: { width: 200, height: 150, colorType: 6, bitDepth: 16, samples: uniform(200 * 150 * 4, 65535, 44) },
       spec: SPEC,
-      decode: 'highByte16',
     },
     {
       name: 'grey + alpha 16-bit 150×100',
       png: { width: 150, height: 100, colorType: 4, bitDepth: 16, samples: uniform(150 * 100 * 2, 65535, 45) },
       spec: SPEC,
-      decode: 'highByte16',
     },
     {
       name: 'RGB 8-bit 160×120 with a tRNS colour key',
       png: { width: 160, height: 120, colorType: 2, bitDepth: 8, samples: keyed, transparency: [10, 20, 30] },
       spec: SPEC,
-      decode: 'colourKey',
     },
     {
       name: 'grey 8-bit 150×110 with a tRNS colour key',
       png: { width: 150, height: 110, colorType: 0, bitDepth: 8, samples: keyedGrey, transparency: [77] },
       spec: SPEC,
-      decode: 'colourKey',
     },
   ];
 }

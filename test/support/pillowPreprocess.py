@@ -9,8 +9,12 @@ here without numpy or torch: each value is rounded to float32 after every operat
 holds more than twice float32's precision, so one double operation then rounding is exactly the
 float32 operation).
 
+With "exif_transpose": true the image is first turned upright by ImageOps.exif_transpose.
+Without a crop ("crop": false) it is Ray's read_images(size=(h, w)): img.resize((w, h), BILINEAR),
+then ToTensor and Normalize.
+
 Usage: pillowPreprocess.py MANIFEST.json. The manifest is a list of
-{"png", "out", "height", "width", "resize", "mean", "std"}; for each item this writes
+{"png", "out", "height", "width", "resize", "crop", "exif_transpose", "mean", "std"}; for each item this writes
 OUT.rgb (the convert('RGB') pixels), OUT.crop (the 8-bit image after resize and crop) and
 OUT.f32 (the [3, h, w] float32 tensor, little-endian), and prints one JSON line with Pillow's
 mode and the sizes.
@@ -71,11 +75,15 @@ def main():
     for item in items:
         opened = Image.open(item["png"])
         mode = opened.mode
-        img = opened.convert("RGB")
+        img = (ImageOps.exif_transpose(opened) if item.get("exif_transpose") else opened).convert("RGB")
         with open(item["out"] + ".rgb", "wb") as f:
             f.write(img.tobytes())
-        resized = resize(img, item["resize"])
-        crop = center_crop(resized, item["height"], item["width"])
+        if item.get("crop", True):
+            resized = resize(img, item["resize"])
+            crop = center_crop(resized, item["height"], item["width"])
+        else:
+            resized = img.resize((item["width"], item["height"]), Image.BILINEAR)
+            crop = resized
         crop_bytes = crop.tobytes()
         with open(item["out"] + ".crop", "wb") as f:
             f.write(crop_bytes)

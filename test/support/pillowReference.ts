@@ -1,8 +1,9 @@
 /**
  * A CPU reference that owes nothing to this project's preprocessing: Pillow itself decodes,
  * resizes and crops each image as torchvision's ImageNet recipe does (test/support/pillowPreprocess.py),
- * and onnxruntime-node runs the model on those tensors. Needs Debian's python3-pil for
- * /usr/bin/python3 (or TABPOOL_PILLOW_PYTHON).
+ * and onnxruntime-node runs the model on those tensors; with `exifTranspose`, each image is first
+ * turned upright by Pillow's ImageOps.exif_transpose. Needs Debian's python3-pil for /usr/bin/python3
+ * (or TABPOOL_PILLOW_PYTHON).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -21,6 +22,7 @@ const SCRIPT = fileURLToPath(new URL('./pillowPreprocess.py', import.meta.url));
 export async function pillowPredictions(
   modelPath: string,
   files: { id: string; path: string }[],
+  o: { exifTranspose?: boolean } = {},
 ): Promise<Map<string, ReferencePrediction>> {
   const bytes = await fs.readFile(modelPath);
   const info = inspectModel(bytes, modelPath);
@@ -33,6 +35,7 @@ export async function pillowPredictions(
       height: spec.height,
       width: spec.width,
       resize: spec.resizeShorter,
+      exif_transpose: o.exifTranspose === true,
       mean: spec.mean,
       std: spec.std,
     }));

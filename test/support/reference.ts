@@ -35,7 +35,7 @@ export async function referencePredictions(
   for (const f of files) {
     const input = new Float32Array(per);
     const file = await fs.readFile(f.path);
-    const pixels = decode === 'node' ? decodeImage(file) : await decodeForReference(file);
+    const pixels = decode === 'node' ? decodeImage(file) : await decodeForReference(file, { exifTranspose: false });
     if (!pixels) throw new Error(`${f.path}: the reference cannot decode it`);
     preprocessInto(pixels, spec, input, 0);
     const result = await session.run({ [info.inputName]: new ort.Tensor('float32', input, [1, 3, spec.height, spec.width]) });

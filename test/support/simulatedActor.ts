@@ -243,30 +243,34 @@ export class SimulatedActor {
     );
   }
 
-  /** Fetches a job file with the token, as a tab does, and checks its sha256. */
-  private async fetchFile(ref: { url: string; sha256: string }): Promise<Uint8Array> {
+  /** A job file fetched as a tab fetches it (sha256 checked) to os.tmpdir()/name, renamed into place: others may read it. */
+  private async onDisk(ref: { url: string; sha256: string }, name: string): Promise<string> {
+    const file = path.join(os.tmpdir(), name);
     const url = new URL(ref.url, this.workerUrl);
     const res = await fetch(url);
     if (!res.ok) throw new Error(`GET ${url.pathname} answered ${res.status}`);
     const bytes = new Uint8Array(await res.arrayBuffer());
     const sha = createHash('sha256').update(bytes).digest('hex');
     if (sha !== ref.sha256) throw new Error(`${url.pathname} has sha256 ${sha}, not the job's ${ref.sha256}`);
-    return bytes;
+    const aside = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    await fs.writeFile(aside, bytes);
+    await fs.rename(aside, file);
+    return file;
   }
 
-  /** The job's actor, made as a tab makes it (here on onnxruntime-node): the model and the module fetched, `init` run. */
+  /** The job's actor, made as a tab makes it (here on onnxruntime-node): its files and the module fetched, `init` run. */
   private loadModel(job: JobSpec): Promise<LoadedModel> {
     this.model ??= (async () => {
-      const model = job.model ? await this.fetchFile(job.model) : null;
+      const files = [];
+      for (const f of job.files) files.push({ name: f.name, path: await this.onDisk(f, `tabpool-sim-file-${f.sha256}`) });
       let cls = Classifier as unknown as ActorClass;
       if (job.actor.kind === 'module') {
-        const file = path.join(os.tmpdir(), `tabpool-sim-actor-${job.actor.sha256}.mjs`);
-        await fs.writeFile(file, await this.fetchFile(job.actor));
+        const file = await this.onDisk(job.actor, `tabpool-sim-actor-${job.actor.sha256}.mjs`);
         cls = ((await import(pathToFileURL(file).href)) as { default: ActorClass }).default;
       }
       const parsed = parseOutputs(job.outputs);
       if (!parsed.ok) throw new Error(parsed.error);
-      return { actor: await nodeActor(cls, { model, config: job.config, role: 'tab' }), columns: parsed.columns, job };
+      return { actor: await nodeActor(cls, { files, config: job.config, role: 'tab' }), columns: parsed.columns, job };
     })();
     return this.model;
   }
@@ -349,7 +353,7 @@ export class SimulatedActor {
     }
     const decodeMs = performance.now() - started;
     const inferStart = performance.now();
-    const rows = inputs.length > 0 ? await callNode(actor, columns, inputs, job.inputs, job.preprocess) : [];
+    const rows = inputs.length > 0 ? await callNode(actor, columns, inputs, job) : [];
     for (const [j, input] of inputs.entries()) {
       const row = rows[j];
       results[input.at] = row ? { ok: true, row } : { ok: false, code: 'CORRUPT_IMAGE', message: `${input.id} could not be decoded` };

@@ -9,9 +9,15 @@ export function describeChoice(ep: ExecutionProvider, figures: readonly EpFigure
   return `${ep} (measured: ${parts.join(', ')})`;
 }
 
-/** What the tab loads: the actor (built-in or the user's module) and the model, with their sizes. */
+/** What the tab loads: the actor (built-in or the user's module) and its files, with their sizes. */
 export function describeJob(job: JobSpec): string {
   const actor =
     job.actor.kind === 'builtin' ? 'built-in classifier' : `actor ${job.actor.sha256.slice(0, 12)}… (${formatBytes(job.actor.bytes)})`;
-  return job.model ? `${actor}, model ${job.model.sha256.slice(0, 12)}… (${formatBytes(job.model.bytes)})` : `${actor}, no model`;
+  const [only] = job.files;
+  if (!only) return `${actor}, no model`;
+  if (job.files.length === 1) return `${actor}, ${only.name} ${only.sha256.slice(0, 12)}… (${formatBytes(only.bytes)})`;
+  const total = job.files.reduce((n, f) => n + f.bytes, 0);
+  const names = job.files.slice(0, 5).map((f) => f.name);
+  if (job.files.length > 5) names.push(`${job.files.length - 5} more`);
+  return `${actor}, ${job.files.length} files (${formatBytes(total)}: ${names.join(', ')})`;
 }

@@ -69,8 +69,9 @@ export async function loadFastest(
       if (eps.length === 1) return { chosen: actor, failure: null, figures };
       const raw = await within<RawSpeed | null>(api.measureRaw(PROBE_BATCH, PROBE_SECONDS), limit - (performance.now() - started));
       if (raw === null) {
-        // Records: no input to measure with before the first batch. The first EP that loads is kept.
-        figures.push({ ep, imagesPerSecond: null, note: 'not measured: a records actor has no input to time before its first batch' });
+        // Records and files: no input to measure with before the first batch (nor a raw-pixel actor that refuses a black
+        // image). The first EP that loads is kept.
+        figures.push({ ep, imagesPerSecond: null, note: 'not measured: the actor has no input to time before its first batch' });
         for (const l of loaded) l.actor.worker.terminate();
         return { chosen: actor, failure: null, figures };
       }

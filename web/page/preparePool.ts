@@ -2,13 +2,13 @@
  * The tab's preprocessing workers: as many as the host's CPUs allow, less one for the model's own
  * thread (at least 1, at most MAX_PREPARE_WORKERS; `&prepare=N` in the page URL decides instead).
  * A batch of images is split into contiguous parts, one per worker, each decoded and preprocessed
- * in parallel and packed into one tensor in the batch's order. Records are parsed by one worker
- * (JSON is cheap). Only the batches a tab holds (--max-tasks-in-flight) are ever prepared at once,
+ * in parallel and packed into one tensor (or one list of pixels) in the batch's order. Records and
+ * files are handled by one worker (parsing JSON and cutting bytes out are cheap). Only the batches a
+ * tab holds (--max-tasks-in-flight) are ever prepared at once,
  * so memory stays flat however fast the model is.
  */
 import * as Comlink from 'comlink';
-import type { JobSpec } from '../../shared/protocol.ts';
-import type { ItemSlice, Prepared, PrepareWorkerApi } from '../workerApi.ts';
+import type { ItemSlice, Prepared, PrepareSpec, PrepareWorkerApi } from '../workerApi.ts';
 
 export const MAX_PREPARE_WORKERS = 8;
 
@@ -17,8 +17,6 @@ export function prepareWorkerCount(cpus: number, pinned: number | null): number 
   if (pinned !== null) return Math.max(1, Math.min(MAX_PREPARE_WORKERS, Math.floor(pinned)));
   return Math.max(1, Math.min(MAX_PREPARE_WORKERS, Math.floor(cpus) - 1));
 }
-
-type Spec = Pick<JobSpec, 'inputs' | 'preprocess'>;
 
 export class PreparePool {
   private readonly workers: { worker: Worker; api: Comlink.Remote<PrepareWorkerApi> }[];
@@ -36,7 +34,7 @@ export class PreparePool {
   }
 
   /** The batch made ready for the actor; `frame` is transferred (or copied in parts, one per worker). */
-  async prepare(frame: ArrayBuffer, slices: ItemSlice[], ids: string[], spec: Spec): Promise<Prepared> {
+  async prepare(frame: ArrayBuffer, slices: ItemSlice[], ids: string[], spec: PrepareSpec): Promise<Prepared> {
     const parts = spec.inputs === 'image' ? Math.min(this.workers.length, slices.length) : 1;
     if (parts <= 1) return this.workers[0]!.api.prepare(Comlink.transfer(frame, [frame]), slices, ids, spec);
     const started = performance.now();
@@ -75,9 +73,14 @@ function copyPart(frame: ArrayBuffer, slices: ItemSlice[]): { frame: ArrayBuffer
   return { frame: out.buffer, slices: rebased };
 }
 
-/** Parts prepared apart, as one batch: the tensors packed in order, rows and errors at their batch positions. */
+/** Parts prepared apart, as one batch: the tensors packed (or the pixels listed) in order, rows and errors at their batch positions. */
 function merge(pieces: Prepared[], ids: string[], per: number, wallMs: number): Prepared {
   const first = pieces[0]!;
+  if (first.kind === 'pixels') {
+    const parts = pieces as Extract<Prepared, { kind: 'pixels' }>[];
+    const rows = parts.flatMap((p, w) => p.rows.map((r) => w * per + r));
+    return { kind: 'pixels', ids, pixels: parts.flatMap((p) => p.pixels), rows, errors: parts.flatMap((p) => p.errors), decodeMs: wallMs };
+  }
   if (first.kind !== 'image') throw new Error('only image batches are prepared in parts');
   const images = pieces as Extract<Prepared, { kind: 'image' }>[];
   const size = 3 * first.height * first.width;

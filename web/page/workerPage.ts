@@ -20,7 +20,7 @@ import {
   type ToCoordinator,
 } from '../../shared/protocol.ts';
 import { socketUrl } from '../../shared/routes.ts';
-import type { ActorWorkerApi, BatchOutcome } from '../workerApi.ts';
+import { transferList, type ActorWorkerApi, type BatchOutcome, type PrepareSpec } from '../workerApi.ts';
 import { capabilities, hostId, noWebGpuExplanation } from './capabilities.ts';
 import { loadFastest } from './epProbe.ts';
 import { InputWait } from './inputWait.ts';
@@ -48,7 +48,7 @@ export class WorkerPage {
   private recycler: Recycler | null = null;
   private onActorCrash: ((e: ErrorEvent) => void) | null = null;
   private readonly wait = new InputWait();
-  private spec: Pick<JobSpec, 'inputs' | 'preprocess'> | null = null;
+  private spec: PrepareSpec | null = null;
   private socket: WebSocket | null = null;
   private caps: Capabilities | null = null;
   private reconnects = 0;
@@ -140,7 +140,7 @@ export class WorkerPage {
       prepareWorkerCount(cpus, this.params.prepareWorkers),
       onCrash('preprocessing'),
     );
-    this.spec = { inputs: job.inputs, preprocess: job.preprocess };
+    this.spec = { inputs: job.inputs, preprocess: job.preprocess, exifTranspose: job.exifTranspose };
     this.update({ unit: job.inputs === 'image' ? 'img' : 'item' });
     const generation = this.generation;
     const probe = await loadFastest(
@@ -254,9 +254,7 @@ export class WorkerPage {
       // Another actor answered it meanwhile: the model is spared the work.
       if (this.cancelled.delete(header.batchId)) return;
       this.wait.running(+1);
-      outcome = await actor
-        .runPrepared(prepared.kind === 'image' ? Comlink.transfer(prepared, [prepared.input.buffer]) : prepared)
-        .finally(() => this.wait.running(-1));
+      outcome = await actor.runPrepared(Comlink.transfer(prepared, transferList(prepared))).finally(() => this.wait.running(-1));
     } catch (err) {
       outcome = { ok: false, code: 'INFERENCE_FAILED', message: `the batch failed in a worker: ${(err as Error).message}` };
     } finally {

@@ -4,6 +4,7 @@
  */
 import { ROUTES, TOKEN_PARAM } from '../../shared/routes.ts';
 import type { JobStatus, ResourcesStatus } from '../../shared/status.ts';
+import { formatBytes } from '../../shared/units.ts';
 import { renderJoin } from './join.ts';
 
 const token = new URLSearchParams(location.search).get(TOKEN_PARAM) ?? '';
@@ -45,6 +46,10 @@ function render(s: JobStatus): void {
   field('pool').textContent =
     `min ${s.pool.min}, max ${s.pool.max} — ${s.pool.active} active, ${s.pool.standby} standby, ${s.pool.rejected} rejected; ` +
     `heartbeat ${s.pool.heartbeatMs / 1000} s (a tab silent that long is dropped, its batches run elsewhere)`;
+  fillTable(
+    'files',
+    s.job.files.map((f) => [f.name, formatBytes(f.bytes), f.sha256]),
+  );
   fillTable(
     'hosts',
     s.hosts.map((h) => [

@@ -9,7 +9,7 @@
 import type * as Ort from 'onnxruntime-web';
 import Classifier from '../../actors/classifier.ts';
 import { describeAdapter } from '../../shared/adapterInfo.ts';
-import type { Actor, ActorClass } from '../../shared/actorApi.ts';
+import type { Actor, ActorBatch, ActorClass } from '../../shared/actorApi.ts';
 import { parseOutputs, toWireRow, type Column } from '../../shared/columns.ts';
 import { serializeError, TabpoolError } from '../../shared/errors.ts';
 import type { AdapterInfo, ExecutionProvider, ItemResult, JobSpec } from '../../shared/protocol.ts';
@@ -73,20 +73,35 @@ async function actorClass(job: JobSpec): Promise<{ cls: ActorClass; fromCache: b
   }
 }
 
-/** A batch of zero images of the job's input size: the warm-up (shader compilation is not billed to the first batch) and the raw speed. */
-function zeros(job: JobSpec, n: number): Prepared {
-  const p = job.preprocess!;
+/** Raw-pixel actors are warmed up and timed on black images of this side (their inputs' sizes are unknown before the first batch). */
+const PROBE_SIDE = 224;
+
+/**
+ * A batch of zero images of the job's input size (or black 224 × 224 images for raw pixels): the warm-up (shader
+ * compilation is not billed to the first batch) and the raw speed. Null for records and files: nothing to make one of.
+ */
+function zeros(job: JobSpec, n: number): Prepared | null {
+  const p = job.preprocess;
+  if (job.inputs !== 'image' || p === null) return null;
   const ids = Array.from({ length: n }, (_, i) => `warm-up-${i}`);
-  return {
-    kind: 'image',
-    ids,
-    input: new Float32Array(n * 3 * p.height * p.width),
-    height: p.height,
-    width: p.width,
-    rows: ids.map((_, i) => i),
-    errors: ids.map(() => null),
-    decodeMs: 0,
-  };
+  const base = { ids, rows: ids.map((_, i) => i), errors: ids.map(() => null), decodeMs: 0 };
+  if (p === 'none') {
+    const pixels = ids.map(() => ({ width: PROBE_SIDE, height: PROBE_SIDE, data: new Uint8Array(PROBE_SIDE * PROBE_SIDE * 3) }));
+    return { kind: 'pixels', pixels, ...base };
+  }
+  return { kind: 'image', input: new Float32Array(n * 3 * p.height * p.width), height: p.height, width: p.width, ...base };
+}
+
+/** Every file of the job (`ctx.models`), fetched or read from cache and verified by sha256; whether all came from the cache. */
+async function loadModels(job: JobSpec): Promise<{ models: Record<string, Uint8Array>; fromCache: boolean }> {
+  const models: Record<string, Uint8Array> = {};
+  let fromCache = true;
+  for (const f of job.files) {
+    const got = await loadFile(f.url, f.sha256, f.name === 'model' ? 'model' : `file ${f.name}`);
+    models[f.name] = new Uint8Array(got.bytes);
+    fromCache &&= got.fromCache;
+  }
+  return { models: Object.freeze(models), fromCache };
 }
 
 async function init(job: JobSpec, ep: ExecutionProvider): Promise<InitOutcome> {
@@ -96,7 +111,7 @@ async function init(job: JobSpec, ep: ExecutionProvider): Promise<InitOutcome> {
     let adapter: AdapterInfo | null = null;
     if (ep === 'webgpu') adapter = await requestAdapter(job);
     else ort.env.wasm.numThreads = self.crossOriginIsolated ? job.numThreads : 1;
-    const model = job.model ? await loadFile(job.model.url, job.model.sha256, 'model') : null;
+    const { models, fromCache } = await loadModels(job);
     const { cls } = await actorClass(job);
     const parsed = parseOutputs(job.outputs);
     if (!parsed.ok) throw new TabpoolError('ACTOR_ERROR', `the job's outputs do not parse here: ${parsed.error}`);
@@ -104,7 +119,8 @@ async function init(job: JobSpec, ep: ExecutionProvider): Promise<InitOutcome> {
     try {
       await actor.init({
         ort: ort as never,
-        model: model ? new Uint8Array(model.bytes) : null,
+        model: models.model ?? null,
+        models,
         sessionOptions: { executionProviders: [ep], graphOptimizationLevel: 'all' },
         ep,
         config: job.config,
@@ -125,11 +141,13 @@ async function init(job: JobSpec, ep: ExecutionProvider): Promise<InitOutcome> {
     loaded = { actor, job, columns: parsed.columns };
     const loadMs = performance.now() - started;
     const warm = performance.now();
-    if (job.inputs === 'image') {
-      const out = await runPreparedNow(zeros(job, 1));
-      if (!out.ok) throw new TabpoolError(out.code, `the warm-up batch failed: ${out.message}`);
+    const warmUp = zeros(job, 1);
+    if (warmUp) {
+      const out = await runPreparedNow(warmUp);
+      // A raw-pixel actor may refuse a black image for its own reasons: its real inputs decide, not this.
+      if (!out.ok && warmUp.kind === 'image') throw new TabpoolError(out.code, `the warm-up batch failed: ${out.message}`);
     }
-    return { ok: true, ep, loadMs, warmupMs: performance.now() - warm, modelFromCache: model?.fromCache ?? true, adapter };
+    return { ok: true, ep, loadMs, warmupMs: performance.now() - warm, modelFromCache: fromCache, adapter };
   } catch (err) {
     return { ok: false, ...serializeError(err, 'MODEL_LOAD_FAILED') };
   }
@@ -145,10 +163,7 @@ async function runPreparedNow(prepared: Prepared): Promise<BatchOutcome> {
   if (ids.length > 0) {
     let rows: unknown;
     try {
-      rows =
-        prepared.kind === 'image'
-          ? await l.actor.call({ ids, size: ids.length, images: prepared.input, shape: [ids.length, 3, prepared.height, prepared.width] })
-          : await l.actor.call({ ids, size: ids.length, records: prepared.records });
+      rows = await l.actor.call(batchOf(prepared, ids));
     } catch (err) {
       if (deviceLost) return { ok: false, code: 'DEVICE_LOST', message: `the WebGPU device was lost (${deviceLost})` };
       return { ok: false, code: 'ACTOR_ERROR', message: `the actor's call failed: ${(err as Error).message ?? String(err)}` };
@@ -175,15 +190,37 @@ async function runPreparedNow(prepared: Prepared): Promise<BatchOutcome> {
   };
 }
 
+/** What `call` gets for a prepared batch (its `ids`: the inputs that could be made ready). */
+function batchOf(prepared: Prepared, ids: string[]): ActorBatch {
+  const size = ids.length;
+  switch (prepared.kind) {
+    case 'image':
+      return { ids, size, images: prepared.input, shape: [size, 3, prepared.height, prepared.width] };
+    case 'pixels':
+      return { ids, size, pixels: prepared.pixels };
+    case 'record':
+      return { ids, size, records: prepared.records };
+    case 'file':
+      return { ids, size, files: prepared.files };
+    default: {
+      const never: never = prepared;
+      throw new Error(`unknown prepared batch ${String(never)}`);
+    }
+  }
+}
+
 async function measureRaw(batchSize: number, seconds: number): Promise<RawSpeed | null> {
   const l = loaded;
   if (!l) throw new Error('measureRaw called before init');
-  if (l.job.inputs !== 'image') return null;
-  await runPreparedNow(zeros(l.job, batchSize));
+  const probe = zeros(l.job, 1);
+  if (!probe) return null;
+  await runPreparedNow(zeros(l.job, batchSize)!);
   let images = 0;
   const start = performance.now();
   while (performance.now() - start < seconds * 1000) {
-    const out = await runPreparedNow(zeros(l.job, batchSize));
+    const out = await runPreparedNow(zeros(l.job, batchSize)!);
+    // A raw-pixel actor that refuses black images cannot be timed this way; a tensor actor that fails is broken.
+    if (!out.ok && probe.kind === 'pixels') return null;
     if (!out.ok) throw new TabpoolError(out.code, out.message);
     images += batchSize;
   }

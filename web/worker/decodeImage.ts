@@ -1,19 +1,19 @@
 /**
- * Decoding in the worker: createImageBitmap at the image's own size, then OffscreenCanvas
- * getImageData. With colour-space conversion and premultiplication off this gives the same pixels
- * as pngjs for 8-bit, 16-bit, grey, palette and RGBA PNGs (field notes), so the Node reference
- * can check the whole pipeline exactly.
+ * The tab's decoder for what a browser decodes natively (JPEG, GIF, WebP, BMP): createImageBitmap
+ * at the image's own size, then OffscreenCanvas getImageData, colour-space conversion and
+ * premultiplication off. PNGs never come here: shared/decode/imageInput.ts decodes them in
+ * JavaScript, the same code as the reference's, because a canvas premultiplies alpha. The bytes
+ * arrive with their EXIF orientation made 1, so Chromium (which applies it whatever
+ * `imageOrientation` says) gives the pixels as stored, as Pillow does.
  */
-import { sniffImage } from '../../shared/imageHeader.ts';
+import type { ImageFormatHeader } from '../../shared/decode/imageInput.ts';
 import { TabpoolError } from '../../shared/errors.ts';
-import type { Pixels } from '../../shared/preprocess.ts';
+import type { Pixels } from '../../shared/pixels.ts';
 
 let canvas: OffscreenCanvas | null = null;
 let context: OffscreenCanvasRenderingContext2D | null = null;
 
-export async function decodeImage(bytes: Uint8Array): Promise<Pixels> {
-  const header = sniffImage(bytes);
-  if (!header.ok) throw new TabpoolError(header.code, header.message);
+export async function decodeWithCanvas(bytes: Uint8Array, header: ImageFormatHeader): Promise<Pixels> {
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: header.mime }), {

@@ -3,13 +3,13 @@
  * the current one, so preprocessing never stalls inference.
  */
 import * as Comlink from 'comlink';
-import type { PrepareWorkerApi } from '../workerApi.ts';
+import { transferList, type PrepareWorkerApi } from '../workerApi.ts';
 import { prepareBatch } from './prepareBatch.ts';
 
 const api: PrepareWorkerApi = {
   async prepare(frame, slices, ids, job) {
     const prepared = await prepareBatch(frame, slices, ids, job);
-    return prepared.kind === 'image' ? Comlink.transfer(prepared, [prepared.input.buffer]) : prepared;
+    return Comlink.transfer(prepared, transferList(prepared));
   },
 };
 

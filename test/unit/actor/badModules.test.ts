@@ -1,14 +1,17 @@
 /**
  * A bad actor module fails before any browser starts, exit 2, naming the file and the fault, in
  * seconds: missing, a syntax error, no default class, no init or call, a bad outputs declaration,
- * inputs that do not match the dataset, an init or a call that throws (the dry run, in Node).
+ * inputs that do not match the dataset, an init or a call that throws on every input the dry run
+ * tries (in Node). An input that is merely bad, placed first, is not a bad class: the job runs, and
+ * that input gets its ACTOR_ERROR row.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { runCli } from '../../support/coordinatorProcess.ts';
+import { runCli, startCoordinator } from '../../support/coordinatorProcess.ts';
+import { startActors } from '../../support/simulatedActor.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-actors-'));
@@ -43,9 +46,9 @@ const cases: [string, () => Promise<string>, RegExp, string?][] = [
     /static outputs: column n: unknown type "float16"/,
   ],
   [
-    'inputs that are neither image nor record',
+    'inputs that are neither image, record nor file',
     () => module('inputs.ts', good.replace("'image'", "'audio'")),
-    /static inputs must be 'image' or 'record'; got "audio"/,
+    /static inputs must be 'image' .*, 'record' .* or 'file' .*; got "audio"/,
   ],
   [
     'a records actor on a folder of images',
@@ -67,12 +70,12 @@ const cases: [string, () => Promise<string>, RegExp, string?][] = [
   [
     'a call that throws',
     () => module('callthrows.ts', good.replace('return b.ids.map(() => ({ n: 1 }));', "throw new Error('bad input');")),
-    /its call on the first input \(.*\) failed in the dry run: bad input/,
+    /its call failed in the dry run on every one of the 2 inputs tried \(\S+\.png: bad input; \S+\.png: bad input\)/,
   ],
   [
     'rows of the wrong shape',
     () => module('shape.ts', good.replace('({ n: 1 })', "({ n: 'one' })")),
-    /failed in the dry run: the row for .*: column n: expected a number \(int32\)/,
+    /failed in the dry run on every one of the 2 inputs tried \(.*: the row for .*: column n: expected a number \(int32\)/,
   ],
 ];
 
@@ -108,4 +111,43 @@ test('--actor-config that is not JSON is refused, naming it', async () => {
   const r = await runCli(['run', '--launch', '2', '--actor', await module('ok2.ts', good), '--data', images, '--actor-config', '{nope']);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /--actor-config "\{nope" is not valid: expected JSON/);
+});
+
+const poisonFirst = `export default class P {
+  static inputs = 'record';
+  static outputs = { n: 'int32' };
+  async init() {}
+  async call(b) {
+    return b.records.map((r) => {
+      if (r.id === 'r0000') throw new Error('record r0000 is poison');
+      return { n: r.x * 2 };
+    });
+  }
+}`;
+
+test('a record the actor rejects, placed first, is one ACTOR_ERROR row: the job runs on and finishes, exit 3', async () => {
+  const data = path.join(dir, 'poison.jsonl');
+  await fs.writeFile(data, Array.from({ length: 12 }, (_, i) => JSON.stringify({ id: `r${String(i).padStart(4, '0')}`, x: i })).join('\n'));
+  const out = path.join(dir, 'poison-out.jsonl');
+  const c = await startCoordinator(['--actor', await module('poison.ts', poisonFirst), '--data', data, '--out', out, '--batch-size', '4']);
+  try {
+    const actors = await startActors(c.workerUrl, 1, { mode: 'real' });
+    assert.equal(await c.exited, 3, c.stderr());
+    await actors.closed;
+    assert.match(c.stderr(), /dry run on r0001: init and call passed.*it failed first on 1 input.*r0000: record r0000 is poison/);
+    const rows = (await fs.readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; n: number | null; error: { code: string; message: string } | null });
+    assert.equal(rows.length, 12);
+    const bad = rows.filter((r) => r.error);
+    assert.deepEqual(
+      bad.map((r) => [r.id, r.error!.code]),
+      [['r0000', 'ACTOR_ERROR']],
+    );
+    assert.match(bad[0]!.error!.message, /record r0000 is poison/);
+    for (const r of rows.filter((x) => !x.error)) assert.equal(r.n, Number(r.id.slice(1)) * 2, r.id);
+  } finally {
+    c.kill('SIGKILL');
+  }
 });

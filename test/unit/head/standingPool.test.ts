@@ -167,11 +167,12 @@ test("a job's submitting process that dies has its tabs back at once, and the jo
   // A submitting process, by hand: it submits, takes the tab it is lent, and dies (its socket cut, as SIGKILL cuts it).
   const ws = new WebSocket(`${head.origin.replace('http', 'ws')}${ROUTES.submitSocket}?${TOKEN_PARAM}=${head.submitToken}`);
   const spec: JobSpec = {
-    model: null,
+    files: [],
     actor: { kind: 'builtin', name: 'classifier' },
     config: {},
     inputs: 'image',
     preprocess: null,
+    exifTranspose: false,
     outputs: {},
     eps: ['wasm'],
     numThreads: 1,
@@ -245,7 +246,7 @@ test('the join token lets a tab serve and nothing else; a wrong submit token is 
       body: 'x',
     });
     assert.equal(bad.status, 400, 'an upload whose bytes are not its hash');
-    const file = await fetch(`${head.origin}/model/${'0'.repeat(64)}.onnx?${TOKEN_PARAM}=${head.joinToken}`);
+    const file = await fetch(`${head.origin}/model/${'0'.repeat(64)}?${TOKEN_PARAM}=${head.joinToken}`);
     assert.equal(file.status, 401, "the join token does not fetch a job's model");
   } finally {
     await head.close();

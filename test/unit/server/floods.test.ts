@@ -21,7 +21,7 @@ import { loadFile } from '../../../web/worker/modelCache.ts';
 const TOKEN = 'flood-test-token-123456';
 const MODEL = new Uint8Array(4 * 2 ** 20).map((_, i) => (i * 31) & 255);
 const SHA = createHash('sha256').update(MODEL).digest('hex');
-const MODEL_ROUTE = `/model/${SHA}.onnx`;
+const MODEL_ROUTE = `/model/${SHA}`;
 const LIMITS = {
   headerTimeoutMs: 2000,
   requestTimeoutMs: 10_000,
@@ -40,6 +40,7 @@ before(async () => {
   const path = await import('node:path');
   webRoot = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-flood-'));
   await fs.writeFile(path.join(webRoot, 'index.html'), '<!doctype html><title>worker</title>');
+  await fs.writeFile(path.join(webRoot, 'model.bin'), MODEL);
   server = await startServer({
     host: '127.0.0.1',
     port: 0,
@@ -47,7 +48,15 @@ before(async () => {
     webRoot,
     tls: null,
     maxPayload: 2 ** 20,
-    files: [{ route: MODEL_ROUTE, sha256: SHA, bytes: MODEL, contentType: 'application/octet-stream' }],
+    files: [
+      {
+        route: MODEL_ROUTE,
+        sha256: SHA,
+        path: path.join(webRoot, 'model.bin'),
+        bytes: MODEL.byteLength,
+        contentType: 'application/octet-stream',
+      },
+    ],
     status: () => ({}) as never,
     onSocket: () => undefined,
     log: () => undefined,

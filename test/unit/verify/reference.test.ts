@@ -28,10 +28,9 @@ test('a model with its batch fixed to 1 is checked input by input: five inputs, 
   const config = { inputName: 'input', outputName: 'logits', numClasses: 1000, topK: 5, logits: true, labels: 'index', fixedBatch: 1 };
   const reference = new Reference({
     actor: { kind: 'builtin' },
-    modelPath,
+    files: [{ name: 'model', path: modelPath }],
     config,
-    inputs: 'image',
-    preprocess: preprocessSpecFor(64, 64),
+    kind: { inputs: 'image', preprocess: preprocessSpecFor(64, 64), exifTranspose: false },
     threads: 1,
   });
   try {
