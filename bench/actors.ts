@@ -137,6 +137,7 @@ async function rawPixels(o: ActorBenchOptions): Promise<Record<string, number>> 
       'actor.rawPixels.itemsPerSec': r.imgPerSec,
       'actor.rawPixels.rawItemsPerSec': r.rawSum,
       'actor.rawPixels.efficiency': r.imgPerSec / r.rawSum,
+      'actor.rawPixels.inPipelineItemsPerSec': r.inPipelinePerTab.reduce((x, y) => x + y, 0),
     };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
