@@ -21,7 +21,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { chromiumArgs, findChromium } from '../coordinator/browser/launcher.ts';
 import { encodeModel, floatValueInfo, intAttr, irVersionForOpset, node } from '../coordinator/builtin/onnxGraph.ts';
 import { sampleNames } from '../coordinator/builtin/sampleImages.ts';
-import { decodeImage } from '../coordinator/io/decodeImage.ts';
+import { decodeImage } from '../test/support/nodeDecode.ts';
 import { preprocessInto, preprocessSpecFor } from '../shared/preprocess.ts';
 import { ROOT, startCoordinator } from '../test/support/coordinatorProcess.ts';
 import { MAX_PREPARE_WORKERS, prepareWorkerCount } from '../web/page/preparePool.ts';

@@ -56,8 +56,11 @@ export interface PoolJobStatus extends JobRecord {
 }
 
 export interface PoolStatus {
-  /** `heartbeatMs`: a tab silent this long is dropped (--heartbeat). */
-  head: { startedAt: number; workerUrls: string[]; tlsFingerprint: string | null; heartbeatMs: number };
+  /**
+   * `heartbeatMs`: a tab silent this long is dropped (--heartbeat). `stateError`: the last write of --state that
+   * failed (a full disk), null once one succeeds.
+   */
+  head: { startedAt: number; workerUrls: string[]; tlsFingerprint: string | null; heartbeatMs: number; stateError: string | null };
   hosts: PoolHostStatus[];
   tabs: PoolTabStatus[];
   jobs: PoolJobStatus[];

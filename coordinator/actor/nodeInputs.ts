@@ -8,7 +8,7 @@
 import type { ActorBatch, ActorInputs, RgbImage } from '../../shared/actorApi.ts';
 import { toRgb } from '../../shared/decode/imageInput.ts';
 import { preprocessInto, type ImagePreprocess } from '../../shared/preprocess.ts';
-import { decodeForReference } from '../io/chromiumDecode.ts';
+import { decodeForReference } from './nodeDecode.ts';
 
 /** What the job's inputs are and how images are made ready (the JobContent fields). */
 export interface InputKind {

@@ -1,13 +1,13 @@
 /**
  * The API's options, named as Ray Data names them (camelCase), checked by the very code that checks
- * `tabpool run`'s flags: each value is written as the flag it stands for and parsed by
- * parseRunOptions, so a value the CLI refuses the API refuses, with the same error code, the message
- * naming the option as the caller wrote it.
+ * `tabpool run`'s flags: each value is written as the text the flag would hold (options/rawOptions.ts,
+ * from the same defaults) and checked by parseRunOptions, so a value the CLI refuses the API
+ * refuses, with the same error code, the message naming the option as the caller wrote it.
  */
 import { TabpoolError } from '../../shared/errors.ts';
-import type { RunOptions } from '../jobOptions.ts';
-import { runCommand, type RunFlags } from './runFlags.ts';
-import { parseRunOptions } from './runOptions.ts';
+import type { RunOptions } from '../options/jobOptions.ts';
+import { RUN_DEFAULTS, type RawRunOptions } from '../options/rawOptions.ts';
+import { parseRunOptions } from '../options/runOptions.ts';
 
 /** Ray's ActorPoolStrategy: a fixed pool (`size`) or one that starts at `min` actors and grows to `max`. */
 export interface ActorPoolStrategy {
@@ -184,7 +184,7 @@ export function checkedOptions(
   for (const key of Object.keys(write))
     if (!['overwrite', 'resume', 'rowsPerPart'].includes(key))
       throw new TabpoolError('BAD_ARGUMENT', `write: no option ${JSON.stringify(key)}; the options are overwrite, resume, rowsPerPart`);
-  const raw: Record<string, unknown> = { ...runCommand().opts(), out: source.out };
+  const raw: Record<string, unknown> = { ...RUN_DEFAULTS, model: [...RUN_DEFAULTS.model], out: source.out };
   if (source.data !== null) raw.data = source.data;
   if (source.actor !== null) raw.actor = source.actor;
   for (const [name, value] of Object.entries({ ...options, ...write })) {
@@ -197,7 +197,7 @@ export function checkedOptions(
     } else raw[name] = flagValue(name, value);
   }
   try {
-    return { ...parseRunOptions(raw as RunFlags), quiet: true, json: false, summaryJson: null };
+    return { ...parseRunOptions(raw as unknown as RawRunOptions), quiet: true, json: false, summaryJson: null };
   } catch (err) {
     if (!(err instanceof TabpoolError)) throw err;
     // The same check and code as the CLI's, naming the option as the caller wrote it.

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Classifier from '../../actors/classifier.ts';
 import { TabpoolError } from '../../shared/errors.ts';
-import { DEFAULT_CACHE } from './runFlags.ts';
+import { DEFAULT_CACHE } from '../options/rawOptions.ts';
 import { checkedOptions, type MapBatchesOptions, type WriteOptions } from './apiOptions.ts';
 import { TabpoolJob, type Logger } from './tabpoolJob.ts';
 

@@ -17,7 +17,7 @@ export { default as Classifier, type ClassifierConfig } from '../../actors/class
 export type { Actor, ActorClass, ActorContext, ActorRow, ImageBatch, RecordBatch } from '../../shared/actorApi.ts';
 export { ERROR_CODE_NAMES, TabpoolError, type ErrorCode } from '../../shared/errors.ts';
 export type { JobStatus } from '../../shared/status.ts';
-export type { JobProgress } from '../job/runningJob.ts';
+export type { JobProgress } from '../output/runningJob.ts';
 export { ActorPool, type ActorPoolStrategy, type Duration, type MapBatchesOptions, type WriteOptions } from './apiOptions.ts';
 export {
   Dataset,

@@ -16,7 +16,7 @@ import { countDataset, openDataset, type Dataset, type DatasetCount } from '../i
 import { readDatasetItem, type UrlResolver } from '../io/datasetFeeder.ts';
 import { openRecords } from '../io/recordDataset.ts';
 import { s3Settings, s3UrlResolver } from '../io/s3Inputs.ts';
-import type { JobOptions } from '../jobOptions.ts';
+import type { JobOptions } from '../options/jobOptions.ts';
 import { classifierFiles, resolveActorFiles, totalBytes, type JobFile } from '../model/jobFiles.ts';
 import { resolveModel, type ResolvedModel } from '../model/modelSource.ts';
 import type { ActorInputs } from '../../shared/actorApi.ts';

@@ -4,9 +4,9 @@
  */
 import type { ActorInputs } from '../../shared/actorApi.ts';
 import type { SerializedError } from '../../shared/errors.ts';
-import type { BarredActor } from '../job/jobOutput.ts';
+import type { BarredActor } from '../output/jobOutput.ts';
 import type { VerifyStats } from '../verify/verifier.ts';
-import type { JobFigures } from '../job/runningJob.ts';
+import type { JobFigures } from '../output/runningJob.ts';
 
 export interface RunSummary {
   status: 'done' | 'interrupted' | 'failed';
@@ -48,12 +48,12 @@ export function summarize(
   const h = m?.host ?? null;
   const elapsed = s ? ((s.finishedAt ?? Date.now()) - s.startedAt) / 1000 : null;
   const steady =
-    s && m?.workStartedAt && s.finishedAt && s.finishedAt > m.workStartedAt ? (s.done * 1000) / (s.finishedAt - m!.workStartedAt!) : null;
+    s && m?.workStartedAt && s.finishedAt && s.finishedAt > m.workStartedAt ? (s.rows * 1000) / (s.finishedAt - m!.workStartedAt!) : null;
   return {
     ...base,
     rows: {
-      written: s?.done ?? 0,
-      predictions: s ? s.done - s.errors : 0,
+      written: s?.rows ?? 0,
+      predictions: s ? s.rows - s.errors : 0,
       errors: s?.errors ?? 0,
       resumedRows: s?.skipped ?? 0,
       resumedErrors: s?.skippedErrors ?? 0,

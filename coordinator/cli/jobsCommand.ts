@@ -4,7 +4,7 @@ import { formatError, serializeError, TabpoolError, type ErrorCode } from '../..
 import { jobRecordSchema, type JobRecord } from '../../shared/poolProtocol.ts';
 import { ROUTES, TOKEN_PARAM } from '../../shared/routes.ts';
 import { EXIT, exitCodeFor } from '../api/exitCodes.ts';
-import { headOrigin } from '../remote/remotePool.ts';
+import { headOrigin } from '../options/headOrigin.ts';
 
 const common = (c: Command) =>
   c

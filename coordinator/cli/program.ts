@@ -11,8 +11,8 @@ import { gatewayCommand, runGateway } from './gatewayCommand.ts';
 import { runJob } from './runCommand.ts';
 import { cancelCommand, jobsCommand, runCancel, runJobs } from './jobsCommand.ts';
 import { runServe, serveCommand } from './serveCommand.ts';
-import { DEFAULT_CACHE, runCommand } from '../api/runFlags.ts';
-import { parseRunOptions } from '../api/runOptions.ts';
+import { DEFAULT_CACHE, runCommand } from './runFlags.ts';
+import { parseRunOptions } from '../options/runOptions.ts';
 
 function program(setExit: (code: number) => void): Command {
   const cli = new Command('tabpool')

@@ -7,7 +7,8 @@ import { formatError } from '../../shared/errors.ts';
 import { EXIT } from '../api/exitCodes.ts';
 import { summaryLines, type RunSummary } from '../api/summary.ts';
 import { JobFailedError, TabpoolJob, writeSummaryJson } from '../api/tabpoolJob.ts';
-import type { RunOptions } from '../jobOptions.ts';
+import type { RunOptions } from '../options/jobOptions.ts';
+import { terminalQr } from './joinBanner.ts';
 import { createLiveView } from './terminal.ts';
 
 export interface RunHooks {
@@ -18,8 +19,13 @@ export async function runJob(options: RunOptions, hooks: RunHooks = {}): Promise
   // With --json, stdout carries the summary object alone; every line for a person goes to stderr.
   const say = (line: string): void => void (options.json ? process.stderr : process.stdout).write(`${line}\n`);
   const view = createLiveView(options.quiet ? 'quiet' : process.stderr.isTTY ? 'bar' : 'lines');
-  const job = new TabpoolJob(options, { qr: process.stderr.isTTY === true && !options.quiet });
+  const job = new TabpoolJob(options);
   job.on('plan', say);
+  // A code to scan from a phone or a tablet, on a terminal, when other machines can reach the job.
+  job.on('started', (s) => {
+    if (process.stderr.isTTY === true && !options.quiet && s.reachable && s.join.workerUrls[0])
+      say(['scan to join from a phone or a tablet:', ...terminalQr(s.join.workerUrls[0])].join('\n'));
+  });
   job.on('log', (line) => view.log(line));
   job.on('progress', (p) => view.update(p));
   let interrupts = 0;

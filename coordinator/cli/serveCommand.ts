@@ -4,49 +4,43 @@
  * Ctrl-C or SIGTERM; its --state keeps the tokens and jobs across a restart, so tabs and
  * submitting processes reconnect by themselves. `tabpool jobs` and `tabpool cancel` talk to it.
  */
-import { Command, Option } from '@commander-js/extra-typings';
+import { Command } from '@commander-js/extra-typings';
 import { formatError, serializeError, TabpoolError } from '../../shared/errors.ts';
 import { EXIT, exitCodeFor } from '../api/exitCodes.ts';
-import { checkServing, duration, heartbeat, int } from '../api/runOptions.ts';
+import { checkServing, duration, heartbeat, int } from '../options/runOptions.ts';
 import { ensureChromium } from '../browser/getBrowser.ts';
 import { startHead } from '../head/startHead.ts';
 import { parseQueueUrl } from '../queue/names.ts';
-import { QueuePool } from '../queue/queuePool.ts';
-import { DEFAULT_CACHE } from '../api/runFlags.ts';
+import { QueuePool } from '../modes/queuePool.ts';
+import { serving } from './servingFlags.ts';
 import path from 'node:path';
 
 export function serveCommand() {
   return new Command('serve')
     .description('a standing pool: tabs join once and stay; jobs run on it with tabpool run --on URL')
-    .option('--host <host>', 'address to listen on (0.0.0.0 for other machines: use TLS)', '127.0.0.1')
-    .option('--port <port>', 'port to listen on (0 = any free port)', '0')
-    .addOption(
-      new Option('--tls <mode>', 'serve https with a certificate tabpool makes for this machine').choices(['self-signed'] as const),
-    )
-    .option('--tls-cert <file>', 'serve https with this certificate')
-    .option('--tls-key <file>', 'private key for --tls-cert')
+    .addOption(serving.host())
+    .addOption(serving.port())
+    .addOption(serving.tls())
+    .addOption(serving.tlsCert())
+    .addOption(serving.tlsKey())
     .option(
       '--state <dir>',
       'where the tokens, the jobs and their files are kept; the same --state after a restart loses nothing',
       '.tabpool/head',
     )
-    .option('--token <token>', 'join token: it lets a browser serve (default: random, kept in --state)')
+    .addOption(serving.token('join token: it lets a browser serve (default: random, kept in --state)'))
     .option('--submit-token <token>', 'submit token: it lets tabpool run --on, jobs and cancel in (default: random, kept in --state)')
-    .option('--launch <k>', 'open K local headless Chromium tabs that join the pool', '0')
+    .addOption(serving.launch('open K local headless Chromium tabs that join the pool'))
     .option('--submitter-timeout <duration>', 'a job whose submitting process is gone this long fails (resumable with --resume)', '60s')
-    .option('--max-messages-per-second <n>', 'a client sending more than this is cut off as a flood', '2000')
-    .option(
-      '--heartbeat <duration>',
-      'a tab silent this long (a closed lid, a frozen browser) is dropped; its batches run elsewhere',
-      '15s',
-    )
+    .addOption(serving.maxMessagesPerSecond())
+    .addOption(serving.heartbeat())
     .option('--max-upload <bytes>', 'largest model or actor module a job may upload', String(4 * 2 ** 30))
     .option(
       '--queue <nats://host:port>',
       'also serve every job put on this NATS JetStream queue (tabpool run --queue): the same standing pool, across machines',
     )
-    .option('--cache-dir <dir>', "where a queue job's actor is bundled", DEFAULT_CACHE)
-    .option('--quiet', 'no pool logs; only the URLs');
+    .addOption(serving.cacheDir("where a queue job's files and actor are kept"))
+    .addOption(serving.quiet('no pool logs; only the URLs'));
 }
 
 export type ServeFlags = ReturnType<ReturnType<typeof serveCommand>['opts']>;

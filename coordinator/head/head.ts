@@ -9,16 +9,23 @@
 import { timingSafeEqual } from 'node:crypto';
 import { decodeBatchFrame } from '../../shared/batchFrame.ts';
 import { CLOSE, type CloseCode } from '../../shared/closeCodes.ts';
-import { POOL_PROTOCOL_VERSION, splitChannelFrame, type SubmitMessage, type ToHead } from '../../shared/poolProtocol.ts';
+import {
+  POOL_PROTOCOL_VERSION,
+  splitChannelFrame,
+  type JobRecord,
+  type JobRecordStatus,
+  type SubmitMessage,
+  type ToHead,
+} from '../../shared/poolProtocol.ts';
 import type { PoolStatus } from '../../shared/poolStatus.ts';
-import { PROTOCOL_VERSION, parseToActor, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
+import { PROTOCOL_VERSION, type ToCoordinator } from '../../shared/protocol.ts';
 import type { ActorLink } from '../pool/actor.ts';
 import { poolPolicy } from '../pool/epPolicy.ts';
 import type { HeadState } from './headState.ts';
 import type { RateSeries } from './timeSplit.ts';
 import { place, shares, type PlacedJob } from './placement.ts';
 import { IDLE_REASON, makeIdle, newTab, placedTab, retime, tabStatus, type PoolTab } from './poolTabs.ts';
-import { isTerminal, jobsStatus, newPoolJob, submittedJob, type PoolJob, type SubmitLink } from './poolJobs.ts';
+import { isTerminal, jobsStatus, newPoolJob, relayToTab, submittedJob, type PoolJob, type SubmitLink } from './poolJobs.ts';
 
 export type { SubmitLink };
 
@@ -56,16 +63,20 @@ export class Head {
     this.now = o.now ?? Date.now;
     this.startedAt = this.now();
     // Jobs that were running when the head stopped wait for their submitting processes to reconnect.
-    for (const stored of state.jobs.values()) {
-      if (isTerminal(stored.record.status)) continue;
+    for (const stored of state.unfinished()) {
       const job = newPoolJob(stored, poolPolicy(stored.record.placement));
-      this.jobs.set(stored.record.id, job);
+      this.jobs.set(job.id, job);
       this.disconnected(job, 'the head restarted');
     }
     this.sampler = setInterval(() => {
-      for (const j of this.jobs.values()) if (!isTerminal(j.stored.record.status)) j.series.sample(this.now(), j.stored.record.done);
+      for (const j of this.jobs.values()) if (!isTerminal(this.record(j).status)) j.series.sample(this.now(), this.record(j).done);
     }, SAMPLE_MS);
     this.sampler.unref();
+  }
+
+  /** A served job's record, as the state keeps it. */
+  private record(job: PoolJob): Readonly<JobRecord> {
+    return this.state.job(job.id)!.record;
   }
 
   // ------------------------------------------------------------------ tabs
@@ -105,7 +116,7 @@ export class Head {
       tab.ep = msg.ep;
       tab.modelFromCache = msg.modelFromCache;
       tab.budget = job.policy.budgetFor(msg.ep);
-      if (job.stored.record.status === 'queued') this.setStatus(job, 'running', null);
+      if (this.record(job).status === 'queued') this.setStatus(job, 'running', null);
     } else if (msg.type === 'result' || msg.type === 'batch-failed') {
       if (tab.inFlight.delete(msg.batchId) && msg.type === 'result') {
         tab.batches++;
@@ -178,11 +189,11 @@ export class Head {
     if (missing.length)
       return refuse('SUBMIT_REFUSED', `the head has no file ${missing.join(', ')}; upload it first (${'PUT /api/files/'})`);
     const known = this.jobs.get(msg.jobId) ?? null;
-    const stored = this.state.jobs.get(msg.jobId);
+    const stored = this.state.job(msg.jobId);
     if (stored && !known)
       return refuse('JOB_FAILED', `job ${msg.jobId} already ended (${stored.record.status}); run it again with --resume`);
     if (known) {
-      const a = Buffer.from(known.stored.secret);
+      const a = Buffer.from(known.secret);
       const b = Buffer.from(msg.secret);
       if (a.length !== b.length || !timingSafeEqual(a, b)) return refuse('SUBMIT_REFUSED', `job ${msg.jobId} belongs to another process`);
       known.conn?.close(CLOSE.normal, 'replaced by a reconnect');
@@ -191,14 +202,15 @@ export class Head {
       known.expiry = null;
       this.setStatus(known, 'queued', null);
       conn.send({ type: 'accepted', jobId: msg.jobId, reattached: true });
-      this.o.log(`job ${msg.jobId} (${known.stored.record.name}): its submitting process is back`);
+      this.o.log(`job ${msg.jobId} (${this.record(known).name}): its submitting process is back`);
       this.schedule();
       return known;
     }
-    const job = newPoolJob(submittedJob(msg, this.now()), poolPolicy(msg.placement));
+    const submitted = submittedJob(msg, this.now());
+    this.state.add(submitted);
+    const job = newPoolJob(submitted, poolPolicy(msg.placement));
     job.conn = conn;
-    this.jobs.set(job.stored.record.id, job);
-    this.state.upsert(job.stored);
+    this.jobs.set(job.id, job);
     conn.send({ type: 'accepted', jobId: msg.jobId, reattached: false });
     const p = msg.placement;
     this.o.log(`job ${msg.jobId} (${msg.name}) submitted: pool ${p.pool.min}..${p.pool.max}, weight ${p.weight}, priority ${p.priority}`);
@@ -208,15 +220,12 @@ export class Head {
 
   private fromSubmitter(job: PoolJob, msg: Exclude<ToHead, SubmitMessage>): void {
     switch (msg.type) {
-      case 'progress': {
-        const r = job.stored.record;
-        Object.assign(r, { total: msg.total, done: msg.done, errors: msg.errors });
-        this.state.save();
+      case 'progress':
+        this.state.update(job.id, { total: msg.total, done: msg.done, errors: msg.errors });
         return;
-      }
       case 'finished':
         this.setStatus(job, msg.status, msg.message);
-        this.endJob(job, `${job.stored.record.name}: ${msg.status}`);
+        this.endJob(job, `${this.record(job).name}: ${msg.status}`);
         job.conn = null;
         return;
       case 'tab-text':
@@ -227,7 +236,7 @@ export class Head {
         job.channels.delete(msg.channel);
         if (msg.code === CLOSE.barred) job.excludedTabs.add(tab.id);
         if (VIOLATIONS.has(msg.code)) tab.link.close(msg.code as CloseCode, msg.reason);
-        else makeIdle(tab, `${IDLE_REASON} (${job.stored.record.name}: ${msg.reason || 'released'})`, this.now());
+        else makeIdle(tab, `${IDLE_REASON} (${this.record(job).name}: ${msg.reason || 'released'})`, this.now());
         return this.schedule();
       }
       default: {
@@ -240,41 +249,13 @@ export class Head {
   /** A job's message to one of its tabs: relayed, but only what a tab lent to a job may hear. */
   private toTab(job: PoolJob, channel: number, text: string): void {
     const tab = job.channels.get(channel);
-    if (!tab) return;
-    const parsed = parseToActor(text);
-    if (!parsed.ok) throw new Error(`bad message for ${tab.id}: ${parsed.error}`);
-    const msg: ToActorJson = parsed.value;
-    const serving = `${job.stored.record.name} (${job.stored.record.id})`;
-    switch (msg.type) {
-      case 'welcome':
-      case 'admission':
-        if (msg.status !== 'admitted') {
-          // The job will not use it (its pool is full, the host is barred, no EP fits): it goes back.
-          job.excludedTabs.add(tab.id);
-          job.channels.delete(channel);
-          job.conn?.send({ type: 'tab-close', channel, code: CLOSE.normal, reason: 'not taken by the job' });
-          makeIdle(tab, `${IDLE_REASON} (${serving} did not take it: ${msg.reason ?? msg.status})`, this.now());
-          return this.schedule();
-        }
-        tab.state = 'loading';
-        retime(tab, this.now());
-        return tab.link.sendJson({ ...msg, serving });
-      case 'shutdown':
-        // The job ends; the tab does not: its channel's close makes it idle.
-        return;
-      case 'cancel':
-        return tab.link.sendJson(msg);
-      default: {
-        const check: never = msg;
-        throw new Error(`unhandled message ${JSON.stringify(check)}`);
-      }
-    }
+    if (tab && relayToTab(job, tab, channel, text, `${this.record(job).name} (${job.id})`, this.now()) === 'given back') this.schedule();
   }
 
   /** The job's submitting process is gone: its tabs go back to the pool now; it may reattach until the timeout. */
   private disconnected(job: PoolJob, why: string): void {
     job.conn = null;
-    this.endJob(job, `${IDLE_REASON} (${job.stored.record.name}: ${why})`);
+    this.endJob(job, `${IDLE_REASON} (${this.record(job).name}: ${why})`);
     const s = this.o.submitterTimeoutMs / 1000;
     this.setStatus(job, 'disconnected', `${why}; waiting ${s}s for it to reconnect`);
     clearTimeout(job.expiry ?? undefined);
@@ -285,7 +266,7 @@ export class Head {
         'failed',
         `${why} and did not come back within ${s}s; its rows so far are written, and the same run with --resume finishes it`,
       );
-      this.jobs.delete(job.stored.record.id);
+      this.jobs.delete(job.id);
     }, this.o.submitterTimeoutMs);
     job.expiry.unref();
   }
@@ -293,36 +274,32 @@ export class Head {
   private endJob(job: PoolJob, idleReason: string): void {
     for (const tab of job.channels.values()) makeIdle(tab, idleReason, this.now());
     job.channels.clear();
-    if (isTerminal(job.stored.record.status)) {
+    if (isTerminal(this.record(job).status)) {
       clearTimeout(job.expiry ?? undefined);
-      job.series.sample(this.now(), job.stored.record.done);
-      this.jobs.delete(job.stored.record.id);
-      this.history.set(job.stored.record.id, job.series);
+      job.series.sample(this.now(), this.record(job).done);
+      this.jobs.delete(job.id);
+      this.history.set(job.id, job.series);
       for (const id of [...this.history.keys()].slice(0, Math.max(0, this.history.size - HISTORY))) this.history.delete(id);
     }
     this.schedule();
   }
 
-  private setStatus(job: PoolJob, status: PoolJob['stored']['record']['status'], message: string | null): void {
-    const r = job.stored.record;
-    r.status = status;
-    r.message = message;
-    if (isTerminal(status)) r.endedAt = this.now();
-    this.state.upsert(job.stored);
+  private setStatus(job: PoolJob, status: JobRecordStatus, message: string | null): void {
+    this.state.update(job.id, { status, message, ...(isTerminal(status) ? { endedAt: this.now() } : {}) });
   }
 
   /** `tabpool cancel JOB`: the job drains (its submitting process finishes the batches out and ends, resumable). */
-  cancel(jobId: string): PoolJob['stored']['record'] | null {
+  cancel(jobId: string): Readonly<JobRecord> | null {
     const job = this.jobs.get(jobId);
-    if (!job) return this.state.jobs.get(jobId)?.record ?? null;
+    if (!job) return this.state.job(jobId)?.record ?? null;
     if (job.conn) {
       job.conn.send({ type: 'cancel', reason: 'cancelled with tabpool cancel' });
-      job.stored.record.message = 'cancel requested: batches out finish, then it ends (--resume finishes it)';
+      this.state.update(job.id, { message: 'cancel requested: batches out finish, then it ends (--resume finishes it)' });
     } else {
       this.setStatus(job, 'cancelled', 'cancelled while its submitting process was away; --resume finishes it');
       this.endJob(job, IDLE_REASON);
     }
-    return job.stored.record;
+    return this.state.job(jobId)?.record ?? null;
   }
 
   // ------------------------------------------------------------------ placement
@@ -338,11 +315,11 @@ export class Head {
 
   private placedJobs(): PlacedJob[] {
     return [...this.jobs.values()].map((j) => ({
-      id: j.stored.record.id,
-      placement: j.stored.record.placement,
+      id: j.id,
+      placement: this.record(j).placement,
       policy: j.policy,
-      submittedAt: j.stored.record.submittedAt,
-      open: j.conn !== null && (j.stored.record.status === 'queued' || j.stored.record.status === 'running'),
+      submittedAt: this.record(j).submittedAt,
+      open: j.conn !== null && (this.record(j).status === 'queued' || this.record(j).status === 'running'),
       excludedTabs: j.excludedTabs,
       excludedHosts: j.excludedHosts,
     }));
@@ -374,7 +351,7 @@ export class Head {
 
   /** Whether `grant` is a live job's, and the job has this file: only its tabs are told the grant. */
   grantAllows(grant: string, sha256: string): boolean {
-    for (const j of this.jobs.values()) if (j.stored.grant === grant && j.stored.files.includes(sha256)) return true;
+    for (const j of this.jobs.values()) if (j.grant === grant && j.files.includes(sha256)) return true;
     return false;
   }
 
@@ -385,7 +362,7 @@ export class Head {
     const tabs = [...this.tabs.values()];
     const placed = this.placedJobs();
     return {
-      head: { startedAt: this.startedAt, ...join },
+      head: { startedAt: this.startedAt, ...join, stateError: this.state.writeError },
       ...jobsStatus(tabs, this.state.records(), this.jobs, this.history, shares(placed, tabs.length)),
       tabs: tabs.map((t) => tabStatus(t, now)),
     };

@@ -2,7 +2,10 @@
  * What a standing pool's head keeps in --state DIR, so that a restart (even SIGKILL) loses
  * nothing: its two tokens (tabs and submitting processes reconnect with the ones they hold), every
  * job's record and the secrets a reattach proves itself with, and the jobs' files by sha256.
- * head.json is replaced atomically (write, then rename); a file is kept only once its hash matches.
+ * The job list lives here alone: records are read here, changed only through `add` and `update`
+ * (each change saved), and the finished ones past the last KEEP_FINISHED pruned. head.json is
+ * replaced atomically (write, then rename); a failed write is reported (`writeError`, the hook),
+ * and the next change tries again. A file is kept only once its hash matches.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -13,7 +16,8 @@ import { TabpoolError } from '../../shared/errors.ts';
 import { jobRecordSchema, type JobRecord } from '../../shared/poolProtocol.ts';
 
 const storedJob = z.object({ record: jobRecordSchema, secret: z.string(), grant: z.string(), files: z.array(z.string()) });
-export type StoredJob = z.infer<typeof storedJob>;
+/** A job as the head keeps it: read-only to everyone but HeadState. */
+export type StoredJob = Readonly<Omit<z.infer<typeof storedJob>, 'record'>> & { readonly record: Readonly<JobRecord> };
 const stateSchema = z.object({
   version: z.literal(1),
   joinToken: z.string(),
@@ -23,23 +27,32 @@ const stateSchema = z.object({
   jobs: z.array(storedJob),
 });
 
-/** Finished jobs kept in the list (and in head.json); older ones are forgotten. */
-const KEEP_FINISHED = 500;
+/** Finished jobs kept in the list (and in head.json, and on the status page); older ones are forgotten. */
+export const KEEP_FINISHED = 20;
 
 export class HeadState {
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
-  /** The port it listens on (kept, for a restart). */
-  port = 0;
-  /** The last write that failed (a full disk), for the head to report; null once one succeeds. */
-  lastWriteError: string | null = null;
+  private portNow = 0;
+  private writeFailure: string | null = null;
+  /** Told of each failed write (a full disk, a read-only folder) and of the next that succeeds (null). */
+  onWriteError: (message: string | null) => void = () => undefined;
 
   private constructor(
     readonly dir: string,
     readonly joinToken: string,
     readonly submitToken: string,
-    readonly jobs: Map<string, StoredJob>,
+    private readonly jobs: Map<string, StoredJob>,
   ) {}
+
+  /** The port it listens on (kept, for a restart). */
+  get port(): number {
+    return this.portNow;
+  }
+  /** The last write that failed, for the status page; null once one succeeds. */
+  get writeError(): string | null {
+    return this.writeFailure;
+  }
 
   /** Opens (or makes) the state in `dir`; a token given on the command line wins over the stored one and is stored. */
   static async open(dir: string, given: { joinToken: string | null; submitToken: string | null }): Promise<HeadState> {
@@ -73,7 +86,8 @@ export class HeadState {
         'BAD_ARGUMENT',
         '--token and --submit-token must differ: a tab holding the join token must not be able to submit',
       );
-    state.port = stored?.port ?? 0;
+    state.portNow = stored?.port ?? 0;
+    state.prune();
     await state.saveNow();
     return state;
   }
@@ -113,28 +127,66 @@ export class HeadState {
     }
   }
 
-  upsert(job: StoredJob): void {
-    this.jobs.set(job.record.id, job);
-    const finished = [...this.jobs.values()].filter((j) => j.record.endedAt !== null).sort((a, b) => a.record.endedAt! - b.record.endedAt!);
-    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.jobs.delete(j.record.id);
+  /** The port it listens on now: kept for a restart. */
+  listensOn(port: number): void {
+    this.portNow = port;
     this.save();
+  }
+
+  job(id: string): StoredJob | undefined {
+    return this.jobs.get(id);
+  }
+
+  /** Jobs not finished (a restarted head waits for their submitting processes). */
+  unfinished(): StoredJob[] {
+    return [...this.jobs.values()].filter((j) => j.record.endedAt === null);
+  }
+
+  /** A job submitted for the first time. */
+  add(job: StoredJob): void {
+    this.jobs.set(job.record.id, job);
+    this.prune();
+    this.save();
+  }
+
+  /** A change to a job's record (status, message, progress); returns the record as it now is. */
+  update(id: string, change: Partial<Omit<JobRecord, 'id'>>): Readonly<JobRecord> | null {
+    const job = this.jobs.get(id);
+    if (!job) return null;
+    const record = { ...job.record, ...change };
+    this.jobs.set(id, { ...job, record });
+    if (change.endedAt !== undefined) this.prune();
+    this.save();
+    return record;
   }
 
   records(): JobRecord[] {
     return [...this.jobs.values()].map((j) => j.record).sort((a, b) => a.submittedAt - b.submittedAt);
   }
 
+  /** The finished jobs past the last KEEP_FINISHED go. */
+  private prune(): void {
+    const finished = [...this.jobs.values()].filter((j) => j.record.endedAt !== null).sort((a, b) => a.record.endedAt! - b.record.endedAt!);
+    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.jobs.delete(j.record.id);
+  }
+
   /** Writes head.json soon (writes are serialized; a burst of changes is one write). */
-  save(): void {
+  private save(): void {
     if (this.dirty) return;
     this.dirty = true;
     this.writing = this.writing.then(() => {
       this.dirty = false;
       return this.write().then(
-        () => void (this.lastWriteError = null),
-        (err: unknown) => void (this.lastWriteError = `could not write ${this.dir}/head.json: ${(err as Error).message}`),
+        () => this.wrote(null),
+        (err: unknown) => this.wrote(`could not write ${path.join(this.dir, 'head.json')}: ${(err as Error).message}`),
       );
     });
+  }
+
+  private wrote(failure: string | null): void {
+    const changed = failure !== this.writeFailure;
+    this.writeFailure = failure;
+    if (changed) this.onWriteError(failure);
   }
 
   async saveNow(): Promise<void> {
@@ -147,7 +199,7 @@ export class HeadState {
       version: 1 as const,
       joinToken: this.joinToken,
       submitToken: this.submitToken,
-      port: this.port,
+      port: this.portNow,
       jobs: [...this.jobs.values()],
     };
     const file = path.join(this.dir, 'head.json');

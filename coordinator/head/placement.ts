@@ -10,7 +10,7 @@
  * barred host) is never counted as that job's.
  */
 import type { Capabilities, DeclaredResources, ExecutionProvider } from '../../shared/protocol.ts';
-import type { PoolPolicy } from '../pool/actorPool.ts';
+import type { PoolPolicy } from '../pool/actorRoster.ts';
 import { add, hostCapacity, shortfalls, subtract, ZERO, type Resources } from '../pool/resources.ts';
 import type { Placement } from '../../shared/poolProtocol.ts';
 

@@ -1,11 +1,13 @@
-/** The jobs of a standing pool as the head keeps them, and the pool's status built from them and its tabs. */
+/** The jobs of a standing pool as the head keeps them, the relay of a job's messages to its tabs, and the pool's status. */
+import { CLOSE } from '../../shared/closeCodes.ts';
 import type { JobRecord, JobRecordStatus, SubmitMessage, ToSubmitter } from '../../shared/poolProtocol.ts';
+import { parseToActor, type ToActorJson } from '../../shared/protocol.ts';
 import type { PoolHostStatus, PoolJobStatus } from '../../shared/poolStatus.ts';
 import type { ResourcesStatus } from '../../shared/status.ts';
-import type { PoolPolicy } from '../pool/actorPool.ts';
+import type { PoolPolicy } from '../pool/actorRoster.ts';
 import { add, hostCapacity, ZERO, type Resources } from '../pool/resources.ts';
 import type { StoredJob } from './headState.ts';
-import type { PoolTab } from './poolTabs.ts';
+import { IDLE_REASON, makeIdle, retime, type PoolTab } from './poolTabs.ts';
 import { RateSeries } from './timeSplit.ts';
 
 /** How the head talks to one submitting process; the socket layer implements it (tests fake it). */
@@ -14,8 +16,13 @@ export interface SubmitLink {
   close(code: number, reason: string): void;
 }
 
+/** A job while the head serves it: what its record does not hold (its record is HeadState's: `state.job(id)`). */
 export interface PoolJob {
-  stored: StoredJob;
+  readonly id: string;
+  /** What a reattaching submitting process proves itself with, and what its tabs fetch its files with. */
+  readonly secret: string;
+  readonly grant: string;
+  readonly files: readonly string[];
   /** Its submitting process, while connected. */
   conn: SubmitLink | null;
   policy: PoolPolicy;
@@ -30,7 +37,10 @@ export interface PoolJob {
 
 export function newPoolJob(stored: StoredJob, policy: PoolPolicy): PoolJob {
   return {
-    stored,
+    id: stored.record.id,
+    secret: stored.secret,
+    grant: stored.grant,
+    files: stored.files,
     conn: null,
     policy,
     channels: new Map(),
@@ -109,4 +119,47 @@ export function jobsStatus(
     return { ...r, actors: j?.channels.size ?? 0, target: target.get(r.id) ?? 0, series: series ? [...series.points] : [] };
   });
   return { hosts: [...hosts.values()].map(({ usedR, ...h }) => ({ ...h, used: json(usedR) })), jobs };
+}
+
+/**
+ * A job's message to one of its tabs, relayed: only what a tab lent to a job may hear. A welcome or
+ * admission that does not admit it means the job will not use it (its pool is full, the host is
+ * barred, no EP fits): it goes back to the pool, and the caller places again ('given back').
+ */
+export function relayToTab(
+  job: PoolJob,
+  tab: PoolTab,
+  channel: number,
+  text: string,
+  serving: string,
+  now: number,
+): 'relayed' | 'given back' {
+  const parsed = parseToActor(text);
+  if (!parsed.ok) throw new Error(`bad message for ${tab.id}: ${parsed.error}`);
+  const msg: ToActorJson = parsed.value;
+  switch (msg.type) {
+    case 'welcome':
+    case 'admission':
+      if (msg.status !== 'admitted') {
+        job.excludedTabs.add(tab.id);
+        job.channels.delete(channel);
+        job.conn?.send({ type: 'tab-close', channel, code: CLOSE.normal, reason: 'not taken by the job' });
+        makeIdle(tab, `${IDLE_REASON} (${serving} did not take it: ${msg.reason ?? msg.status})`, now);
+        return 'given back';
+      }
+      tab.state = 'loading';
+      retime(tab, now);
+      tab.link.sendJson({ ...msg, serving });
+      return 'relayed';
+    case 'shutdown':
+      // The job ends; the tab does not: its channel's close makes it idle.
+      return 'relayed';
+    case 'cancel':
+      tab.link.sendJson(msg);
+      return 'relayed';
+    default: {
+      const check: never = msg;
+      throw new Error(`unhandled message ${JSON.stringify(check)}`);
+    }
+  }
 }

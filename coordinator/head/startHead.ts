@@ -54,6 +54,12 @@ export async function startHead(s: HeadSettings, log: (line: string) => void): P
   const state = await HeadState.open(stateDir, { joinToken: s.token, submitToken: s.submitToken });
   const webRoot = s.webRoot ?? (await ensureWebBuild(undefined, log));
   const tls = await tlsFor(s, stateDir, log);
+  state.onWriteError = (failure) =>
+    log(
+      failure
+        ? `state: ${failure}; jobs' records are kept in memory and written again on the next change`
+        : `state: ${path.join(state.dir, 'head.json')} written again`,
+    );
   const head = new Head(state, { submitterTimeoutMs: s.submitterTimeoutMs, log });
   const join = { workerUrls: [] as string[], tlsFingerprint: tls?.fingerprint ?? null, heartbeatMs: s.heartbeatMs };
   const status = (): PoolStatus => head.status(join);
@@ -69,7 +75,7 @@ export async function startHead(s: HeadSettings, log: (line: string) => void): P
     status,
     log,
   });
-  state.port = server.port;
+  state.listensOn(server.port);
   await state.saveNow();
   const origins = reachableHosts(s.host).urlsHosts.map((h) => `${tls ? 'https' : 'http'}://${h}:${server.port}`);
   join.workerUrls = origins.map((o) => withToken(o, ROUTES.workerPage, state.joinToken));

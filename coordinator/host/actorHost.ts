@@ -9,8 +9,8 @@ import { CLOSE, type CloseCode } from '../../shared/closeCodes.ts';
 import { formatError, type SerializedError } from '../../shared/errors.ts';
 import { PROTOCOL_VERSION, type HelloMessage, type ReadyMessage, type ResultMessage, type ToCoordinator } from '../../shared/protocol.ts';
 import type { InputItem } from '../io/inputItem.ts';
-import { ActorPool } from '../pool/actorPool.ts';
-import type { Actor, ActorLink } from '../pool/actor.ts';
+import { ActorRoster } from '../pool/actorRoster.ts';
+import type { PoolActor, ActorLink } from '../pool/actor.ts';
 import { Admission } from './admission.ts';
 import { systemClock, type Clock, type Timer } from './clock.ts';
 import { dueEviction } from './deadlines.ts';
@@ -31,7 +31,7 @@ export const MAX_ACTOR_FAILURES = 3;
 export type { HostDeps, HostEvents, HostSettings };
 
 export class ActorHost {
-  readonly pool: ActorPool;
+  readonly pool: ActorRoster;
   readonly stats: HostStats = newHostStats();
   private readonly workload: Workload;
   private readonly dispatcher: Dispatcher;
@@ -40,7 +40,7 @@ export class ActorHost {
   private readonly stall: StallWatch;
   private readonly source: WorkSource;
   private readonly clock: Clock;
-  private readonly links = new Map<ActorLink, Actor>();
+  private readonly links = new Map<ActorLink, PoolActor>();
   private readonly admission: Admission;
   private readonly timer: Timer;
   private answers = 0;
@@ -51,7 +51,7 @@ export class ActorHost {
 
   constructor(private readonly d: HostDeps) {
     this.clock = d.clock ?? systemClock;
-    this.pool = new ActorPool(d.policy);
+    this.pool = new ActorRoster(d.policy);
     this.admission = new Admission(
       this.pool,
       d.shared?.(this.pool) ?? null,
@@ -165,12 +165,11 @@ export class ActorHost {
   retire(link: ActorLink, reason: string): void {
     const actor = this.links.get(link);
     if (!actor || actor.retiring) return;
-    actor.retiring = true;
-    actor.reason = reason;
+    actor.retire(reason);
     this.d.events.log(`${actor.id} is handed back to the pool (${reason}) once its ${this.workload.heldCount(actor.id)} batch(es) are in`);
     this.leaveIfRetired(actor);
   }
-  private leaveIfRetired(actor: Actor): void {
+  private leaveIfRetired(actor: PoolActor): void {
     if (actor.retiring && actor.state !== 'gone' && this.workload.heldCount(actor.id) === 0)
       this.evict(actor, CLOSE.released, 'handed back');
   }
@@ -230,14 +229,14 @@ export class ActorHost {
     this.admission.welcome(actor, msg.hostId);
   }
 
-  private onReady(actor: Actor, msg: ReadyMessage): void {
+  private onReady(actor: PoolActor, msg: ReadyMessage): void {
     // A repeated ready changes nothing; a ready from a tab that was never admitted is a lie.
     if (actor.state === 'ready') return;
     if (actor.state !== 'loading') throw new Error(`ready from ${actor.id}, which is ${actor.state}, not admitted`);
     if (!actor.offered.includes(msg.ep))
       throw new Error(`ready on ${msg.ep}, which ${actor.id} was not offered (${actor.offered.join(', ')})`);
     this.pool.markReady(actor, this.clock.wall());
-    actor.probe = msg.probe;
+    actor.measured(msg.probe);
     // Until its first result, its pace is what it measured itself, or one image per warm-up run.
     const measured = msg.probe.find((f) => f.ep === msg.ep)?.imagesPerSecond ?? null;
     actor.speed.setPrior(measured ?? (msg.warmupMs > 0 ? 1000 / msg.warmupMs : null));
@@ -249,7 +248,7 @@ export class ActorHost {
     });
   }
 
-  private onResult(actor: Actor, msg: ResultMessage, receivedAt: number): void {
+  private onResult(actor: PoolActor, msg: ResultMessage, receivedAt: number): void {
     const held = this.workload.lookup(msg.batchId, actor.id);
     if (held === null) throw new Error(`result for batch ${msg.batchId}, which this actor does not hold`);
     if ('late' in held) {
@@ -272,11 +271,7 @@ export class ActorHost {
     actor.speed.record(batch.items.length, sentAt, receivedAt);
     const roundTrip = receivedAt - sentAt;
     this.stats.roundTrip.add(roundTrip);
-    actor.failures = 0;
-    actor.batchesDone++;
-    actor.imagesDone += batch.items.length;
-    actor.roundTripMs += roundTrip;
-    actor.lastResultAt = this.clock.wall();
+    actor.answered(batch.items.length, roundTrip, this.clock.wall());
     this.answers++;
     if (batch.check) batch.check({ actorId: actor.id, results: msg.items });
     else this.deliver(actor, batch.items, msg);
@@ -286,7 +281,7 @@ export class ActorHost {
   }
 
   /** A batch's answers, to the output: URL inputs no tab could fetch are fetched here and sent again. */
-  private deliver(actor: Actor, items: InputItem[], msg: ResultMessage): void {
+  private deliver(actor: PoolActor, items: InputItem[], msg: ResultMessage): void {
     this.stats.decodeMs += msg.timing.decodeMs;
     this.stats.decodedImages += items.length;
     this.stats.firstResultAt ??= this.clock.wall();
@@ -298,12 +293,12 @@ export class ActorHost {
     if (answered.items.length > 0) this.d.sink.answered(actor, answered.items, answered.results);
   }
 
-  private onBatchFailed(actor: Actor, batchId: number, error: SerializedError): void {
+  private onBatchFailed(actor: PoolActor, batchId: number, error: SerializedError): void {
     if (!this.workload.holds(batchId, actor.id)) throw new Error(`batch-failed for batch ${batchId}, which this actor does not hold`);
     this.d.events.log(`${actor.id} failed batch ${batchId}: ${formatError(error)}`);
     this.requeue(batchId, actor, error, error.code === 'DEVICE_LOST' ? 'actor' : 'input');
     // The actor's own code failing is the user's, not the tab's: it never evicts (nor bars) a tab.
-    if (error.code !== 'ACTOR_ERROR') actor.failures++;
+    if (error.code !== 'ACTOR_ERROR') actor.failed();
     if (error.code === 'DEVICE_LOST' || actor.failures >= MAX_ACTOR_FAILURES) {
       this.evict(actor, CLOSE.evicted, error.code === 'DEVICE_LOST' ? 'GPU device lost' : `${actor.failures} failed batches in a row`);
     }
@@ -315,20 +310,20 @@ export class ActorHost {
   // ------------------------------------------------------------------ actors coming and going
 
   /** `actor`'s copy of a batch failed; the batch goes back (or is split, or its lone input given up). */
-  private requeue(batchId: number, actor: Actor, error: SerializedError, blame: FailureBlame): void {
+  private requeue(batchId: number, actor: PoolActor, error: SerializedError, blame: FailureBlame): void {
     if (this.stopped) return;
     const outcome = this.workload.fail(batchId, actor.id, error, blame);
     if (outcome?.kind === 'give-up') this.d.sink.failed(outcome.item, giveUpError(outcome.item, error, this.d.settings.maxRetries));
   }
 
   /** Closes an actor's socket with `code` and takes it out of the pool; its batches run elsewhere. */
-  evict(actor: Actor, code: CloseCode, reason: string): void {
+  evict(actor: PoolActor, code: CloseCode, reason: string): void {
     actor.link.close(code, reason);
     this.links.delete(actor.link);
     this.dropActor(actor, `socket closed (${code} ${reason})`);
   }
 
-  private dropActor(actor: Actor, why: string): void {
+  private dropActor(actor: PoolActor, why: string): void {
     if (actor.state === 'gone') return;
     const lost = this.workload.heldBy(actor.id);
     for (const h of lost) this.requeue(h.batch.id, actor, { code: 'JOB_FAILED', message: `${actor.id} left mid-batch: ${why}` }, 'actor');

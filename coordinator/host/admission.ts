@@ -5,18 +5,18 @@
  */
 import type { ExecutionProvider, JobSpec } from '../../shared/protocol.ts';
 import { PROTOCOL_VERSION } from '../../shared/protocol.ts';
-import type { ActorPool } from '../pool/actorPool.ts';
-import type { Actor } from '../pool/actor.ts';
+import type { ActorRoster } from '../pool/actorRoster.ts';
+import type { PoolActor } from '../pool/actor.ts';
 import type { SharedPool } from './ports.ts';
 
 export class Admission {
   /** Actors that heard their welcome (a shared pool confirms a slot before the tab hears of it). */
-  private readonly welcomed = new WeakSet<Actor>();
+  private readonly welcomed = new WeakSet<PoolActor>();
   private syncing: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
   constructor(
-    private readonly pool: ActorPool,
+    private readonly pool: ActorRoster,
     private readonly shared: SharedPool | null,
     private readonly spec: (eps: ExecutionProvider[]) => JobSpec,
     private readonly log: (line: string) => void,
@@ -32,11 +32,11 @@ export class Admission {
   }
 
   /** The first answer to a tab's hello: its actor id and admission, once the job's pool has it. */
-  welcome(actor: Actor, hostId: string): void {
+  welcome(actor: PoolActor, hostId: string): void {
     const send = (): void => {
       this.welcomed.add(actor);
       const status = actor.state === 'loading' ? 'admitted' : actor.state === 'standby' ? 'standby' : 'rejected';
-      const job = status === 'admitted' ? this.spec(actor.offered) : null;
+      const job = status === 'admitted' ? this.spec([...actor.offered]) : null;
       actor.link.sendJson({
         type: 'welcome',
         protocol: PROTOCOL_VERSION,
@@ -55,7 +55,7 @@ export class Admission {
   }
 
   /** Tabs promoted from standby hear of it; with a shared pool, once the job's pool has them. */
-  announce(promoted: Actor[]): void {
+  announce(promoted: PoolActor[]): void {
     if (!this.shared) return promoted.forEach((p) => this.tell(p));
     if (promoted.length > 0)
       void this.sync().then(() => promoted.filter((p) => this.welcomed.has(p) && p.state === 'loading').forEach((p) => this.tell(p)));
@@ -83,8 +83,8 @@ export class Admission {
     return this.syncing.catch(() => undefined);
   }
 
-  private tell(p: Actor): void {
-    p.link.sendJson({ type: 'admission', status: 'admitted', reason: null, job: this.spec(p.offered) });
+  private tell(p: PoolActor): void {
+    p.link.sendJson({ type: 'admission', status: 'admitted', reason: null, job: this.spec([...p.offered]) });
     this.log(`${p.id} promoted from standby`);
   }
 }

@@ -3,7 +3,7 @@
  * how long a tab may take to load the model: limits that adapt to each actor's measured speed,
  * so a slow but honest tab is never evicted for being slow.
  */
-import type { Actor } from '../pool/actor.ts';
+import type { PoolActor } from '../pool/actor.ts';
 import type { Held } from './workload.ts';
 
 /** Before an actor has finished a batch we cannot know its speed: SwiftShader needs ~8 s an image. */
@@ -15,7 +15,7 @@ const DEADLINE_FACTOR = 10;
 const MIN_DEADLINE_MS = 60_000;
 
 /** The limit for `actor` holding a batch of `items`; `fixedMs` is --batch-timeout when given. */
-export function batchDeadline(actor: Actor, items: number, fixedMs: number | null): number {
+export function batchDeadline(actor: PoolActor, items: number, fixedMs: number | null): number {
   if (fixedMs !== null) return fixedMs;
   if (actor.imagesDone === 0) return FIRST_BATCH_DEADLINE_MS;
   // Round trips include waiting behind the actor's other batch, so this is already per slot.
@@ -24,13 +24,18 @@ export function batchDeadline(actor: Actor, items: number, fixedMs: number | nul
 }
 
 export interface Overdue {
-  actor: Actor;
+  actor: PoolActor;
   batchId: number;
   limitMs: number;
 }
 
 /** The first copy out longer than its limit, or null. */
-export function findOverdue(held: Iterable<Held>, actors: ReadonlyMap<string, Actor>, now: number, fixedMs: number | null): Overdue | null {
+export function findOverdue(
+  held: Iterable<Held>,
+  actors: ReadonlyMap<string, PoolActor>,
+  now: number,
+  fixedMs: number | null,
+): Overdue | null {
   for (const h of held) {
     const actor = actors.get(h.actorId);
     if (!actor) continue;
@@ -41,7 +46,7 @@ export function findOverdue(held: Iterable<Held>, actors: ReadonlyMap<string, Ac
 }
 
 /** An actor that has been loading the model for longer than LOAD_DEADLINE_MS, or null. */
-export function findStuckLoading(actors: Iterable<Actor>, wallNow: number): Actor | null {
+export function findStuckLoading(actors: Iterable<PoolActor>, wallNow: number): PoolActor | null {
   for (const a of actors) if (a.state === 'loading' && wallNow - a.joinedAt > LOAD_DEADLINE_MS) return a;
   return null;
 }
@@ -49,11 +54,11 @@ export function findStuckLoading(actors: Iterable<Actor>, wallNow: number): Acto
 /** The actor to evict now, if any: one holding a batch past its deadline, or stuck loading the model. */
 export function dueEviction(
   held: Iterable<Held>,
-  actors: ReadonlyMap<string, Actor>,
+  actors: ReadonlyMap<string, PoolActor>,
   now: number,
   wallNow: number,
   fixedMs: number | null,
-): { actor: Actor; reason: string; log: string } | null {
+): { actor: PoolActor; reason: string; log: string } | null {
   const overdue = findOverdue(held, actors, now, fixedMs);
   if (overdue) {
     const s = (overdue.limitMs / 1000).toFixed(0);

@@ -5,9 +5,9 @@
  * finish last, and the first valid answer wins. Wire bytes are counted here, where frames are made.
  */
 import { encodeBatchFrame } from '../../shared/batchFrame.ts';
-import type { ActorPool } from '../pool/actorPool.ts';
+import type { ActorRoster } from '../pool/actorRoster.ts';
 import { wireInput } from '../io/inputItem.ts';
-import type { Actor } from '../pool/actor.ts';
+import type { PoolActor } from '../pool/actor.ts';
 import { autoBatchSize, chooseCopy, fixedBatchSize, oneMoreAt, type ActorLoad, type CopyCandidate } from './batchPlan.ts';
 import type { Batch, Workload } from './workload.ts';
 import type { HostStats } from './hostStats.ts';
@@ -23,7 +23,7 @@ export interface DispatchSettings {
 
 export class Dispatcher {
   constructor(
-    private readonly pool: ActorPool,
+    private readonly pool: ActorRoster,
     private readonly workload: Workload,
     private readonly stats: HostStats,
     private readonly settings: DispatchSettings,
@@ -31,7 +31,7 @@ export class Dispatcher {
   ) {}
 
   /** What the plan needs to know of `a`: its speed, and the work it holds. */
-  load(a: Actor): ActorLoad {
+  load(a: PoolActor): ActorLoad {
     const { items, oldestSentAt } = this.workload.loadOf(a.id);
     const lastDone = a.speed.lastDoneAt;
     const busySince = items === 0 ? null : lastDone !== null && lastDone > oldestSentAt ? lastDone : oldestSentAt;
@@ -68,7 +68,7 @@ export class Dispatcher {
     let ready = 0;
     let totalSpeed = 0;
     let fastest = 0;
-    const free: Actor[] = [];
+    const free: PoolActor[] = [];
     // Who would finish one more input first, and second (as the pass starts): an actor the plan
     // gives nothing still gets one input when it is the first (batchPlan's "never starve").
     const auto = this.settings.batchSize === 'auto';
@@ -136,7 +136,7 @@ export class Dispatcher {
    * The tail: each idle actor also runs the batch expected to finish last, when it would finish it
    * sooner than its holder (batchPlan.chooseCopy). The batches out are listed once, latest first.
    */
-  private tailCopies(idle: Actor[], now: number): number {
+  private tailCopies(idle: PoolActor[], now: number): number {
     if (idle.length === 0) return 0;
     const byHolder = new Map<string, { batchId: number; items: number; sentAt: number; copyable: boolean }[]>();
     for (const h of this.workload.held()) {
@@ -181,9 +181,8 @@ export class Dispatcher {
     return sent;
   }
 
-  send(a: Actor, batch: Batch, now: number): void {
-    a.lastDispatchAt = now;
-    a.lastBatchSize = batch.items.length;
+  send(a: PoolActor, batch: Batch, now: number): void {
+    a.sent(batch.items.length, now);
     const frame = encodeBatchFrame(
       batch.id,
       batch.items.map((i) => i.id),

@@ -1,8 +1,8 @@
 /** What an actor host is made from (its settings and ports) and what it tells its owner (actorHost.ts). */
 import type { ExecutionProvider, JobSpec } from '../../shared/protocol.ts';
 import type { InputReader, UrlResolver } from '../io/datasetFeeder.ts';
-import type { ActorPool, PoolPolicy } from '../pool/actorPool.ts';
-import type { Actor } from '../pool/actor.ts';
+import type { ActorRoster, PoolPolicy } from '../pool/actorRoster.ts';
+import type { PoolActor } from '../pool/actor.ts';
 import type { Clock } from './clock.ts';
 import type { HostIntake, ResultSink, SharedPool, WorkSource } from './ports.ts';
 import type { RowRules } from './resultCheck.ts';
@@ -33,7 +33,7 @@ export interface HostEvents {
   /** Dispatch began (the pool's minimum was ready, or the owner started it short). */
   started?(): void;
   /** An admitted tab could not become an actor (its model failed to load, no WebGPU…). */
-  actorFailed?(actor: Actor, what: string): void;
+  actorFailed?(actor: PoolActor, what: string): void;
   /** A tab was refused (it can never fit, or its host is barred). */
   refused?(): void;
   /** No actor holds a slot any more. */
@@ -51,7 +51,7 @@ export interface HostDeps {
   source(intake: HostIntake): WorkSource;
   sink: ResultSink;
   /** Set when other processes serve the same job (gateways on NATS). */
-  shared?: (pool: ActorPool) => SharedPool;
+  shared?: (pool: ActorRoster) => SharedPool;
   events: HostEvents;
   /** How the URL fallback fetches an input no tab could (and presigns s3://). */
   read: InputReader;

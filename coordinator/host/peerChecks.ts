@@ -9,8 +9,8 @@
  * coordinator's reference checks instead.
  */
 import type { InputItem } from '../io/inputItem.ts';
-import type { ActorPool } from '../pool/actorPool.ts';
-import type { Actor } from '../pool/actor.ts';
+import type { ActorRoster } from '../pool/actorRoster.ts';
+import type { PoolActor } from '../pool/actor.ts';
 import type { ItemResult } from '../../shared/protocol.ts';
 import type { Batch, Workload } from './workload.ts';
 
@@ -34,10 +34,10 @@ export class PeerChecks {
   private waiting: Waiting[] = [];
 
   constructor(
-    private readonly pool: ActorPool,
+    private readonly pool: ActorRoster,
     private readonly workload: Workload,
     private readonly maxTasksInFlight: number,
-    private readonly send: (a: Actor, batch: Batch, now: number) => void,
+    private readonly send: (a: PoolActor, batch: Batch, now: number) => void,
   ) {}
 
   /** `items` computed by a ready actor of a host other than `notHost`: its answers, or null. */
@@ -57,7 +57,7 @@ export class PeerChecks {
     if (this.waiting.length === 0) return;
     const still: Waiting[] = [];
     for (const w of this.waiting) {
-      let best: Actor | null = null;
+      let best: PoolActor | null = null;
       let bestHeld = Infinity;
       let otherHost = false;
       for (const a of this.pool.actors.values()) {

@@ -8,7 +8,7 @@
 import type { SerializedError } from '../../shared/errors.ts';
 import type { ItemResult } from '../../shared/protocol.ts';
 import type { InputItem } from '../io/inputItem.ts';
-import type { Actor } from '../pool/actor.ts';
+import type { PoolActor } from '../pool/actor.ts';
 
 /** What a work source may ask of the host it feeds. */
 export interface HostIntake {
@@ -42,7 +42,7 @@ export interface WorkSource {
 /** Where a host's answers go. */
 export interface ResultSink {
   /** `actor`'s checked answers for `items`, in order (rows, or the unit's answers). */
-  answered(actor: Actor, items: InputItem[], results: ItemResult[]): void;
+  answered(actor: PoolActor, items: InputItem[], results: ItemResult[]): void;
   /** `item` gets an error row: it failed on every try, or no one could fetch it. */
   failed(item: InputItem, error: SerializedError): void;
 }
@@ -53,7 +53,7 @@ export interface SharedPool {
    * Writes this host's actors into the job's pool; returns those that no longer fit there (another
    * process took the slot first), which go back to standby. Serialized by the host.
    */
-  sync(): Promise<Actor[]>;
+  sync(): Promise<PoolActor[]>;
   /** Ready actors across every process of the job. */
   readyCount(): number;
 }

@@ -6,12 +6,12 @@
  * log and on the status page; after a second it fails with STALLED, leaving a resumable output.
  * Progress is an answer from a tab, a batch out, or work that writes rows without one (checks).
  */
-import type { Actor } from '../pool/actor.ts';
+import type { PoolActor } from '../pool/actor.ts';
 
 export interface StallFacts {
   /** Inputs waiting for an actor. */
   pending: number;
-  ready: readonly Actor[];
+  ready: readonly PoolActor[];
   /** Batches out on actors. */
   inFlight: number;
   /** Answers received so far (any change is progress). */

@@ -23,7 +23,7 @@ export function rowsForResult(ids: readonly string[], items: readonly ItemResult
 /** Where rows go: durable once `write` resolves. OutputSink implements it; tests fake it. */
 export interface RowSink {
   /** Ids already in the output when the job started (resume). */
-  readonly done: IdLookup;
+  readonly written: IdLookup;
   write(rows: readonly OutputRow[]): Promise<void>;
   /** Resolves once everything written so far is durable. */
   flushed(): Promise<void>;

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import { TabpoolError } from '../../shared/errors.ts';
-import type { OutputFormat } from '../jobOptions.ts';
+import type { OutputFormat } from '../options/jobOptions.ts';
 import type { Column } from '../../shared/columns.ts';
 import { IdSet, type IdLookup } from './idSet.ts';
 import { ParquetSink } from './parquetSink.ts';
@@ -24,9 +24,9 @@ export class OutputSink implements RowSink {
     private readonly format: Exclude<OutputFormat, 'parquet'>,
     private readonly columns: readonly Column[],
     /** Ids already in the file when the job started (resume). */
-    readonly done: IdLookup,
+    readonly written: IdLookup,
     /** How many of those rows are error rows (they count toward the exit code of a resumed job). */
-    readonly doneErrors: number,
+    readonly writtenErrors: number,
     readonly repairedTornLine: boolean,
   ) {}
 

@@ -80,9 +80,9 @@ export class ParquetSink implements RowSink {
     /** Tells this run's parts from those of the run it resumes. */
     private readonly runId: string,
     /** Ids in the committed parts when the job started (resume). */
-    readonly done: IdLookup,
+    readonly written: IdLookup,
     /** How many of those rows are error rows (they count toward the exit code of a resumed job). */
-    readonly doneErrors: number,
+    readonly writtenErrors: number,
     /** True when parts a crash left half-written were found and removed. */
     readonly repairedTornLine: boolean,
   ) {}

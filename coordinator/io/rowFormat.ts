@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
-import type { OutputFormat } from '../jobOptions.ts';
+import type { OutputFormat } from '../options/jobOptions.ts';
 import type { Column } from '../../shared/columns.ts';
 import { IdSet } from './idSet.ts';
 import type { OutputRow } from './outputRow.ts';

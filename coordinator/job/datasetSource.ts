@@ -55,10 +55,10 @@ export class DatasetSource implements WorkSource {
     );
     let resolve!: () => void;
     this.allReadIn = new Promise((r) => (resolve = r));
-    this.done = resolve;
+    this.markAllRead = resolve;
   }
 
-  private readonly done: () => void;
+  private readonly markAllRead: () => void;
 
   get exhausted(): boolean {
     return this.allRead;
@@ -74,7 +74,7 @@ export class DatasetSource implements WorkSource {
   stop(): void {
     if (this.allRead) return;
     this.allRead = true;
-    this.done();
+    this.markAllRead();
     this.feeder.wake();
   }
 

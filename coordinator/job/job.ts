@@ -12,25 +12,24 @@ import { systemClock, type Clock } from '../host/clock.ts';
 import { readInput } from '../io/inputReader.ts';
 import type { InputItem } from '../io/inputItem.ts';
 import { errorRow } from '../io/outputRow.ts';
-import type { JobOptions } from '../jobOptions.ts';
-import type { ActorPool } from '../pool/actorPool.ts';
+import type { JobOptions } from '../options/jobOptions.ts';
+import type { ActorRoster } from '../pool/actorRoster.ts';
 import type { ActorLink } from '../pool/actor.ts';
 import { poolPolicy } from '../pool/epPolicy.ts';
 import { DatasetSource } from './datasetSource.ts';
 import type { JobDeps } from './jobDeps.ts';
-import { JobOutput, type Barring } from './jobOutput.ts';
-import { newJobStats, type JobStats } from './jobStats.ts';
-import { jobStatus } from './jobStatus.ts';
-import { actorShares } from './actorShares.ts';
-import type { JobFigures, JobProgress, RunningJob } from './runningJob.ts';
+import { JobOutput, type Barring } from '../output/jobOutput.ts';
+import type { JobStats } from '../output/jobStats.ts';
+import { jobStatus } from '../output/jobStatus.ts';
+import { actorShares } from '../output/actorShares.ts';
+import type { JobFigures, JobProgress, RunningJob } from '../output/runningJob.ts';
 import { JoinWatch } from './joinWatch.ts';
 
 export class Job implements RunningJob {
   readonly host: ActorHost;
   readonly output: JobOutput;
-  readonly stats: JobStats;
   readonly options: JobOptions;
-  readonly done: Promise<void>;
+  readonly ended: Promise<void>;
   /** Resolves once the whole dataset has been read into the host (or the job stopped reading). */
   readonly allReadIn: Promise<void>;
   private source!: DatasetSource;
@@ -38,14 +37,13 @@ export class Job implements RunningJob {
   private readonly clock: Clock;
   private draining = false;
   private finished = false;
-  private resolveDone!: () => void;
-  private rejectDone!: (e: unknown) => void;
+  private resolveEnded!: () => void;
+  private rejectEnded!: (e: unknown) => void;
 
   constructor(private readonly deps: JobDeps) {
     const o = deps.options;
     this.options = o;
     this.clock = deps.clock ?? systemClock;
-    this.stats = newJobStats(this.clock.wall(), deps.sink.done.size, deps.skippedErrors ?? 0);
     const log = (line: string): void => deps.events.log(line);
     const ports = {
       bar: (b: Barring) => this.bar(b),
@@ -54,16 +52,16 @@ export class Job implements RunningJob {
     };
     this.output = new JobOutput(
       deps.sink,
-      this.stats,
       o.out,
       {
         progress: (stats) => deps.events.progress(stats),
-        written: () => this.checkDone(),
+        written: () => this.endIfComplete(),
         fail: (err) => this.fail(err),
         log,
         now: () => this.clock.wall(),
       },
       deps.verify && { settings: deps.verify, ports },
+      deps.skippedErrors ?? 0,
     );
     const read = deps.readInput ?? readInput;
     const resolveUrl = deps.resolveUrl ?? (async (source: string) => source);
@@ -86,7 +84,7 @@ export class Job implements RunningJob {
         (this.source = new DatasetSource(intake, {
           dataset: deps.dataset,
           inputs: deps.actor.inputs,
-          skip: deps.sink.done,
+          skip: deps.sink.written,
           readAheadItems: Math.max(4, o.pool.max * o.maxTasksInFlight * 2) * perBatch,
           writeErrors: (rows) => this.output.writeUnsent(rows),
           stopped: () => this.finished || this.draining,
@@ -100,7 +98,7 @@ export class Job implements RunningJob {
       },
       events: {
         log,
-        changed: () => this.checkDone(),
+        changed: () => this.endIfComplete(),
         started: () => deps.events.progress(this.stats),
         actorFailed: (actor, what) => this.joinWatch.recordFailure(actor, what),
         refused: () => this.joinWatch.failIfNoneCanJoin(),
@@ -122,9 +120,9 @@ export class Job implements RunningJob {
       clock: this.clock,
     });
     this.allReadIn = this.source.allReadIn;
-    this.done = new Promise((resolve, reject) => {
-      this.resolveDone = resolve;
-      this.rejectDone = reject;
+    this.ended = new Promise((resolve, reject) => {
+      this.resolveEnded = resolve;
+      this.rejectEnded = reject;
     });
     this.joinWatch = new JoinWatch(this.clock, {
       pool: this.host.pool,
@@ -142,18 +140,23 @@ export class Job implements RunningJob {
 
   /** Starts reading the dataset and the join timer; `total` is the dataset's size (resumed rows included). */
   start(total: number | null): void {
-    this.stats.total = total === null ? null : total - this.stats.skipped;
+    this.output.begin(total);
     void this.source.run().then(
       () => {
         this.host.schedule();
-        this.checkDone();
+        this.endIfComplete();
       },
       (err: unknown) => this.fail(err),
     );
     this.joinWatch.arm();
   }
 
-  get pool(): ActorPool {
+  /** The job's rows and times (its output counts them). */
+  get stats(): JobStats {
+    return this.output.stats;
+  }
+
+  get pool(): ActorRoster {
     return this.host.pool;
   }
   get interrupted(): boolean {
@@ -166,7 +169,7 @@ export class Job implements RunningJob {
   progress(): JobProgress {
     return {
       total: this.stats.total,
-      done: this.stats.done,
+      done: this.stats.rows,
       errors: this.stats.errors,
       workStartedAt: this.host.stats.workStartedAt,
       unit: this.deps.actor.inputs === 'image' ? 'img' : 'item',
@@ -217,7 +220,7 @@ export class Job implements RunningJob {
   }
 
   /** Ends the job once every input has its row (or, draining, once nothing is in flight). */
-  checkDone(): void {
+  endIfComplete(): void {
     if (this.finished || !this.source.exhausted) return;
     // Draining: inputs not yet sent stay unsent (a --resume does them); only in-flight ones finish.
     if (this.draining ? this.host.inFlight > 0 : !this.host.idle) return;
@@ -232,7 +235,7 @@ export class Job implements RunningJob {
     this.draining = true;
     this.host.drain();
     this.source.stop();
-    this.checkDone();
+    this.endIfComplete();
   }
 
   private finish(): void {
@@ -242,18 +245,18 @@ export class Job implements RunningJob {
         ? 'the job was interrupted; its output can be resumed with --resume'
         : 'the job is done; thank you — this tab can be closed',
     );
-    this.stats.finishedAt = this.clock.wall();
+    this.output.end(this.clock.wall());
     // Resolve once every row is on disk, so whoever awaits `done` reads a complete output.
     this.deps.sink.flushed().then(
-      () => this.resolveDone(),
-      (err: unknown) => this.rejectDone(err),
+      () => this.resolveEnded(),
+      (err: unknown) => this.rejectEnded(err),
     );
   }
 
   fail(err: unknown): void {
     if (this.finished) return;
     this.stop(`the job failed: ${(err as Error).message}`);
-    this.rejectDone(err);
+    this.rejectEnded(err);
   }
 
   /** No more work: timers off, every tab told why and closed. */

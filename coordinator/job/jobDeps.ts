@@ -5,16 +5,11 @@ import type { JobStatus } from '../../shared/status.ts';
 import type { InputReader, UrlResolver } from '../io/datasetFeeder.ts';
 import type { Dataset } from '../io/dataset.ts';
 import type { RowSink } from '../io/outputRow.ts';
-import type { JobOptions } from '../jobOptions.ts';
+import type { JobOptions } from '../options/jobOptions.ts';
 import type { Clock } from '../host/clock.ts';
 import type { RowRules } from '../host/resultCheck.ts';
-import type { VerifySettings } from './jobOutput.ts';
-import type { JobStats } from './jobStats.ts';
-
-export interface JobEvents {
-  log(line: string): void;
-  progress(stats: JobStats): void;
-}
+import type { VerifySettings } from '../output/jobOutput.ts';
+import type { JobEvents } from '../output/runningJob.ts';
 
 /** What the job needs to know of its actor: the spec a tab loads it by, how batches are cut for its model, what its rows must be. */
 export interface JobActor {

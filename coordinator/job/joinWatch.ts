@@ -5,12 +5,12 @@
  * refused, standing by), so "stuck waiting for actors" always says why.
  */
 import { TabpoolError } from '../../shared/errors.ts';
-import type { ActorPool } from '../pool/actorPool.ts';
-import type { Actor } from '../pool/actor.ts';
+import type { ActorRoster } from '../pool/actorRoster.ts';
+import type { PoolActor } from '../pool/actor.ts';
 import type { Clock, Timer } from '../host/clock.ts';
 
 export interface JoinWatchTarget {
-  pool: ActorPool;
+  pool: ActorRoster;
   joinTimeoutMs: number;
   /** --launch K: K local tabs and no one else expected. */
   launch: number;
@@ -46,7 +46,7 @@ export class JoinWatch {
   }
 
   /** A tab that was admitted but could not become an actor. */
-  recordFailure(actor: Actor, what: string): void {
+  recordFailure(actor: PoolActor, what: string): void {
     this.failed.push(`  ${actor.id} (host ${actor.hostId}): ${what}`);
     this.failIfNoneCanJoin();
   }

@@ -1,4 +1,9 @@
-/** One tab in the pool, as the coordinator keeps it: where it stands, what it reserves, what it has done. */
+/**
+ * One tab in the pool, as the coordinator keeps it: where it stands, what it reserves, what it has
+ * done. The record has one owner, this class: others read its fields (readonly) and tell it what
+ * happened through intent-named methods (the roster admits and parks it, the host counts its
+ * answers and failures, the dispatcher its batches).
+ */
 import type { CloseCode } from '../../shared/closeCodes.ts';
 import type { AdapterInfo, EpFigure, ExecutionProvider, ToActorJson } from '../../shared/protocol.ts';
 import type { ActorState } from '../../shared/status.ts';
@@ -12,69 +17,157 @@ export interface ActorLink {
   close(code: CloseCode, reason: string): void;
 }
 
-export interface Actor {
-  id: string;
-  hostId: string;
-  link: ActorLink;
-  state: ActorState;
-  /** The EPs it was offered, best first; its budget is reserved for the first. */
-  offered: ExecutionProvider[];
-  /** The EP it runs on, once ready (the only one offered, or the faster it measured). */
-  ep: ExecutionProvider | null;
-  /** What it measured of each EP when offered more than one. */
-  probe: EpFigure[];
+export class PoolActor {
+  private current: ActorState = 'standby';
+  private offeredEps: ExecutionProvider[] = [];
+  private chosenEp: ExecutionProvider | null = null;
+  private measuredEps: EpFigure[] = [];
+  private lastBatch: number | null = null;
+  private reserved: Resources = { gpus: 0, cpus: 0, memoryBytes: 0 };
+  private why: string | null = null;
+  private readyTime: number | null = null;
+  private lastResultTime: number | null = null;
+  private batches = 0;
+  private images = 0;
+  private roundTrips = 0;
+  private failuresInARow = 0;
+  private lastDispatch = 0;
+  private handedBack = false;
   /** Its speed as the coordinator measures it. */
-  speed: SpeedMeter;
-  /** Images in the last batch it was sent. */
-  lastBatchSize: number | null;
-  adapter: AdapterInfo | null;
-  budget: Resources;
-  /** Why it stands by, was refused, or left. */
-  reason: string | null;
-  /** Wall-clock times (ms since the epoch). */
-  joinedAt: number;
-  readyAt: number | null;
-  lastResultAt: number | null;
-  batchesDone: number;
-  imagesDone: number;
-  /** Milliseconds from sending its finished batches to their results, measured here (a client cannot inflate it). */
-  roundTripMs: number;
-  /** Failed batches in a row; a result resets it. */
-  failures: number;
-  /** Monotonic time of its last dispatch: ties go to the actor that waited longest. */
-  lastDispatchAt: number;
-  /** Handed back to a standing pool: no new batches; it leaves once those it holds are answered. */
-  retiring: boolean;
-}
+  readonly speed = new SpeedMeter();
 
-export function newActor(id: string, hostId: string, link: ActorLink, now: number): Actor {
-  return {
-    id,
-    hostId,
-    link,
-    state: 'standby',
-    offered: [],
-    ep: null,
-    probe: [],
-    speed: new SpeedMeter(),
-    lastBatchSize: null,
-    adapter: null,
-    budget: { gpus: 0, cpus: 0, memoryBytes: 0 },
-    reason: null,
-    joinedAt: now,
-    readyAt: null,
-    lastResultAt: null,
-    batchesDone: 0,
-    imagesDone: 0,
-    roundTripMs: 0,
-    failures: 0,
-    lastDispatchAt: 0,
-    retiring: false,
-  };
+  constructor(
+    readonly id: string,
+    readonly hostId: string,
+    readonly link: ActorLink,
+    /** The WebGPU adapter its page reported, or null. */
+    readonly adapter: AdapterInfo | null,
+    /** Wall-clock time it joined (ms since the epoch). */
+    readonly joinedAt: number,
+  ) {}
+
+  get state(): ActorState {
+    return this.current;
+  }
+  /** The EPs it was offered, best first; its budget is reserved for the first. */
+  get offered(): readonly ExecutionProvider[] {
+    return this.offeredEps;
+  }
+  /** The EP it runs on, once ready (the only one offered, or the faster it measured). */
+  get ep(): ExecutionProvider | null {
+    return this.chosenEp;
+  }
+  /** What it measured of each EP when offered more than one. */
+  get probe(): readonly EpFigure[] {
+    return this.measuredEps;
+  }
+  /** Images in the last batch it was sent. */
+  get lastBatchSize(): number | null {
+    return this.lastBatch;
+  }
+  get budget(): Resources {
+    return this.reserved;
+  }
+  /** Why it stands by, was refused, is handed back, or left. */
+  get reason(): string | null {
+    return this.why;
+  }
+  /** Wall-clock times (ms since the epoch). */
+  get readyAt(): number | null {
+    return this.readyTime;
+  }
+  get lastResultAt(): number | null {
+    return this.lastResultTime;
+  }
+  get batchesDone(): number {
+    return this.batches;
+  }
+  get imagesDone(): number {
+    return this.images;
+  }
+  /** Milliseconds from sending its finished batches to their results, measured here (a client cannot inflate it). */
+  get roundTripMs(): number {
+    return this.roundTrips;
+  }
+  /** Failed batches in a row; a result resets it. */
+  get failures(): number {
+    return this.failuresInARow;
+  }
+  /** Monotonic time of its last dispatch: ties go to the actor that waited longest. */
+  get lastDispatchAt(): number {
+    return this.lastDispatch;
+  }
+  /** Handed back to a standing pool: no new batches; it leaves once those it holds are answered. */
+  get retiring(): boolean {
+    return this.handedBack;
+  }
+
+  // The roster's: where it stands and what it reserves.
+
+  /** The EPs it may run (best first) and what it reserves for the first. */
+  offer(eps: readonly ExecutionProvider[], budget: Resources): void {
+    this.offeredEps = [...eps];
+    this.reserved = budget;
+  }
+  /** Admitted: it loads the model. */
+  admitted(): void {
+    this.current = 'loading';
+    this.why = null;
+  }
+  /** Not admitted, or no longer: it waits (standby) or is refused (rejected), and why. */
+  parked(state: 'standby' | 'rejected', reason: string): void {
+    this.current = state;
+    this.why = reason;
+  }
+  /** Its model is loaded: it takes batches. */
+  becameReady(now: number): void {
+    if (this.current !== 'loading') return;
+    this.current = 'ready';
+    this.readyTime = now;
+  }
+  /** It runs `ep`, reserving `budget` (a tab that chose wasm over WebGPU gives its GPU back). */
+  runs(ep: ExecutionProvider, budget: Resources): void {
+    this.chosenEp = ep;
+    this.reserved = budget;
+  }
+  left(): void {
+    this.current = 'gone';
+  }
+
+  // The host's: what it measured, answered and failed, and its hand-back.
+
+  measured(probe: readonly EpFigure[]): void {
+    this.measuredEps = [...probe];
+  }
+  /** A batch of `images` inputs answered, `roundTripMs` after it was sent, at wall-clock `at`. */
+  answered(images: number, roundTripMs: number, at: number): void {
+    this.failuresInARow = 0;
+    this.batches++;
+    this.images += images;
+    this.roundTrips += roundTripMs;
+    this.lastResultTime = at;
+  }
+  /** A batch failed for a reason that is the tab's (not the actor's own code). */
+  failed(): void {
+    this.failuresInARow++;
+  }
+  /** A standing pool wants it back: no new batch. */
+  retire(reason: string): void {
+    this.handedBack = true;
+    this.why = reason;
+  }
+
+  // The dispatcher's.
+
+  /** A batch of `size` was sent at monotonic `now`. */
+  sent(size: number, now: number): void {
+    this.lastDispatch = now;
+    this.lastBatch = size;
+  }
 }
 
 /** Images a second since it became ready, wall clock (decode overlaps inference, so stage times would undercount). */
-export function actorThroughput(a: Actor): number | null {
+export function actorThroughput(a: PoolActor): number | null {
   return a.readyAt !== null && a.lastResultAt !== null && a.lastResultAt > a.readyAt
     ? (a.imagesDone * 1000) / (a.lastResultAt - a.readyAt)
     : null;

@@ -4,8 +4,8 @@
  * and the CLI show.
  */
 import type { Capabilities, ExecutionProvider } from '../../shared/protocol.ts';
-import type { EpChoice, PoolSize } from '../jobOptions.ts';
-import type { PoolPolicy } from './actorPool.ts';
+import type { EpChoice, PoolSize } from '../options/jobOptions.ts';
+import type { PoolPolicy } from './actorRoster.ts';
 import type { Resources } from './resources.ts';
 
 export interface EpSettings {

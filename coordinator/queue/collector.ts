@@ -9,10 +9,10 @@ import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { ItemResult } from '../../shared/protocol.ts';
 import type { InputItem } from '../io/inputItem.ts';
 import { errorRow, type OutputRow } from '../io/outputRow.ts';
-import type { JobOutput } from '../job/jobOutput.ts';
+import type { JobOutput } from '../output/jobOutput.ts';
 import { checkResult, type RowRules } from '../host/resultCheck.ts';
 import { decodeResult, SIGNATURE_HEADER, signedBy, type UnitResult } from './envelope.ts';
-import type { QueueJob } from './jobStore.ts';
+import type { QueueConnection } from './jobStore.ts';
 import { forgetUnit } from './publisher.ts';
 
 /** A unit `run` put on the queue: its inputs, and which of them still lack a row. */
@@ -49,7 +49,7 @@ export class Collector {
   private readonly keepAlive: NodeJS.Timeout;
 
   constructor(
-    private readonly q: QueueJob,
+    private readonly q: QueueConnection,
     private readonly secret: string,
     private readonly d: CollectorDeps,
     /** The first unit id of this `run`: lower ones are an earlier run's, written before it stopped. */

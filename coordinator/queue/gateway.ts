@@ -7,6 +7,9 @@
  */
 import { TabpoolError } from '../../shared/errors.ts';
 import type { ExecutionProvider, JobSpec, ToCoordinator } from '../../shared/protocol.ts';
+import type { JobStatus } from '../../shared/status.ts';
+import { jobStatus } from '../output/jobStatus.ts';
+import { newJobStats } from '../output/jobStats.ts';
 import { ActorHost } from '../host/actorHost.ts';
 import type { Clock } from '../host/clock.ts';
 import type { RowRules } from '../host/resultCheck.ts';
@@ -15,12 +18,12 @@ import { readInput } from '../io/inputReader.ts';
 import type { ActorLink } from '../pool/actor.ts';
 import { poolPolicy } from '../pool/epPolicy.ts';
 import { GlobalPool, syncPool } from './globalPool.ts';
-import { watchState, type QueueJob, type QueueJobSpec, type QueueJobState } from './jobStore.ts';
+import { watchState, type QueueConnection, type QueueJobSpec, type QueueJobState } from './jobStore.ts';
 import { UnitSource } from './unitSource.ts';
 import { UnitWork } from './unitWork.ts';
 
 export interface GatewayDeps {
-  q: QueueJob;
+  q: QueueConnection;
   spec: QueueJobSpec;
   gatewayId: string;
   /** The spec a tab loads the actor and model by, for the EPs it is offered. */
@@ -31,7 +34,13 @@ export interface GatewayDeps {
   clock?: Clock;
   /** How the URL fallback fetches what no tab could (tests replace it). */
   read?: InputReader;
+  /** The job as the status page names it: the actor, what it reads, its files. */
+  describe?: JobStatus['job'];
+  heartbeatMs?: number;
 }
+
+/** How a gateway's part of a job ended: the job is done or failed (run says so), or this gateway stopped. */
+export type GatewayEnd = 'done' | 'failed' | 'stopped';
 
 export class Gateway {
   readonly host: ActorHost;
@@ -44,11 +53,23 @@ export class Gateway {
   private stopWatch: (() => void) | null = null;
   private readonly ticker: NodeJS.Timeout;
   private ticks = 0;
-  /** Set when the gateway gave up on its own (the watchdog): the command exits with it. */
-  failure: TabpoolError | null = null;
+  private failed: TabpoolError | null = null;
+  private readonly startedAt = Date.now();
+  private settleEnded!: (end: GatewayEnd) => void;
+  private failEnded!: (err: TabpoolError) => void;
+  /**
+   * Settles when its part of the job ends: the job done or failed (by `run`), or the gateway stopped; rejects
+   * with STALLED when it gave up on its own (the watchdog), its batches handed back.
+   */
+  readonly ended: Promise<GatewayEnd>;
 
   constructor(private readonly d: GatewayDeps) {
     const s = d.spec;
+    this.ended = new Promise<GatewayEnd>((resolve, reject) => {
+      this.settleEnded = resolve;
+      this.failEnded = reject;
+    });
+    this.ended.catch(() => undefined);
     this.global = new GlobalPool(d.q, d.gatewayId, () => {
       void this.host.sync();
       this.work.wake();
@@ -97,10 +118,11 @@ export class Gateway {
         emptied: () => this.work.trim('empty'),
         stalled: (v) => {
           if (v.kind !== 'fail') return;
-          this.failure = new TabpoolError(
+          this.failed = new TabpoolError(
             'STALLED',
             `${v.report}; --stall-timeout ${s.stallTimeoutMs / 1000}s passed twice: this gateway gives its batches back and stops`,
           );
+          this.failEnded(this.failed);
           void this.stop();
         },
       },
@@ -130,6 +152,38 @@ export class Gateway {
     return this.work.counts;
   }
 
+  /** The job as `run` published it. */
+  get spec(): QueueJobSpec {
+    return this.d.spec;
+  }
+
+  /** Why it gave up on its own (the watchdog), or null. */
+  get failure(): TabpoolError | null {
+    return this.failed;
+  }
+
+  /** Its status page: its tabs, and the inputs they answered (it writes no rows: `run` does). */
+  status(join: JobStatus['join']): JobStatus {
+    const s = this.d.spec;
+    const stats = { ...newJobStats(this.startedAt, 0, 0), rows: this.counts.inputs };
+    return jobStatus(
+      {
+        host: this.host,
+        stats,
+        settings: { pool: s.pool, verifyRate: 0, batchSize: s.batchSize, heartbeatMs: this.d.heartbeatMs ?? 15_000 },
+        actor: this.d.describe ?? { name: s.modelName, inputs: s.tab.inputs, files: s.tab.files },
+        output: null,
+        isFinished: this.state.phase === 'done',
+      },
+      join,
+    );
+  }
+
+  /** Rows so far as whoever lends its tabs counts them: the inputs its tabs answered. */
+  progress(): { total: null; done: number; errors: number } {
+    return { total: null, done: this.counts.inputs, errors: 0 };
+  }
+
   onMessage(link: ActorLink, msg: ToCoordinator, receivedAt?: number): void {
     this.host.onMessage(link, msg, receivedAt);
   }
@@ -154,8 +208,10 @@ export class Gateway {
       this.host.drain();
       this.work.trim('all');
     } else if (!this.stopped) this.host.resume();
-    if (st.phase === 'done' || st.phase === 'failed')
+    if (st.phase === 'done' || st.phase === 'failed') {
       this.host.shutdown(st.phase === 'done' ? 'the job is done; thank you — this tab can be closed' : `the job failed: ${st.reason}`);
+      this.settleEnded(st.phase);
+    }
     this.work.wake();
   }
 
@@ -169,5 +225,11 @@ export class Gateway {
     this.work.trim('all');
     this.units.stop();
     await this.global.stop();
+    this.settleEnded('stopped');
+  }
+
+  /** The job's state as `run` last published it (its reason, when it failed). */
+  get jobState(): QueueJobState {
+    return this.state;
   }
 }

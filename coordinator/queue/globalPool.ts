@@ -6,10 +6,10 @@
  * stop counting GATEWAY_TTL_MS (10 s) later, and the next change removes them.
  */
 import { z } from 'zod';
-import type { ActorPool } from '../pool/actorPool.ts';
-import type { Actor } from '../pool/actor.ts';
+import type { ActorRoster } from '../pool/actorRoster.ts';
+import type { PoolActor } from '../pool/actor.ts';
 import type { Resources } from '../pool/resources.ts';
-import type { QueueJob } from './jobStore.ts';
+import type { QueueConnection } from './jobStore.ts';
 
 const KEY = 'doc';
 /** A gateway refreshes its key this often; the bucket forgets it GATEWAY_TTL_MS after the last refresh. */
@@ -34,7 +34,7 @@ export class GlobalPool {
   private stopWatch: (() => void) | null = null;
 
   constructor(
-    private readonly q: QueueJob,
+    private readonly q: QueueConnection,
     readonly gatewayId: string,
     private readonly onChange: () => void,
   ) {}
@@ -157,12 +157,12 @@ export class GlobalPool {
  * capacity counting every gateway's actors on that host); those that do not fit are demoted to
  * standby in `pool` and returned.
  */
-export async function syncPool(global: GlobalPool, pool: ActorPool, gatewayId: string, max: number): Promise<Actor[]> {
-  const demoted: Actor[] = [];
+export async function syncPool(global: GlobalPool, pool: ActorRoster, gatewayId: string, max: number): Promise<PoolActor[]> {
+  const demoted: PoolActor[] = [];
   await global.change((doc) => {
     const before = new Set(Object.keys(doc.actors).filter((k) => doc.actors[k]!.gateway === gatewayId));
     for (const k of before) delete doc.actors[k];
-    const known = (a: Actor) => before.has(poolKey(gatewayId, a.id));
+    const known = (a: PoolActor) => before.has(poolKey(gatewayId, a.id));
     const mine = pool.active().sort((a, b) => Number(!known(a)) - Number(!known(b)));
     demoted.length = 0;
     for (const a of mine) {

@@ -87,7 +87,7 @@ const stateSchema = z.object({
 });
 export type QueueJobState = z.infer<typeof stateSchema>;
 
-export interface QueueJob {
+export interface QueueConnection {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
@@ -108,7 +108,7 @@ export const GATEWAY_TTL_MS = 10_000;
 /** `run` keeps each result it holds alive within this; a `run` that died has its results redelivered after it. */
 const RESULTS_ACK_WAIT_MS = 10_000;
 
-export async function connectQueue(servers: string[], job: string): Promise<QueueJob> {
+export async function connectQueue(servers: string[], job: string): Promise<QueueConnection> {
   const names = jobResources(job);
   let nc: NatsConnection;
   try {
@@ -137,7 +137,7 @@ export async function connectQueue(servers: string[], job: string): Promise<Queu
 }
 
 /** Creates the job's streams and consumers (`run`, once); a resumed job finds them there. */
-export async function ensureStreams(q: QueueJob, ackWaitMs: number): Promise<void> {
+export async function ensureStreams(q: QueueConnection, ackWaitMs: number): Promise<void> {
   const { jsm, names } = q;
   await addStream(jsm, {
     name: names.workStream,
@@ -181,12 +181,12 @@ export function newSecret(): string {
   return randomBytes(32).toString('hex');
 }
 
-export async function putSpec(q: QueueJob, spec: QueueJobSpec): Promise<void> {
+export async function putSpec(q: QueueConnection, spec: QueueJobSpec): Promise<void> {
   await q.state.put('spec', encoder.encode(JSON.stringify(spec)));
 }
 
 /** The job's spec, as `run` published it; a gateway waits for it when it starts first. */
-export async function readSpec(q: QueueJob): Promise<QueueJobSpec | null> {
+export async function readSpec(q: QueueConnection): Promise<QueueJobSpec | null> {
   const e = await q.state.get('spec');
   if (!e || e.length === 0) return null;
   const parsed = specSchema.safeParse(JSON.parse(decoder.decode(e.value)));
@@ -203,7 +203,7 @@ export async function readSpec(q: QueueJob): Promise<QueueJobSpec | null> {
  * compare-and-set: unit ids are incarnation × 2^30 + n, unique across restarts, so JetStream's
  * de-duplication (by unit id) never drops a new unit as an old one.
  */
-export async function nextIncarnation(q: QueueJob): Promise<number> {
+export async function nextIncarnation(q: QueueConnection): Promise<number> {
   for (;;) {
     const e = await q.state.get('incarnation');
     const n = e && e.length > 0 ? Number(decoder.decode(e.value)) + 1 : 1;
@@ -219,18 +219,18 @@ export async function nextIncarnation(q: QueueJob): Promise<number> {
 
 export const UNITS_PER_INCARNATION = 2 ** 30;
 
-export async function putState(q: QueueJob, state: QueueJobState): Promise<void> {
+export async function putState(q: QueueConnection, state: QueueJobState): Promise<void> {
   await q.state.put('state', encoder.encode(JSON.stringify(state)));
 }
 
-export async function readState(q: QueueJob): Promise<QueueJobState> {
+export async function readState(q: QueueConnection): Promise<QueueJobState> {
   const e = await q.state.get('state');
   const parsed = e && e.length > 0 ? stateSchema.safeParse(JSON.parse(decoder.decode(e.value))) : null;
   return parsed?.success ? parsed.data : { phase: 'running', reason: null, barred: [] };
 }
 
 /** Waits for `run` to publish the job's spec (a gateway may start first); null after `timeoutMs`. */
-export async function waitForSpec(q: QueueJob, timeoutMs: number): Promise<QueueJobSpec | null> {
+export async function waitForSpec(q: QueueConnection, timeoutMs: number): Promise<QueueJobSpec | null> {
   const now = await readSpec(q);
   if (now) return now;
   const watch = await q.state.watch({ key: 'spec' });
@@ -245,7 +245,7 @@ export async function waitForSpec(q: QueueJob, timeoutMs: number): Promise<Queue
 }
 
 /** Calls `on` with the job's state now and whenever it changes. */
-export async function watchState(q: QueueJob, on: (s: QueueJobState) => void): Promise<() => void> {
+export async function watchState(q: QueueConnection, on: (s: QueueJobState) => void): Promise<() => void> {
   const watch = await q.state.watch({ key: 'state' });
   void (async () => {
     for await (const e of watch) {
@@ -257,7 +257,7 @@ export async function watchState(q: QueueJob, on: (s: QueueJobState) => void): P
 }
 
 /** A job file (a model file, the actor module) into the job's object store, by its sha256, streamed from disk. */
-export async function putFile(q: QueueJob, f: StoredFile): Promise<void> {
+export async function putFile(q: QueueConnection, f: StoredFile): Promise<void> {
   const name = `file-${f.sha256}`;
   if (await q.blobs.info(name)) return;
   await q.blobs.put({ name }, Readable.toWeb(createReadStream(f.path, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>);
@@ -267,7 +267,7 @@ export async function putFile(q: QueueJob, f: StoredFile): Promise<void> {
  * A job file out of the object store onto this machine's disk (`<cacheDir>/files/<sha256><ext>`, kept), its sha256
  * checked. The actor module gets `.mjs`, which Node imports as an ES module wherever the cache is.
  */
-export async function getFile(q: QueueJob, sha256: string, cacheDir: string, ext = ''): Promise<string> {
+export async function getFile(q: QueueConnection, sha256: string, cacheDir: string, ext = ''): Promise<string> {
   const file = path.join(cacheDir, 'files', `${sha256}${ext}`);
   if (existsSync(file)) return file;
   const got = await q.blobs.get(`file-${sha256}`);
@@ -303,7 +303,7 @@ export async function getFile(q: QueueJob, sha256: string, cacheDir: string, ext
 }
 
 /** The job's content as a gateway serves it: the spec's tab part, its files fetched to `cacheDir`. */
-export async function readContent(q: QueueJob, spec: QueueJobSpec, cacheDir: string): Promise<JobContent> {
+export async function readContent(q: QueueConnection, spec: QueueJobSpec, cacheDir: string): Promise<JobContent> {
   const t = spec.tab;
   const parsed = parseOutputs(t.outputs);
   if (!parsed.ok) throw new TabpoolError('JOB_FAILED', `job ${q.names.job}'s outputs do not parse: ${parsed.error}`);

@@ -10,7 +10,7 @@ import { headers } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { wireInput, type InputItem } from '../io/inputItem.ts';
 import { encodeUnit, SIGNATURE_HEADER, sign, type UnitItem } from './envelope.ts';
-import type { QueueJob } from './jobStore.ts';
+import type { QueueConnection } from './jobStore.ts';
 
 /** Room kept in each message for its header and NATS's own framing. */
 const HEADER_ROOM = 64 * 1024;
@@ -33,7 +33,7 @@ export class Publisher {
   private failure: Error | null = null;
 
   constructor(
-    private readonly q: QueueJob,
+    private readonly q: QueueConnection,
     private readonly secret: string,
     private readonly unitSize: number,
     /** The next unit id (from the job's state: ids stay unique across restarts). */
@@ -119,12 +119,12 @@ export function unitKey(id: number): string {
  * Forgets a unit whose rows are written. A purge of its key's subject, not a KV delete: a delete
  * leaves a marker behind, one per unit for the life of the job.
  */
-export async function forgetUnit(q: QueueJob, id: number): Promise<void> {
+export async function forgetUnit(q: QueueConnection, id: number): Promise<void> {
   await q.jsm.streams.purge(`KV_${q.names.unitsBucket}`, { filter: `$KV.${q.names.unitsBucket}.${unitKey(id)}` });
 }
 
 /** Units a previous `run` of this job recorded and has not finished (resume). */
-export async function recordedUnits(q: QueueJob): Promise<Map<number, UnitEntry>> {
+export async function recordedUnits(q: QueueConnection): Promise<Map<number, UnitEntry>> {
   const out = new Map<number, UnitEntry>();
   for await (const key of await q.units.keys()) {
     const e = await q.units.get(key);

@@ -17,20 +17,20 @@ import type { Dataset } from '../io/dataset.ts';
 import { DatasetFeeder, readDatasetItem, type InputReader, type UrlResolver } from '../io/datasetFeeder.ts';
 import { readInput } from '../io/inputReader.ts';
 import { errorRow, type RowSink } from '../io/outputRow.ts';
-import type { JobOptions } from '../jobOptions.ts';
+import type { JobOptions } from '../options/jobOptions.ts';
 import type { ActorLink } from '../pool/actor.ts';
 import { withoutBytes, type InputItem } from '../io/inputItem.ts';
-import type { JobEvents } from '../job/jobDeps.ts';
+import type { JobEvents } from '../output/runningJob.ts';
 import type { RowRules } from '../host/resultCheck.ts';
-import type { VerifySettings } from '../job/jobOutput.ts';
-import { JobOutput, type Barring } from '../job/jobOutput.ts';
-import { newJobStats, type JobStats } from '../job/jobStats.ts';
-import { jobStatus } from '../job/jobStatus.ts';
-import type { JobFigures, JobProgress, RunningJob } from '../job/runningJob.ts';
+import type { VerifySettings } from '../output/jobOutput.ts';
+import { JobOutput, type Barring } from '../output/jobOutput.ts';
+import type { JobStats } from '../output/jobStats.ts';
+import { jobStatus } from '../output/jobStatus.ts';
+import type { JobFigures, JobProgress, RunningJob } from '../output/runningJob.ts';
 import type { JobStatus } from '../../shared/status.ts';
 import { Collector } from './collector.ts';
 import type { Gateway } from './gateway.ts';
-import { putState, UNITS_PER_INCARNATION, type QueueJob, type QueueJobSpec, type QueueJobState } from './jobStore.ts';
+import { putState, UNITS_PER_INCARNATION, type QueueConnection, type QueueJobSpec, type QueueJobState } from './jobStore.ts';
 import { forgetUnit, Publisher, recordedUnits } from './publisher.ts';
 import { RunWatch } from './runWatch.ts';
 
@@ -41,7 +41,7 @@ import { RunWatch } from './runWatch.ts';
 export const AUTO_UNIT_SIZE = 16;
 
 export interface QueueRunDeps {
-  q: QueueJob;
+  q: QueueConnection;
   spec: QueueJobSpec;
   /** This run's incarnation of the job (jobStore.nextIncarnation). */
   incarnation: number;
@@ -66,10 +66,9 @@ export interface QueueRunDeps {
 }
 
 export class QueueRun implements RunningJob {
-  readonly stats: JobStats;
   readonly output: JobOutput;
   readonly options: JobOptions;
-  readonly done: Promise<void>;
+  readonly ended: Promise<void>;
   readonly collector: Collector;
   /** When the job's pool first had a ready actor (any gateway's). */
   private workStartedAt: number | null = null;
@@ -87,19 +86,18 @@ export class QueueRun implements RunningJob {
   private noActorsSince: number | null = null;
   private readonly watch: RunWatch;
   private timer: NodeJS.Timeout | null = null;
-  private resolveDone!: () => void;
-  private rejectDone!: (e: unknown) => void;
+  private resolveEnded!: () => void;
+  private rejectEnded!: (e: unknown) => void;
 
   constructor(private readonly d: QueueRunDeps) {
     const o = d.options;
     this.options = o;
     this.read = d.read ?? readInput;
     this.resolveUrl = d.resolveUrl ?? (async (s) => s);
-    this.stats = newJobStats(Date.now(), d.sink.done.size, d.skippedErrors);
     this.watch = new RunWatch(o.stallTimeoutMs, Date.now());
     // Rows are durable once the sink's write resolves: only then are their results acked.
     const sink: RowSink = {
-      done: d.sink.done,
+      written: d.sink.written,
       write: async (rows) => {
         await d.sink.write(rows);
         this.collector.written(rows.map((r) => r.id));
@@ -110,16 +108,16 @@ export class QueueRun implements RunningJob {
     const ports = { bar: (b: Barring) => this.bar(b), redo: (items: InputItem[]) => void this.redo(items) };
     this.output = new JobOutput(
       sink,
-      this.stats,
       o.out,
       {
         progress: (s) => d.events.progress(s),
-        written: () => this.checkDone(),
+        written: () => this.endIfComplete(),
         fail: (err) => this.fail(err),
         log: (l) => d.events.log(l),
         now: () => Date.now(),
       },
       d.verify && { settings: d.verify, ports },
+      d.skippedErrors,
     );
     const first = d.incarnation * UNITS_PER_INCARNATION;
     this.collector = new Collector(
@@ -144,7 +142,7 @@ export class QueueRun implements RunningJob {
     this.feeder = new DatasetFeeder(
       d.dataset,
       {
-        skip: { has: (id) => d.sink.done.has(id) || this.resumed.has(id) },
+        skip: { has: (id) => d.sink.written.has(id) || this.resumed.has(id) },
         wantsMore: () => this.collector.pending < this.window,
         add: (item) => this.publisher.add(item),
         writeErrors: (rows) => this.output.writeUnsent(rows),
@@ -155,10 +153,15 @@ export class QueueRun implements RunningJob {
       this.read,
       this.resolveUrl,
     );
-    this.done = new Promise((resolve, reject) => {
-      this.resolveDone = resolve;
-      this.rejectDone = reject;
+    this.ended = new Promise((resolve, reject) => {
+      this.resolveEnded = resolve;
+      this.rejectEnded = reject;
     });
+  }
+
+  /** The job's rows and times (its output counts them). */
+  get stats(): JobStats {
+    return this.output.stats;
   }
 
   get interrupted(): boolean {
@@ -178,7 +181,7 @@ export class QueueRun implements RunningJob {
   progress(): JobProgress {
     return {
       total: this.stats.total,
-      done: this.stats.done,
+      done: this.stats.rows,
       errors: this.stats.errors,
       workStartedAt: this.workStartedAt,
       unit: this.d.actor.inputs === 'image' ? 'img' : 'item',
@@ -219,7 +222,7 @@ export class QueueRun implements RunningJob {
   }
 
   start(total: number | null): void {
-    this.stats.total = total === null ? null : total - this.stats.skipped;
+    this.output.begin(total);
     void this.run().catch((err: unknown) => this.fail(err));
   }
 
@@ -231,7 +234,7 @@ export class QueueRun implements RunningJob {
     if (!this.draining) this.publisher.flush();
     await this.publisher.idle();
     this.allRead = true;
-    this.checkDone();
+    this.endIfComplete();
   }
 
   /** Units an earlier run of this job recorded and did not finish: tracked again, and queued again if they never got there. */
@@ -239,7 +242,7 @@ export class QueueRun implements RunningJob {
     const recorded = await recordedUnits(this.d.q);
     let units = 0;
     for (const [id, entry] of recorded) {
-      const open = entry.ids.map((uid, i) => ({ id: uid, source: entry.sources[i] ?? '' })).filter((x) => !this.d.sink.done.has(x.id));
+      const open = entry.ids.map((uid, i) => ({ id: uid, source: entry.sources[i] ?? '' })).filter((x) => !this.d.sink.written.has(x.id));
       if (open.length === 0) {
         await forgetUnit(this.d.q, id);
         continue;
@@ -251,7 +254,7 @@ export class QueueRun implements RunningJob {
         id,
         entry.ids.map((uid, i) => ({ id: uid, source: entry.sources[i] ?? '' })),
       );
-      this.collector.written(entry.ids.filter((uid) => this.d.sink.done.has(uid)));
+      this.collector.written(entry.ids.filter((uid) => this.d.sink.written.has(uid)));
       this.publisher.republish(id, await this.readAgain(open), false);
     }
     if (units > 0)
@@ -319,7 +322,7 @@ export class QueueRun implements RunningJob {
     }
     if (this.draining) await this.drainedYet();
     else this.watchProgress(global.readyCount(), global.gateways);
-    this.checkDone();
+    this.endIfComplete();
   }
 
   private watchProgress(readyActors: number, gateways: number): void {
@@ -342,14 +345,14 @@ export class QueueRun implements RunningJob {
     if (results.num_ack_pending === 0 && this.collector.answeredPending === 0) await this.finish();
   }
 
-  checkDone(): void {
+  endIfComplete(): void {
     if (this.finished) return;
     if (this.collector.pending < this.window) this.feeder.wake();
     if (this.draining || !this.allRead) return;
     // Every unit answered: rows still held wait on their actor's last check.
     if (this.collector.pending > this.collector.answeredPending) return;
     if (this.output.busy) return this.output.finalChecks();
-    if (this.collector.pending === 0) void this.finish().catch((err: unknown) => this.rejectDone(err));
+    if (this.collector.pending === 0) void this.finish().catch((err: unknown) => this.rejectEnded(err));
   }
 
   /** Ctrl-C: no new units (every gateway stops taking them), in-flight ones finish, then end; --resume does the rest. */
@@ -364,15 +367,15 @@ export class QueueRun implements RunningJob {
     if (this.finished) return;
     this.finished = true;
     this.stop();
-    this.stats.finishedAt = Date.now();
+    this.output.end(Date.now());
     // Interrupted, the job stays draining: its gateways wait for a resumed run. Done, they close their tabs and exit.
     if (!this.draining) {
       await putState(this.d.q, { ...this.state, phase: 'done' });
       await this.d.q.blobs.destroy().catch(() => undefined);
     }
     await this.d.sink.flushed().then(
-      () => this.resolveDone(),
-      (err: unknown) => this.rejectDone(err),
+      () => this.resolveEnded(),
+      (err: unknown) => this.rejectEnded(err),
     );
   }
 
@@ -382,7 +385,7 @@ export class QueueRun implements RunningJob {
     this.stop();
     void putState(this.d.q, { ...this.state, phase: 'failed', reason: (err as Error).message })
       .catch(() => undefined)
-      .finally(() => this.rejectDone(err));
+      .finally(() => this.rejectEnded(err));
   }
 
   private stop(): void {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TabpoolError } from '../../shared/errors.ts';
-import type { JobOptions } from '../jobOptions.ts';
+import type { JobOptions } from '../options/jobOptions.ts';
 import { outputsRecord, storedFiles, tabSpecFor, wirePreprocess, type JobContent } from '../actor/tabSpec.ts';
 import type { RowRules } from '../host/resultCheck.ts';
 import { Gateway } from './gateway.ts';
@@ -19,12 +19,12 @@ import {
   putState,
   readSpec,
   readState,
-  type QueueJob,
+  type QueueConnection,
   type QueueJobSpec,
 } from './jobStore.ts';
 
 export interface OpenedQueueJob {
-  q: QueueJob;
+  q: QueueConnection;
   spec: QueueJobSpec;
   incarnation: number;
   gateway: Gateway;

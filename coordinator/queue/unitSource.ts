@@ -7,7 +7,7 @@
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { decodeUnit, encodeResult, SIGNATURE_HEADER, sign, signedBy, type UnitHeader, type UnitResult } from './envelope.ts';
-import type { QueueJob } from './jobStore.ts';
+import type { QueueConnection } from './jobStore.ts';
 
 /** One batch taken from the queue. */
 export interface Unit {
@@ -25,7 +25,7 @@ export class UnitSource {
   private readonly keepAlive: NodeJS.Timeout;
 
   constructor(
-    private readonly q: QueueJob,
+    private readonly q: QueueConnection,
     private readonly secret: string,
     ackWaitMs: number,
     private readonly log: (line: string) => void,

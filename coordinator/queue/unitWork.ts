@@ -13,7 +13,7 @@ import type { ItemResult } from '../../shared/protocol.ts';
 import type { HostIntake, ResultSink, WorkSource } from '../host/ports.ts';
 import { ACTOR_LOSS_WEIGHT } from '../host/workload.ts';
 import type { InputItem } from '../io/inputItem.ts';
-import type { Actor } from '../pool/actor.ts';
+import type { PoolActor } from '../pool/actor.ts';
 import type { UnitResult } from './envelope.ts';
 import type { QueueJobSpec } from './jobStore.ts';
 import type { Unit, UnitSource } from './unitSource.ts';
@@ -107,7 +107,7 @@ export class UnitWork implements WorkSource, ResultSink {
     this.intake.add(items, (unit.deliveries - 1) * ACTOR_LOSS_WEIGHT);
   }
 
-  answered(actor: Actor, items: InputItem[], results: ItemResult[]): void {
+  answered(actor: PoolActor, items: InputItem[], results: ItemResult[]): void {
     for (const [i, item] of items.entries())
       this.answer(item.id, {
         id: item.id,

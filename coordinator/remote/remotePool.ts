@@ -43,22 +43,6 @@ export interface RemoteEvents {
   fail(err: TabpoolError): void;
 }
 
-/** The head's origin from whatever URL a person has of it (its status page, its worker URL…). */
-export function headOrigin(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new TabpoolError(
-      'BAD_ARGUMENT',
-      `--on ${url} is not a URL; give the head's address as tabpool serve printed it (http://host:port)`,
-    );
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    throw new TabpoolError('BAD_ARGUMENT', `--on ${url}: the head is http:// or https://`);
-  return u.origin;
-}
-
 export class RemotePool {
   /** Chosen here, so a reconnect (or a restarted head) knows the job again. */
   readonly jobId = `j${randomBytes(6).toString('hex')}`;

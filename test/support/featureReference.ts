@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { decodeImage } from '../../coordinator/io/decodeImage.ts';
+import { decodeImage } from './nodeDecode.ts';
 import { preprocessInto, preprocessSpecFor } from '../../shared/preprocess.ts';
 
 /** Each image's pooled features from a `*-features` model of input size `size`. */

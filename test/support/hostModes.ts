@@ -10,12 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { Gateway } from '../../coordinator/queue/gateway.ts';
-import { connectQueue, readContent, waitForSpec, type QueueJob } from '../../coordinator/queue/jobStore.ts';
+import { connectQueue, readContent, waitForSpec, type QueueConnection } from '../../coordinator/queue/jobStore.ts';
 import { actorClassOf, rowRules } from '../../coordinator/actor/actorFromContent.ts';
 import { tabSpecFor } from '../../coordinator/actor/tabSpec.ts';
 import { CACHE_DIR } from './coordinatorProcess.ts';
 import type { InputReader } from '../../coordinator/io/datasetFeeder.ts';
-import type { JobOptions } from '../../coordinator/jobOptions.ts';
+import type { JobOptions } from '../../coordinator/options/jobOptions.ts';
 import type { ItemResult } from '../../shared/protocol.ts';
 import { startCoordinator, type RunningCoordinator } from './coordinatorProcess.ts';
 import { FakeClock } from './fakeClock.ts';
@@ -96,7 +96,7 @@ export const inProcess: Mode = {
         if (!check()) throw new Error(`in process: ${what} did not happen`);
       },
       async rows() {
-        await h.job.done;
+        await h.job.ended;
         return h.sink.rows.map((r) => ({ id: r.id, error: r.error ? r.error.code : null }));
       },
       logs: () => h.logs.join('\n'),
@@ -148,7 +148,7 @@ export function onQueue(nats: () => NatsServer): Mode {
           `${o.pool.min}..${o.pool.max}`,
         ],
       ]);
-      const q: QueueJob = await connectQueue([nats().url], name);
+      const q: QueueConnection = await connectQueue([nats().url], name);
       const spec = (await waitForSpec(q, 30_000))!;
       const content = await readContent(q, spec, CACHE_DIR);
       const clock = new FakeClock();

@@ -18,7 +18,7 @@ import {
 } from '../../shared/protocol.ts';
 import type { Dataset } from '../../coordinator/io/dataset.ts';
 import type { OutputRow, RowSink } from '../../coordinator/io/outputRow.ts';
-import type { JobOptions } from '../../coordinator/jobOptions.ts';
+import type { JobOptions } from '../../coordinator/options/jobOptions.ts';
 import type { ActorLink } from '../../coordinator/pool/actor.ts';
 import { Job } from '../../coordinator/job/job.ts';
 import { referenceRows } from '../../coordinator/verify/referenceInputs.ts';
@@ -85,7 +85,7 @@ export const DEFAULT_OPTIONS: JobOptions = {
 };
 
 export class MemorySink implements RowSink {
-  readonly done = new Set<string>();
+  readonly written = new Set<string>();
   readonly rows: OutputRow[] = [];
   async write(rows: readonly OutputRow[]): Promise<void> {
     this.rows.push(...rows);
@@ -252,7 +252,7 @@ export function startJob(
       comparePeers: io.verify.peers ? peerComparison({ cls: CLASSIFIER, config: CONFIG, columns: COLUMNS }) : undefined,
     },
   });
-  job.done.catch(() => undefined);
+  job.ended.catch(() => undefined);
   job.start(items);
   return {
     job,
@@ -295,7 +295,7 @@ export function startJob(
 /** Answers every batch sent to `links` that the test has not answered yet, `stepMs` apart, until the job ends. */
 export async function runToEnd(h: Harness, links: FakeLink[], stepMs = 100): Promise<void> {
   let finished = false;
-  void h.job.done.then(
+  void h.job.ended.then(
     () => (finished = true),
     () => (finished = true),
   );
@@ -320,7 +320,7 @@ export async function runToEnd(h: Harness, links: FakeLink[], stepMs = 100): Pro
 export async function simulate(h: Harness, workers: { link: FakeLink; speed: number }[]): Promise<number> {
   const start = h.clock.now();
   let finished = false;
-  void h.job.done.then(
+  void h.job.ended.then(
     () => (finished = true),
     () => (finished = true),
   );

@@ -7,8 +7,8 @@ import fs from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { preprocessInto, preprocessSpecFor } from '../../shared/preprocess.ts';
 import { inspectModel } from '../../coordinator/model/modelInfo.ts';
-import { decodeImage } from '../../coordinator/io/decodeImage.ts';
-import { decodeForReference } from '../../coordinator/io/chromiumDecode.ts';
+import { decodeImage } from './nodeDecode.ts';
+import { decodeForReference } from '../../coordinator/actor/nodeDecode.ts';
 
 export interface ReferencePrediction {
   top1: number;

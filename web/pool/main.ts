@@ -5,25 +5,11 @@
  */
 import type { PoolStatus } from '../../shared/poolStatus.ts';
 import { ROUTES, TOKEN_PARAM } from '../../shared/routes.ts';
+import { fillTable } from '../dom/table.ts';
 import { PoolCharts } from './charts.ts';
 
 const token = new URLSearchParams(location.search).get(TOKEN_PARAM) ?? '';
 const charts = new PoolCharts(document.querySelector('#throughput')!, document.querySelector('#split')!);
-
-function fillTable(id: string, rows: (string | number)[][]): void {
-  const body = document.querySelector(`#${id} tbody`)!;
-  body.replaceChildren(
-    ...rows.map((cells) => {
-      const tr = document.createElement('tr');
-      for (const c of cells) {
-        const td = document.createElement('td');
-        td.textContent = String(c);
-        tr.append(td);
-      }
-      return tr;
-    }),
-  );
-}
 
 function render(s: PoolStatus): void {
   const busy = s.tabs.filter((t) => t.job !== null).length;
@@ -32,6 +18,9 @@ function render(s: PoolStatus): void {
     `${s.tabs.length} tab(s) on ${s.hosts.length} host(s): ${busy} busy, ${s.tabs.length - busy} idle; ` +
     `${running} job(s) queued or running, ${s.jobs.length} in all; ` +
     `heartbeat ${s.head.heartbeatMs / 1000} s (a tab silent that long is dropped)`;
+  const stateError = document.querySelector<HTMLElement>('[data-field="state-error"]')!;
+  stateError.hidden = s.head.stateError === null;
+  stateError.textContent = s.head.stateError === null ? '' : `the head's --state is not being saved: ${s.head.stateError}`;
   fillTable(
     'jobs',
     [...s.jobs]

@@ -5,6 +5,7 @@
 import { ROUTES, TOKEN_PARAM } from '../../shared/routes.ts';
 import type { JobStatus, ResourcesStatus } from '../../shared/status.ts';
 import { formatBytes } from '../../shared/units.ts';
+import { fillTable } from '../dom/table.ts';
 import { renderJoin } from './join.ts';
 
 const token = new URLSearchParams(location.search).get(TOKEN_PARAM) ?? '';
@@ -15,22 +16,6 @@ function field(name: string): HTMLElement {
 
 const gib = (b: number | null): string => (b === null ? 'unknown' : `${(b / 2 ** 30).toFixed(1)} GiB`);
 const num = (v: number | null, digits = 2): string => (v === null ? '–' : v.toFixed(digits));
-
-/** Replaces a table's body with one row per entry, every cell set as text (nothing is parsed as HTML). */
-function fillTable(id: string, rows: (string | number)[][]): void {
-  const body = document.querySelector(`#${id} tbody`)!;
-  body.replaceChildren(
-    ...rows.map((cells) => {
-      const tr = document.createElement('tr');
-      for (const c of cells) {
-        const td = document.createElement('td');
-        td.textContent = String(c);
-        tr.append(td);
-      }
-      return tr;
-    }),
-  );
-}
 
 const used = (u: ResourcesStatus, c: ResourcesStatus, key: 'gpus' | 'cpus'): string => `${u[key]} / ${c[key]}`;
 

@@ -18,7 +18,7 @@ import { parameterCount, resnetTopology } from '../../../coordinator/builtin/res
 import { computeWeights } from '../../../coordinator/builtin/resnetWeights.ts';
 import { ensureSampleDataset, SAMPLE_COUNT } from '../../../coordinator/builtin/sampleImages.ts';
 import { preprocess, preprocessSpecFor } from '../../../shared/preprocess.ts';
-import { decodeImage } from '../../../coordinator/io/decodeImage.ts';
+import { decodeImage } from '../../support/nodeDecode.ts';
 
 /**
  * The built-in models' SHA-256 with default options. The bytes must not depend on the machine or

@@ -17,7 +17,7 @@ import {
   samplePixels,
   sampleSpec,
 } from '../../../coordinator/builtin/sampleImages.ts';
-import { decodeImage, imageFormat } from '../../../coordinator/io/decodeImage.ts';
+import { decodeImage, imageFormat } from '../../support/nodeDecode.ts';
 
 /**
  * SHA-256 over every sample's name and SHA-256, in index order. The files must be the same bytes

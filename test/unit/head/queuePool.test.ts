@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { checkedOptions } from '../../../coordinator/api/apiOptions.ts';
 import { TabpoolJob } from '../../../coordinator/api/tabpoolJob.ts';
 import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.ts';
-import { QueuePool } from '../../../coordinator/queue/queuePool.ts';
+import { QueuePool } from '../../../coordinator/modes/queuePool.ts';
 import { CACHE_DIR } from '../../support/coordinatorProcess.ts';
 import { scratch, startTestHead } from '../../support/headHarness.ts';
 import { startNats, type NatsServer } from '../../support/natsServer.ts';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ActorPool } from '../../../coordinator/pool/actorPool.ts';
+import { ActorRoster } from '../../../coordinator/pool/actorRoster.ts';
 import type { ActorLink } from '../../../coordinator/pool/actor.ts';
 import { Workload } from '../../../coordinator/host/workload.ts';
 import { Dispatcher } from '../../../coordinator/host/dispatcher.ts';
@@ -18,8 +18,8 @@ const link = (sent: number[]): ActorLink => ({ sendJson() {}, sendBinary: () => 
 /** Speeds spread over seven orders of magnitude, as a log-uniform draw. */
 const speed = fc.double({ min: Math.log10(0.001), max: Math.log10(10_000), noNaN: true }).map((e) => 10 ** e);
 
-function poolOf(speeds: (number | null)[], measured: boolean[], sent: number[]): ActorPool {
-  const pool = new ActorPool({
+function poolOf(speeds: (number | null)[], measured: boolean[], sent: number[]): ActorRoster {
+  const pool = new ActorRoster({
     pool: { min: 1, max: speeds.length },
     allowSoftwareGpu: false,
     offer: () => ({ eps: ['wasm'] }),

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newActor } from '../../../coordinator/pool/actor.ts';
+import { PoolActor } from '../../../coordinator/pool/actor.ts';
 import { StallWatch, type StallFacts } from '../../../coordinator/host/stallWatch.ts';
 
 const link = { sendJson() {}, sendBinary() {}, close() {} };
-const actor = newActor('actor-1', 'h1', link, 0);
+const actor = new PoolActor('actor-1', 'h1', link, null, 0);
 actor.speed.setPrior(0.038);
-actor.ep = 'webgpu';
+actor.runs('webgpu', { gpus: 1, cpus: 0, memoryBytes: 0 });
 const stalled: StallFacts = { pending: 4, ready: [actor], inFlight: 0, answers: 0, otherWork: false };
 
 test('after one --stall-timeout of no progress it says why (speeds, batch sizes, what is pending); after two it fails', () => {

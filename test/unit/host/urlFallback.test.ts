@@ -34,7 +34,7 @@ test('URL inputs go to tabs as URLs; one a tab cannot fetch is fetched by the co
     for (const b of tab.batches.filter((x) => !tab.answered.has(x.batchId))) h.answer(tab, b.batchId);
     await h.settle();
   }
-  await h.job.done;
+  await h.job.ended;
   const ids = h.sink.rows.map((r) => r.id).sort();
   assert.deepEqual(
     ids,
@@ -58,7 +58,7 @@ test('an input neither the tab nor the coordinator can fetch gets one error row 
     await h.settle();
     for (const b of tab.batches.filter((x) => !tab.answered.has(x.batchId))) h.answer(tab, b.batchId);
   }
-  await h.job.done;
+  await h.job.ended;
   const bad = h.sink.rows.filter((r) => r.error);
   assert.equal(h.sink.rows.length, 4);
   assert.equal(bad.length, 1);

@@ -70,7 +70,7 @@ test('resume skips ids already written and cuts a torn last line', async () => {
   const out = await tmpfile('o.jsonl');
   await fs.writeFile(out, `${JSON.stringify(pred('a'))}\n${JSON.stringify(pred('b'))}\n{"id":"c","cla`);
   const sink = await OutputSink.open(out, 'jsonl', { resume: true, overwrite: false, columns: classifierColumns() });
-  assert.deepEqual([...sink.done].sort(), ['a', 'b']);
+  assert.deepEqual([...sink.written].sort(), ['a', 'b']);
   assert.equal(sink.repairedTornLine, true);
   await sink.write([pred('c')]);
   await sink.close();
@@ -88,8 +88,8 @@ test('resume counts the error rows already written, so a resumed job still exits
     await first.write([pred('a'), errorRow('b', { code: 'CORRUPT_IMAGE', message: 'b: bad, really' })]);
     await first.close();
     const again = await OutputSink.open(out, format, { resume: true, overwrite: false, columns: classifierColumns() });
-    assert.deepEqual([...again.done].sort(), ['a', 'b']);
-    assert.equal(again.doneErrors, 1, format);
+    assert.deepEqual([...again.written].sort(), ['a', 'b']);
+    assert.equal(again.writtenErrors, 1, format);
     await again.close();
   }
 });
@@ -116,8 +116,8 @@ test('CSV --resume keeps every complete record, whatever the ids hold', async ()
   await first.close();
   const before = await fs.readFile(out);
   const again = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, columns: classifierColumns() });
-  assert.deepEqual([...again.done].sort(), [...AWKWARD_IDS].sort());
-  assert.equal(again.doneErrors, 3);
+  assert.deepEqual([...again.written].sort(), [...AWKWARD_IDS].sort());
+  assert.equal(again.writtenErrors, 3);
   assert.equal(again.repairedTornLine, false);
   await again.close();
   assert.deepEqual(await fs.readFile(out), before, 'nothing was cut');
@@ -130,12 +130,12 @@ test('CSV --resume cuts a record a crash left inside an open quote, and keeps th
   await first.close();
   await fs.appendFile(out, '"torn\nid.png",207,golden ret');
   const again = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, columns: classifierColumns() });
-  assert.deepEqual([...again.done].sort(), [...AWKWARD_IDS].sort());
+  assert.deepEqual([...again.written].sort(), [...AWKWARD_IDS].sort());
   assert.equal(again.repairedTornLine, true);
   await again.write([pred('torn\nid.png')]);
   await again.close();
   const third = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, columns: classifierColumns() });
-  assert.deepEqual([...third.done].sort(), [...AWKWARD_IDS, 'torn\nid.png'].sort());
+  assert.deepEqual([...third.written].sort(), [...AWKWARD_IDS, 'torn\nid.png'].sort());
   assert.equal(third.repairedTornLine, false);
   await third.close();
 });
@@ -150,7 +150,7 @@ test('CSV with --logits writes a logits column (a JSON array), and --resume refu
   assert.match(a!, /,"\[0\.5,-1\.25,3\]",,$/);
   assert.match(b!, /,,CORRUPT_IMAGE,b: bad$/);
   const again = await OutputSink.open(out, 'csv', { resume: true, overwrite: false, columns: classifierColumns(3) });
-  assert.deepEqual([...again.done].sort(), ['a', 'b']);
+  assert.deepEqual([...again.written].sort(), ['a', 'b']);
   await again.close();
   await assert.rejects(
     OutputSink.open(out, 'csv', { resume: true, overwrite: false, columns: classifierColumns() }),

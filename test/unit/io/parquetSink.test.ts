@@ -189,8 +189,8 @@ test(
     await writeDataset(dir, [pred('a'), fail('b'), pred('c'), pred('d'), fail('e')], 2);
     await fs.writeFile(path.join(dir, '.part-00009-x.parquet.tmp'), 'PAR1 half a part');
     const sink = await openSink(t, dir, RESUME, { rowsPerPart: 2, ...NO_TIMER });
-    assert.deepEqual([...sink.done].sort(), ['a', 'b', 'c', 'd', 'e']);
-    assert.equal(sink.doneErrors, 2);
+    assert.deepEqual([...sink.written].sort(), ['a', 'b', 'c', 'd', 'e']);
+    assert.equal(sink.writtenErrors, 2);
     assert.equal(sink.repairedTornLine, true);
     assert.equal(
       (await fs.readdir(dir)).some((n) => n.endsWith('.tmp')),
@@ -253,10 +253,10 @@ test('after a SIGKILL mid-job, resume counts only committed rows and finishing g
   const all = Array.from({ length: 11 }, (_, i) => `img-${i}.png`);
   await crashMidJob(t, dir, all.slice(0, 6), all.slice(6, 8));
   const sink = await openSink(t, dir, RESUME, { rowsPerPart: 3, ...NO_TIMER });
-  assert.deepEqual([...sink.done].sort(), all.slice(0, 6).sort());
+  assert.deepEqual([...sink.written].sort(), all.slice(0, 6).sort());
   await writeRest(
     sink,
-    all.filter((id) => !sink.done.has(id)).map((id) => pred(id)),
+    all.filter((id) => !sink.written.has(id)).map((id) => pred(id)),
   );
   const ids = (await readDataset(dir)).map((r) => r.id as string);
   assert.deepEqual([...ids].sort(), [...all].sort());
@@ -271,7 +271,7 @@ test('refuses an existing dataset without --resume or --overwrite; --overwrite s
     (err: unknown) => err instanceof TabpoolError && err.code === 'BAD_ARGUMENT' && /--resume.*--overwrite/.test(err.message),
   );
   const sink = await openSink(t, dir, { ...FRESH, overwrite: true }, { rowsPerPart: 2, ...NO_TIMER });
-  assert.equal(sink.done.size, 0);
+  assert.equal(sink.written.size, 0);
   await writeRest(sink, [pred('new')]);
   assert.deepEqual(
     (await readDataset(dir)).map((r) => r.id),

@@ -25,7 +25,7 @@ test('hands batches to the ready actor with the fewest in flight, up to --max-ta
   assert.equal(a.batches.length, 3, 'the freed slot is filled at once');
   assert.equal(b.batches.length, 2);
   await runToEnd(h, [a, b]);
-  await h.job.done;
+  await h.job.ended;
   assertEveryInputOnce(h, 64);
 });
 
@@ -37,7 +37,7 @@ test('splits the tail so that every actor has work to the end', async () => {
   // 40 inputs over 2 actors × 2 slots × 2: batches of at most 40 / 8 = 5 from the start of the tail.
   for (const l of [a, b]) for (const batch of l.batches) assert.ok(batch.items <= 5, `a tail batch of ${batch.items}`);
   await runToEnd(h, [a, b]);
-  await h.job.done;
+  await h.job.ended;
   assertEveryInputOnce(h, 40);
 });
 
@@ -52,7 +52,7 @@ test('evicts an actor that holds a batch past --batch-timeout and runs the batch
   assert.equal(frozen.closed?.code, CLOSE.evicted);
   assert.match(h.logs.join('\n'), /missed the deadline for batch \d+ \(6s\): evicting it/);
   await runToEnd(h, [healthy]);
-  await h.job.done;
+  await h.job.ended;
   assertEveryInputOnce(h, 8);
 });
 
@@ -92,7 +92,7 @@ test('requeues the batches of a tab that closes mid-batch, and no input is lost'
   h.job.onClose(leaving, 1001, 'tab closed');
   assert.match(h.logs.join('\n'), new RegExp(`left: socket closed \\(1001 tab closed\\); ${lost} batch\\(es\\) requeued`));
   await runToEnd(h, [staying]);
-  await h.job.done;
+  await h.job.ended;
   assertEveryInputOnce(h, 32);
 });
 
@@ -110,7 +110,7 @@ test('evicts an actor whose batches fail three times in a row, and its work runs
   assert.match(broken.closed!.reason, /3 failed batches in a row/);
   const good = h.join();
   await runToEnd(h, [good]);
-  await h.job.done;
+  await h.job.ended;
   assertEveryInputOnce(h, 24);
   assert.equal(h.sink.rows.filter((r) => r.error).length, 0, 'an actor failing is not an input failing');
 });
@@ -133,7 +133,7 @@ test('refuses a result that does not fit its batch: the liar is closed with 4002
   assert.equal(h.sink.rows.length, 0);
   const honest = h.join();
   await runToEnd(h, [honest]);
-  await h.job.done;
+  await h.job.ended;
   assertEveryInputOnce(h, 8);
 });
 
@@ -166,7 +166,7 @@ test('at --join-timeout with no actor, fails with NO_ACTORS naming every tab tha
   const refused = h.join('laptop', caps('software'), false);
   assert.equal(refused.json[0]?.type === 'welcome' && refused.json[0].status, 'rejected');
   h.clock.advance(5_000);
-  await assert.rejects(h.job.done, (err: Error & { code?: string }) => {
+  await assert.rejects(h.job.ended, (err: Error & { code?: string }) => {
     assert.equal(err.code, 'NO_ACTORS');
     assert.match(err.message, /no actor was ready after --join-timeout 5s/);
     assert.match(err.message, /actor-\d+ \(host laptop\): this browser's only WebGPU adapter is software/);
@@ -182,7 +182,7 @@ test('waits past --join-timeout while an actor is still loading the model', asyn
   assert.equal(h.job.isFinished, false);
   h.job.onMessage(loading, { type: 'ready', ep: 'wasm', probe: [], loadMs: 12_000, warmupMs: 1, modelFromCache: false });
   await runToEnd(h, [loading]);
-  await h.job.done;
+  await h.job.ended;
   assertEveryInputOnce(h, 4);
 });
 
@@ -194,7 +194,7 @@ test('drains on Ctrl-C: no new batches, in-flight ones finish, and the rest stay
   const first = a.batches[0]!;
   h.job.drain();
   h.answer(a, first.batchId);
-  await h.job.done;
+  await h.job.ended;
   assert.equal(a.batches.length, 1, 'no batch after the drain began');
   assert.equal(h.sink.rows.length, first.items);
   assert.equal(h.job.interrupted, true);
@@ -211,7 +211,7 @@ test('batch sizes follow measured speed: a 10× faster actor gets batches severa
     { link: slow, speed: 10 },
     { link: fast, speed: 100 },
   ]);
-  await h.job.done;
+  await h.job.ended;
   assertEveryInputOnce(h, 3000);
   const steady = (l: typeof slow) => l.batches.slice(2, -4).map((b) => b.items);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -229,7 +229,7 @@ test("a mixed pool finishes close to the ideal time: images ÷ the sum of the ac
     h,
     links.map((link, i) => ({ link, speed: speeds[i]! })),
   );
-  await h.job.done;
+  await h.job.ended;
   assertEveryInputOnce(h, 2000);
   const ideal = (2000 / 111) * 1000;
   assert.ok(ms / ideal <= 1.1, `job ${ms.toFixed(0)} ms, ideal ${ideal.toFixed(0)} ms: ${(ms / ideal).toFixed(3)}×`);
@@ -244,7 +244,7 @@ test('an actor too slow to finish even one input before the rest of the pool fin
     { link: fast, speed: 100 },
     { link: crawler, speed: 0.1 },
   ]);
-  await h.job.done;
+  await h.job.ended;
   assertEveryInputOnce(h, 50);
   assert.deepEqual(crawler.batches, []);
 });
@@ -259,7 +259,7 @@ test('a slow actor holding the tail is covered by an idle one; the copy yields o
     { link: slow, speed: 0.5 },
     { link: fast, speed: 50 },
   ]);
-  await h.job.done;
+  await h.job.ended;
   assertEveryInputOnce(h, 40);
   const cancels = slow.json.filter((m) => m.type === 'cancel');
   assert.ok(cancels.length > 0, 'the slow copy was cancelled');
@@ -286,7 +286,7 @@ test('a pool whose only actors take 30 s and 40 s an input starts at once and fi
     { link: b, speed: 1 / 40 },
   ]);
   assertEveryInputOnce(h, 4);
-  await h.job.done;
+  await h.job.ended;
   assert.ok(b.batches.length > 0, 'the slower one helped too');
   // Ideal: 4 inputs over 1/30 + 1/40 img/s ≈ 69 s; two on each (60 s, 80 s) is the best whole split.
   assert.ok(ms <= 90_000, `took ${(ms / 1000).toFixed(0)} s`);

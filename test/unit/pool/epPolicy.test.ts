@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ActorPool } from '../../../coordinator/pool/actorPool.ts';
+import { ActorRoster } from '../../../coordinator/pool/actorRoster.ts';
 import type { ActorLink } from '../../../coordinator/pool/actor.ts';
 import { poolPolicy, type EpSettings } from '../../../coordinator/pool/epPolicy.ts';
 import type { Capabilities } from '../../../shared/protocol.ts';
@@ -73,7 +73,7 @@ test('a page opened over plain http from another machine is told it has no WebGP
 });
 
 test('a second tab on a host whose one GPU is taken runs wasm rather than wait; a tab that chose wasm gives its GPU back', () => {
-  const pool = new ActorPool(poolPolicy(settings()));
+  const pool = new ActorRoster(poolPolicy(settings()));
   const first = pool.join(link(), 'h', caps('hw'), {}, null, 1);
   assert.equal(first.admission.status, 'admitted');
   assert.deepEqual(first.actor.offered, ['webgpu', 'wasm']);

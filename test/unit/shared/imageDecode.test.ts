@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import sharp, { type Sharp } from 'sharp';
-import { decodeForReference } from '../../../coordinator/io/chromiumDecode.ts';
+import { decodeForReference } from '../../../coordinator/actor/nodeDecode.ts';
 import { exifOrientation, orient, withoutOrientation } from '../../../shared/decode/exifOrientation.ts';
 import { toRgb } from '../../../shared/decode/imageInput.ts';
 import { mulberry32 } from '../../support/testImages.ts';

@@ -15,6 +15,8 @@ const ALLOWED: Record<string, string[]> = {
   shared: ['shared'],
   // The built-in actors: written on the actor API alone, run in tabs and in the coordinator alike.
   actors: ['shared', 'actors'],
+  // A job's options: their raw form, defaults and checks, for the CLI and the API alike (never commander).
+  'coordinator/options': ['shared', 'coordinator/options', 'coordinator/queue/names.ts'],
   // A job's actor in the coordinator: bundled, checked, dry-run, described to tabs.
   'coordinator/actor': [
     'shared',
@@ -25,39 +27,66 @@ const ALLOWED: Record<string, string[]> = {
     'coordinator/host',
     'coordinator/server',
   ],
-  'coordinator/jobOptions.ts': [],
   'coordinator/main.ts': ['coordinator/cli'],
   'coordinator/builtin': ['shared', 'coordinator/builtin'],
-  'coordinator/model': ['shared', 'coordinator/model', 'coordinator/builtin', 'coordinator/jobOptions.ts'],
-  'coordinator/pool': ['shared', 'coordinator/pool', 'coordinator/jobOptions.ts'],
-  'coordinator/io': ['shared', 'coordinator/io', 'coordinator/jobOptions.ts'],
+  'coordinator/model': ['shared', 'coordinator/model', 'coordinator/builtin', 'coordinator/options'],
+  'coordinator/pool': ['shared', 'coordinator/pool', 'coordinator/options'],
+  'coordinator/io': ['shared', 'coordinator/io', 'coordinator/options'],
   'coordinator/server': ['shared', 'coordinator/server', 'coordinator/pool'],
   'coordinator/browser': ['shared', 'coordinator/browser'],
   // The actor host: tabs, dispatch, deadlines. It knows nothing of jobs, outputs or NATS.
   'coordinator/host': ['shared', 'coordinator/host', 'coordinator/pool', 'coordinator/io'],
   'coordinator/verify': ['shared', 'actors', 'coordinator/verify', 'coordinator/io', 'coordinator/actor'],
-  // A job in this process, and what every job has (its output, rows, status).
-  'coordinator/job': [
+  // What every job has, whichever way it runs: its output (rows, the verifier), its counts and status.
+  'coordinator/output': [
     'shared',
-    'coordinator/job',
+    'coordinator/output',
     'coordinator/host',
     'coordinator/pool',
     'coordinator/io',
     'coordinator/verify',
-    'coordinator/jobOptions.ts',
+    'coordinator/options',
+  ],
+  // A job in this process: the dataset into the actor host, the host's answers to the output.
+  'coordinator/job': [
+    'shared',
+    'coordinator/job',
+    'coordinator/output',
+    'coordinator/host',
+    'coordinator/pool',
+    'coordinator/io',
+    'coordinator/verify',
+    'coordinator/options',
   ],
   'coordinator/queue': [
     'shared',
     'coordinator/queue',
-    'coordinator/remote',
     'coordinator/actor',
     'coordinator/host',
-    'coordinator/job',
+    'coordinator/output',
     'coordinator/pool',
     'coordinator/io',
     'coordinator/model',
     'coordinator/verify',
-    'coordinator/jobOptions.ts',
+    'coordinator/options',
+  ],
+  // The ways a job runs (in this process, on a standing pool, on a queue, a queue's gateway), behind one interface.
+  'coordinator/modes': [
+    'shared',
+    'coordinator/modes',
+    'coordinator/actor',
+    'coordinator/browser',
+    'coordinator/host',
+    'coordinator/io',
+    'coordinator/job',
+    'coordinator/model',
+    'coordinator/options',
+    'coordinator/output',
+    'coordinator/pool',
+    'coordinator/queue',
+    'coordinator/remote',
+    'coordinator/server',
+    'coordinator/verify',
   ],
   // The library's API (what `import 'tabpool'` gives): everything below it, never the command line.
   'coordinator/api': [
@@ -71,12 +100,12 @@ const ALLOWED: Record<string, string[]> = {
     'coordinator/io',
     'coordinator/job',
     'coordinator/model',
+    'coordinator/modes',
+    'coordinator/options',
+    'coordinator/output',
     'coordinator/pool',
     'coordinator/queue',
-    'coordinator/remote',
-    'coordinator/server',
     'coordinator/verify',
-    'coordinator/jobOptions.ts',
   ],
   // A standing pool's head (tabpool serve): tabs that stay, placement across jobs, the relay.
   'coordinator/head': ['shared', 'coordinator/head', 'coordinator/pool', 'coordinator/server', 'coordinator/browser'],
@@ -87,8 +116,10 @@ const ALLOWED: Record<string, string[]> = {
   'web/page': ['shared', 'web/page', 'web/workerApi.ts'],
   // The shipped entry starts the workers (new Worker(new URL(…))); nothing else in the page reaches into them.
   'web/page/main.ts': ['web/page', 'web/worker'],
-  'web/status': ['shared', 'web/status'],
-  'web/pool': ['shared', 'web/pool'],
+  // What both status pages draw with (DOM helpers; the page and workers never use them).
+  'web/dom': ['web/dom'],
+  'web/status': ['shared', 'web/status', 'web/dom'],
+  'web/pool': ['shared', 'web/pool', 'web/dom'],
   'web/worker': ['shared', 'actors', 'web/worker', 'web/workerApi.ts'],
   'web/testing': ['shared', 'actors', 'web/testing', 'web/page', 'web/worker', 'web/workerApi.ts'],
 };

@@ -50,7 +50,7 @@ async function answerAll(h: Harness, links: { link: FakeLink; lie: Lie }[], unti
       }
     }
   }
-  if (h.job.isFinished) await h.job.done;
+  if (h.job.isFinished) await h.job.ended;
 }
 
 const honest: Lie = () => false;

@@ -40,7 +40,7 @@ async function answerAll(h: Harness, links: { link: FakeLink; lie: () => boolean
       }
     }
   }
-  if (h.job.isFinished) await h.job.done;
+  if (h.job.isFinished) await h.job.ended;
 }
 
 test('a tab that lies on every batch gets nothing into the output: caught on probation, barred, its inputs recomputed', async () => {
@@ -142,7 +142,7 @@ test('when every actor was barred the job waits for new ones, and NO_ACTORS then
   await answerAll(h, [{ link: liar, lie: () => true }], () => liar.closed !== null);
   assert.equal(h.job.isFinished, false, 'still waiting for actors');
   h.clock.advance(30_001);
-  await assert.rejects(h.job.done, (err: Error & { code?: string }) => {
+  await assert.rejects(h.job.ended, (err: Error & { code?: string }) => {
     assert.equal(err.code, 'NO_ACTORS');
     assert.match(err.message, /barred for wrong results/);
     assert.match(err.message, /actor-1 sent wrong results/);

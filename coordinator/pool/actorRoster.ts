@@ -4,8 +4,8 @@
  * that would exceed the pool waits as standby and is promoted (oldest first) when an actor leaves.
  */
 import type { Capabilities, DeclaredResources, ExecutionProvider } from '../../shared/protocol.ts';
-import { newActor, type Actor, type ActorLink } from './actor.ts';
-import type { PoolSize } from '../jobOptions.ts';
+import { PoolActor, type ActorLink } from './actor.ts';
+import type { PoolSize } from '../options/jobOptions.ts';
 import { actorsThatFit, add, describeResources, hostCapacity, shortfalls, subtract, ZERO, type Resources } from './resources.ts';
 
 export interface Host {
@@ -31,13 +31,13 @@ export interface PoolPolicy {
   elsewhere?: () => { active: number; hostUsed(hostId: string): Resources };
 }
 
-export type Admission = { status: 'admitted' } | { status: 'standby'; reason: string } | { status: 'rejected'; reason: string };
+export type AdmissionDecision = { status: 'admitted' } | { status: 'standby'; reason: string } | { status: 'rejected'; reason: string };
 
-export class ActorPool {
+export class ActorRoster {
   /** Every tab that is in the pool now, in any state but gone. */
-  readonly actors = new Map<string, Actor>();
+  readonly actors = new Map<string, PoolActor>();
   /** Actors that left after doing work, for the summary. */
-  readonly departed: Actor[] = [];
+  readonly departed: PoolActor[] = [];
   readonly hosts = new Map<string, Host>();
   /** Hosts barred from the job (two actors of theirs lied), with why. */
   private readonly barredHosts = new Map<string, string>();
@@ -60,19 +60,19 @@ export class ActorPool {
   }
 
   /** Actors holding a pool slot (loading, ready). */
-  active(): Actor[] {
+  active(): PoolActor[] {
     return [...this.actors.values()].filter((a) => a.state === 'loading' || a.state === 'ready');
   }
 
-  ready(): Actor[] {
+  ready(): PoolActor[] {
     return [...this.actors.values()].filter((a) => a.state === 'ready');
   }
 
-  standby(): Actor[] {
+  standby(): PoolActor[] {
     return [...this.actors.values()].filter((a) => a.state === 'standby').sort((a, b) => a.joinedAt - b.joinedAt);
   }
 
-  rejected(): Actor[] {
+  rejected(): PoolActor[] {
     return [...this.actors.values()].filter((a) => a.state === 'rejected');
   }
 
@@ -84,19 +84,17 @@ export class ActorPool {
     declared: DeclaredResources,
     pinned: ExecutionProvider | null,
     now: number,
-  ): { actor: Actor; admission: Admission } {
+  ): { actor: PoolActor; admission: AdmissionDecision } {
     const host = this.hostFor(hostId, caps, declared);
     const id = `actor-${++this.seq}`;
     const barred = this.barredHosts.get(host.id);
     const offer = barred ? { eps: null, reason: `host ${host.id} is barred from this job: ${barred}` } : this.policy.offer(caps, pinned);
-    const actor = newActor(id, host.id, link, now);
-    actor.adapter = caps.webgpu;
+    const actor = new PoolActor(id, host.id, link, caps.webgpu, now);
     this.actors.set(id, actor);
     if (offer.eps === null) {
       this.apply(actor, { status: 'rejected', reason: offer.reason });
       return { actor, admission: { status: 'rejected', reason: offer.reason } };
     }
-    actor.offered = offer.eps;
     const admission = this.admit(actor, host, offer.eps);
     return { actor, admission };
   }
@@ -105,15 +103,14 @@ export class ActorPool {
    * Decides and applies `actor`'s admission with the EPs it may run. A tab offered WebGPU and wasm
    * whose host has no GPU left runs wasm rather than wait for a GPU.
    */
-  private admit(actor: Actor, host: Host, eps: ExecutionProvider[]): Admission {
-    actor.budget = this.policy.budgetFor(eps[0]!);
-    let admission = this.decide(actor, host);
+  private admit(actor: PoolActor, host: Host, eps: readonly ExecutionProvider[]): AdmissionDecision {
+    actor.offer(eps, this.policy.budgetFor(eps[0]!));
+    let admission = this.decide(actor.budget, host);
     if (admission.status !== 'admitted' && eps.length > 1 && eps.includes('wasm')) {
       const wasm = this.policy.budgetFor('wasm');
-      const asWasm = this.decide({ ...actor, budget: wasm }, host);
+      const asWasm = this.decide(wasm, host);
       if (asWasm.status === 'admitted') {
-        actor.offered = ['wasm'];
-        actor.budget = wasm;
+        actor.offer(['wasm'], wasm);
         admission = asWasm;
       }
     }
@@ -125,13 +122,15 @@ export class ActorPool {
    * The EP a ready actor chose (it measured its offer). Its reservation follows the EP: a tab that
    * chose wasm over WebGPU gives its GPU back. Returns standby tabs admitted thanks to that.
    */
-  settle(actor: Actor, ep: ExecutionProvider): Actor[] {
-    actor.ep = ep;
+  settle(actor: PoolActor, ep: ExecutionProvider): PoolActor[] {
     const budget = this.policy.budgetFor(ep);
-    if (actor.state !== 'loading' && actor.state !== 'ready') return [];
+    if (actor.state !== 'loading' && actor.state !== 'ready') {
+      actor.runs(ep, actor.budget);
+      return [];
+    }
     const host = this.hosts.get(actor.hostId)!;
     host.used = add(subtract(host.used, actor.budget), budget);
-    actor.budget = budget;
+    actor.runs(ep, budget);
     return this.promote();
   }
 
@@ -150,25 +149,25 @@ export class ActorPool {
     return host;
   }
 
-  private decide(actor: Actor, host: Host): Admission {
-    const fit = actorsThatFit(host.capacity, actor.budget);
+  private decide(budget: Resources, host: Host): AdmissionDecision {
+    const fit = actorsThatFit(host.capacity, budget);
     if (fit < 1) {
       return {
         status: 'rejected',
         reason:
-          `host ${host.id} can never fit one actor: each needs ${describeResources(actor.budget)}, the host has ` +
-          `${describeResources(host.capacity)} (${shortfalls(host.capacity, actor.budget).join('; ')}). Declare ` +
+          `host ${host.id} can never fit one actor: each needs ${describeResources(budget)}, the host has ` +
+          `${describeResources(host.capacity)} (${shortfalls(host.capacity, budget).join('; ')}). Declare ` +
           `more in the page URL (e.g. &memory=16GiB&gpus=1) or lower the job's budget.`,
       };
     }
     const away = this.policy.elsewhere?.();
-    const short = shortfalls(subtract(subtract(host.capacity, host.used), away?.hostUsed(host.id) ?? ZERO), actor.budget);
+    const short = shortfalls(subtract(subtract(host.capacity, host.used), away?.hostUsed(host.id) ?? ZERO), budget);
     if (short.length > 0) {
       return {
         status: 'standby',
         reason:
           `host ${host.id} is full: ${short.join('; ')} (it fits ${fit === Infinity ? 'any number of' : fit} ` +
-          `actor${fit === 1 ? '' : 's'} of ${describeResources(actor.budget)}); waiting for an actor on this host to leave`,
+          `actor${fit === 1 ? '' : 's'} of ${describeResources(budget)}); waiting for an actor on this host to leave`,
       };
     }
     const active = this.active().length + (away?.active ?? 0);
@@ -181,42 +180,36 @@ export class ActorPool {
     return { status: 'admitted' };
   }
 
-  private apply(actor: Actor, admission: Admission): void {
+  private apply(actor: PoolActor, admission: AdmissionDecision): void {
     if (admission.status === 'admitted') {
       const host = this.hosts.get(actor.hostId)!;
       host.used = add(host.used, actor.budget);
-      actor.state = 'loading';
-      actor.reason = null;
+      actor.admitted();
     } else {
-      actor.state = admission.status;
-      actor.reason = admission.reason;
+      actor.parked(admission.status, admission.reason);
     }
   }
 
   /** An admitted actor goes back to standby (another process took the slot first); its reservation is returned. */
-  demote(actor: Actor, reason: string): void {
+  demote(actor: PoolActor, reason: string): void {
     if (actor.state !== 'loading' && actor.state !== 'ready') return;
     const host = this.hosts.get(actor.hostId)!;
     host.used = subtract(host.used, actor.budget);
-    actor.state = 'standby';
-    actor.reason = reason;
+    actor.parked('standby', reason);
   }
 
-  markReady(actor: Actor, now: number): void {
-    if (actor.state === 'loading') {
-      actor.state = 'ready';
-      actor.readyAt = now;
-    }
+  markReady(actor: PoolActor, now: number): void {
+    actor.becameReady(now);
   }
 
   /**
    * Removes an actor (tab closed, evicted, failed to load), returns its resources, and promotes
    * standby tabs that now fit, oldest first. Returns the promoted actors.
    */
-  leave(actor: Actor): Actor[] {
+  leave(actor: PoolActor): PoolActor[] {
     if (actor.state === 'gone') return [];
     const held = actor.state === 'loading' || actor.state === 'ready';
-    actor.state = 'gone';
+    actor.left();
     this.actors.delete(actor.id);
     if (actor.batchesDone > 0) this.departed.push(actor);
     if (held) {
@@ -231,8 +224,8 @@ export class ActorPool {
   }
 
   /** Re-examines standby tabs, oldest first; returns the ones admitted now. */
-  promote(): Actor[] {
-    const promoted: Actor[] = [];
+  promote(): PoolActor[] {
+    const promoted: PoolActor[] = [];
     for (const a of this.standby()) {
       const before = a.reason;
       const admission = this.admit(a, this.hosts.get(a.hostId)!, a.offered);

@@ -11,7 +11,7 @@ import { rowsForResult, type OutputRow, type RowSink } from '../io/outputRow.ts'
 import { Verifier, type Caught, type PeerAnswer, type VerifySettings, type VerifyStats } from '../verify/verifier.ts';
 
 export type { VerifySettings };
-import type { JobStats } from './jobStats.ts';
+import { newJobStats, type JobCounts, type JobStats } from './jobStats.ts';
 
 export interface OutputHooks {
   progress(stats: JobStats): void;
@@ -49,17 +49,34 @@ export interface BarredActor {
 export class JobOutput {
   private answeredRows = 0;
   private readonly verifier: Verifier<InputItem, unknown> | null;
+  private readonly counts: JobCounts;
   /** Actors caught lying, for the summary and the status. */
   readonly barred: BarredActor[] = [];
 
   constructor(
     private readonly sink: RowSink,
-    private readonly stats: JobStats,
     private readonly out: string,
     private readonly hooks: OutputHooks,
     verify?: { settings: VerifySettings; ports: OutputPorts },
+    skippedErrors = 0,
   ) {
+    this.counts = newJobStats(hooks.now(), sink.written.size, skippedErrors);
     this.verifier = verify ? this.verifierFor(verify.settings, verify.ports) : null;
+  }
+
+  /** The job's rows and times, as the summary and the status read them (this object alone writes them). */
+  get stats(): JobStats {
+    return this.counts;
+  }
+
+  /** The job starts over a dataset of `total` inputs (resumed rows included; null: unknown). */
+  begin(total: number | null): void {
+    this.counts.total = total === null ? null : total - this.counts.skipped;
+  }
+
+  /** The job ended (done, drained or failed) at wall-clock `at`. */
+  end(at: number): void {
+    this.counts.finishedAt ??= at;
   }
 
   /** Rows answered (written or held): the scheduler plans with what is left beyond these. */
@@ -132,10 +149,10 @@ export class JobOutput {
   private async writeNow(rows: OutputRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.sink.write(rows);
-    this.stats.done += rows.length;
-    for (const r of rows) if (r.error) this.stats.errors++;
-    if (rows.some((r) => !r.error)) this.stats.firstPredictionAt ??= this.hooks.now();
-    this.hooks.progress(this.stats);
+    this.counts.rows += rows.length;
+    for (const r of rows) if (r.error) this.counts.errors++;
+    if (rows.some((r) => !r.error)) this.counts.firstPredictionAt ??= this.hooks.now();
+    this.hooks.progress(this.counts);
   }
 
   private verifierFor(v: VerifySettings, ports: OutputPorts): Verifier<InputItem, unknown> {

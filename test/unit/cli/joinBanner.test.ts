@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import QRCode from 'qrcode';
-import { joinBanner, QR_MARGIN, terminalQr } from '../../../coordinator/api/joinBanner.ts';
+import { joinBanner, QR_MARGIN, terminalQr } from '../../../coordinator/cli/joinBanner.ts';
 import { TabpoolError } from '../../../shared/errors.ts';
 
 const URL_A = 'https://192.168.1.20:8443/worker/?token=AbCdEfGhIjKlMnOpQrStUvWx';

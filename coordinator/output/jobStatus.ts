@@ -1,9 +1,9 @@
 /** The job as `/api/status` reports it (shared/status.ts), and as the status page and the tests read it. */
 import type { ActorStatus, JobStatus, ResourcesStatus } from '../../shared/status.ts';
 import type { ActorHost } from '../host/actorHost.ts';
-import { actorThroughput, type Actor } from '../pool/actor.ts';
+import { actorThroughput, type PoolActor } from '../pool/actor.ts';
 import type { Resources } from '../pool/resources.ts';
-import type { JobOptions } from '../jobOptions.ts';
+import type { JobOptions } from '../options/jobOptions.ts';
 import type { JobOutput } from './jobOutput.ts';
 import type { JobStats } from './jobStats.ts';
 
@@ -20,14 +20,14 @@ export interface StatusSource {
   actor: JobStatus['job'];
 }
 
-function actorStatus(a: Actor, inFlight: number, trust: ActorStatus['trust']): ActorStatus {
+function actorStatus(a: PoolActor, inFlight: number, trust: ActorStatus['trust']): ActorStatus {
   return {
     id: a.id,
     host: a.hostId,
     state: a.state,
-    offered: a.offered,
+    offered: [...a.offered],
     ep: a.ep,
-    probe: a.probe,
+    probe: [...a.probe],
     speed: a.speed.imagesPerSecond,
     speedMeasured: a.speed.measured,
     batchSize: a.lastBatchSize,
@@ -54,7 +54,7 @@ export function jobStatus(job: StatusSource, join: JobStatus['join'], wallNow = 
   const elapsed = ((stats.finishedAt ?? wallNow) - stats.startedAt) / 1000;
   let poolSpeed = 0;
   for (const a of pool.actors.values()) if (a.state === 'ready') poolSpeed += a.speed.imagesPerSecond ?? 0;
-  const left = stats.total === null ? null : Math.max(0, stats.total - stats.done);
+  const left = stats.total === null ? null : Math.max(0, stats.total - stats.rows);
   return {
     join,
     job: job.actor,
@@ -77,10 +77,10 @@ export function jobStatus(job: StatusSource, join: JobStatus['join'], wallNow = 
     }),
     progress: {
       total: stats.total,
-      done: stats.done,
+      done: stats.rows,
       errors: stats.errors,
       skipped: stats.skipped,
-      imagesPerSecond: elapsed > 0 ? stats.done / elapsed : null,
+      imagesPerSecond: elapsed > 0 ? stats.rows / elapsed : null,
       elapsedSeconds: elapsed,
       finished: job.isFinished,
     },

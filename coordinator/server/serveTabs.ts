@@ -1,17 +1,17 @@
 /**
  * Serving tabs, as `run` and `gateway` both do: the https certificate (--tls), the server with the
- * worker page, the model and the actor sockets, the URLs other machines reach it by, and the banner
- * a person joins with.
+ * worker page, the job's files and the actor sockets, the URLs other machines reach it by, and the
+ * lines a person joins with (joinLines.ts; the CLI adds a QR code).
  */
 import { ROUTES, withToken } from '../../shared/routes.ts';
 import type { JobStatus } from '../../shared/status.ts';
 import type { ActorLink } from '../pool/actor.ts';
 import type { ToCoordinator } from '../../shared/protocol.ts';
-import { attachActorSocket } from '../server/actorSocket.ts';
-import { reachableHosts } from '../server/addresses.ts';
-import { startServer, type CoordinatorServer, type ServedFile } from '../server/httpServer.ts';
-import { tlsFor } from '../server/tlsCert.ts';
-import { joinBanner } from './joinBanner.ts';
+import { attachActorSocket } from './actorSocket.ts';
+import { reachableHosts } from './addresses.ts';
+import { startServer, type CoordinatorServer, type ServedFile } from './httpServer.ts';
+import { tlsFor } from './tlsCert.ts';
+import { joinLines } from './joinLines.ts';
 
 export interface ServeOptions {
   host: string;
@@ -22,8 +22,6 @@ export interface ServeOptions {
   maxMessagesPerSecond: number;
   /** A tab silent this long is dropped (--heartbeat). */
   heartbeatMs: number;
-  /** Draw a QR code of the worker URL in the banner (the CLI: a terminal, not --quiet). Never on a loopback-only address. */
-  qr: boolean;
 }
 
 export interface TabTarget {
@@ -37,7 +35,11 @@ export interface Served {
   workerUrl: string;
   join: JobStatus['join'];
   tls: boolean;
-  /** The lines a person joins with (worker URLs, status page, fingerprint, QR). */
+  /** The status page, with the token. */
+  statusUrl: string;
+  /** Other machines can reach it (it listens on more than loopback): worth a QR code on a terminal. */
+  reachable: boolean;
+  /** The lines a person joins with (worker URLs, status page, fingerprint). */
   banner: string[];
   /** Advice to print (plain http on a reachable address). */
   notes: string[];
@@ -82,15 +84,20 @@ export async function serveTabs(
   const reach = reachableHosts(o.host);
   const origins = reach.urlsHosts.map((h) => `${tls ? 'https' : 'http'}://${h}:${server.port}`);
   join.workerUrls = origins.map((origin) => withToken(origin, ROUTES.workerPage, a.token));
-  const banner = joinBanner({
-    workerUrls: join.workerUrls,
-    statusUrl: withToken(origins[0]!, ROUTES.statusPage, a.token),
-    tlsFingerprint: join.tlsFingerprint,
-    qr: o.qr && !reach.loopbackOnly,
-  });
+  const statusUrl = withToken(origins[0]!, ROUTES.statusPage, a.token);
+  const banner = joinLines({ workerUrls: join.workerUrls, statusUrl, tlsFingerprint: join.tlsFingerprint });
   const notes =
     !reach.loopbackOnly && !tls
       ? ['note: browsers on other machines get WebGPU only over https; add --tls self-signed (they can still run wasm over http)']
       : [];
-  return { server, workerUrl: withToken(server.origin, ROUTES.workerPage, a.token), join, tls: tls !== null, banner, notes };
+  return {
+    server,
+    workerUrl: withToken(server.origin, ROUTES.workerPage, a.token),
+    join,
+    tls: tls !== null,
+    statusUrl,
+    reachable: !reach.loopbackOnly,
+    banner,
+    notes,
+  };
 }

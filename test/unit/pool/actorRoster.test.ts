@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { ActorPool, type PoolPolicy } from '../../../coordinator/pool/actorPool.ts';
+import { ActorRoster, type PoolPolicy } from '../../../coordinator/pool/actorRoster.ts';
 import type { ActorLink } from '../../../coordinator/pool/actor.ts';
 import type { Capabilities, DeclaredResources } from '../../../shared/protocol.ts';
 
@@ -34,12 +34,12 @@ function policy(o: { min?: number; max?: number; gpus?: number; cpus?: number; m
   };
 }
 
-function join(pool: ActorPool, host: string, c: Capabilities, d: DeclaredResources = {}) {
+function join(pool: ActorRoster, host: string, c: Capabilities, d: DeclaredResources = {}) {
   return pool.join(link(), host, c, d, null, Date.now());
 }
 
 test('a host declaring 16 GiB holds three actors of 5 GiB; the fourth stands by with the numbers', () => {
-  const pool = new ActorPool(policy({ gpus: 0, mem: 5 * GiB, ep: 'wasm' }));
+  const pool = new ActorRoster(policy({ gpus: 0, mem: 5 * GiB, ep: 'wasm' }));
   const r = [1, 2, 3, 4, 5].map(() => join(pool, 'h', caps(null), { memoryBytes: 16 * GiB }).admission);
   assert.deepEqual(
     r.map((a) => a.status),
@@ -49,12 +49,12 @@ test('a host declaring 16 GiB holds three actors of 5 GiB; the fourth stands by 
 });
 
 test('one GPU with --num-gpus 1 admits one actor, with 0.5 two', () => {
-  const one = new ActorPool(policy({ gpus: 1 }));
+  const one = new ActorRoster(policy({ gpus: 1 }));
   assert.deepEqual(
     [1, 2].map(() => join(one, 'h', caps('hw')).admission.status),
     ['admitted', 'standby'],
   );
-  const half = new ActorPool(policy({ gpus: 0.5 }));
+  const half = new ActorRoster(policy({ gpus: 0.5 }));
   assert.deepEqual(
     [1, 2, 3].map(() => join(half, 'h', caps('hw')).admission.status),
     ['admitted', 'admitted', 'standby'],
@@ -62,14 +62,14 @@ test('one GPU with --num-gpus 1 admits one actor, with 0.5 two', () => {
 });
 
 test('a software adapter counts as no GPU, so a GPU budget is rejected with a reason', () => {
-  const pool = new ActorPool(policy({ gpus: 1 }));
+  const pool = new ActorRoster(policy({ gpus: 1 }));
   const a = join(pool, 'h', caps('sw')).admission;
   assert.equal(a.status, 'rejected');
   assert.match((a as { reason: string }).reason, /GPU: needs 1, 0 free/);
 });
 
 test('promotes the oldest standby tab when an active one leaves', () => {
-  const pool = new ActorPool(policy({ max: 2, gpus: 0, ep: 'wasm' }));
+  const pool = new ActorRoster(policy({ max: 2, gpus: 0, ep: 'wasm' }));
   const [a] = [join(pool, 'h1', caps(null)), join(pool, 'h2', caps(null)), join(pool, 'h3', caps(null)), join(pool, 'h4', caps(null))];
   assert.equal(pool.standby().length, 2);
   const oldest = pool.standby()[0]!;
@@ -99,7 +99,7 @@ test('no sequence of joins and leaves over-commits a host or exceeds the pool', 
       fc.integer({ min: 1, max: 4 }),
       fc.array(cmd, { maxLength: 60 }),
       (max, gpus, memBudget, cmds) => {
-        const pool = new ActorPool(policy({ max, gpus, cpus: 1, mem: memBudget * GiB }));
+        const pool = new ActorRoster(policy({ max, gpus, cpus: 1, mem: memBudget * GiB }));
         for (const c of cmds) {
           if (c.kind === 'join') join(pool, `h${c.host}`, caps(c.gpu ? 'hw' : null, c.cpus), { memoryBytes: c.mem * GiB });
           else {

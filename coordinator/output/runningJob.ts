@@ -9,6 +9,12 @@ import type { ActorLink } from '../pool/actor.ts';
 import type { JobOutput } from './jobOutput.ts';
 import type { JobStats } from './jobStats.ts';
 
+/** What a job tells whoever runs it: its log lines, and its counts whenever a row is written. */
+export interface JobEvents {
+  log(line: string): void;
+  progress(stats: JobStats): void;
+}
+
 /** What the live view shows: rows so far, and since when work runs (wall-clock ms). */
 export interface JobProgress {
   total: number | null;
@@ -35,7 +41,7 @@ export interface JobFigures {
 }
 
 export interface RunningJob {
-  readonly done: Promise<void>;
+  readonly ended: Promise<void>;
   readonly output: JobOutput;
   /** Ctrl-C drained it (its output is resumable). */
   readonly interrupted: boolean;

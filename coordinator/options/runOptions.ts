@@ -2,12 +2,12 @@
  * The job's settings, checked before anything starts: a bad flag fails here, with the fix in the
  * message, before any browser is launched or any file written.
  */
-import { headOrigin } from '../remote/remotePool.ts';
+import { headOrigin } from './headOrigin.ts';
 import path from 'node:path';
 import { TabpoolError } from '../../shared/errors.ts';
 import { parseSize } from '../../shared/units.ts';
-import type { OutputFormat, PoolSize, RunOptions } from '../jobOptions.ts';
-import type { RunFlags } from './runFlags.ts';
+import type { OutputFormat, PoolSize, RunOptions } from './jobOptions.ts';
+import { RUN_DEFAULTS, type RawRunOptions } from './rawOptions.ts';
 import { jobResources, parseQueueUrl } from '../queue/names.ts';
 
 function bad(flag: string, value: string, expected: string): TabpoolError {
@@ -77,7 +77,7 @@ export function checkServing(raw: { tls?: string; tlsCert?: string; tlsKey?: str
  * Flags the chosen mode would ignore are refused, so that nothing quietly does less than it says
  * (issue 16: `--logits` with a CSV output dropped the logits).
  */
-function refuseIgnoredFlags(raw: RunFlags, out: string): void {
+function refuseIgnoredFlags(raw: RawRunOptions, out: string): void {
   const refuse = (message: string): never => {
     throw new TabpoolError('BAD_ARGUMENT', message);
   };
@@ -100,7 +100,7 @@ function refuseIgnoredFlags(raw: RunFlags, out: string): void {
     refuse('--allow-software-gpu accepts a software WebGPU adapter, but --ep wasm uses none: drop one of them');
 }
 
-export function parseRunOptions(raw: RunFlags): RunOptions {
+export function parseRunOptions(raw: RawRunOptions): RunOptions {
   const ep = raw.ep;
   if (ep !== 'auto' && ep !== 'webgpu' && ep !== 'wasm') throw bad('--ep', ep, 'auto, webgpu or wasm');
   const out = raw.out ?? 'predictions.jsonl';
@@ -125,7 +125,7 @@ export function parseRunOptions(raw: RunFlags): RunOptions {
   }
   checkServing(raw);
   refuseIgnoredFlags(raw, out);
-  if (raw.queue === undefined && (raw.job !== undefined || raw.ackWait !== '30s')) {
+  if (raw.queue === undefined && (raw.job !== undefined || raw.ackWait !== RUN_DEFAULTS.ackWait)) {
     throw new TabpoolError(
       'BAD_ARGUMENT',
       `${raw.job !== undefined ? '--job' : '--ack-wait'} needs --queue nats://HOST:PORT (without it the job runs in this process alone)`,
@@ -178,14 +178,14 @@ export function parseRunOptions(raw: RunFlags): RunOptions {
     heartbeatMs: heartbeat(raw.heartbeat),
     recycle: {
       afterBatches: raw.recycleAfter.trim() === '0' ? null : int('--recycle-after', raw.recycleAfter, 0, 1e9),
-      aboveBytes: raw.recycleAbove === undefined ? null : parseSize(raw.recycleAbove),
+      aboveBytes: raw.recycleAbove === undefined ? null : recycleAbove(raw.recycleAbove),
     },
     logits: raw.logits === true,
     resume: raw.resume === true,
     cacheDir: raw.cacheDir,
     token: raw.token ?? null,
     s3Endpoint: raw.s3Endpoint ?? null,
-    tls: raw.tls ?? null,
+    tls: tlsMode(raw.tls),
     tlsCert: raw.tlsCert ?? null,
     tlsKey: raw.tlsKey ?? null,
     queue,
@@ -199,7 +199,7 @@ export function parseRunOptions(raw: RunFlags): RunOptions {
 }
 
 /** --on and what goes with it: the submit token, the job's weight and priority; refused where they would do nothing. */
-function standingPool(raw: RunFlags): { on: string | null; submitToken: string | null; weight: number; priority: number } {
+function standingPool(raw: RawRunOptions): { on: string | null; submitToken: string | null; weight: number; priority: number } {
   const weight = Number(raw.weight);
   if (!Number.isFinite(weight) || weight <= 0 || weight > 1e6) throw bad('--weight', raw.weight, 'a positive number, e.g. 1 or 2.5');
   const priority = int('--priority', raw.priority, -1000, 1000);
@@ -226,6 +226,19 @@ function standingPool(raw: RunFlags): { on: string | null; submitToken: string |
       "--on needs the head's submit token: --submit-token TOKEN or TABPOOL_SUBMIT_TOKEN (tabpool serve printed it)",
     );
   return { on, submitToken, weight, priority };
+}
+
+function tlsMode(value: string | undefined): 'self-signed' | null {
+  if (value === undefined) return null;
+  if (value !== 'self-signed') throw bad('--tls', value, 'self-signed (or --tls-cert with --tls-key)');
+  return value;
+}
+
+/** --recycle-above: a size, at least 64 MiB (a tab holds its model and runtime below that). */
+function recycleAbove(value: string): number {
+  const bytes = parseSize(value);
+  if (bytes === null || bytes < 64 * 2 ** 20) throw bad('--recycle-above', value, 'a size of at least 64MiB, e.g. 3GiB');
+  return bytes;
 }
 
 /** --heartbeat: at least a second (pings go three times a heartbeat), at most an hour. */
