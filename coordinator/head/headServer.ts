@@ -4,17 +4,17 @@
  * with the submit token only: a tab holding the join token cannot submit, list or cancel), and
  * each job's files, served only with that job's grant, which only the tabs serving it are told.
  */
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { CLOSE } from '../../shared/closeCodes.ts';
 import { parseToHead } from '../../shared/poolProtocol.ts';
 import { ROUTES, TOKEN_PARAM } from '../../shared/routes.ts';
 import { attachActorSocket } from '../server/actorSocket.ts';
-import { originAllowed, refuseUpgrade, tokenMatches, type CoordinatorServer } from '../server/httpServer.ts';
+import { originAllowed, refuseUpgrade, streamFile, tokenMatches, type CoordinatorServer } from '../server/httpServer.ts';
 import { ISOLATION_HEADERS, send, serveStatic } from '../server/staticFiles.ts';
 import { DEFAULT_LIMITS, DownloadGate, guardConnections, serverOptions, type ConnectionLimits } from '../server/connectionGuard.ts';
 import type { Head } from './head.ts';
@@ -70,23 +70,8 @@ export async function startHeadServer(head: Head, state: HeadState, o: HeadServe
     }
     const file = FILE_ROUTE.exec(route);
     if (file) {
-      const sha = file[2]!;
-      if (!token || !head.grantAllows(token, sha)) return send(res, 401, 'this file is served only to the tabs serving its job');
-      if (req.headers['if-none-match'] === `"${sha}"`) {
-        res.writeHead(304, ISOLATION_HEADERS);
-        return void res.end();
-      }
-      const stat = await fs.stat(state.filePath(sha)).catch(() => null);
-      if (!stat) return send(res, 404, 'not found');
-      if (!downloads.admit(req, res, ISOLATION_HEADERS)) return;
-      res.writeHead(200, {
-        ...ISOLATION_HEADERS,
-        'Content-Type': file[1] === 'actor' ? 'text/javascript' : 'application/octet-stream',
-        'Content-Length': stat.size,
-        ETag: `"${sha}"`,
-        'Cache-Control': 'private, max-age=31536000, immutable',
-      });
-      return void createReadStream(state.filePath(sha)).pipe(res);
+      if (!token || !head.grantAllows(token, file[2]!)) return send(res, 401, 'this file is served only to the tabs serving its job');
+      return serveJobFile(req, res, { sha256: file[2]!, actor: file[1] === 'actor' }, state, downloads, o.log);
     }
     if (route === ROUTES.statusPage || route === '/index.html') {
       if (!needSubmit(token, res)) return;
@@ -110,16 +95,8 @@ export async function startHeadServer(head: Head, state: HeadState, o: HeadServe
     const upload = UPLOAD_ROUTE.exec(route);
     if (upload && (req.method === 'HEAD' || req.method === 'PUT')) {
       if (!needSubmit(token, res)) return;
-      const sha = upload[1]!;
-      if (req.method === 'HEAD') return send(res, state.hasFile(sha) ? 200 : 404, '');
-      const declared = Number(req.headers['content-length'] ?? 0);
-      if (declared > o.maxUploadBytes) return refused(res, 413, 'SUBMIT_REFUSED', `uploads are limited to ${o.maxUploadBytes} bytes`);
-      try {
-        await state.putFile(sha, req as AsyncIterable<Buffer>, o.maxUploadBytes);
-      } catch (err) {
-        return refused(res, (err as Error).cause === 'too large' ? 413 : 400, 'SUBMIT_REFUSED', (err as Error).message);
-      }
-      return send(res, 201, '');
+      if (req.method === 'HEAD') return send(res, state.hasFile(upload[1]!) ? 200 : 404, '');
+      return receiveUpload(req, res, upload[1]!, state, o.maxUploadBytes);
     }
     return send(res, 404, 'not found');
   };
@@ -134,7 +111,30 @@ export async function startHeadServer(head: Head, state: HeadState, o: HeadServe
     ? https.createServer({ cert: o.tls.cert, key: o.tls.key, ...serverOptions(limits) }, serve)
     : http.createServer(serverOptions(limits), serve);
   guardConnections(server, limits, o.log);
-  server.on('upgrade', (req, socket, rest) => {
+  server.on('upgrade', upgrades(head, state, o, tabs, submitters));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = o.host === '0.0.0.0' || o.host === '::' ? 'localhost' : o.host.includes(':') ? `[${o.host}]` : o.host;
+  return {
+    origin: `${o.tls ? 'https' : 'http'}://${shownHost}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of [...tabs.clients, ...submitters.clients]) c.terminate();
+        tabs.close();
+        submitters.close();
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The head's WebSocket upgrades: tabs with the join token, submitting processes with the submit token. */
+function upgrades(head: Head, state: HeadState, o: HeadServerOptions, tabs: WebSocketServer, submitters: WebSocketServer) {
+  return (req: http.IncomingMessage, socket: Duplex, rest: Buffer): void => {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://localhost');
     const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
@@ -162,25 +162,39 @@ export async function startHeadServer(head: Head, state: HeadState, o: HeadServe
       return submitters.handleUpgrade(req, socket, rest, (ws) => attachSubmitter(head, ws, remote, o.log));
     }
     return refuseUpgrade(socket, 404, 'not found');
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const shownHost = o.host === '0.0.0.0' || o.host === '::' ? 'localhost' : o.host.includes(':') ? `[${o.host}]` : o.host;
-  return {
-    origin: `${o.tls ? 'https' : 'http'}://${shownHost}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of [...tabs.clients, ...submitters.clients]) c.terminate();
-        tabs.close();
-        submitters.close();
-        server.closeAllConnections?.();
-        server.close(() => resolve());
-      }),
   };
+}
+
+/** A job's file to a tab of the job (the grant checked by the caller), streamed from --state, by its hash. */
+async function serveJobFile(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  f: { sha256: string; actor: boolean },
+  state: HeadState,
+  downloads: DownloadGate,
+  log: (line: string) => void,
+): Promise<void> {
+  if (req.headers['if-none-match'] === `"${f.sha256}"`) {
+    res.writeHead(304, ISOLATION_HEADERS);
+    return void res.end();
+  }
+  const stat = await fs.stat(state.filePath(f.sha256)).catch(() => null);
+  if (!stat) return send(res, 404, 'not found');
+  if (!downloads.admit(req, res, ISOLATION_HEADERS)) return;
+  const contentType = f.actor ? 'text/javascript' : 'application/octet-stream';
+  streamFile(res, { route: '', sha256: f.sha256, path: state.filePath(f.sha256), bytes: stat.size, contentType }, log);
+}
+
+/** `PUT /api/files/SHA256`: a job's file, written to --state as it arrives; refused past --max-upload or when its hash differs. */
+async function receiveUpload(req: http.IncomingMessage, res: http.ServerResponse, sha256: string, state: HeadState, maxBytes: number) {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) return refused(res, 413, 'SUBMIT_REFUSED', `uploads are limited to ${maxBytes} bytes`);
+  try {
+    await state.putFile(sha256, req as AsyncIterable<Buffer>, maxBytes);
+  } catch (err) {
+    return refused(res, (err as Error).cause === 'too large' ? 413 : 400, 'SUBMIT_REFUSED', (err as Error).message);
+  }
+  send(res, 201, '');
 }
 
 /** A submitting process's socket: text frames validated, a bad one closes it; pings find a dead peer. */

@@ -143,7 +143,7 @@ export class QueueRun implements RunningJob {
       d.dataset,
       {
         skip: { has: (id) => d.sink.written.has(id) || this.resumed.has(id) },
-        wantsMore: () => this.collector.pending < this.window,
+        wantsMore: () => this.unanswered < this.window,
         add: (item) => this.publisher.add(item),
         writeErrors: (rows) => this.output.writeUnsent(rows),
         stopped: () => this.finished || this.draining,
@@ -157,6 +157,16 @@ export class QueueRun implements RunningJob {
       this.resolveEnded = resolve;
       this.rejectEnded = reject;
     });
+  }
+
+  /**
+   * Units on the queue no actor has answered yet: what the read-ahead window bounds. Units answered whose rows
+   * wait on a check are not counted: counting them let a window full of held rows stop the reading, so no new
+   * batch came to be checked and release them (the queue stalled at 16 of 48 units, held, with actors idle).
+   * Held rows are bounded apart: an actor's batches are checked once it holds HELD_LIMIT rows.
+   */
+  private get unanswered(): number {
+    return this.collector.pending - this.collector.answeredPending;
   }
 
   /** The job's rows and times (its output counts them). */
@@ -347,7 +357,7 @@ export class QueueRun implements RunningJob {
 
   endIfComplete(): void {
     if (this.finished) return;
-    if (this.collector.pending < this.window) this.feeder.wake();
+    if (this.unanswered < this.window) this.feeder.wake();
     if (this.draining || !this.allRead) return;
     // Every unit answered: rows still held wait on their actor's last check.
     if (this.collector.pending > this.collector.answeredPending) return;

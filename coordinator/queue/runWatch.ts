@@ -44,7 +44,7 @@ export class RunWatch {
     const report =
       `no row written for ${Math.round(idle / 1000)}s with ${p.pending} unit(s) on the queue unwritten ` +
       `(${p.answeredPending} answered, their rows held for verification; ${p.pending - p.answeredPending} unanswered); ` +
-      `${p.readyActors} ready actor(s) on ${p.gateways} gateway(s)`;
+      `${p.readyActors} ready actor(s) on ${p.gateways} live gateway(s), this run's own among them`;
     if (idle >= 2 * this.timeoutMs) return { kind: 'fail', report };
     if (this.warned) return null;
     this.warned = true;

@@ -14,7 +14,14 @@ import https from 'node:https';
 import { WebSocket, type RawData } from 'ws';
 import { CLOSE, type CloseCode } from '../../shared/closeCodes.ts';
 import { TabpoolError } from '../../shared/errors.ts';
-import { channelFrame, parseToSubmitter, POOL_PROTOCOL_VERSION, type Placement, type ToHead } from '../../shared/poolProtocol.ts';
+import {
+  channelFrame,
+  parseToSubmitter,
+  POOL_PROTOCOL_VERSION,
+  type Placement,
+  type ToHead,
+  type ToSubmitter,
+} from '../../shared/poolProtocol.ts';
 import { parseToCoordinator, type ToActorJson, type ToCoordinator } from '../../shared/protocol.ts';
 import { ROUTES, TOKEN_PARAM } from '../../shared/routes.ts';
 import type { ActorLink } from '../pool/actor.ts';
@@ -148,43 +155,20 @@ export class RemotePool {
         const parsed = parseToSubmitter(Buffer.isBuffer(data) ? data.toString('utf8') : String(data));
         if (!parsed.ok) return this.events.log(`the head sent a message this tabpool does not understand: ${parsed.error}`);
         const msg = parsed.value;
-        switch (msg.type) {
-          case 'accepted':
-            this.awaySince = null;
-            if (msg.reattached) this.events.log(`reattached to the head at ${this.origin} as job ${msg.jobId}`);
-            acceptedHere = true;
-            settled = true;
-            return resolve();
-          case 'refused': {
-            const err = new TabpoolError(msg.code, `the head refused the job: ${msg.message}`);
-            if (!settled) {
-              settled = true;
-              return reject(err);
-            }
-            return this.events.fail(err);
-          }
-          case 'tab-open':
-            return void this.links.set(msg.channel, this.linkFor(msg.channel));
-          case 'tab-text':
-            return this.fromTab(msg.channel, msg.text);
-          case 'tab-close': {
-            const link = this.links.get(msg.channel);
-            this.links.delete(msg.channel);
-            if (link) this.target.onClose(link, msg.code, msg.reason);
-            return;
-          }
-          case 'release': {
-            const link = this.links.get(msg.channel);
-            if (link) this.target.retire(link, msg.reason);
-            return;
-          }
-          case 'cancel':
-            return this.events.cancel(msg.reason);
-          default: {
-            const check: never = msg;
-            throw new Error(`unhandled message ${JSON.stringify(check)}`);
-          }
+        if (msg.type === 'accepted') {
+          this.awaySince = null;
+          if (msg.reattached) this.events.log(`reattached to the head at ${this.origin} as job ${msg.jobId}`);
+          acceptedHere = true;
+          settled = true;
+          return resolve();
         }
+        if (msg.type === 'refused') {
+          const err = new TabpoolError(msg.code, `the head refused the job: ${msg.message}`);
+          if (settled) return this.events.fail(err);
+          settled = true;
+          return reject(err);
+        }
+        this.fromHead(msg);
       });
       ws.on('error', (err) => {
         if (!settled) {
@@ -238,6 +222,33 @@ export class RemotePool {
 
   private send(msg: ToHead): void {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  /** The head's word about the tabs it lends (the job accepted, it opens, relays, closes and takes back channels). */
+  private fromHead(msg: Exclude<ToSubmitter, { type: 'accepted' | 'refused' }>): void {
+    switch (msg.type) {
+      case 'tab-open':
+        return void this.links.set(msg.channel, this.linkFor(msg.channel));
+      case 'tab-text':
+        return this.fromTab(msg.channel, msg.text);
+      case 'tab-close': {
+        const link = this.links.get(msg.channel);
+        this.links.delete(msg.channel);
+        if (link) this.target.onClose(link, msg.code, msg.reason);
+        return;
+      }
+      case 'release': {
+        const link = this.links.get(msg.channel);
+        if (link) this.target.retire(link, msg.reason);
+        return;
+      }
+      case 'cancel':
+        return this.events.cancel(msg.reason);
+      default: {
+        const check: never = msg;
+        throw new Error(`unhandled message ${JSON.stringify(check)}`);
+      }
+    }
   }
 
   private fromTab(channel: number, text: string): void {

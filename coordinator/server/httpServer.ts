@@ -81,7 +81,7 @@ export interface ServedFile {
  * size); a file that changed or went since the job started ends the response short, which the tab's
  * sha256 check then refuses.
  */
-function streamFile(res: http.ServerResponse, file: ServedFile, log: (line: string) => void): void {
+export function streamFile(res: http.ServerResponse, file: ServedFile, log: (line: string) => void): void {
   const stream = createReadStream(file.path, { highWaterMark: 1 << 20 });
   stream.once('open', () => {
     res.writeHead(200, {
