@@ -12,7 +12,9 @@ import { ensureChromium } from '../browser/getBrowser.ts';
 import { startHead } from '../head/startHead.ts';
 import { parseQueueUrl } from '../queue/names.ts';
 import { QueuePool } from '../modes/queuePool.ts';
+import { KEEP_FINISHED } from '../head/headState.ts';
 import { serving } from './servingFlags.ts';
+import { untilInterrupted } from './signals.ts';
 import path from 'node:path';
 
 export function serveCommand() {
@@ -72,7 +74,11 @@ export async function runServe(f: ServeFlags, signal?: AbortSignal): Promise<num
       },
       log,
     );
-    say(`tabpool serve: a standing pool at ${head.origin} (state in ${f.state})`);
+    say(`tabpool serve: a standing pool at ${head.origin}`);
+    say(
+      `state: ${path.resolve(f.state)} (its tokens, its jobs (the running ones and the last ${KEEP_FINISHED} ` +
+        `finished) and their files; the same --state after a restart loses nothing)`,
+    );
     say(`join (open in any browser; tabs stay joined between jobs):`);
     for (const u of head.workerUrls) say(`  ${u}`);
     say(`submit token: ${head.submitToken}`);
@@ -88,12 +94,7 @@ export async function runServe(f: ServeFlags, signal?: AbortSignal): Promise<num
       });
       say(`serving every job on the queue at ${queue.join(',')} (tabpool run --queue ${queue.join(',')} …)`);
     }
-    await new Promise<void>((resolve) => {
-      const stop = (): void => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      signal?.addEventListener('abort', stop);
-    });
+    await untilInterrupted(new Promise<never>(() => undefined), signal);
     log('tabpool serve: stopping; tabs rejoin when it is started again with the same --state');
     await queued?.stop();
     await head.close();

@@ -210,8 +210,10 @@ test('phone photos: JPEGs with each EXIF tag, one tab, --verify 1, stored and --
       ...['--model', 'resnet18-tiny', '--data', data, '--out', out, '--ep', 'wasm', '--pool', '1', '--verify', '1', '--logits'],
       ...['--summary-json', summary, ...(exifTranspose ? ['--exif-transpose'] : [])],
     ]);
-    await openTab(browser, c.workerUrl);
+    const tab = await openTab(browser, c.workerUrl);
     expect(await c.exited, c.stderr()).toBe(0);
+    // The page says what it ran the model on: this wasm tab, the CPU.
+    await expect(tab.locator('[data-field="runs-on"]')).toHaveText("it runs the job's model on this machine's CPU (WebAssembly).");
     const s = await summaryOf(summary);
     expect(s.verify!.barredActors, 'an honest tab is never barred').toEqual([]);
     const rows = await readRows(out);

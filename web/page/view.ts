@@ -3,6 +3,8 @@ import { formatError, type SerializedError } from '../../shared/errors.ts';
 
 export interface ViewState {
   state: string;
+  /** Where this tab runs the model, in words: the GPU (WebGPU) or the CPU (WebAssembly), once it knows. */
+  runsOn: string;
   /** On a standing pool: the job this tab serves now (`name (id)`), or null (idle, or a job's own coordinator). */
   serving: string | null;
   /** Times the actor was started afresh (--recycle-after, --recycle-above). */
@@ -33,6 +35,7 @@ function setField(name: string, text: string): HTMLElement | null {
 
 export function render(v: ViewState): void {
   setField('state', v.state);
+  setField('runs-on', v.runsOn);
   setField('serving', v.serving ?? '–');
   setField('recycled', String(v.recycled));
   setField('actor', v.actorId ?? '–');

@@ -66,6 +66,7 @@ export class WorkerPage {
     this.params = readPageParams((name) => q.get(name));
     this.view = {
       state: 'connecting',
+      runsOn: "it runs the job's model on this machine, on its GPU (WebGPU) or its CPU (WebAssembly), whichever the model runs faster on.",
       serving: null,
       recycled: 0,
       actorId: null,
@@ -183,6 +184,10 @@ export class WorkerPage {
     this.update({
       state: 'ready',
       reason: null,
+      runsOn:
+        outcome.ep === 'webgpu'
+          ? `it runs the job's model on this machine's GPU (WebGPU${a?.isSoftware ? ', a software adapter' : ''}).`
+          : "it runs the job's model on this machine's CPU (WebAssembly).",
       ep: describeChoice(outcome.ep, probe.figures),
       adapter: a
         ? `${a.vendor || 'unknown vendor'} ` +
