@@ -8,7 +8,7 @@
  * or, without the crop (Ray's `read_images(size=(h, w))`), `img.resize((w, h), BILINEAR)` → ToTensor → Normalize.
  *
  * Resize is Pillow's fixed-point bilinear resize (shared/pillowResample.ts), ToTensor and Normalize
- * are float32 as torch computes them. test/unit/shared/pillowParity.test.ts checks it against
+ * are float32 as torch computes them. test/integration/shared/pillowParity.test.ts checks it against
  * Pillow itself, element for element.
  *
  * For a model whose input is not 224, the resize target keeps torchvision's ratio (256/224).

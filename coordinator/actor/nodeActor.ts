@@ -49,7 +49,7 @@ export async function nodeActor(
   opened.set(actor, sessions);
   // ctx.ort is onnxruntime-node with InferenceSession.create tracked, so the sessions can be released before a
   // worker thread ends: terminating one that holds a live session aborts the whole process (Napi::Error in teardown).
-  // onnxruntime-node takes `externalData` from memory as onnxruntime-web does (test/unit/actor/externalData.test.ts).
+  // onnxruntime-node takes `externalData` from memory as onnxruntime-web does (test/unit/model/jobFiles.test.ts).
   const create = (async (...args: Parameters<typeof ort.InferenceSession.create>) => {
     const session = await ort.InferenceSession.create(...args);
     sessions.push(session);

@@ -12,7 +12,6 @@
  */
 import { TabpoolError } from '../../shared/errors.ts';
 import type { ToCoordinator } from '../../shared/protocol.ts';
-import { isRemoteSource } from '../io/dataset.ts';
 import type { Dataset } from '../io/dataset.ts';
 import { DatasetFeeder, readDatasetItem, type InputReader, type UrlResolver } from '../io/datasetFeeder.ts';
 import { readInput } from '../io/inputReader.ts';
@@ -20,19 +19,17 @@ import { errorRow, type RowSink } from '../io/outputRow.ts';
 import type { JobOptions } from '../options/jobOptions.ts';
 import type { ActorLink } from '../pool/actor.ts';
 import { withoutBytes, type InputItem } from '../io/inputItem.ts';
-import type { JobEvents } from '../output/runningJob.ts';
 import type { RowRules } from '../host/resultCheck.ts';
-import type { VerifySettings } from '../output/jobOutput.ts';
-import { JobOutput, type Barring } from '../output/jobOutput.ts';
+import { JobOutput, type Barring, type VerifySettings } from '../output/jobOutput.ts';
 import type { JobStats } from '../output/jobStats.ts';
 import { jobStatus } from '../output/jobStatus.ts';
-import type { JobFigures, JobProgress, RunningJob } from '../output/runningJob.ts';
+import type { JobEvents, JobFigures, JobProgress, RunningJob } from '../output/runningJob.ts';
 import type { JobStatus } from '../../shared/status.ts';
 import { Collector } from './collector.ts';
 import type { Gateway } from './gateway.ts';
 import { putState, UNITS_PER_INCARNATION, type QueueConnection, type QueueJobSpec, type QueueJobState } from './jobStore.ts';
 import { forgetUnit, Publisher, recordedUnits } from './publisher.ts';
-import { RunWatch } from './runWatch.ts';
+import { noActorsError, RunWatch } from './runWatch.ts';
 
 /**
  * Inputs per unit with --batch-size auto: units are cut before any actor's speed is known (they may
@@ -252,7 +249,8 @@ export class QueueRun implements RunningJob {
     const recorded = await recordedUnits(this.d.q);
     let units = 0;
     for (const [id, entry] of recorded) {
-      const open = entry.ids.map((uid, i) => ({ id: uid, source: entry.sources[i] ?? '' })).filter((x) => !this.d.sink.written.has(x.id));
+      const items = entry.ids.map((uid, i) => ({ id: uid, source: entry.sources[i] ?? '' }));
+      const open = items.filter((x) => !this.d.sink.written.has(x.id));
       if (open.length === 0) {
         await forgetUnit(this.d.q, id);
         continue;
@@ -260,10 +258,7 @@ export class QueueRun implements RunningJob {
       units++;
       for (const uid of entry.ids) this.resumed.add(uid);
       // Tracked with every id the unit had (its result answers them all); those already written are closed at once.
-      this.collector.track(
-        id,
-        entry.ids.map((uid, i) => ({ id: uid, source: entry.sources[i] ?? '' })),
-      );
+      this.collector.track(id, items);
       this.collector.written(entry.ids.filter((uid) => this.d.sink.written.has(uid)));
       this.publisher.republish(id, await this.readAgain(open), false);
     }
@@ -319,15 +314,7 @@ export class QueueRun implements RunningJob {
     } else if (!this.draining) {
       this.noActorsSince ??= Date.now();
       if (Date.now() - this.noActorsSince > this.options.joinTimeoutMs) {
-        const job = this.d.q.names.job;
-        return this.fail(
-          new TabpoolError(
-            'NO_ACTORS',
-            `no actor of job ${job} was ready for ${(this.options.joinTimeoutMs / 1000).toFixed(0)}s ` +
-              `(${global.gateways - 1} other gateway(s) with actors): open this run's worker URL, or start tabpool ` +
-              `gateway --queue ${this.options.queue!.join(',')} --job ${job} --launch K; --resume continues the job`,
-          ),
-        );
+        return this.fail(noActorsError(this.d.q.names.job, this.options, global.gateways - 1));
       }
     }
     if (this.draining) await this.drainedYet();

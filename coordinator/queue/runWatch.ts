@@ -5,6 +5,8 @@
  * for `--stall-timeout`, `run` says so with the numbers; after a second period it fails, STALLED,
  * resumable with --resume --job.
  */
+import { TabpoolError } from '../../shared/errors.ts';
+
 export interface QueueProgress {
   /** Units put on the queue whose rows are not all written. */
   pending: number;
@@ -50,4 +52,14 @@ export class RunWatch {
     this.warned = true;
     return { kind: 'warn', report };
   }
+}
+
+/** No actor of the job ready on any gateway for --join-timeout: what to open or start. */
+export function noActorsError(job: string, o: { joinTimeoutMs: number; queue: string[] | null }, otherGateways: number): TabpoolError {
+  return new TabpoolError(
+    'NO_ACTORS',
+    `no actor of job ${job} was ready for ${(o.joinTimeoutMs / 1000).toFixed(0)}s ` +
+      `(${otherGateways} other gateway(s) with actors): open this run's worker URL, or start tabpool ` +
+      `gateway --queue ${(o.queue ?? []).join(',')} --job ${job} --launch K; --resume continues the job`,
+  );
 }

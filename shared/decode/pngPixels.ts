@@ -4,7 +4,7 @@
  * browser's canvas cannot: it premultiplies alpha, so a half-transparent pixel comes back changed
  * and a fully transparent one black, where Pillow keeps the stored colour.
  *
- * Pillow's laws, per layout (each checked against Pillow itself, test/unit/shared/pillowParity.test.ts):
+ * Pillow's laws, per layout (each checked against Pillow itself, test/integration/shared/pillowParity.test.ts):
  * - 1-bit grey is 0 or 255; 2- and 4-bit grey are scaled (×85, ×17); 8-bit grey is repeated in R, G, B.
  * - 16-bit grey is opened as a 32-bit integer image, and convert('RGB') clips it to 0..255: a sample
  *   above 255 is white, not scaled.

@@ -6,7 +6,7 @@
  * PNG: 1/2/4/8/16-bit, grey, grey+alpha, RGB, RGBA and palette (with tRNS) all come back as RGBA;
  * 16-bit samples are reduced with rounding (v·255/65535). web/worker/decodeImage.ts relies on a
  * browser giving these same PNG pixels. Alpha is returned as stored, not applied or premultiplied.
- * Where PIL's Image.open(…).convert('RGB') differs (test/unit/shared/pillowParity.test.ts): 16-bit
+ * Where PIL's Image.open(…).convert('RGB') differs (test/integration/shared/pillowParity.test.ts): 16-bit
  * samples, which PIL truncates to the high byte (and 16-bit grey, which it clamps to 255), and
  * pixels matching a grey or RGB tRNS colour key, which pngjs returns as 0, 0, 0, 0.
  *

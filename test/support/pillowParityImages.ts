@@ -1,5 +1,5 @@
 /**
- * The images test/unit/shared/pillowParity.test.ts runs through Pillow and through tabpool's
+ * The images test/integration/shared/pillowParity.test.ts runs through Pillow and through tabpool's
  * decoding and preprocessing: seeded, awkward sizes, every PNG layout, and both resize recipes
  * (torchvision's resize + centre crop, and Ray's plain resize to a size).
  */

@@ -12,7 +12,7 @@ test('units on the queue and no row for the stall timeout: one report with the n
   assert.equal(warn?.kind, 'warn');
   assert.match(
     warn!.report,
-    /no row written for 60s with 1 unit\(s\) on the queue unwritten .*0 answered.*1 unanswered.*2 ready actor\(s\) on 2 gateway\(s\)/,
+    /no row written for 60s with 1 unit\(s\) on the queue unwritten .*0 answered.*1 unanswered.*2 ready actor\(s\) on 2 live gateway\(s\)/,
   );
   assert.equal(w.check(stuck, 90_000), null, 'said once');
   assert.equal(w.check(stuck, 120_000)?.kind, 'fail');
