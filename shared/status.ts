@@ -5,6 +5,45 @@
 import type { ActorInputs } from './actorApi.ts';
 import type { EpFigure, ExecutionProvider } from './protocol.ts';
 
+/**
+ * Verification's counters (--verify above 0): kept by the verifier, shown on the status page, in
+ * /api/status and in the summary. Declared once here; `noVerifyCounts()` is the zero every one starts from.
+ */
+export interface VerifyCounts {
+  batchesChecked: number;
+  inputsChecked: number;
+  disagreements: number;
+  /** Checks that compared nothing (the coordinator could fetch or decode none of the inputs drawn): they pass nothing. */
+  inconclusive: number;
+  /** Inputs drawn for a check that the coordinator could not fetch or decode. */
+  uncheckable: number;
+  /** Rows written with no check covering them (every input the actor held was uncheckable). */
+  unverifiedRows: number;
+  /** Checks computed by an actor of another host (peer checks). */
+  peerChecks: number;
+  /** Peer checks whose two answers differed, decided by the coordinator's reference. */
+  arbitrations: number;
+  /** Inputs the coordinator's own reference computed, for any check... */
+  referenceInputs: number;
+  /** ...and of them, to decide between two tabs. */
+  arbitrationInputs: number;
+}
+
+export function noVerifyCounts(): VerifyCounts {
+  return {
+    batchesChecked: 0,
+    inputsChecked: 0,
+    disagreements: 0,
+    inconclusive: 0,
+    uncheckable: 0,
+    unverifiedRows: 0,
+    peerChecks: 0,
+    arbitrations: 0,
+    referenceInputs: 0,
+    arbitrationInputs: 0,
+  };
+}
+
 /** Where a tab is in the pool: standby and rejected tabs hold no slot; gone ones left. */
 export type ActorState = 'standby' | 'rejected' | 'loading' | 'ready' | 'gone';
 
@@ -80,24 +119,8 @@ export interface JobStatus {
    */
   dispatch: { count: number; p50Ms: number | null; p99Ms: number | null; roundTripP50Ms: number | null; roundTripP99Ms: number | null };
   /** Verification against the coordinator's own model (--verify): what was checked, what disagreed, who is barred. */
-  verify: {
+  verify: VerifyCounts & {
     rate: number;
-    batchesChecked: number;
-    inputsChecked: number;
-    disagreements: number;
-    /** Checks that compared nothing (the coordinator could fetch or decode none of the inputs drawn): they pass nothing. */
-    inconclusive: number;
-    /** Inputs drawn for a check that the coordinator could not fetch or decode. */
-    uncheckable: number;
-    /** Rows written with no check covering them. */
-    unverifiedRows: number;
-    /** Checks computed by an actor of another host. */
-    peerChecks: number;
-    /** Peer checks whose two answers differed, decided by the coordinator's reference. */
-    arbitrations: number;
-    /** Inputs the coordinator's own reference computed, and of them, to decide between two tabs. */
-    referenceInputs: number;
-    arbitrationInputs: number;
     rowsHeld: number;
     /** Actors caught lying (closed; their rows recomputed), and hosts barred because two of their actors lied. */
     barredActors: { actor: string; host: string; reason: string }[];

@@ -5,7 +5,7 @@
 import type { ActorInputs } from '../../shared/actorApi.ts';
 import type { SerializedError } from '../../shared/errors.ts';
 import type { BarredActor } from '../output/jobOutput.ts';
-import type { VerifyStats } from '../verify/verifier.ts';
+import type { VerifyCounts } from '../verify/verifier.ts';
 import type { JobFigures } from '../output/runningJob.ts';
 
 export interface RunSummary {
@@ -32,7 +32,7 @@ export interface RunSummary {
   decodeMsPerImage: number | null;
   actors: { id: string; host: string; ep: string | null; batches: number; images: number; imagesPerSecond: number | null }[];
   /** Verification against the coordinator's own model; null with --verify 0. */
-  verify: (VerifyStats & { rate: number; barredActors: BarredActor[]; barredHosts: { host: string; reason: string }[] }) | null;
+  verify: (VerifyCounts & { rate: number; barredActors: BarredActor[]; barredHosts: { host: string; reason: string }[] }) | null;
   /**
    * URL inputs: sent to tabs as URLs, and fetched by the coordinator instead (no tab could); null in queue
    * mode (gateways fetch for their tabs).

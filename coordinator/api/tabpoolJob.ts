@@ -176,7 +176,7 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
 
   private summary(base: Pick<RunSummary, 'status' | 'exitCode' | 'error'>): RunSummary {
     const figures = this.running?.figures() ?? null;
-    const checked = this.running?.output.verifyStats;
+    const checked = this.running?.output.verifyCounts;
     const verify =
       checked && this.running && figures
         ? { rate: this.options.verifyRate, ...checked, barredActors: this.running.output.barred, barredHosts: figures.barredHosts }

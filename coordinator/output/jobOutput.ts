@@ -8,7 +8,7 @@ import { TabpoolError } from '../../shared/errors.ts';
 import type { ItemResult } from '../../shared/protocol.ts';
 import type { InputItem } from '../io/inputItem.ts';
 import { rowsForResult, type OutputRow, type RowSink } from '../io/outputRow.ts';
-import { Verifier, type Caught, type PeerAnswer, type VerifySettings, type VerifyStats } from '../verify/verifier.ts';
+import { Verifier, type Caught, type PeerAnswer, type VerifySettings, type VerifyCounts } from '../verify/verifier.ts';
 
 export type { VerifySettings };
 import { newJobStats, type JobCounts, type JobStats } from './jobStats.ts';
@@ -122,7 +122,7 @@ export class JobOutput {
     this.verifier?.finalChecks();
   }
 
-  get verifyStats(): VerifyStats | null {
+  get verifyCounts(): VerifyCounts | null {
     return this.verifier?.stats ?? null;
   }
 

@@ -1,5 +1,5 @@
 /** The job as `/api/status` reports it (shared/status.ts), and as the status page and the tests read it. */
-import type { ActorStatus, JobStatus, ResourcesStatus } from '../../shared/status.ts';
+import { noVerifyCounts, type ActorStatus, type JobStatus, type ResourcesStatus } from '../../shared/status.ts';
 import type { ActorHost } from '../host/actorHost.ts';
 import { actorThroughput, type PoolActor } from '../pool/actor.ts';
 import type { Resources } from '../pool/resources.ts';
@@ -14,7 +14,7 @@ export interface StatusSource {
   stats: JobStats;
   settings: Pick<JobOptions, 'pool' | 'verifyRate' | 'batchSize' | 'heartbeatMs'>;
   /** The job's rows and their verification; null where this process writes none (a gateway). */
-  output: Pick<JobOutput, 'trustOf' | 'verifyStats' | 'heldRows' | 'barred'> | null;
+  output: Pick<JobOutput, 'trustOf' | 'verifyCounts' | 'heldRows' | 'barred'> | null;
   isFinished: boolean;
   /** The job's actor, what it reads (the page speaks of img/s or items/s), and its files. */
   actor: JobStatus['job'];
@@ -93,18 +93,7 @@ export function jobStatus(job: StatusSource, join: JobStatus['join'], wallNow = 
     },
     verify: {
       rate: job.settings.verifyRate,
-      ...(job.output?.verifyStats ?? {
-        batchesChecked: 0,
-        inputsChecked: 0,
-        disagreements: 0,
-        inconclusive: 0,
-        uncheckable: 0,
-        unverifiedRows: 0,
-        peerChecks: 0,
-        arbitrations: 0,
-        referenceInputs: 0,
-        arbitrationInputs: 0,
-      }),
+      ...(job.output?.verifyCounts ?? noVerifyCounts()),
       rowsHeld: job.output?.heldRows ?? 0,
       barredActors: job.output?.barred ?? [],
       barredHosts: pool.barred(),

@@ -33,9 +33,10 @@
 import type { ItemResult } from '../../shared/protocol.ts';
 import type { InputItem } from '../io/inputItem.ts';
 import type { OutputRow } from '../io/outputRow.ts';
-import type { Caught, Checkable, VerifierHooks, VerifyStats } from './verifierPorts.ts';
+import { noVerifyCounts } from '../../shared/status.ts';
+import type { Caught, Checkable, VerifierHooks, VerifyCounts } from './verifierPorts.ts';
 
-export type { Caught, Checkable, PeerAnswer, VerifierHooks, VerifySettings, VerifyStats } from './verifierPorts.ts';
+export type { Caught, Checkable, PeerAnswer, VerifierHooks, VerifySettings, VerifyCounts } from './verifierPorts.ts';
 
 export const PROBATION = 3;
 export const HELD_LIMIT = 256;
@@ -76,18 +77,7 @@ export class Verifier<I extends Checkable, R> {
   private readonly barredHosts = new Set<string>();
   private seq = 0;
   private running = 0;
-  readonly stats: VerifyStats = {
-    batchesChecked: 0,
-    inputsChecked: 0,
-    disagreements: 0,
-    inconclusive: 0,
-    uncheckable: 0,
-    unverifiedRows: 0,
-    peerChecks: 0,
-    arbitrations: 0,
-    referenceInputs: 0,
-    arbitrationInputs: 0,
-  };
+  readonly stats: VerifyCounts = noVerifyCounts();
   /** Checks passed in a row by each host's actors (the adaptive rate). */
   private readonly hostPasses = new Map<string, number>();
 

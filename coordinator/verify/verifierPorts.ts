@@ -53,25 +53,8 @@ export interface VerifierHooks<I extends Checkable, R> {
   random?: () => number;
 }
 
-export interface VerifyStats {
-  batchesChecked: number;
-  inputsChecked: number;
-  disagreements: number;
-  /** Checks that could compare no input (the reference decodes or fetches none of those tried): no pass. */
-  inconclusive: number;
-  /** Inputs the reference could not fetch or decode when a check drew them. */
-  uncheckable: number;
-  /** Rows written without any check covering them (every input the actor held was uncheckable). */
-  unverifiedRows: number;
-  /** Checks an actor of another host computed (peer checks). */
-  peerChecks: number;
-  /** Peer checks whose two answers differed, decided by the coordinator's reference. */
-  arbitrations: number;
-  /** Inputs the coordinator's reference computed, for any check... */
-  referenceInputs: number;
-  /** ...and of them, to decide between two tabs. */
-  arbitrationInputs: number;
-}
+/** Verification's counters, declared once with the status type that shows them. */
+export type { VerifyCounts } from '../../shared/status.ts';
 
 /** Verification (--verify above 0): how often, the trusted reference, and how an answer is compared with it. */
 export interface VerifySettings<R = unknown> {
