@@ -68,7 +68,7 @@ test('honest tabs on three hosts: every check is a peer check, and the reference
     links.map((link) => ({ link, lie: honest })),
   );
   assert.equal(h.sink.rows.length, 120);
-  const v = h.job.output.verifyStats!;
+  const v = h.job.output.verifyCounts!;
   assert.ok(v.peerChecks >= 9, `every actor's probation checked by peers (${v.peerChecks} peer checks)`);
   assert.equal(v.peerChecks, v.batchesChecked);
   assert.equal(referenceInputs(), 0);
@@ -84,7 +84,7 @@ test('a liar among honest tabs on three hosts is caught by a peer check; the ref
   assert.equal(liar.closed?.code, CLOSE.barred);
   assert.equal(h.sink.rows.length, 120);
   assert.deepEqual(wrongRows(h), [], 'no lie was written');
-  const v = h.job.output.verifyStats!;
+  const v = h.job.output.verifyCounts!;
   assert.ok(v.arbitrations >= 1);
   assert.ok(referenceInputs() > 0);
   assert.equal(v.referenceInputs, v.arbitrationInputs, 'the reference computed only to decide between two tabs');
@@ -125,7 +125,7 @@ test('one host: no peer can check, so the reference checks as before', async () 
     links.map((link) => ({ link, lie: honest })),
   );
   assert.equal(h.sink.rows.length, 40);
-  const v = h.job.output.verifyStats!;
+  const v = h.job.output.verifyCounts!;
   assert.equal(v.peerChecks, 0);
   assert.ok(referenceInputs() > 0);
   assert.equal(v.arbitrationInputs, 0);

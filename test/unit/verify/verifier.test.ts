@@ -169,7 +169,7 @@ test(
     await h.job.allReadIn;
     const tab = h.join('h');
     await answerAll(h, [{ link: tab, lie: () => true }]);
-    const stats = h.job.output.verifyStats!;
+    const stats = h.job.output.verifyCounts!;
     assert.equal(stats.batchesChecked, 0, 'no check counted as compared');
     assert.equal(stats.inputsChecked, 0);
     assert.ok(stats.inconclusive > 0);
@@ -198,7 +198,7 @@ test('inputs the reference cannot decode are replaced in a check by others it ca
     h.sink.rows.filter((r) => !r.error && r.class !== 1).map((r) => r.id),
     [],
   );
-  assert.ok(h.job.output.verifyStats!.uncheckable > 0, 'the check drew some it could not decode');
+  assert.ok(h.job.output.verifyCounts!.uncheckable > 0, 'the check drew some it could not decode');
 });
 
 test('no row is written before a check of its actor passes; probation checks the first batches', async () => {
@@ -207,7 +207,7 @@ test('no row is written before a check of its actor passes; probation checks the
   const tab = h.join();
   await answerAll(h, [{ link: tab, lie: () => false }]);
   assert.equal(h.sink.rows.length, 16);
-  const stats = h.job.output.verifyStats!;
+  const stats = h.job.output.verifyCounts!;
   assert.ok(stats.batchesChecked >= PROBATION, `${stats.batchesChecked} checks`);
   assert.equal(h.job.output.heldRows, 0, 'the job ends only once every held row passed');
 });
