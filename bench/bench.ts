@@ -244,15 +244,16 @@ async function main(): Promise<void> {
 
   const m = { ...machine(), adapter };
   const seconds = Math.round((Date.now() - started) / 1000);
+  const date = new Date().toISOString();
   if (only) {
     // A partial run: printed, never written over the full run's files.
     process.stdout.write(`${JSON.stringify({ only, seconds, results, notes }, null, 2)}\n`);
-    process.stdout.write(markdown(m, results, notes, quick, seconds));
+    process.stdout.write(markdown(m, results, notes, quick, seconds, date));
     return;
   }
-  const report = { machine: m, quick, date: new Date().toISOString(), seconds, results: nest(results), notes };
+  const report = { machine: m, quick, date, seconds, results: nest(results), notes };
   await fs.writeFile(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(report, null, 2) + '\n');
-  await fs.writeFile(path.join(ROOT, 'bench', 'RESULTS.md'), markdown(m, results, notes, quick, seconds));
+  await fs.writeFile(path.join(ROOT, 'bench', 'RESULTS.md'), markdown(m, results, notes, quick, seconds, date));
   log(`wrote bench/results.json and bench/RESULTS.md in ${seconds}s`);
 }
 

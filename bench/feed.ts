@@ -25,7 +25,6 @@ import { decodeImage } from '../test/support/nodeDecode.ts';
 import { preprocessInto, preprocessSpecFor } from '../shared/preprocess.ts';
 import { ROOT, startCoordinator } from '../test/support/coordinatorProcess.ts';
 import { MAX_PREPARE_WORKERS, prepareWorkerCount } from '../web/page/preparePool.ts';
-import { addTargets } from './report.ts';
 
 export interface FeedOptions {
   quick: boolean;
@@ -227,20 +226,3 @@ export async function benchFeed(o: FeedOptions): Promise<Record<string, number>>
     await fs.rm(dir, { recursive: true, force: true });
   }
 }
-
-addTargets([
-  {
-    name: "the tab's feed against native preparation (sharp), equal cores",
-    key: 'feed.ratio',
-    goal: '≥ 0.5',
-    met: (r) => r['feed.ratio']! >= 0.5,
-    why: (r) =>
-      `a tab on ${r['feed.tab.wMax.workers']} prepare workers prepared ${r['feed.tab.wMax.imgPerSec']!.toFixed(1)} img/s ` +
-      `(${r['feed.tab.w1.imgPerSec']!.toFixed(1)} on 1 worker, ${(1000 / r['feed.tab.w1.imgPerSec']!).toFixed(2)} ms an image), ` +
-      `sharp on as many cores ${r['feed.native.imgPerSec']!.toFixed(1)} img/s. The tab's resize + crop + normalise code alone ` +
-      `(Pillow's exact fixed-point bilinear, plain JavaScript) takes ${r['feed.js.msPerImage']!.toFixed(2)} ms an image in ` +
-      "Node's V8; the rest of the tab's time is decoding (createImageBitmap and the canvas readback) and moving the batch " +
-      'between workers, not measured apart here; libvips decodes and resizes in C. Other work on the same cores slows ' +
-      'both sides, not equally (the notes give every round).',
-  },
-]);

@@ -15,8 +15,9 @@
  */
 export { default as Classifier, type ClassifierConfig } from '../../actors/classifier.ts';
 export type { Actor, ActorClass, ActorContext, ActorRow, ImageBatch, RecordBatch } from '../../shared/actorApi.ts';
-export { ERROR_CODE_NAMES, TabpoolError, type ErrorCode } from '../../shared/errors.ts';
-export type { JobStatus } from '../../shared/status.ts';
+export { ERROR_CODE_NAMES, ERROR_CODES, TabpoolError, type ErrorCode, type ErrorKind, type SerializedError } from '../../shared/errors.ts';
+export type { ActorState, ActorStatus, HostStatus, JobStatus, ResourcesStatus, VerifyCounts } from '../../shared/status.ts';
+export type { BarredActor } from '../output/jobOutput.ts';
 export type { JobProgress } from '../output/runningJob.ts';
 export { ActorPool, type ActorPoolStrategy, type Duration, type MapBatchesOptions, type WriteOptions } from './apiOptions.ts';
 export {

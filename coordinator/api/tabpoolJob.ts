@@ -62,8 +62,9 @@ export class TabpoolJob extends EventEmitter<TabpoolJobEvents> {
   private markStarted!: (s: StartedJob) => void;
   private failStart!: (e: unknown) => void;
 
+  /** @internal Made by `MappedDataset.write*()` and the CLI, from options already checked. */
   constructor(
-    readonly options: JobOptions,
+    private readonly options: JobOptions,
     hooks: { logger?: Logger } = {},
   ) {
     super();

@@ -14,7 +14,8 @@ import { runServe, serveCommand } from './serveCommand.ts';
 import { DEFAULT_CACHE, runCommand } from './runFlags.ts';
 import { parseRunOptions } from '../options/runOptions.ts';
 
-function program(setExit: (code: number) => void): Command {
+/** Every command and flag, as declared: what `main` parses, and what the CLI reference (docs/reference/cli.md) is made from. */
+export function program(setExit: (code: number) => void = () => undefined): Command {
   const cli = new Command('tabpool')
     .description('Batch inference on a pool of browser tabs (WebGPU actors), with Ray Data semantics.')
     .showHelpAfterError('(run tabpool --help for usage)')

@@ -23,7 +23,7 @@ export function runCommand() {
     )
     .option(
       '--actor <module>',
-      'your own actor: a .ts or .js module whose default export is a class with init(ctx) and call(batch) (README: Your own actor)',
+      'your own actor: a .ts or .js module whose default export is a class with init(ctx) and call(batch) (docs: guide/actors.md)',
     )
     .option('--actor-config <json>', 'JSON passed to your actor as ctx.config')
     .option(
