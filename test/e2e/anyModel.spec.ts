@@ -20,7 +20,7 @@ import { pillowPredictions } from '../support/pillowReference.ts';
 import { maxRelativeDifference, readRows } from '../support/reference.ts';
 import { mulberry32 } from '../support/testImages.ts';
 import { nodeRows, npyBytes, OCR_FILES, pillowPixels, renderLines, writeLayouts } from '../support/userModels.ts';
-import { expect, openTab, test } from './fixtures.ts';
+import { expect, jobArgv, openTab, test } from './fixtures.ts';
 
 type Row = Record<string, unknown> & { id: string; error: { code: string; message: string } | null };
 
@@ -66,11 +66,19 @@ test("raw pixels, PaddleOCR's two models: lines of mixed sizes in every PNG layo
   );
   const out = path.join(tmp, 'text.jsonl');
   const summary = path.join(tmp, 'summary.json');
-  const c = await start([
-    ...['--actor', module, ...named.flatMap((f) => ['--model', `${f.name}=${f.path}`])],
-    ...['--data', path.join(tmp, 'lines'), '--out', out, '--ep', 'wasm', '--pool', '1', '--batch-size', '3', '--verify', '1'],
-    ...['--summary-json', summary],
-  ]);
+  const c = await start(
+    jobArgv({
+      actor: module,
+      model: named.map((f) => `${f.name}=${f.path}`),
+      data: path.join(tmp, 'lines'),
+      out,
+      ep: 'wasm',
+      pool: 1,
+      batchSize: 3,
+      verify: 1,
+      summaryJson: summary,
+    }),
+  );
   await openTab(browser, c.workerUrl);
   expect(await c.exited, c.stderr()).toBe(0);
   const rows = await jsonRows(out);
@@ -153,10 +161,9 @@ test('a file actor decodes .npy with a package installed beside it, on a model f
   );
   const out = path.join(tmp, 'y.jsonl');
   const summary = path.join(tmp, 'summary.json');
-  const c = await start([
-    ...['--actor', module, '--model', repo, '--data', data, '--out', out, '--ep', 'wasm', '--pool', '1', '--batch-size', '4'],
-    ...['--verify', '1', '--summary-json', summary],
-  ]);
+  const c = await start(
+    jobArgv({ actor: module, model: repo, data, out, ep: 'wasm', pool: 1, batchSize: 4, verify: 1, summaryJson: summary }),
+  );
   await openTab(browser, c.workerUrl);
   expect(await c.exited, c.stderr()).toBe(3);
   const rows = await jsonRows(out);
@@ -206,10 +213,9 @@ test('phone photos: JPEGs with each EXIF tag, one tab, --verify 1, stored and --
     const reference = await pillowPredictions(model.path, files, { exifTranspose });
     const out = path.join(tmp, `photos-${exifTranspose}.jsonl`);
     const summary = path.join(tmp, `summary-${exifTranspose}.json`);
-    const c = await start([
-      ...['--model', 'resnet18-tiny', '--data', data, '--out', out, '--ep', 'wasm', '--pool', '1', '--verify', '1', '--logits'],
-      ...['--summary-json', summary, ...(exifTranspose ? ['--exif-transpose'] : [])],
-    ]);
+    const c = await start(
+      jobArgv({ model: 'resnet18-tiny', data, out, ep: 'wasm', pool: 1, verify: 1, logits: true, summaryJson: summary, exifTranspose }),
+    );
     const tab = await openTab(browser, c.workerUrl);
     expect(await c.exited, c.stderr()).toBe(0);
     // The page says what it ran the model on: this wasm tab, the CPU.

@@ -9,7 +9,7 @@ import { writeMixedFolder } from '../support/badImages.ts';
 import { CACHE_DIR, type RunningCoordinator } from '../support/coordinatorProcess.ts';
 import { readRows, referencePredictions } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-import { expect, openRoutedTab, openTab, status, test } from './fixtures.ts';
+import { expect, jobArgv, openRoutedTab, openTab, status, test } from './fixtures.ts';
 
 async function waitForRows(c: RunningCoordinator, atLeast: number): Promise<void> {
   await expect.poll(async () => (await status(c)).progress.done, { timeout: 120_000 }).toBeGreaterThanOrEqual(atLeast);
@@ -32,7 +32,7 @@ test('a folder of good and bad files: every good image predicted, every bad one 
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const { good, bad } = await writeMixedFolder(path.join(tmp, 'data'));
   const out = path.join(tmp, 'out.jsonl');
-  const coordinator = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--batch-size', '4', '--quiet']);
+  const coordinator = await start(jobArgv({ data: path.join(tmp, 'data'), out, ep: 'wasm', batchSize: 4, quiet: true }));
   await openTab(browser, coordinator.workerUrl);
   expect(await coordinator.exited, coordinator.stderr()).toBe(3);
   const rows = await readRows(out);
@@ -62,24 +62,18 @@ test('tabs closed, workers crashed or frozen, sockets cut: batches run elsewhere
   const files = await writeTestPngs(path.join(tmp, 'data'), 120, 224, 224, 41);
   const out = path.join(tmp, 'out.jsonl');
   // --verify 0: rows are written as answered, so each fault lands at its row count (verification holds rows and releases them in bursts).
-  const c = await start([
-    '--data',
-    path.join(tmp, 'data'),
-    '--out',
-    out,
-    '--ep',
-    'wasm',
-    '--batch-size',
-    '2',
-    '--pool',
-    '1..6',
-    '--batch-timeout',
-    '6s',
-    '--max-tasks-in-flight',
-    '1',
-    '--verify',
-    '0',
-  ]);
+  const c = await start(
+    jobArgv({
+      data: path.join(tmp, 'data'),
+      out,
+      ep: 'wasm',
+      batchSize: 2,
+      pool: '1..6',
+      batchTimeout: '6s',
+      maxTasksInFlight: 1,
+      verify: 0,
+    }),
+  );
   const pages = [];
   for (let i = 0; i < 2; i++) pages.push(await openTab(browser, c.workerUrl));
   const routed = await openRoutedTab(browser, c.workerUrl);
@@ -110,7 +104,7 @@ test('chaos: a random tab killed and a new one opened every 2 s; the output equa
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 200, 224, 224, 53);
   const out = path.join(tmp, 'out.jsonl');
-  const c = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--batch-size', '4', '--pool', '1..4', '--quiet']);
+  const c = await start(jobArgv({ data: path.join(tmp, 'data'), out, ep: 'wasm', batchSize: 4, pool: '1..4', quiet: true }));
   const pages: Page[] = [];
   for (let i = 0; i < 4; i++) pages.push(await openTab(browser, c.workerUrl));
   let exited = false;
@@ -142,21 +136,9 @@ test('a WebGPU device lost mid-job: the batch is requeued, the tab rejoins, ever
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 4, 224, 224, 61);
   const out = path.join(tmp, 'out.jsonl');
-  const c = await start([
-    '--data',
-    path.join(tmp, 'data'),
-    '--out',
-    out,
-    '--ep',
-    'webgpu',
-    '--allow-software-gpu',
-    '--batch-size',
-    '1',
-    '--pool',
-    '2',
-    '--max-tasks-in-flight',
-    '1',
-  ]);
+  const c = await start(
+    jobArgv({ data: path.join(tmp, 'data'), out, ep: 'webgpu', allowSoftwareGpu: true, batchSize: 1, pool: 2, maxTasksInFlight: 1 }),
+  );
   const pages = [await openTab(browser, c.workerUrl), await openTab(browser, c.workerUrl)];
   await expect(pages[0]!.locator('[data-field="state"]')).toHaveText(/ready|busy/, { timeout: 180_000 });
   expect(await pages[0]!.evaluate(() => window.__tabpool!.loseDevice())).toBe(true);

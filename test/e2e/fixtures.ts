@@ -13,6 +13,7 @@ import { startCoordinator, type RunningCoordinator } from '../support/coordinato
 import type {} from '../../web/testing/hooks.ts';
 
 export { expect } from '@playwright/test';
+export { gatewayArgv, jobArgv, serveArgv, type JobFlags } from '../support/jobArgv.ts';
 
 export const test = base.extend<{ tmp: string; coordinator: (args: string[]) => Promise<RunningCoordinator> }>({
   // eslint-disable-next-line no-empty-pattern

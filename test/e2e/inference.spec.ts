@@ -11,7 +11,7 @@ import { CACHE_DIR } from '../support/coordinatorProcess.ts';
 import { pillowPredictions } from '../support/pillowReference.ts';
 import { maxRelativeDifference, readRows, referencePredictions, type ReferencePrediction } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-import { expect, openTab, test } from './fixtures.ts';
+import { expect, jobArgv, openTab, test } from './fixtures.ts';
 
 /** Opens `count` tabs, each in its own browser context (its own host), on the worker URL. */
 async function openTabs(browser: Browser, url: string, count: number): Promise<void> {
@@ -46,19 +46,9 @@ test('two WebGPU tabs (SwiftShader), seconds an image each, start at once and pr
   const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
   const files = await writeTestPngs(path.join(tmp, 'data'), 4, 224, 224, 11);
   const out = path.join(tmp, 'out.jsonl');
-  const coordinator = await start([
-    '--data',
-    path.join(tmp, 'data'),
-    '--out',
-    out,
-    '--ep',
-    'webgpu',
-    '--allow-software-gpu',
-    '--pool',
-    '2',
-    '--logits',
-    '--quiet',
-  ]);
+  const coordinator = await start(
+    jobArgv({ data: path.join(tmp, 'data'), out, ep: 'webgpu', allowSoftwareGpu: true, pool: 2, logits: true, quiet: true }),
+  );
   await openTabs(browser, coordinator.workerUrl, 2);
   expect(await coordinator.exited, coordinator.stderr()).toBe(0);
   expect(coordinator.stdout()).toMatch(/actor-1 \(webgpu/);
@@ -90,20 +80,9 @@ test("two wasm tabs, one preparing on 3 workers, give onnxruntime-node's logits 
     for (const f of await writeTestPngs(path.join(tmp, 'data', sub), 8, w, h, 23 + k)) files.push({ id: `${sub}/${f.id}`, path: f.path });
   }
   const out = path.join(tmp, 'out.jsonl');
-  const coordinator = await start([
-    '--data',
-    path.join(tmp, 'data'),
-    '--out',
-    out,
-    '--ep',
-    'wasm',
-    '--pool',
-    '2',
-    '--batch-size',
-    '8',
-    '--logits',
-    '--quiet',
-  ]);
+  const coordinator = await start(
+    jobArgv({ data: path.join(tmp, 'data'), out, ep: 'wasm', pool: 2, batchSize: 8, logits: true, quiet: true }),
+  );
   await openTab(browser, coordinator.workerUrl);
   // Batches split across three preprocessing workers must pack into the same tensors as one worker's.
   const split = await openTab(browser, workerUrlWith(coordinator.workerUrl, { prepare: 3 }));
@@ -121,22 +100,9 @@ test('a model with other tensor names and BatchNormalization nodes loads unchang
   );
   const files = await writeTestPngs(path.join(tmp, 'data'), 12, 224, 224, 31);
   const out = path.join(tmp, 'out.jsonl');
-  const coordinator = await start([
-    '--model',
-    modelPath,
-    '--data',
-    path.join(tmp, 'data'),
-    '--out',
-    out,
-    '--ep',
-    'wasm',
-    '--pool',
-    '2',
-    '--batch-size',
-    '4',
-    '--logits',
-    '--quiet',
-  ]);
+  const coordinator = await start(
+    jobArgv({ model: modelPath, data: path.join(tmp, 'data'), out, ep: 'wasm', pool: 2, batchSize: 4, logits: true, quiet: true }),
+  );
   await openTabs(browser, coordinator.workerUrl, 2);
   expect(await coordinator.exited, coordinator.stderr()).toBe(0);
   await expectMatchesReference(modelPath, files, out);
@@ -144,7 +110,7 @@ test('a model with other tensor names and BatchNormalization nodes loads unchang
 
 test('--launch 2 runs the sample dataset with the test-sized model, one row per image', async ({ tmp, coordinator: start }) => {
   const out = path.join(tmp, 'out.jsonl');
-  const coordinator = await start(['--model', 'resnet18-tiny', '--out', out, '--launch', '2', '--ep', 'wasm', '--quiet']);
+  const coordinator = await start(jobArgv({ model: 'resnet18-tiny', out, launch: 2, ep: 'wasm', quiet: true }));
   expect(await coordinator.exited, coordinator.stderr()).toBe(0);
   const rows = await readRows(out);
   const ids = new Set(rows.map((r) => r.id));

@@ -9,7 +9,7 @@ import { ensureBuiltinModel } from '../../coordinator/builtin/resnetBuilder.ts';
 import { CACHE_DIR } from '../support/coordinatorProcess.ts';
 import { maxRelativeDifference, readRows, referencePredictions } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-import { expect, openTab, test } from './fixtures.ts';
+import { expect, jobArgv, openTab, test } from './fixtures.ts';
 
 test('--recycle-after 40: the tab restarts its actor every 40 batches, between batches; every input once, as onnxruntime-node', async ({
   browser,
@@ -19,25 +19,19 @@ test('--recycle-after 40: the tab restarts its actor every 40 batches, between b
   const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
   const files = await writeTestPngs(path.join(tmp, 'data'), 400, 64, 64, 61);
   const out = path.join(tmp, 'out.jsonl');
-  const c = await start([
-    '--model',
-    'resnet18-tiny',
-    '--data',
-    path.join(tmp, 'data'),
-    '--out',
-    out,
-    '--ep',
-    'wasm',
-    '--batch-size',
-    '1',
-    '--pool',
-    '1',
-    '--recycle-after',
-    '40',
-    '--logits',
-    '--verify',
-    '0',
-  ]);
+  const c = await start(
+    jobArgv({
+      model: 'resnet18-tiny',
+      data: path.join(tmp, 'data'),
+      out,
+      ep: 'wasm',
+      batchSize: 1,
+      pool: 1,
+      recycleAfter: 40,
+      logits: true,
+      verify: 0,
+    }),
+  );
   const page = await openTab(browser, c.workerUrl);
   expect(await c.exited, c.stderr()).toBe(0);
   // 400 batches, a restart due every 40 (each loads while the old actor still runs, so more batches may pass meanwhile).

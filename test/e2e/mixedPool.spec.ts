@@ -8,7 +8,7 @@ import { workerUrlWith } from '../../shared/pageParams.ts';
 import { CACHE_DIR } from '../support/coordinatorProcess.ts';
 import { maxRelativeDifference, readRows, referencePredictions } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-import { expect, openTab, status, test } from './fixtures.ts';
+import { expect, jobArgv, openTab, status, test } from './fixtures.ts';
 
 test('on a software GPU, --ep auto --allow-software-gpu measures both EPs and keeps wasm; &ep=webgpu pins a tab to the GPU', async ({
   browser,
@@ -18,20 +18,9 @@ test('on a software GPU, --ep auto --allow-software-gpu measures both EPs and ke
   const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
   const files = await writeTestPngs(path.join(tmp, 'data'), 24, 64, 64, 71);
   const out = path.join(tmp, 'out.jsonl');
-  const c = await start([
-    '--model',
-    'resnet18-tiny',
-    '--data',
-    path.join(tmp, 'data'),
-    '--out',
-    out,
-    '--ep',
-    'auto',
-    '--allow-software-gpu',
-    '--pool',
-    '2',
-    '--logits',
-  ]);
+  const c = await start(
+    jobArgv({ model: 'resnet18-tiny', data: path.join(tmp, 'data'), out, ep: 'auto', allowSoftwareGpu: true, pool: 2, logits: true }),
+  );
 
   // The pool waits for its second actor: the first one's measurements can be read meanwhile.
   const auto = await openTab(browser, c.workerUrl);

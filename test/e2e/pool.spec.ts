@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Page } from '@playwright/test';
 import { readRows } from '../support/reference.ts';
-import { expect, openTab, status, test } from './fixtures.ts';
+import { expect, jobArgv, openTab, status, test } from './fixtures.ts';
 
 test('five tabs on --pool 2..3 give 3 active and 2 standby; closing an active one promotes a standby and no row is lost', async ({
   browser,
@@ -13,7 +13,7 @@ test('five tabs on --pool 2..3 give 3 active and 2 standby; closing an active on
   coordinator: start,
 }) => {
   const out = path.join(tmp, 'out.jsonl');
-  const c = await start(['--pool', '2..3', '--ep', 'wasm', '--batch-size', '4', '--out', out, '--quiet']);
+  const c = await start(jobArgv({ pool: '2..3', ep: 'wasm', batchSize: 4, out, quiet: true }));
   const pages: Page[] = [];
   for (let i = 0; i < 5; i++) pages.push(await openTab(browser, c.workerUrl));
   await expect.poll(async () => (await status(c)).pool, { timeout: 60_000 }).toMatchObject({ active: 3, standby: 2 });
@@ -40,7 +40,7 @@ test('one host declaring memory=16GiB holds 3 actors of --memory 5GiB; the other
   coordinator: start,
 }) => {
   const out = path.join(tmp, 'out.jsonl');
-  const c = await start(['--memory', '5GiB', '--num-gpus', '0', '--pool', '1..8', '--out', out, '--quiet', '--batch-size', '4']);
+  const c = await start(jobArgv({ memory: '5GiB', numGpus: 0, pool: '1..8', out, quiet: true, batchSize: 4 }));
   const context = await browser.newContext();
   const pages: Page[] = [];
   for (let i = 0; i < 5; i++) pages.push(await openTab(context, `${c.workerUrl}&memory=16GiB`));
@@ -59,7 +59,7 @@ test('--num-gpus 1 with only a software adapter rejects every tab with a reason,
   tmp,
   coordinator: start,
 }) => {
-  const coordinator = await start(['--num-gpus', '1', '--join-timeout', '8s', '--out', path.join(tmp, 'out.jsonl')]);
+  const coordinator = await start(jobArgv({ numGpus: 1, joinTimeout: '8s', out: path.join(tmp, 'out.jsonl') }));
   const pages = [await openTab(browser, coordinator.workerUrl), await openTab(browser, coordinator.workerUrl)];
   for (const p of pages) {
     await expect(p.locator('[data-field="state"]')).toHaveText('rejected');

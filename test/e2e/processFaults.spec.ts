@@ -11,7 +11,7 @@ import { ensureBuiltinModel } from '../../coordinator/builtin/resnetBuilder.ts';
 import { CACHE_DIR } from '../support/coordinatorProcess.ts';
 import { readRows, referencePredictions } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-import { expect, openTab, status, test } from './fixtures.ts';
+import { expect, jobArgv, openTab, status, test } from './fixtures.ts';
 
 /** A process and every descendant (Chromium's zygote, renderers, GPU and utility processes), from /proc. */
 function processTree(root: number): number[] {
@@ -42,22 +42,9 @@ test('a browser whose whole process tree is SIGSTOPped is dropped within --heart
   const out = path.join(tmp, 'out.jsonl');
   // Enough work that the job outlasts the heartbeat by far: the other tab alone needs ~10 s for it.
   const heartbeat = 3;
-  const c = await start([
-    '--data',
-    path.join(tmp, 'data'),
-    '--out',
-    out,
-    '--ep',
-    'wasm',
-    '--batch-size',
-    '2',
-    '--pool',
-    '1..2',
-    '--heartbeat',
-    `${heartbeat}s`,
-    '--verify',
-    '0',
-  ]);
+  const c = await start(
+    jobArgv({ data: path.join(tmp, 'data'), out, ep: 'wasm', batchSize: 2, pool: '1..2', heartbeat: `${heartbeat}s`, verify: 0 }),
+  );
   // Its own browser process, so that only it freezes.
   const server = await chromium.launchServer({ executablePath: findChromium(), args: chromiumArgs(), headless: true });
   const frozenBrowser = await chromium.connect(server.wsEndpoint());

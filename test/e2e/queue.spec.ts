@@ -12,7 +12,7 @@ import { assertCompleteAndCorrect } from '../support/outputCheck.ts';
 import { rowsIn, until } from '../support/queueJob.ts';
 import { referencePredictions } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-import { expect, test } from './fixtures.ts';
+import { expect, gatewayArgv, jobArgv, test, type JobFlags } from './fixtures.ts';
 
 const IMAGES = 48;
 
@@ -32,7 +32,7 @@ test.afterEach(async () => {
 });
 
 async function start(command: 'run' | 'gateway', args: string[]): Promise<RunningCoordinator> {
-  const c = await startCoordinator(['--queue', nats.url, ...args], { command });
+  const c = await startCoordinator(args, { command });
   started.push(c);
   return c;
 }
@@ -43,29 +43,25 @@ test(
     const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
     const files = await writeTestPngs(path.join(tmp, 'data'), IMAGES, 224, 224, 41);
     const out = path.join(tmp, 'out.jsonl');
-    const run = await start('run', [
-      '--job',
-      'e2e-failover',
-      '--data',
-      path.join(tmp, 'data'),
-      '--out',
-      out,
-      '--launch',
-      '0',
-      '--ep',
-      'wasm',
-      '--batch-size',
-      '4',
-      '--ack-wait',
-      '3s',
-      '--verify',
-      '0',
-    ]);
-    const a = await start('gateway', ['--job', 'e2e-failover', '--launch', '2']);
+    const run = await start(
+      'run',
+      jobArgv({
+        queue: nats.url,
+        job: 'e2e-failover',
+        data: path.join(tmp, 'data'),
+        out,
+        launch: 0,
+        ep: 'wasm',
+        batchSize: 4,
+        ackWait: '3s',
+        verify: 0,
+      }),
+    );
+    const a = await start('gateway', gatewayArgv({ queue: nats.url, job: 'e2e-failover', launch: 2 }));
     await until("rows from gateway A's tabs", async () => (await rowsIn(out)) >= 8, 120_000);
     a.kill('SIGKILL');
     expect(await a.exited).toBe(128);
-    const b = await start('gateway', ['--job', 'e2e-failover', '--launch', '2']);
+    const b = await start('gateway', gatewayArgv({ queue: nats.url, job: 'e2e-failover', launch: 2 }));
     expect(await run.exited, run.stderr()).toBe(0);
     await assertCompleteAndCorrect(out, files, await referencePredictions(model.path, files));
     expect(await b.exited, b.stderr()).toBe(0);
@@ -81,28 +77,22 @@ test(
     const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
     const files = await writeTestPngs(path.join(tmp, 'data'), IMAGES, 224, 224, 43);
     const out = path.join(tmp, 'out.jsonl');
-    const args = [
-      '--job',
-      'e2e-resume',
-      '--data',
-      path.join(tmp, 'data'),
-      '--out',
+    const job: JobFlags = {
+      queue: nats.url,
+      job: 'e2e-resume',
+      data: path.join(tmp, 'data'),
       out,
-      '--launch',
-      '0',
-      '--ep',
-      'wasm',
-      '--batch-size',
-      '4',
-      '--verify',
-      '0',
-    ];
-    const first = await start('run', args);
-    const a = await start('gateway', ['--job', 'e2e-resume', '--launch', '2']);
+      launch: 0,
+      ep: 'wasm',
+      batchSize: 4,
+      verify: 0,
+    };
+    const first = await start('run', jobArgv(job));
+    const a = await start('gateway', gatewayArgv({ queue: nats.url, job: 'e2e-resume', launch: 2 }));
     await until('rows before the kill', async () => (await rowsIn(out)) >= 8, 120_000);
     first.kill('SIGKILL');
     await first.exited;
-    const second = await start('run', [...args, '--resume']);
+    const second = await start('run', jobArgv({ ...job, resume: true }));
     expect(await second.exited, second.stderr()).toBe(0);
     await assertCompleteAndCorrect(out, files, await referencePredictions(model.path, files));
     expect(await a.exited, a.stderr()).toBe(0);

@@ -11,7 +11,7 @@ import { ensureBuiltinModel } from '../../coordinator/builtin/resnetBuilder.ts';
 import { CACHE_DIR } from '../support/coordinatorProcess.ts';
 import { maxRelativeDifference, readRows, referencePredictions } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-import { expect, test } from './fixtures.ts';
+import { expect, jobArgv, test } from './fixtures.ts';
 
 const NAME = 'gpu-box.tabpool.test';
 
@@ -32,24 +32,19 @@ test('over --tls self-signed, a page opened by another name is a secure context 
   const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
   const files = await writeTestPngs(path.join(tmp, 'data'), 6, 64, 64, 97);
   const out = path.join(tmp, 'out.jsonl');
-  const c = await start([
-    '--model',
-    'resnet18-tiny',
-    '--data',
-    path.join(tmp, 'data'),
-    '--out',
-    out,
-    '--tls',
-    'self-signed',
-    '--ep',
-    'webgpu',
-    '--allow-software-gpu',
-    '--pool',
-    '1',
-    '--batch-size',
-    '3',
-    '--logits',
-  ]);
+  const c = await start(
+    jobArgv({
+      model: 'resnet18-tiny',
+      data: path.join(tmp, 'data'),
+      out,
+      tls: 'self-signed',
+      ep: 'webgpu',
+      allowSoftwareGpu: true,
+      pool: 1,
+      batchSize: 3,
+      logits: true,
+    }),
+  );
   const printed = /TLS certificate SHA-256 fingerprint: ([0-9A-F:]+)/.exec(c.stdout())?.[1];
   const url = new URL(c.workerUrl);
   expect(url.protocol).toBe('https:');
@@ -83,16 +78,7 @@ test(
   'a page opened over plain http from another machine says it has no WebGPU because of http, and what ' + 'to do; it still runs wasm',
   async ({ tmp, coordinator: start }) => {
     await writeTestPngs(path.join(tmp, 'data'), 4, 64, 64, 101);
-    const c = await start([
-      '--model',
-      'resnet18-tiny',
-      '--data',
-      path.join(tmp, 'data'),
-      '--out',
-      path.join(tmp, 'out.jsonl'),
-      '--pool',
-      '1',
-    ]);
+    const c = await start(jobArgv({ model: 'resnet18-tiny', data: path.join(tmp, 'data'), out: path.join(tmp, 'out.jsonl'), pool: 1 }));
     const browser = await chromium.launch({
       executablePath: findChromium(),
       args: [...chromiumArgs(), `--host-resolver-rules=MAP ${NAME} 127.0.0.1`],

@@ -14,7 +14,7 @@ import { ROUTES, TOKEN_PARAM } from '../../shared/routes.ts';
 import { CACHE_DIR, runCli, spawnCli, startHeadProcess, type RunningHeadProcess } from '../support/coordinatorProcess.ts';
 import { maxRelativeDifference, readRows, referencePredictions, type ReferencePrediction } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-import { expect, test } from './fixtures.ts';
+import { expect, jobArgv, serveArgv, test, type JobFlags } from './fixtures.ts';
 
 const WEB = { TABPOOL_WEB_BUILD: 'test' };
 
@@ -55,7 +55,7 @@ test('a standing pool: two tabs opened once serve jobs in a row, at once, cancel
   const pages: Page[] = [];
   const loads: number[] = [];
   try {
-    let head = await startHeadProcess(['--state', state, '--port', '0'], WEB);
+    let head = await startHeadProcess(serveArgv({ state, port: 0 }), WEB);
     heads.push(head);
     for (let i = 0; i < 2; i++) {
       const page = await (await browser.newContext()).newPage();
@@ -66,13 +66,17 @@ test('a standing pool: two tabs opened once serve jobs in a row, at once, cancel
     }
     await expect.poll(async () => (await poolStatus(head)).tabs.length).toBe(2);
     await expect(pages[0]!.locator('[data-field="state"]')).toHaveText('idle');
-    const run = (args: string[]) =>
-      runCli(['run', '--on', head.origin, '--submit-token', head.submitToken, '--cache-dir', CACHE_DIR, '--logits', ...args]);
+    /** `tabpool run --on` this head (whichever it is by then), with --logits. */
+    const onHead = (flags: JobFlags): string[] => [
+      'run',
+      ...jobArgv({ on: head.origin, submitToken: head.submitToken, cacheDir: CACHE_DIR, logits: true, ...flags }),
+    ];
+    const run = (flags: JobFlags) => runCli(onHead(flags));
 
     // Three jobs one after another; the second and third find the model in the tabs' cache.
     for (let i = 0; i < 3; i++) {
       const out = path.join(tmp, `row-${i}.jsonl`);
-      const r = await run(['--model', tiny, '--data', small, '--out', out, '--ep', 'wasm', '--pool', '2']);
+      const r = await run({ model: tiny, data: small, out, ep: 'wasm', pool: 2 });
       expect(r.code, r.stderr).toBe(0);
       await expectReference(out, refSmall);
       const ready = r.stderr.match(/ready on wasm: model (from cache|downloaded)/g) ?? [];
@@ -93,8 +97,8 @@ test('a standing pool: two tabs opened once serve jobs in a row, at once, cancel
         await new Promise((r) => setTimeout(r, 200));
       }
     })();
-    const gpuArgs = ['--model', tiny, '--data', small, '--ep', 'webgpu', '--allow-software-gpu', '--num-gpus', '1', '--pool', '1..2'];
-    const both = await Promise.all([0, 1].map((i) => run([...gpuArgs, '--out', path.join(tmp, `gpu-${i}.jsonl`)])));
+    const gpu: JobFlags = { model: tiny, data: small, ep: 'webgpu', allowSoftwareGpu: true, numGpus: 1, pool: '1..2' };
+    const both = await Promise.all([0, 1].map((i) => run({ ...gpu, out: path.join(tmp, `gpu-${i}.jsonl`) })));
     sampling = false;
     await sampler;
     for (const r of both) expect(r.code, r.stderr).toBe(0);
@@ -116,50 +120,26 @@ test('a standing pool: two tabs opened once serve jobs in a row, at once, cancel
     await statusPage.close();
 
     // Cancelled mid-job (tabpool cancel), then --resume: exact.
-    const slow = ['--model', full, '--data', large, '--ep', 'wasm', '--batch-size', '1', '--pool', '2'];
+    const slow: JobFlags = { model: full, data: large, ep: 'wasm', batchSize: 1, pool: 2 };
     const cancelledOut = path.join(tmp, 'cancelled.jsonl');
-    const first = spawnCli([
-      'run',
-      '--on',
-      head.origin,
-      '--submit-token',
-      head.submitToken,
-      '--cache-dir',
-      CACHE_DIR,
-      '--logits',
-      ...slow,
-      '--out',
-      cancelledOut,
-    ]);
+    const first = spawnCli(onHead({ ...slow, out: cancelledOut }));
     await expect.poll(() => rowsIn(cancelledOut), { timeout: 120_000 }).toBeGreaterThanOrEqual(4);
     const jobId = /as job (j[0-9a-f]+)/.exec(first.stdout())![1]!;
     const cancel = await runCli(['cancel', jobId, '--on', head.origin, '--submit-token', head.submitToken]);
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(await first.exited, first.stderr()).toBe(130);
     expect(await rowsIn(cancelledOut)).toBeLessThan(40);
-    const resumed = await run([...slow, '--out', cancelledOut, '--resume']);
+    const resumed = await run({ ...slow, out: cancelledOut, resume: true });
     expect(resumed.code, resumed.stderr).toBe(0);
     await expectReference(cancelledOut, refLarge);
 
     // The head SIGKILLed mid-job and started again on the same --state: the tabs come back by themselves, the job finishes exactly.
     const killedOut = path.join(tmp, 'killed.jsonl');
-    const job = spawnCli([
-      'run',
-      '--on',
-      head.origin,
-      '--submit-token',
-      head.submitToken,
-      '--cache-dir',
-      CACHE_DIR,
-      '--logits',
-      ...slow,
-      '--out',
-      killedOut,
-    ]);
+    const job = spawnCli(onHead({ ...slow, out: killedOut }));
     await expect.poll(() => rowsIn(killedOut), { timeout: 120_000 }).toBeGreaterThanOrEqual(4);
     head.kill('SIGKILL');
     await head.exited;
-    head = await startHeadProcess(['--state', state], WEB);
+    head = await startHeadProcess(serveArgv({ state }), WEB);
     heads.push(head);
     expect(await job.exited, job.stderr()).toBe(0);
     await expectReference(killedOut, refLarge);

@@ -16,7 +16,7 @@ import { ROUTES } from '../../shared/routes.ts';
 import { CACHE_DIR } from '../support/coordinatorProcess.ts';
 import { readRows, referencePredictions } from '../support/reference.ts';
 import { writeCmykJpegsAndBmps, writeTestPngs } from '../support/testImages.ts';
-import { expect, openTab, test } from './fixtures.ts';
+import { expect, jobArgv, openTab, test } from './fixtures.ts';
 
 /**
  * A tab whose results are rewritten between the page and the coordinator: each class shifted by one. In
@@ -57,7 +57,7 @@ test(
     const files = await writeTestPngs(path.join(tmp, 'data'), 64, 224, 224, 107);
     const out = path.join(tmp, 'out.jsonl');
     const summary = path.join(tmp, 'summary.json');
-    const c = await start(['--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm', '--pool', '4', '--summary-json', summary]);
+    const c = await start(jobArgv({ data: path.join(tmp, 'data'), out, ep: 'wasm', pool: 4, summaryJson: summary }));
     // One browser profile, four tabs: one host, as a lab machine running four tabs is.
     const lab = await browser.newContext();
     const liar = await openLyingTab(lab, c.workerUrl);
@@ -87,22 +87,9 @@ test('a tab lying only on CMYK JPEGs and BMPs gets nothing in: the coordinator d
   const files = await writeCmykJpegsAndBmps(path.join(tmp, 'data'), 24);
   const out = path.join(tmp, 'out.jsonl');
   const summary = path.join(tmp, 'summary.json');
-  const c = await start([
-    '--model',
-    'resnet18-tiny',
-    '--data',
-    path.join(tmp, 'data'),
-    '--out',
-    out,
-    '--ep',
-    'wasm',
-    '--pool',
-    '3',
-    '--batch-size',
-    '2',
-    '--summary-json',
-    summary,
-  ]);
+  const c = await start(
+    jobArgv({ model: 'resnet18-tiny', data: path.join(tmp, 'data'), out, ep: 'wasm', pool: 3, batchSize: 2, summaryJson: summary }),
+  );
   await openLyingTab(browser, c.workerUrl);
   for (let i = 0; i < 2; i++) await openTab(browser, c.workerUrl);
   expect(await c.exited, c.stderr()).toBe(0);
@@ -126,20 +113,7 @@ test("a model whose batch is fixed to 1 is verified as the tabs run it: rows equ
   const files = await writeTestPngs(path.join(tmp, 'data'), 16, 64, 64, 111);
   const out = path.join(tmp, 'out.jsonl');
   const summary = path.join(tmp, 'summary.json');
-  const c = await start([
-    '--model',
-    modelPath,
-    '--data',
-    path.join(tmp, 'data'),
-    '--out',
-    out,
-    '--ep',
-    'wasm',
-    '--pool',
-    '2',
-    '--summary-json',
-    summary,
-  ]);
+  const c = await start(jobArgv({ model: modelPath, data: path.join(tmp, 'data'), out, ep: 'wasm', pool: 2, summaryJson: summary }));
   // Both tabs in one browser profile (one host): no peer can check, so the coordinator's reference does.
   const host = await browser.newContext();
   for (let i = 0; i < 2; i++) await openTab(host, c.workerUrl);
@@ -163,10 +137,9 @@ test('a lying tab among honest tabs on three hosts is caught by a peer check; th
   const files = await writeTestPngs(path.join(tmp, 'data'), 48, 64, 64, 113);
   const out = path.join(tmp, 'out.jsonl');
   const summary = path.join(tmp, 'summary.json');
-  const c = await start([
-    ...['--model', 'resnet18-tiny', '--data', path.join(tmp, 'data'), '--out', out, '--ep', 'wasm'],
-    ...['--pool', '3', '--batch-size', '4', '--summary-json', summary],
-  ]);
+  const c = await start(
+    jobArgv({ model: 'resnet18-tiny', data: path.join(tmp, 'data'), out, ep: 'wasm', pool: 3, batchSize: 4, summaryJson: summary }),
+  );
   // Three browser profiles: three hosts, each able to check the others.
   await openLyingTab(browser, c.workerUrl);
   for (let i = 0; i < 2; i++) await openTab(browser, c.workerUrl);
@@ -195,23 +168,18 @@ test('honest tabs on wasm and on WebGPU never disagree with the reference, with 
   await writeTestPngs(path.join(tmp, 'data'), 8, 64, 64, 109);
   for (const ep of ['wasm', 'webgpu'] as const) {
     const summary = path.join(tmp, `summary-${ep}.json`);
-    const c = await start([
-      '--model',
-      'resnet18-tiny',
-      '--data',
-      path.join(tmp, 'data'),
-      '--out',
-      path.join(tmp, `out-${ep}.jsonl`),
-      '--allow-software-gpu',
-      '--pool',
-      '1',
-      '--batch-size',
-      '4',
-      '--verify',
-      '1',
-      '--summary-json',
-      summary,
-    ]);
+    const c = await start(
+      jobArgv({
+        model: 'resnet18-tiny',
+        data: path.join(tmp, 'data'),
+        out: path.join(tmp, `out-${ep}.jsonl`),
+        allowSoftwareGpu: true,
+        pool: 1,
+        batchSize: 4,
+        verify: 1,
+        summaryJson: summary,
+      }),
+    );
     await openTab(browser, workerUrlWith(c.workerUrl, { ep }));
     expect(await c.exited, c.stderr()).toBe(0);
     const s = JSON.parse(await fs.readFile(summary, 'utf8')) as RunSummary;

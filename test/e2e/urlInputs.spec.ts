@@ -10,7 +10,7 @@ import { CACHE_DIR } from '../support/coordinatorProcess.ts';
 import { startImageServer } from '../support/imageServer.ts';
 import { readRows, referencePredictions } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-import { expect, openTab, test } from './fixtures.ts';
+import { expect, jobArgv, openTab, test } from './fixtures.ts';
 
 test(
   'tabs fetch URL inputs from a CORS-enabled server themselves; with CORS refused the coordinator fetches ' +
@@ -25,22 +25,17 @@ test(
         const manifest = path.join(tmp, `urls-${cors}.txt`);
         await fs.writeFile(manifest, files.map((f) => `${server.origin}/${f.id}`).join('\n') + '\n');
         const out = path.join(tmp, `out-${cors}.jsonl`);
-        const c = await start([
-          '--data',
-          manifest,
-          '--out',
-          out,
-          '--ep',
-          'wasm',
-          '--pool',
-          '2',
-          '--batch-size',
-          '4',
-          '--verify',
-          '0',
-          '--summary-json',
-          path.join(tmp, `summary-${cors}.json`),
-        ]);
+        const c = await start(
+          jobArgv({
+            data: manifest,
+            out,
+            ep: 'wasm',
+            pool: 2,
+            batchSize: 4,
+            verify: 0,
+            summaryJson: path.join(tmp, `summary-${cors}.json`),
+          }),
+        );
         await openTab(browser, c.workerUrl);
         await openTab(browser, c.workerUrl);
         expect(await c.exited, c.stderr()).toBe(0);

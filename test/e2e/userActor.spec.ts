@@ -17,7 +17,7 @@ import { ROUTES } from '../../shared/routes.ts';
 import { CACHE_DIR, ROOT } from '../support/coordinatorProcess.ts';
 import { referenceFeatures, referenceScores, relativeL2 } from '../support/featureReference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-import { expect, openTab, test } from './fixtures.ts';
+import { expect, jobArgv, openTab, test, type JobFlags } from './fixtures.ts';
 
 const EMBED = path.join(ROOT, 'examples', 'embed.ts');
 const GOLDEN = path.join(ROOT, 'test', 'fixtures', 'golden');
@@ -57,10 +57,19 @@ test("embeddings in wasm tabs equal onnxruntime-node's; a tab altering them in f
   const reference = await referenceFeatures(model.path, files, 64);
   const out = path.join(tmp, 'emb.jsonl');
   const summary = path.join(tmp, 'summary.json');
-  const c = await start([
-    ...['--actor', EMBED, '--model', 'resnet18-tiny-features', '--actor-config', '{"dim":64}', '--data', path.join(tmp, 'data')],
-    ...['--out', out, '--ep', 'wasm', '--pool', '3', '--batch-size', '4', '--summary-json', summary],
-  ]);
+  const c = await start(
+    jobArgv({
+      actor: EMBED,
+      model: 'resnet18-tiny-features',
+      actorConfig: '{"dim":64}',
+      data: path.join(tmp, 'data'),
+      out,
+      ep: 'wasm',
+      pool: 3,
+      batchSize: 4,
+      summaryJson: summary,
+    }),
+  );
   await openAlteringTab(browser, c.workerUrl);
   for (let i = 0; i < 2; i++) await openTab(browser, c.workerUrl);
   expect(await c.exited, c.stderr()).toBe(0);
@@ -82,10 +91,19 @@ test("the embeddings actor on a software WebGPU adapter: vectors equal onnxrunti
   const files = await writeTestPngs(path.join(tmp, 'data'), 4, 64, 64, 203);
   const reference = await referenceFeatures(model.path, files, 64);
   const out = path.join(tmp, 'emb.jsonl');
-  const c = await start([
-    ...['--actor', EMBED, '--model', 'resnet18-tiny-features', '--actor-config', '{"dim":64}', '--data', path.join(tmp, 'data')],
-    ...['--out', out, '--ep', 'webgpu', '--allow-software-gpu', '--pool', '1', '--verify', '1'],
-  ]);
+  const c = await start(
+    jobArgv({
+      actor: EMBED,
+      model: 'resnet18-tiny-features',
+      actorConfig: '{"dim":64}',
+      data: path.join(tmp, 'data'),
+      out,
+      ep: 'webgpu',
+      allowSoftwareGpu: true,
+      pool: 1,
+      verify: 1,
+    }),
+  );
   await openTab(browser, workerUrlWith(c.workerUrl, { ep: 'webgpu' }));
   expect(await c.exited, c.stderr()).toBe(0);
   expect(c.stdout()).toMatch(/actor-1 \(webgpu/);
@@ -100,18 +118,7 @@ test("the records example with the README's command (sample records, --launch 2)
   coordinator: start,
 }) => {
   const out = path.join(tmp, 'scores.jsonl');
-  const c = await start([
-    '--actor',
-    path.join(ROOT, 'examples', 'score.ts'),
-    '--model',
-    'scorer',
-    '--out',
-    out,
-    '--launch',
-    '2',
-    '--ep',
-    'wasm',
-  ]);
+  const c = await start(jobArgv({ actor: path.join(ROOT, 'examples', 'score.ts'), model: 'scorer', out, launch: 2, ep: 'wasm' }));
   expect(await c.exited, c.stderr()).toBe(0);
   const records = sampleRecordsText()
     .trim()
@@ -129,9 +136,21 @@ test('the built-in classifier as an actor writes its old rows: JSONL and CSV byt
   coordinator: start,
 }) => {
   await writeTestPngs(path.join(tmp, 'data'), 12, 64, 64, 1234);
-  const run = async (out: string, extra: string[] = []): Promise<void> => {
-    const args = ['--model', 'resnet18-tiny', '--data', path.join(tmp, 'data'), '--out', out, '--launch', '1', '--ep', 'wasm'];
-    const c = await start([...args, '--pool', '1', '--batch-size', '1', '--top-k', '3', '--verify', '0', ...extra]);
+  const run = async (out: string, flags: JobFlags = {}): Promise<void> => {
+    const c = await start(
+      jobArgv({
+        model: 'resnet18-tiny',
+        data: path.join(tmp, 'data'),
+        out,
+        launch: 1,
+        ep: 'wasm',
+        pool: 1,
+        batchSize: 1,
+        topK: 3,
+        verify: 0,
+        ...flags,
+      }),
+    );
     expect(await c.exited, c.stderr()).toBe(0);
   };
   const sorted = async (file: string, header = false): Promise<string[]> => {
@@ -142,7 +161,7 @@ test('the built-in classifier as an actor writes its old rows: JSONL and CSV byt
   expect(await sorted(path.join(tmp, 'new.jsonl'))).toEqual(await sorted(path.join(GOLDEN, 'classifier.jsonl')));
   await run(path.join(tmp, 'new.csv'));
   expect(await sorted(path.join(tmp, 'new.csv'), true)).toEqual(await sorted(path.join(GOLDEN, 'classifier.csv'), true));
-  await run(path.join(tmp, 'logits.jsonl'), ['--logits']);
+  await run(path.join(tmp, 'logits.jsonl'), { logits: true });
   const byId = (rows: Record<string, unknown>[]) => new Map(rows.map((r) => [r.id, r]));
   // The same values; only the key order moved (logits now before error, as every declared column).
   expect(byId(await jsonLines(path.join(tmp, 'logits.jsonl')))).toEqual(

@@ -19,6 +19,7 @@ import type { JobOptions } from '../../coordinator/options/jobOptions.ts';
 import type { ItemResult } from '../../shared/protocol.ts';
 import { startCoordinator, type RunningCoordinator } from './coordinatorProcess.ts';
 import { FakeClock } from './fakeClock.ts';
+import { jobArgv } from './jobArgv.ts';
 import { caps, FakeLink, hello, okItems, startJob, TINY_PNG } from './jobHarness.ts';
 import type { NatsServer } from './natsServer.ts';
 
@@ -131,23 +132,22 @@ export function onQueue(nats: () => NatsServer): Mode {
       const out = path.join(dir, 'out.jsonl');
       const name = `modes-${process.pid}-${++jobs}`;
       const o = job.options;
-      const run: RunningCoordinator = await startCoordinator([
-        ...['--queue', nats().url, '--job', name, '--model', 'resnet18-tiny', '--launch', '0', '--data', manifest, '--out', out],
-        ...[
-          '--verify',
-          '0',
-          '--top-k',
-          '2',
-          '--batch-size',
-          String(o.batchSize),
-          '--max-tasks-in-flight',
-          String(o.maxTasksInFlight),
-          '--max-retries',
-          String(o.maxRetries),
-          '--pool',
-          `${o.pool.min}..${o.pool.max}`,
-        ],
-      ]);
+      const run: RunningCoordinator = await startCoordinator(
+        jobArgv({
+          queue: nats().url,
+          job: name,
+          model: 'resnet18-tiny',
+          launch: 0,
+          data: manifest,
+          out,
+          verify: 0,
+          topK: 2,
+          batchSize: o.batchSize,
+          maxTasksInFlight: o.maxTasksInFlight,
+          maxRetries: o.maxRetries,
+          pool: `${o.pool.min}..${o.pool.max}`,
+        }),
+      );
       const q: QueueConnection = await connectQueue([nats().url], name);
       const spec = (await waitForSpec(q, 30_000))!;
       const content = await readContent(q, spec, CACHE_DIR);

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import { startCoordinator, type RunningCoordinator } from './coordinatorProcess.ts';
+import { gatewayArgv, jobArgv, type GatewayArgvFlags, type JobFlags } from './jobArgv.ts';
 
 export class QueueProcesses {
   private readonly running = new Set<RunningCoordinator>();
@@ -13,33 +14,27 @@ export class QueueProcesses {
     private readonly data: () => string,
   ) {}
 
-  /** `tabpool run --queue` with no tabs of its own, 4-input batches, the tiny model. */
-  async run(job: string, out: string, ...extra: string[]): Promise<RunningCoordinator> {
+  /** `tabpool run --queue` with no tabs of its own, 4-input batches, the tiny model; `flags` add to these or replace them. */
+  async run(job: string, out: string, flags: JobFlags = {}): Promise<RunningCoordinator> {
     return this.track(
-      await startCoordinator([
-        '--queue',
-        this.natsUrl(),
-        '--job',
-        job,
-        '--model',
-        'resnet18-tiny',
-        '--launch',
-        '0',
-        '--data',
-        this.data(),
-        '--out',
-        out,
-        '--batch-size',
-        '4',
-        '--verify',
-        '0',
-        ...extra,
-      ]),
+      await startCoordinator(
+        jobArgv({
+          queue: this.natsUrl(),
+          job,
+          model: 'resnet18-tiny',
+          launch: 0,
+          data: this.data(),
+          out,
+          batchSize: 4,
+          verify: 0,
+          ...flags,
+        }),
+      ),
     );
   }
 
-  async gateway(job: string, ...extra: string[]): Promise<RunningCoordinator> {
-    return this.track(await startCoordinator(['--queue', this.natsUrl(), '--job', job, ...extra], { command: 'gateway' }));
+  async gateway(job: string, flags: GatewayArgvFlags = {}): Promise<RunningCoordinator> {
+    return this.track(await startCoordinator(gatewayArgv({ queue: this.natsUrl(), job, ...flags }), { command: 'gateway' }));
   }
 
   private track(c: RunningCoordinator): RunningCoordinator {

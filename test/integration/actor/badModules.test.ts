@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runCli, startCoordinator } from '../../support/coordinatorProcess.ts';
+import { jobArgv } from '../../support/jobArgv.ts';
 import { startActors } from '../../support/simulatedActor.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
 
@@ -84,15 +85,7 @@ for (const [what, make, message, data] of cases) {
     const started = Date.now();
     const r = await runCli([
       'run',
-      '--launch',
-      '2',
-      '--actor',
-      await make(),
-      '--data',
-      data ?? images,
-      '--out',
-      path.join(dir, 'out.jsonl'),
-      '--overwrite',
+      ...jobArgv({ launch: 2, actor: await make(), data: data ?? images, out: path.join(dir, 'out.jsonl'), overwrite: true }),
     ]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, message);
@@ -102,13 +95,13 @@ for (const [what, make, message, data] of cases) {
 }
 
 test("--top-k and --logits are the built-in classifier's: refused with --actor", async () => {
-  const r = await runCli(['run', '--launch', '2', '--actor', await module('ok.ts', good), '--data', images, '--logits']);
+  const r = await runCli(['run', ...jobArgv({ launch: 2, actor: await module('ok.ts', good), data: images, logits: true })]);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /--logits shapes the built-in classifier's rows/);
 });
 
 test('--actor-config that is not JSON is refused, naming it', async () => {
-  const r = await runCli(['run', '--launch', '2', '--actor', await module('ok2.ts', good), '--data', images, '--actor-config', '{nope']);
+  const r = await runCli(['run', ...jobArgv({ launch: 2, actor: await module('ok2.ts', good), data: images, actorConfig: '{nope' })]);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /--actor-config "\{nope" is not valid: expected JSON/);
 });
@@ -129,7 +122,7 @@ test('a record the actor rejects, placed first, is one ACTOR_ERROR row: the job 
   const data = path.join(dir, 'poison.jsonl');
   await fs.writeFile(data, Array.from({ length: 12 }, (_, i) => JSON.stringify({ id: `r${String(i).padStart(4, '0')}`, x: i })).join('\n'));
   const out = path.join(dir, 'poison-out.jsonl');
-  const c = await startCoordinator(['--actor', await module('poison.ts', poisonFirst), '--data', data, '--out', out, '--batch-size', '4']);
+  const c = await startCoordinator(jobArgv({ actor: await module('poison.ts', poisonFirst), data, out, batchSize: 4 }));
   try {
     const actors = await startActors(c.workerUrl, 1, { mode: 'real' });
     assert.equal(await c.exited, 3, c.stderr());

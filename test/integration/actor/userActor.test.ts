@@ -20,6 +20,7 @@ import { startActors, type SimulatedActorOptions } from '../../support/simulated
 import { writeTestPngs } from '../../support/testImages.ts';
 import { QueueProcesses, until } from '../../support/queueJob.ts';
 import { startNats } from '../../support/natsServer.ts';
+import { jobArgv, type JobFlags } from '../../support/jobArgv.ts';
 
 const EMBED = path.join(ROOT, 'examples', 'embed.ts');
 const SCORE = path.join(ROOT, 'examples', 'score.ts');
@@ -35,10 +36,17 @@ before(async () => {
 });
 after(() => fs.rm(tmp, { recursive: true, force: true }));
 
-const embedArgs = (out: string, extra: string[] = []) => [
-  ...['--actor', EMBED, '--model', 'resnet18-tiny-features', '--actor-config', '{"dim":64}'],
-  ...['--data', path.join(tmp, 'data'), '--out', out, '--batch-size', '4', '--pool', '2', ...extra],
-];
+const embedArgs = (out: string, flags: JobFlags = {}) =>
+  jobArgv({
+    actor: EMBED,
+    model: 'resnet18-tiny-features',
+    actorConfig: '{"dim":64}',
+    data: path.join(tmp, 'data'),
+    out,
+    batchSize: 4,
+    pool: 2,
+    ...flags,
+  });
 
 function expectEmbeddings(rows: Record<string, unknown>[]): void {
   assert.equal(rows.length, IMAGES);
@@ -53,7 +61,7 @@ function expectEmbeddings(rows: Record<string, unknown>[]): void {
 
 test('embeddings to Parquet: a separate reader gets the declared types; vectors equal onnxruntime-node on the same tensors', async () => {
   const out = path.join(tmp, 'emb.parquet');
-  const c = await startCoordinator(embedArgs(out, ['--rows-per-part', '16']));
+  const c = await startCoordinator(embedArgs(out, { rowsPerPart: 16 }));
   await startActors(c.workerUrl, 2, { mode: 'real' });
   assert.equal(await c.exited, 0, c.stderr());
   assert.match(c.stdout(), /examples\/embed\.ts on resnet18-tiny-features .* → embedding: float32\[64\], norm: float64/);
@@ -66,12 +74,12 @@ test('embeddings to Parquet: a separate reader gets the declared types; vectors 
 
 test('embeddings to Parquet, SIGKILLed mid-job and resumed: every input exactly once, every vector right', async () => {
   const out = path.join(tmp, 'killed.parquet');
-  const first = await startCoordinator(embedArgs(out, ['--rows-per-part', '8', '--verify', '0']));
+  const first = await startCoordinator(embedArgs(out, { rowsPerPart: 8, verify: 0 }));
   await startActors(first.workerUrl, 2, { mode: 'real', delayMs: 150 });
   await until('parts committed', async () => (await committedParts(out).catch(() => [])).length >= 2);
   first.kill('SIGKILL');
   await first.exited;
-  const second = await startCoordinator(embedArgs(out, ['--rows-per-part', '8', '--resume']));
+  const second = await startCoordinator(embedArgs(out, { rowsPerPart: 8, resume: true }));
   await startActors(second.workerUrl, 2, { mode: 'real' });
   assert.equal(await second.exited, 0, second.stderr());
   const rows = await readDataset(out);
@@ -92,7 +100,7 @@ const liar: SimulatedActorOptions = {
 
 test('a tab that alters its embeddings is caught by verification; no altered row is written', async () => {
   const out = path.join(tmp, 'liar.jsonl');
-  const c = await startCoordinator(embedArgs(out, ['--pool', '3']));
+  const c = await startCoordinator(embedArgs(out, { pool: 3 }));
   const [lying] = (await startActors(c.workerUrl, 1, liar)).actors;
   await startActors(c.workerUrl, 2, { mode: 'real' });
   assert.equal(await c.exited, 0, c.stderr());
@@ -117,20 +125,7 @@ test("records: scores equal onnxruntime-node's, and a record the actor fails on 
     [...records.map((r) => JSON.stringify(r)), JSON.stringify({ id: 'broken', features: [1, 2] })].join('\n') + '\n',
   );
   const out = path.join(tmp, 'scores.jsonl');
-  const c = await startCoordinator([
-    '--actor',
-    SCORE,
-    '--model',
-    'scorer',
-    '--data',
-    data,
-    '--out',
-    out,
-    '--batch-size',
-    '8',
-    '--pool',
-    '2',
-  ]);
+  const c = await startCoordinator(jobArgv({ actor: SCORE, model: 'scorer', data, out, batchSize: 8, pool: 2 }));
   await startActors(c.workerUrl, 2, { mode: 'real' });
   assert.equal(await c.exited, 3, c.stderr());
   const scores = await referenceScores((await ensureScorer(CACHE_DIR)).path, records);
@@ -163,8 +158,9 @@ test('a records actor on a NATS queue: the gateway serves the module it took fro
     const records = Array.from({ length: 24 }, (_, i) => ({ id: `q${i}`, features: Array.from({ length: 8 }, (_, j) => Math.cos(i + j)) }));
     await fs.writeFile(data, `${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
     const out = path.join(tmp, 'queued.jsonl');
-    const args = ['--queue', nats.url, '--job', 'records', '--actor', SCORE, '--model', 'scorer', '--data', data, '--out', out];
-    const run = await startCoordinator([...args, '--batch-size', '4', '--launch', '0']);
+    const run = await startCoordinator(
+      jobArgv({ queue: nats.url, job: 'records', actor: SCORE, model: 'scorer', data, out, batchSize: 4, launch: 0 }),
+    );
     const gateway = await procs.gateway('records');
     await startActors(gateway.workerUrl, 2, { mode: 'real' });
     assert.equal(await run.exited, 0, run.stderr());

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { startCoordinator } from '../../support/coordinatorProcess.ts';
+import { jobArgv, type JobFlags } from '../../support/jobArgv.ts';
 import { committedParts, readDataset } from '../../support/parquetReader.ts';
 import { until } from '../../support/queueJob.ts';
 import { readRows } from '../../support/reference.ts';
@@ -26,21 +27,8 @@ before(async () => {
 });
 after(() => fs.rm(tmp, { recursive: true, force: true }));
 
-async function run(out: string, extra: string[] = [], actors = { mode: 'real' as const }): Promise<void> {
-  const c = await startCoordinator([
-    '--model',
-    'resnet18-tiny',
-    '--data',
-    data,
-    '--out',
-    out,
-    '--batch-size',
-    '4',
-    '--pool',
-    '2',
-    '--logits',
-    ...extra,
-  ]);
+async function run(out: string, flags: JobFlags = {}, actors = { mode: 'real' as const }): Promise<void> {
+  const c = await startCoordinator(jobArgv({ model: 'resnet18-tiny', data, out, batchSize: 4, pool: 2, logits: true, ...flags }));
   await startActors(c.workerUrl, 2, actors);
   assert.equal(await c.exited, 0, c.stderr());
 }
@@ -49,7 +37,7 @@ test('a Parquet dataset reads back, by an independent reader, as the JSONL outpu
   const jsonl = path.join(tmp, 'same.jsonl');
   const parquet = path.join(tmp, 'same.parquet');
   await run(jsonl);
-  await run(parquet, ['--rows-per-part', '16']);
+  await run(parquet, { rowsPerPart: 16 });
   assert.ok((await committedParts(parquet)).length >= 4, 'rows go into several whole parts');
   const fromParquet = new Map((await readDataset(parquet)).map((r) => [r.id as string, r]));
   const fromJsonl = await readRows(jsonl);
@@ -72,22 +60,7 @@ test('a Parquet dataset reads back, by an independent reader, as the JSONL outpu
 
 test('a Parquet job SIGKILLed mid-run and resumed gives every input exactly once', async () => {
   const out = path.join(tmp, 'killed.parquet');
-  const c = await startCoordinator([
-    '--model',
-    'resnet18-tiny',
-    '--data',
-    data,
-    '--out',
-    out,
-    '--batch-size',
-    '4',
-    '--pool',
-    '2',
-    '--rows-per-part',
-    '8',
-    '--verify',
-    '1',
-  ]);
+  const c = await startCoordinator(jobArgv({ model: 'resnet18-tiny', data, out, batchSize: 4, pool: 2, rowsPerPart: 8, verify: 1 }));
   // The actors answer until three parts are committed, then stall: the kill lands with parts
   // committed and rows pending, whatever the machine's speed or which batches the checks picked.
   let stalled = false;
@@ -104,21 +77,7 @@ test('a Parquet job SIGKILLed mid-run and resumed gives every input exactly once
   await c.exited;
   const before = (await readDataset(out)).length;
   assert.ok(before > 0 && before < IMAGES, `${before} rows committed before the kill`);
-  const again = await startCoordinator([
-    '--model',
-    'resnet18-tiny',
-    '--data',
-    data,
-    '--out',
-    out,
-    '--batch-size',
-    '4',
-    '--pool',
-    '2',
-    '--rows-per-part',
-    '8',
-    '--resume',
-  ]);
+  const again = await startCoordinator(jobArgv({ model: 'resnet18-tiny', data, out, batchSize: 4, pool: 2, rowsPerPart: 8, resume: true }));
   await startActors(again.workerUrl, 2, { mode: 'real' });
   assert.equal(await again.exited, 0, again.stderr());
   const ids = (await readDataset(out)).map((r) => r.id as string);

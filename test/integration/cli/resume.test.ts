@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.ts';
 import { CACHE_DIR, startCoordinator, waitForLog, type RunningCoordinator } from '../../support/coordinatorProcess.ts';
+import { jobArgv, type JobFlags } from '../../support/jobArgv.ts';
 import { assertCompleteAndCorrect, assertNoDuplicates, readWholeRows } from '../../support/outputCheck.ts';
 import { referencePredictions, type ReferencePrediction } from '../../support/reference.ts';
 import { startActors } from '../../support/simulatedActor.ts';
@@ -43,24 +44,10 @@ after(async () => {
  * Every batch is verified (--verify 1), so its rows are written as soon as its check passes and a
  * kill lands at a known row count: resuming works with verification on, held rows simply recomputed.
  */
-async function coordinatorFor(out: string, ...extra: string[]): Promise<RunningCoordinator> {
-  const c = await startCoordinator([
-    '--model',
-    'resnet18-tiny',
-    '--launch',
-    '0',
-    '--data',
-    data,
-    '--out',
-    out,
-    '--batch-size',
-    String(BATCH_SIZE),
-    '--pool',
-    '2',
-    '--verify',
-    '1',
-    ...extra,
-  ]);
+async function coordinatorFor(out: string, flags: JobFlags = {}): Promise<RunningCoordinator> {
+  const c = await startCoordinator(
+    jobArgv({ model: 'resnet18-tiny', launch: 0, data, out, batchSize: BATCH_SIZE, pool: 2, verify: 1, ...flags }),
+  );
   running.add(c);
   void c.exited.then(() => running.delete(c));
   return c;
@@ -80,7 +67,7 @@ async function waitForRows(out: string, rows: number, timeoutMs = 30_000): Promi
 
 /** Runs the job to the end with --resume and fresh actors; returns the rows it skipped. */
 async function resumeToCompletion(out: string): Promise<{ skipped: number; stderr: string }> {
-  const c = await coordinatorFor(out, '--resume');
+  const c = await coordinatorFor(out, { resume: true });
   const actors = await startActors(c.workerUrl, 2, { mode: 'real' });
   const code = await c.exited;
   assert.equal(code, 0, c.stderr().slice(-4000));

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CACHE_DIR, ROOT, startCoordinator } from '../../support/coordinatorProcess.ts';
+import { jobArgv, type JobFlags } from '../../support/jobArgv.ts';
 import {
   renderScreen,
   runCliInPseudoTerminal,
@@ -45,23 +46,19 @@ after(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
-function cliArgs(dataDir: string, out: string, ...extra: string[]): string[] {
+function cliArgs(dataDir: string, out: string, flags: JobFlags = {}): string[] {
   return [
     'run',
-    '--model',
-    'resnet18-tiny',
-    '--data',
-    dataDir,
-    '--out',
-    path.join(tmp, out),
-    '--overwrite',
-    '--cache-dir',
-    CACHE_DIR,
-    '--port',
-    '0',
-    '--verify',
-    '0',
-    ...extra,
+    ...jobArgv({
+      model: 'resnet18-tiny',
+      data: dataDir,
+      out: path.join(tmp, out),
+      overwrite: true,
+      cacheDir: CACHE_DIR,
+      port: 0,
+      verify: 0,
+      ...flags,
+    }),
   ];
 }
 
@@ -91,7 +88,7 @@ async function workInTerminal(
   out: string,
   lateHost: string,
 ): Promise<{ code: number; output: string; stalled: string[]; screen: string[] }> {
-  const run = inTerminal(cliArgs(data, out, '--batch-size', '4', '--pool', '2'), size);
+  const run = inTerminal(cliArgs(data, out, { batchSize: 4, pool: 2 }), size);
   const [, workerUrl] = await run.waitFor(/worker page \(open in any browser to join\): (\S+)/);
   let release: () => void = () => undefined;
   const released = new Promise<void>((resolve) => (release = resolve));
@@ -129,7 +126,7 @@ describe('in a terminal, a job no tab joins', () => {
   let output: string;
   let screen: string[];
   before(async () => {
-    const run = inTerminal(cliArgs(few, 'none.jsonl', '--join-timeout', '2s'), size);
+    const run = inTerminal(cliArgs(few, 'none.jsonl', { joinTimeout: '2s' }), size);
     code = await run.exited;
     output = run.output();
     screen = await renderScreen(output, size);
@@ -262,7 +259,7 @@ describe('in a terminal, Ctrl-C pressed twice while the bar is up', () => {
   let output: string;
   let screen: string[];
   before(async () => {
-    const run = inTerminal(cliArgs(data, 'interrupted.jsonl', '--batch-size', '4', '--pool', '1'), size);
+    const run = inTerminal(cliArgs(data, 'interrupted.jsonl', { batchSize: 4, pool: 1 }), size);
     const [, workerUrl] = await run.waitFor(/worker page \(open in any browser to join\): (\S+)/);
     // The actor never answers: the drain that the first Ctrl-C starts cannot end by itself.
     const group = await startActors(workerUrl!, 1, { mode: 'instant', onBatch: () => undefined });
@@ -314,21 +311,9 @@ async function piped(args: string[]): Promise<{ code: number; stdout: string; st
 
 describe('on pipes (CI)', () => {
   test('prints plain lines, no bar and no escape sequences, and ends with a progress line', async () => {
-    const c = await startCoordinator([
-      '--model',
-      'resnet18-tiny',
-      '--data',
-      data,
-      '--out',
-      path.join(tmp, 'ci.jsonl'),
-      '--overwrite',
-      '--batch-size',
-      '4',
-      '--pool',
-      '2',
-      '--verify',
-      '0',
-    ]);
+    const c = await startCoordinator(
+      jobArgv({ model: 'resnet18-tiny', data, out: path.join(tmp, 'ci.jsonl'), overwrite: true, batchSize: 4, pool: 2, verify: 0 }),
+    );
     cleanups.push(() => c.kill('SIGKILL'));
     const group = await startActors(c.workerUrl, 2, { mode: 'instant' });
     cleanups.push(() => group.actors.forEach((a) => a.terminate()));
@@ -345,7 +330,7 @@ describe('on pipes (CI)', () => {
 
   test('--json prints one JSON summary on stdout, the lines for a person on stderr, and --summary-json writes the same', async () => {
     const file = path.join(tmp, 'summary.json');
-    const r = await piped(cliArgs(data, 'json.jsonl', '--batch-size', '4', '--pool', '2', '--json', '--summary-json', file));
+    const r = await piped(cliArgs(data, 'json.jsonl', { batchSize: 4, pool: 2, json: true, summaryJson: file }));
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trimEnd().split('\n').length, 1, r.stdout);
     const summary = JSON.parse(r.stdout) as { status: string; exitCode: number; rows: { written: number; errors: number } };

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.ts';
 import { CACHE_DIR, startCoordinator } from '../../support/coordinatorProcess.ts';
+import { jobArgv, type JobFlags } from '../../support/jobArgv.ts';
 import { assertCompleteAndCorrect } from '../../support/outputCheck.ts';
 import { referencePredictions } from '../../support/reference.ts';
 import { startActors } from '../../support/simulatedActor.ts';
@@ -39,10 +40,10 @@ test('the output disk full mid-job: OUTPUT_WRITE_FAILED naming it, exit 1; --res
   try {
     const files = await writeTestPngs(path.join(tmp, 'data'), 40, 64, 64, 51);
     const reference = await referencePredictions((await ensureBuiltinModel(CACHE_DIR, 'tiny')).path, files);
-    const common = ['--model', 'resnet18-tiny', '--launch', '0', '--data', path.join(tmp, 'data'), '--batch-size', '2', '--verify', '0'];
+    const common: JobFlags = { model: 'resnet18-tiny', launch: 0, data: path.join(tmp, 'data'), batchSize: 2, verify: 0 };
     // --logits: ~10 KB a row, so the 48 KiB disk fills after a few rows.
     const full = path.join(small, 'out.jsonl');
-    const first = await startCoordinator([...common, '--logits', '--out', full]);
+    const first = await startCoordinator(jobArgv({ ...common, logits: true, out: full }));
     await startActors(first.workerUrl, 2, { mode: 'real' });
     assert.equal(await first.exited, 1, first.stderr());
     assert.match(first.stderr(), /OUTPUT_WRITE_FAILED: --out \S+out\.jsonl could not be written: its disk is full/);
@@ -50,7 +51,7 @@ test('the output disk full mid-job: OUTPUT_WRITE_FAILED naming it, exit 1; --res
     assert.ok(kept > 0 && kept < files.length, `${kept} whole rows kept on the full disk`);
     const roomy = path.join(tmp, 'out.jsonl');
     await fs.copyFile(full, roomy);
-    const second = await startCoordinator([...common, '--logits', '--out', roomy, '--resume']);
+    const second = await startCoordinator(jobArgv({ ...common, logits: true, out: roomy, resume: true }));
     await startActors(second.workerUrl, 2, { mode: 'real' });
     assert.equal(await second.exited, 0, second.stderr());
     await assertCompleteAndCorrect(roomy, files, reference);

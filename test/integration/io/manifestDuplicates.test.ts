@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startCoordinator } from '../../support/coordinatorProcess.ts';
+import { jobArgv } from '../../support/jobArgv.ts';
 import { readRows } from '../../support/reference.ts';
 import { startActors } from '../../support/simulatedActor.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
@@ -14,7 +15,7 @@ test('a manifest that repeats an id gets one row for it, says so, and still fini
   const manifest = path.join(dir, 'm.txt');
   await fs.writeFile(manifest, [files[0]!.id, files[1]!.id, files[0]!.id, files[2]!.id].join('\n') + '\n');
   const out = path.join(dir, 'out.jsonl');
-  const c = await startCoordinator(['--model', 'resnet18-tiny', '--data', manifest, '--out', out, '--batch-size', '2', '--verify', '0']);
+  const c = await startCoordinator(jobArgv({ model: 'resnet18-tiny', data: manifest, out, batchSize: 2, verify: 0 }));
   await startActors(c.workerUrl, 1, { mode: 'instant' });
   assert.equal(await c.exited, 0, c.stderr());
   assert.match(c.stderr(), /input id t000\.png appears twice in the dataset; the second is skipped/);

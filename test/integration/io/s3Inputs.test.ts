@@ -16,6 +16,7 @@ import S3rver from 's3rver';
 import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.ts';
 import { parseS3, s3UrlResolver } from '../../../coordinator/io/s3Inputs.ts';
 import { CACHE_DIR, startCoordinator } from '../../support/coordinatorProcess.ts';
+import { jobArgv } from '../../support/jobArgv.ts';
 import { assertCompleteAndCorrect } from '../../support/outputCheck.ts';
 import { referencePredictions } from '../../support/reference.ts';
 import { startActors } from '../../support/simulatedActor.ts';
@@ -93,22 +94,7 @@ test(
     const out = path.join(tmp, 'out.jsonl');
     const summary = path.join(tmp, 'summary.json');
     const c = await startCoordinator(
-      [
-        '--model',
-        'resnet18-tiny',
-        '--data',
-        manifest,
-        '--out',
-        out,
-        '--batch-size',
-        '4',
-        '--pool',
-        '2',
-        '--s3-endpoint',
-        endpoint,
-        '--summary-json',
-        summary,
-      ],
+      jobArgv({ model: 'resnet18-tiny', data: manifest, out, batchSize: 4, pool: 2, s3Endpoint: endpoint, summaryJson: summary }),
       { env },
     );
     const actors = await startActors(c.workerUrl, 2, { mode: 'real' });
@@ -127,7 +113,7 @@ test('s3:// inputs without credentials fail before anything starts, exit 2, sayi
   const manifest = path.join(tmp, 'nocreds.txt');
   await fs.writeFile(manifest, 's3://photos/set/t000.png\n');
   const c = await startCoordinator(
-    ['--model', 'resnet18-tiny', '--data', manifest, '--out', path.join(tmp, 'x.jsonl'), '--s3-endpoint', endpoint],
+    jobArgv({ model: 'resnet18-tiny', data: manifest, out: path.join(tmp, 'x.jsonl'), s3Endpoint: endpoint }),
     {
       env: {
         AWS_ACCESS_KEY_ID: '',

@@ -7,6 +7,7 @@ import { buildResNet } from '../../../coordinator/builtin/resnetBuilder.ts';
 import { resolveModel } from '../../../coordinator/model/modelSource.ts';
 import { IMAGENET_LABELS } from '../../../shared/imagenetLabels.ts';
 import { CACHE_DIR, startCoordinator } from '../../support/coordinatorProcess.ts';
+import { jobArgv } from '../../support/jobArgv.ts';
 import { readRows } from '../../support/reference.ts';
 import { startActors } from '../../support/simulatedActor.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
@@ -31,18 +32,7 @@ test('a job on the built-in model writes rows with no ImageNet names, and its su
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-labels-'));
   await writeTestPngs(path.join(dir, 'data'), 6, 32, 32);
   const out = path.join(dir, 'out.jsonl');
-  const c = await startCoordinator([
-    '--model',
-    'resnet18-tiny',
-    '--data',
-    path.join(dir, 'data'),
-    '--out',
-    out,
-    '--batch-size',
-    '2',
-    '--verify',
-    '0',
-  ]);
+  const c = await startCoordinator(jobArgv({ model: 'resnet18-tiny', data: path.join(dir, 'data'), out, batchSize: 2, verify: 0 }));
   await startActors(c.workerUrl, 1, { mode: 'instant' });
   assert.equal(await c.exited, 0, c.stderr());
   const rows = await readRows(out);

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../../support/coordinatorProcess.ts';
+import { jobArgv } from '../../support/jobArgv.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
 
 const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-cli-'));
@@ -18,13 +19,13 @@ const empty = path.join(dataDir, 'empty');
 await fs.mkdir(empty);
 
 const cases: [string, string[], RegExp][] = [
-  ['an unknown flag', ['run', '--launch', '2', '--bogus'], /unknown option '--bogus'/],
-  ['a pool with MIN > MAX', ['run', '--launch', '2', '--pool', '4..2'], /BAD_ARGUMENT: --pool "4\.\.2" is not valid/],
-  ['an empty dataset', ['run', '--launch', '2', '--data', empty], /DATA_EMPTY: --data .*empty has no inputs/],
-  ['a missing data path', ['run', '--launch', '2', '--data', '/no/such/dir'], /DATA_NOT_FOUND: --data \/no\/such\/dir/],
+  ['an unknown flag', ['run', ...jobArgv({ launch: 2 }, '--bogus')], /unknown option '--bogus'/],
+  ['a pool with MIN > MAX', ['run', ...jobArgv({ launch: 2, pool: '4..2' })], /BAD_ARGUMENT: --pool "4\.\.2" is not valid/],
+  ['an empty dataset', ['run', ...jobArgv({ launch: 2, data: empty })], /DATA_EMPTY: --data .*empty has no inputs/],
+  ['a missing data path', ['run', ...jobArgv({ launch: 2, data: '/no/such/dir' })], /DATA_NOT_FOUND: --data \/no\/such\/dir/],
   [
     'a model file that is not ONNX',
-    ['run', '--launch', '2', '--data', dataDir, '--model', 'package.json'],
+    ['run', ...jobArgv({ launch: 2, data: dataDir, model: 'package.json' })],
     /MODEL_NOT_ONNX: .*package\.json/,
   ],
 ];

@@ -14,6 +14,7 @@ import { after, before, test } from 'node:test';
 import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.ts';
 import { ensureSampleDataset, sampleNames } from '../../../coordinator/builtin/sampleImages.ts';
 import { CACHE_DIR, ROOT } from '../../support/coordinatorProcess.ts';
+import { jobArgv } from '../../support/jobArgv.ts';
 import { assertCompleteAndCorrect } from '../../support/outputCheck.ts';
 import { referencePredictions } from '../../support/reference.ts';
 import { writeTestPngs } from '../../support/testImages.ts';
@@ -47,7 +48,7 @@ after(() => fs.rm(tmp, { recursive: true, force: true }));
 
 test('installed from its tarball in a new project, `npx tabpool run --launch 2` runs the demo as onnxruntime-node predicts', async () => {
   const out = path.join(project, 'predictions.jsonl');
-  const { stdout } = await run('npx', ['tabpool', 'run', '--launch', '2', '--out', out], { cwd: project, env, maxBuffer: 64 << 20 });
+  const { stdout } = await run('npx', ['tabpool', 'run', ...jobArgv({ launch: 2, out })], { cwd: project, env, maxBuffer: 64 << 20 });
   assert.match(stdout, /done: 256 rows \(256 predictions, 0 errors\)/);
   const sample = await ensureSampleDataset(CACHE_DIR);
   const files = sampleNames().map((n) => ({ id: n, path: path.join(sample, n) }));

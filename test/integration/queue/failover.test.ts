@@ -49,20 +49,7 @@ async function failover(job: string, batchesBeforeKill: number, rowsBeforeKill: 
   const out = path.join(tmp, `${job}.jsonl`);
   // The default --verify (0.05): every new actor's first batches are checked, its rows held until they pass.
   // A pool of 2 and batches of 2: the window of units in flight (16) is a third of the job (48 units).
-  const run = await procs.run(
-    job,
-    out,
-    '--verify',
-    '0.05',
-    '--ack-wait',
-    '2s',
-    '--stall-timeout',
-    '20s',
-    '--pool',
-    '1..2',
-    '--batch-size',
-    '2',
-  );
+  const run = await procs.run(job, out, { verify: 0.05, ackWait: '2s', stallTimeout: '20s', pool: '1..2', batchSize: 2 });
   const a = await procs.gateway(job);
   await startActors(a.workerUrl, 2, actorsHoldingAfter(batchesBeforeKill).options);
   await until(`${rowsBeforeKill} rows from gateway A`, async () => (await rowsIn(out)) >= rowsBeforeKill, 60_000);

@@ -78,7 +78,7 @@ test(
   'a gateway SIGKILLed mid-job loses nothing: its batches go to another gateway, every input once, top-1 ' + 'equal to onnxruntime-node',
   async () => {
     const out = path.join(tmp, 'failover.jsonl');
-    const run = await procs.run('failover', out, '--ack-wait', '2s');
+    const run = await procs.run('failover', out, { ackWait: '2s' });
     const a = await procs.gateway('failover');
     // A's actors answer a few batches, then sit on the ones they hold (and A on the ones it took for them).
     await startActors(a.workerUrl, 2, actorsHoldingAfter(3).options);
@@ -97,7 +97,7 @@ test(
 test('an actor lost inside a live gateway hands its batch back at once, not after ack_wait', async () => {
   const out = path.join(tmp, 'nak.jsonl');
   // Ten minutes of ack_wait: the job can only finish in time if the lost batch is handed back at once.
-  const run = await procs.run('nak', out, '--ack-wait', '10m');
+  const run = await procs.run('nak', out, { ackWait: '10m' });
   const a = await procs.gateway('nak');
   const [quitter] = (await startActors(a.workerUrl, 1, { mode: 'real', onBatch: (_b, actor) => actor.close(1000, 'tab closed') })).actors;
   await quitter!.closed;
@@ -111,7 +111,7 @@ test('an actor lost inside a live gateway hands its batch back at once, not afte
 
 test("the pool and each host's budget count the actors of every gateway", async () => {
   const out = path.join(tmp, 'pool.jsonl');
-  const run = await procs.run('pool', out, '--pool', '2', '--ep', 'wasm', '--num-cpus', '1');
+  const run = await procs.run('pool', out, { pool: 2, ep: 'wasm', numCpus: 1 });
   const a = await procs.gateway('pool');
   const b = await procs.gateway('pool');
   const hold: SimulatedActorOptions['onBatch'] = async (_b, actor) => void (await actor.closed);
@@ -173,7 +173,7 @@ test('a job name already on the queue is refused without --resume, and a gateway
     again.message,
     /job failover already exists on nats:\/\/127\.0\.0\.1:\d+ \(phase done\): add --resume to continue it, or choose another --job/,
   );
-  const lost = await procs.gateway('nosuchjob', '--wait', '1s').catch((e: Error) => e);
+  const lost = await procs.gateway('nosuchjob', { wait: '1s' }).catch((e: Error) => e);
   assert.ok(lost instanceof Error);
   assert.match(lost.message, /no job nosuchjob on nats:\/\/127\.0\.0\.1:\d+ after 1s: start it with tabpool run --queue/);
 });
@@ -222,7 +222,7 @@ const shiftsClasses: SimulatedActorOptions = {
 test('a gateway whose last actor leaves mid-unit gives the unit back, answers and all: another gateway finishes the job', async () => {
   const out = path.join(tmp, 'left-mid-unit.jsonl');
   // Units of 16 cut into batches sized to a slow actor's speed (2 img/s: ~3 inputs), so one unit is answered in part.
-  const run = await procs.run('left-mid-unit', out, '--batch-size', 'auto');
+  const run = await procs.run('left-mid-unit', out, { batchSize: 'auto' });
   const a = await procs.gateway('left-mid-unit');
   const b = await procs.gateway('left-mid-unit');
   let answered = 0;
@@ -254,7 +254,7 @@ test('a gateway whose last actor leaves mid-unit gives the unit back, answers an
 
 test('queue verification (default --verify): a host lying on two gateways is barred on both; every row right', async () => {
   const out = path.join(tmp, 'verified.jsonl');
-  const run = await procs.run('verified', out, '--verify', '0.05');
+  const run = await procs.run('verified', out, { verify: 0.05 });
   const a = await procs.gateway('verified');
   const b = await procs.gateway('verified');
   const onA = (await startActors(a.workerUrl, 1, shiftsClasses)).actors[0]!;

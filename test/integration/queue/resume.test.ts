@@ -95,7 +95,7 @@ test('run SIGKILLed mid-job and resumed: every input once, top-1 equal to onnxru
   await first.exited;
   // The gateway keeps going with run gone: its answers wait on the queue for the resumed run.
   held.release();
-  const second = await procs.run('killed', out, '--resume');
+  const second = await procs.run('killed', out, { resume: true });
   assert.equal(await second.exited, 0, second.stderr());
   await assertCompleteAndCorrect(out, files, reference);
   assert.match(second.stderr(), /resume: \d+ unit\(s\) of the previous run were on the queue or in flight/);
@@ -119,7 +119,7 @@ test('Ctrl-C on run drains across gateways: no new batches, in-flight ones finis
   assertNoDuplicates(drained);
   assert.ok(drained.length > 16, `the batches in flight at Ctrl-C finished (${drained.length} rows)`);
   assert.ok(drained.length < IMAGES, 'no new batches after Ctrl-C');
-  const second = await procs.run('drained', out, '--resume');
+  const second = await procs.run('drained', out, { resume: true });
   assert.equal(await second.exited, 0, second.stderr());
   await assertCompleteAndCorrect(out, files, reference);
   await assertNoUnitQueuedTwice('drained', published);

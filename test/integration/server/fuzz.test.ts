@@ -15,6 +15,7 @@ import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.t
 import { parseToCoordinator } from '../../../shared/protocol.ts';
 import type { ResultMessage } from '../../../shared/protocol.ts';
 import { CACHE_DIR, startCoordinator, type RunningCoordinator } from '../../support/coordinatorProcess.ts';
+import { jobArgv } from '../../support/jobArgv.ts';
 import { assertCompleteAndCorrect } from '../../support/outputCheck.ts';
 import { referencePredictions } from '../../support/reference.ts';
 import { helloMessage, socketUrlFor, startActors } from '../../support/simulatedActor.ts';
@@ -301,24 +302,18 @@ test(
     const reference = await referencePredictions(model.path, files);
     // Connections that become actors fail the batches they hold; each such failure counts against
     // the batch, so the retry budget must exceed how many of them can take the same batch.
-    coordinator = await startCoordinator([
-      '--model',
-      'resnet18-tiny',
-      '--launch',
-      '0',
-      '--data',
-      path.join(tmp, 'data'),
-      '--out',
-      out,
-      '--batch-size',
-      String(BATCH_SIZE),
-      '--top-k',
-      String(TOP_K),
-      '--max-retries',
-      '100',
-      '--verify',
-      '0',
-    ]);
+    coordinator = await startCoordinator(
+      jobArgv({
+        model: 'resnet18-tiny',
+        launch: 0,
+        data: path.join(tmp, 'data'),
+        out,
+        batchSize: BATCH_SIZE,
+        topK: TOP_K,
+        maxRetries: 100,
+        verify: 0,
+      }),
+    );
     const port = Number(new URL(coordinator.workerUrl).port);
 
     // The honest actors keep pace with the fuzzing: answer j waits for j/batches of the connections,

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.ts';
 import { CACHE_DIR, startCoordinator, waitForLog, type RunningCoordinator } from '../../support/coordinatorProcess.ts';
+import { jobArgv } from '../../support/jobArgv.ts';
 import { assertCompleteAndCorrect } from '../../support/outputCheck.ts';
 import { referencePredictions, type ReferencePrediction } from '../../support/reference.ts';
 import {
@@ -43,26 +44,19 @@ before(async () => {
   reference = await referencePredictions(model.path, files);
   // Every hostile client below fails the batches it held, and those failures count against the
   // batches: with the default --max-retries 3, honest inputs could end as RETRIES_EXHAUSTED.
-  coordinator = await startCoordinator([
-    '--model',
-    'resnet18-tiny',
-    '--launch',
-    '0',
-    '--data',
-    path.join(tmp, 'data'),
-    '--out',
-    out,
-    '--batch-size',
-    '4',
-    '--pool',
-    '1..16',
-    '--max-retries',
-    '30',
-    '--max-messages-per-second',
-    '200',
-    '--verify',
-    '0',
-  ]);
+  coordinator = await startCoordinator(
+    jobArgv({
+      model: 'resnet18-tiny',
+      launch: 0,
+      data: path.join(tmp, 'data'),
+      out,
+      batchSize: 4,
+      pool: '1..16',
+      maxRetries: 30,
+      maxMessagesPerSecond: 200,
+      verify: 0,
+    }),
+  );
   const gate = new Promise<void>((resolve) => (releaseHonest = resolve));
   honest = await startActors(coordinator.workerUrl, 2, {
     mode: 'real',
