@@ -10,6 +10,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { storedFiles } from '../actor/tabSpec.ts';
+import { epSettings } from '../pool/epPolicy.ts';
 import type { Gateway } from '../queue/gateway.ts';
 import { connectQueue, readSpec, readState } from '../queue/jobStore.ts';
 import { gatewayMode } from './gatewayMode.ts';
@@ -82,16 +83,7 @@ export class QueuePool {
             { origin: this.o.head.origin, submitToken: this.o.head.submitToken, cert: this.o.head.cert ?? null },
             {
               name: `queue job ${job}: ${s.modelName}`,
-              placement: {
-                pool: s.pool,
-                ep: s.ep,
-                allowSoftwareGpu: s.allowSoftwareGpu,
-                numGpus: s.numGpus,
-                numCpus: s.numCpus,
-                actorMemory: s.actorMemory,
-                weight: 1,
-                priority: 0,
-              },
+              placement: { ...epSettings(s), weight: 1, priority: 0 },
               out: `${this.o.servers[0]} job ${job}`,
               total: null,
               files: storedFiles(content),

@@ -17,6 +17,12 @@ export interface EpSettings {
   actorMemory: number;
 }
 
+/** Just the EP and budget settings of a job's larger settings (a queue job's spec, its options). */
+export function epSettings(o: EpSettings): EpSettings {
+  const { pool, ep, allowSoftwareGpu, numGpus, numCpus, actorMemory } = o;
+  return { pool, ep, allowSoftwareGpu, numGpus, numCpus, actorMemory };
+}
+
 export function poolPolicy(o: EpSettings): PoolPolicy {
   // An explicit GPU budget means GPU actors: auto falls back to wasm only when none was asked for.
   const gpuRequired = o.ep === 'webgpu' || (o.numGpus !== null && o.numGpus > 0);

@@ -125,7 +125,9 @@ export class Collector {
 
   private refuse(m: JsMsg, why: string): void {
     this.d.log(`refused a message on ${m.subject} (stream seq ${m.seq}): ${why}; it is dropped`);
-    m.term(why.slice(0, 100));
+    // A bare TERM: a reason after it (+TERM reason) is NATS 2.10's; nats-server 2.9 ignores the whole
+    // message then, and redelivers the refused one for ever (a drain waiting on it would never end).
+    m.term();
   }
 
   private onMessage(m: JsMsg): void {

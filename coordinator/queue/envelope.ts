@@ -95,14 +95,7 @@ export function decodeUnit(
     const length = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0, true);
     if (4 + length > data.byteLength) return { ok: false, error: `header claims ${length} bytes, the message has ${data.byteLength - 4}` };
     const parsed = unitHeader.safeParse(JSON.parse(decoder.decode(data.subarray(4, 4 + length))));
-    if (!parsed.success)
-      return {
-        ok: false,
-        error: parsed.error.issues
-          .slice(0, 2)
-          .map((i) => `${i.path.join('.')}: ${i.message}`)
-          .join('; '),
-      };
+    if (!parsed.success) return { ok: false, error: firstIssues(parsed.error) };
     const header = parsed.data;
     if (header.ids.length !== header.items.length) return { ok: false, error: `${header.ids.length} ids for ${header.items.length} items` };
     let at = 4 + length;
@@ -128,16 +121,17 @@ export function encodeResult(result: UnitResult): Uint8Array {
 export function decodeResult(data: Uint8Array): Decoded<UnitResult> {
   try {
     const parsed = unitResult.safeParse(JSON.parse(decoder.decode(data)));
-    if (!parsed.success)
-      return {
-        ok: false,
-        error: parsed.error.issues
-          .slice(0, 2)
-          .map((i) => `${i.path.join('.')}: ${i.message}`)
-          .join('; '),
-      };
+    if (!parsed.success) return { ok: false, error: firstIssues(parsed.error) };
     return { ok: true, value: parsed.data };
   } catch (err) {
     return { ok: false, error: (err as Error).message };
   }
+}
+
+/** The first two things a schema found wrong, each with its field: a refused message's logged reason. */
+function firstIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 2)
+    .map((i) => `${i.path.join('.')}: ${i.message}`)
+    .join('; ');
 }

@@ -75,14 +75,7 @@ export class Gateway {
       this.work.wake();
     });
     this.units = new UnitSource(d.q, s.secret, s.ackWaitMs, d.log);
-    const policy = poolPolicy({
-      pool: s.pool,
-      ep: s.ep,
-      allowSoftwareGpu: s.allowSoftwareGpu,
-      numGpus: s.numGpus,
-      numCpus: s.numCpus,
-      actorMemory: s.actorMemory,
-    });
+    const policy = poolPolicy(s);
     this.host = new ActorHost({
       settings: {
         batchSize: s.batchSize,

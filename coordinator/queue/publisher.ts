@@ -129,8 +129,17 @@ export async function recordedUnits(q: QueueConnection): Promise<Map<number, Uni
   for await (const key of await q.units.keys()) {
     const e = await q.units.get(key);
     const id = Number(key.slice(1));
-    const parsed = e && e.length > 0 ? entrySchema.safeParse(JSON.parse(decoder.decode(e.value))) : null;
+    const parsed = e && e.length > 0 ? entrySchema.safeParse(parseJson(decoder.decode(e.value))) : null;
     if (parsed?.success && Number.isSafeInteger(id)) out.set(id, parsed.data);
   }
   return out;
+}
+
+/** JSON, or undefined where the text is none (a foreign entry in the bucket is skipped, not a failed resume). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

@@ -55,13 +55,13 @@ export class UnitSource {
   private async accept(m: JsMsg): Promise<Unit | null> {
     if (!signedBy(this.secret, m.data, m.headers?.get(SIGNATURE_HEADER))) {
       this.log(`refused a message on ${m.subject} (stream seq ${m.seq}): not signed with this job's secret; it is dropped`);
-      m.term('not signed by this job');
+      m.term(); // bare: nats-server 2.9 ignores a TERM with a reason (collector.ts)
       return null;
     }
     const decoded = decodeUnit(m.data);
     if (!decoded.ok) {
       this.log(`refused a message on ${m.subject} (stream seq ${m.seq}): ${decoded.error}; it is dropped`);
-      m.term('malformed');
+      m.term();
       return null;
     }
     const inputs: Unit['inputs'] = [];
