@@ -225,7 +225,7 @@ export class Head {
         return;
       case 'finished':
         this.setStatus(job, msg.status, msg.message);
-        this.endJob(job, `${this.record(job).name}: ${msg.status}`);
+        this.endJob(job, `${IDLE_REASON} (${this.record(job).name}: ${msg.status})`);
         job.conn = null;
         return;
       case 'tab-text':

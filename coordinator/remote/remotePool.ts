@@ -59,6 +59,7 @@ export class RemotePool {
   private ws: WebSocket | null = null;
   private readonly links = new Map<number, ActorLink>();
   private closed = false;
+  private retryTimer: NodeJS.Timeout | null = null;
   private awaySince: number | null = null;
 
   constructor(
@@ -90,6 +91,7 @@ export class RemotePool {
 
   close(): void {
     this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     const ws = this.ws;
     if (!ws) return;
     // Let the last messages (finished) go before the socket closes.
@@ -208,10 +210,13 @@ export class RemotePool {
         ),
       );
     }
-    setTimeout(() => {
+    // Not unref'd: while the head is away the pending reconnect is all this job is doing, and a process with
+    // nothing else to wait on (the Node API, a quiet run) must not exit under it. close() clears it.
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
       if (this.closed) return;
       this.connect().catch(() => this.retry(Math.min(5000, delay * 2)));
-    }, delay).unref();
+    }, delay);
   }
 
   private dropLinks(): void {

@@ -5,60 +5,31 @@
  * actors past their probation when it dies, once with them still on it (rows held, unchecked).
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.ts';
-import { CACHE_DIR } from '../../support/coordinatorProcess.ts';
+import { before, test } from 'node:test';
 import { actorsHoldingAfter } from '../../support/holdingActors.ts';
-import { startNats, type NatsServer } from '../../support/natsServer.ts';
 import { assertCompleteAndCorrect } from '../../support/outputCheck.ts';
-import { QueueProcesses, rowsIn, until } from '../../support/queueJob.ts';
-import { referencePredictions, type ReferencePrediction } from '../../support/reference.ts';
+import { queueSuite, rowsIn, until } from '../../support/queueJob.ts';
 import { startActors } from '../../support/simulatedActor.ts';
-import { writeTestPngs } from '../../support/testImages.ts';
 
 const IMAGES = 96;
 
-let nats: NatsServer;
-let tmp: string;
-let data: string;
-let files: { id: string; path: string }[];
-let reference: Map<string, ReferencePrediction>;
-const procs = new QueueProcesses(
-  () => nats.url,
-  () => data,
-);
-
-before(async () => {
-  nats = await startNats();
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-failover-'));
-  data = path.join(tmp, 'data');
-  files = await writeTestPngs(data, IMAGES, 64, 64, 41);
-  reference = await referencePredictions((await ensureBuiltinModel(CACHE_DIR, 'tiny')).path, files);
-});
-
-after(async () => {
-  await procs.killAll();
-  await nats.stop();
-  await fs.rm(tmp, { recursive: true, force: true });
-});
+const q = queueSuite('failover', IMAGES, 41);
 
 async function failover(job: string, batchesBeforeKill: number, rowsBeforeKill: number): Promise<void> {
-  const out = path.join(tmp, `${job}.jsonl`);
+  const out = path.join(q.tmp, `${job}.jsonl`);
   // The default --verify (0.05): every new actor's first batches are checked, its rows held until they pass.
   // A pool of 2 and batches of 2: the window of units in flight (16) is a third of the job (48 units).
-  const run = await procs.run(job, out, { verify: 0.05, ackWait: '2s', stallTimeout: '20s', pool: '1..2', batchSize: 2 });
-  const a = await procs.gateway(job);
+  const run = await q.procs.run(job, out, { verify: 0.05, ackWait: '2s', stallTimeout: '20s', pool: '1..2', batchSize: 2 });
+  const a = await q.procs.gateway(job);
   await startActors(a.workerUrl, 2, actorsHoldingAfter(batchesBeforeKill).options);
   await until(`${rowsBeforeKill} rows from gateway A`, async () => (await rowsIn(out)) >= rowsBeforeKill, 60_000);
   a.kill('SIGKILL');
   assert.equal(await a.exited, 128);
-  const b = await procs.gateway(job);
+  const b = await q.procs.gateway(job);
   await startActors(b.workerUrl, 2, { mode: 'real' });
   assert.equal(await run.exited, 0, run.stderr().slice(-3000));
-  await assertCompleteAndCorrect(out, files, reference);
+  await assertCompleteAndCorrect(out, q.files, q.reference);
   assert.equal(await b.exited, 0, 'gateway B exits once the job is done');
 }
 

@@ -5,61 +5,36 @@
  * and the work stream stored each unit once).
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { ensureBuiltinModel } from '../../../coordinator/builtin/resnetBuilder.ts';
 import { decodeUnit } from '../../../coordinator/queue/envelope.ts';
 import { jobResources } from '../../../coordinator/queue/names.ts';
-import { CACHE_DIR, waitForLog } from '../../support/coordinatorProcess.ts';
-import { startNats, type NatsServer } from '../../support/natsServer.ts';
+import { waitForLog } from '../../support/coordinatorProcess.ts';
 import { assertCompleteAndCorrect, assertNoDuplicates, readWholeRows } from '../../support/outputCheck.ts';
-import { QueueProcesses, rowsIn, until } from '../../support/queueJob.ts';
-import { referencePredictions, type ReferencePrediction } from '../../support/reference.ts';
+import { queueSuite, rowsIn, until } from '../../support/queueJob.ts';
 import { startActors } from '../../support/simulatedActor.ts';
 import { actorsHoldingAfter } from '../../support/holdingActors.ts';
-import { writeTestPngs } from '../../support/testImages.ts';
 
 const IMAGES = 80;
 
-let nats: NatsServer;
-let nc: NatsConnection;
-let tmp: string;
-let data: string;
-let files: { id: string; path: string }[];
-let reference: Map<string, ReferencePrediction>;
-const procs = new QueueProcesses(
-  () => nats.url,
-  () => data,
-);
-
-before(async () => {
-  nats = await startNats();
-  nc = await connect({ servers: nats.url });
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-queue-resume-'));
-  data = path.join(tmp, 'data');
-  const model = await ensureBuiltinModel(CACHE_DIR, 'tiny');
-  files = await writeTestPngs(data, IMAGES, 64, 64, 31);
-  reference = await referencePredictions(model.path, files);
-});
+const q = queueSuite('queue-resume', IMAGES, 31);
+let nc: NatsConnection | null = null;
+/** A client of the suite's server, for watching the work stream (made on first use: the server starts in the suite's hook). */
+const natsClient = async (): Promise<NatsConnection> => (nc ??= await connect({ servers: q.nats.url }));
 
 after(async () => {
-  await procs.killAll();
-  await nc.close();
-  await nats.stop();
-  await fs.rm(tmp, { recursive: true, force: true });
+  await nc?.close();
 });
 
 /**
  * Every unit published on the job's work subject, as a plain subscriber sees it (duplicates the
  * server drops included): unit id → its inputs.
  */
-function watchPublishes(job: string): Map<string, string[]> {
+async function watchPublishes(job: string): Promise<Map<string, string[]>> {
   const units = new Map<string, string[]>();
-  const sub = nc.subscribe(jobResources(job).workSubject);
+  const sub = (await natsClient()).subscribe(jobResources(job).workSubject);
   void (async () => {
     for await (const m of sub) {
       const d = decodeUnit(m.data);
@@ -79,15 +54,15 @@ async function assertNoUnitQueuedTwice(job: string, units: Map<string, string[]>
     }
   }
   assert.equal(unitOf.size, IMAGES, 'every input went on the queue');
-  const info = await (await jetstreamManager(nc)).streams.info(jobResources(job).workStream);
+  const info = await (await jetstreamManager(await natsClient())).streams.info(jobResources(job).workStream);
   assert.equal(info.state.last_seq, units.size, 'the stream stored each unit once');
 }
 
 test('run SIGKILLed mid-job and resumed: every input once, top-1 equal to onnxruntime-node, no batch queued twice', async () => {
-  const published = watchPublishes('killed');
-  const out = path.join(tmp, 'killed.jsonl');
-  const first = await procs.run('killed', out);
-  const a = await procs.gateway('killed');
+  const published = await watchPublishes('killed');
+  const out = path.join(q.tmp, 'killed.jsonl');
+  const first = await q.procs.run('killed', out);
+  const a = await q.procs.gateway('killed');
   const held = actorsHoldingAfter(4);
   await startActors(a.workerUrl, 2, held.options);
   await until('rows before the kill', async () => (await rowsIn(out)) >= 16);
@@ -95,19 +70,19 @@ test('run SIGKILLed mid-job and resumed: every input once, top-1 equal to onnxru
   await first.exited;
   // The gateway keeps going with run gone: its answers wait on the queue for the resumed run.
   held.release();
-  const second = await procs.run('killed', out, { resume: true });
+  const second = await q.procs.run('killed', out, { resume: true });
   assert.equal(await second.exited, 0, second.stderr());
-  await assertCompleteAndCorrect(out, files, reference);
+  await assertCompleteAndCorrect(out, q.files, q.reference);
   assert.match(second.stderr(), /resume: \d+ unit\(s\) of the previous run were on the queue or in flight/);
   await assertNoUnitQueuedTwice('killed', published);
   assert.equal(await a.exited, 0, 'the gateway served both runs and exits when the job is done');
 });
 
 test('Ctrl-C on run drains across gateways: no new batches, in-flight ones finish, exit 130; --resume completes', async () => {
-  const published = watchPublishes('drained');
-  const out = path.join(tmp, 'drained.jsonl');
-  const first = await procs.run('drained', out);
-  const a = await procs.gateway('drained');
+  const published = await watchPublishes('drained');
+  const out = path.join(q.tmp, 'drained.jsonl');
+  const first = await q.procs.run('drained', out);
+  const a = await q.procs.gateway('drained');
   const held = actorsHoldingAfter(4);
   await startActors(a.workerUrl, 2, held.options);
   await until('rows before Ctrl-C', async () => (await rowsIn(out)) >= 16);
@@ -119,9 +94,9 @@ test('Ctrl-C on run drains across gateways: no new batches, in-flight ones finis
   assertNoDuplicates(drained);
   assert.ok(drained.length > 16, `the batches in flight at Ctrl-C finished (${drained.length} rows)`);
   assert.ok(drained.length < IMAGES, 'no new batches after Ctrl-C');
-  const second = await procs.run('drained', out, { resume: true });
+  const second = await q.procs.run('drained', out, { resume: true });
   assert.equal(await second.exited, 0, second.stderr());
-  await assertCompleteAndCorrect(out, files, reference);
+  await assertCompleteAndCorrect(out, q.files, q.reference);
   await assertNoUnitQueuedTwice('drained', published);
   assert.equal(await a.exited, 0);
 });

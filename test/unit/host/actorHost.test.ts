@@ -1,0 +1,339 @@
+/**
+ * The actor host on its own (coordinator/host/actorHost.ts), with no job around it: fake tabs, a
+ * work source the test fills, a sink that records what would be written, and a clock the test
+ * moves. What is asserted is what a tab hears (welcome, admission, shutdown, its close code) and
+ * what the host's owner hears (rows, error rows, events).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import Classifier, { type ClassifierConfig } from '../../../actors/classifier.ts';
+import { ActorHost } from '../../../coordinator/host/actorHost.ts';
+import type { HostIntake } from '../../../coordinator/host/ports.ts';
+import type { InputItem } from '../../../coordinator/io/inputItem.ts';
+import { poolPolicy } from '../../../coordinator/pool/epPolicy.ts';
+import { CLOSE } from '../../../shared/closeCodes.ts';
+import { parseOutputs } from '../../../shared/columns.ts';
+import type { ErrorCode, SerializedError } from '../../../shared/errors.ts';
+import {
+  PROTOCOL_VERSION,
+  type DeclaredResources,
+  type ExecutionProvider,
+  type ItemResult,
+  type JobSpec,
+} from '../../../shared/protocol.ts';
+import { FakeClock } from '../../support/fakeClock.ts';
+import { FakeLink, hello, okItems, TINY_PNG } from '../../support/jobHarness.ts';
+
+const CONFIG: ClassifierConfig = {
+  inputName: 'input',
+  outputName: 'logits',
+  numClasses: 10,
+  topK: 2,
+  logits: false,
+  labels: 'index',
+  fixedBatch: null,
+};
+const COLUMNS = (parseOutputs(Classifier.outputs(CONFIG)) as Extract<ReturnType<typeof parseOutputs>, { ok: true }>).columns;
+
+/** What an admitted tab loads the job by (its content does not matter to the host). */
+function spec(eps: ExecutionProvider[]): JobSpec {
+  return {
+    files: [],
+    actor: { kind: 'builtin', name: 'classifier' },
+    config: CONFIG,
+    inputs: 'image',
+    preprocess: null,
+    exifTranspose: false,
+    outputs: Classifier.outputs(CONFIG),
+    eps,
+    numThreads: 1,
+    allowSoftwareGpu: false,
+    recycle: { afterBatches: null, aboveBytes: null },
+  };
+}
+
+interface HostRun {
+  host: ActorHost;
+  clock: FakeClock;
+  /** Each input answered, with the actor whose answer was written. */
+  rows: { id: string; actor: string }[];
+  errorRows: { id: string; error: SerializedError }[];
+  logs: string[];
+  heard: { started: number; refused: number; emptied: number; actorFailed: string[] };
+  /** A tab's hello; then its ready on the first EP it was offered, when admitted (unless `ready` is false). */
+  join(hostId: string, o?: { declared?: DeclaredResources; ready?: boolean }): Promise<FakeLink>;
+  answer(link: FakeLink, batchId: number, items?: ItemResult[]): void;
+  failBatch(link: FakeLink, batchId: number, code: ErrorCode): void;
+  /** Batches sent to `link` that it has not answered or failed yet. */
+  open(link: FakeLink): number[];
+  settle(): Promise<void>;
+}
+
+interface HostOptions {
+  poolMin?: number;
+  poolMax?: number;
+  batchSize?: number;
+  inFlight?: number;
+  retries?: number;
+}
+
+/** A host with `items` inputs waiting (in-0, in-1, …), all read in. */
+function startHost(items: number, o: HostOptions = {}): HostRun {
+  const clock = new FakeClock();
+  const rows: HostRun['rows'] = [];
+  const errorRows: HostRun['errorRows'] = [];
+  const logs: string[] = [];
+  const heard: HostRun['heard'] = { started: 0, refused: 0, emptied: 0, actorFailed: [] };
+  let intake: HostIntake | null = null;
+  const host = new ActorHost({
+    settings: {
+      batchSize: o.batchSize ?? 2,
+      maxBatch: 64,
+      fixedBatch: null,
+      maxTasksInFlight: o.inFlight ?? 1,
+      maxRetries: o.retries ?? 3,
+      batchTimeoutMs: null,
+      stallTimeoutMs: 300_000,
+      poolMin: o.poolMin ?? 1,
+      rules: { columns: COLUMNS },
+    },
+    policy: poolPolicy({
+      pool: { min: o.poolMin ?? 1, max: o.poolMax ?? 8 },
+      ep: 'wasm',
+      allowSoftwareGpu: false,
+      numGpus: null,
+      numCpus: null,
+      actorMemory: 2 ** 30,
+    }),
+    spec,
+    source: (i) => ((intake = i), { wake: () => undefined, exhausted: true }),
+    sink: {
+      answered: (actor, answered) => rows.push(...answered.map((item) => ({ id: item.id, actor: actor.id }))),
+      failed: (item, error) => errorRows.push({ id: item.id, error }),
+    },
+    events: {
+      log: (l) => logs.push(l),
+      changed: () => undefined,
+      started: () => heard.started++,
+      refused: () => heard.refused++,
+      emptied: () => heard.emptied++,
+      actorFailed: (actor, what) => heard.actorFailed.push(`${actor.id}: ${what}`),
+      stalled: () => undefined,
+    },
+    read: async () => ({ bytes: TINY_PNG }),
+    resolveUrl: async (s) => s,
+    clock,
+  });
+  const inputs: InputItem[] = Array.from({ length: items }, (_, i) => ({ id: `in-${i}`, source: `fake://${i}`, bytes: TINY_PNG }));
+  intake!.add(inputs);
+  // A retried batch goes out again under its id: each send is answered once.
+  const handled = new Set<object>();
+  const mark = (link: FakeLink, batchId: number): void =>
+    void handled.add(link.batches.find((b) => b.batchId === batchId && !handled.has(b))!);
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+  };
+  return {
+    host,
+    clock,
+    rows,
+    errorRows,
+    logs,
+    heard,
+    async join(hostId, j = {}) {
+      const link = new FakeLink(clock);
+      host.onMessage(link, { ...hello(hostId), declared: j.declared ?? {} });
+      const welcome = link.json[0];
+      if ((j.ready ?? true) && welcome?.type === 'welcome' && welcome.status === 'admitted') {
+        const ep = welcome.job!.eps[0]!;
+        host.onMessage(link, { type: 'ready', ep, probe: [], loadMs: 1, warmupMs: 0, modelFromCache: false });
+      }
+      await settle();
+      return link;
+    },
+    answer(link, batchId, answer) {
+      mark(link, batchId);
+      const b = link.batches.find((x) => x.batchId === batchId)!;
+      const timing = { decodeMs: 0, inferenceMs: 0, totalMs: 0 };
+      host.onMessage(link, { type: 'result', batchId, items: answer ?? okItems(b.items), timing }, clock.now());
+    },
+    failBatch(link, batchId, code) {
+      mark(link, batchId);
+      host.onMessage(link, { type: 'batch-failed', batchId, code, message: `${code} on purpose` });
+    },
+    open: (link) => link.batches.filter((b) => !handled.has(b)).map((b) => b.batchId),
+    settle,
+  };
+}
+
+const statuses = (links: FakeLink[]) => links.map((l) => (l.json[0]?.type === 'welcome' ? l.json[0].status : 'no welcome'));
+
+/** Answers every open batch of `links` (those not closed) until none is left. */
+async function answerAll(h: HostRun, links: FakeLink[]): Promise<void> {
+  for (let round = 0; round < 100; round++) {
+    await h.settle();
+    const live = links.filter((l) => !l.closed && h.open(l).length > 0);
+    if (live.length === 0) return;
+    for (const l of live) for (const id of h.open(l)) h.answer(l, id);
+  }
+}
+
+function assertEachInputOnce(h: HostRun, n: number): void {
+  assert.deepEqual(h.rows.map((r) => r.id).sort(), Array.from({ length: n }, (_, i) => `in-${i}`).sort());
+}
+
+test('admits tabs up to the pool maximum, stands the next one by with the reason, and admits it once an admitted tab leaves', async () => {
+  const h = startHost(8, { poolMax: 2 });
+  const [a, b, c] = [await h.join('ha'), await h.join('hb'), await h.join('hc', { ready: false })];
+  assert.deepEqual(statuses([a, b, c]), ['admitted', 'admitted', 'standby']);
+  const standby = c.json[0]!;
+  assert.ok(standby.type === 'welcome' && standby.job === null);
+  assert.match(standby.reason ?? '', /the pool is full \(2 of max 2 actors\); waiting for an actor to leave/);
+  h.host.onClose(a, CLOSE.goingAway, 'tab closed');
+  const promoted = c.json[1];
+  assert.equal(promoted?.type, 'admission');
+  assert.ok(promoted.type === 'admission' && promoted.status === 'admitted');
+  assert.deepEqual(promoted.job?.eps, ['wasm'], 'the promoted tab is given the job to load');
+  assert.match(h.logs.join('\n'), /actor-3 promoted from standby/);
+});
+
+test('no batch goes out until --pool min actors are ready; then the owner hears it started and each ready actor has work', async () => {
+  const h = startHost(8, { poolMin: 2, poolMax: 2 });
+  const a = await h.join('ha');
+  assert.equal(a.batches.length, 0);
+  assert.equal(h.heard.started, 0);
+  const b = await h.join('hb');
+  assert.equal(h.heard.started, 1);
+  assert.equal(h.host.isStarted, true);
+  assert.deepEqual([a.batches.length, b.batches.length], [1, 1]);
+});
+
+test('a tab whose host can never fit an actor is refused with the reason, the owner is told, and its ready is a violation', async () => {
+  const h = startHost(4);
+  const small = await h.join('small', { declared: { memoryBytes: 2 ** 29 } });
+  assert.deepEqual(statuses([small]), ['rejected']);
+  const welcome = small.json[0]!;
+  assert.match(
+    welcome.type === 'welcome' ? (welcome.reason ?? '') : '',
+    /host small can never fit one actor: each needs .*1\.0 GiB memory, the host has .*512 MiB memory/,
+  );
+  assert.equal(h.heard.refused, 1);
+  const ready = { type: 'ready' as const, ep: 'wasm' as const, probe: [], loadMs: 1, warmupMs: 0, modelFromCache: false };
+  assert.throws(() => h.host.onMessage(small, ready), /ready from actor-1, which is rejected, not admitted/);
+  const admitted = await h.join('big', { ready: false });
+  assert.throws(() => h.host.onMessage(admitted, { ...ready, ep: 'webgpu' }), /ready on webgpu, which actor-2 was not offered \(wasm\)/);
+  assert.throws(() => h.host.onMessage(admitted, hello('big')), /hello sent twice/);
+});
+
+test('a page speaking another protocol version is told to reload and closed with 1008, and takes no slot', async () => {
+  const h = startHost(4, { poolMax: 1 });
+  const old = new FakeLink(h.clock);
+  h.host.onMessage(old, { ...hello('old'), protocol: PROTOCOL_VERSION + 1 });
+  assert.equal(old.closed?.code, CLOSE.policyViolation);
+  const told = old.json[0];
+  assert.ok(told?.type === 'shutdown');
+  assert.match(told.reason, new RegExp(`speaks protocol ${PROTOCOL_VERSION + 1}, the coordinator ${PROTOCOL_VERSION}; reload the page`));
+  assert.deepEqual(statuses([await h.join('current')]), ['admitted'], 'the pool of one is still free');
+});
+
+test("a batch the actor's own code fails is retried, then its input gets an ACTOR_ERROR row; the tab is never evicted for it", async () => {
+  const h = startHost(1, { batchSize: 1, retries: 3 });
+  const a = await h.join('ha');
+  for (let tries = 0; tries < 4; tries++) {
+    const [batchId] = h.open(a);
+    assert.ok(batchId !== undefined, `try ${tries + 1} was sent`);
+    h.failBatch(a, batchId, 'ACTOR_ERROR');
+    await h.settle();
+  }
+  assert.equal(a.closed, null, 'four failures of the user code in a row, and the tab is still serving');
+  assert.equal(h.errorRows.length, 1);
+  assert.equal(h.errorRows[0]!.error.code, 'ACTOR_ERROR');
+  assert.match(h.errorRows[0]!.error.message, /^in-0: ACTOR_ERROR on purpose \(on every try \(--max-retries 3\)\)$/);
+  assert.equal(h.host.idle, true);
+});
+
+test('a tab that lost its GPU device is evicted at the first failure and its batch runs on another actor, written once', async () => {
+  const h = startHost(4);
+  const lost = await h.join('gpu-host');
+  const [batchId] = h.open(lost);
+  const other = await h.join('other');
+  h.failBatch(lost, batchId!, 'DEVICE_LOST');
+  assert.deepEqual(lost.closed, { code: CLOSE.evicted, reason: 'GPU device lost' });
+  await answerAll(h, [other]);
+  assertEachInputOnce(h, 4);
+  assert.ok(h.rows.every((r) => r.actor === 'actor-2'));
+  assert.deepEqual(h.errorRows, []);
+});
+
+test('a result with the wrong row count closes the tab with 4002; nothing of it is written and its batch runs elsewhere', async () => {
+  const h = startHost(4, { batchSize: 2 });
+  const liar = await h.join('liar');
+  const [batchId] = h.open(liar);
+  h.answer(liar, batchId!, okItems(1));
+  assert.deepEqual(liar.closed, { code: CLOSE.badResult, reason: 'bad result: 1 items for a batch of 2' });
+  assert.deepEqual(h.rows, []);
+  const honest = await h.join('honest');
+  await answerAll(h, [honest]);
+  assertEachInputOnce(h, 4);
+});
+
+test('an actor that cannot load is closed normally and the owner told why; a standby tab gets its slot; none left: emptied', async () => {
+  const h = startHost(4, { poolMax: 1 });
+  const [a, b] = [await h.join('ha', { ready: false }), await h.join('hb', { ready: false })];
+  assert.deepEqual(statuses([a, b]), ['admitted', 'standby']);
+  h.host.onMessage(a, { type: 'actor-error', code: 'MODEL_LOAD_FAILED', message: 'out of memory' });
+  assert.deepEqual(a.closed, { code: CLOSE.normal, reason: 'actor failed: MODEL_LOAD_FAILED' });
+  assert.equal(h.heard.actorFailed.length, 1);
+  assert.match(h.heard.actorFailed[0]!, /^actor-1: .*out of memory/);
+  assert.ok(b.json.some((m) => m.type === 'admission' && m.status === 'admitted'));
+  assert.equal(h.heard.emptied, 0);
+  h.host.onMessage(b, { type: 'actor-error', code: 'MODEL_LOAD_FAILED', message: 'out of memory' });
+  assert.equal(h.heard.emptied, 1, 'no tab holds a slot any more');
+});
+
+test('a tab the standing pool wants back gets no new batch, and is handed back (4005) once its batches are answered', async () => {
+  const h = startHost(16, { batchSize: 2, inFlight: 2 });
+  const a = await h.join('ha');
+  const [first, second] = h.open(a);
+  assert.ok(first !== undefined && second !== undefined);
+  h.host.retire(a, 'job j2 is below its share');
+  assert.match(h.logs.join('\n'), /actor-1 is handed back to the pool \(job j2 is below its share\) once its 2 batch\(es\) are in/);
+  h.answer(a, first);
+  await h.settle();
+  assert.equal(a.closed, null, 'a batch is still out on it');
+  assert.equal(a.batches.length, 2, 'no new batch for a retiring tab');
+  h.answer(a, second);
+  assert.deepEqual(a.closed, { code: CLOSE.released, reason: 'handed back' });
+  assert.equal(h.rows.length, 4, 'both batches it held are written');
+});
+
+test("barring a host closes each of its tabs with 4004 and refuses its later tabs; the other host's tab does the work", async () => {
+  const h = startHost(8, { batchSize: 2 });
+  const liars = [await h.join('liar'), await h.join('liar')];
+  const honest = await h.join('honest');
+  h.host.bar({ hostId: 'liar' }, 'two of its actors disagreed with the reference');
+  for (const l of liars) {
+    assert.equal(l.closed?.code, CLOSE.barred);
+    assert.ok(l.json.some((m) => m.type === 'shutdown' && m.reason === 'two of its actors disagreed with the reference'));
+  }
+  const again = await h.join('liar');
+  assert.deepEqual(statuses([again]), ['rejected']);
+  const refusal = again.json[0]!;
+  assert.match(refusal.type === 'welcome' ? (refusal.reason ?? '') : '', /host liar is barred from this job: two of its actors disagreed/);
+  await answerAll(h, [honest]);
+  assertEachInputOnce(h, 8);
+  assert.ok(h.rows.every((r) => r.actor === 'actor-3'));
+});
+
+test('while draining a new tab is turned away as the job finishes; shutdown tells each tab why and closes it as job done', async () => {
+  const h = startHost(8);
+  const a = await h.join('ha');
+  h.host.drain();
+  const late = new FakeLink(h.clock);
+  h.host.onMessage(late, hello('late'));
+  assert.deepEqual(late.closed, { code: CLOSE.jobDone, reason: 'job finishing' });
+  assert.ok(late.json.some((m) => m.type === 'shutdown' && /no new actors are needed/.test(m.reason)));
+  h.host.shutdown('the job is done');
+  assert.deepEqual(a.closed, { code: CLOSE.jobDone, reason: 'job done' });
+  assert.ok(a.json.some((m) => m.type === 'shutdown' && m.reason === 'the job is done'));
+});
