@@ -23,6 +23,7 @@ import { benchCoordinator } from './coordinatorCapacity.ts';
 import { benchFeed } from './feed.ts';
 import { benchMixed } from './mixed.ts';
 import { benchModelServe } from './modelServe.ts';
+import { benchLlm } from './llm.ts';
 import { benchQueue } from './queue.ts';
 import { markdown, nest } from './report.ts';
 import { benchResumeMemory } from './resumeMemory.ts';
@@ -91,6 +92,7 @@ const SECTIONS = [
   'feed',
   'actor',
   'modelServe',
+  'llm',
   'trust',
   'atSpeed',
   'mixed',
@@ -199,6 +201,11 @@ async function main(): Promise<void> {
   if (runs('modelServe')) {
     Object.assign(results, await benchModelServe({ quick, log, notes }));
   }
+  if (runs('llm')) {
+    log('text generation: batching in a tab, and the cost of checking an answer…');
+    Object.assign(results, await benchLlm({ quick, log, notes }));
+  }
+
   if (runs('trust')) {
     log('trust: liars among honest actors…');
     Object.assign(results, await benchTrust({ quick, log, notes }));

@@ -226,6 +226,21 @@ const TARGETS: Target[] = [
       'between workers, not measured apart here; libvips decodes and resizes in C. Other work on the same cores slows ' +
       'both sides, not equally (the notes give every round).',
   },
+  {
+    name: 'generation: batching gain, one wasm tab, a batch of 8 over 1 (test model)',
+    key: 'llm.batchingGain',
+    goal: '≥ 3',
+    met: (r) => r['llm.batchingGain']! >= 3,
+    why: (r) =>
+      `${r['llm.tokensPerSec.batched']!.toFixed(1)} tokens/s at batch 8 against ${r['llm.tokensPerSec.batch1']!.toFixed(1)} at batch 1.`,
+  },
+  {
+    name: "generation: verifying a row over generating it (the coordinator's copy)",
+    key: 'llm.verify.costRatio',
+    goal: '≤ 0.2',
+    met: (r) => r['llm.verify.costRatio']! <= 0.2,
+    why: (r) => `${r['llm.verify.msPerRow']!.toFixed(2)} ms of CPU a row to verify; ratio ${r['llm.verify.costRatio']!.toFixed(3)}.`,
+  },
 ];
 
 export type { Target };

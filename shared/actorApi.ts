@@ -136,6 +136,13 @@ export type ActorRow = Record<string, unknown>;
 export interface Actor {
   init(ctx: ActorContext): Promise<void> | void;
   call(batch: ActorBatch): Promise<ActorRow[]> | ActorRow[];
+  /**
+   * Optional: checks tabs' rows in the coordinator's copy of the actor (role `reference`) more cheaply than
+   * computing them again (a language model's answer in one pass over its tokens): for each input of `batch`,
+   * what is wrong with `rows[i]`, or null. Where an actor has it, verification calls it instead of `call`
+   * and comparing rows.
+   */
+  verify?(batch: ActorBatch, rows: ActorRow[]): Promise<(string | null)[]> | (string | null)[];
 }
 
 /** The class itself: what the module's default export must be. */
@@ -146,7 +153,8 @@ export interface ActorClass<Config = unknown> {
   readonly outputs: OutputDeclaration | ((config: Config) => OutputDeclaration);
   /** How images reach `call`: a tensor (an object, or nothing for the defaults), or `'none'` for the raw pixels. */
   readonly preprocess?: PreprocessDeclaration | 'none';
-  readonly memory?: MemoryDeclaration;
+  /** Bytes an actor needs (--memory's default), or a function of --actor-config giving them. */
+  readonly memory?: MemoryDeclaration | ((config: Config) => MemoryDeclaration);
   /**
    * When a tab's row agrees with the coordinator's row for the same input (verification): null (or
    * true) when they agree, else what differs, in words (or false). Default: per declared column,

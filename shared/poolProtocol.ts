@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODE_NAMES } from './errors.ts';
+import { MAX_JOB_FILES } from './protocol.ts';
 
 export const POOL_PROTOCOL_VERSION = 1;
 
@@ -40,8 +41,8 @@ const submit = z.object({
   name: z.string().max(256),
   /** The token tabs fetch the job's files with (only tabs serving the job are told it). */
   grant: z.string().min(16).max(128),
-  /** The job's files, uploaded beforehand (ROUTES.filesApi). */
-  files: z.array(sha256).max(4),
+  /** The job's files, uploaded beforehand (ROUTES.filesApi): every one it names, and its actor module. */
+  files: z.array(sha256).max(MAX_JOB_FILES + 1),
   placement: placementSchema,
   out: z.string().max(4096),
   total: count.nullable(),

@@ -125,6 +125,9 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 /** A file a tab fetches once and keeps (Cache Storage, by sha256): a model file, or a user's actor module. */
 const fetchedFile = z.object({ url: z.string(), sha256, bytes: z.number().int().nonnegative() });
 
+/** Files a job may name (`--model DIR` of a model repository: its graph, weights, tokenizer, configs). */
+export const MAX_JOB_FILES = 4096;
+
 /** A file of the actor's (`ctx.models[name]`): a model, its external weights, a tokenizer, any file the job names. */
 export const namedFileSchema = fetchedFile.extend({ name: z.string().min(1).max(1024) });
 
@@ -153,7 +156,7 @@ export type RecycleSpec = z.infer<typeof recycleSchema>;
 /** Everything an actor needs to load the job's actor and answer batches. */
 export const jobSpecSchema = z.object({
   /** The job's files (`--model`, each by name: `ctx.models`); empty for an actor that loads none. */
-  files: z.array(namedFileSchema).max(4096),
+  files: z.array(namedFileSchema).max(MAX_JOB_FILES),
   /** The actor's class: the built-in classifier, or the user's module (bundled, fetched like the model). */
   actor: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('builtin'), name: z.literal('classifier') }),

@@ -111,6 +111,8 @@ export interface JobStatus {
     imagesPerSecond: number | null;
     elapsedSeconds: number;
     finished: boolean;
+    /** A generation job's tokens so far (prompt and generated apart) and each a second; null for other jobs. */
+    tokens: { prompt: number; generated: number; promptPerSecond: number | null; generatedPerSecond: number | null } | null;
   };
   /**
    * Batches sent. p50/p99: the coordinator's own time from a result frame arriving (before it is

@@ -63,12 +63,23 @@ function checkPreprocess(p: unknown, source: string): PreprocessDeclaration | 'n
   return d;
 }
 
-function checkMemory(m: unknown, source: string): MemoryDeclaration | null {
-  if (m === undefined) return null;
+function checkMemory(declared: unknown, source: string, config: unknown): MemoryDeclaration | null {
+  if (declared === undefined) return null;
+  let m: unknown = declared;
+  if (typeof declared === 'function') {
+    try {
+      m = (declared as (config: unknown) => unknown)(config);
+    } catch (err) {
+      throw bad(source, `static memory(config) threw: ${(err as Error).message}`);
+    }
+  }
   const d = m as MemoryDeclaration;
   const ok = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isFinite(v) && v >= 0);
   if (typeof m !== 'object' || m === null || !ok(d.fixedBytes) || !ok(d.perItemBytes)) {
-    throw bad(source, 'static memory must be { fixedBytes?: number, perItemBytes?: number } (bytes)');
+    throw bad(
+      source,
+      'static memory must be { fixedBytes?: number, perItemBytes?: number } (bytes), or a function of the config giving one',
+    );
   }
   return d;
 }
@@ -111,7 +122,7 @@ export function checkActorClass(value: unknown, source: string, config: unknown)
       inputs: cls.inputs,
       columns: parsed.columns,
       preprocess: checkPreprocess(cls.preprocess, source),
-      memory: checkMemory(cls.memory, source),
+      memory: checkMemory(cls.memory, source, config),
     },
   };
 }

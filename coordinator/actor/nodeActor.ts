@@ -112,3 +112,39 @@ export async function callNode(
   }
   return out;
 }
+
+/**
+ * Checks tabs' answers with the actor's own `verify` (a class that checks more cheaply than it computes):
+ * per input, what is wrong with the answer, null when it holds, or undefined where the input cannot be made
+ * ready here. A tab's error answer holds only where the actor's own `call` fails on that input too.
+ */
+export async function verifyNode(
+  actor: Actor,
+  columns: readonly Column[],
+  inputs: readonly NodeInput[],
+  answers: readonly ({ row: Record<string, unknown> } | { code: string })[],
+  kind: InputKind,
+): Promise<(string | null | undefined)[]> {
+  const out: (string | null | undefined)[] = inputs.map(() => undefined);
+  const rows = answers.flatMap((a, i) => ('row' in a ? [i] : []));
+  const { batch, ready } = await batchFor(
+    rows.map((i) => inputs[i]!),
+    kind,
+  );
+  if (ready.length > 0) {
+    const verdicts = await actor.verify!(
+      batch,
+      ready.map((j) => (answers[rows[j]!] as { row: Record<string, unknown> }).row),
+    );
+    for (const [k, j] of ready.entries()) out[rows[j]!] = verdicts[k] ?? null;
+  }
+  for (const [i, a] of answers.entries()) {
+    if ('row' in a) continue;
+    const computed = await callNode(actor, columns, [inputs[i]!], kind).then(
+      (r) => (r[0] ? 'a row' : undefined),
+      () => null,
+    );
+    out[i] = computed === undefined ? undefined : computed === null ? null : `the tab answered ${a.code}, but the actor computes a row`;
+  }
+  return out;
+}

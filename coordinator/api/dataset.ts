@@ -11,6 +11,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Classifier from '../../actors/classifier.ts';
+import Generator from '../../actors/generator.ts';
+import { GENERATE } from '../actor/builtinGenerator.ts';
 import { TabpoolError } from '../../shared/errors.ts';
 import { DEFAULT_CACHE } from '../options/rawOptions.ts';
 import { checkedOptions, type MapBatchesOptions, type WriteOptions } from './apiOptions.ts';
@@ -20,7 +22,7 @@ import { TabpoolJob, type Logger } from './tabpoolJob.ts';
  * An actor: its class (sent to tabs as its source: it may not use imports or outer variables), a module's path,
  * or the built-in classifier.
  */
-export type ActorRef = string | (abstract new () => unknown) | typeof Classifier;
+export type ActorRef = string | (abstract new () => unknown) | typeof Classifier | typeof Generator;
 
 /** One output row, as the JSONL output holds it: the id, then the actor's columns (or `error`). */
 export type Row = Record<string, unknown> & { id: string };
@@ -116,9 +118,13 @@ function withExtension(out: string, ext: string, method: string): string {
 /** The module the job loads: a path as given, the built-in classifier as none, a class written out as its own source. */
 function actorModule(actor: ActorRef, cacheDir: string): string | null {
   if (actor === Classifier) return null;
+  if (actor === Generator || actor === GENERATE) return GENERATE;
   if (typeof actor === 'string') return path.resolve(actor);
   if (typeof actor !== 'function' || !/^class[\s{]/.test(Function.prototype.toString.call(actor)))
-    throw new TabpoolError('BAD_ACTOR', 'mapBatches: the actor must be a class (with init and call), a module path, or Classifier');
+    throw new TabpoolError(
+      'BAD_ACTOR',
+      'mapBatches: the actor must be a class (with init and call), a module path, Classifier or Generator',
+    );
   const source =
     `// ${actor.name}, passed by value to mapBatches: its source alone (no imports, no outer variables)\n` +
     ESBUILD_HELPERS +

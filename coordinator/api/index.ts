@@ -14,6 +14,8 @@
  * @packageDocumentation
  */
 export { default as Classifier, type ClassifierConfig } from '../../actors/classifier.ts';
+export { default as Generator, type GeneratorConfig } from '../../actors/generator.ts';
+export type { SamplingDefaults } from '../../actors/generation/requests.ts';
 export type { Actor, ActorClass, ActorContext, ActorRow, ImageBatch, RecordBatch } from '../../shared/actorApi.ts';
 export { ERROR_CODE_NAMES, ERROR_CODES, TabpoolError, type ErrorCode, type ErrorKind, type SerializedError } from '../../shared/errors.ts';
 export type { ActorState, ActorStatus, HostStatus, JobStatus, ResourcesStatus, VerifyCounts } from '../../shared/status.ts';

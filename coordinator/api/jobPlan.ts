@@ -7,6 +7,7 @@
 import { dryRun, DRY_RUN_INPUTS } from '../actor/dryRun.ts';
 import type { NodeInput } from '../actor/nodeActor.ts';
 import { estimateActorMemory, maxBatchFor } from '../actor/actorMemory.ts';
+import { GENERATE, generatorConfig, generatorModule } from '../actor/builtinGenerator.ts';
 import { builtinClassifier, userActor, type ResolvedActor } from '../actor/resolveActor.ts';
 import type { JobContent } from '../actor/tabSpec.ts';
 import { ensureSampleDataset } from '../builtin/sampleImages.ts';
@@ -56,7 +57,18 @@ export async function planJob(o: JobOptions, cacheDir: string): Promise<JobPlan>
   let model: ResolvedModel | null;
   let files: JobFile[];
   let actor: ResolvedActor;
-  if (o.actor) {
+  if (o.actor === GENERATE) {
+    const resolved = await resolveActorFiles(o.models, cacheDir);
+    model = null;
+    files = resolved.files;
+    if (o.data === null)
+      throw new TabpoolError(
+        'BAD_ARGUMENT',
+        '--actor generate reads records with a prompt or messages: pass --data, a .jsonl, .csv or .parquet file of them',
+      );
+    const config = await generatorConfig(o.actorConfig, files, await openRecords(o.data));
+    actor = { ...(await userActor(generatorModule(), config, null, cacheDir)), name: 'built-in generator' };
+  } else if (o.actor) {
     const resolved = await resolveActorFiles(o.models, cacheDir);
     model = resolved.model;
     files = resolved.files;

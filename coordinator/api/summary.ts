@@ -21,6 +21,11 @@ export interface RunSummary {
   timeToFirstPredictionSeconds: number | null;
   /** Rows a second from the pool being ready to the last row. */
   steadyImagesPerSecond: number | null;
+  /**
+   * A generation job's tokens (its rows' num_input_tokens and num_generated_tokens), and each a second from the
+   * pool being ready to the last row; null for other jobs.
+   */
+  tokens: { prompt: number; generated: number; promptPerSecond: number | null; generatedPerSecond: number | null } | null;
   dispatch: {
     batches: number;
     p50Ms: number | null;
@@ -61,6 +66,7 @@ export function summarize(
     elapsedSeconds: elapsed,
     timeToFirstPredictionSeconds: s?.firstPredictionAt ? (s.firstPredictionAt - s.startedAt) / 1000 : null,
     steadyImagesPerSecond: steady,
+    tokens: s && (s.promptTokens > 0 || s.generatedTokens > 0) ? tokenRates(s, m!.workStartedAt) : null,
     dispatch: h
       ? {
           batches: h.wire.batches,
@@ -77,6 +83,16 @@ export function summarize(
     decodeMsPerImage: h && h.decodedImages > 0 ? h.decodeMs / h.decodedImages : null,
     urlInputs: h ? { sent: h.wire.urlInputs, fetchedByCoordinator: h.fetchedHere } : null,
     actors: m?.actors ?? [],
+  };
+}
+
+function tokenRates(s: JobFigures['stats'], workStartedAt: number | null): NonNullable<RunSummary['tokens']> {
+  const seconds = workStartedAt && s.finishedAt && s.finishedAt > workStartedAt ? (s.finishedAt - workStartedAt) / 1000 : null;
+  return {
+    prompt: s.promptTokens,
+    generated: s.generatedTokens,
+    promptPerSecond: seconds ? s.promptTokens / seconds : null,
+    generatedPerSecond: seconds ? s.generatedTokens / seconds : null,
   };
 }
 
@@ -99,6 +115,13 @@ export function summaryLines(r: RunSummary): string[] {
   if (r.timeToFirstPredictionSeconds !== null) lines.push(`time to first prediction: ${r.timeToFirstPredictionSeconds.toFixed(1)}s`);
   if (r.steadyImagesPerSecond !== null)
     lines.push(`steady throughput (from the pool being ready to the last row): ${r.steadyImagesPerSecond.toFixed(2)} ${perSecond}`);
+  const t = r.tokens;
+  if (t)
+    lines.push(
+      `tokens: ${t.generated} generated${t.generatedPerSecond !== null ? ` (${t.generatedPerSecond.toFixed(1)}/s)` : ''}, ` +
+        `${t.prompt} of prompts${t.promptPerSecond !== null ? ` (${t.promptPerSecond.toFixed(1)}/s)` : ''}, ` +
+        'from the pool being ready to the last row',
+    );
   const d = r.dispatch;
   if (d && d.batches > 0) {
     lines.push(

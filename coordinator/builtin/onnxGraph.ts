@@ -47,12 +47,28 @@ export function floatTensor(name: string, dims: readonly number[], values: Float
   return { name, dims: [...dims], dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw };
 }
 
+/** An int64 initializer (shapes, indices), little-endian in raw_data. */
+export function int64Tensor(name: string, dims: readonly number[], values: readonly number[]): TensorProto {
+  const raw = new Uint8Array(values.length * 8);
+  const view = new DataView(raw.buffer);
+  for (let i = 0; i < values.length; i++) view.setBigInt64(i * 8, BigInt(values[i]!), true);
+  return { name, dims: [...dims], dataType: onnx.TensorProto.DataType.INT64, rawData: raw };
+}
+
 export function floatValueInfo(name: string, dims: readonly Dim[]): ValueInfoProto {
+  return valueInfo(name, onnx.TensorProto.DataType.FLOAT, dims);
+}
+
+export function int64ValueInfo(name: string, dims: readonly Dim[]): ValueInfoProto {
+  return valueInfo(name, onnx.TensorProto.DataType.INT64, dims);
+}
+
+function valueInfo(name: string, elemType: number, dims: readonly Dim[]): ValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType,
         shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
       },
     },

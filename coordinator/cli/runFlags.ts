@@ -23,7 +23,8 @@ export function runCommand() {
     )
     .option(
       '--actor <module>',
-      'your own actor: a .ts or .js module whose default export is a class with init(ctx) and call(batch) (docs: guide/actors.md)',
+      'your own actor: a .ts or .js module whose default export is a class with init(ctx) and call(batch) (docs: guide/actors.md); ' +
+        'or generate, the built-in text generator, on --model DIR of a language model (docs: guide/generation.md)',
     )
     .option('--actor-config <json>', 'JSON passed to your actor as ctx.config')
     .option(

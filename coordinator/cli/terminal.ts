@@ -15,6 +15,8 @@ export interface Progress {
   workStartedAt: number | null;
   /** What a row is of: images (img/s) or other items (items/s). */
   unit?: 'img' | 'item';
+  /** A generation job's tokens so far: its rate is shown in tokens a second, prompt and generated apart. */
+  tokens?: { prompt: number; generated: number } | null;
 }
 
 /** The live view of a running job; its lines for a person go through it while the job runs. */
@@ -50,11 +52,18 @@ function eta(p: Progress, now: number): string {
       : `${Math.round(s)}s`;
 }
 
-/** `120/256 rows (46.9%) | 17.2 img/s | 0 errors | ETA 8s`: the plain line, and the bar's text. */
+/**
+ * `120/256 rows (46.9%) | 17.2 img/s | 0 errors | ETA 8s` (a generation job adds its tokens a second): the plain
+ * line, and the bar's text.
+ */
 export function describeProgress(p: Progress, now = Date.now()): string {
   const r = rate(p, now);
   const of = p.total === null ? `${p.done} rows` : `${p.done}/${p.total} rows (${((100 * p.done) / Math.max(1, p.total)).toFixed(1)}%)`;
-  return `${of} | ${r === null ? '–' : r.toFixed(1)} ${p.unit === 'item' ? 'items' : 'img'}/s | ${p.errors} errors | ETA ${eta(p, now)}`;
+  const speed = `${r === null ? '–' : r.toFixed(1)} ${p.unit === 'item' ? 'items' : 'img'}/s`;
+  const s = p.workStartedAt === null ? 0 : (now - p.workStartedAt) / 1000;
+  const tokens =
+    p.tokens && s > 0 ? ` | ${(p.tokens.generated / s).toFixed(1)} tok/s generated, ${(p.tokens.prompt / s).toFixed(1)} tok/s prompt` : '';
+  return `${of} | ${speed}${tokens} | ${p.errors} errors | ETA ${eta(p, now)}`;
 }
 
 /** The view for `mode`, writing to `stream` (stderr: stdout may carry the `--json` summary). */

@@ -22,7 +22,7 @@ import { JobOutput, type Barring } from '../output/jobOutput.ts';
 import type { JobStats } from '../output/jobStats.ts';
 import { jobStatus } from '../output/jobStatus.ts';
 import { actorShares } from '../output/actorShares.ts';
-import type { JobFigures, JobProgress, RunningJob } from '../output/runningJob.ts';
+import { progressOf, type JobFigures, type JobProgress, type RunningJob } from '../output/runningJob.ts';
 import { JoinWatch } from './joinWatch.ts';
 
 export class Job implements RunningJob {
@@ -167,13 +167,7 @@ export class Job implements RunningJob {
   }
 
   progress(): JobProgress {
-    return {
-      total: this.stats.total,
-      done: this.stats.rows,
-      errors: this.stats.errors,
-      workStartedAt: this.host.stats.workStartedAt,
-      unit: this.deps.actor.inputs === 'image' ? 'img' : 'item',
-    };
+    return progressOf(this.stats, this.host.stats.workStartedAt, this.deps.actor.inputs);
   }
 
   figures(): JobFigures {

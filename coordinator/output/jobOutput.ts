@@ -11,7 +11,7 @@ import { rowsForResult, type OutputRow, type RowSink } from '../io/outputRow.ts'
 import { Verifier, type Caught, type PeerAnswer, type VerifySettings, type VerifyCounts } from '../verify/verifier.ts';
 
 export type { VerifySettings };
-import { newJobStats, type JobCounts, type JobStats } from './jobStats.ts';
+import { newJobStats, rowTokens, type JobCounts, type JobStats } from './jobStats.ts';
 
 export interface OutputHooks {
   progress(stats: JobStats): void;
@@ -150,7 +150,14 @@ export class JobOutput {
     if (rows.length === 0) return;
     await this.sink.write(rows);
     this.counts.rows += rows.length;
-    for (const r of rows) if (r.error) this.counts.errors++;
+    for (const r of rows) {
+      if (r.error) this.counts.errors++;
+      else {
+        const t = rowTokens(r);
+        this.counts.promptTokens += t.prompt;
+        this.counts.generatedTokens += t.generated;
+      }
+    }
     if (rows.some((r) => !r.error)) this.counts.firstPredictionAt ??= this.hooks.now();
     this.hooks.progress(this.counts);
   }
@@ -159,6 +166,7 @@ export class JobOutput {
     return new Verifier<InputItem, unknown>(v.rate, {
       reference: (items) => v.reference(items),
       compare: (id, answer, ref) => v.compare(id, answer, ref),
+      judge: v.judge && ((items, answers) => v.judge!(items, answers)),
       release: (rows, unverified) => {
         if (unverified) {
           const ids = rows.slice(0, 5).map((r) => r.id);

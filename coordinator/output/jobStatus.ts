@@ -83,6 +83,15 @@ export function jobStatus(job: StatusSource, join: JobStatus['join'], wallNow = 
       imagesPerSecond: elapsed > 0 ? stats.rows / elapsed : null,
       elapsedSeconds: elapsed,
       finished: job.isFinished,
+      tokens:
+        stats.promptTokens > 0 || stats.generatedTokens > 0
+          ? {
+              prompt: stats.promptTokens,
+              generated: stats.generatedTokens,
+              promptPerSecond: elapsed > 0 ? stats.promptTokens / elapsed : null,
+              generatedPerSecond: elapsed > 0 ? stats.generatedTokens / elapsed : null,
+            }
+          : null,
     },
     dispatch: {
       count: h.wire.batches,

@@ -22,6 +22,20 @@ export interface JobProgress {
   errors: number;
   workStartedAt: number | null;
   unit: 'img' | 'item';
+  /** A generation job's tokens so far (prompt and generated apart); null for other jobs. */
+  tokens: { prompt: number; generated: number } | null;
+}
+
+/** A job's progress as its stats give it (every mode's `progress()`). */
+export function progressOf(stats: JobStats, workStartedAt: number | null, inputs: 'image' | 'record' | 'file'): JobProgress {
+  return {
+    total: stats.total,
+    done: stats.rows,
+    errors: stats.errors,
+    workStartedAt,
+    unit: inputs === 'image' ? 'img' : 'item',
+    tokens: stats.generatedTokens > 0 || stats.promptTokens > 0 ? { prompt: stats.promptTokens, generated: stats.generatedTokens } : null,
+  };
 }
 
 /** What the run measured, for its summary. */

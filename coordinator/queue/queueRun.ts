@@ -23,7 +23,7 @@ import type { RowRules } from '../host/resultCheck.ts';
 import { JobOutput, type Barring, type VerifySettings } from '../output/jobOutput.ts';
 import type { JobStats } from '../output/jobStats.ts';
 import { jobStatus } from '../output/jobStatus.ts';
-import type { JobEvents, JobFigures, JobProgress, RunningJob } from '../output/runningJob.ts';
+import { progressOf, type JobEvents, type JobFigures, type JobProgress, type RunningJob } from '../output/runningJob.ts';
 import type { JobStatus } from '../../shared/status.ts';
 import { Collector } from './collector.ts';
 import type { Gateway } from './gateway.ts';
@@ -186,13 +186,7 @@ export class QueueRun implements RunningJob {
   }
 
   progress(): JobProgress {
-    return {
-      total: this.stats.total,
-      done: this.stats.rows,
-      errors: this.stats.errors,
-      workStartedAt: this.workStartedAt,
-      unit: this.d.actor.inputs === 'image' ? 'img' : 'item',
-    };
+    return progressOf(this.stats, this.workStartedAt, this.d.actor.inputs);
   }
 
   /**

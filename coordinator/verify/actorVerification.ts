@@ -9,7 +9,7 @@ import type { InputReader, UrlResolver } from '../io/datasetFeeder.ts';
 import type { VerifySettings } from './verifier.ts';
 import { rowDisagreement } from './columnAgreement.ts';
 import type { Reference } from './reference.ts';
-import { referenceRows } from './referenceInputs.ts';
+import { referenceRows, referenceVerdicts } from './referenceInputs.ts';
 
 type Row = Record<string, unknown>;
 
@@ -17,6 +17,11 @@ export interface VerifiedActor {
   cls: ActorClass;
   config: unknown;
   columns: readonly Column[];
+}
+
+/** Whether the class checks tabs' answers itself (an instance `verify`). */
+export function hasVerify(cls: ActorClass): boolean {
+  return typeof (cls.prototype as { verify?: unknown }).verify === 'function';
 }
 
 /** The config the reference copy of `actor` runs with. */
@@ -64,6 +69,10 @@ export function actorVerification(
     random: o.random,
     reference: referenceRows((inputs) => reference.rows(inputs), o.read, o.resolveUrl),
     compare: rowComparison(actor),
+    // An actor that checks answers itself (a language model, in one pass over an answer's tokens) is asked to.
+    judge: hasVerify(actor.cls)
+      ? referenceVerdicts((inputs, answers) => reference.verdicts(inputs, answers), o.read, o.resolveUrl)
+      : undefined,
     comparePeers: peerComparison(actor),
   };
 }

@@ -5,14 +5,14 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { NodeInput } from '../actor/nodeActor.ts';
-import type { ReferenceInit, ReferenceReply, ReferenceRequest } from './referenceWorker.ts';
+import type { ReferenceInit, ReferenceReply, ReferenceRequest, TabAnswer } from './referenceWorker.ts';
 
-export type { ReferenceInit };
+export type { ReferenceInit, TabAnswer };
 
 export class Reference {
   private readonly worker: Worker;
   private readonly ready: Promise<void>;
-  private readonly pending = new Map<number, { resolve(rows: ReferenceReply['rows']): void; reject(e: Error): void }>();
+  private readonly pending = new Map<number, { resolve(reply: ReferenceReply): void; reject(e: Error): void }>();
   private nextId = 1;
   private failed: Error | null = null;
   private exited = false;
@@ -38,7 +38,7 @@ export class Reference {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
       if (m.error) p?.reject(new Error(`the reference model failed: ${m.error}`));
-      else p?.resolve(m.rows);
+      else p?.resolve(m);
     });
     this.worker.on('error', (err) => {
       this.failed = err;
@@ -49,12 +49,21 @@ export class Reference {
 
   /** Each input's row by the reference, or null where it could not make the input ready (decode it). */
   async rows(inputs: NodeInput[]): Promise<ReferenceReply['rows']> {
+    return (await this.request(inputs, undefined)).rows;
+  }
+
+  /** Tabs' answers checked by the actor's own `verify`: what is wrong with each, null when it holds, undefined where unchecked. */
+  async verdicts(inputs: NodeInput[], answers: TabAnswer[]): Promise<(string | null | undefined)[]> {
+    return (await this.request(inputs, answers)).verdicts ?? inputs.map(() => undefined);
+  }
+
+  private async request(inputs: NodeInput[], answers: TabAnswer[] | undefined): Promise<ReferenceReply> {
     await this.ready;
     if (this.failed) throw this.failed;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, inputs } satisfies ReferenceRequest);
+      this.worker.postMessage({ id, inputs, ...(answers ? { answers } : {}) } satisfies ReferenceRequest);
     });
   }
 

@@ -5,6 +5,8 @@
  */
 import type { InputReader, UrlResolver } from '../io/datasetFeeder.ts';
 import type { InputItem } from '../io/inputItem.ts';
+import type { ItemResult } from '../../shared/protocol.ts';
+import type { TabAnswer } from './referenceWorker.ts';
 
 export async function bytesForCheck(item: InputItem, read: InputReader, resolveUrl: UrlResolver): Promise<Uint8Array | null> {
   if ('bytes' in item) return item.bytes;
@@ -30,6 +32,34 @@ export function referenceRows(
     const got = have.length > 0 ? await rows(have.map((i) => ({ id: items[i]!.id, bytes: bytes[i]! }))) : [];
     const out: (Row | null)[] = items.map(() => null);
     for (const [j, i] of have.entries()) out[i] = got[j] ?? null;
+    return out;
+  };
+}
+
+/**
+ * Tabs' answers for items checked by the actor's own `verify` (`verdicts`) on the bytes the reference can get;
+ * undefined where it gets none.
+ */
+export function referenceVerdicts(
+  verdicts: (inputs: { id: string; bytes: Uint8Array }[], answers: TabAnswer[]) => Promise<(string | null | undefined)[]>,
+  read: InputReader,
+  resolveUrl: UrlResolver,
+) {
+  return async (items: InputItem[], answers: ItemResult[]): Promise<(string | null | undefined)[]> => {
+    const bytes = await Promise.all(items.map((i) => bytesForCheck(i, read, resolveUrl)));
+    const have = bytes.flatMap((b, i) => (b ? [i] : []));
+    const got =
+      have.length > 0
+        ? await verdicts(
+            have.map((i) => ({ id: items[i]!.id, bytes: bytes[i]! })),
+            have.map((i) => {
+              const a = answers[i]!;
+              return a.ok ? { row: a.row } : { code: a.code };
+            }),
+          )
+        : [];
+    const out: (string | null | undefined)[] = items.map(() => undefined);
+    for (const [j, i] of have.entries()) out[i] = got[j];
     return out;
   };
 }

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Classifier from '../../actors/classifier.ts';
 import type { ActorClass } from '../../shared/actorApi.ts';
 import { outputsFor, parseOutputs } from '../../shared/columns.ts';
-import { callNode, nodeActor, releaseNodeActor, type NodeFile, type NodeInput } from '../actor/nodeActor.ts';
+import { callNode, nodeActor, releaseNodeActor, verifyNode, type NodeFile, type NodeInput } from '../actor/nodeActor.ts';
 import type { InputKind } from '../actor/nodeInputs.ts';
 
 export interface ReferenceInit {
@@ -30,11 +30,17 @@ export type ReferenceRequest = CheckRequest | { close: true };
 interface CheckRequest {
   id: number;
   inputs: NodeInput[];
+  /** Tabs' answers to check with the actor's own `verify` (where its class has one), instead of computing rows. */
+  answers?: TabAnswer[];
 }
+
+export type TabAnswer = { row: Record<string, unknown> } | { code: string };
 
 export interface ReferenceReply {
   id: number;
   rows: (Record<string, unknown> | null)[];
+  /** With `answers`: what is wrong with each, null when it holds, undefined where the input could not be made ready. */
+  verdicts?: (string | null | undefined)[];
   error: string | null;
 }
 
@@ -50,6 +56,14 @@ const actor = await nodeActor(cls, { files: init.files, config: init.config, rol
 let serial: Promise<unknown> = Promise.resolve();
 
 async function answer(req: CheckRequest): Promise<ReferenceReply> {
+  if (req.answers) {
+    try {
+      return { id: req.id, rows: [], verdicts: await verifyNode(actor, columns, req.inputs, req.answers, init.kind), error: null };
+    } catch (err) {
+      // The actor's verify itself failed: the job cannot verify (as when the reference model fails).
+      return { id: req.id, rows: [], error: `its verify failed: ${(err as Error).message}` };
+    }
+  }
   try {
     return { id: req.id, rows: await callNode(actor, columns, req.inputs, init.kind), error: null };
   } catch {

@@ -174,17 +174,16 @@ export class Verifier<I extends Checkable, R> {
         .reverse()
         .flatMap((h) => shuffled(indices(h), random)),
     ];
-    const compared: { input: I; answer: ItemResult; ref: R }[] = [];
+    const compared: { input: I; verdict: string | null }[] = [];
     let next = 0;
     while (compared.length < want && next < pool.length) {
       const draw = pool.slice(next, next + want - compared.length);
       next += draw.length;
-      const refs = await this.hooks.reference(draw.map((d) => d.held.inputs[d.i]!));
-      this.stats.referenceInputs += draw.length;
-      for (const [j, ref] of refs.entries()) {
-        const d = draw[j]!;
-        if (ref === null) this.stats.uncheckable++;
-        else compared.push({ input: d.held.inputs[d.i]!, answer: d.held.answers[d.i]!, ref });
+      const inputs = draw.map((d) => d.held.inputs[d.i]!);
+      const [verdicts] = await this.verdicts(inputs, [draw.map((d) => d.held.answers[d.i]!)]);
+      for (const [j, verdict] of verdicts!.entries()) {
+        if (verdict === undefined) this.stats.uncheckable++;
+        else compared.push({ input: inputs[j]!, verdict });
       }
     }
     if (a.liar) return;
@@ -192,13 +191,32 @@ export class Verifier<I extends Checkable, R> {
     this.stats.batchesChecked++;
     this.stats.inputsChecked += compared.length;
     for (const c of compared) {
-      const detail = this.hooks.compare(c.input.id, c.answer, c.ref);
-      if (detail) {
+      if (c.verdict) {
         this.stats.disagreements++;
-        return this.bar(actorId, a, detail);
+        return this.bar(actorId, a, c.verdict);
       }
     }
     this.passed(a, batch, startedAt);
+  }
+
+  /**
+   * The reference's verdict on each answer of each set for `inputs` (what is wrong, null when it holds,
+   * undefined where the input cannot be checked): the actor's own `judge` where it has one, else the
+   * reference's rows, computed once, compared with each set's answers.
+   */
+  private async verdicts(inputs: I[], sets: ItemResult[][]): Promise<(string | null | undefined)[][]> {
+    this.stats.referenceInputs += inputs.length;
+    if (this.hooks.judge) {
+      const all = await this.hooks.judge(
+        sets.flatMap(() => inputs),
+        sets.flat(),
+      );
+      return sets.map((_, k) => all.slice(k * inputs.length, (k + 1) * inputs.length).map((v, j) => (v ? `${inputs[j]!.id}: ${v}` : v)));
+    }
+    const refs = await this.hooks.reference(inputs);
+    return sets.map((answers) =>
+      refs.map((ref, j) => (ref === null || ref === undefined ? undefined : this.hooks.compare(inputs[j]!.id, answers[j]!, ref))),
+    );
   }
 
   private passed(a: ActorTrust<I>, batch: HeldBatch<I>, startedAt: number): void {
@@ -248,21 +266,22 @@ export class Verifier<I extends Checkable, R> {
     if (differ.length === 0) return 'agreed';
     // Two tabs differ: the reference decides who is wrong.
     this.stats.arbitrations++;
-    this.stats.referenceInputs += differ.length;
     this.stats.arbitrationInputs += differ.length;
-    const refs = await this.hooks.reference(differ.map((x) => x.input));
+    const [mine, theirs] = await this.verdicts(
+      differ.map((x) => x.input),
+      [differ.map((x) => x.mine), differ.map((x) => x.theirs)],
+    );
     let mineWrong: string | null = null;
     let theirsWrong: string | null = null;
     let undecided = 0;
-    for (const [j, x] of differ.entries()) {
-      const ref = refs[j];
-      if (ref === null || ref === undefined) {
+    for (const j of differ.keys()) {
+      if (mine![j] === undefined || theirs![j] === undefined) {
         this.stats.uncheckable++;
         undecided++;
         continue;
       }
-      mineWrong ??= this.hooks.compare(x.input.id, x.mine, ref);
-      theirsWrong ??= this.hooks.compare(x.input.id, x.theirs, ref);
+      mineWrong ??= mine![j]!;
+      theirsWrong ??= theirs![j]!;
     }
     if (theirsWrong) {
       this.stats.disagreements++;

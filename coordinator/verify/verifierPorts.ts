@@ -34,6 +34,12 @@ export interface VerifierHooks<I extends Checkable, R> {
   reference(inputs: I[]): Promise<(R | null)[]>;
   /** What is wrong with the tab's answer for input `id` against the reference's, or null. */
   compare(id: string, answer: ItemResult, reference: R): string | null;
+  /**
+   * Where the actor checks answers itself (its `verify`: cheaper than computing them), used instead of
+   * `reference` and `compare`: what is wrong with each answer, null when it holds, undefined where the
+   * input cannot be fetched or made ready.
+   */
+  judge?(inputs: I[], answers: ItemResult[]): Promise<(string | null | undefined)[]>;
   /** Rows that passed (or that no check could cover, marked by `unverified`): write them. */
   release(rows: OutputRow[], unverified: boolean): void;
   caught(c: Caught<I>): void;
@@ -62,6 +68,8 @@ export interface VerifySettings<R = unknown> {
   rate: number;
   /** The reference's answers for these inputs (null: the coordinator cannot fetch or decode one). */
   reference(items: InputItem[]): Promise<(R | null)[]>;
+  /** The actor's own check of tabs' answers, where it has one (VerifierHooks.judge). */
+  judge?(items: InputItem[], answers: ItemResult[]): Promise<(string | null | undefined)[]>;
   /** What is wrong with a tab's answer against the reference's, or null. */
   compare(id: string, answer: ItemResult, reference: R): string | null;
   /** What differs between two tabs' answers (a peer check), per declared column; a difference goes to the reference. */

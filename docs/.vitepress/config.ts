@@ -26,6 +26,7 @@ export default defineConfig({
           { text: 'Getting started', link: '/guide/getting-started' },
           { text: 'Your own actor', link: '/guide/actors' },
           { text: 'Bringing your own model', link: '/guide/bringing-your-model' },
+          { text: 'Text generation', link: '/guide/generation' },
           { text: 'Pools and budgets', link: '/guide/pools-and-budgets' },
           { text: 'Scheduling', link: '/guide/scheduling' },
           { text: 'Trust', link: '/guide/trust' },

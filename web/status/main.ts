@@ -19,6 +19,13 @@ const num = (v: number | null, digits = 2): string => (v === null ? '–' : v.to
 
 const used = (u: ResourcesStatus, c: ResourcesStatus, key: 'gpus' | 'cpus'): string => `${u[key]} / ${c[key]}`;
 
+/** A generation job's tokens a second, prompt and generated apart. */
+function tokenRates(t: JobStatus['progress']['tokens']): string {
+  return t
+    ? `; ${num(t.generatedPerSecond)} tokens/s generated (${t.generated}), ${num(t.promptPerSecond)} tokens/s of prompts (${t.prompt})`
+    : '';
+}
+
 function render(s: JobStatus): void {
   renderJoin(s.join);
   const p = s.progress;
@@ -27,7 +34,7 @@ function render(s: JobStatus): void {
   field('bar').style.width = `${pct}%`;
   field('progress').textContent =
     `${s.job.name}: ${p.done}${p.total !== null ? ` / ${p.total}` : ''} rows, ${p.errors} errors, ${num(p.imagesPerSecond)} ` +
-    `${rate}, ${p.elapsedSeconds.toFixed(0)} s${p.finished ? ' — finished' : ''}`;
+    `${rate}${tokenRates(p.tokens)}, ${p.elapsedSeconds.toFixed(0)} s${p.finished ? ' — finished' : ''}`;
   field('pool').textContent =
     `min ${s.pool.min}, max ${s.pool.max} — ${s.pool.active} active, ${s.pool.standby} standby, ${s.pool.rejected} rejected; ` +
     `heartbeat ${s.pool.heartbeatMs / 1000} s (a tab silent that long is dropped, its batches run elsewhere)`;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseToActor, parseToCoordinator } from '../../../shared/protocol.ts';
+import { parseToHead, POOL_PROTOCOL_VERSION } from '../../../shared/poolProtocol.ts';
+import { MAX_JOB_FILES, parseToActor, parseToCoordinator } from '../../../shared/protocol.ts';
 
 const goodResult = {
   type: 'result',
@@ -36,4 +37,32 @@ test('refuses unknown types, unknown error codes and non-JSON', () => {
 test('parses the coordinator’s shutdown message on the page side', () => {
   const r = parseToActor(JSON.stringify({ type: 'shutdown', reason: 'done' }));
   assert.ok(r.ok);
+});
+
+test('a standing pool takes a job naming a whole model repository: every file it names and its actor module', () => {
+  const sha = (i: number): string => i.toString(16).padStart(64, '0');
+  const submit = {
+    type: 'submit',
+    protocol: POOL_PROTOCOL_VERSION,
+    jobId: 'j1',
+    secret: 's'.repeat(32),
+    name: 'built-in generator on 4 files',
+    grant: 'g'.repeat(32),
+    files: Array.from({ length: 12 }, (_, i) => sha(i)),
+    placement: {
+      pool: { min: 1, max: 2 },
+      ep: 'wasm',
+      allowSoftwareGpu: false,
+      numGpus: null,
+      numCpus: null,
+      actorMemory: 2 ** 26,
+      weight: 1,
+      priority: 0,
+    },
+    out: '/tmp/out.jsonl',
+    total: 16,
+  };
+  const r = parseToHead(JSON.stringify(submit));
+  assert.ok(r.ok, r.ok ? '' : r.error);
+  assert.equal(parseToHead(JSON.stringify({ ...submit, files: Array.from({ length: MAX_JOB_FILES + 2 }, (_, i) => sha(i)) })).ok, false);
 });
