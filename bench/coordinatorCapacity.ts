@@ -270,6 +270,7 @@ export async function benchCoordinator(o: BenchOptions): Promise<Record<string, 
             `(${(r.toActorsShare * 100).toFixed(0)}% of it to the actors)`,
         );
     }
+    result['coordinator.a100OverA1000'] = result['coordinator.a100.dispatchPerSec']! / result['coordinator.a1000.dispatchPerSec']!;
     o.notes.push(
       "coordinator.aN.mbPerSec: bytes on the simulated actors' TCP sockets, both ways (batch frames, results, WebSocket " +
         "headers; as Node's socket counters see them), over the batches from every actor ready to the 95th percent of the " +

@@ -54,6 +54,29 @@ async function verifyCost(model: string, records: Record<string, unknown>[]): Pr
   }
 }
 
+/** Generated tokens a second of the same actor in Node (onnxruntime-node, one thread), at batch 1 and at batch 8. */
+async function nodeGain(model: string, records: Record<string, unknown>[]): Promise<{ batch1: number; batched: number }> {
+  const names = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'];
+  const files = names.map((name) => ({ name, path: path.join(model, name) }));
+  const actor = await nodeActor(Generator as unknown as ActorClass, { files, config: { max_tokens: 64 }, role: 'reference' });
+  try {
+    const rate = async (size: number): Promise<number> => {
+      let tokens = 0;
+      const started = performance.now();
+      for (let i = 0; i < records.length; i += size) {
+        const part = records.slice(i, i + size);
+        const rows = await actor.call({ ids: part.map((r) => String(r.id)), size: part.length, records: part });
+        for (const row of rows as { num_generated_tokens: number }[]) tokens += row.num_generated_tokens;
+      }
+      return (tokens * 1000) / (performance.now() - started);
+    };
+    await rate(8);
+    return { batch1: await rate(1), batched: await rate(8) };
+  } finally {
+    await releaseNodeActor(actor);
+  }
+}
+
 export async function benchLlm(o: { quick: boolean; log: (s: string) => void; notes: string[] }): Promise<Record<string, number>> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tabpool-bench-llm-'));
   try {
@@ -73,6 +96,11 @@ export async function benchLlm(o: { quick: boolean; log: (s: string) => void; no
       o.log(`llm:   ${rate.toFixed(1)} tokens/s generated (${s.tokens?.generated ?? 0} tokens)`);
     }
     out['llm.batchingGain'] = out['llm.tokensPerSec.batched']! / out['llm.tokensPerSec.batch1']!;
+    o.log('llm: the same batches on onnxruntime-node (one thread), for comparison…');
+    const node = await nodeGain(model, records.slice(0, 32));
+    out['llm.node.tokensPerSec.batch1'] = node.batch1;
+    out['llm.node.tokensPerSec.batched'] = node.batched;
+    out['llm.node.batchingGain'] = node.batched / node.batch1;
     o.log('llm: verifying rows by teacher forcing against generating them, onnxruntime-node, one thread…');
     const cost = await verifyCost(model, records.slice(0, o.quick ? 24 : 80));
     out['llm.verify.costRatio'] = cost.verifyMs / cost.generateMs;

@@ -165,6 +165,7 @@ export async function benchQueue(o: BenchOptions): Promise<Record<string, number
     result['queue.gateway.a1000.cpuMsPerDispatch'] = a1000.cpuMs.gateways;
     result['queue.gateways1.dispatchPerSec'] = g1.dispatchPerSec;
     result['queue.gateways2.dispatchPerSec'] = g2.dispatchPerSec;
+    result['queue.gateways1OverA1000'] = g1.dispatchPerSec / a1000.dispatchPerSec;
     result['queue.cpuMsPerDispatch.run'] = g2.cpuMs.run;
     result['queue.cpuMsPerDispatch.gateway'] = g2.cpuMs.gateways;
     result['queue.cpuMsPerDispatch.natsServer'] = g2.cpuMs.nats;

@@ -33,6 +33,7 @@ export async function benchScale(o: BenchOptions): Promise<Record<string, number
     const job = await runOnce('m10M', 100, manifest, 64, 1_800_000, dir, o);
     result['coordinator.memory.m10M.rssMB'] = job.peakRssMB;
     result['coordinator.startup.m10M.seconds'] = job.startupMs / 1000;
+    result['scale.m10M.p99DispatchMs'] = job.p99DispatchMs;
     const rows = job.summary?.rows.written ?? NaN;
     o.notes.push(
       `coordinator.memory.m10M.rssMB, coordinator.startup.m10M.seconds: \`tabpool run\` over a ${INPUTS}-line JSON Lines ` +
@@ -44,14 +45,28 @@ export async function benchScale(o: BenchOptions): Promise<Record<string, number
     await writeOutput(out, INPUTS - RESUME_LEFT);
     const outMB = (await fs.stat(out)).size / 1e6;
     o.log(`scale: --resume over ${INPUTS} inputs, ${INPUTS - RESUME_LEFT} rows written (${outMB.toFixed(0)} MB)…`);
-    const resumed = await runOnce('resume-m10M', 100, manifest, 16, 1_800_000, dir, o, { out, args: ['--resume'] });
-    result['resume.m10M.rssMB'] = resumed.peakRssMB;
+    // Three runs, each over the same output as it was before any of them (a resumed run appends its rows, so the file is cut back).
+    const runs: Awaited<ReturnType<typeof runOnce>>[] = [];
+    const intact = (await fs.stat(out)).size;
+    for (let i = 1; i <= 3; i++) {
+      await fs.truncate(out, intact);
+      const r = await runOnce(`resume-m10M-${i}`, 100, manifest, 16, 1_800_000, dir, o, { out, args: ['--resume'] });
+      runs.push(r);
+      result[`resume.m10M.seconds.run${i}`] = r.totalMs / 1000;
+    }
+    const resumed = runs.reduce((a, b) => (b.totalMs > a.totalMs ? b : a));
+    result['resume.m10M.rssMB'] = Math.max(...runs.map((r) => r.peakRssMB));
+    // The slowest of the three: the goal is every run under it, not a good day's.
     result['resume.m10M.seconds'] = resumed.totalMs / 1000;
     const s = resumed.summary;
     o.notes.push(
       `resume.m10M.*: \`tabpool run --resume\` over the same manifest, its JSON Lines output holding ${INPUTS - RESUME_LEFT} rows ` +
-        `(${outMB.toFixed(0)} MB, the built-in classifier's rows, top 5): peak RSS ${resumed.peakRssMB.toFixed(0)} MB, ` +
-        `${(resumed.startupMs / 1000).toFixed(1)} s to its worker URL, ${(resumed.totalMs / 1000).toFixed(1)} s to exit; ` +
+        `(${outMB.toFixed(0)} MB, the built-in classifier's rows, top 5), three runs: ` +
+        runs
+          .map((r) => `${(r.startupMs / 1000).toFixed(1)} s to the worker URL and ${(r.totalMs / 1000).toFixed(1)} s to exit`)
+          .join('; ') +
+        '; resume.m10M.seconds is the slowest, resume.m10M.rssMB the largest peak RSS ' +
+        `(${resumed.peakRssMB.toFixed(0)} MB in the slowest); ` +
         `${s?.rows.resumedRows ?? '?'} rows resumed, ${s?.rows.written ?? '?'} written.`,
     );
   } finally {

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { ERROR_CODE_NAMES } from './errors.ts';
 
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 const MAX_ITEMS = 4096;
 const shortString = z.string().max(512);
@@ -93,6 +93,8 @@ const ready = z.object({
   /** Milliseconds of the warm-up run (shader compilation on WebGPU). */
   warmupMs: nonNegative,
   modelFromCache: z.boolean(),
+  /** The wasm threads its actor runs (1 where the page is not cross-origin isolated, whatever was asked). */
+  threads: z.number().int().positive().max(1024),
 });
 
 const result = z.object({
@@ -113,7 +115,10 @@ const batchFailed = z.object({
 /** The actor cannot go on (model failed to load, no WebGPU, device lost for good). */
 const actorError = z.object({ type: z.literal('actor-error'), code: errorCode, message: z.string().max(2048) });
 
-export const toCoordinatorSchema = z.discriminatedUnion('type', [hello, ready, result, batchFailed, actorError]);
+/** A re-plan of its threads took effect: its actor now runs this many wasm threads. */
+const threadsRunning = z.object({ type: z.literal('threads'), threads: z.number().int().positive().max(1024) });
+
+export const toCoordinatorSchema = z.discriminatedUnion('type', [hello, ready, result, batchFailed, actorError, threadsRunning]);
 export type ToCoordinator = z.infer<typeof toCoordinatorSchema>;
 export type HelloMessage = z.infer<typeof hello>;
 export type ReadyMessage = z.infer<typeof ready>;
@@ -176,7 +181,7 @@ export const jobSpecSchema = z.object({
    * a usable WebGPU adapter) the tab measures each on the actor and keeps the faster.
    */
   eps: z.array(executionProviderSchema).min(1).max(2),
-  /** wasm threads for this actor (from --num-cpus). */
+  /** wasm threads for this actor: --num-cpus when given, else its share of its host's cores (re-planned by `threads`). */
   numThreads: z.number().int().positive(),
   allowSoftwareGpu: z.boolean(),
   /**
@@ -220,7 +225,13 @@ const shutdown = z.object({ type: z.literal('shutdown'), reason: z.string() });
 /** Another actor answered this batch first: drop it (skip it if not started, discard its result). */
 const cancel = z.object({ type: z.literal('cancel'), batchId: z.number().int().nonnegative() });
 
-export const toActorSchema = z.discriminatedUnion('type', [welcome, admission, shutdown, cancel]);
+/**
+ * Its share of its host's cores changed (another actor joined or left the host): a wasm actor starts
+ * afresh with this many threads between batches, and answers `threads` once it runs them.
+ */
+const threadShare = z.object({ type: z.literal('threads'), numThreads: z.number().int().positive().max(1024) });
+
+export const toActorSchema = z.discriminatedUnion('type', [welcome, admission, shutdown, cancel, threadShare]);
 export type ToActorJson = z.infer<typeof toActorSchema>;
 export type WelcomeMessage = z.infer<typeof welcome>;
 

@@ -75,6 +75,11 @@ export interface ActorStatus {
   speedMeasured: boolean;
   /** Images in the last batch it was sent. */
   batchSize: number | null;
+  /**
+   * wasm threads: what its actor runs (null before it is ready) and what it was last told (--num-cpus,
+   * or its share of its host's cores); they differ while a re-plan loads the actor afresh.
+   */
+  threads: { running: number | null; planned: number | null };
   /** Verification: checks it passed, whether it is still on probation, and rows of it held until its next check passes. */
   trust: { passedChecks: number; onProbation: boolean; heldRows: number };
   /** `vendor architecture`, with ` (software)` for a fallback adapter; null without WebGPU. */

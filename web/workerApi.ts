@@ -10,7 +10,17 @@ import type { AdapterInfo, ExecutionProvider, ItemResult, JobSpec } from '../sha
 export type Failure = { ok: false; code: ErrorCode; message: string };
 
 export type InitOutcome =
-  { ok: true; ep: ExecutionProvider; loadMs: number; warmupMs: number; modelFromCache: boolean; adapter: AdapterInfo | null } | Failure;
+  | {
+      ok: true;
+      ep: ExecutionProvider;
+      loadMs: number;
+      warmupMs: number;
+      modelFromCache: boolean;
+      adapter: AdapterInfo | null;
+      /** The wasm threads onnxruntime-web runs (1 where the page is not cross-origin isolated). */
+      threads: number;
+    }
+  | Failure;
 
 export type BatchOutcome = { ok: true; items: ItemResult[]; timing: { decodeMs: number; inferenceMs: number; totalMs: number } } | Failure;
 

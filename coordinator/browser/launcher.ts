@@ -1,13 +1,17 @@
 /**
  * `--launch K`: K local headless Chromium tabs through Playwright. Each tab gets its own browser
- * context (its own profile, so its own host in the pool), and WebGPU is switched on. The browser
+ * context (its own profile, so its own host in the pool), and WebGPU is switched on. The K "hosts"
+ * share this machine, so each declares its share of its cores (`&cpus=`) in its URL: one tab on a
+ * 16-core machine runs 16 wasm threads, four run 4 each, rather than each believing it has all 16. The browser
  * is found on the machine (TABPOOL_CHROMIUM, the usual names on PATH, then Playwright's own download);
  * getBrowser.ts gets one when there is none.
  */
 import { accessSync, constants } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { TabpoolError } from '../../shared/errors.ts';
+import { PAGE_PARAMS, workerUrlWith } from '../../shared/pageParams.ts';
 
 const CANDIDATES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable', 'chrome', 'microsoft-edge'];
 
@@ -95,7 +99,7 @@ export async function launchTabs(
       }
       pages.push(page);
     }
-    await Promise.all(pages.map((p) => p.goto(url)));
+    await Promise.all(pages.map((p) => p.goto(launchedUrl(url, count))));
   } catch (err) {
     await browser.close().catch(() => undefined);
     throw err;
@@ -107,4 +111,10 @@ export async function launchTabs(
       await browser.close().catch(() => undefined);
     },
   };
+}
+
+/** The worker URL a launched tab opens: with its share of this machine's cores, unless the URL declares its CPUs already. */
+export function launchedUrl(url: string, count: number, cores = os.availableParallelism()): string {
+  if (new URL(url).searchParams.has(PAGE_PARAMS.cpus)) return url;
+  return workerUrlWith(url, { cpus: Math.max(1, Math.floor(cores / Math.max(1, count))) });
 }

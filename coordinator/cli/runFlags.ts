@@ -60,7 +60,8 @@ export function runCommand() {
     .option('--num-gpus <x>', 'GPUs each actor reserves on its host (fractions share: 0.5 = two per GPU); default 1 on webgpu, 0 on wasm')
     .option(
       '--num-cpus <x>',
-      'CPUs each actor reserves, and its wasm thread count (default: 1 to be placed, 0 held, as Ray does for actors; 1 thread)',
+      'CPUs each actor reserves, and its wasm thread count (default: 1 to be placed, 0 held, as Ray does ' +
+        "for actors; threads: its share of its host's cores)",
     )
     .option('--memory <size>', 'memory each actor reserves, e.g. 5GiB (default: estimated from the model and batch size)')
     .option(

@@ -155,6 +155,7 @@ export function relayToTab(
       // The job ends; the tab does not: its channel's close makes it idle.
       return 'relayed';
     case 'cancel':
+    case 'threads':
       tab.link.sendJson(msg);
       return 'relayed';
     default: {

@@ -11,7 +11,7 @@ import { PROTOCOL_VERSION, type HelloMessage, type ReadyMessage, type ResultMess
 import type { InputItem } from '../io/inputItem.ts';
 import { ActorRoster } from '../pool/actorRoster.ts';
 import type { PoolActor, ActorLink } from '../pool/actor.ts';
-import { Admission } from './admission.ts';
+import { Admission, refuseProtocol } from './admission.ts';
 import { systemClock, type Clock, type Timer } from './clock.ts';
 import { dueEviction } from './deadlines.ts';
 import { giveUpError, readyLine } from './actorLines.ts';
@@ -21,6 +21,7 @@ import type { HostDeps, HostEvents, HostSettings } from './hostDeps.ts';
 import { PeerChecks, type PeerAnswer } from './peerChecks.ts';
 import type { WorkSource } from './ports.ts';
 import { checkResult } from './resultCheck.ts';
+import { ThreadPlan } from './threadPlan.ts';
 import { stallWarning, StallWatch } from './stallWatch.ts';
 import { UrlFallback } from './urlFallback.ts';
 import { intakeOf, Workload, type FailureBlame } from './workload.ts';
@@ -42,6 +43,7 @@ export class ActorHost {
   private readonly clock: Clock;
   private readonly links = new Map<ActorLink, PoolActor>();
   private readonly admission: Admission;
+  private readonly threads: ThreadPlan;
   private readonly timer: Timer;
   private answers = 0;
   private scheduled = false;
@@ -52,10 +54,11 @@ export class ActorHost {
   constructor(private readonly d: HostDeps) {
     this.clock = d.clock ?? systemClock;
     this.pool = new ActorRoster(d.policy);
+    this.threads = new ThreadPlan(this.pool, d.settings.threads, (l) => d.events.log(l));
     this.admission = new Admission(
       this.pool,
       d.shared?.(this.pool) ?? null,
-      (eps) => d.spec(eps),
+      (eps, actor) => ({ ...d.spec(eps), numThreads: this.threads.planFor(actor) }),
       (l) => d.events.log(l),
     );
     this.workload = new Workload(d.settings.maxRetries);
@@ -165,7 +168,7 @@ export class ActorHost {
   retire(link: ActorLink, reason: string): void {
     const actor = this.links.get(link);
     if (!actor || actor.retiring) return;
-    actor.retire(reason);
+    this.pool.retire(actor, reason);
     this.d.events.log(`${actor.id} is handed back to the pool (${reason}) once its ${this.workload.heldCount(actor.id)} batch(es) are in`);
     this.leaveIfRetired(actor);
   }
@@ -196,6 +199,8 @@ export class ActorHost {
         this.evict(actor, CLOSE.normal, `actor failed: ${msg.code}`);
         this.d.events.actorFailed?.(actor, formatError(msg));
         return;
+      case 'threads':
+        return actor.runsThreads(msg.threads);
       default: {
         const check: never = msg;
         throw new Error(`unhandled message ${JSON.stringify(check)}`);
@@ -212,13 +217,7 @@ export class ActorHost {
   }
 
   private onHello(link: ActorLink, msg: HelloMessage): void {
-    if (msg.protocol !== PROTOCOL_VERSION) {
-      link.sendJson({
-        type: 'shutdown',
-        reason: `this page speaks protocol ${msg.protocol}, the coordinator ${PROTOCOL_VERSION}; reload the page`,
-      });
-      return link.close(CLOSE.policyViolation, 'protocol version mismatch');
-    }
+    if (msg.protocol !== PROTOCOL_VERSION) return refuseProtocol(link, msg.protocol);
     if (this.stopped || this.draining) {
       link.sendJson({ type: 'shutdown', reason: 'the job is finishing; no new actors are needed' });
       return link.close(CLOSE.jobDone, 'job finishing');
@@ -227,6 +226,7 @@ export class ActorHost {
     this.links.set(link, actor);
     if (admission.status === 'rejected') queueMicrotask(() => this.d.events.refused?.());
     this.admission.welcome(actor, msg.hostId);
+    if (admission.status === 'admitted') this.threads.replan(actor.hostId);
   }
 
   private onReady(actor: PoolActor, msg: ReadyMessage): void {
@@ -237,6 +237,7 @@ export class ActorHost {
       throw new Error(`ready on ${msg.ep}, which ${actor.id} was not offered (${actor.offered.join(', ')})`);
     this.pool.markReady(actor, this.clock.wall());
     actor.measured(msg.probe);
+    actor.runsThreads(msg.threads);
     // Until its first result, its pace is what it measured itself, or one image per warm-up run.
     const measured = msg.probe.find((f) => f.ep === msg.ep)?.imagesPerSecond ?? null;
     actor.speed.setPrior(measured ?? (msg.warmupMs > 0 ? 1000 / msg.warmupMs : null));
@@ -269,6 +270,7 @@ export class ActorHost {
     const { batch, sentAt, cancelled } = this.workload.complete(msg.batchId, actor.id)!;
     for (const other of cancelled) this.pool.actors.get(other)?.link.sendJson({ type: 'cancel', batchId: batch.id });
     actor.speed.record(batch.items.length, sentAt, receivedAt);
+    actor.prepared(msg.timing.decodeMs, msg.timing.inferenceMs);
     const roundTrip = receivedAt - sentAt;
     this.stats.roundTrip.add(roundTrip);
     actor.answered(batch.items.length, roundTrip, this.clock.wall());
@@ -331,6 +333,7 @@ export class ActorHost {
     const promoted = this.pool.leave(actor);
     if (!this.stopped) this.d.events.log(`${actor.id} left: ${why}${lost.length ? `; ${lost.length} batch(es) requeued` : ''}`);
     this.admission.announce(promoted);
+    this.threads.replan(actor.hostId);
     if (this.pool.active().length === 0 && !this.stopped) this.d.events.emptied?.();
     this.schedule();
     // Draining, the batch this actor held may have been the last one in flight.

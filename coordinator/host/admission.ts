@@ -6,7 +6,8 @@
 import type { ExecutionProvider, JobSpec } from '../../shared/protocol.ts';
 import { PROTOCOL_VERSION } from '../../shared/protocol.ts';
 import type { ActorRoster } from '../pool/actorRoster.ts';
-import type { PoolActor } from '../pool/actor.ts';
+import type { ActorLink, PoolActor } from '../pool/actor.ts';
+import { CLOSE } from '../../shared/closeCodes.ts';
 import type { SharedPool } from './ports.ts';
 
 export class Admission {
@@ -18,7 +19,8 @@ export class Admission {
   constructor(
     private readonly pool: ActorRoster,
     private readonly shared: SharedPool | null,
-    private readonly spec: (eps: ExecutionProvider[]) => JobSpec,
+    /** The spec `actor` loads the job by, for the EPs it is offered (its threads are its own). */
+    private readonly spec: (eps: ExecutionProvider[], actor: PoolActor) => JobSpec,
     private readonly log: (line: string) => void,
   ) {}
 
@@ -36,7 +38,7 @@ export class Admission {
     const send = (): void => {
       this.welcomed.add(actor);
       const status = actor.state === 'loading' ? 'admitted' : actor.state === 'standby' ? 'standby' : 'rejected';
-      const job = status === 'admitted' ? this.spec([...actor.offered]) : null;
+      const job = status === 'admitted' ? this.spec([...actor.offered], actor) : null;
       actor.link.sendJson({
         type: 'welcome',
         protocol: PROTOCOL_VERSION,
@@ -84,7 +86,13 @@ export class Admission {
   }
 
   private tell(p: PoolActor): void {
-    p.link.sendJson({ type: 'admission', status: 'admitted', reason: null, job: this.spec([...p.offered]) });
+    p.link.sendJson({ type: 'admission', status: 'admitted', reason: null, job: this.spec([...p.offered], p) });
     this.log(`${p.id} promoted from standby`);
   }
+}
+
+/** A page speaking another protocol version is told to reload, and closed (it takes no slot). */
+export function refuseProtocol(link: ActorLink, got: number): void {
+  link.sendJson({ type: 'shutdown', reason: `this page speaks protocol ${got}, the coordinator ${PROTOCOL_VERSION}; reload the page` });
+  link.close(CLOSE.policyViolation, 'protocol version mismatch');
 }

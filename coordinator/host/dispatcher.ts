@@ -22,6 +22,15 @@ export interface DispatchSettings {
 }
 
 export class Dispatcher {
+  /**
+   * Ready actors that may have a free slot: every actor when one becomes ready (the roster's epoch),
+   * and each actor a batch of whose ended (the workload's), dropped by a pass that finds it full or
+   * gone. A fixed batch size's pass looks at these alone, so its cost follows the actors that just
+   * answered, not the pool's size.
+   */
+  private readonly candidates = new Set<PoolActor>();
+  private seenEpoch = -1;
+
   constructor(
     private readonly pool: ActorRoster,
     private readonly workload: Workload,
@@ -41,10 +50,12 @@ export class Dispatcher {
   /** Inputs the ready actors could take now: their free batch slots × the batch each would get. */
   freeCapacity(): number {
     const perBatch = this.settings.batchSize === 'auto' ? this.settings.maxBatch : this.settings.batchSize;
-    let slots = 0;
-    for (const a of this.pool.actors.values())
-      if (a.state === 'ready' && !a.retiring) slots += Math.max(0, this.settings.maxTasksInFlight - this.workload.heldCount(a.id));
-    return slots * perBatch;
+    // Kept counts, not a scan (a gateway asks on every result): the slots of the actors taking batches,
+    // less what they hold (an actor over its slots, holding a peer check or a copy, counts against the others).
+    let heldByHandedBack = 0;
+    for (const a of this.pool.handedBack) heldByHandedBack += this.workload.heldCount(a.id);
+    const slots = this.pool.takingCount * this.settings.maxTasksInFlight - (this.workload.heldTotal - heldByHandedBack);
+    return Math.max(0, slots) * perBatch;
   }
 
   /** Images a second of every ready actor whose speed is known. */
@@ -59,34 +70,50 @@ export class Dispatcher {
    * (`allRead`, nothing waiting) gives idle actors speculative copies. Returns the frames sent.
    * `unfinished`: inputs without a row yet.
    *
-   * One scan of the pool per call (its speeds and the actors with a free slot), then work only on
-   * those actors: a call runs on every result, so with a thousand actors it must not scan the pool
-   * once per actor it passes over.
+   * Under --batch-size auto, one scan of the pool per call (its speeds, who would finish one more
+   * input first, and the actors with a free slot), then work only on those actors. Under a fixed
+   * size, only the candidates (actors that became ready or answered since the last pass): a call
+   * runs on every result, so with a thousand actors it must not scan the pool each time.
    */
   run(now: number, allRead: boolean, unfinished: number): number {
     const max = this.settings.maxTasksInFlight;
-    let ready = 0;
+    const auto = this.settings.batchSize === 'auto';
     let totalSpeed = 0;
     let fastest = 0;
     const free: PoolActor[] = [];
     // Who would finish one more input first, and second (as the pass starts): an actor the plan
     // gives nothing still gets one input when it is the first (batchPlan's "never starve").
-    const auto = this.settings.batchSize === 'auto';
     let first = { id: '', at: Infinity };
     let second = Infinity;
-    for (const a of this.pool.actors.values()) {
-      if (a.state !== 'ready' || a.retiring) continue;
-      ready++;
-      const v = a.speed.imagesPerSecond ?? 0;
-      totalSpeed += v;
-      if (v > fastest) fastest = v;
-      if (this.workload.heldCount(a.id) < max) free.push(a);
-      if (auto) {
+    if (auto) {
+      this.workload.takeFreed();
+      for (const a of this.pool.actors.values()) {
+        if (a.state !== 'ready' || a.retiring) continue;
+        const v = a.speed.imagesPerSecond ?? 0;
+        totalSpeed += v;
+        if (v > fastest) fastest = v;
+        if (this.workload.heldCount(a.id) < max) free.push(a);
         const at = oneMoreAt(this.load(a), now);
         if (at < first.at) [first, second] = [{ id: a.id, at }, first.at];
         else if (at < second) second = at;
       }
+    } else {
+      if (this.pool.readyEpoch !== this.seenEpoch) {
+        this.seenEpoch = this.pool.readyEpoch;
+        for (const a of this.pool.actors.values()) if (a.state === 'ready') this.candidates.add(a);
+      }
+      for (const id of this.workload.takeFreed()) {
+        const a = this.pool.actors.get(id);
+        if (a) this.candidates.add(a);
+      }
+      for (const a of this.candidates) {
+        if (a.state === 'ready' && !a.retiring && this.workload.heldCount(a.id) < max) free.push(a);
+        else this.candidates.delete(a);
+      }
     }
+    // Ready actors, for a fixed size's tail only (batches shrink so every slot stays busy): counted when needed.
+    let ready: number | null = null;
+    const readyCount = (): number => (ready ??= this.pool.ready().filter((a) => !a.retiring).length);
     let sent = 0;
     while (free.length > 0 && this.workload.hasPending) {
       // The actor with the fewest batches in flight, the longest without one first.
@@ -112,7 +139,11 @@ export class Dispatcher {
         // More inputs are being read: a busy actor waits for a full batch rather than take a scrap.
         size = wanted > pending && !allRead && bestHeld > 0 ? 0 : Math.min(wanted, pending);
       } else {
-        size = fixedBatchSize(this.settings.batchSize, { allRead, remaining: this.workload.remainingItems(), ready, maxInFlight: max });
+        const n = this.settings.batchSize;
+        size =
+          allRead && n > 1
+            ? fixedBatchSize(n, { allRead, remaining: this.workload.remainingItems(), ready: readyCount(), maxInFlight: max })
+            : n;
         if (pending < size && !allRead && bestHeld > 0) break;
       }
       if (size < 1) {

@@ -15,6 +15,8 @@ export interface HostSettings {
   /** The model's batch dimension when it is fixed, else null. */
   fixedBatch: number | null;
   maxTasksInFlight: number;
+  /** Each actor's wasm threads, pinned (--num-cpus); null: its share of its host's cores, re-planned as actors come and go. */
+  threads: number | null;
   maxRetries: number;
   /** Fixed per-batch deadline (--batch-timeout); null = adapted to each actor's measured speed. */
   batchTimeoutMs: number | null;

@@ -75,6 +75,10 @@ export class Workload {
   private readonly retries: Batch[] = [];
   private readonly inFlight = new Map<number, InFlight>();
   private readonly byActor = new Map<string, Set<number>>();
+  /** Actors a batch of whose ended (answered, failed, cancelled) since `takeFreed` last ran: they may take work. */
+  private readonly freed = new Set<string>();
+  /** Batch copies held by actors, all actors together. */
+  private holdings = 0;
   /** Batches completed by someone else whose cancelled copy this actor may still answer: batch id → its copy. */
   private readonly cancelled = new Map<string, Map<number, Held>>();
   private nextId = 1;
@@ -201,14 +205,23 @@ export class Workload {
     this.inFlight.get(batchId)!.holders.set(actorId, now);
     let set = this.byActor.get(actorId);
     if (!set) this.byActor.set(actorId, (set = new Set()));
+    if (!set.has(batchId)) this.holdings++;
     set.add(batchId);
   }
 
   private unhold(batchId: number, actorId: string): void {
     this.inFlight.get(batchId)?.holders.delete(actorId);
     const set = this.byActor.get(actorId);
-    set?.delete(batchId);
+    if (set?.delete(batchId)) this.holdings--;
     if (set?.size === 0) this.byActor.delete(actorId);
+    this.freed.add(actorId);
+  }
+
+  /** The actors a batch of whose ended since the last call (the dispatcher looks at these, not the whole pool). */
+  takeFreed(): string[] {
+    const ids = [...this.freed];
+    this.freed.clear();
+    return ids;
   }
 
   /**
@@ -251,6 +264,11 @@ export class Workload {
   }
 
   /** How many batches `actorId` holds. */
+  /** Batch copies held, all actors together. */
+  get heldTotal(): number {
+    return this.holdings;
+  }
+
   heldCount(actorId: string): number {
     return this.byActor.get(actorId)?.size ?? 0;
   }

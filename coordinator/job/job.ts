@@ -24,6 +24,7 @@ import { jobStatus } from '../output/jobStatus.ts';
 import { actorShares } from '../output/actorShares.ts';
 import { progressOf, type JobFigures, type JobProgress, type RunningJob } from '../output/runningJob.ts';
 import { JoinWatch } from './joinWatch.ts';
+import { pinnedThreads } from '../pool/threadShare.ts';
 
 export class Job implements RunningJob {
   readonly host: ActorHost;
@@ -72,6 +73,7 @@ export class Job implements RunningJob {
         maxBatch: deps.maxBatch,
         fixedBatch: deps.actor.fixedBatch,
         maxTasksInFlight: o.maxTasksInFlight,
+        threads: pinnedThreads(o.numCpus),
         maxRetries: o.maxRetries,
         batchTimeoutMs: o.batchTimeoutMs,
         stallTimeoutMs: o.stallTimeoutMs,

@@ -7,6 +7,7 @@ import { maxAnswerBytes, servedFiles, storedFiles, tabSpecFor } from '../actor/t
 import { Job } from '../job/job.ts';
 import type { JobContext, JobMode, OpenedMode, TabSource } from './jobMode.ts';
 import { lentByHead } from './lentByHead.ts';
+import { pinnedThreads } from '../pool/threadShare.ts';
 import { servedHere } from './servedHere.ts';
 
 /** The job's tabs, as --on and the serving flags say: a head's, or served here. */
@@ -44,7 +45,8 @@ export function inProcessMode(ctx: JobContext, a: { cacheDir: string; webRoot: s
     async open(): Promise<OpenedMode<Job>> {
       const tabs = tabsFor(ctx, a);
       const spec = tabSpecFor(ctx.job.content, tabs.token, {
-        numThreads: Math.max(1, Math.round(o.numCpus ?? 1)),
+        // Each actor's own count replaces it (host/threadPlan.ts).
+        numThreads: pinnedThreads(o.numCpus) ?? 1,
         recycle: o.recycle,
         allowSoftwareGpu: o.allowSoftwareGpu,
       });

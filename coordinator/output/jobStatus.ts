@@ -31,6 +31,7 @@ function actorStatus(a: PoolActor, inFlight: number, trust: ActorStatus['trust']
     speed: a.speed.imagesPerSecond,
     speedMeasured: a.speed.measured,
     batchSize: a.lastBatchSize,
+    threads: { running: a.threads, planned: a.threadsPlanned },
     trust,
     adapter: a.adapter ? `${a.adapter.vendor} ${a.adapter.architecture}${a.adapter.isSoftware ? ' (software)' : ''}`.trim() : null,
     batchesDone: a.batchesDone,

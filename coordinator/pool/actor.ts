@@ -33,6 +33,9 @@ export class PoolActor {
   private failuresInARow = 0;
   private lastDispatch = 0;
   private handedBack = false;
+  private threadsTold: number | null = null;
+  private threadsRunning: number | null = null;
+  private prepareLoad = 0;
   /** Its speed as the coordinator measures it. */
   readonly speed = new SpeedMeter();
 
@@ -101,6 +104,18 @@ export class PoolActor {
   get retiring(): boolean {
     return this.handedBack;
   }
+  /** The wasm threads it was last told to run (null before its job reached it). */
+  get threadsPlanned(): number | null {
+    return this.threadsTold;
+  }
+  /** The wasm threads its actor runs, as the tab reported (null before it is ready). */
+  get threads(): number | null {
+    return this.threadsRunning;
+  }
+  /** Cores its preprocessing workers keep busy, from its batches' timings (smoothed). */
+  get prepareCores(): number {
+    return this.prepareLoad;
+  }
 
   // The roster's: where it stands and what it reserves.
 
@@ -155,6 +170,26 @@ export class PoolActor {
   retire(reason: string): void {
     this.handedBack = true;
     this.why = reason;
+  }
+
+  // The thread plan's, and the tab's word on what it runs.
+
+  /** It was told to run `n` wasm threads. */
+  toldThreads(n: number): void {
+    this.threadsTold = n;
+  }
+  /** Its actor runs `n` wasm threads (ready, or a re-plan took effect). */
+  runsThreads(n: number): void {
+    this.threadsRunning = n;
+  }
+  /**
+   * A batch's timings: preparing it took `decodeMs` (wall clock, overlapping the previous batch's
+   * inference), running it `inferenceMs`. The share of a core preparing keeps busy, at most one.
+   */
+  prepared(decodeMs: number, inferenceMs: number): void {
+    const busy = Math.max(decodeMs, inferenceMs);
+    if (busy <= 0) return;
+    this.prepareLoad = 0.7 * this.prepareLoad + 0.3 * (decodeMs / busy);
   }
 
   // The dispatcher's.

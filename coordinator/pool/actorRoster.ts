@@ -42,6 +42,13 @@ export class ActorRoster {
   /** Hosts barred from the job (two actors of theirs lied), with why. */
   private readonly barredHosts = new Map<string, string>();
   private seq = 0;
+  private readies = 0;
+  /**
+   * Ready actors taking batches (not handed back), and those handed back that are still here: kept as
+   * states change, so counting them costs nothing.
+   */
+  private readonly taking = new Set<PoolActor>();
+  private readonly handingBack = new Set<PoolActor>();
 
   constructor(private readonly policy: PoolPolicy) {}
 
@@ -196,10 +203,35 @@ export class ActorRoster {
     const host = this.hosts.get(actor.hostId)!;
     host.used = subtract(host.used, actor.budget);
     actor.parked('standby', reason);
+    this.taking.delete(actor);
   }
 
   markReady(actor: PoolActor, now: number): void {
     actor.becameReady(now);
+    this.readies++;
+    if (actor.state === 'ready' && !actor.retiring) this.taking.add(actor);
+  }
+
+  /** A standing pool wants `actor` back: no new batch for it. */
+  retire(actor: PoolActor, reason: string): void {
+    actor.retire(reason);
+    this.taking.delete(actor);
+    this.handingBack.add(actor);
+  }
+
+  /** Ready actors that take batches (handed-back ones excluded), without a scan. */
+  get takingCount(): number {
+    return this.taking.size;
+  }
+
+  /** Actors handed back that have not left yet (they may still hold batches). */
+  get handedBack(): ReadonlySet<PoolActor> {
+    return this.handingBack;
+  }
+
+  /** Counts actors becoming ready: a reader that saw it last knows whether any became ready since. */
+  get readyEpoch(): number {
+    return this.readies;
   }
 
   /**
@@ -210,6 +242,8 @@ export class ActorRoster {
     if (actor.state === 'gone') return [];
     const held = actor.state === 'loading' || actor.state === 'ready';
     actor.left();
+    this.taking.delete(actor);
+    this.handingBack.delete(actor);
     this.actors.delete(actor.id);
     if (actor.batchesDone > 0) this.departed.push(actor);
     if (held) {

@@ -21,6 +21,7 @@ import { GlobalPool, syncPool } from './globalPool.ts';
 import { watchState, type QueueConnection, type QueueJobSpec, type QueueJobState } from './jobStore.ts';
 import { UnitSource } from './unitSource.ts';
 import { UnitWork } from './unitWork.ts';
+import { pinnedThreads } from '../pool/threadShare.ts';
 
 export interface GatewayDeps {
   q: QueueConnection;
@@ -82,6 +83,7 @@ export class Gateway {
         maxBatch: s.maxBatch,
         fixedBatch: s.fixedBatch,
         maxTasksInFlight: s.maxTasksInFlight,
+        threads: pinnedThreads(s.numCpus),
         maxRetries: s.maxRetries,
         batchTimeoutMs: s.batchTimeoutMs,
         stallTimeoutMs: s.stallTimeoutMs,

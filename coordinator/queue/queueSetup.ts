@@ -9,6 +9,7 @@ import type { JobOptions } from '../options/jobOptions.ts';
 import { outputsRecord, storedFiles, tabSpecFor, wirePreprocess, type JobContent } from '../actor/tabSpec.ts';
 import type { RowRules } from '../host/resultCheck.ts';
 import { Gateway } from './gateway.ts';
+import { pinnedThreads } from '../pool/threadShare.ts';
 import {
   connectQueue,
   ensureStreams,
@@ -77,7 +78,7 @@ export async function openQueueJob(
           `it with the same --model and --actor`,
       );
     }
-    const numThreads = Math.max(1, Math.round(o.numCpus ?? 1));
+    const numThreads = pinnedThreads(o.numCpus) ?? 1;
     const spec: QueueJobSpec = {
       v: 1,
       // A resumed job keeps its secret: gateways still running sign and check with it.

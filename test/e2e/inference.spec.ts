@@ -11,7 +11,7 @@ import { CACHE_DIR } from '../support/coordinatorProcess.ts';
 import { pillowPredictions } from '../support/pillowReference.ts';
 import { maxRelativeDifference, readRows, referencePredictions, type ReferencePrediction } from '../support/reference.ts';
 import { writeTestPngs } from '../support/testImages.ts';
-import { expect, jobArgv, openTab, test } from './fixtures.ts';
+import { expect, jobArgv, openTab, status, test } from './fixtures.ts';
 
 /** Opens `count` tabs, each in its own browser context (its own host), on the worker URL. */
 async function openTabs(browser: Browser, url: string, count: number): Promise<void> {
@@ -90,6 +90,35 @@ test("two wasm tabs, one preparing on 3 workers, give onnxruntime-node's logits 
   // The reference is Pillow's own resize and crop (torchvision's recipe), not this project's code.
   await expectMatchesReference(model.path, files, out, await pillowPredictions(model.path, files));
   await expect(split.locator('[data-field="feed"]')).toContainText('3 preprocessing worker(s)');
+});
+
+test('a tab on a host of 2 CPUs runs 2 wasm threads alone; a second on that host makes each run 1; rows equal onnxruntime-node', async ({
+  browser,
+  tmp,
+  coordinator: start,
+}) => {
+  const model = await ensureBuiltinModel(CACHE_DIR, 'resnet18');
+  // Enough work that the job is still running when the second tab has joined and the first has started afresh.
+  const files = await writeTestPngs(path.join(tmp, 'data'), 320, 224, 224, 41);
+  const out = path.join(tmp, 'out.jsonl');
+  const c = await start(jobArgv({ data: path.join(tmp, 'data'), out, ep: 'wasm', pool: '1..2', batchSize: 4, logits: true, quiet: true }));
+  // One browser profile is one host; the URL says it has 2 CPUs.
+  const host = await browser.newContext();
+  const url = workerUrlWith(c.workerUrl, { cpus: 2 });
+  const first = await openTab(host, url);
+  const threads = async (): Promise<unknown[]> => (await status(c)).actors.map((a) => (a.imagesDone > 0 ? a.threads : null));
+  await expect.poll(threads, { timeout: 60_000 }).toEqual([{ running: 2, planned: 2 }]);
+  await expect(first.locator('[data-field="threads"]')).toHaveText('2');
+  const second = await openTab(host, url);
+  // The first hears its new share and starts its actor afresh with 1 thread between batches; the second loads with 1.
+  await expect.poll(threads, { timeout: 60_000 }).toEqual([
+    { running: 1, planned: 1 },
+    { running: 1, planned: 1 },
+  ]);
+  await expect(first.locator('[data-field="threads"]')).toHaveText('1');
+  await expect(second.locator('[data-field="threads"]')).toHaveText('1');
+  expect(await c.exited, c.stderr()).toBe(0);
+  await expectMatchesReference(model.path, files, out);
 });
 
 test('a model with other tensor names and BatchNormalization nodes loads unchanged', async ({ browser, tmp, coordinator: start }) => {

@@ -194,6 +194,7 @@ export function onQueue(nats: () => NatsServer): Mode {
                 loadMs: 1,
                 warmupMs: 0,
                 modelFromCache: false,
+                threads: 1,
               },
               clock.now(),
             );

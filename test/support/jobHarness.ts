@@ -272,6 +272,7 @@ export function startJob(
           loadMs: 1,
           warmupMs: 0,
           modelFromCache: false,
+          threads: welcome.job!.numThreads,
         });
       }
       return link;

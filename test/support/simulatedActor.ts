@@ -197,11 +197,8 @@ export class SimulatedActor {
     this.received.push(msg);
     switch (msg.type) {
       case 'welcome':
-        this.actorId = msg.actorId;
-        if (msg.status === 'admitted' && msg.job) this.admit(msg.job);
-        if (msg.status === 'idle') this.letGo();
-        return;
       case 'admission':
+        if (msg.type === 'welcome') this.actorId = msg.actorId;
         if (msg.status === 'admitted' && msg.job) this.admit(msg.job);
         if (msg.status === 'idle') this.letGo();
         return;
@@ -210,6 +207,8 @@ export class SimulatedActor {
       case 'cancel':
         this.cancelled.add(msg.batchId);
         return;
+      case 'threads': // A simulated actor runs no wasm: it answers as a tab that followed the plan does.
+        return this.send({ type: 'threads', threads: msg.numThreads });
       default: {
         const check: never = msg;
         this.problems.push(`unhandled message ${JSON.stringify(check)}`);
@@ -233,7 +232,8 @@ export class SimulatedActor {
       async () => {
         const ep = job.eps[0]!;
         const probe = this.options.reportSpeed !== undefined ? [{ ep, imagesPerSecond: this.options.reportSpeed, note: 'simulated' }] : [];
-        this.send({ type: 'ready', ep, probe, loadMs: performance.now() - started, warmupMs: 0, modelFromCache: false });
+        const timing = { loadMs: performance.now() - started, warmupMs: 0, modelFromCache: false };
+        this.send({ type: 'ready', ep, probe, ...timing, threads: job.numThreads });
         await this.options.onReady?.(this);
       },
       (err: unknown) => {

@@ -1,5 +1,5 @@
 /** How the worker page words what it runs: the EP it chose (and what it measured), and the job it loaded. */
-import type { EpFigure, ExecutionProvider, JobSpec } from '../../shared/protocol.ts';
+import type { AdapterInfo, EpFigure, ExecutionProvider, JobSpec } from '../../shared/protocol.ts';
 import { formatBytes } from '../../shared/units.ts';
 
 /** `wasm (measured: wasm 8.1 img/s, webgpu no result within 20 s)`, or just the EP when none was measured. */
@@ -20,4 +20,17 @@ export function describeJob(job: JobSpec): string {
   const names = job.files.slice(0, 5).map((f) => f.name);
   if (job.files.length > 5) names.push(`${job.files.length - 5} more`);
   return `${actor}, ${job.files.length} files (${formatBytes(total)}: ${names.join(', ')})`;
+}
+
+/** Where the tab runs the model, in words, once it chose. */
+export function describeRunsOn(ep: ExecutionProvider, adapter: AdapterInfo | null): string {
+  return ep === 'webgpu'
+    ? `it runs the job's model on this machine's GPU (WebGPU${adapter?.isSoftware ? ', a software adapter' : ''}).`
+    : "it runs the job's model on this machine's CPU (WebAssembly).";
+}
+
+/** The adapter a WebGPU actor runs on: vendor, architecture, description, and whether it is software. */
+export function describeAdapter(a: AdapterInfo): string {
+  const description = a.description ? ` (${a.description})` : '';
+  return `${a.vendor || 'unknown vendor'} ${a.architecture}${description}${a.isSoftware ? ' [software]' : ''}`;
 }

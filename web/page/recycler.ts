@@ -19,6 +19,7 @@ export class Recycler {
   private batches = 0;
   private overMemory = false;
   private busy = false;
+  private renewAgain = false;
   private readonly running = new Map<object, number>();
   private readonly retired = new Map<object, Worker>();
   private readonly timer: ReturnType<typeof setInterval> | null = null;
@@ -66,17 +67,36 @@ export class Recycler {
   answered(): void {
     this.batches++;
     const due = (this.spec.afterBatches !== null && this.batches >= this.spec.afterBatches) || this.overMemory;
-    if (!due || this.busy) return;
+    if (due) this.start(true);
+  }
+
+  /**
+   * A fresh actor now, whatever the schedule (its thread count was re-planned): loaded in the
+   * background as a recycled one is. One already loading is followed by another, which reads the latest plan.
+   */
+  renew(): void {
+    if (this.busy) this.renewAgain = true;
+    else this.start(false);
+  }
+
+  private start(recycled: boolean): void {
+    if (this.busy) return;
     this.busy = true;
     void this.fresh()
       .then((ok) => {
         if (!ok) return;
-        this.count++;
         this.batches = 0;
         this.overMemory = false;
+        if (recycled) this.count++;
         this.changed();
       })
-      .finally(() => (this.busy = false));
+      .finally(() => {
+        this.busy = false;
+        if (this.renewAgain) {
+          this.renewAgain = false;
+          this.start(false);
+        }
+      });
   }
 
   stop(): void {

@@ -13,6 +13,8 @@ export interface ViewState {
   hostId: string;
   adapter: string;
   ep: string;
+  /** The wasm threads the actor runs, and whence: its host's share, or the job's --num-cpus. */
+  threads: string;
   batches: number;
   images: number;
   imagesPerSecond: number | null;
@@ -42,6 +44,7 @@ export function render(v: ViewState): void {
   setField('host', v.hostId);
   setField('adapter', v.adapter);
   setField('ep', v.ep);
+  setField('threads', v.threads);
   setField('batches', String(v.batches));
   setField('images', String(v.images));
   setField('rate', v.imagesPerSecond === null ? '–' : `${v.imagesPerSecond.toFixed(2)} ${v.unit}/s`);

@@ -25,9 +25,10 @@ import { capabilities, hostId, noWebGpuExplanation } from './capabilities.ts';
 import { loadFastest } from './epProbe.ts';
 import { InputWait } from './inputWait.ts';
 import { PreparePool, prepareWorkerCount } from './preparePool.ts';
-import { describeChoice, describeJob } from './describe.ts';
+import { describeAdapter, describeChoice, describeJob, describeRunsOn } from './describe.ts';
 import { afterClose } from './rejoin.ts';
 import { Recycler } from './recycler.ts';
+import { ThreadShare } from './threadShare.ts';
 import { render, type ViewState } from './view.ts';
 
 /** How the page makes its workers: the shipped page and the test build each pass their own. */
@@ -49,6 +50,9 @@ export class WorkerPage {
   private onActorCrash: ((e: ErrorEvent) => void) | null = null;
   private readonly wait = new InputWait();
   private spec: PrepareSpec | null = null;
+  /** The job its actor loaded, and the wasm threads that actor runs. */
+  private job: JobSpec | null = null;
+  private share: ThreadShare | null = null;
   private socket: WebSocket | null = null;
   private caps: Capabilities | null = null;
   private reconnects = 0;
@@ -73,6 +77,7 @@ export class WorkerPage {
       hostId: hostId(),
       adapter: '–',
       ep: '–',
+      threads: '–',
       batches: 0,
       images: 0,
       imagesPerSecond: null,
@@ -88,6 +93,7 @@ export class WorkerPage {
   async start(): Promise<void> {
     render(this.view);
     this.caps = await capabilities();
+    this.share = new ThreadShare(this.caps.crossOriginIsolated, (threads) => this.update({ threads }));
     const why = noWebGpuExplanation(this.caps);
     if (this.caps.webgpu)
       this.update({
@@ -117,8 +123,7 @@ export class WorkerPage {
   }
 
   private async startActor(job: JobSpec): Promise<void> {
-    // A URL pin narrows the job's offer; the coordinator offered only EPs the pin allows.
-    const eps = job.eps;
+    const eps = job.eps; // A URL pin narrows the job's offer: the coordinator offered only EPs the pin allows.
     this.update({
       state: 'loading',
       ep: eps.join(' or '),
@@ -142,6 +147,7 @@ export class WorkerPage {
       onCrash('preprocessing'),
     );
     this.spec = { inputs: job.inputs, preprocess: job.preprocess, exifTranspose: job.exifTranspose };
+    this.job = job;
     this.update({ unit: job.inputs === 'image' ? 'img' : 'item' });
     const generation = this.generation;
     const probe = await loadFastest(
@@ -176,23 +182,16 @@ export class WorkerPage {
     const { outcome } = chosen;
     this.recycler = new Recycler(
       job.recycle,
-      () => this.freshActor(job, outcome.ep),
+      () => this.freshActor(outcome.ep),
       () => this.update({ recycled: this.recycler?.count ?? 0 }),
     );
     this.reconnects = 0;
-    const a = outcome.adapter;
     this.update({
       state: 'ready',
       reason: null,
-      runsOn:
-        outcome.ep === 'webgpu'
-          ? `it runs the job's model on this machine's GPU (WebGPU${a?.isSoftware ? ', a software adapter' : ''}).`
-          : "it runs the job's model on this machine's CPU (WebAssembly).",
+      runsOn: describeRunsOn(outcome.ep, outcome.adapter),
       ep: describeChoice(outcome.ep, probe.figures),
-      adapter: a
-        ? `${a.vendor || 'unknown vendor'} ` +
-          `${a.architecture}${a.description ? ` (${a.description})` : ''}${a.isSoftware ? ' [software]' : ''}`
-        : this.view.adapter,
+      adapter: outcome.adapter ? describeAdapter(outcome.adapter) : this.view.adapter,
     });
     await this.workers.beforeReady?.(chosen.api);
     this.send({
@@ -202,14 +201,20 @@ export class WorkerPage {
       loadMs: outcome.loadMs,
       warmupMs: outcome.warmupMs,
       modelFromCache: outcome.modelFromCache,
+      threads: outcome.threads,
     });
+    // Re-planned while it loaded: the latest share takes effect now, between batches.
+    if (this.share?.loaded(outcome.ep, outcome.threads)) this.recycler?.renew();
   }
 
   /** The recycler's fresh actor: loaded (the model from cache) while the old one runs, then swapped in. */
-  private async freshActor(job: JobSpec, ep: ExecutionProvider): Promise<boolean> {
+  private async freshActor(ep: ExecutionProvider): Promise<boolean> {
     const generation = this.generation;
+    const job = this.job;
+    if (!job) return false;
+    const numThreads = this.share?.wanted(job.numThreads) ?? job.numThreads;
     const probe = await loadFastest(
-      { ...job, eps: [ep] },
+      { ...job, eps: [ep], numThreads },
       [ep],
       () => this.workers.actor(),
       () => undefined,
@@ -224,6 +229,7 @@ export class WorkerPage {
     this.worker = chosen.worker;
     this.actor = chosen.api;
     this.recycler.retire(old.api, old.worker);
+    if (this.share?.swapped(chosen.outcome.threads)) this.send({ type: 'threads', threads: chosen.outcome.threads });
     return true;
   }
 
@@ -303,6 +309,10 @@ export class WorkerPage {
       case 'cancel':
         this.cancelled.add(msg.batchId);
         return;
+      case 'threads':
+        // Its share of its host's cores changed: a wasm actor starts afresh with that many threads (the model from cache).
+        if (this.share?.plan(msg.numThreads)) this.recycler?.renew();
+        return;
       default: {
         const check: never = msg;
         throw new Error(`unhandled message ${JSON.stringify(check)}`);
@@ -337,6 +347,8 @@ export class WorkerPage {
     this.actor = null;
     this.prep = null;
     this.spec = null;
+    this.job = null;
+    this.share?.reset();
     this.inFlight = 0;
     this.cancelled.clear();
   }

@@ -78,6 +78,7 @@ function render(s: JobStatus): void {
       a.ep ?? (a.offered.length ? `${a.offered.join(' or ')}?` : '–'),
       a.probe.map((f) => `${f.ep}: ${f.imagesPerSecond === null ? f.note : `${f.imagesPerSecond.toFixed(1)} ${rate}`}`).join('; ') || '–',
       a.adapter ?? '–',
+      threadsText(a.threads),
       a.speed === null ? '–' : `${a.speed.toFixed(2)}${a.speedMeasured ? '' : ' (reported)'}`,
       a.batchSize ?? '–',
       a.batchesDone,
@@ -103,3 +104,9 @@ async function tick(): Promise<void> {
 
 void tick();
 setInterval(() => void tick(), 1000);
+
+/** `2`, or `2 → 1` while a re-plan loads the actor afresh. */
+function threadsText(t: JobStatus['actors'][number]['threads']): string {
+  if (t.running === null) return t.planned === null ? '–' : `→ ${t.planned}`;
+  return t.planned === null || t.planned === t.running ? String(t.running) : `${t.running} → ${t.planned}`;
+}

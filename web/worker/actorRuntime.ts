@@ -110,6 +110,7 @@ async function init(job: JobSpec, ep: ExecutionProvider): Promise<InitOutcome> {
     const ort = await importOrt(ep);
     let adapter: AdapterInfo | null = null;
     if (ep === 'webgpu') adapter = await requestAdapter(job);
+    // onnxruntime-web sizes its thread pool once, when its wasm starts: a new count needs a new worker.
     else ort.env.wasm.numThreads = self.crossOriginIsolated ? job.numThreads : 1;
     const { models, fromCache } = await loadModels(job);
     const { cls } = await actorClass(job);
@@ -147,7 +148,8 @@ async function init(job: JobSpec, ep: ExecutionProvider): Promise<InitOutcome> {
       // A raw-pixel actor may refuse a black image for its own reasons: its real inputs decide, not this.
       if (!out.ok && warmUp.kind === 'image') throw new TabpoolError(out.code, `the warm-up batch failed: ${out.message}`);
     }
-    return { ok: true, ep, loadMs, warmupMs: performance.now() - warm, modelFromCache: fromCache, adapter };
+    const threads = Math.max(1, Number(ort.env.wasm.numThreads) || 1);
+    return { ok: true, ep, loadMs, warmupMs: performance.now() - warm, modelFromCache: fromCache, adapter, threads };
   } catch (err) {
     return { ok: false, ...serializeError(err, 'MODEL_LOAD_FAILED') };
   }

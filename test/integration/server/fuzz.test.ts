@@ -99,6 +99,7 @@ function template(rand: Rand): Record<string, unknown> {
         loadMs: rand() * 100,
         warmupMs: 0,
         modelFromCache: rand() < 0.5,
+        threads: 1 + int(rand, 4),
       };
     case 2: {
       const n = 1 + int(rand, 7);
@@ -242,7 +243,7 @@ async function fuzzConnection(rand: Rand, workerUrl: string, stats: FuzzStats): 
   const becomesActor = rand() < READY_SHARE;
   if (becomesActor || rand() < 0.5) send(JSON.stringify(helloMessage(`fuzz-${int(rand, 5)}`)), false);
   if (becomesActor) {
-    send(JSON.stringify({ type: 'ready', ep: 'wasm', probe: [], loadMs: 1, warmupMs: 1, modelFromCache: false }), false);
+    send(JSON.stringify({ type: 'ready', ep: 'wasm', probe: [], loadMs: 1, warmupMs: 1, modelFromCache: false, threads: 1 }), false);
     // Hold a batch (when one is pending) so the misbehaviour below strands work to requeue.
     await Promise.race([firstBatch, closed, new Promise((r) => setTimeout(r, 200))]);
   }

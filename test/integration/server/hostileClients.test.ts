@@ -92,7 +92,7 @@ function hostile(
   });
 }
 
-const READY = { type: 'ready', ep: 'wasm', probe: [], loadMs: 1, warmupMs: 1, modelFromCache: false } as const;
+const READY = { type: 'ready', ep: 'wasm', probe: [], loadMs: 1, warmupMs: 1, modelFromCache: false, threads: 1 } as const;
 
 interface Case {
   what: string;

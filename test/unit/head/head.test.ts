@@ -34,7 +34,7 @@ const SPEC: JobSpec = {
   allowSoftwareGpu: false,
   recycle: { afterBatches: null, aboveBytes: null },
 };
-const READY = { type: 'ready' as const, ep: 'wasm' as const, probe: [], loadMs: 1, warmupMs: 0, modelFromCache: true };
+const READY = { type: 'ready' as const, ep: 'wasm' as const, probe: [], loadMs: 1, warmupMs: 0, modelFromCache: true, threads: 1 };
 
 /** A submitting process as the head sees it: what it was sent, and how its socket was closed. */
 class Submitter implements SubmitLink {

@@ -75,6 +75,8 @@ interface HostOptions {
   batchSize?: number;
   inFlight?: number;
   retries?: number;
+  /** --num-cpus as threads (null: the host's share). */
+  threads?: number | null;
 }
 
 /** A host with `items` inputs waiting (in-0, in-1, …), all read in. */
@@ -91,6 +93,7 @@ function startHost(items: number, o: HostOptions = {}): HostRun {
       maxBatch: 64,
       fixedBatch: null,
       maxTasksInFlight: o.inFlight ?? 1,
+      threads: o.threads ?? null,
       maxRetries: o.retries ?? 3,
       batchTimeoutMs: null,
       stallTimeoutMs: 300_000,
@@ -146,7 +149,15 @@ function startHost(items: number, o: HostOptions = {}): HostRun {
       const welcome = link.json[0];
       if ((j.ready ?? true) && welcome?.type === 'welcome' && welcome.status === 'admitted') {
         const ep = welcome.job!.eps[0]!;
-        host.onMessage(link, { type: 'ready', ep, probe: [], loadMs: 1, warmupMs: 0, modelFromCache: false });
+        host.onMessage(link, {
+          type: 'ready',
+          ep,
+          probe: [],
+          loadMs: 1,
+          warmupMs: 0,
+          modelFromCache: false,
+          threads: welcome.job!.numThreads,
+        });
       }
       await settle();
       return link;
@@ -218,7 +229,7 @@ test('a tab whose host can never fit an actor is refused with the reason, the ow
     /host small can never fit one actor: each needs .*1\.0 GiB memory, the host has .*512 MiB memory/,
   );
   assert.equal(h.heard.refused, 1);
-  const ready = { type: 'ready' as const, ep: 'wasm' as const, probe: [], loadMs: 1, warmupMs: 0, modelFromCache: false };
+  const ready = { type: 'ready' as const, ep: 'wasm' as const, probe: [], loadMs: 1, warmupMs: 0, modelFromCache: false, threads: 1 };
   assert.throws(() => h.host.onMessage(small, ready), /ready from actor-1, which is rejected, not admitted/);
   const admitted = await h.join('big', { ready: false });
   assert.throws(() => h.host.onMessage(admitted, { ...ready, ep: 'webgpu' }), /ready on webgpu, which actor-2 was not offered \(wasm\)/);
@@ -336,4 +347,38 @@ test('while draining a new tab is turned away as the job finishes; shutdown tell
   h.host.shutdown('the job is done');
   assert.deepEqual(a.closed, { code: CLOSE.jobDone, reason: 'job done' });
   assert.ok(a.json.some((m) => m.type === 'shutdown' && m.reason === 'the job is done'));
+});
+
+/** The threads each message to `link` told it: its welcome's job, then each re-plan. */
+function threadsTold(link: FakeLink): number[] {
+  return link.json.flatMap((m) =>
+    m.type === 'threads' ? [m.numThreads] : (m.type === 'welcome' || m.type === 'admission') && m.job ? [m.job.numThreads] : [],
+  );
+}
+
+test('an actor alone on a 4-CPU host runs 4 threads; a second makes each 2; when it leaves the first goes back to 4', async () => {
+  const h = startHost(8, { batchSize: 1 });
+  const a = await h.join('h4', { declared: { cpus: 4 } });
+  assert.deepEqual(threadsTold(a), [4]);
+  const b = await h.join('h4');
+  assert.deepEqual(threadsTold(a), [4, 2], 'the first hears its new share');
+  assert.deepEqual(threadsTold(b), [2]);
+  const other = await h.join('elsewhere', { declared: { cpus: 2 } });
+  assert.deepEqual(threadsTold(other), [2], 'another host is planned on its own');
+  assert.deepEqual(threadsTold(a), [4, 2], 'an actor on another host changes nothing here');
+  // The status shows what runs (the tab's word) beside what was planned, until the tab says it follows.
+  const statusOf = (id: string) => h.host.pool.actors.get(id)!;
+  assert.equal(statusOf('actor-1').threads, 4);
+  assert.equal(statusOf('actor-1').threadsPlanned, 2);
+  h.host.onMessage(a, { type: 'threads', threads: 2 });
+  assert.equal(statusOf('actor-1').threads, 2);
+  h.host.onClose(b, CLOSE.goingAway, 'tab closed');
+  assert.deepEqual(threadsTold(a), [4, 2, 4]);
+});
+
+test('--num-cpus pins every actor to its threads whatever its host has, and nothing is re-planned', async () => {
+  const h = startHost(8, { threads: 3 });
+  const a = await h.join('h16', { declared: { cpus: 16 } });
+  const b = await h.join('h16');
+  assert.deepEqual([threadsTold(a), threadsTold(b)], [[3], [3]]);
 });

@@ -180,7 +180,7 @@ test('waits past --join-timeout while an actor is still loading the model', asyn
   const loading = h.join('h-slow', caps(), false);
   h.clock.advance(12_000);
   assert.equal(h.job.isFinished, false);
-  h.job.onMessage(loading, { type: 'ready', ep: 'wasm', probe: [], loadMs: 12_000, warmupMs: 1, modelFromCache: false });
+  h.job.onMessage(loading, { type: 'ready', ep: 'wasm', probe: [], loadMs: 12_000, warmupMs: 1, modelFromCache: false, threads: 1 });
   await runToEnd(h, [loading]);
   await h.job.ended;
   assertEveryInputOnce(h, 4);
