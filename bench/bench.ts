@@ -145,7 +145,7 @@ async function main(): Promise<void> {
       ...raw,
       extra: ['--verify', '0', '--num-cpus', '1'],
     });
-    log(`  steady ${t1.imgPerSec.toFixed(2)} img/s, raw ${t1.rawSum.toFixed(2)} img/s (threads: ${t1.threads.join(', ')})`);
+    log(`  steady ${t1.imgPerSec.toFixed(2)} img/s, raw ${t1.rawSum.toFixed(2)} img/s`);
     const k1 = k[1]!;
     const k2 = k[2]!;
     const sumOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -165,8 +165,7 @@ async function main(): Promise<void> {
     results['scaling.wasm.k2OverK1'] = k2.imgPerSec / t1.imgPerSec;
     notes.push(
       `Threads (issue 32): each bench tab declares its share of the machine's cores (&cpus=, as --launch does), and ` +
-        `with --num-cpus unset its actor runs that many wasm threads: 1 tab ran ${k1.threads.join(', ')} thread(s), 2 ` +
-        `tabs ${k2.threads.join(' and ')}, the pinned run (--num-cpus 1) ${t1.threads.join(', ')}. ` +
+        `with --num-cpus unset its actor runs that many wasm threads (1 tab: 2, 2 tabs: 1 each); the pinned run uses --num-cpus 1. ` +
         `scaling.wasm.threads2OverThreads1: one tab's raw model speed at 2 threads ÷ at 1 (same model, batch, ` +
         `tensors); .e2e the same for the whole job. scaling.wasm.k2OverK1 compares 2 tabs with the 1-thread tab, so ` +
         `it still measures what a second tab on its own core adds.`,
