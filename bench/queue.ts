@@ -27,7 +27,7 @@ interface QueueRun {
   window: { batches: number; seconds: number } | null;
 }
 
-async function queueRun(
+export async function queueRun(
   label: string,
   gateways: number,
   actors: number,
@@ -37,6 +37,8 @@ async function queueRun(
   timeoutMs: number,
   o: BenchOptions,
 ): Promise<QueueRun> {
+  // BENCH_COORDINATOR_NODE_OPTIONS="--import ./bench/cpuProfileHook.mjs" profiles the run and the gateways (SIGUSR2 at the end).
+  const profile = process.env.BENCH_COORDINATOR_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_COORDINATOR_NODE_OPTIONS } : {};
   const nats = await startNats();
   const procs: RunningCoordinator[] = [];
   let connected: SimulatedActor[] = [];
@@ -71,11 +73,11 @@ async function queueRun(
         summary,
         ...flood,
       ],
-      { env: process.env.BENCH_COORDINATOR_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_COORDINATOR_NODE_OPTIONS } : {} },
+      { env: profile },
     );
     procs.push(run);
     for (let g = 0; g < gateways; g++)
-      procs.push(await startCoordinator(['--queue', nats.url, '--job', label, '--quiet', ...flood], { command: 'gateway' }));
+      procs.push(await startCoordinator(['--queue', nats.url, '--job', label, '--quiet', ...flood], { command: 'gateway', env: profile }));
     let ready = 0;
     let batches = 0;
     let atT0 = 0;
@@ -133,6 +135,8 @@ async function queueRun(
     return r;
   } finally {
     for (const a of connected) a.terminate();
+    if (profile.NODE_OPTIONS) for (const p of procs.slice(1)) p.kill('SIGUSR2');
+    if (profile.NODE_OPTIONS) await new Promise((r) => setTimeout(r, 2000)); // the profiles written (bench-only, profiling runs)
     for (const p of procs) p.kill('SIGKILL');
     await Promise.all(procs.map((p) => p.exited));
     await nats.stop();

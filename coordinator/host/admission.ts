@@ -14,6 +14,8 @@ export class Admission {
   /** Actors that heard their welcome (a shared pool confirms a slot before the tab hears of it). */
   private readonly welcomed = new WeakSet<PoolActor>();
   private syncing: Promise<unknown> = Promise.resolve();
+  /** The pass waiting to start, which later calls join. */
+  private queued: Promise<unknown> | null = null;
   private stopped = false;
 
   constructor(
@@ -66,12 +68,16 @@ export class Admission {
   /**
    * Writes this host's actors into the shared pool (serialized). Standby tabs that fit are promoted
    * first; an admitted tab the job's pool has no room for (another process took the slot) goes back
-   * to standby and hears so. Resolves at once without a shared pool.
+   * to standby and hears so. Resolves at once without a shared pool. Calls made while a pass waits
+   * to start share that pass (it writes the pool as it stands when it runs), so a thousand tabs
+   * joining at once cost a few passes, not a thousand in a row.
    */
   sync(): Promise<unknown> {
     const shared = this.shared;
     if (!shared) return Promise.resolve();
-    this.syncing = this.syncing.then(async () => {
+    if (this.queued) return this.queued;
+    const pass = this.syncing.then(async () => {
+      this.queued = null;
       if (this.stopped) return;
       const promoted = this.pool.promote();
       const demoted = new Set(await shared.sync());
@@ -81,8 +87,10 @@ export class Admission {
           a.link.sendJson({ type: 'admission', status: 'standby', reason: a.reason, job: null });
       }
     });
-    this.syncing.catch((err: unknown) => this.log(`could not update the job's pool: ${(err as Error).message}`));
-    return this.syncing.catch(() => undefined);
+    pass.catch((err: unknown) => this.log(`could not update the job's pool: ${(err as Error).message}`));
+    this.syncing = pass.catch(() => undefined);
+    this.queued = this.syncing;
+    return this.queued;
   }
 
   private tell(p: PoolActor): void {

@@ -79,6 +79,8 @@ export class Workload {
   private readonly freed = new Set<string>();
   /** Batch copies held by actors, all actors together. */
   private holdings = 0;
+  /** Inputs in the batches out on actors (peer checks aside), kept as they go out and come back: asked on every result. */
+  private inFlightItems = 0;
   /** Batches completed by someone else whose cancelled copy this actor may still answer: batch id → its copy. */
   private readonly cancelled = new Map<string, Map<number, Held>>();
   private nextId = 1;
@@ -144,9 +146,7 @@ export class Workload {
 
   /** Inputs not yet finished: waiting plus out on actors. */
   remainingItems(): number {
-    let n = this.pendingItems;
-    for (const f of this.inFlight.values()) if (!f.batch.check) n += f.batch.items.length;
-    return n;
+    return this.pendingItems + this.inFlightItems;
   }
 
   get empty(): boolean {
@@ -181,6 +181,7 @@ export class Workload {
       batch = { id: this.nextId++, items, attempts: 0, lastError: null };
     }
     this.inFlight.set(batch.id, { batch, holders: new Map() });
+    this.inFlightItems += batch.items.length;
     this.hold(batch.id, actorId, now);
     return batch;
   }
@@ -215,6 +216,12 @@ export class Workload {
     if (set?.delete(batchId)) this.holdings--;
     if (set?.size === 0) this.byActor.delete(actorId);
     this.freed.add(actorId);
+  }
+
+  /** A batch is no longer out (answered, or failed by its last holder). */
+  private land(f: InFlight): void {
+    this.inFlight.delete(f.batch.id);
+    if (!f.batch.check) this.inFlightItems -= f.batch.items.length;
   }
 
   /** The actors a batch of whose ended since the last call (the dispatcher looks at these, not the whole pool). */
@@ -254,7 +261,7 @@ export class Workload {
       copies.set(batchId, { batch: f.batch, actorId: a, sentAt: f.holders.get(a)! });
     }
     for (const a of [...f.holders.keys()]) this.unhold(batchId, a);
-    this.inFlight.delete(batchId);
+    this.land(f);
     return { batch: f.batch, sentAt, cancelled };
   }
 
@@ -263,12 +270,12 @@ export class Workload {
     return this.inFlight.get(batchId)?.holders.has(actorId) === true;
   }
 
-  /** How many batches `actorId` holds. */
   /** Batch copies held, all actors together. */
   get heldTotal(): number {
     return this.holdings;
   }
 
+  /** How many batches `actorId` holds. */
   heldCount(actorId: string): number {
     return this.byActor.get(actorId)?.size ?? 0;
   }
@@ -319,14 +326,14 @@ export class Workload {
     this.unhold(batchId, actorId);
     const batch = f.batch;
     if (batch.check) {
-      this.inFlight.delete(batchId);
+      this.land(f);
       batch.check(null);
       return { kind: 'check-lost' };
     }
     batch.attempts += blame === 'input' ? 1 : ACTOR_LOSS_WEIGHT;
     batch.lastError = error;
     if (f.holders.size > 0) return { kind: 'still-held' };
-    this.inFlight.delete(batchId);
+    this.land(f);
     if (batch.attempts <= this.maxRetries) {
       this.retries.unshift(batch);
       return { kind: 'retry' };

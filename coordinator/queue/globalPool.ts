@@ -27,8 +27,9 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export class GlobalPool {
-  /** The document as last read, without the actors of gateways that are gone. */
-  private snapshot: PoolDoc = { actors: {} };
+  /** The document as last read, without the actors of gateways that are gone; what is read of it, counted once a read. */
+  private snapshotDoc: PoolDoc = { actors: {} };
+  private counts: SnapshotCounts | null = null;
   private alive = new Set<string>();
   private heartbeat: NodeJS.Timeout | null = null;
   private stopWatch: (() => void) | null = null;
@@ -38,6 +39,29 @@ export class GlobalPool {
     readonly gatewayId: string,
     private readonly onChange: () => void,
   ) {}
+
+  private get snapshot(): PoolDoc {
+    return this.snapshotDoc;
+  }
+
+  private set snapshot(doc: PoolDoc) {
+    this.snapshotDoc = doc;
+    this.counts = null;
+  }
+
+  /** What admission and the job's minimum read of the last snapshot, counted once per read (they ask per tab). */
+  private counted(): SnapshotCounts {
+    if (this.counts) return this.counts;
+    const c: SnapshotCounts = { ready: 0, othersActive: 0, othersOnHost: new Map(), gateways: new Set([this.gatewayId]) };
+    for (const a of Object.values(this.snapshotDoc.actors)) {
+      if (a.state === 'ready') c.ready++;
+      c.gateways.add(a.gateway);
+      if (a.gateway === this.gatewayId) continue;
+      c.othersActive++;
+      c.othersOnHost.set(a.host, plus(c.othersOnHost.get(a.host) ?? NONE, a.budget));
+    }
+    return (this.counts = c);
+  }
 
   async start(): Promise<void> {
     await this.beat();
@@ -91,17 +115,8 @@ export class GlobalPool {
 
   /** Actors other gateways hold, and what they reserve on `hostId` (from the last read). */
   elsewhere(): { active: number; hostUsed(hostId: string): Resources } {
-    const others = Object.values(this.snapshot.actors).filter((a) => a.gateway !== this.gatewayId);
-    return {
-      active: others.length,
-      hostUsed: (hostId) =>
-        others
-          .filter((a) => a.host === hostId)
-          .reduce(
-            (r, a) => ({ gpus: r.gpus + a.budget.gpus, cpus: r.cpus + a.budget.cpus, memoryBytes: r.memoryBytes + a.budget.memoryBytes }),
-            { gpus: 0, cpus: 0, memoryBytes: 0 },
-          ),
-    };
+    const c = this.counted();
+    return { active: c.othersActive, hostUsed: (hostId) => c.othersOnHost.get(hostId) ?? NONE };
   }
 
   /** Reads the pool again, dropping the actors of gateways that are gone. */
@@ -114,12 +129,12 @@ export class GlobalPool {
 
   /** Gateways serving actors of the job (as last read), this one included. */
   get gateways(): number {
-    return new Set([this.gatewayId, ...Object.values(this.snapshot.actors).map((a) => a.gateway)]).size;
+    return this.counted().gateways.size;
   }
 
   /** Ready actors in the whole job (the pool's minimum is counted across gateways). */
   readyCount(): number {
-    return Object.values(this.snapshot.actors).filter((a) => a.state === 'ready').length;
+    return this.counted().ready;
   }
 
   /**
@@ -165,15 +180,23 @@ export async function syncPool(global: GlobalPool, pool: ActorRoster, gatewayId:
     const known = (a: PoolActor) => before.has(poolKey(gatewayId, a.id));
     const mine = pool.active().sort((a, b) => Number(!known(a)) - Number(!known(b)));
     demoted.length = 0;
+    // What each host holds and how many actors the pool has, kept as actors are added (one pass, not one per actor).
+    const onHost = new Map<string, Resources>();
+    let count = 0;
+    for (const e of Object.values(doc.actors)) {
+      onHost.set(e.host, plus(onHost.get(e.host) ?? NONE, e.budget));
+      count++;
+    }
     for (const a of mine) {
       const host = pool.hosts.get(a.hostId)!;
-      const onHost = Object.values(doc.actors).filter((e) => e.host === a.hostId);
-      const fits = (r: 'gpus' | 'cpus' | 'memoryBytes') =>
-        onHost.reduce((n, e) => n + e.budget[r], 0) + a.budget[r] <= host.capacity[r] + 1e-9;
-      if (!known(a) && (Object.keys(doc.actors).length >= max || !fits('gpus') || !fits('cpus') || !fits('memoryBytes'))) {
+      const used = onHost.get(a.hostId) ?? NONE;
+      const fits = (r: 'gpus' | 'cpus' | 'memoryBytes') => used[r] + a.budget[r] <= host.capacity[r] + 1e-9;
+      if (!known(a) && (count >= max || !fits('gpus') || !fits('cpus') || !fits('memoryBytes'))) {
         demoted.push(a);
         continue;
       }
+      onHost.set(a.hostId, plus(used, a.budget));
+      count++;
       doc.actors[poolKey(gatewayId, a.id)] = {
         gateway: gatewayId,
         host: a.hostId,
@@ -186,6 +209,19 @@ export async function syncPool(global: GlobalPool, pool: ActorRoster, gatewayId:
   for (const a of demoted)
     pool.demote(a, `the job's pool is full across its gateways (max ${max}), or host ${a.hostId} is; waiting for an actor to leave`);
   return demoted;
+}
+
+interface SnapshotCounts {
+  ready: number;
+  othersActive: number;
+  othersOnHost: Map<string, Resources>;
+  gateways: Set<string>;
+}
+
+const NONE: Resources = { gpus: 0, cpus: 0, memoryBytes: 0 };
+
+function plus(r: Resources, b: Resources): Resources {
+  return { gpus: r.gpus + b.gpus, cpus: r.cpus + b.cpus, memoryBytes: r.memoryBytes + b.memoryBytes };
 }
 
 /** An actor's key in the pool document: gateways number their actors independently. */

@@ -95,3 +95,22 @@ test('losing one copy of a batch held twice requeues nothing', () => {
   assert.ok(q.complete(b.id, 'b'));
   assert.ok(q.empty);
 });
+
+test('inputs not yet finished are counted through copies, failures, splits and peer checks', () => {
+  const q = queueOf(8, 0);
+  const a = q.take('a', 4, 0)!;
+  const b = q.take('b', 2, 0)!;
+  assert.equal(q.remainingItems(), 8);
+  q.copy(a.id, 'c', 1);
+  assert.equal(q.remainingItems(), 8, 'a second copy is the same inputs');
+  q.addCheck([item(0), item(1)], 'c', 2, () => undefined);
+  assert.equal(q.remainingItems(), 8, 'a peer check is no input of the job');
+  q.complete(a.id, 'c');
+  assert.equal(q.remainingItems(), 4, 'the batch answered by its copy, the other copy cancelled');
+  assert.deepEqual(q.fail(b.id, 'b', err, 'input'), { kind: 'split', into: 2 });
+  assert.equal(q.remainingItems(), 4, 'split halves wait again');
+  const half = q.take('a', 4, 3)!;
+  assert.equal(half.items.length, 1);
+  q.complete(half.id, 'a');
+  assert.equal(q.remainingItems(), 3);
+});
