@@ -6,7 +6,7 @@
 import type { ActorInputs } from '../../shared/actorApi.ts';
 import type { SerializedError } from '../../shared/errors.ts';
 import { sniffImage } from '../../shared/imageHeader.ts';
-import { isRemoteSource, type Dataset, type DatasetItem } from './dataset.ts';
+import { isRemoteSource, itemChunks, type Dataset, type DatasetItem } from './dataset.ts';
 import { IdSet } from './idSet.ts';
 import { MAX_RECORD_BYTES } from './recordLimits.ts';
 import type { InlineItem, UrlItem } from './inputItem.ts';
@@ -63,24 +63,25 @@ export class DatasetFeeder {
       });
       reads.add(p);
     };
-    for await (const item of this.dataset.items()) {
-      if (t.stopped()) break;
-      if (t.skip.has(item.id)) continue;
-      if (seen && !seen.add(item.id)) {
-        t.log(`input id ${item.id} appears twice in the dataset; the second is skipped (one row per id)`);
-        continue;
+    read: for await (const chunk of itemChunks(this.dataset))
+      for (const item of chunk) {
+        if (t.stopped()) break read;
+        if (t.skip.has(item.id)) continue;
+        if (seen && !seen.add(item.id)) {
+          t.log(`input id ${item.id} appears twice in the dataset; the second is skipped (one row per id)`);
+          continue;
+        }
+        start(item);
+        if (reads.size >= READ_CONCURRENCY) await Promise.race(reads);
+        if (errors.length >= 64) {
+          const rows = errors;
+          errors = [];
+          await t.writeErrors(rows);
+        }
+        while (!t.wantsMore() && !t.stopped()) {
+          await new Promise<void>((resolve) => (this.wakeUp = resolve));
+        }
       }
-      start(item);
-      if (reads.size >= READ_CONCURRENCY) await Promise.race(reads);
-      if (errors.length >= 64) {
-        const rows = errors;
-        errors = [];
-        await t.writeErrors(rows);
-      }
-      while (!t.wantsMore() && !t.stopped()) {
-        await new Promise<void>((resolve) => (this.wakeUp = resolve));
-      }
-    }
     await Promise.all(reads);
     if (errors.length > 0) await t.writeErrors(errors);
   }
