@@ -2,7 +2,9 @@
  * The EP choice by measurement (--ep auto): the tab makes the job's own actor on each EP it may
  * use, warms it up, times its `call` on a ready-made batch briefly, and keeps the faster. Each
  * EP gets its own worker, so a slow one is stopped by terminating its worker: a software WebGPU
- * adapter that needs minutes for the model cannot hold the tab for more than PROBE_LIMIT_MS.
+ * adapter that needs minutes for the model cannot hold the tab for more than PROBE_LIMIT_MS. Once
+ * one EP is measured, the next is stopped as soon as it is clearly slower (measureLimitMs): its
+ * measurement not done in the time an EP of half that speed would take.
  */
 import * as Comlink from 'comlink';
 import type { EpFigure, ExecutionProvider, JobSpec } from '../../shared/protocol.ts';
@@ -13,6 +15,18 @@ const PROBE_BATCH = 4;
 const PROBE_SECONDS = 1;
 /** Loading, warm-up and timing of one EP must fit in this, or that EP is reported too slow. */
 export const PROBE_LIMIT_MS = 20_000;
+/** The allowance in a measurement for the first run at the probe's batch size (its shaders compiled). */
+const FIRST_RUN_SLACK_MS = 2_000;
+
+/**
+ * How long an EP's measurement (one untimed batch of PROBE_BATCH, then PROBE_SECONDS timed) may take
+ * once another EP ran at `fastest` images a second: what an EP of half that speed needs, two batches'
+ * worth beyond the timed second, plus the first run's allowance. Past it, the EP is clearly slower.
+ */
+export function measureLimitMs(fastest: number): number {
+  const halfSpeedBatchMs = ((2 * PROBE_BATCH) / fastest) * 1000;
+  return FIRST_RUN_SLACK_MS + PROBE_SECONDS * 1000 + 2 * halfSpeedBatchMs;
+}
 
 export interface LoadedActor {
   worker: Worker;
@@ -67,7 +81,24 @@ export async function loadFastest(
       }
       const actor = { worker, api, outcome };
       if (eps.length === 1) return { chosen: actor, failure: null, figures };
-      const raw = await within<RawSpeed | null>(api.measureRaw(PROBE_BATCH, PROBE_SECONDS), limit - (performance.now() - started));
+      const best = loaded.reduce((m, l) => Math.max(m, l.imagesPerSecond), 0);
+      const left = limit - (performance.now() - started);
+      const early = best > 0 && measureLimitMs(best) < left;
+      let raw: RawSpeed | null;
+      try {
+        raw = await within<RawSpeed | null>(api.measureRaw(PROBE_BATCH, PROBE_SECONDS), early ? measureLimitMs(best) : left);
+      } catch (err) {
+        if (!(err instanceof TimedOut) || !early) throw err;
+        worker.terminate();
+        figures.push({
+          ep,
+          imagesPerSecond: null,
+          note:
+            `stopped ${((performance.now() - started) / 1000).toFixed(1)} s in: its measurement took over ` +
+            `${(measureLimitMs(best) / 1000).toFixed(1)} s, so it runs under half the ${best.toFixed(1)} images/s measured before it`,
+        });
+        continue;
+      }
       if (raw === null) {
         // Records and files: no input to measure with before the first batch (nor a raw-pixel actor that refuses a black
         // image). The first EP that loads is kept.
