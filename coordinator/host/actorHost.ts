@@ -24,6 +24,7 @@ import { checkResult } from './resultCheck.ts';
 import { ThreadPlan } from './threadPlan.ts';
 import { stallWarning, StallWatch } from './stallWatch.ts';
 import { UrlFallback } from './urlFallback.ts';
+import { sentItems, takeRiders } from './riders.ts';
 import { intakeOf, Workload, type FailureBlame } from './workload.ts';
 
 /** An actor that failed this many batches in a row is evicted and its resources returned. */
@@ -69,8 +70,9 @@ export class ActorHost {
       this.stats,
       { batchSize: s.batchSize, maxBatch: s.maxBatch, fixedBatch: s.fixedBatch, maxTasksInFlight: s.maxTasksInFlight },
       (l) => d.events.log(l),
+      (a, room) => this.peers.ride(a, room),
     );
-    this.peers = new PeerChecks(this.pool, this.workload, s.maxTasksInFlight, (a, batch, now) => this.dispatcher.send(a, batch, now));
+    this.peers = new PeerChecks(this.pool, this.workload, s, (a, batch, now) => this.dispatcher.send(a, batch, now));
     this.stall = new StallWatch(s.stallTimeoutMs);
     this.fallback = new UrlFallback({
       read: d.read,
@@ -82,13 +84,8 @@ export class ActorHost {
       failed: (item, error) => d.sink.failed(item, error),
       settled: () => d.events.changed(),
     });
-    this.source = d.source(
-      intakeOf(
-        this.workload,
-        (items, attempts) => this.add(items, attempts),
-        () => this.dispatcher.freeCapacity(),
-      ),
-    );
+    const add = (items: readonly InputItem[], attempts?: number): void => this.add(items, attempts);
+    this.source = d.source(intakeOf(this.workload, add, () => this.dispatcher.freeCapacity()));
     this.timer = this.clock.setInterval(() => this.tick(), 1000);
   }
 
@@ -257,8 +254,9 @@ export class ActorHost {
       actor.speed.record(held.late.batch.items.length, held.late.sentAt, receivedAt);
       return this.leaveIfRetired(actor);
     }
+    const sent = sentItems(held.batch);
     const problem = checkResult(
-      held.batch.items.map((i) => 'bytes' in i),
+      sent.map((i) => 'bytes' in i),
       msg.items,
       this.d.settings.rules,
     );
@@ -269,14 +267,15 @@ export class ActorHost {
     }
     const { batch, sentAt, cancelled } = this.workload.complete(msg.batchId, actor.id)!;
     for (const other of cancelled) this.pool.actors.get(other)?.link.sendJson({ type: 'cancel', batchId: batch.id });
-    actor.speed.record(batch.items.length, sentAt, receivedAt);
+    actor.speed.record(sent.length, sentAt, receivedAt);
     actor.prepared(msg.timing.decodeMs, msg.timing.inferenceMs);
     const roundTrip = receivedAt - sentAt;
     this.stats.roundTrip.add(roundTrip);
-    actor.answered(batch.items.length, roundTrip, this.clock.wall());
+    actor.answered(sent.length, roundTrip, this.clock.wall());
     this.answers++;
-    if (batch.check) batch.check({ actorId: actor.id, results: msg.items });
-    else this.deliver(actor, batch.items, msg);
+    const own = takeRiders(batch, actor.id, msg);
+    if (batch.check) batch.check({ actorId: actor.id, results: own.items });
+    else this.deliver(actor, batch.items, own);
     this.leaveIfRetired(actor);
     if (this.schedule() > 0) this.stats.dispatchLatency.add(this.clock.now() - receivedAt);
     this.d.events.changed();
@@ -366,6 +365,7 @@ export class ActorHost {
   /** Gives pending inputs to ready actors; returns the batches sent. */
   schedule(): number {
     if (!this.started || this.stopped) return 0;
+    // Peer checks that cannot ride in work go out alone first; the others ride in the batches sent next.
     this.peers.run(this.clock.now());
     if (this.draining) return 0;
     const unfinished = Math.max(this.workload.remainingItems(), this.d.unfinished?.() ?? 0);

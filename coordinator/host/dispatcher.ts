@@ -9,7 +9,8 @@ import type { ActorRoster } from '../pool/actorRoster.ts';
 import { wireInput } from '../io/inputItem.ts';
 import type { PoolActor } from '../pool/actor.ts';
 import { autoBatchSize, chooseCopy, fixedBatchSize, oneMoreAt, type ActorLoad, type CopyCandidate } from './batchPlan.ts';
-import type { Batch, Workload } from './workload.ts';
+import { sentItems } from './riders.ts';
+import type { Batch, Rider, Workload } from './workload.ts';
 import type { HostStats } from './hostStats.ts';
 
 export interface DispatchSettings {
@@ -37,6 +38,8 @@ export class Dispatcher {
     private readonly stats: HostStats,
     private readonly settings: DispatchSettings,
     private readonly log: (line: string) => void = () => undefined,
+    /** A peer check waiting that may ride in the batch about to go to `a`, in at most `room` inputs. */
+    private readonly rider: (a: PoolActor, room: number) => Rider | null = () => null,
   ) {}
 
   /** What the plan needs to know of `a`: its speed, and the work it holds. */
@@ -150,7 +153,10 @@ export class Dispatcher {
         free.splice(at, 1);
         continue;
       }
-      const batch = this.workload.take(best.id, size, now)!;
+      // A peer check rides in the batch, which is cut that much shorter: the frame is the size planned.
+      const rider = size > 1 ? this.rider(best, size - 1) : null;
+      const batch = this.workload.take(best.id, size - (rider?.items.length ?? 0), now)!;
+      if (rider) batch.riders = [rider];
       this.send(best, batch, now);
       sent++;
       if (bestHeld + 1 >= max) free.splice(at, 1);
@@ -174,8 +180,8 @@ export class Dispatcher {
       if (this.workload.copies(h.batch.id) > 1) continue;
       let list = byHolder.get(h.actorId);
       if (!list) byHolder.set(h.actorId, (list = []));
-      // A peer check takes its holder's time but is never copied.
-      list.push({ batchId: h.batch.id, items: h.batch.items.length, sentAt: h.sentAt, copyable: !h.batch.check });
+      // A peer check takes its holder's time but is never copied, nor a batch a check rides in (it must stay off the checked host).
+      list.push({ batchId: h.batch.id, items: h.batch.items.length, sentAt: h.sentAt, copyable: !h.batch.check && !h.batch.riders });
     }
     const candidates: (CopyCandidate & { holder: string })[] = [];
     for (const [holderId, batches] of byHolder) {
@@ -213,18 +219,19 @@ export class Dispatcher {
   }
 
   send(a: PoolActor, batch: Batch, now: number): void {
-    a.sent(batch.items.length, now);
+    const items = sentItems(batch);
+    a.sent(items.length, now);
     const frame = encodeBatchFrame(
       batch.id,
-      batch.items.map((i) => i.id),
-      batch.items.map(wireInput),
+      items.map((i) => i.id),
+      items.map(wireInput),
     );
     a.link.sendBinary(frame);
     const wire = this.stats.wire;
     wire.batches++;
-    wire.images += batch.items.length;
+    wire.images += items.length;
     wire.frameBytes += frame.byteLength;
-    for (const i of batch.items) {
+    for (const i of items) {
       if ('bytes' in i) wire.itemBytes += i.bytes.byteLength;
       else wire.urlInputs++;
     }

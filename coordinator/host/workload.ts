@@ -27,7 +27,21 @@ export interface Batch {
    * A peer check (peerChecks.ts): another actor's inputs computed again, answered to the verifier
    * rather than written. It is never retried, split or copied: lost, it answers null.
    */
-  check?: (answer: { actorId: string; results: ItemResult[] } | null) => void;
+  check?: CheckAnswer;
+  /**
+   * Peer checks riding in this batch (peerChecks.ts): their inputs follow the batch's own in its
+   * frame, and their answers are split off the result. Lost with the batch, each answers null; a
+   * batch going back to the queue goes without them.
+   */
+  riders?: Rider[];
+}
+
+export type CheckAnswer = (answer: { actorId: string; results: ItemResult[] } | null) => void;
+
+/** A peer check that rides in another batch rather than going out alone. */
+export interface Rider {
+  items: InputItem[];
+  answer: CheckAnswer;
 }
 
 /** One actor's copy of a batch. */
@@ -187,7 +201,7 @@ export class Workload {
   }
 
   /** Sends `actorId` a peer check of `items`: held like any batch (a slot, a deadline), answered to `check`. */
-  addCheck(items: InputItem[], actorId: string, now: number, check: NonNullable<Batch['check']>): Batch {
+  addCheck(items: InputItem[], actorId: string, now: number, check: CheckAnswer): Batch {
     const batch: Batch = { id: this.nextId++, items, attempts: 0, lastError: null, check };
     this.inFlight.set(batch.id, { batch, holders: new Map() });
     this.hold(batch.id, actorId, now);
@@ -288,7 +302,7 @@ export class Workload {
     if (ids) {
       for (const id of ids) {
         const f = this.inFlight.get(id)!;
-        items += f.batch.items.length;
+        items += f.batch.items.length + (f.batch.riders?.reduce((n, r) => n + r.items.length, 0) ?? 0);
         oldestSentAt = Math.min(oldestSentAt, f.holders.get(actorId)!);
       }
     }
@@ -325,6 +339,8 @@ export class Workload {
     if (!f || !f.holders.has(actorId)) return null;
     this.unhold(batchId, actorId);
     const batch = f.batch;
+    for (const r of batch.riders ?? []) r.answer(null);
+    batch.riders = undefined;
     if (batch.check) {
       this.land(f);
       batch.check(null);

@@ -31,7 +31,10 @@ export interface Dataset {
   /** True when ids cannot repeat (a folder: one path, one id); a manifest may repeat a line. */
   uniqueIds: boolean;
   items(): AsyncIterable<DatasetItem>;
-  /** The same inputs a read's worth at a time, where the dataset reads so (a manifest): a pass over millions of lines awaits per chunk, not per line. */
+  /**
+   * The same inputs a read's worth at a time, where the dataset reads so (a manifest): a pass over
+   * millions of lines awaits per chunk, not per line.
+   */
   chunks?(): AsyncIterable<DatasetItem[]>;
 }
 
