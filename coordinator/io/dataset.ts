@@ -113,29 +113,46 @@ async function* readCsvManifest(file: string): AsyncGenerator<DatasetItem> {
 
 /**
  * A text file's lines, a chunk's worth at a time (readline's event per line costs more than the
- * parsing): \n, \r\n and a lone \r each end a line, as readline has them.
+ * parsing): \n, \r\n and a lone \r each end a line, as readline has them. Each line is decoded on
+ * its own, so a string kept from it (an id) holds on to its line, not to the 1 MiB chunk.
  */
 async function* lineChunks(file: string): AsyncGenerator<string[]> {
-  let carry = '';
-  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: LINE_CHUNK_BYTES })) {
-    const text = carry + (chunk as string);
-    // A \r at the end may be half of a \r\n: it waits for the next chunk.
-    const cut = text.endsWith('\r') ? text.length - 1 : text.length;
-    const lines = text.includes('\r') ? text.slice(0, cut).split(LINE_BREAK) : text.split('\n');
-    carry = lines.pop()! + text.slice(cut);
+  let rest = Buffer.alloc(0);
+  for await (const chunk of createReadStream(file, { highWaterMark: LINE_CHUNK_BYTES })) {
+    const buf = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
+    const { lines, end } = splitLines(buf, false);
+    rest = Buffer.from(buf.subarray(end));
     yield lines;
   }
-  if (carry !== '') yield carry.split(LINE_BREAK);
+  if (rest.length > 0) yield splitLines(rest, true).lines;
 }
 
+/** The lines of `buf`, and where the unfinished one at its end starts (none when `last`). */
+function splitLines(buf: Buffer, last: boolean): { lines: string[]; end: number } {
+  const lines: string[] = [];
+  let start = 0;
+  let lf = buf.indexOf(LF);
+  let cr = buf.indexOf(CR);
+  for (;;) {
+    const at = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr);
+    // A \r at the very end may be half of a \r\n: it waits for the next chunk.
+    if (at < 0 || (at === buf.length - 1 && at === cr && !last)) break;
+    lines.push(buf.toString('utf8', start, at));
+    start = at === cr && buf[at + 1] === LF ? at + 2 : at + 1;
+    if (lf >= 0 && lf < start) lf = buf.indexOf(LF, start);
+    if (cr >= 0 && cr < start) cr = buf.indexOf(CR, start);
+  }
+  if (last && start < buf.length) {
+    lines.push(buf.toString('utf8', start));
+    start = buf.length;
+  }
+  return { lines, end: start };
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
 const LINE_CHUNK_BYTES = 1 << 20;
-const LINE_BREAK = /\r\n|\r|\n/;
 const PLAIN_LINE = /^\{\s*"id"\s*:\s*"([^"\\]*)"\s*,\s*"path"\s*:\s*"([^"\\]*)"\s*\}$/;
-
-function splitCarriageReturns(lines: string[]): string[] {
-  if (!lines.some((l) => l.includes('\r'))) return lines;
-  return lines.flatMap((l) => (l.endsWith('\r') ? l.slice(0, -1) : l).split('\r'));
-}
 
 /** A line-based manifest: `.txt` (a path per line) or `.jsonl` (`{"id","path"}` per line), a chunk of lines at a time. */
 async function* readLineManifest(file: string): AsyncGenerator<DatasetItem[]> {

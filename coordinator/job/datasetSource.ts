@@ -19,8 +19,13 @@ export interface DatasetSourceDeps {
   inputs: ActorInputs;
   /** Ids already in the output (resume). */
   skip: IdLookup;
-  /** Inputs to keep waiting in the host. */
+  /** Inputs to keep waiting in the host, rows waiting for the disk included. */
   readAheadItems: number;
+  /**
+   * Rows answered and not yet on disk: when the disk falls behind the actors, reading (and so
+   * dispatch) waits for it, rather than rows piling up in memory without bound.
+   */
+  unwritten?(): number;
   writeErrors(rows: OutputRow[]): Promise<void>;
   /** The job stopped reading (it drains or ended). */
   stopped(): boolean;
@@ -43,7 +48,7 @@ export class DatasetSource implements WorkSource {
       d.dataset,
       {
         skip: d.skip,
-        wantsMore: () => intake.pendingItems < d.readAheadItems && intake.pendingBytes < MAX_READ_AHEAD_BYTES,
+        wantsMore: () => intake.pendingItems + (d.unwritten?.() ?? 0) < d.readAheadItems && intake.pendingBytes < MAX_READ_AHEAD_BYTES,
         add: (item) => intake.add([item]),
         writeErrors: (rows) => d.writeErrors(rows),
         stopped: () => d.stopped(),

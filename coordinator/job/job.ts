@@ -56,7 +56,11 @@ export class Job implements RunningJob {
       o.out,
       {
         progress: (stats) => deps.events.progress(stats),
-        written: () => this.endIfComplete(),
+        // Rows on disk make room in the read-ahead window (it counts rows not yet written).
+        written: () => {
+          this.source.wake();
+          this.endIfComplete();
+        },
         fail: (err) => this.fail(err),
         log,
         now: () => this.clock.wall(),
@@ -88,6 +92,7 @@ export class Job implements RunningJob {
           inputs: deps.actor.inputs,
           skip: deps.sink.written,
           readAheadItems: Math.max(4, o.pool.max * o.maxTasksInFlight * 2) * perBatch,
+          unwritten: () => this.output.unwrittenRows,
           writeErrors: (rows) => this.output.writeUnsent(rows),
           stopped: () => this.finished || this.draining,
           log,

@@ -48,6 +48,8 @@ export interface BarredActor {
 
 export class JobOutput {
   private answeredRows = 0;
+  /** Rows handed to the sink and not yet on disk (the read-ahead window counts them). */
+  private unwritten = 0;
   private readonly verifier: Verifier<InputItem, unknown> | null;
   private readonly counts: JobCounts;
   /** Actors caught lying, for the summary and the status. */
@@ -131,6 +133,11 @@ export class JobOutput {
     return this.verifier?.trustOf(actorId) ?? null;
   }
 
+  /** Rows handed to the output and not yet on disk. */
+  get unwrittenRows(): number {
+    return this.unwritten;
+  }
+
   get heldRows(): number {
     return this.verifier?.heldRows ?? 0;
   }
@@ -148,7 +155,12 @@ export class JobOutput {
 
   private async writeNow(rows: OutputRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.sink.write(rows);
+    this.unwritten += rows.length;
+    try {
+      await this.sink.write(rows);
+    } finally {
+      this.unwritten -= rows.length;
+    }
     this.counts.rows += rows.length;
     for (const r of rows) {
       if (r.error) this.counts.errors++;

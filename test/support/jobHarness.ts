@@ -87,10 +87,21 @@ export const DEFAULT_OPTIONS: JobOptions = {
 export class MemorySink implements RowSink {
   readonly written = new Set<string>();
   readonly rows: OutputRow[] = [];
+  /** While paused (a disk slower than the actors), writes are taken and resolve on `resume`. */
+  private paused: (() => void)[] | null = null;
   async write(rows: readonly OutputRow[]): Promise<void> {
     this.rows.push(...rows);
+    if (this.paused) await new Promise<void>((resolve) => this.paused!.push(resolve));
   }
   async flushed(): Promise<void> {}
+  pause(): void {
+    this.paused ??= [];
+  }
+  resume(): void {
+    const waiting = this.paused ?? [];
+    this.paused = null;
+    for (const w of waiting) w();
+  }
 }
 
 /** One fake tab: what the job sent it, and how it closed it. */

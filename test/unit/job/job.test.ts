@@ -291,3 +291,22 @@ test('a pool whose only actors take 30 s and 40 s an input starts at once and fi
   // Ideal: 4 inputs over 1/30 + 1/40 img/s ≈ 69 s; two on each (60 s, 80 s) is the best whole split.
   assert.ok(ms <= 90_000, `took ${(ms / 1000).toFixed(0)} s`);
 });
+
+test('a disk slower than the actors holds reading and dispatch back: rows waiting for it stay within the read-ahead window', async () => {
+  // One actor, batches of 4, one in flight: the window is max(4, 1 × 1 × 2) × 4 = 16 inputs, rows not yet on disk included.
+  const h = startJob(400, { batchSize: 4, maxTasksInFlight: 1, pool: { min: 1, max: 1 } });
+  h.sink.pause();
+  const a = h.join();
+  await h.settle();
+  for (let answered = 0; a.batches.length > answered; answered++) {
+    h.answer(a, a.batches[answered]!.batchId);
+    await h.settle();
+  }
+  // The window, a batch in flight, and the reads already under way when the window filled (up to 32): not the 400.
+  assert.ok(h.sink.rows.length <= 16 + 4 + 32, `${h.sink.rows.length} rows wait for the disk`);
+  assert.ok(h.sink.rows.length >= 12, `${h.sink.rows.length} rows: the window was used`);
+  h.sink.resume();
+  await runToEnd(h, [a]);
+  await h.job.ended;
+  assertEveryInputOnce(h, 400);
+});
