@@ -16,7 +16,6 @@
  * the coordinator, so the rate reached is what these cores allow, recorded beside the target.
  */
 import { createHash, randomInt } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,7 +29,7 @@ import { readRows, referencePredictions } from '../test/support/reference.ts';
 import { SimulatedActor, type ReceivedBatch } from '../test/support/simulatedActor.ts';
 import { mulberry32, writeTestPngs } from '../test/support/testImages.ts';
 import { writeManifest } from './coordinatorCapacity.ts';
-import { cpuSecondsNow } from './window.ts';
+import { cpuSecondsNow, threadCpu } from './window.ts';
 import { HELD_LIMIT, shiftClasses } from './trust.ts';
 
 export interface AtSpeedOptions {
@@ -47,22 +46,6 @@ const DISTINCT_IMAGES = 300;
 const LIE_SHARE = 0.1;
 /** What --batch-size auto gives an actor of SPEED: about 1.5 s of its work, at most 64 (coordinator/host/batchPlan.ts). */
 const AUTO_BATCH = Math.min(Math.round(SPEED * TARGET_BATCH_SECONDS), AUTO_MAX_BATCH);
-
-/** CPU seconds (user + system) of each thread of a process, by thread id, with its name; empty once it is gone. */
-function threadCpu(pid: number): Map<string, { name: string; seconds: number }> {
-  const out = new Map<string, { name: string; seconds: number }>();
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = /\((.*)\)/.exec(text)?.[1] ?? '?';
-      const fields = text.replace(/^.*\) /, '').split(' ');
-      out.set(tid, { name: tid === String(pid) ? 'main' : name, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
-    }
-  } catch {
-    /* a thread ended between the listing and the read, or the process is gone */
-  }
-  return out;
-}
 
 /** The model's answer per distinct image (by bytes), computed once by one actor and shared by all. */
 class SharedAnswers {

@@ -4,7 +4,7 @@
  * bytes on the actors' sockets) at both ends, so a figure per batch divides what was spent over
  * exactly the batches counted between them.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 
@@ -78,4 +78,20 @@ export class SocketBytes {
     }
     return { toActors, fromActors };
   }
+}
+
+/** CPU seconds (user + system) of each thread of a process, by thread id, with its name; empty once it is gone. */
+export function threadCpu(pid: number): Map<string, { name: string; seconds: number }> {
+  const out = new Map<string, { name: string; seconds: number }>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = /\((.*)\)/.exec(text)?.[1] ?? '?';
+      const fields = text.replace(/^.*\) /, '').split(' ');
+      out.set(tid, { name: tid === String(pid) ? 'main' : name, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
+    }
+  } catch {
+    /* a thread ended between the listing and the read, or the process is gone */
+  }
+  return out;
 }

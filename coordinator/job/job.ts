@@ -56,11 +56,7 @@ export class Job implements RunningJob {
       o.out,
       {
         progress: (stats) => deps.events.progress(stats),
-        // Rows on disk make room in the read-ahead window (it counts rows not yet written).
-        written: () => {
-          this.source.wake();
-          this.endIfComplete();
-        },
+        written: () => this.onWritten(),
         fail: (err) => this.fail(err),
         log,
         now: () => this.clock.wall(),
@@ -218,6 +214,12 @@ export class Job implements RunningJob {
   /** An actor lied (the output's verifier caught it): it, or with `hostBarred` its whole host, is closed and refused. */
   private bar(b: Barring): void {
     this.host.bar(b.hostBarred ? { hostId: b.hostId } : { actorId: b.actorId }, b.reason);
+  }
+
+  /** Rows on disk make room in the read-ahead window (it counts rows not yet written), and may end the job. */
+  private onWritten(): void {
+    this.source.wake();
+    this.endIfComplete();
   }
 
   /** Ends the job once every input has its row (or, draining, once nothing is in flight). */
