@@ -336,7 +336,15 @@ export function markdown(m: Record<string, string>, r: R, notes: string[], quick
     '- raw = `session.run` alone on a ready-made tensor, measured once every tab had loaded the model and ' +
       'before any took work, all tabs at once, after a warm-up; e2e = steady throughput from the pool being ready to ' +
       'the last row written; ' +
-      "efficiency = e2e ÷ the tabs' own models inside the job (raw.*.inPipelineImgPerSec), measured on the same tabs at the same time.",
+      "efficiency = e2e ÷ the tabs' own models inside the job (raw.*.inPipelineImgPerSec: each tab's images ÷ the inference " +
+      'time it reported with each result, summed over the tabs), measured on the same tabs at the same time: a tab runs its ' +
+      'batches one after another, so its wall time is at least its inference time and the ratio is at most 1 by construction.',
+    ...(/software|swiftshader/i.test(m.adapter ?? '')
+      ? [
+          `- No machine with a real GPU was lent to this run: the WebGPU rows are ${m.adapter}, a software adapter on ` +
+            "the same CPU cores, and say nothing of a real GPU's speed.",
+        ]
+      : []),
     '- coordinator.aN.p99DispatchMs: from a result frame arriving (before parsing) to the next batch frame ' +
       'handed to the socket, over every result that led to a dispatch; p99RoundTripMs: batch sent → its result arriving.',
     '',
