@@ -63,12 +63,18 @@ async function growth(ep: 'wasm' | 'webgpu', batches: number, o: BenchOptions): 
     ]);
     const page = await (await browser.newContext()).newPage();
     await page.goto(c.workerUrl);
+    // A measurement can take seconds while the tab keeps working: a job that ends meanwhile (its coordinator gone, the
+    // status unreachable) ends the waiting too, with every batch done.
+    let ended = false;
+    void c.exited.then(() => (ended = true));
+    let seen = 0;
+    const progress = async (): Promise<number> => (ended ? batches : (seen = Math.max(seen, await done(c.statusUrl))));
     const first = Math.max(20, Math.floor(batches * 0.1));
-    while ((await done(c.statusUrl)) < first) await new Promise((r) => setTimeout(r, 100));
-    const a = { done: await done(c.statusUrl), bytes: await pageBytes(page) };
+    while ((await progress()) < first) await new Promise((r) => setTimeout(r, 100));
+    const a = { done: await progress(), bytes: await pageBytes(page) };
     const last = Math.floor(batches * 0.9);
-    while ((await done(c.statusUrl)) < last) await new Promise((r) => setTimeout(r, 100));
-    const b = { done: await done(c.statusUrl), bytes: await pageBytes(page) };
+    while ((await progress()) < last) await new Promise((r) => setTimeout(r, 100));
+    const b = { done: await progress(), bytes: await pageBytes(page) };
     await c.exited;
     const perTenK = ((b.bytes - a.bytes) / 1e6 / Math.max(1, b.done - a.done)) * 10_000;
     const note =
