@@ -72,7 +72,8 @@ export class ActorHost {
       (l) => d.events.log(l),
       (a, room) => this.peers.ride(a, room),
     );
-    this.peers = new PeerChecks(this.pool, this.workload, s, (a, batch, now) => this.dispatcher.send(a, batch, now));
+    const moreWork = (): boolean => this.workload.hasPending || !this.source.exhausted;
+    this.peers = new PeerChecks(this.pool, this.workload, s, (a, batch, now) => this.dispatcher.send(a, batch, now), moreWork);
     this.stall = new StallWatch(s.stallTimeoutMs);
     this.fallback = new UrlFallback({
       read: d.read,

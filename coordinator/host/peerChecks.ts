@@ -43,6 +43,8 @@ export class PeerChecks {
     private readonly workload: Workload,
     private readonly settings: Pick<DispatchSettings, 'batchSize' | 'maxBatch' | 'maxTasksInFlight'>,
     private readonly send: (a: PoolActor, batch: Batch, now: number) => void,
+    /** Whether work is still to come (waiting, or still being read): a check may wait to ride in it. */
+    private readonly moreWork: () => boolean = () => workload.hasPending,
   ) {}
 
   /** The most a check may hold to ride: the batch it rides in keeps one input of its own. */
@@ -92,7 +94,7 @@ export class PeerChecks {
         const faster = (a.speed.imagesPerSecond ?? 0) > (best?.speed.imagesPerSecond ?? 0);
         if (held < bestHeld || (held === bestHeld && faster)) [best, bestHeld] = [a, held];
       }
-      const canRide = otherHost && this.workload.hasPending && now - w.since < RIDE_WAIT_MS && w.items.length <= this.rideRoom;
+      const canRide = otherHost && this.moreWork() && now - w.since < RIDE_WAIT_MS && w.items.length <= this.rideRoom;
       if (canRide) still.push(w);
       else if (best) {
         const peer = best;
